@@ -1,0 +1,128 @@
+"""One place for paths, seeds and devices.
+
+Every part of the project (CLI, notebooks, tests) resolves its data root, cache and
+output folders through this module, so a single setting moves them all:
+
+* data root  -- local offline copies of third-party data (CIFAR-10 trees, classifier
+  weights, the FID Inception trunk).  ``--data-root`` flag / ``data_root`` field >
+  ``GSOC_DATA_ROOT`` environment variable > none (the full profile then downloads).
+* cache dir  -- downloads (weights, datasets).  ``GSOC_CACHE_DIR`` > ``~/.cache/gsoc_helpers``.
+* output dir -- generated datasets, checkpoints, results.  ``GSOC_OUTPUT_DIR`` > ``./outputs``.
+"""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+DATA_ROOT_ENV = "GSOC_DATA_ROOT"
+CACHE_DIR_ENV = "GSOC_CACHE_DIR"
+OUTPUT_DIR_ENV = "GSOC_OUTPUT_DIR"
+PROFILE_ENV = "GSOC_PROFILE"
+
+Profile = Literal["quick", "full"]
+
+
+def get_data_root(explicit: str | os.PathLike | None = None) -> Path | None:
+    """The data root: ``explicit`` if given, else ``$GSOC_DATA_ROOT``, else ``None``."""
+    value = explicit if explicit not in (None, "") else os.environ.get(DATA_ROOT_ENV) or None
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"data root {str(path)!r} is not a folder (set by "
+            f"{'argument' if explicit else '$' + DATA_ROOT_ENV}); expected a folder holding "
+            "e.g. cifar10-exact/, cifar10-jpeg/, classifiers/, inception/"
+        )
+    return path
+
+
+def get_cache_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """Download cache: ``explicit`` > ``$GSOC_CACHE_DIR`` > ``~/.cache/gsoc_helpers`` (created)."""
+    value = explicit or os.environ.get(CACHE_DIR_ENV) or Path.home() / ".cache" / "gsoc_helpers"
+    path = Path(value).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def get_output_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """Outputs (datasets, checkpoints, results): ``explicit`` > ``$GSOC_OUTPUT_DIR`` > ``./outputs``."""
+    value = explicit or os.environ.get(OUTPUT_DIR_ENV) or "outputs"
+    path = Path(value).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def bundled_dir() -> Path:
+    """The repository's ``data/`` folder holding the project's own small checkpoints."""
+    return Path(__file__).resolve().parent.parent / "data"
+
+
+def get_profile(explicit: str | None = None) -> Profile:
+    """``quick`` (CPU, offline, minutes) or ``full`` (GPU, downloads); default quick."""
+    value = (explicit or os.environ.get(PROFILE_ENV) or "quick").lower()
+    if value not in ("quick", "full"):
+        raise ValueError(f"unknown profile {value!r}; expected 'quick' or 'full'")
+    return value  # type: ignore[return-value]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    import torch
+
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str | None = "auto"):
+    """``"auto"`` -> CUDA if available else CPU; otherwise ``torch.device(device)``."""
+    import torch
+
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested but CUDA is not available")
+    return dev
+
+
+@dataclass
+class ProjectConfig:
+    """Settings shared by the CLI and the notebooks."""
+
+    profile: Profile = "quick"
+    data_root: str | None = None
+    cache_dir: str | None = None
+    output_dir: str | None = None
+    seed: int = 0
+    device: str = "auto"
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides) -> "ProjectConfig":
+        cfg = cls(profile=get_profile(overrides.pop("profile", None)))
+        for key, value in overrides.items():
+            setattr(cfg, key, value)
+        return cfg
+
+    @property
+    def data_root_path(self) -> Path | None:
+        return get_data_root(self.data_root)
+
+    @property
+    def cache_path(self) -> Path:
+        return get_cache_dir(self.cache_dir)
+
+    @property
+    def output_path(self) -> Path:
+        return get_output_dir(self.output_dir)
+
+    @property
+    def torch_device(self):
+        return resolve_device(self.device)
