@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .layers import FullyConnectedLayer, SynthesisLayer, ToRGBLayer, normalize_2nd_moment, setup_filter, upsample2d
@@ -209,7 +208,10 @@ class Generator(nn.Module):
             return labels.to(torch.float32)
         if labels.ndim != 1:
             raise ValueError(f"labels must be int64 [N] or one-hot [N, {self.c_dim}], got shape {tuple(labels.shape)}")
-        return F.one_hot(labels.long(), self.c_dim).to(torch.float32)
+        if not torch.jit.is_tracing() and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.c_dim):
+            raise ValueError(f"labels must lie in [0, {self.c_dim}), got range [{int(labels.min())}, {int(labels.max())}]")
+        classes = torch.arange(self.c_dim, device=labels.device)
+        return (labels.long().unsqueeze(1) == classes).to(torch.float32)
 
     def mapping_ws(self, z: torch.Tensor, labels: torch.Tensor | None, truncation_psi: float = 1.0,
                    truncation_cutoff: int | None = None) -> torch.Tensor:
