@@ -1,0 +1,88 @@
+"""The in-memory image dataset type shared by every CIFAR-10 loader."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+CIFAR10_CLASSES: tuple[str, ...] = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)
+
+
+class DataError(ValueError):
+    """Bad or missing data: the message names the path and what was expected."""
+
+
+@dataclass
+class ImageDataset:
+    """Images and labels held in memory.
+
+    images: uint8 [N, 32, 32, 3] (NHWC, RGB); labels: int64 [N] in [0, num_classes);
+    class_names: the name of every label; source: where it came from (for protocols).
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...] = CIFAR10_CLASSES
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        self.images = np.asarray(self.images)
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        self.class_names = tuple(self.class_names)
+        if self.images.dtype != np.uint8 or self.images.ndim != 4 or self.images.shape[-1] != 3:
+            raise DataError(
+                f"{self.source or 'dataset'}: expected uint8 images of shape [N, H, W, 3], got "
+                f"{self.images.dtype} {tuple(self.images.shape)}"
+            )
+        if len(self.labels) != len(self.images):
+            raise DataError(f"{self.source or 'dataset'}: {len(self.images)} images but {len(self.labels)} labels")
+        if len(self.labels) and (self.labels.min() < 0 or self.labels.max() >= len(self.class_names)):
+            raise DataError(f"{self.source or 'dataset'}: labels outside [0, {len(self.class_names)})")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def subset(self, indices) -> "ImageDataset":
+        idx = np.asarray(indices, dtype=np.int64)
+        return ImageDataset(self.images[idx], self.labels[idx], self.class_names, self.source)
+
+    def balanced_subset(self, n_per_class: int, seed: int = 0) -> "ImageDataset":
+        """``n_per_class`` images of every class, drawn without replacement with ``seed``.
+
+        The result is ordered class-interleaved (0, 1, ..., 9, 0, 1, ...) so every prefix is balanced.
+        """
+        if n_per_class < 1:
+            raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
+        rng = np.random.default_rng(seed)
+        picks = []
+        for c in range(self.num_classes):
+            members = np.flatnonzero(self.labels == c)
+            if len(members) < n_per_class:
+                raise DataError(
+                    f"{self.source}: class {self.class_names[c]!r} has {len(members)} images, "
+                    f"{n_per_class} requested"
+                )
+            picks.append(rng.choice(members, size=n_per_class, replace=False))
+        order = np.stack(picks, axis=1).reshape(-1)  # interleave classes
+        return self.subset(order)
+
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=self.num_classes)
+
+    def to_tensors(self):
+        """(float32 [N, 3, H, W] in [0, 1], int64 [N]) torch tensors."""
+        import torch
+
+        x = torch.from_numpy(np.ascontiguousarray(self.images)).permute(0, 3, 1, 2).float().div_(255.0)
+        return x, torch.from_numpy(self.labels)
+
+    def describe(self) -> str:
+        counts = ", ".join(f"{n}={c}" for n, c in zip(self.class_names, self.class_counts()))
+        h, w = self.images.shape[1:3]
+        return f"{len(self)} images {h}x{w} from {self.source}; per class: {counts}"

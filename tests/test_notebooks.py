@@ -1,0 +1,42 @@
+"""The stored notebooks are clean, and each runs top to bottom with smoke parameters."""
+from __future__ import annotations
+
+import os
+
+import nbformat
+import pytest
+
+from gsoc_helpers.notebooks import execute_notebook, has_outputs, inject_parameters, list_notebooks
+
+NOTEBOOKS = list_notebooks()
+
+
+def test_series_exists_and_is_numbered():
+    names = [p.name[:2] for p in NOTEBOOKS]
+    assert names == [f"{i:02d}" for i in range(1, len(names) + 1)] and len(names) >= 5
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_stored_without_outputs_and_has_parameters(path):
+    assert not has_outputs(path), f"{path.name} is committed with outputs: run `gsoc-helpers notebooks --strip`"
+    nb = nbformat.read(str(path), as_version=4)
+    tags = [c.get("metadata", {}).get("tags", []) for c in nb.cells]
+    assert any("parameters" in t for t in tags), f"{path.name} has no cell tagged 'parameters'"
+    src = "\n".join(c.source for c in nb.cells)
+    assert "colab.research.google.com" in src and "mybinder.org" in src and "%pip install" in src
+
+
+def test_parameter_injection_goes_after_parameters_cell():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# t"),
+                                         nbformat.v4.new_code_cell("A = 1", metadata={"tags": ["parameters"]}),
+                                         nbformat.v4.new_code_cell("print(A)")])
+    inject_parameters(nb, {"A": 2, "P": "quick"})
+    assert nb.cells[2].source.endswith("A = 2\nP = 'quick'")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_executes_with_smoke_parameters(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("GSOC_OUTPUT_DIR", str(tmp_path / "outputs"))
+    run = execute_notebook(path, tmp_path / path.name, {"PROFILE": "quick", "SMOKE": True}, timeout=600)
+    assert run.ok, f"{path.name} failed: {run.error} (executed copy: {run.executed})"
