@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..registry import register_generator
 from .layers import FullyConnectedLayer, SynthesisLayer, ToRGBLayer, normalize_2nd_moment, setup_filter, upsample2d
 
 
@@ -169,6 +170,7 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
+@register_generator("stylegan2-ada")
 class Generator(nn.Module):
     """Class-conditional StyleGAN2-ADA generator following the project's generator protocol.
 
