@@ -223,7 +223,7 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation_psi: float = 1.0,
                 noise_mode: str = "const", truncation_cutoff: int | None = None) -> torch.Tensor:
-        if z.ndim != 2 or z.shape[1] != self.z_dim:
+        if not torch.jit.is_tracing() and (z.ndim != 2 or z.shape[1] != self.z_dim):
             raise ValueError(f"z must be [N, {self.z_dim}], got shape {tuple(z.shape)}")
         ws = self.mapping_ws(z, labels, truncation_psi, truncation_cutoff)
         return self.synthesis(ws, noise_mode=noise_mode)
