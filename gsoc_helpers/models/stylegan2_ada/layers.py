@@ -56,9 +56,9 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
     return x
 
 
-def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:
-    """FIR up-sampling with NVIDIA's padding: [N,C,H,W] -> [N,C,H*up,W*up], gain up**2."""
-    k = f.shape[-1]
+def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2, taps: int | None = None) -> torch.Tensor:
+    """FIR up-sampling with NVIDIA's padding: [N,C,H,W] -> [N,C,H*up,W*up], gain up**2 (taps = f's size)."""
+    k = int(f.shape[-1]) if taps is None else taps
     p0, p1 = (k + up - 1) // 2, (k - up) // 2
     return upfirdn2d(x, f, up=up, padding=(p0, p1, p0, p1), gain=up * up)
 
@@ -91,14 +91,15 @@ def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> to
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
                      noise: torch.Tensor | None = None, up: int = 1, padding: int = 0,
                      resample_filter: torch.Tensor | None = None, demodulate: bool = True,
-                     fused: bool = True) -> torch.Tensor:
+                     fused: bool = True, filter_taps: int | None = None) -> torch.Tensor:
     """Modulated (and demodulated) convolution, optional FIR 2x up-sampling, plus noise.
 
     x: [N, I, H, W]; weight: [O, I, k, k] (raw parameter, no gain); styles: [N, I];
     noise: broadcastable to [N, O, H', W'].  up=2 is a stride-2 transposed convolution followed by
     ``upfirdn2d(pad=(K-2)//2+..., gain=4)`` exactly as NVIDIA's ``conv2d_resample``.
     ``fused`` uses one grouped conv (NVIDIA's default in fp32 eval); the non-fused form scales
-    activations instead (batch-size independent graph, used for tracing/export).
+    activations instead (batch-size independent graph, used automatically while tracing for export).
+    ``filter_taps``: the filter's size as a Python int (keeps traced graphs free of shape->int casts).
     """
     n = x.shape[0]
     out_ch, in_ch, kh, kw = weight.shape
@@ -112,24 +113,25 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
             y = F.conv2d(xg, w.reshape(n * out_ch, in_ch, kh, kw), padding=padding, groups=n)
         else:
             wt = w.transpose(1, 2).reshape(n * in_ch, out_ch, kh, kw)
-            y = _up_tail(F.conv_transpose2d(xg, wt, stride=up, groups=n), resample_filter, up, padding, kw)
+            y = _up_tail(F.conv_transpose2d(xg, wt, stride=up, groups=n), resample_filter, up, padding, kw, filter_taps)
         y = y.reshape(n, out_ch, *y.shape[2:])
         return y if noise is None else y + noise
     y = x * styles.reshape(n, in_ch, 1, 1)
     if up == 1:
         y = F.conv2d(y, weight, padding=padding)
     else:
-        y = _up_tail(F.conv_transpose2d(y, weight.transpose(0, 1), stride=up), resample_filter, up, padding, kw)
+        y = _up_tail(F.conv_transpose2d(y, weight.transpose(0, 1), stride=up), resample_filter, up, padding, kw, filter_taps)
     if dcoefs is not None:
         y = y * dcoefs.reshape(n, out_ch, 1, 1)
     return y if noise is None else y + noise
 
 
-def _up_tail(y: torch.Tensor, f: torch.Tensor | None, up: int, padding: int, kw: int) -> torch.Tensor:
+def _up_tail(y: torch.Tensor, f: torch.Tensor | None, up: int, padding: int, kw: int,
+             taps: int | None = None) -> torch.Tensor:
     """FIR filtering after the stride-``up`` transposed conv (padding as in conv2d_resample)."""
     if f is None:
         raise ValueError("up-sampling modulated_conv2d needs resample_filter")
-    fw = f.shape[-1]
+    fw = int(f.shape[-1]) if taps is None else taps
     p0 = padding + (fw + up - 1) // 2 - (kw - 1)
     p1 = padding + (fw - up) // 2 - (kw - up)
     return upfirdn2d(y, f, padding=(p0, p1, p0, p1), gain=up * up)
@@ -171,6 +173,7 @@ class SynthesisLayer(nn.Module):
         self.padding = kernel_size // 2
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
         self.register_buffer("resample_filter", setup_filter(resample_filter))
+        self.filter_taps = len(resample_filter)
         self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]))
         if use_noise:
             self.register_buffer("noise_const", torch.randn([resolution, resolution]))
@@ -188,7 +191,7 @@ class SynthesisLayer(nn.Module):
         elif noise_mode not in ("none", "random", "const"):
             raise ValueError(f"noise_mode {noise_mode!r}; expected 'const', 'random' or 'none'")
         x = modulated_conv2d(x, self.weight, styles, noise, up=self.up, padding=self.padding,
-                             resample_filter=self.resample_filter, fused=self.fused)
+                             resample_filter=self.resample_filter, fused=self.fused, filter_taps=self.filter_taps)
         return bias_act(x, self.bias, act="lrelu", gain=LRELU_GAIN, clamp=self.conv_clamp)
 
 

@@ -109,6 +109,7 @@ class SynthesisBlock(nn.Module):
             raise ValueError(f"architecture {architecture!r} not supported; expected 'skip' (the official CIFAR-10 model)")
         self.in_channels, self.resolution, self.is_last = in_channels, resolution, is_last
         self.register_buffer("resample_filter", setup_filter(resample_filter))
+        self.filter_taps = len(resample_filter)
         if in_channels == 0:
             self.const = nn.Parameter(torch.randn([out_channels, resolution, resolution]))
         else:
@@ -130,7 +131,7 @@ class SynthesisBlock(nn.Module):
             x = self.conv0(x, ws[:, 0], noise_mode=noise_mode)
             x = self.conv1(x, ws[:, 1], noise_mode=noise_mode)
         y = self.torgb(x, ws[:, self.num_conv])
-        img = y if img is None else upsample2d(img, self.resample_filter) + y
+        img = y if img is None else upsample2d(img, self.resample_filter, taps=self.filter_taps) + y
         return x, img
 
 
