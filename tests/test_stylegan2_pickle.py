@@ -281,3 +281,15 @@ def test_official_alias_points_to_nvidia_url(monkeypatch, tmp_path):
     with pytest.raises(FileNotFoundError):
         load_stylegan2_ada("cifar10")
     assert seen == ["https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/cifar10.pkl"]
+
+
+def test_registry_roundtrip_and_pkl_dispatch(tmp_path):
+    from gsoc_helpers.models.registry import load_generator, save_generator
+
+    path, _ = small_fixture(tmp_path)
+    g = load_generator(str(path))  # .pkl -> the StyleGAN2-ADA loader
+    assert isinstance(g, Generator) and g.generator_kind == "stylegan2-ada"
+    st = save_generator(g, tmp_path / "teacher.safetensors")
+    g2 = load_generator(st)
+    z, c = torch.randn(2, 8), torch.tensor([2, 3])
+    assert isinstance(g2, Generator) and torch.equal(g(z, c), g2(z, c))
