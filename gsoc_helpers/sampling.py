@@ -67,6 +67,8 @@ def model_checksum(model: nn.Module) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
         return h.hexdigest()
+    if not hasattr(model, "state_dict"):
+        raise ValueError(f"cannot checksum a {type(model).__name__}; pass generator_checksum=... explicitly")
     for name, t in sorted(model.state_dict().items()):
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
