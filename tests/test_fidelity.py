@@ -42,13 +42,13 @@ def test_fid_self_zero_and_real_halves_small(shared_data_root):
 
     root = _offline_root(shared_data_root)
     test = load_cifar10("test", source="exact", data_root=root)
-    idx = np.random.default_rng(0).permutation(len(test))[:16]
-    noise = np.random.default_rng(1).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
-    feats = F.extract_features(np.concatenate([test.images[idx], noise]), data_root=root, batch_size=24)
-    real, fake = feats[:16], feats[16:]
+    idx = np.random.default_rng(0).permutation(len(test))[:8]
+    noise = np.random.default_rng(1).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    feats = F.extract_features(np.concatenate([test.images[idx], noise]), data_root=root, batch_size=12)
+    real, fake = feats[:8], feats[8:]
     self_fid = F.metrics_from_features(real, real, metrics=("fid",))["fid"]
-    halves = F.metrics_from_features(real[:8], real[8:], metrics=("fid",))["fid"]
-    vs_noise = F.metrics_from_features(real[:8], fake, metrics=("fid",))["fid"]
+    halves = F.metrics_from_features(real[:4], real[4:], metrics=("fid",))["fid"]
+    vs_noise = F.metrics_from_features(real[:4], fake, metrics=("fid",))["fid"]
     assert abs(self_fid) < 1e-2
     assert 0 < halves < vs_noise  # disjoint real halves: positive, far below real-vs-noise
 

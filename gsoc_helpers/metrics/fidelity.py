@@ -17,6 +17,7 @@ name built from (dataset, split, n).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -360,17 +361,22 @@ def compute_fidelity(candidate: Any, config: FidelityConfig | None = None, refer
 
 # ----------------------------------------------------------------------------------------------- direct features
 
+@functools.lru_cache(maxsize=2)
+def _cached_extractor(name: str, weights_path: str | None) -> nn.Module:
+    from torch_fidelity.utils import create_feature_extractor
+
+    kw: dict[str, Any] = {"verbose": False}
+    if weights_path is not None:
+        kw["feature_extractor_weights_path"] = weights_path
+    return create_feature_extractor(name, [FEATURE_LAYER], cuda=False, **kw)
+
+
 def extract_features(images: np.ndarray, data_root: str | os.PathLike | None = None, batch_size: int = 32,
                      feature_extractor: str | None = None, progress: bool = False) -> np.ndarray:
     """uint8 [N, H, W, 3] -> float32 [N, 2048] Inception pool features (same extractor as compute_fidelity)."""
-    from torch_fidelity.utils import create_feature_extractor
-
     choice = resolve_extractor(data_root) if feature_extractor is None else ExtractorChoice(
         feature_extractor, None, True, feature_extractor)
-    kw: dict[str, Any] = {"verbose": False}
-    if choice.weights_path is not None:
-        kw["feature_extractor_weights_path"] = choice.weights_path
-    fe = create_feature_extractor(choice.name, [FEATURE_LAYER], cuda=False, **kw)
+    fe = _cached_extractor(choice.name, choice.weights_path)
     data = UInt8Images(images)
     out = []
     from tqdm.auto import tqdm
