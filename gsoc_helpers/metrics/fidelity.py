@@ -290,8 +290,11 @@ def _reference(cfg: FidelityConfig, reference: Any) -> tuple[Any, int, str, str 
 
         ds = load_cifar10(cfg.reference_split, source=cfg.reference_source, data_root=cfg.data_root)
         data, n, desc = as_fidelity_input(ds, cfg.reference_n, seed=0)
-        tag = "".join(c if c.isalnum() or c in "-_." else "_" for c in desc.split(" ")[0])
-        return data, n, desc, f"gsoc-{cfg.reference}-{tag}-{cfg.reference_split}-n{n}"
+        tag = "".join(c if c.isalnum() or c in "-_." else "_" for c in desc.split(" ")[0].split(":")[0])
+        tag = tag if tag.startswith(cfg.reference) else f"{cfg.reference}-{tag}"
+        if desc.startswith(("folder:", "batches:")):  # a path: keep different folders apart
+            tag += "-" + hashlib.sha1(desc.encode()).hexdigest()[:8]
+        return data, n, desc, f"gsoc-{tag}-{cfg.reference_split}-n{n}"
     data, n, desc = as_fidelity_input(reference, cfg.reference_n, seed=0)
     return data, n, desc, None
 
