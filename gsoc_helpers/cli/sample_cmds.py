@@ -1,0 +1,58 @@
+"""Sampling sub-command: ``gsoc-helpers sample GENERATOR --out DIR [--per-class 5000] [--shard i/n]``."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def load_any_generator(name: str, device: str = "cpu"):
+    """A StyleGAN2-ADA pickle / URL / 'cifar10', else a registry name or .safetensors path -> eval module."""
+    from ..models.stylegan2_ada.pickle_loader import ALIASES, load_stylegan2_ada
+
+    if name in ALIASES or name.endswith(".pkl") or name.startswith(("http://", "https://", "file://")):
+        return load_stylegan2_ada(name, device=device)
+    from ..models.registry import load_generator
+
+    return load_generator(name, device=device)
+
+
+def _sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..config import get_output_dir, resolve_device
+    from ..sampling import distributed_shard, parse_shard, sample_dataset
+
+    torch.set_num_threads(args.threads) if args.threads else None
+    i, n = parse_shard(args.shard) if args.shard else distributed_shard()
+    device = resolve_device(args.device)
+    if device.type == "cuda" and n > 1 and args.device == "auto":
+        import os
+
+        device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', i)) % torch.cuda.device_count()}")
+    model = load_any_generator(args.generator, device=str(device))
+    out = Path(args.out) if args.out else get_output_dir() / "synthetic" / Path(args.generator).stem
+    report = sample_dataset(model, out, generator_name=args.name or str(args.generator), per_class=args.per_class,
+                            seed=args.seed, truncation_psi=args.truncation_psi, noise_mode=args.noise_mode,
+                            batch_size=args.batch_size, shard_size=args.shard_size, shard_index=i, num_shards=n,
+                            device=device)
+    print(f"shard {i}/{n}: wrote {report.written} images to {report.root} in {report.seconds:.1f} s "
+          f"({report.images_per_second:.1f} images/s); dataset complete: {report.complete}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sample", help="sample a class-balanced synthetic dataset from a generator (resumable)")
+    p.add_argument("generator", help="'cifar10' (NVIDIA StyleGAN2-ADA), a .pkl path/URL, 'offline-teacher', "
+                                     "'student' or a .safetensors checkpoint")
+    p.add_argument("--out", default=None, help="dataset folder (default <output dir>/synthetic/<generator>)")
+    p.add_argument("--per-class", type=int, default=5000, help="images per class (default 5000 -> 50,000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--truncation-psi", type=float, default=1.0)
+    p.add_argument("--noise-mode", default="const", choices=["const", "random", "none"])
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--shard-size", type=int, default=1000, help="images per shard file")
+    p.add_argument("--shard", default=None, help="'i/n': this worker's part (default torchrun RANK/WORLD_SIZE or 0/1)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda:0")
+    p.add_argument("--name", default=None, help="generator name recorded in the manifest (default: the argument)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    p.set_defaults(func=_sample)
