@@ -11,8 +11,10 @@ import sys
 
 COMMAND_MODULES: tuple[str, ...] = (
     "gsoc_helpers.cli.data_cmds",
+    "gsoc_helpers.cli.teacher_train_cmds",
     "gsoc_helpers.cli.series_cmds",
     "gsoc_helpers.cli.sample_cmds",
+    "gsoc_helpers.cli.app_cmds",
 )
 
 

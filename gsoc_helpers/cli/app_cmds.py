@@ -1,0 +1,70 @@
+"""Sub-commands ``app`` (the generation web app) and ``fid`` (FID/KID/precision-recall through torch-fidelity)."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _app(args: argparse.Namespace) -> int:
+    from ..app import serve
+
+    serve(args.host, args.port)
+    return 0
+
+
+def _fid(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..metrics.fidelity import compute_fidelity
+
+    torch.set_num_threads(args.threads)
+    target = args.candidate
+    if Path(target).is_dir():
+        candidate = target
+    elif target in ("teacher", "student", "offline-teacher") or target.endswith((".safetensors", ".pkl")):
+        from ..widgets import load_model
+
+        candidate = load_model(target, device=args.device)
+    else:
+        from ..data import load_cifar10
+
+        if not target.startswith("cifar10-"):
+            raise ValueError(f"candidate {target!r}: expected a synthetic dataset folder, teacher/student/offline-"
+                             "teacher, a .safetensors/.pkl checkpoint, or cifar10-<split>[:<source>]")
+        split, _, source = target[len("cifar10-"):].partition(":")
+        candidate = load_cifar10(split, source=source or "auto")
+    res = compute_fidelity(candidate, metrics=tuple(args.metrics.split(",")), n_generated=args.n,
+                           n_candidate=args.n_candidate, reference_split=args.split, reference_source=args.source,
+                           reference_n=args.reference_n, truncation_psi=args.psi, batch_size=args.batch_size,
+                           device=args.device, verbose=args.verbose)
+    print(res)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(res.to_dict(), indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("app", help="serve the class-conditional generation web app on 127.0.0.1")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (0: any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1, local only)")
+    p.set_defaults(func=_app)
+
+    p = sub.add_parser("fid", help="FID / KID / precision-recall of a generator, synthetic set or CIFAR-10 split")
+    p.add_argument("candidate", help="teacher | student | offline-teacher | checkpoint | synthetic folder | "
+                                     "cifar10-<train|test>[:<source>]")
+    p.add_argument("--metrics", default="fid,kid,prc", help="comma list of fid, kid, prc, isc")
+    p.add_argument("--n", type=int, default=10_000, help="images to generate (generator candidates)")
+    p.add_argument("--n-candidate", type=int, default=None, help="subset of an image candidate (default all)")
+    p.add_argument("--split", default="train", choices=["train", "test"], help="CIFAR-10 reference split")
+    p.add_argument("--source", default="auto", help="reference source for load_cifar10 (auto, exact, jpeg, ...)")
+    p.add_argument("--reference-n", type=int, default=None, help="reference subset size (default whole split)")
+    p.add_argument("--psi", type=float, default=1.0, help="truncation psi for generators")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--json", default=None, help="write the result with its protocol to this JSON file")
+    p.add_argument("--verbose", action="store_true")
+    p.set_defaults(func=_fid)

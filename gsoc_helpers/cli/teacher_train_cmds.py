@@ -1,0 +1,45 @@
+"""``gsoc-helpers train-teacher``: train the offline class-conditional GAN teacher on CIFAR-10."""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import fields
+
+
+def _train(args: argparse.Namespace) -> int:
+    from ..training.gan import GANTrainConfig, run_training
+
+    kw = {f.name: getattr(args, f.name) for f in fields(GANTrainConfig) if hasattr(args, f.name)}
+    summary = run_training(GANTrainConfig(**kw), resume=args.resume, progress=not args.no_progress)
+    print(json.dumps(summary))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from ..training.gan import GANTrainConfig
+
+    d = GANTrainConfig()
+    p = sub.add_parser("train-teacher", help="train the offline teacher GAN (hinge, SN projection D, EMA, DiffAugment)")
+    p.add_argument("--out-dir", default=d.out_dir)
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--ngf", type=int, default=d.ngf)
+    p.add_argument("--ndf", type=int, default=d.ndf)
+    p.add_argument("--z-dim", type=int, default=d.z_dim)
+    p.add_argument("--lr-g", type=float, default=d.lr_g)
+    p.add_argument("--lr-d", type=float, default=d.lr_d)
+    p.add_argument("--beta1", type=float, default=d.beta1)
+    p.add_argument("--beta2", type=float, default=d.beta2)
+    p.add_argument("--ema-decay", type=float, default=d.ema_decay)
+    p.add_argument("--augment", default=d.augment, help="DiffAugment policy, e.g. 'color,translation' ('' = none)")
+    p.add_argument("--no-hflip", dest="hflip", action="store_false")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget; stops cleanly and saves")
+    p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
+    p.add_argument("--grid-every", type=int, default=d.grid_every)
+    p.add_argument("--log-every", type=int, default=d.log_every)
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    p.add_argument("--data-source", default=d.data_source, help="load_cifar10 source (jpeg = all 50k, JPEG q75)")
+    p.add_argument("--resume", action="store_true", help="continue from <out-dir>/checkpoint.pt if present")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_train)

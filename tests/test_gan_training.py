@@ -1,0 +1,104 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from gsoc_helpers.training.gan import GANTrainConfig, GANTrainer
+
+
+def _cfg(tmp_path, **kw):
+    base = dict(out_dir=str(tmp_path / "run"), steps=4, batch_size=4, ngf=8, ndf=8, z_dim=16,
+                grid_every=0, log_every=1, seed=3, augment="color,translation,cutout")
+    base.update(kw)
+    return GANTrainConfig(**base)
+
+
+def _data():
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(20, 3, 32, 32, generator=g) * 2 - 1, torch.arange(20) % 10
+
+
+def _tensors(tr):
+    out = {f"G.{k}": v for k, v in tr.G.state_dict().items()}
+    out.update({f"D.{k}": v for k, v in tr.D.state_dict().items()})
+    out.update({f"E.{k}": v for k, v in tr.ema.module.state_dict().items()})
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_two_steps_logs_grid_export(tmp_path):
+    x, y = _data()
+    tr = GANTrainer(_cfg(tmp_path, steps=2, grid_every=2))
+    before = {k: v.clone() for k, v in tr.G.state_dict().items()}
+    summary = tr.train(x, y, progress=False)
+    assert summary["step"] == 2 and summary["stopped"] == "steps"
+    lines = [json.loads(s) for s in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in lines] == [1, 2]
+    assert all(np.isfinite(m["loss_d"]) and np.isfinite(m["loss_g"]) for m in lines)
+    assert (tmp_path / "run" / "grids" / "step_000002.png").is_file()
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()
+    assert any(not torch.equal(before[k], v) for k, v in tr.G.state_dict().items())
+    from gsoc_helpers.models.registry import load_generator, read_generator_metadata
+
+    path = tr.export()
+    assert read_generator_metadata(path)["extra"]["train_steps"] == 2
+    g = load_generator(path)
+    assert torch.equal(g(torch.ones(1, 16), torch.tensor([1])),
+                       tr.ema.module.eval()(torch.ones(1, 16), torch.tensor([1])))
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    x, y = _data()
+    full = GANTrainer(_cfg(tmp_path / "a"))
+    full.train(x, y, progress=False)
+
+    first = GANTrainer(_cfg(tmp_path / "b", steps=2))
+    first.train(x, y, progress=False)  # saves checkpoint.pt at the end
+    resumed = GANTrainer(_cfg(tmp_path / "b", steps=4, seed=99))  # seed is overwritten by the checkpoint
+    resumed.load_checkpoint()
+    assert resumed.step == 2
+    resumed.train(x, y, progress=False)
+    a, b = _tensors(full), _tensors(resumed)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert full.opt_g.state_dict()["state"][0]["exp_avg"].equal(resumed.opt_g.state_dict()["state"][0]["exp_avg"])
+
+
+def test_max_minutes_stops_and_missing_checkpoint(tmp_path):
+    x, y = _data()
+    tr = GANTrainer(_cfg(tmp_path, steps=100, max_minutes=0.0))
+    assert tr.train(x, y, progress=False)["stopped"] == "time"
+    assert tr.step == 1
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        GANTrainer(_cfg(tmp_path / "none")).load_checkpoint()
+    with pytest.raises(ValueError, match=r"\[N, 3, 32, 32\]"):
+        tr.train(torch.zeros(2, 3, 16, 16), torch.zeros(2, dtype=torch.long), progress=False)
+
+
+def test_cli_train_teacher_on_image_folder(tmp_path, capsys):
+    from PIL import Image
+
+    from gsoc_helpers.cli import main
+    from gsoc_helpers.data import CIFAR10_CLASSES
+
+    rng = np.random.default_rng(0)
+    for name in CIFAR10_CLASSES:
+        (tmp_path / "imgs" / name).mkdir(parents=True)
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "imgs" / name / "0.png")
+    out = tmp_path / "cli"
+    argv = ["train-teacher", "--out-dir", str(out), "--steps", "2", "--batch-size", "2", "--ngf", "8",
+            "--ndf", "8", "--grid-every", "0", "--data-source", str(tmp_path / "imgs"), "--no-progress"]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["step"] == 2 and (out / "generator_ema.safetensors").is_file()
+    assert main(argv[:4] + ["3"] + argv[5:] + ["--resume"]) == 0  # resumes at step 2, runs one more
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["step"] == 3

@@ -1,0 +1,149 @@
+"""generate_grid and the ipywidgets panel, driven headless with small random generators."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gsoc_helpers import widgets as Wd
+
+
+class RandomGenerator(nn.Module):
+    """Generator protocol, 8x8 outputs: class c paints channel c % 3 bright, latents add texture."""
+
+    def __init__(self, z_dim: int = 6, c_dim: int = 10, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.z_dim, self.c_dim, self.img_resolution = z_dim, c_dim, 8
+        self.lin = nn.Linear(z_dim, 3 * 64)
+        self.calls: list[tuple[torch.Tensor, torch.Tensor, float]] = []
+
+    def forward(self, z, labels, truncation_psi=1.0, noise_mode="const"):
+        self.calls.append((z.clone(), labels.clone(), truncation_psi))
+        x = 0.2 * torch.tanh(self.lin(z)).view(-1, 3, 8, 8) * truncation_psi - 0.8
+        x[torch.arange(len(labels)), labels % 3] += 1.5
+        return x
+
+
+class FakeOpenVINO:
+    """Stands in for gsoc_helpers.export.OpenVINOGenerator (truncation fixed at 1)."""
+
+    def __init__(self, model):
+        self.model, self.z_dim, self.c_dim, self.img_resolution = model, model.z_dim, model.c_dim, 8
+        self.used = 0
+
+    def __call__(self, z, labels, truncation_psi=1.0, noise_mode="const"):
+        self.used += 1
+        return self.model(z, labels, 1.0)
+
+
+def _cell(grid: np.ndarray, r: int, c: int) -> np.ndarray:
+    return grid[2 + r * 10: 10 + r * 10, 2 + c * 10: 10 + c * 10]
+
+
+def test_generate_grid_layout_labels_and_determinism():
+    g = RandomGenerator()
+    grid, labels = Wd.generate_grid(g, ["cat", 1], per_class=3, seed=5)
+    assert grid.dtype == np.uint8 and grid.shape == (2 * 10 + 2, 3 * 10 + 2, 3)
+    assert labels == ["cat", "automobile"]
+    # row 0 is cat (3 -> red channel bright), row 1 automobile (1 -> green bright)
+    assert _cell(grid, 0, 0)[..., 0].mean() > 200 > _cell(grid, 0, 0)[..., 1].mean()
+    assert _cell(grid, 1, 2)[..., 1].mean() > 200 > _cell(grid, 1, 2)[..., 0].mean()
+    z, lab, _ = g.calls[-1]
+    assert torch.equal(z[:3], z[3:]) and lab.tolist() == [3, 3, 3, 1, 1, 1]  # same latents per column
+    again, _ = Wd.generate_grid(g, ["cat", 1], per_class=3, seed=5)
+    other, _ = Wd.generate_grid(g, ["cat", 1], per_class=3, seed=6)
+    assert np.array_equal(grid, again) and not np.array_equal(grid, other)
+    Wd.generate_grid(g, "dog", per_class=1, truncation_psi=0.5)
+    assert g.calls[-1][2] == 0.5
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(classes=[]), "no class"), (dict(classes=["unicorn"]), "unknown class"), (dict(classes=[12]), "range"),
+    (dict(per_class=0), "at least 1"), (dict(per_class=10_000), "too many"), (dict(backend="tpu"), "backend"),
+    (dict(truncation_psi=5.0), "psi"),
+])
+def test_generate_grid_bad_input(kwargs, match):
+    args = dict(classes=["cat"], per_class=2) | kwargs
+    with pytest.raises(ValueError, match=match):
+        Wd.generate_grid(RandomGenerator(), **args)
+
+
+def test_generate_grid_openvino_backend_uses_factory():
+    g = RandomGenerator()
+    fake = {}
+    grid, _ = Wd.generate_grid(g, ["bird"], 2, backend="openvino", ov_factory=lambda m: fake.setdefault("ov", FakeOpenVINO(m)))
+    ref, _ = Wd.generate_grid(g, ["bird"], 2)
+    assert fake["ov"].used == 1 and np.array_equal(grid, ref)
+
+
+def test_grid_png_has_label_margin():
+    from PIL import Image
+
+    grid, labels = Wd.generate_grid(RandomGenerator(), ["airplane", "truck"], 2)
+    img = Image.open(io.BytesIO(Wd.grid_png(grid, labels)))
+    assert img.format == "PNG" and img.height == grid.shape[0] * 2 and img.width > grid.shape[1] * 2
+    left = np.asarray(img.convert("RGB"))[:, :40]
+    assert (left < 128).any()  # some text was drawn in the label margin
+
+
+def _panel(tmp_path, **kw):
+    models = {"student": RandomGenerator(seed=1), "teacher": RandomGenerator(seed=2)}
+
+    def loader(name):
+        if name not in models:
+            raise KeyError(f"unknown model {name!r}")
+        return models[name]
+
+    return Wd.GeneratorPanel(loader=loader, ov_factory=FakeOpenVINO, save_dir=tmp_path, **kw), models
+
+
+def test_panel_callbacks_produce_images_and_save(tmp_path):
+    from PIL import Image
+
+    panel, models = _panel(tmp_path)
+    panel.classes.value = ("deer", "ship")  # observer regenerates
+    assert panel.last_labels == ["deer", "ship"] and panel.message.startswith("student on pytorch")
+    panel.count.value = 4
+    assert panel.last_grid.shape == (22, 42, 3)
+    img = Image.open(io.BytesIO(panel.image.value))
+    assert img.size[1] == 44
+    before = panel.last_grid.copy()
+    panel.model.value = "teacher"
+    assert not np.array_equal(before, panel.last_grid) and len(models["teacher"].calls) == 1
+    seed0 = panel.seed.value
+    panel.on_new_seed()
+    assert panel.seed.value != seed0 and panel.message.endswith("ψ=1.00")
+    panel.backend.value = "openvino"
+    panel.psi.value = 0.5
+    assert "fixed at ψ=1" in panel.message
+    path = panel.on_save()
+    assert path is not None and path.parent == tmp_path and Image.open(path).format == "PNG"
+    assert str(path) in panel.message
+
+
+def test_panel_bad_input_shows_message_not_traceback(tmp_path):
+    panel, _ = _panel(tmp_path, auto_update=False)
+    assert panel.on_save() is None and "Nothing to save" in panel.message
+    panel.classes.value = ()
+    assert panel.on_generate() is False and "no class picked" in panel.message and "b00020" in panel.status.value
+    panel.classes.value = ("cat",)
+    panel.count.value = 0
+    assert panel.on_generate() is False and "at least 1" in panel.message
+    panel.count.value = 3
+    panel.model.options = ["student", "teacher", "ghost"]
+    panel.model.value = "ghost"
+    assert panel.on_generate() is False and "unknown model" in panel.message
+    panel.model.value = "student"
+
+    def broken(model):
+        raise Wd.BackendUnavailable("OpenVINO backend unavailable: no export module")
+
+    panel.ov_factory = broken
+    panel.backend.value = "openvino"
+    assert panel.on_generate() is False and "OpenVINO backend unavailable" in panel.message
+    panel.backend.value = "pytorch"
+    assert panel.on_generate() is True and panel.last_grid is not None
