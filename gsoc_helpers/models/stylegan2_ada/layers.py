@@ -16,6 +16,7 @@ checkpoints.  Conventions reproduced exactly (facts about the published model):
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Sequence
 
 import torch
@@ -41,7 +42,9 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
     Output: [N, C, (H*up + y0 + y1 - K + 1) // down, ...] (ceil for down > 1).
     """
     n, c, h, w = x.shape
-    px0, px1, py0, py1 = (int(p) for p in padding)
+    with warnings.catch_warnings():  # traced shapes -> constants (weights/filters have fixed sizes)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        px0, px1, py0, py1 = (int(p) for p in padding)
     if up > 1:
         x = x.reshape(n, c, h, 1, w, 1)
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
