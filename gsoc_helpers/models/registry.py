@@ -106,9 +106,10 @@ def resolve_generator_path(path_or_name: str | os.PathLike) -> Path:
 
 
 def load_generator(path_or_name: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
-    """A generator in eval mode from a bundled name, a .safetensors checkpoint, or a StyleGAN2-ADA .pkl/URL."""
+    """A generator in eval mode from a bundled name, a .safetensors checkpoint, or a StyleGAN2-ADA .pkl/URL
+    (``"cifar10"``: NVIDIA's official CIFAR-10 snapshot, downloaded once into the cache)."""
     name = str(path_or_name)
-    if name.endswith(".pkl") or name.startswith(("http://", "https://")):
+    if name == "cifar10" or name.endswith(".pkl") or name.startswith(("http://", "https://", "file://")):
         from .stylegan2_ada import load_stylegan2_ada
 
         return load_stylegan2_ada(name).to(device).eval()

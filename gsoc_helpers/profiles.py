@@ -1,0 +1,59 @@
+"""Run sizes of the notebook series per profile: ``quick`` (CPU, offline, minutes), ``full`` (GPU, downloads),
+and ``smoke`` (seconds, used by the tests).  Notebooks read every size from here instead of hard-coding it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class RunSizes:
+    teacher: str               # generator name/path/URL used as the teacher
+    student: str               # generator name/path used as the student (bundled or freshly trained)
+    sample_per_class: int      # 01: synthetic images per class
+    distill_steps: int         # 02: steps of the demonstration distillation run
+    distill_batch: int
+    distill_ngf: int
+    fid_n: int                 # 03: generated images per FID/KID
+    fid_reference_n: int       # 03: real reference images
+    fid_reference_source: str  # 03: load_cifar10 source of the reference
+    speed_batches: tuple[int, ...]
+    quant_models: tuple[str, ...]
+    quant_sources: tuple[str, ...]
+    quant_sizes: tuple[int, ...]
+    quant_seeds: tuple[int, ...]
+    quant_eval_source: str     # test images for accuracy/agreement
+    quant_eval_n: int | None   # None: all
+
+
+QUICK = RunSizes(
+    teacher="offline-teacher", student="student", sample_per_class=300, distill_steps=60, distill_batch=64,
+    distill_ngf=64, fid_n=1000, fid_reference_n=1000, fid_reference_source="exact", speed_batches=(1, 64),
+    quant_models=("akamaster_resnet20",), quant_sources=("real", "teacher", "student", "noise", "bn-matching"),
+    quant_sizes=(300,), quant_seeds=(0,), quant_eval_source="exact", quant_eval_n=None,
+)
+
+FULL = RunSizes(
+    teacher="cifar10",  # NVIDIA's official StyleGAN2-ADA snapshot, downloaded once
+    student="outputs/student/student.safetensors", sample_per_class=5000,
+    distill_steps=58_600, distill_batch=128, distill_ngf=256, fid_n=50_000, fid_reference_n=50_000,
+    fid_reference_source="auto", speed_batches=(1, 64, 256),
+    quant_models=("resnet20", "resnet56", "vgg16_bn", "mobilenetv2_x1_4", "shufflenetv2_x2_0", "repvgg_a2"),
+    quant_sources=("real", "teacher", "student", "noise", "bn-matching"),
+    quant_sizes=(1, 10, 100, 300, 1000), quant_seeds=(0, 1, 2), quant_eval_source="auto", quant_eval_n=None,
+)
+
+SMOKE = replace(
+    QUICK, sample_per_class=2, distill_steps=2, distill_batch=8, distill_ngf=16, fid_n=40, fid_reference_n=40,
+    speed_batches=(1, 4), quant_sources=("real", "noise"), quant_sizes=(20,), quant_eval_n=100,
+)
+
+
+def run_sizes(profile: str = "quick", smoke: bool = False) -> RunSizes:
+    """The sizes for ``profile`` (``quick``/``full``); ``smoke=True`` shrinks everything to seconds."""
+    if smoke:
+        return SMOKE
+    if profile == "quick":
+        return QUICK
+    if profile == "full":
+        return FULL
+    raise ValueError(f"unknown profile {profile!r}; expected 'quick' or 'full'")
