@@ -105,7 +105,7 @@ def run_series(cfg: SeriesConfig) -> list[NotebookRun]:
 
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("GSOC_OUTPUT_DIR", str(out.resolve()))
+    os.environ["GSOC_OUTPUT_DIR"] = str(out.resolve())  # the kernels inherit it: every notebook writes under out/
     notebooks = [p for p in list_notebooks(cfg.notebook_dir) if not cfg.only or p.name.startswith(cfg.only)]
     if not notebooks:
         raise FileNotFoundError(f"no numbered notebooks (NN_name.ipynb) in {str(cfg.notebook_dir)!r}")
@@ -122,14 +122,14 @@ def run_series(cfg: SeriesConfig) -> list[NotebookRun]:
 
 
 def write_summary(out: Path, runs: list[NotebookRun], parameters: dict) -> Path:
-    """SUMMARY.md: the run table, then every results/*.md that the notebooks wrote, in name order."""
+    """SUMMARY.md: the run table, then every <profile>/results/*.md that the notebooks wrote, in name order."""
     lines = ["# Quick-profile run summary", "", f"Run {time.strftime('%Y-%m-%d %H:%M %Z')}, parameters "
              f"`{parameters}`.", "", "| notebook | status | seconds | executed copy |", "|---|---|---:|---|"]
     for r in runs:
         rel = os.path.relpath(r.executed, out)
         lines.append(f"| {r.notebook.name} | {'ok' if r.ok else 'FAILED: ' + r.error} | {r.seconds:.0f} | [{rel}]({rel}) |")
     lines.append(f"\nTotal: {sum(r.seconds for r in runs):.0f} s.\n")
-    for md in sorted((out / "results").glob("*.md")):
+    for md in sorted(out.glob("*/results/*.md")):
         lines += [md.read_text().rstrip(), ""]
     path = out / "SUMMARY.md"
     path.write_text("\n".join(lines) + "\n")

@@ -3,6 +3,7 @@ and ``smoke`` (seconds, used by the tests).  Notebooks read every size from here
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -57,3 +58,42 @@ def run_sizes(profile: str = "quick", smoke: bool = False) -> RunSizes:
     if profile == "full":
         return FULL
     raise ValueError(f"unknown profile {profile!r}; expected 'quick' or 'full'")
+
+
+@dataclass(frozen=True)
+class SeriesPaths:
+    """Where each notebook writes (and the next one reads) under the output dir, one folder per profile."""
+
+    root: Path
+
+    @property
+    def teacher_dataset(self) -> Path:
+        return self.root / "synthetic" / "teacher"
+
+    @property
+    def student_dataset(self) -> Path:
+        return self.root / "synthetic" / "student"
+
+    @property
+    def distill_run(self) -> Path:
+        return self.root / "distill"
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results"
+
+    @property
+    def quantization(self) -> Path:
+        return self.root / "quantization"
+
+
+def series_paths(profile: str = "quick", smoke: bool = False, output_dir=None) -> SeriesPaths:
+    """``<output dir>/<profile or 'smoke'>/...``; the results folder is also collected by ``gsoc-helpers demo``."""
+    from pathlib import Path
+
+    from .config import get_output_dir
+
+    run_sizes(profile, smoke)  # validates the profile name
+    root = Path(get_output_dir(output_dir)) / ("smoke" if smoke else profile)
+    root.mkdir(parents=True, exist_ok=True)
+    return SeriesPaths(root)

@@ -86,3 +86,21 @@ def test_complexity_counts():
     assert count_parameters(model) == 3 * 8 * 9 + 8 + 128 * 10 + 10
     macs = count_macs(model, torch.zeros(2, 3, 4, 4))
     assert macs == 2 * (8 * 4 * 4 * 3 * 9 + 128 * 10)
+
+
+def test_images_per_second_counts_calls():
+    from gsoc_helpers.metrics.speed import images_per_second
+
+    calls = []
+
+    class Fake:
+        z_dim, c_dim = 4, 10
+
+        def __call__(self, z, labels):
+            calls.append(len(z))
+            return torch.zeros(len(z), 3, 2, 2)
+
+    ips = images_per_second(Fake(), batch_size=3, min_seconds=0.0, warmup=2)
+    assert calls == [3, 3, 3] and ips > 0
+    with pytest.raises(ValueError, match="batch size"):
+        images_per_second(Fake(), batch_size=0)
