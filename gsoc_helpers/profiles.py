@@ -28,7 +28,7 @@ class RunSizes:
 
 QUICK = RunSizes(
     teacher="offline-teacher", student="student", sample_per_class=300, distill_steps=60, distill_batch=64,
-    distill_ngf=64, fid_n=1000, fid_reference_n=1000, fid_reference_source="exact", speed_batches=(1, 64),
+    distill_ngf=64, fid_n=250, fid_reference_n=500, fid_reference_source="exact", speed_batches=(1, 64),
     quant_models=("akamaster_resnet20",), quant_sources=("real", "teacher", "student", "noise", "bn-matching"),
     quant_sizes=(300,), quant_seeds=(0,), quant_eval_source="exact", quant_eval_n=None,
 )
