@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gsoc_helpers.cli.series_cmds",
     "gsoc_helpers.cli.sample_cmds",
     "gsoc_helpers.cli.app_cmds",
+    "gsoc_helpers.cli.student_cmds",
 )
 
 
