@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = leave as is)")
     p.add_argument("--no-openvino", action="store_true")
     p.add_argument("--no-int8", action="store_true")
-    p.add_argument("--out", default="results/bench_generators")
+    p.add_argument("--out", default="outputs/bench_generators")
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
