@@ -19,7 +19,8 @@ from torch import nn
 
 from .registry import register_generator
 
-# Width presets: name -> ngf. "default" is the published DiStyleGAN width.
+# Width presets: name -> ngf. "default" is the published DiStyleGAN width. Measured (z 512, 10 classes;
+# metrics.complexity): default 2,054,371 params / 115.4M MACs per image; small 571,507 / 29.1M; tiny 171,835 / 7.4M.
 PRESETS: dict[str, int] = {"default": 256, "small": 128, "tiny": 64}
 
 
