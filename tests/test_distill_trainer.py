@@ -123,3 +123,10 @@ def test_ddp_two_cpu_processes(tmp_path):
 def test_run_distill_single_process(tmp_path):
     cfg = tiny_cfg(tmp_path, max_steps=1, diffaug="")
     assert run_distill(cfg, real=tiny_real())["step"] == 1
+
+
+def test_time_budget_stops_cleanly(tmp_path):
+    cfg = tiny_cfg(tmp_path, max_minutes=1e-9, diffaug="")
+    res = DistillTrainer(cfg, real=tiny_real()).train()
+    assert res["stopped"] == "max_minutes" and res["step"] == 1
+    assert int(torch.load(Path(cfg.out_dir) / "checkpoint.pt", weights_only=True)["step"]) == 1

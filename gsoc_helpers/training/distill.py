@@ -269,6 +269,14 @@ class DistillTrainer:
             keep = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= self.step]
             path.write_text("".join(ln + "\n" for ln in keep))
 
+    def _time_is_up(self, t0: float) -> bool:
+        """max_minutes reached? Under DDP every rank takes rank 0's decision (no rank may stop alone)."""
+        flag = torch.tensor([float((time.perf_counter() - t0) / 60 >= self.cfg.max_minutes)])
+        if self.distributed:
+            flag = flag.to(self.device)
+            dist.broadcast(flag, src=0)
+        return bool(flag.item())
+
     def train(self, resume: bool = True) -> dict:
         """Train; returns {'step', 'stopped' ('done'|'max_steps'|'max_minutes'), 'images_per_s'}."""
         from tqdm.auto import tqdm
@@ -303,7 +311,7 @@ class DistillTrainer:
                     self.save_samples()
                 if cfg.ckpt_every and self.step % cfg.ckpt_every == 0:
                     self.save_checkpoint()
-                if cfg.max_minutes and (time.perf_counter() - t0) / 60 >= cfg.max_minutes:
+                if cfg.max_minutes and self._time_is_up(t0):
                     stopped = "max_minutes"
                     break
             if stopped != "done":
