@@ -23,12 +23,16 @@ from gsoc_helpers.quantization.ptq import NNCF_DEFAULTS, PTQConfig, quantize, to
 from gsoc_helpers.quantization.runner import Grid, run_grid, summarize
 
 SOURCES = ["real", "noise", "bn-matching"]  # + "student", "teacher" when their generators exist
+BEST = PTQConfig()  # the project default (mixed preset, full bias correction)
 SEARCH = {
     "nncf-default": NNCF_DEFAULTS,
     "perf+fullbc": PTQConfig(preset="performance", fast_bias_correction=False),
     "mixed+fastbc": PTQConfig(preset="mixed", fast_bias_correction=True),
-    "mixed+fullbc": PTQConfig(preset="mixed", fast_bias_correction=False),
+    "mixed+fullbc": BEST,
+    "mixed+fullbc+noOF": PTQConfig(overflow_fix="disable"),
+    "mixed+fullbc+fp32head": PTQConfig(ignored_patterns=[".*linear/aten::linear/MatMul"]),
 }
+BN = {"steps": 50}  # bn-matching budget used in the CPU study (seconds per image matter here)
 
 
 def test_sets() -> dict:
@@ -39,7 +43,22 @@ def test_sets() -> dict:
 def main(what: str) -> None:
     torch.set_num_threads(1)
     out = get_output_dir() / "quant"
-    if what == "search":
+    if what == "plan":  # everything, most important first, one resumable cache
+        ts, d = test_sets(), out / "study"
+        steps = [
+            Grid(["akamaster_resnet20"], ["real"], [300], [0, 1, 2], SEARCH),
+            Grid(["akamaster_resnet20"], ["noise"], [300], [0, 1, 2], {k: SEARCH[k] for k in ("nncf-default", "mixed+fullbc")}),
+            Grid(["akamaster_resnet20"], ["bn-matching"], [300], [0, 1, 2], {"mixed+fullbc": BEST},
+                 source_options={"bn-matching": BN}),
+            Grid(["akamaster_resnet56"], ["real", "noise"], [300], [0, 1, 2],
+                 {k: SEARCH[k] for k in ("nncf-default", "mixed+fullbc")}),
+            Grid(["akamaster_resnet32", "akamaster_resnet44"], ["real", "noise"], [300], [0, 1, 2],
+                 {k: SEARCH[k] for k in ("nncf-default", "mixed+fullbc")}),
+            Grid(["akamaster_resnet20"], ["real"], [1, 10, 100, 1000], [0, 1, 2], {"mixed+fullbc": BEST}),
+        ]
+        for g in steps:
+            summarize(run_grid(g, ts, d), d)
+    elif what == "search":
         grid = Grid(models=list(OFFLINE_ZOO), sources=["real", "noise"], sizes=[300], seeds=[0, 1, 2], configs=SEARCH)
         summarize(run_grid(grid, test_sets(), out / "search"), out / "search")
     elif what == "search-jpeg":  # per-source preprocessing: calibrate on JPEG-compressed train images

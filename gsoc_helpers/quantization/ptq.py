@@ -23,6 +23,7 @@ class PTQConfig:
     overflow_fix: str | None = None     # None (NNCF default) | "disable" | "enable" | "first_layer_only"
     ignored_names: list[str] = field(default_factory=list)
     ignored_types: list[str] = field(default_factory=list)
+    ignored_patterns: list[str] = field(default_factory=list)  # regexes over OpenVINO op names
 
     def key(self) -> str:
         d = asdict(self)
@@ -59,8 +60,9 @@ def _kwargs(cfg: PTQConfig, n: int) -> dict:
     if cfg.preset is not None:
         kw["preset"] = {"mixed": nncf.QuantizationPreset.MIXED,
                         "performance": nncf.QuantizationPreset.PERFORMANCE}[cfg.preset]
-    if cfg.ignored_names or cfg.ignored_types:
-        kw["ignored_scope"] = nncf.IgnoredScope(names=list(cfg.ignored_names), types=list(cfg.ignored_types))
+    if cfg.ignored_names or cfg.ignored_types or cfg.ignored_patterns:
+        kw["ignored_scope"] = nncf.IgnoredScope(names=list(cfg.ignored_names), types=list(cfg.ignored_types),
+                                                patterns=list(cfg.ignored_patterns), validate=False)
     if cfg.overflow_fix is not None:
         kw["advanced_parameters"] = AdvancedQuantizationParameters(overflow_fix=OverflowFix(cfg.overflow_fix))
     return kw
