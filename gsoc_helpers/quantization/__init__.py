@@ -1,0 +1,5 @@
+"""8-bit post-training quantization (OpenVINO + NNCF) and its measurement.
+
+ptq: torch -> openvino -> nncf.quantize (:class:`PTQConfig`); evaluate: accuracy, agreement, KL, size, speed;
+runner: resumable experiment grid and mean ± std tables; plots: figures of a study.
+"""

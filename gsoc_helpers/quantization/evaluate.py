@@ -1,0 +1,85 @@
+"""Measure an FP32/INT8 pair with OpenVINO: top-1, agreement, KL of softmaxes, size, async throughput."""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def compile_model(ov_model, threads: int | None = None):
+    import openvino as ov
+
+    cfg = {"INFERENCE_NUM_THREADS": threads} if threads else {}
+    return ov.Core().compile_model(ov_model, "CPU", cfg)
+
+
+def logits(ov_model_or_compiled, images: torch.Tensor, batch_size: int = 250, threads: int | None = None) -> np.ndarray:
+    """float32 [N,10] logits of images float32 [N,3,32,32] in [0,1]."""
+    import openvino as ov
+
+    compiled = (compile_model(ov_model_or_compiled, threads) if isinstance(ov_model_or_compiled, ov.Model)
+                else ov_model_or_compiled)
+    out = compiled.outputs[0]
+    x = images.numpy()
+    return np.concatenate([compiled(x[s:s + batch_size])[out] for s in range(0, len(x), batch_size)]).astype(np.float32)
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(1, keepdims=True)
+    return z - np.log(np.exp(z).sum(1, keepdims=True))
+
+
+def compare(fp32_logits: np.ndarray, int8_logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """top1 FP32/INT8 (%), drop (points), agreement (%), mean KL(FP32 || INT8) of softmaxes (nats)."""
+    a, b = fp32_logits.argmax(1), int8_logits.argmax(1)
+    lp, lq = _log_softmax(fp32_logits.astype(np.float64)), _log_softmax(int8_logits.astype(np.float64))
+    kl = float((np.exp(lp) * (lp - lq)).sum(1).mean())
+    t32, t8 = 100 * float((a == labels).mean()), 100 * float((b == labels).mean())
+    return {"top1_fp32": t32, "top1_int8": t8, "drop": t32 - t8, "agreement": 100 * float((a == b).mean()), "kl": kl}
+
+
+def model_size_bytes(ov_model) -> int:
+    """Size of the saved IR (.xml + .bin) in bytes."""
+    from .ptq import save_ir
+
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = save_ir(ov_model, Path(tmp) / "m.xml")
+        return xml.stat().st_size + xml.with_suffix(".bin").stat().st_size
+
+
+def throughput(ov_model, batch_size: int, seconds: float = 3.0, threads: int | None = None) -> float:
+    """Images/s with an OpenVINO AsyncInferQueue (THROUGHPUT hint) at a fixed batch size."""
+    import openvino as ov
+    import openvino.properties.hint as hints
+
+    m = ov_model.clone()
+    m.reshape([batch_size, 3, 32, 32])
+    cfg: dict = {hints.performance_mode: hints.PerformanceMode.THROUGHPUT}
+    if threads:
+        cfg["INFERENCE_NUM_THREADS"] = threads
+    compiled = ov.Core().compile_model(m, "CPU", cfg)
+    queue = ov.AsyncInferQueue(compiled)
+    x = np.random.default_rng(0).random((batch_size, 3, 32, 32), dtype=np.float32)
+    for _ in range(len(queue)):  # warm-up
+        queue.start_async({0: x})
+    queue.wait_all()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        queue.start_async({0: x})
+        n += 1
+    queue.wait_all()
+    return n * batch_size / (time.perf_counter() - t0)
+
+
+def fp32_layers(int8_model) -> list[str]:
+    """Names of Convolution/MatMul ops whose weights are not fed by a FakeQuantize/int8 path (stay FP32)."""
+    out = []
+    for op in int8_model.get_ordered_ops():
+        if op.get_type_name() in ("Convolution", "GroupConvolution", "MatMul"):
+            srcs = [op.input_value(i).get_node().get_type_name() for i in range(op.get_input_size())]
+            if "FakeQuantize" not in srcs:
+                out.append(op.get_friendly_name())
+    return out

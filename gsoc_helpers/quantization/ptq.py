@@ -1,0 +1,125 @@
+"""torch -> OpenVINO -> NNCF 8-bit post-training quantization -> IR.
+
+:class:`PTQConfig` holds the settings that matter; its defaults are the project's measured best
+(see benchmarks/bench_quantization.py and the quantization results): NNCF's own defaults are
+``preset=None`` (performance: symmetric activations), ``fast_bias_correction=True``, ``subset_size=300``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass
+class PTQConfig:
+    preset: str | None = "mixed"        # None (NNCF default) | "performance" | "mixed" (asymmetric activations)
+    fast_bias_correction: bool = False  # False = full BiasCorrection (slower, more accurate)
+    subset_size: int | None = None      # None = every calibration image
+    overflow_fix: str | None = None     # None (NNCF default) | "disable" | "enable" | "first_layer_only"
+    ignored_names: list[str] = field(default_factory=list)
+    ignored_types: list[str] = field(default_factory=list)
+    ignored_patterns: list[str] = field(default_factory=list)  # regexes over OpenVINO op names
+
+    def key(self) -> str:
+        d = asdict(self)
+        return ",".join(f"{k}={v}" for k, v in d.items() if v not in (None, [], ()))
+
+
+NNCF_DEFAULTS = PTQConfig(preset=None, fast_bias_correction=True, subset_size=300)
+
+
+def to_openvino(model: nn.Module, image_size: int = 32):
+    """Convert a classifier (input [N,3,S,S] in [0,1]) to an ``openvino.Model`` with a dynamic batch."""
+    import openvino as ov
+
+    model = model.eval()
+    with torch.no_grad():
+        return ov.convert_model(model, example_input=torch.zeros(1, 3, image_size, image_size),
+                                input=[ov.PartialShape([-1, 3, image_size, image_size])])
+
+
+def _nncf_dataset(images: torch.Tensor):
+    import nncf
+
+    if images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"calibration images must be a non-empty [N,3,H,W] tensor, got shape {tuple(images.shape)}")
+    arr = images.detach().cpu().float().numpy()
+    return nncf.Dataset([arr[i:i + 1] for i in range(len(arr))])
+
+
+def _kwargs(cfg: PTQConfig, n: int) -> dict:
+    import nncf
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
+
+    kw: dict = {"subset_size": min(cfg.subset_size or n, n), "fast_bias_correction": cfg.fast_bias_correction}
+    if cfg.preset is not None:
+        kw["preset"] = {"mixed": nncf.QuantizationPreset.MIXED,
+                        "performance": nncf.QuantizationPreset.PERFORMANCE}[cfg.preset]
+    if cfg.ignored_names or cfg.ignored_types or cfg.ignored_patterns:
+        kw["ignored_scope"] = nncf.IgnoredScope(names=list(cfg.ignored_names), types=list(cfg.ignored_types),
+                                                patterns=list(cfg.ignored_patterns), validate=False)
+    if cfg.overflow_fix is not None:
+        kw["advanced_parameters"] = AdvancedQuantizationParameters(overflow_fix=OverflowFix(cfg.overflow_fix))
+    return kw
+
+
+def quantize(ov_model, calibration: torch.Tensor, config: PTQConfig | None = None):
+    """INT8 ``openvino.Model`` from ``ov_model`` calibrated on float32 [N,3,H,W] images in [0,1]."""
+    import nncf
+
+    cfg = config or PTQConfig()
+    if cfg.preset not in (None, "mixed", "performance"):
+        raise ValueError(f"preset must be None, 'mixed' or 'performance', got {cfg.preset!r}")
+    return nncf.quantize(ov_model, _nncf_dataset(calibration), **_kwargs(cfg, len(calibration)))
+
+
+def quantize_with_accuracy_control(ov_model, calibration: torch.Tensor, val_images: torch.Tensor,
+                                   val_labels: torch.Tensor, max_drop: float = 0.003, config: PTQConfig | None = None):
+    """NNCF accuracy-aware PTQ: layers are reverted to FP32 until top-1 on the held-out *real* validation set
+    (never the calibration set) drops by at most ``max_drop`` (absolute, fraction)."""
+    import nncf
+
+    cfg = config or PTQConfig()
+    val_x = val_images.numpy()
+    val_y = val_labels.numpy()
+    items = [(val_x[i:i + 1], int(val_y[i])) for i in range(len(val_x))]
+
+    def validate(compiled, data) -> float:
+        out = compiled.outputs[0]
+        hits = [int(np.argmax(compiled(x)[out]) == y) for x, y in data]
+        return float(np.mean(hits))
+
+    kw = _kwargs(cfg, len(calibration))
+    adv = kw.pop("advanced_parameters", None)
+    return nncf.quantize_with_accuracy_control(
+        ov_model, _nncf_dataset(calibration), nncf.Dataset(items, lambda t: t[0]), validate, max_drop=max_drop,
+        advanced_quantization_parameters=adv, **kw)
+
+
+def save_ir(ov_model, path: str | Path) -> Path:
+    """Save ``ov_model`` as IR (.xml + .bin, weights uncompressed); returns the .xml path."""
+    import openvino as ov
+
+    path = Path(path).with_suffix(".xml")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ov.save_model(ov_model, str(path), compress_to_fp16=False)
+    return path
+
+
+def quantize_classifier(model: nn.Module, calibration: torch.Tensor, config: PTQConfig | None = None,
+                        out_dir: str | Path | None = None, name: str = "model") -> tuple:
+    """Convenience: (fp32 ov.Model, int8 ov.Model); both saved as IR under ``out_dir`` when given."""
+    fp32 = to_openvino(model)
+    int8 = quantize(fp32, calibration, config)
+    if out_dir is not None:
+        save_ir(fp32, Path(out_dir) / f"{name}_fp32.xml")
+        save_ir(int8, Path(out_dir) / f"{name}_int8.xml")
+    return fp32, int8
+
+
+Callback = Callable[[str], None]

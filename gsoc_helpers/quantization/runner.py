@@ -1,0 +1,135 @@
+"""Experiment grid over (model, calibration source, calibration size, seed, PTQ config) with a resumable cache.
+
+Every finished cell is appended as one JSON line to ``<out>/cells.jsonl``; a rerun skips cells already there,
+so an interrupted run resumes. :func:`summarize` turns the cells into a pandas table (mean ± std over seeds)
+saved as CSV and Markdown.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..calibration import available_sources, get_calibration
+from ..models.classifiers import CLASSIFIERS, get_classifier
+from . import evaluate as ev
+from .ptq import PTQConfig, quantize, to_openvino
+
+METRICS = ("top1_fp32", "top1_int8", "drop", "agreement", "kl")
+
+
+@dataclass
+class Grid:
+    models: list[str]
+    sources: list[str]
+    sizes: list[int] = field(default_factory=lambda: [300])
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    configs: dict[str, PTQConfig] = field(default_factory=lambda: {"default": PTQConfig()})
+    source_options: dict[str, dict] = field(default_factory=dict)  # per source: kwargs for get_calibration
+
+    def validate(self) -> None:
+        for m in self.models:
+            if m not in CLASSIFIERS:
+                raise KeyError(f"unknown classifier {m!r}; expected one of {sorted(CLASSIFIERS)}")
+        for s in self.sources:
+            if s not in available_sources():
+                raise KeyError(f"unknown calibration source {s!r}; expected one of {sorted(available_sources())}")
+        for n in self.sizes:
+            if int(n) < 1:
+                raise ValueError(f"calibration sizes must be >= 1, got {n}")
+
+
+def cell_key(model: str, source: str, size: int, seed: int, config_name: str, config: PTQConfig) -> str:
+    return f"{model}|{source}|{size}|{seed}|{config_name}|{config.key()}"
+
+
+def load_cells(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut by an interrupt: ignore, the cell reruns
+                continue
+    return out
+
+
+def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]], out_dir: str | Path,
+             model_factory: Callable[[str], torch.nn.Module] = get_classifier, threads: int | None = 1,
+             progress: bool = True) -> list[dict]:
+    """Run every missing cell; return all cells (cached + new). ``test_sets``: name -> (images [N,3,32,32], labels)."""
+    from tqdm.auto import tqdm
+
+    grid.validate()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "cells.jsonl"
+    done = {c["key"] for c in load_cells(path)}
+    todo = [(m, s, n, seed, cn) for m in grid.models for s in grid.sources for n in grid.sizes
+            for seed in grid.seeds for cn in grid.configs
+            if cell_key(m, s, n, seed, cn, grid.configs[cn]) not in done]
+    cache: dict[str, tuple] = {}
+    for m, s, n, seed, cn in tqdm(todo, desc="quantize-study", disable=not progress):
+        if m not in cache:
+            model = model_factory(m)
+            fp32 = to_openvino(model)
+            ref = {t: ev.logits(fp32, x, threads=threads) for t, (x, _) in test_sets.items()}
+            cache = {m: (model, fp32, ref)}  # keep one model at a time
+        model, fp32, ref = cache[m]
+        opts = dict(grid.source_options.get(s, {}))
+        if s == "bn-matching":
+            opts.setdefault("classifier", model)
+            opts.setdefault("progress", False)
+        calib = get_calibration(s, n, seed, **opts)
+        int8 = quantize(fp32, calib.images, grid.configs[cn])
+        rec: dict = {"key": cell_key(m, s, n, seed, cn, grid.configs[cn]), "model": m, "source": s, "size": n,
+                     "seed": seed, "config": cn, "config_key": grid.configs[cn].key()}
+        for t, (x, y) in test_sets.items():
+            res = ev.compare(ref[t], ev.logits(int8, x, threads=threads), y.numpy())
+            rec.update({f"{t}_{k}": v for k, v in res.items()})
+        with open(path, "a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+    return load_cells(path)
+
+
+def summarize(cells: list[dict], out_dir: str | Path | None = None, name: str = "summary"):
+    """DataFrame of mean and std over seeds per (model, source, size, config); saved as CSV + Markdown."""
+    import pandas as pd
+
+    if not cells:
+        raise ValueError("no finished cells to summarise")
+    df = pd.DataFrame(cells)
+    cols = [c for c in df.columns if any(c.endswith("_" + k) for k in METRICS)]
+    g = df.groupby(["model", "source", "size", "config"], sort=False)
+    table = g[cols].agg(["mean", "std"])
+    table.columns = [f"{a}_{b}" for a, b in table.columns]
+    table["n_seeds"] = g.size()
+    table = table.reset_index()
+    if out_dir is not None:
+        out = Path(out_dir)
+        table.to_csv(out / f"{name}.csv", index=False)
+        (out / f"{name}.md").write_text(markdown(table))
+    return table
+
+
+def markdown(table) -> str:
+    """Markdown table with ``mean ± std`` cells (KL in 1e-3 units)."""
+    keys = ["model", "source", "size", "config"]
+    metric_cols = sorted({c[:-5] for c in table.columns if c.endswith("_mean")}, key=lambda c: (c.split("_")[0], c))
+    head = keys + [c.replace("_kl", "_kl(1e-3)") for c in metric_cols] + ["n_seeds"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in table.iterrows():
+        cells = [str(r[k]) for k in keys]
+        for c in metric_cols:
+            scale = 1000 if c.endswith("_kl") else 1
+            m, s = r[f"{c}_mean"] * scale, r[f"{c}_std"] * scale
+            cells.append(f"{m:.2f} ± {0 if np.isnan(s) else s:.2f}")
+        cells.append(str(r["n_seeds"]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
