@@ -31,8 +31,8 @@ class Grid:
     configs: dict[str, PTQConfig] = field(default_factory=lambda: {"default": PTQConfig()})
     source_options: dict[str, dict] = field(default_factory=dict)  # per source: kwargs for get_calibration
 
-    def validate(self) -> None:
-        for m in self.models:
+    def validate(self, check_models: bool = True) -> None:
+        for m in self.models if check_models else []:
             if m not in CLASSIFIERS:
                 raise KeyError(f"unknown classifier {m!r}; expected one of {sorted(CLASSIFIERS)}")
         for s in self.sources:
@@ -66,11 +66,14 @@ def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
     """Run every missing cell; return all cells (cached + new). ``test_sets``: name -> (images [N,3,32,32], labels)."""
     from tqdm.auto import tqdm
 
-    grid.validate()
+    grid.validate(check_models=model_factory is get_classifier)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "cells.jsonl"
-    done = {c["key"] for c in load_cells(path)}
+    cached = load_cells(path)
+    if path.is_file() and path.read_text().count("\n") != len(cached):  # drop a line cut by an interrupt
+        path.write_text("".join(json.dumps(c) + "\n" for c in cached))
+    done = {c["key"] for c in cached}
     todo = [(m, s, n, seed, cn) for m in grid.models for s in grid.sources for n in grid.sizes
             for seed in grid.seeds for cn in grid.configs
             if cell_key(m, s, n, seed, cn, grid.configs[cn]) not in done]
