@@ -71,7 +71,8 @@ def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
     out.mkdir(parents=True, exist_ok=True)
     path = out / "cells.jsonl"
     cached = load_cells(path)
-    if path.is_file() and path.read_text().count("\n") != len(cached):  # drop a line cut by an interrupt
+    text = path.read_text() if path.is_file() else ""
+    if text and (not text.endswith("\n") or text.count("\n") != len(cached)):  # drop a line cut by an interrupt
         path.write_text("".join(json.dumps(c) + "\n" for c in cached))
     done = {c["key"] for c in cached}
     todo = [(m, s, n, seed, cn) for m in grid.models for s in grid.sources for n in grid.sizes
