@@ -111,3 +111,16 @@ def test_cli_errors(capsys):
     assert main(["quantize-study", "--models", "nope", "--sources", "noise"]) == 2
     assert "unknown classifier" in capsys.readouterr().err
     assert main(["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--sizes", "0"]) == 2
+
+
+def test_accuracy_control_runs_on_held_out_data():
+    from gsoc_helpers.quantization.ptq import quantize_with_accuracy_control
+
+    model = Tiny().eval()
+    x, _ = _data(40, seed=2)
+    with torch.no_grad():
+        y = model(x).argmax(1)  # labels = FP32 decisions: FP32 scores 100 %
+    int8 = quantize_with_accuracy_control(to_openvino(model), _data(20, seed=1)[0], x, y, max_drop=0.05,
+                                          config=PTQConfig(fast_bias_correction=True))
+    res = ev.compare(ev.logits(to_openvino(model), x, threads=1), ev.logits(int8, x, threads=1), y.numpy())
+    assert res["top1_int8"] >= 95.0 - 1e-9
