@@ -60,6 +60,19 @@ def main(what: str) -> None:
         ]
         for g in steps:
             summarize(run_grid(g, ts, d), d)
+    elif what == "report":  # tables + plots from the study cache
+        from gsoc_helpers.quantization.plots import plot_drop_by_source, plot_drop_vs_size
+        from gsoc_helpers.quantization.runner import load_cells
+
+        d = out / "study"
+        cells = load_cells(d / "cells.jsonl")
+        table = summarize([c for c in cells if c["size"] == 300], d, "summary_300")
+        sizes = summarize([c for c in cells if c["config"] == "perf+fullbc" and c["source"] == "real"
+                           and c["model"] == "akamaster_resnet20"], d, "summary_sizes")
+        for metric in ("exact_drop", "jpeg_agreement", "jpeg_kl"):
+            plot_drop_by_source(table, d / f"by_source_{metric}.png", metric=metric, config="perf+fullbc")
+        plot_drop_vs_size(sizes, d / "drop_vs_size.png", metric="jpeg_agreement")
+        print((d / "summary_300.md").read_text())
     elif what == "search":
         grid = Grid(models=list(OFFLINE_ZOO), sources=["real", "noise"], sizes=[300], seeds=[0, 1, 2], configs=SEARCH)
         summarize(run_grid(grid, test_sets(), out / "search"), out / "search")
