@@ -52,9 +52,9 @@ def main(what: str) -> None:
             Grid(["akamaster_resnet20"], ["real"], [300], [0, 1, 2], SEARCH),
             Grid(["akamaster_resnet20"], ["real"], [300], [0, 1, 2], PAIR, **jpeg),  # per-source preprocessing
             Grid(["akamaster_resnet20"], ["noise"], [300], [0, 1, 2], PAIR),
-            Grid(["akamaster_resnet56"], ["real", "noise"], [300], [0, 1, 2], PAIR),
             Grid(["akamaster_resnet20"], ["bn-matching"], [300], [0, 1, 2], {"perf+fullbc": BEST},
                  source_options={"bn-matching": BN}),
+            Grid(["akamaster_resnet56"], ["real", "noise"], [300], [0, 1, 2], PAIR),
             Grid(["akamaster_resnet32", "akamaster_resnet44"], ["real", "noise"], [300], [0, 1, 2], PAIR),
             Grid(["akamaster_resnet20"], ["real"], [1, 10, 100, 1000], [0, 1, 2], {"perf+fullbc": BEST}),
         ]
