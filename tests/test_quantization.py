@@ -45,6 +45,7 @@ def test_quantized_tiny_model_agrees(tmp_path):
     xml = save_ir(int8, tmp_path / "tiny_int8")
     assert xml.is_file() and xml.with_suffix(".bin").is_file()
     assert ev.model_size_bytes(int8) < ev.model_size_bytes(fp32)
+    assert ev.fp32_layers(int8) == [] and len(ev.fp32_layers(fp32)) == 3
     assert ev.throughput(int8, 4, seconds=0.2, threads=1) > 0
 
 
