@@ -23,15 +23,17 @@ from gsoc_helpers.quantization.ptq import NNCF_DEFAULTS, PTQConfig, quantize, to
 from gsoc_helpers.quantization.runner import Grid, run_grid, summarize
 
 SOURCES = ["real", "noise", "bn-matching"]  # + "student", "teacher" when their generators exist
-BEST = PTQConfig()  # the project default (mixed preset, full bias correction)
+BEST = PTQConfig()  # the project default (performance preset, full bias correction)
+MIXED = PTQConfig(preset="mixed")
 SEARCH = {
     "nncf-default": NNCF_DEFAULTS,
-    "perf+fullbc": PTQConfig(preset="performance", fast_bias_correction=False),
+    "perf+fullbc": BEST,
     "mixed+fastbc": PTQConfig(preset="mixed", fast_bias_correction=True),
-    "mixed+fullbc": BEST,
-    "mixed+fullbc+noOF": PTQConfig(overflow_fix="disable"),
-    "mixed+fullbc+fp32head": PTQConfig(ignored_patterns=[".*linear/aten::linear/MatMul"]),
+    "mixed+fullbc": MIXED,
+    "mixed+fullbc+noOF": PTQConfig(preset="mixed", overflow_fix="disable"),
+    "mixed+fullbc+fp32head": PTQConfig(preset="mixed", ignored_patterns=[".*linear/aten::linear/MatMul"]),
 }
+PAIR = {"nncf-default": NNCF_DEFAULTS, "perf+fullbc": BEST}
 BN = {"steps": 50}  # bn-matching budget used in the CPU study (seconds per image matter here)
 
 
@@ -45,25 +47,38 @@ def main(what: str) -> None:
     out = get_output_dir() / "quant"
     if what == "plan":  # everything, most important first, one resumable cache
         ts, d = test_sets(), out / "study"
+        jpeg = {"source_options": {"real": {"train_source": "jpeg"}}, "source_labels": {"real": "real-jpeg"}}
         steps = [
             Grid(["akamaster_resnet20"], ["real"], [300], [0, 1, 2], SEARCH),
-            Grid(["akamaster_resnet20"], ["noise"], [300], [0, 1, 2], {k: SEARCH[k] for k in ("nncf-default", "mixed+fullbc")}),
-            Grid(["akamaster_resnet20"], ["bn-matching"], [300], [0, 1, 2], {"mixed+fullbc": BEST},
+            Grid(["akamaster_resnet20"], ["real"], [300], [0, 1, 2], PAIR, **jpeg),  # per-source preprocessing
+            Grid(["akamaster_resnet20"], ["noise"], [300], [0, 1, 2], PAIR),
+            Grid(["akamaster_resnet20"], ["bn-matching"], [300], [0, 1, 2], {"perf+fullbc": BEST},
                  source_options={"bn-matching": BN}),
-            Grid(["akamaster_resnet56"], ["real", "noise"], [300], [0, 1, 2],
-                 {k: SEARCH[k] for k in ("nncf-default", "mixed+fullbc")}),
-            Grid(["akamaster_resnet32", "akamaster_resnet44"], ["real", "noise"], [300], [0, 1, 2],
-                 {k: SEARCH[k] for k in ("nncf-default", "mixed+fullbc")}),
-            Grid(["akamaster_resnet20"], ["real"], [1, 10, 100, 1000], [0, 1, 2], {"mixed+fullbc": BEST}),
+            Grid(["akamaster_resnet56"], ["real", "noise"], [300], [0, 1, 2], PAIR),
+            Grid(["akamaster_resnet32", "akamaster_resnet44"], ["real", "noise"], [300], [0, 1, 2], PAIR),
+            Grid(["akamaster_resnet20"], ["real"], [1, 10, 100, 1000], [0, 1, 2], {"perf+fullbc": BEST}),
         ]
         for g in steps:
             summarize(run_grid(g, ts, d), d)
+    elif what == "report":  # tables + plots from the study cache
+        from gsoc_helpers.quantization.plots import plot_drop_by_source, plot_drop_vs_size
+        from gsoc_helpers.quantization.runner import load_cells
+
+        d = out / "study"
+        cells = load_cells(d / "cells.jsonl")
+        table = summarize([c for c in cells if c["size"] == 300], d, "summary_300")
+        sizes = summarize([c for c in cells if c["config"] == "perf+fullbc" and c["source"] == "real"
+                           and c["model"] == "akamaster_resnet20"], d, "summary_sizes")
+        for metric in ("exact_drop", "jpeg_agreement", "jpeg_kl"):
+            plot_drop_by_source(table, d / f"by_source_{metric}.png", metric=metric, config="perf+fullbc")
+        plot_drop_vs_size(sizes, d / "drop_vs_size.png", metric="jpeg_agreement")
+        print((d / "summary_300.md").read_text())
     elif what == "search":
         grid = Grid(models=list(OFFLINE_ZOO), sources=["real", "noise"], sizes=[300], seeds=[0, 1, 2], configs=SEARCH)
         summarize(run_grid(grid, test_sets(), out / "search"), out / "search")
     elif what == "search-jpeg":  # per-source preprocessing: calibrate on JPEG-compressed train images
         grid = Grid(models=list(OFFLINE_ZOO), sources=["real"], sizes=[300], seeds=[0, 1, 2],
-                    configs={"mixed+fullbc": PTQConfig()}, source_options={"real": {"train_source": "jpeg"}})
+                    configs={"perf+fullbc": BEST}, source_options={"real": {"train_source": "jpeg"}})
         summarize(run_grid(grid, test_sets(), out / "search-jpeg"), out / "search-jpeg")
     elif what == "zoo":
         grid = Grid(models=list(OFFLINE_ZOO), sources=SOURCES, sizes=[300], seeds=[0, 1, 2])
@@ -78,7 +93,7 @@ def main(what: str) -> None:
         rows = []
         for name in OFFLINE_ZOO:
             fp32 = to_openvino(get_classifier(name))
-            int8 = quantize(fp32, get_calibration("real", 300, 0).images, PTQConfig())
+            int8 = quantize(fp32, get_calibration("real", 300, 0).images, BEST)
             row = {"model": name, "size_fp32": ev.model_size_bytes(fp32), "size_int8": ev.model_size_bytes(int8),
                    "fp32_layers_in_int8": ev.fp32_layers(int8)}
             for b in (1, 64):

@@ -74,12 +74,23 @@ def throughput(ov_model, batch_size: int, seconds: float = 3.0, threads: int | N
     return n * batch_size / (time.perf_counter() - t0)
 
 
+def _int8_source(node, depth: int = 0) -> bool:
+    """True if ``node`` is (or is fed through Convert/Multiply/Subtract/Reshape by) a FakeQuantize or int8 Constant."""
+    kind = node.get_type_name()
+    if kind == "FakeQuantize":
+        return True
+    if kind == "Constant":
+        return node.get_element_type().get_type_name() in ("i8", "u8")
+    if depth > 4 or kind not in ("Convert", "Multiply", "Subtract", "Reshape", "Transpose"):
+        return False
+    return any(_int8_source(node.input_value(i).get_node(), depth + 1) for i in range(node.get_input_size()))
+
+
 def fp32_layers(int8_model) -> list[str]:
-    """Names of Convolution/MatMul ops whose weights are not fed by a FakeQuantize/int8 path (stay FP32)."""
+    """Convolution/MatMul ops whose activation or weight input is not 8-bit (they run in FP32)."""
     out = []
     for op in int8_model.get_ordered_ops():
         if op.get_type_name() in ("Convolution", "GroupConvolution", "MatMul"):
-            srcs = [op.input_value(i).get_node().get_type_name() for i in range(op.get_input_size())]
-            if "FakeQuantize" not in srcs:
+            if not all(_int8_source(op.input_value(i).get_node()) for i in range(2)):
                 out.append(op.get_friendly_name())
     return out

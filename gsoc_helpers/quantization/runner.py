@@ -30,9 +30,10 @@ class Grid:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     configs: dict[str, PTQConfig] = field(default_factory=lambda: {"default": PTQConfig()})
     source_options: dict[str, dict] = field(default_factory=dict)  # per source: kwargs for get_calibration
+    source_labels: dict[str, str] = field(default_factory=dict)  # per source: name shown in tables (e.g. "real-jpeg")
 
-    def validate(self) -> None:
-        for m in self.models:
+    def validate(self, check_models: bool = True) -> None:
+        for m in self.models if check_models else []:
             if m not in CLASSIFIERS:
                 raise KeyError(f"unknown classifier {m!r}; expected one of {sorted(CLASSIFIERS)}")
         for s in self.sources:
@@ -43,8 +44,11 @@ class Grid:
                 raise ValueError(f"calibration sizes must be >= 1, got {n}")
 
 
-def cell_key(model: str, source: str, size: int, seed: int, config_name: str, config: PTQConfig) -> str:
-    return f"{model}|{source}|{size}|{seed}|{config_name}|{config.key()}"
+def cell_key(model: str, source: str, size: int, seed: int, config_name: str, config: PTQConfig,
+             source_options: dict | None = None) -> str:
+    opts = {k: str(v) for k, v in (source_options or {}).items() if k not in ("classifier", "progress")}
+    extra = "|" + json.dumps(opts, sort_keys=True) if opts else ""
+    return f"{model}|{source}|{size}|{seed}|{config_name}|{config.key()}{extra}"
 
 
 def load_cells(path: Path) -> list[dict]:
@@ -66,14 +70,18 @@ def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
     """Run every missing cell; return all cells (cached + new). ``test_sets``: name -> (images [N,3,32,32], labels)."""
     from tqdm.auto import tqdm
 
-    grid.validate()
+    grid.validate(check_models=model_factory is get_classifier)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "cells.jsonl"
-    done = {c["key"] for c in load_cells(path)}
+    cached = load_cells(path)
+    text = path.read_text() if path.is_file() else ""
+    if text and (not text.endswith("\n") or text.count("\n") != len(cached)):  # drop a line cut by an interrupt
+        path.write_text("".join(json.dumps(c) + "\n" for c in cached))
+    done = {c["key"] for c in cached}
     todo = [(m, s, n, seed, cn) for m in grid.models for s in grid.sources for n in grid.sizes
             for seed in grid.seeds for cn in grid.configs
-            if cell_key(m, s, n, seed, cn, grid.configs[cn]) not in done]
+            if cell_key(m, s, n, seed, cn, grid.configs[cn], grid.source_options.get(s)) not in done]
     cache: dict[str, tuple] = {}
     for m, s, n, seed, cn in tqdm(todo, desc="quantize-study", disable=not progress):
         if m not in cache:
@@ -88,7 +96,9 @@ def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
             opts.setdefault("progress", False)
         calib = get_calibration(s, n, seed, **opts)
         int8 = quantize(fp32, calib.images, grid.configs[cn])
-        rec: dict = {"key": cell_key(m, s, n, seed, cn, grid.configs[cn]), "model": m, "source": s, "size": n,
+        label = grid.source_labels.get(s, s)
+        rec: dict = {"key": cell_key(m, s, n, seed, cn, grid.configs[cn], grid.source_options.get(s)), "model": m,
+                     "source": label, "size": n,
                      "seed": seed, "config": cn, "config_key": grid.configs[cn].key()}
         for t, (x, y) in test_sets.items():
             res = ev.compare(ref[t], ev.logits(int8, x, threads=threads), y.numpy())

@@ -1,0 +1,49 @@
+"""Quantization sub-command: ``gsoc-helpers quantize-study --models ... --sources ... [--sizes] [--seeds]``."""
+from __future__ import annotations
+
+import argparse
+
+
+def _study(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..config import get_output_dir
+    from ..data import load_cifar10
+    from ..quantization.ptq import NNCF_DEFAULTS, PTQConfig
+    from ..quantization.runner import Grid, run_grid, summarize
+
+    torch.set_num_threads(args.threads)
+    configs = {"default": PTQConfig(fast_bias_correction=args.fast_bias_correction, preset=args.preset)}
+    if args.compare_nncf_defaults:
+        configs["nncf-default"] = NNCF_DEFAULTS
+    opts = {"bn-matching": {"steps": args.bn_steps}}
+    for spec in args.source_option or []:  # SOURCE:KEY=VALUE
+        src, kv = spec.split(":", 1)
+        k, v = kv.split("=", 1)
+        opts.setdefault(src, {})[k] = v
+    grid = Grid(models=args.models, sources=args.sources, sizes=args.sizes, seeds=args.seeds, configs=configs,
+                source_options=opts)
+    grid.validate()
+    tests = {t: load_cifar10("test", source=t).to_tensors() for t in args.test_sets}
+    out = args.out or get_output_dir() / "quant" / "study"
+    table = summarize(run_grid(grid, tests, out, threads=args.threads), out)
+    print(table.to_string(max_cols=12))
+    print(f"tables: {out}/summary.csv, {out}/summary.md")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("quantize-study", help="INT8 PTQ (OpenVINO+NNCF) grid over models x calibration sources")
+    p.add_argument("--models", nargs="+", default=["akamaster_resnet20"])
+    p.add_argument("--sources", nargs="+", default=["real", "noise", "bn-matching"])
+    p.add_argument("--sizes", nargs="+", type=int, default=[300])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--preset", default="mixed", choices=["mixed", "performance"])
+    p.add_argument("--fast-bias-correction", action="store_true", help="NNCF's fast variant (default: full)")
+    p.add_argument("--compare-nncf-defaults", action="store_true", help="also run nncf.quantize's defaults")
+    p.add_argument("--bn-steps", type=int, default=200, help="optimisation steps of the bn-matching source")
+    p.add_argument("--source-option", action="append", help="SOURCE:KEY=VALUE, e.g. student:dataset=outputs/x")
+    p.add_argument("--test-sets", nargs="+", default=["exact"], help="load_cifar10 test sources (exact, jpeg, ...)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default=None)
+    p.set_defaults(func=_study)

@@ -1,0 +1,127 @@
+"""PTQ on a tiny model, evaluation metrics, the resumable runner, tables, plots, CLI errors."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gsoc_helpers.quantization import evaluate as ev
+from gsoc_helpers.quantization import runner
+from gsoc_helpers.quantization.ptq import PTQConfig, quantize, save_ir, to_openvino
+
+
+class Tiny(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.f = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.BatchNorm2d(16), nn.ReLU(), nn.Conv2d(16, 32, 3, 2, 1),
+                               nn.BatchNorm2d(32), nn.ReLU())
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x):
+        return self.fc(self.f(x).mean((2, 3))) * 10  # scaled logits: confident decisions
+
+
+def _data(n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 3, 32, 32, generator=g), torch.arange(n) % 10
+
+
+def test_quantized_tiny_model_agrees(tmp_path):
+    model = Tiny().eval()
+    x, y = _data()
+    fp32 = to_openvino(model)
+    int8 = quantize(fp32, _data(20, seed=1)[0], PTQConfig(fast_bias_correction=True))
+    assert any(op.get_type_name() == "FakeQuantize" for op in int8.get_ordered_ops())
+    with torch.no_grad():
+        ref = model(x).numpy()
+    l32 = ev.logits(fp32, x, threads=1)
+    assert np.abs(l32 - ref).max() < 1e-2  # OpenVINO FP32 matches torch
+    res = ev.compare(l32, ev.logits(int8, x, threads=1), y.numpy())
+    assert res["agreement"] >= 90 and res["kl"] < 0.05
+    xml = save_ir(int8, tmp_path / "tiny_int8")
+    assert xml.is_file() and xml.with_suffix(".bin").is_file()
+    assert ev.model_size_bytes(int8) < ev.model_size_bytes(fp32)
+    assert ev.fp32_layers(int8) == [] and len(ev.fp32_layers(fp32)) == 3
+    assert ev.throughput(int8, 4, seconds=0.2, threads=1) > 0
+
+
+def test_compare_metrics_exact():
+    a = np.array([[2.0, 0.0], [0.0, 1.0]])
+    res = ev.compare(a, a.copy(), np.array([0, 0]))
+    assert res["agreement"] == 100 and abs(res["kl"]) < 1e-12 and res["top1_fp32"] == 50 and res["drop"] == 0
+    res = ev.compare(a, a[:, ::-1].copy(), np.array([0, 0]))
+    assert res["agreement"] == 0 and res["kl"] > 0
+
+
+def test_bad_config_and_empty_calibration():
+    fp32 = to_openvino(Tiny())
+    with pytest.raises(ValueError, match="preset"):
+        quantize(fp32, _data(4)[0], PTQConfig(preset="fastest"))
+    with pytest.raises(ValueError, match="non-empty"):
+        quantize(fp32, torch.zeros(0, 3, 32, 32))
+
+
+def test_runner_caches_and_resumes(tmp_path, monkeypatch):
+    calls = []
+    real_quantize = runner.quantize
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real_quantize(*a, **k)
+
+    monkeypatch.setattr(runner, "quantize", counting)
+    grid = runner.Grid(models=["akamaster_resnet20"], sources=["noise"], sizes=[10], seeds=[0, 1],
+                       configs={"fast": PTQConfig(fast_bias_correction=True)})
+    tests = {"t": _data(32)}
+    cells = runner.run_grid(grid, tests, tmp_path, model_factory=lambda name: Tiny(), progress=False)
+    assert len(cells) == 2 and len(calls) == 2
+    runner.run_grid(grid, tests, tmp_path, model_factory=lambda name: Tiny(), progress=False)
+    assert len(calls) == 2  # rerun: nothing recomputed
+    path = tmp_path / "cells.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text(lines[0] + "\n" + lines[1][:20])  # interrupted while writing the second cell
+    cells = runner.run_grid(grid, tests, tmp_path, model_factory=lambda name: Tiny(), progress=False)
+    assert len(calls) == 3 and sorted(c["seed"] for c in cells) == [0, 1]
+    table = runner.summarize(cells, tmp_path)
+    assert table.loc[0, "n_seeds"] == 2 and "t_agreement_mean" in table.columns
+    assert "±" in (tmp_path / "summary.md").read_text() and (tmp_path / "summary.csv").is_file()
+    from gsoc_helpers.quantization.plots import plot_drop_by_source, plot_drop_vs_size
+
+    assert plot_drop_by_source(table, tmp_path / "a.png", metric="t_drop").stat().st_size > 0
+    assert plot_drop_vs_size(table, tmp_path / "b.png", metric="t_kl").stat().st_size > 0
+
+
+def test_runner_rejects_bad_grid(tmp_path):
+    with pytest.raises(KeyError, match="unknown classifier"):
+        runner.run_grid(runner.Grid(models=["nope"], sources=["noise"]), {}, tmp_path)
+    with pytest.raises(KeyError, match="unknown calibration source"):
+        runner.run_grid(runner.Grid(models=["akamaster_resnet20"], sources=["nope"]), {}, tmp_path)
+    with pytest.raises(ValueError, match=">= 1"):
+        runner.run_grid(runner.Grid(models=["akamaster_resnet20"], sources=["noise"], sizes=[0]), {}, tmp_path)
+    with pytest.raises(ValueError, match="no finished cells"):
+        runner.summarize([])
+
+
+def test_cli_errors(capsys):
+    from gsoc_helpers.cli import main
+
+    assert main(["quantize-study", "--models", "nope", "--sources", "noise"]) == 2
+    assert "unknown classifier" in capsys.readouterr().err
+    assert main(["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--sizes", "0"]) == 2
+
+
+def test_accuracy_control_runs_on_held_out_data():
+    from gsoc_helpers.quantization.ptq import quantize_with_accuracy_control
+
+    model = Tiny().eval()
+    x, _ = _data(40, seed=2)
+    with torch.no_grad():
+        y = model(x).argmax(1)  # labels = FP32 decisions: FP32 scores 100 %
+    int8 = quantize_with_accuracy_control(to_openvino(model), _data(20, seed=1)[0], x, y, max_drop=0.05,
+                                          config=PTQConfig(fast_bias_correction=True))
+    res = ev.compare(ev.logits(to_openvino(model), x, threads=1), ev.logits(int8, x, threads=1), y.numpy())
+    assert res["top1_int8"] >= 95.0 - 1e-9
