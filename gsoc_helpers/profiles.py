@@ -22,15 +22,14 @@ class RunSizes:
     quant_sources: tuple[str, ...]
     quant_sizes: tuple[int, ...]
     quant_seeds: tuple[int, ...]
-    quant_eval_source: str     # test images for accuracy/agreement
-    quant_eval_n: int | None   # None: all
+    quant_test_sets: tuple[str, ...]  # load_cifar10 test sources for accuracy / agreement / KL
 
 
 QUICK = RunSizes(
     teacher="offline-teacher", student="student", sample_per_class=300, distill_steps=60, distill_batch=64,
     distill_ngf=64, fid_n=250, fid_reference_n=500, fid_reference_source="exact", speed_batches=(1, 64),
     quant_models=("akamaster_resnet20",), quant_sources=("real", "teacher", "student", "noise", "bn-matching"),
-    quant_sizes=(300,), quant_seeds=(0,), quant_eval_source="exact", quant_eval_n=None,
+    quant_sizes=(300,), quant_seeds=(0,), quant_test_sets=("exact", "jpeg"),
 )
 
 FULL = RunSizes(
@@ -38,14 +37,15 @@ FULL = RunSizes(
     student="outputs/student/student.safetensors", sample_per_class=5000,
     distill_steps=58_600, distill_batch=128, distill_ngf=256, fid_n=50_000, fid_reference_n=50_000,
     fid_reference_source="auto", speed_batches=(1, 64, 256),
-    quant_models=("resnet20", "resnet56", "vgg16_bn", "mobilenetv2_x1_4", "shufflenetv2_x2_0", "repvgg_a2"),
+    quant_models=("chenyaofo_resnet20", "chenyaofo_resnet56", "chenyaofo_vgg16_bn", "chenyaofo_mobilenetv2_x1_4",
+                  "chenyaofo_shufflenetv2_x2_0", "chenyaofo_repvgg_a2"),
     quant_sources=("real", "teacher", "student", "noise", "bn-matching"),
-    quant_sizes=(1, 10, 100, 300, 1000), quant_seeds=(0, 1, 2), quant_eval_source="auto", quant_eval_n=None,
+    quant_sizes=(1, 10, 100, 300, 1000), quant_seeds=(0, 1, 2), quant_test_sets=("auto",),
 )
 
 SMOKE = replace(
     QUICK, sample_per_class=2, distill_steps=2, distill_batch=8, distill_ngf=16, fid_n=40, fid_reference_n=40,
-    speed_batches=(1, 4), quant_sources=("real", "noise"), quant_sizes=(20,), quant_eval_n=100,
+    speed_batches=(1, 4), quant_sources=("real", "noise"), quant_sizes=(20,), quant_test_sets=("exact",),
 )
 
 
