@@ -16,7 +16,6 @@ processes may write one dataset at once by splitting the shards (``pending_shard
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..download import sha256_file
 from .dataset import CIFAR10_CLASSES, DataError, ImageDataset
 
 FORMAT = "gsoc-synthetic-v1"
@@ -64,17 +64,9 @@ def _atomic_save_npy(path: Path, array: np.ndarray) -> str:
         np.save(fh, array)
         fh.flush()
         os.fsync(fh.fileno())
-    digest = _sha256(tmp)
+    digest = sha256_file(tmp)
     os.replace(tmp, path)
     return digest
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _shard_stem(root: Path, k: int) -> Path:
@@ -209,7 +201,7 @@ class SyntheticDataset(_TorchDataset):
                 path = stem.with_name(f"{stem.name}.{part}.npy")
                 if not path.is_file():
                     raise DataError(f"shard file {str(path)!r} is missing")
-                if validate and _sha256(path) != record["sha256"][part]:
+                if validate and sha256_file(path) != record["sha256"][part]:
                     raise DataError(f"shard file {str(path)!r} is corrupt (sha256 mismatch)")
                 try:
                     parts[part] = np.load(path, mmap_mode="r" if part == "images" else None)

@@ -7,7 +7,6 @@ official weights (full profile).
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any, Sequence
 import torch
 
 from ..config import get_data_root
+from ..download import sha256_file
 
 
 OFFLINE_INCEPTION_FILE = "inception-2015-12-05-trunk_torch-fidelity-keys_no-fc.pth"
@@ -29,14 +29,6 @@ _VERIFIED: dict[tuple[str, int, float], bool] = {}
 
 class InceptionScoreUnavailable(ValueError):
     """Raised when IS is requested but the feature extractor has no classification (fc) layer."""
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_offline_inception_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:

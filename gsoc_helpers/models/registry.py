@@ -6,7 +6,6 @@ and a ``from_config(dict)`` classmethod.  Nothing executable is ever read from a
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib
 import json
 import os
@@ -131,8 +130,6 @@ def load_generator(path_or_name: str | os.PathLike, device: str | torch.device =
 
 def generator_checksum(path: str | os.PathLike) -> str:
     """sha256 hex digest of a checkpoint file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from ..download import sha256_file
+
+    return sha256_file(path)

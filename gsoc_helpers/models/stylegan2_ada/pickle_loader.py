@@ -20,7 +20,6 @@ import io
 import os
 import pickle
 import urllib.parse
-import urllib.request
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...download import download_url, sha256_file
 from .networks import Generator, StyleGAN2Config
 
 OFFICIAL_CIFAR10_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/cifar10.pkl"
@@ -213,21 +213,11 @@ def generator_from_record(rec: Any, source: str = "<pickle>") -> Generator:
     return model.eval().requires_grad_(False)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def download(url: str, cache_dir: str | os.PathLike | None = None, expected_sha256: str | None = None) -> Path:
     """Download ``url`` once into ``<cache>/stylegan2-ada/<name>`` (tqdm bar); sha256 stored beside it.
 
     A cached file whose sha256 no longer matches the recorded one is downloaded again.
     """
-    from tqdm.auto import tqdm
-
     from ...config import get_cache_dir
 
     folder = get_cache_dir(cache_dir) / "stylegan2-ada"
@@ -236,27 +226,13 @@ def download(url: str, cache_dir: str | os.PathLike | None = None, expected_sha2
     sidecar = dest.with_name(dest.name + ".sha256")
     if dest.is_file() and sidecar.is_file():
         recorded = sidecar.read_text().split()[0]
-        if _sha256(dest) == recorded and expected_sha256 in (None, recorded):
+        if sha256_file(dest) == recorded and expected_sha256 in (None, recorded):
             return dest
-    tmp = dest.with_name(dest.name + f".part{os.getpid()}")
-    h = hashlib.sha256()
     try:
-        with urllib.request.urlopen(url) as resp, open(tmp, "wb") as out:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {dest.name}") as bar:
-                for chunk in iter(lambda: resp.read(1 << 20), b""):
-                    out.write(chunk)
-                    h.update(chunk)
-                    bar.update(len(chunk))
-        if total is not None and tmp.stat().st_size != total:
-            raise StyleGAN2PickleError(f"download of {url} truncated: {tmp.stat().st_size} of {total} bytes")
-        digest = h.hexdigest()
-        if expected_sha256 is not None and digest != expected_sha256.lower():
-            raise StyleGAN2PickleError(f"checksum mismatch for {url}: sha256 {digest}, expected {expected_sha256}")
-        os.replace(tmp, dest)
-        sidecar.write_text(f"{digest}  {dest.name}\n")
-    finally:
-        tmp.unlink(missing_ok=True)
+        digest = download_url(url, dest, expected_sha256)
+    except ValueError as err:  # checksum mismatch; network errors stay OSError
+        raise StyleGAN2PickleError(str(err)) from err
+    sidecar.write_text(f"{digest}  {dest.name}\n")
     return dest
 
 
@@ -271,8 +247,8 @@ def resolve_source(source: str | os.PathLike, cache_dir: str | os.PathLike | Non
     if not path.is_file():
         raise FileNotFoundError(f"StyleGAN2-ADA pickle {s!r} not found; expected a .pkl path, a URL or one of "
                                 f"{sorted(ALIASES)}")
-    if expected_sha256 is not None and _sha256(path) != expected_sha256.lower():
-        raise StyleGAN2PickleError(f"{path}: sha256 {_sha256(path)} differs from expected {expected_sha256}")
+    if expected_sha256 is not None and sha256_file(path) != expected_sha256.lower():
+        raise StyleGAN2PickleError(f"{path}: sha256 {sha256_file(path)} differs from expected {expected_sha256}")
     return path
 
 
@@ -290,5 +266,5 @@ def load_stylegan2_ada(source: str | os.PathLike = "cifar10", device: str | torc
         raise KeyError(f"{path}: no network {key!r}; available {sorted(map(str, data))}")
     model = generator_from_record(data[key], str(path))
     model.source = str(path)
-    model.checksum = _sha256(path)
+    model.checksum = sha256_file(path)
     return model.to(device)
