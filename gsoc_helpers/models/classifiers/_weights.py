@@ -1,22 +1,12 @@
 """Weight files: local copy, cached download, sha256-prefix check, safe loading (weights_only)."""
 from __future__ import annotations
 
-import hashlib
-import shutil
-import urllib.request
 from pathlib import Path
 
 import torch
 
 from ...config import get_cache_dir
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from ...download import download_url, sha256_file
 
 
 def check_prefix(path: Path, prefix: str) -> None:
@@ -33,22 +23,12 @@ def fetch(url: str, prefix: str, local: Path | None = None, subdir: str = "class
         return local
     target = get_cache_dir() / subdir / url.rsplit("/", 1)[-1]
     if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(target.suffix + ".part")
         try:
-            with urllib.request.urlopen(url) as resp, open(tmp, "wb") as out:  # noqa: S310 (https / file URLs)
-                shutil.copyfileobj(resp, out)
+            download_url(url, target, expected_sha256=prefix)
         except OSError as err:
-            tmp.unlink(missing_ok=True)
             raise FileNotFoundError(
                 f"weights not found locally ({str(local) if local else 'no data root'}) and download of {url} failed: {err}"
             ) from err
-        try:
-            check_prefix(tmp, prefix)
-        except ValueError:
-            tmp.unlink(missing_ok=True)
-            raise
-        tmp.replace(target)
     else:
         check_prefix(target, prefix)
     return target
