@@ -4,8 +4,8 @@
   PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_quantization.py zoo      # models x sources x seeds
   PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_quantization.py sizes    # calibration-size sweep
   PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_quantization.py speed    # FP32 vs INT8 throughput
-
-Teacher/student synthetic sources: add "student" (and "teacher") to SOURCES once generators exist.
+  PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_quantization.py synthetic  # bundled teacher/student sources
+  PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_quantization.py report   # tables + plots of plan/synthetic
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from gsoc_helpers.quantization import evaluate as ev
 from gsoc_helpers.quantization.ptq import NNCF_DEFAULTS, PTQConfig, quantize, to_openvino
 from gsoc_helpers.quantization.runner import Grid, run_grid, summarize
 
-SOURCES = ["real", "noise", "bn-matching"]  # + "student", "teacher" when their generators exist
+SOURCES = ["real", "noise", "bn-matching", "teacher", "student"]  # teacher/student: the bundled generators
 BEST = PTQConfig()  # the project default (performance preset, full bias correction)
 MIXED = PTQConfig(preset="mixed")
 SEARCH = {
@@ -60,6 +60,10 @@ def main(what: str) -> None:
         ]
         for g in steps:
             summarize(run_grid(g, ts, d), d)
+    elif what == "synthetic":  # calibration images from the bundled offline teacher and distilled student
+        d = out / "study"
+        grid = Grid(["akamaster_resnet20"], ["teacher", "student"], [300], [0, 1, 2], PAIR)
+        summarize(run_grid(grid, test_sets(), d), d)
     elif what == "report":  # tables + plots from the study cache
         from gsoc_helpers.quantization.plots import plot_drop_by_source, plot_drop_vs_size
         from gsoc_helpers.quantization.runner import load_cells
