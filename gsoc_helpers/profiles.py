@@ -23,13 +23,14 @@ class RunSizes:
     quant_sizes: tuple[int, ...]
     quant_seeds: tuple[int, ...]
     quant_test_sets: tuple[str, ...]  # load_cifar10 test sources for accuracy / agreement / KL
+    quant_bn_steps: int        # optimisation steps of the data-free bn-matching source
 
 
 QUICK = RunSizes(
     teacher="offline-teacher", student="student", sample_per_class=300, distill_steps=60, distill_batch=64,
     distill_ngf=64, fid_n=250, fid_reference_n=500, fid_reference_source="exact", speed_batches=(1, 64),
     quant_models=("akamaster_resnet20",), quant_sources=("real", "teacher", "student", "noise", "bn-matching"),
-    quant_sizes=(300,), quant_seeds=(0,), quant_test_sets=("exact", "jpeg"),
+    quant_sizes=(300,), quant_seeds=(0,), quant_test_sets=("exact", "jpeg"), quant_bn_steps=50,
 )
 
 FULL = RunSizes(
@@ -40,12 +41,13 @@ FULL = RunSizes(
     quant_models=("chenyaofo_resnet20", "chenyaofo_resnet56", "chenyaofo_vgg16_bn", "chenyaofo_mobilenetv2_x1_4",
                   "chenyaofo_shufflenetv2_x2_0", "chenyaofo_repvgg_a2"),
     quant_sources=("real", "teacher", "student", "noise", "bn-matching"),
-    quant_sizes=(1, 10, 100, 300, 1000), quant_seeds=(0, 1, 2), quant_test_sets=("auto",),
+    quant_sizes=(1, 10, 100, 300, 1000), quant_seeds=(0, 1, 2), quant_test_sets=("auto",), quant_bn_steps=200,
 )
 
 SMOKE = replace(
     QUICK, sample_per_class=2, distill_steps=2, distill_batch=8, distill_ngf=16, fid_n=40, fid_reference_n=40,
     speed_batches=(1, 4), quant_sources=("real", "noise"), quant_sizes=(20,), quant_test_sets=("exact",),
+    quant_bn_steps=5,
 )
 
 
