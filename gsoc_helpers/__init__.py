@@ -5,4 +5,13 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .config import ProjectConfig, get_data_root, seed_everything  # noqa: F401
-from .models.stylegan2_ada import load_stylegan2_ada  # noqa: F401,E402
+
+
+def __getattr__(name: str):
+    """``gsoc_helpers.load_stylegan2_ada`` imported on first use, so that importing the package (and every
+    CLI call) does not pay for torch and the StyleGAN2 modules."""
+    if name == "load_stylegan2_ada":
+        from .models.stylegan2_ada import load_stylegan2_ada
+
+        return load_stylegan2_ada
+    raise AttributeError(f"module 'gsoc_helpers' has no attribute {name!r}")
