@@ -1,16 +1,20 @@
-"""Quantization study on the offline zoo (akamaster ResNets), CPU. Resumable: rerun to continue.
+"""Quantization study on the offline zoo (akamaster ResNets), CPU. Every stage is resumable: rerun to continue.
 
-  PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_quantization.py search   # NNCF defaults vs settings
-  PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_quantization.py zoo      # models x sources x seeds
-  PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_quantization.py sizes    # calibration-size sweep
-  PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_quantization.py speed    # FP32 vs INT8 throughput
-  PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_quantization.py synthetic  # bundled teacher/student sources
-  PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_quantization.py report   # tables + plots of plan/synthetic
+  PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_quantization.py search  # settings search, ResNet-20
+  PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_quantization.py zoo     # 4 models x 5 sources x 3 seeds
+  PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_quantization.py sizes   # calibration-size sweep
+  PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_quantization.py speed   # FP32 / BF16 / INT8 throughput
+  PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_quantization.py report  # tables + plots -> --results
+  PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_quantization.py plan    # all of the above, in order
+
+Cells are cached under ``$GSOC_OUTPUT_DIR/quant/<stage>/cells.jsonl``; ``report`` writes the tables and plots to
+``benchmarks/quantization_results`` (``--results`` to change). Agreement and KL are INT8 vs the FP32 model run
+with ``INFERENCE_PRECISION_HINT=f32`` (OpenVINO would otherwise run "FP32" in BF16 on CPUs that have it).
 """
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 import torch
@@ -20,21 +24,27 @@ from gsoc_helpers.data import load_cifar10
 from gsoc_helpers.models.classifiers import OFFLINE_ZOO, get_classifier
 from gsoc_helpers.quantization import evaluate as ev
 from gsoc_helpers.quantization.ptq import NNCF_DEFAULTS, PTQConfig, quantize, to_openvino
-from gsoc_helpers.quantization.runner import Grid, run_grid, summarize
+from gsoc_helpers.quantization.runner import Grid, load_cells, run_grid, summarize
 
-SOURCES = ["real", "noise", "bn-matching", "teacher", "student"]  # teacher/student: the bundled generators
-BEST = PTQConfig()  # the project default (performance preset, full bias correction)
-MIXED = PTQConfig(preset="mixed")
+SOURCES = ["real", "teacher", "student", "noise", "bn-matching"]  # teacher/student: the bundled generators
+DEFAULT = PTQConfig()  # the project default
 SEARCH = {
     "nncf-default": NNCF_DEFAULTS,
-    "perf+fullbc": BEST,
-    "mixed+fastbc": PTQConfig(preset="mixed", fast_bias_correction=True),
-    "mixed+fullbc": MIXED,
-    "mixed+fullbc+noOF": PTQConfig(preset="mixed", overflow_fix="disable"),
-    "mixed+fullbc+fp32head": PTQConfig(preset="mixed", ignored_patterns=[".*linear/aten::linear/MatMul"]),
+    "perf+fullbc": PTQConfig(activation_range=None),  # session-1 default: NNCF's mean-of-min/max ranges
+    "minmax+fastbc": PTQConfig(bias_correction="fast"),
+    "minmax+fullbc": DEFAULT,
+    "minmax+nobc": PTQConfig(bias_correction="none"),
+    "minmax+fullbc+noOF": PTQConfig(overflow_fix="disable"),
+    "minmax+nobc+noOF": PTQConfig(bias_correction="none", overflow_fix="disable"),
+    "histogram+fullbc": PTQConfig(activation_range="histogram"),
+    "mixed+minmax+fullbc": PTQConfig(preset="mixed"),
+    "mixed+minmax+nobc": PTQConfig(preset="mixed", bias_correction="none"),
+    "mixed+minmax+nobc+noOF": PTQConfig(preset="mixed", bias_correction="none", overflow_fix="disable"),
 }
-PAIR = {"nncf-default": NNCF_DEFAULTS, "perf+fullbc": BEST}
+DEFAULT_NAME = "minmax+fullbc"
+PAIR = {"nncf-default": NNCF_DEFAULTS, DEFAULT_NAME: DEFAULT}
 BN = {"steps": 50}  # bn-matching budget used in the CPU study (seconds per image matter here)
+RESULTS = Path(__file__).resolve().parent / "quantization_results"
 
 
 def test_sets() -> dict:
@@ -42,73 +52,117 @@ def test_sets() -> dict:
             "jpeg": load_cifar10("test", source="jpeg").to_tensors()}
 
 
-def main(what: str) -> None:
-    torch.set_num_threads(1)
-    out = get_output_dir() / "quant"
-    if what == "plan":  # everything, most important first, one resumable cache
-        ts, d = test_sets(), out / "study"
-        jpeg = {"source_options": {"real": {"train_source": "jpeg"}}, "source_labels": {"real": "real-jpeg"}}
-        steps = [
-            Grid(["akamaster_resnet20"], ["real"], [300], [0, 1, 2], SEARCH),
-            Grid(["akamaster_resnet20"], ["real"], [300], [0, 1, 2], PAIR, **jpeg),  # per-source preprocessing
-            Grid(["akamaster_resnet20"], ["noise"], [300], [0, 1, 2], PAIR),
-            Grid(["akamaster_resnet20"], ["bn-matching"], [300], [0, 1, 2], {"perf+fullbc": BEST},
-                 source_options={"bn-matching": BN}),
-            Grid(["akamaster_resnet56"], ["real", "noise"], [300], [0, 1, 2], PAIR),
-            Grid(["akamaster_resnet32", "akamaster_resnet44"], ["real", "noise"], [300], [0, 1, 2], PAIR),
-            Grid(["akamaster_resnet20"], ["real"], [1, 10, 100, 1000], [0, 1, 2], {"perf+fullbc": BEST}),
-        ]
-        for g in steps:
-            summarize(run_grid(g, ts, d), d)
-    elif what == "synthetic":  # calibration images from the bundled offline teacher and distilled student
-        d = out / "study"
-        grid = Grid(["akamaster_resnet20"], ["teacher", "student"], [300], [0, 1, 2], PAIR)
-        summarize(run_grid(grid, test_sets(), d), d)
-    elif what == "report":  # tables + plots from the study cache
-        from gsoc_helpers.quantization.plots import plot_drop_by_source, plot_drop_vs_size
-        from gsoc_helpers.quantization.runner import load_cells
-
-        d = out / "study"
-        cells = load_cells(d / "cells.jsonl")
-        table = summarize([c for c in cells if c["size"] == 300], d, "summary_300")
-        sizes = summarize([c for c in cells if c["config"] == "perf+fullbc" and c["source"] == "real"
-                           and c["model"] == "akamaster_resnet20"], d, "summary_sizes")
-        for metric in ("exact_drop", "jpeg_agreement", "jpeg_kl"):
-            plot_drop_by_source(table, d / f"by_source_{metric}.png", metric=metric, config="perf+fullbc")
-        plot_drop_vs_size(sizes, d / "drop_vs_size.png", metric="jpeg_agreement")
-        print((d / "summary_300.md").read_text())
-    elif what == "search":
-        grid = Grid(models=list(OFFLINE_ZOO), sources=["real", "noise"], sizes=[300], seeds=[0, 1, 2], configs=SEARCH)
-        summarize(run_grid(grid, test_sets(), out / "search"), out / "search")
-    elif what == "search-jpeg":  # per-source preprocessing: calibrate on JPEG-compressed train images
-        grid = Grid(models=list(OFFLINE_ZOO), sources=["real"], sizes=[300], seeds=[0, 1, 2],
-                    configs={"perf+fullbc": BEST}, source_options={"real": {"train_source": "jpeg"}})
-        summarize(run_grid(grid, test_sets(), out / "search-jpeg"), out / "search-jpeg")
-    elif what == "zoo":
-        grid = Grid(models=list(OFFLINE_ZOO), sources=SOURCES, sizes=[300], seeds=[0, 1, 2])
-        summarize(run_grid(grid, test_sets(), out / "zoo"), out / "zoo")
+def stage(what: str, out: Path, configs: list[str] | None = None) -> None:
+    pick = (lambda d: {k: SEARCH[k] for k in configs}) if configs else (lambda d: d)
+    if what == "search":
+        grids = [Grid(["akamaster_resnet20"], ["real", "student", "teacher", "noise"], [300], [0, 1, 2], pick(SEARCH))]
+    elif what == "zoo":  # bn-matching (about 70 s per 300 images on this CPU) on ResNet-20 only
+        grids = [Grid(list(OFFLINE_ZOO), SOURCES[:4], [300], [0, 1, 2], pick(PAIR)),
+                 Grid(["akamaster_resnet20"], ["bn-matching"], [300], [0, 1, 2], pick(PAIR),
+                      source_options={"bn-matching": BN})]
     elif what == "sizes":
-        grid = Grid(models=["akamaster_resnet20"], sources=["real", "noise"], sizes=[1, 10, 100, 300, 1000],
-                    seeds=[0, 1, 2])
-        summarize(run_grid(grid, test_sets(), out / "sizes"), out / "sizes")
-    elif what == "speed":
-        from gsoc_helpers.calibration import get_calibration
-
-        rows = []
-        for name in OFFLINE_ZOO:
-            fp32 = to_openvino(get_classifier(name))
-            int8 = quantize(fp32, get_calibration("real", 300, 0).images, BEST)
-            row = {"model": name, "size_fp32": ev.model_size_bytes(fp32), "size_int8": ev.model_size_bytes(int8),
-                   "fp32_layers_in_int8": ev.fp32_layers(int8)}
-            for b in (1, 64):
-                row[f"fp32_b{b}"] = ev.throughput(fp32, b)
-                row[f"int8_b{b}"] = ev.throughput(int8, b)
-            rows.append(row)
-            print(json.dumps(row))
-        (out / "speed.json").write_text(json.dumps(rows, indent=1))
+        grids = [Grid(["akamaster_resnet20"], ["real", "student"], [1, 10, 100, 300, 1000], [0, 1, 2],
+                      pick({DEFAULT_NAME: DEFAULT}))]
     else:
-        raise SystemExit(f"unknown study {what!r}")
+        raise SystemExit(f"unknown stage {what!r}")
+    for grid in grids:
+        summarize(run_grid(grid, test_sets(), out / what), out / what)
+
+
+def speed(out: Path, seconds: float) -> None:
+    """FP32 (f32 hint), OpenVINO's default float precision (BF16 here) and INT8 images/s at batch 1 and 64."""
+    from gsoc_helpers.calibration import get_calibration
+
+    rows = []
+    for name in OFFLINE_ZOO:
+        fp32 = to_openvino(get_classifier(name))
+        int8 = quantize(fp32, get_calibration("real", 300, 0).images, DEFAULT)
+        row = {"model": name, "size_fp32": ev.model_size_bytes(fp32), "size_int8": ev.model_size_bytes(int8),
+               "fp32_layers_in_int8": ev.fp32_layers(int8)}
+        for b in (1, 64):
+            row[f"fp32_b{b}"] = ev.throughput(fp32, b, seconds, precision="f32")
+            row[f"auto_b{b}"] = ev.throughput(fp32, b, seconds, precision=None)
+            row[f"int8_b{b}"] = ev.throughput(int8, b, seconds, precision=None)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    (out / "speed.json").write_text(json.dumps(rows, indent=1))
+
+
+def speed_markdown(rows: list[dict]) -> str:
+    head = ("| model | IR MB FP32 / INT8 | FP32 img/s b1 / b64 | default (BF16) b1 / b64 | INT8 b1 / b64 "
+            "| INT8 / FP32 b64 | INT8 / BF16 b64 |\n|---|---|---|---|---|---|---|\n")
+    lines = [f"| {r['model']} | {r['size_fp32'] / 1e6:.2f} / {r['size_int8'] / 1e6:.2f} "
+             f"| {r['fp32_b1']:.0f} / {r['fp32_b64']:.0f} | {r['auto_b1']:.0f} / {r['auto_b64']:.0f} "
+             f"| {r['int8_b1']:.0f} / {r['int8_b64']:.0f} | {r['int8_b64'] / r['fp32_b64']:.2f}× "
+             f"| {r['int8_b64'] / r['auto_b64']:.2f}× |" for r in rows]
+    return head + "\n".join(lines) + "\n"
+
+
+def pair_markdown(table, metric: str = "jpeg") -> str:
+    """One row per (model, source): NNCF defaults vs the project default, agreement (mean ± std) and KL."""
+    rows = ["| model | calibration | NNCF defaults: agreement % | KL ×1e-3 | project default: agreement % | KL ×1e-3 "
+            "| INT8 drop on exact test (points) | seeds |", "|---|---|---|---|---|---|---|---|"]
+    t = table.set_index(["model", "source", "config"])
+    for (model, source), _ in table.groupby(["model", "source"], sort=False):
+        cells = []
+        for cfg in PAIR:
+            r = t.loc[(model, source, cfg)] if (model, source, cfg) in t.index else None
+            cells += (["—", "—"] if r is None else
+                      [f"{r[metric + '_agreement_mean']:.2f} ± {r[metric + '_agreement_std']:.2f}",
+                       f"{1000 * r[metric + '_kl_mean']:.1f} ± {1000 * r[metric + '_kl_std']:.1f}"])
+        r = t.loc[(model, source, DEFAULT_NAME)]
+        rows.append(f"| {model.replace('akamaster_', '')} | {source} | " + " | ".join(cells)
+                    + f" | {r['exact_drop_mean']:+.2f} ± {r['exact_drop_std']:.2f} | {r['n_seeds']} |")
+    return "\n".join(rows) + "\n"
+
+
+def report(out: Path, results: Path) -> None:
+    from gsoc_helpers.quantization.plots import plot_drop_by_source, plot_drop_vs_size
+
+    results.mkdir(parents=True, exist_ok=True)
+    for name in ("search", "zoo", "sizes"):
+        cells = load_cells(out / name / "cells.jsonl")
+        if not cells:
+            print(f"[report] no cells for {name!r} yet")
+            continue
+        (results / f"{name}_cells.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cells))
+        table = summarize(cells, results, f"summary_{name}")
+        if name == "zoo":
+            (results / "zoo_pairs.md").write_text(pair_markdown(table))
+            print("## zoo pairs\n" + pair_markdown(table))
+            for metric in ("exact_drop", "jpeg_agreement", "jpeg_kl"):
+                for cfg in PAIR:
+                    plot_drop_by_source(table, results / f"zoo_{cfg}_{metric}.png", metric=metric, config=cfg)
+        if name == "sizes":
+            for metric in ("jpeg_agreement", "jpeg_kl"):
+                plot_drop_vs_size(table, results / f"sizes_{metric}.png", metric=metric)
+        print(f"## {name}\n" + (results / f"summary_{name}.md").read_text())
+    if (out / "speed.json").is_file():
+        rows = json.loads((out / "speed.json").read_text())
+        (results / "speed.json").write_text(json.dumps(rows, indent=1))
+        (results / "speed.md").write_text(speed_markdown(rows))
+        print("## speed\n" + speed_markdown(rows))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", choices=["search", "zoo", "sizes", "speed", "report", "plan"])
+    p.add_argument("--out", type=Path, default=None, help="cache folder (default: $GSOC_OUTPUT_DIR/quant)")
+    p.add_argument("--results", type=Path, default=RESULTS)
+    p.add_argument("--seconds", type=float, default=5.0, help="seconds per throughput measurement")
+    p.add_argument("--configs", nargs="+", choices=list(SEARCH), help="only these PTQ settings (by name)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    out = args.out or get_output_dir() / "quant"
+    out.mkdir(parents=True, exist_ok=True)
+    for what in (["search", "zoo", "sizes", "speed", "report"] if args.what == "plan" else [args.what]):
+        if what == "speed":
+            speed(out, args.seconds)
+        elif what == "report":
+            report(out, args.results)
+        else:
+            stage(what, out, args.configs)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "search")
+    main()

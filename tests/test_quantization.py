@@ -34,7 +34,7 @@ def test_quantized_tiny_model_agrees(tmp_path):
     model = Tiny().eval()
     x, y = _data()
     fp32 = to_openvino(model)
-    int8 = quantize(fp32, _data(20, seed=1)[0], PTQConfig(fast_bias_correction=True))
+    int8 = quantize(fp32, _data(20, seed=1)[0], PTQConfig(bias_correction="fast"))
     assert any(op.get_type_name() == "FakeQuantize" for op in int8.get_ordered_ops())
     with torch.no_grad():
         ref = model(x).numpy()
@@ -61,6 +61,10 @@ def test_bad_config_and_empty_calibration():
     fp32 = to_openvino(Tiny())
     with pytest.raises(ValueError, match="preset"):
         quantize(fp32, _data(4)[0], PTQConfig(preset="fastest"))
+    with pytest.raises(ValueError, match="bias_correction"):
+        quantize(fp32, _data(4)[0], PTQConfig(bias_correction="slow"))
+    with pytest.raises(ValueError, match="activation_range"):
+        quantize(fp32, _data(4)[0], PTQConfig(activation_range="max"))
     with pytest.raises(ValueError, match="non-empty"):
         quantize(fp32, torch.zeros(0, 3, 32, 32))
 
@@ -75,7 +79,7 @@ def test_runner_caches_and_resumes(tmp_path, monkeypatch):
 
     monkeypatch.setattr(runner, "quantize", counting)
     grid = runner.Grid(models=["akamaster_resnet20"], sources=["noise"], sizes=[10], seeds=[0, 1],
-                       configs={"fast": PTQConfig(fast_bias_correction=True)})
+                       configs={"fast": PTQConfig(bias_correction="fast")})
     tests = {"t": _data(32)}
     cells = runner.run_grid(grid, tests, tmp_path, model_factory=lambda name: Tiny(), progress=False)
     assert len(cells) == 2 and len(calls) == 2
@@ -122,6 +126,32 @@ def test_accuracy_control_runs_on_held_out_data():
     with torch.no_grad():
         y = model(x).argmax(1)  # labels = FP32 decisions: FP32 scores 100 %
     int8 = quantize_with_accuracy_control(to_openvino(model), _data(20, seed=1)[0], x, y, max_drop=0.05,
-                                          config=PTQConfig(fast_bias_correction=True))
+                                          config=PTQConfig(bias_correction="fast"))
     res = ev.compare(ev.logits(to_openvino(model), x, threads=1), ev.logits(int8, x, threads=1), y.numpy())
     assert res["top1_int8"] >= 95.0 - 1e-9
+
+
+def test_config_maps_to_nncf_parameters():
+    from nncf.quantization.range_estimator import RangeEstimatorParametersSet
+
+    from gsoc_helpers.quantization.ptq import NNCF_DEFAULTS, _kwargs
+
+    kw = _kwargs(PTQConfig(), 50)  # project default: global min/max ranges, full bias correction, every image
+    assert kw["subset_size"] == 50 and kw["fast_bias_correction"] is False
+    adv = kw["advanced_parameters"]
+    assert adv.activations_range_estimator_params == RangeEstimatorParametersSet.MINMAX
+    assert adv.disable_bias_correction is False
+    kw = _kwargs(NNCF_DEFAULTS, 1000)  # NNCF's defaults: nothing advanced, 300 images, fast bias correction
+    assert kw == {"subset_size": 300, "fast_bias_correction": True}
+    adv = _kwargs(PTQConfig(bias_correction="none", overflow_fix="disable"), 10)["advanced_parameters"]
+    assert adv.disable_bias_correction is True and adv.overflow_fix.value == "disable"
+    assert PTQConfig().key() != NNCF_DEFAULTS.key()
+
+
+def test_fp32_reference_is_compiled_in_f32():
+    import openvino as ov
+
+    fp32 = to_openvino(Tiny())
+    assert ev.compile_model(fp32, threads=1).get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32
+    auto = ev.compile_model(fp32, threads=1, precision=None).get_property("INFERENCE_PRECISION_HINT")
+    assert auto in (ov.Type.f32, ov.Type.bf16, ov.Type.f16)  # OpenVINO's choice for this CPU

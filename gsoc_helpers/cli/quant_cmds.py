@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..quantization.ptq import ACTIVATION_RANGES, BIAS_CORRECTIONS
+
 
 def _study(args: argparse.Namespace) -> int:
     import torch
@@ -13,7 +15,9 @@ def _study(args: argparse.Namespace) -> int:
     from ..quantization.runner import Grid, run_grid, summarize
 
     torch.set_num_threads(args.threads)
-    configs = {"default": PTQConfig(fast_bias_correction=args.fast_bias_correction, preset=args.preset)}
+    configs = {"default": PTQConfig(preset=args.preset, bias_correction=args.bias_correction,
+                                    activation_range=None if args.activation_range == "nncf" else args.activation_range,
+                                    overflow_fix=None if args.overflow_fix == "nncf" else args.overflow_fix)}
     if args.compare_nncf_defaults:
         configs["nncf-default"] = NNCF_DEFAULTS
     opts = {"bn-matching": {"steps": args.bn_steps}}
@@ -38,8 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sources", nargs="+", default=["real", "noise", "bn-matching"])
     p.add_argument("--sizes", nargs="+", type=int, default=[300])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--preset", default="mixed", choices=["mixed", "performance"])
-    p.add_argument("--fast-bias-correction", action="store_true", help="NNCF's fast variant (default: full)")
+    p.add_argument("--preset", default="performance", choices=["mixed", "performance"])
+    p.add_argument("--bias-correction", default="full", choices=list(BIAS_CORRECTIONS),
+                   help="full (default), fast (NNCF's default) or none")
+    p.add_argument("--activation-range", default="minmax", choices=["nncf", *ACTIVATION_RANGES],
+                   help="activation range estimator (default: minmax; nncf = NNCF's mean_minmax)")
+    p.add_argument("--overflow-fix", default="nncf", choices=["nncf", "disable", "enable", "first_layer_only"])
     p.add_argument("--compare-nncf-defaults", action="store_true", help="also run nncf.quantize's defaults")
     p.add_argument("--bn-steps", type=int, default=200, help="optimisation steps of the bn-matching source")
     p.add_argument("--source-option", action="append", help="SOURCE:KEY=VALUE, e.g. student:dataset=outputs/x")

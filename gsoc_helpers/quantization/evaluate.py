@@ -9,10 +9,14 @@ import numpy as np
 import torch
 
 
-def compile_model(ov_model, threads: int | None = None):
+def compile_model(ov_model, threads: int | None = None, precision: str | None = "f32"):
+    """Compile for the CPU. ``precision="f32"`` (default) keeps every non-INT8 op in FP32; ``None`` lets OpenVINO
+    choose (bf16 on CPUs with AVX512-BF16 or AMX, which would make an "FP32" reference a BF16 one)."""
     import openvino as ov
 
-    cfg = {"INFERENCE_NUM_THREADS": threads} if threads else {}
+    cfg: dict = {"INFERENCE_NUM_THREADS": threads} if threads else {}
+    if precision is not None:
+        cfg["INFERENCE_PRECISION_HINT"] = precision
     return ov.Core().compile_model(ov_model, "CPU", cfg)
 
 
@@ -50,8 +54,10 @@ def model_size_bytes(ov_model) -> int:
         return xml.stat().st_size + xml.with_suffix(".bin").stat().st_size
 
 
-def throughput(ov_model, batch_size: int, seconds: float = 3.0, threads: int | None = None) -> float:
-    """Images/s with an OpenVINO AsyncInferQueue (THROUGHPUT hint) at a fixed batch size."""
+def throughput(ov_model, batch_size: int, seconds: float = 3.0, threads: int | None = None,
+               precision: str | None = "f32") -> float:
+    """Images/s with an OpenVINO AsyncInferQueue (THROUGHPUT hint) at a fixed batch size. ``precision`` as in
+    :func:`compile_model` (``None``: OpenVINO's choice, bf16 for float ops on CPUs that have it)."""
     import openvino as ov
     import openvino.properties.hint as hints
 
@@ -60,6 +66,8 @@ def throughput(ov_model, batch_size: int, seconds: float = 3.0, threads: int | N
     cfg: dict = {hints.performance_mode: hints.PerformanceMode.THROUGHPUT}
     if threads:
         cfg["INFERENCE_NUM_THREADS"] = threads
+    if precision is not None:
+        cfg["INFERENCE_PRECISION_HINT"] = precision
     compiled = ov.Core().compile_model(m, "CPU", cfg)
     queue = ov.AsyncInferQueue(compiled)
     x = np.random.default_rng(0).random((batch_size, 3, 32, 32), dtype=np.float32)

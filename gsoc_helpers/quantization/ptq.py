@@ -1,27 +1,38 @@
 """torch -> OpenVINO -> NNCF 8-bit post-training quantization -> IR.
 
 :class:`PTQConfig` holds the settings that matter; its defaults are the project's measured best
-(benchmarks/bench_quantization.py): full bias correction instead of NNCF's fast one, every calibration image
-used. NNCF's own defaults are ``preset=None`` (performance: symmetric activations), ``fast_bias_correction=True``,
-``subset_size=300``.
+(benchmarks/bench_quantization.py, README "Quantization"): activation ranges from the global min/max over the
+calibration set instead of NNCF's mean of per-image min/max, full bias correction, every calibration image used.
+NNCF's own defaults (:data:`NNCF_DEFAULTS`) are the performance preset (symmetric activations), mean-of-min/max
+activation ranges, fast bias correction, the overflow fix on the first layer and ``subset_size=300``.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
-from torch import nn
+
+if TYPE_CHECKING:  # torch is imported lazily: the CLI reads this module's constants at start-up
+    import torch
+    from torch import nn
+
+
+ACTIVATION_RANGES = ("minmax", "mean_minmax", "median_minmax", "mean_no_outliers_minmax", "mean_quantile",
+                     "histogram")
+BIAS_CORRECTIONS = ("full", "fast", "none")
 
 
 @dataclass
 class PTQConfig:
+    """Settings of :func:`quantize`; ``None`` means "NNCF's default" for that setting."""
+
     preset: str | None = "performance"  # None (NNCF default = performance) | "performance" | "mixed" (asym. acts)
-    fast_bias_correction: bool = False  # False = full BiasCorrection (slower, more accurate)
+    bias_correction: str = "full"       # "full" BiasCorrection | "fast" (NNCF default) | "none"
     subset_size: int | None = None      # None = every calibration image
-    overflow_fix: str | None = None     # None (NNCF default) | "disable" | "enable" | "first_layer_only"
+    activation_range: str | None = "minmax"  # None (NNCF default = mean_minmax) | one of ACTIVATION_RANGES
+    overflow_fix: str | None = None     # None (NNCF default = first_layer_only) | "disable" | "enable"
     ignored_names: list[str] = field(default_factory=list)
     ignored_types: list[str] = field(default_factory=list)
     ignored_patterns: list[str] = field(default_factory=list)  # regexes over OpenVINO op names
@@ -31,12 +42,26 @@ class PTQConfig:
         return ",".join(f"{k}={v}" for k, v in d.items() if v not in (None, [], ()))
 
 
-NNCF_DEFAULTS = PTQConfig(preset=None, fast_bias_correction=True, subset_size=300)
+    def validate(self) -> None:
+        if self.preset not in (None, "mixed", "performance"):
+            raise ValueError(f"preset must be None, 'mixed' or 'performance', got {self.preset!r}")
+        if self.bias_correction not in BIAS_CORRECTIONS:
+            raise ValueError(f"bias_correction must be one of {BIAS_CORRECTIONS}, got {self.bias_correction!r}")
+        if self.activation_range not in (None, *ACTIVATION_RANGES):
+            raise ValueError(f"activation_range must be None or one of {ACTIVATION_RANGES}, "
+                             f"got {self.activation_range!r}")
+        if self.overflow_fix not in (None, "disable", "enable", "first_layer_only"):
+            raise ValueError(f"overflow_fix must be None, 'disable', 'enable' or 'first_layer_only', "
+                             f"got {self.overflow_fix!r}")
+
+
+NNCF_DEFAULTS = PTQConfig(preset=None, bias_correction="fast", subset_size=300, activation_range=None)
 
 
 def to_openvino(model: nn.Module, image_size: int = 32):
     """Convert a classifier (input [N,3,S,S] in [0,1]) to an ``openvino.Model`` with a dynamic batch."""
     import openvino as ov
+    import torch
 
     model = model.eval()
     with torch.no_grad():
@@ -57,15 +82,24 @@ def _kwargs(cfg: PTQConfig, n: int) -> dict:
     import nncf
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
 
-    kw: dict = {"subset_size": min(cfg.subset_size or n, n), "fast_bias_correction": cfg.fast_bias_correction}
+    from nncf.quantization.range_estimator import RangeEstimatorParametersSet
+
+    kw: dict = {"subset_size": min(cfg.subset_size or n, n), "fast_bias_correction": cfg.bias_correction == "fast"}
     if cfg.preset is not None:
         kw["preset"] = {"mixed": nncf.QuantizationPreset.MIXED,
                         "performance": nncf.QuantizationPreset.PERFORMANCE}[cfg.preset]
     if cfg.ignored_names or cfg.ignored_types or cfg.ignored_patterns:
         kw["ignored_scope"] = nncf.IgnoredScope(names=list(cfg.ignored_names), types=list(cfg.ignored_types),
                                                 patterns=list(cfg.ignored_patterns), validate=False)
+    adv: dict = {}
     if cfg.overflow_fix is not None:
-        kw["advanced_parameters"] = AdvancedQuantizationParameters(overflow_fix=OverflowFix(cfg.overflow_fix))
+        adv["overflow_fix"] = OverflowFix(cfg.overflow_fix)
+    if cfg.activation_range is not None:
+        adv["activations_range_estimator_params"] = getattr(RangeEstimatorParametersSet, cfg.activation_range.upper())
+    if cfg.bias_correction == "none":
+        adv["disable_bias_correction"] = True
+    if adv:
+        kw["advanced_parameters"] = AdvancedQuantizationParameters(**adv)
     return kw
 
 
@@ -74,8 +108,7 @@ def quantize(ov_model, calibration: torch.Tensor, config: PTQConfig | None = Non
     import nncf
 
     cfg = config or PTQConfig()
-    if cfg.preset not in (None, "mixed", "performance"):
-        raise ValueError(f"preset must be None, 'mixed' or 'performance', got {cfg.preset!r}")
+    cfg.validate()
     return nncf.quantize(ov_model, _nncf_dataset(calibration), **_kwargs(cfg, len(calibration)))
 
 
@@ -86,6 +119,7 @@ def quantize_with_accuracy_control(ov_model, calibration: torch.Tensor, val_imag
     import nncf
 
     cfg = config or PTQConfig()
+    cfg.validate()
     val_x = val_images.numpy()
     val_y = val_labels.numpy()
     items = [(val_x[i:i + 1], int(val_y[i])) for i in range(len(val_x))]
