@@ -27,21 +27,28 @@ from gsoc_helpers.quantization.ptq import NNCF_DEFAULTS, PTQConfig, quantize, to
 from gsoc_helpers.quantization.runner import Grid, load_cells, run_grid, summarize
 
 SOURCES = ["real", "teacher", "student", "noise", "bn-matching"]  # teacher/student: the bundled generators
-DEFAULT = PTQConfig()  # the project default
-SEARCH = {
+DEFAULT = PTQConfig()  # the project default (= "mixed+minmax+nobc" below)
+
+
+def _cfg(preset: str, bc: str, rng: str | None = "minmax", of: str | None = None) -> PTQConfig:
+    return PTQConfig(preset=preset, bias_correction=bc, activation_range=rng, overflow_fix=of)
+
+
+SEARCH = {  # every setting spelled out, so that cached cells keep their keys when the default changes
     "nncf-default": NNCF_DEFAULTS,
-    "perf+fullbc": PTQConfig(activation_range=None),  # session-1 default: NNCF's mean-of-min/max ranges
-    "minmax+fastbc": PTQConfig(bias_correction="fast"),
-    "minmax+fullbc": DEFAULT,
-    "minmax+nobc": PTQConfig(bias_correction="none"),
-    "minmax+fullbc+noOF": PTQConfig(overflow_fix="disable"),
-    "minmax+nobc+noOF": PTQConfig(bias_correction="none", overflow_fix="disable"),
-    "histogram+fullbc": PTQConfig(activation_range="histogram"),
-    "mixed+minmax+fullbc": PTQConfig(preset="mixed"),
-    "mixed+minmax+nobc": PTQConfig(preset="mixed", bias_correction="none"),
-    "mixed+minmax+nobc+noOF": PTQConfig(preset="mixed", bias_correction="none", overflow_fix="disable"),
+    "perf+fullbc": _cfg("performance", "full", None),  # session-1 default: NNCF's mean-of-min/max ranges
+    "minmax+fastbc": _cfg("performance", "fast"),
+    "minmax+fullbc": _cfg("performance", "full"),
+    "minmax+nobc": _cfg("performance", "none"),
+    "minmax+fullbc+noOF": _cfg("performance", "full", of="disable"),
+    "minmax+nobc+noOF": _cfg("performance", "none", of="disable"),
+    "histogram+fullbc": _cfg("performance", "full", "histogram"),
+    "mixed+minmax+fullbc": _cfg("mixed", "full"),
+    "mixed+minmax+nobc": _cfg("mixed", "none"),
+    "mixed+minmax+nobc+noOF": _cfg("mixed", "none", of="disable"),
 }
-DEFAULT_NAME = "minmax+fullbc"
+assert SEARCH["mixed+minmax+nobc"] == DEFAULT
+DEFAULT_NAME = "mixed+minmax+nobc"
 PAIR = {"nncf-default": NNCF_DEFAULTS, DEFAULT_NAME: DEFAULT}
 BN = {"steps": 50}  # bn-matching budget used in the CPU study (seconds per image matter here)
 RESULTS = Path(__file__).resolve().parent / "quantization_results"
@@ -122,6 +129,8 @@ def report(out: Path, results: Path) -> None:
     results.mkdir(parents=True, exist_ok=True)
     for name in ("search", "zoo", "sizes"):
         cells = load_cells(out / name / "cells.jsonl")
+        if name == "zoo":
+            cells = [c for c in cells if c["config"] in PAIR]
         if not cells:
             print(f"[report] no cells for {name!r} yet")
             continue

@@ -42,9 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sources", nargs="+", default=["real", "noise", "bn-matching"])
     p.add_argument("--sizes", nargs="+", type=int, default=[300])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--preset", default="performance", choices=["mixed", "performance"])
-    p.add_argument("--bias-correction", default="full", choices=list(BIAS_CORRECTIONS),
-                   help="full (default), fast (NNCF's default) or none")
+    p.add_argument("--preset", default="mixed", choices=["mixed", "performance"])
+    p.add_argument("--bias-correction", default="none", choices=list(BIAS_CORRECTIONS),
+                   help="none (default), full, or fast (NNCF's default)")
     p.add_argument("--activation-range", default="minmax", choices=["nncf", *ACTIVATION_RANGES],
                    help="activation range estimator (default: minmax; nncf = NNCF's mean_minmax)")
     p.add_argument("--overflow-fix", default="nncf", choices=["nncf", "disable", "enable", "first_layer_only"])
