@@ -50,6 +50,7 @@ SEARCH = {  # every setting spelled out, so that cached cells keep their keys wh
 assert SEARCH["mixed+minmax+nobc"] == DEFAULT
 DEFAULT_NAME = "mixed+minmax+nobc"
 PAIR = {"nncf-default": NNCF_DEFAULTS, DEFAULT_NAME: DEFAULT}
+VNNI_NAME = "mixed+minmax+nobc+noOF"
 BN = {"steps": 50}  # bn-matching budget used in the CPU study (seconds per image matter here)
 RESULTS = Path(__file__).resolve().parent / "quantization_results"
 
@@ -67,6 +68,8 @@ def stage(what: str, out: Path, configs: list[str] | None = None) -> None:
         grids = [Grid(list(OFFLINE_ZOO), SOURCES[:4], [300], [0, 1, 2], pick(PAIR)),
                  Grid(["akamaster_resnet20"], ["bn-matching"], [300], [0, 1, 2], pick(PAIR),
                       source_options={"bn-matching": BN})]
+    elif what == "vnni":  # the default with 8-bit weights everywhere: safe only on CPUs with VNNI/AMX
+        grids = [Grid(list(OFFLINE_ZOO), SOURCES[:3], [300], [0, 1, 2], pick({VNNI_NAME: SEARCH[VNNI_NAME]}))]
     elif what == "sizes":
         grids = [Grid(["akamaster_resnet20"], ["real", "student"], [1, 10, 100, 300, 1000], [0, 1, 2],
                       pick({DEFAULT_NAME: DEFAULT}))]
@@ -105,21 +108,44 @@ def speed_markdown(rows: list[dict]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
+def _agree(r, metric: str) -> list[str]:
+    if r is None:
+        return ["—", "—"]
+    return [f"{r[metric + '_agreement_mean']:.2f} ± {r[metric + '_agreement_std']:.2f}",
+            f"{1000 * r[metric + '_kl_mean']:.1f} ± {1000 * r[metric + '_kl_std']:.1f}"]
+
+
 def pair_markdown(table, metric: str = "jpeg") -> str:
-    """One row per (model, source): NNCF defaults vs the project default, agreement (mean ± std) and KL."""
-    rows = ["| model | calibration | NNCF defaults: agreement % | KL ×1e-3 | project default: agreement % | KL ×1e-3 "
-            "| INT8 drop on exact test (points) | seeds |", "|---|---|---|---|---|---|---|---|"]
+    """One row per (model, source): NNCF defaults vs the project default (and, where measured, the default with
+    the overflow fix off), agreement % (mean ± std) and KL ×1e-3; INT8 top-1 drop of the default."""
+    configs = list(PAIR) + ([VNNI_NAME] if VNNI_NAME in set(table["config"]) else [])
+    names = {"nncf-default": "NNCF defaults", DEFAULT_NAME: "project default", VNNI_NAME: "default, overflow fix off"}
+    head = ["model", "calibration"] + [f"{names[c]}: {m}" for c in configs for m in ("agreement %", "KL ×1e-3")]
+    head += ["default: INT8 top-1 drop, exact / JPEG test (points)", "seeds"]
+    rows = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     t = table.set_index(["model", "source", "config"])
-    for (model, source), _ in table.groupby(["model", "source"], sort=False):
+    for (model, source), _ in table[table["config"].isin(PAIR)].groupby(["model", "source"], sort=False):
+        get = lambda cfg: t.loc[(model, source, cfg)] if (model, source, cfg) in t.index else None  # noqa: E731
+        cells = [c for cfg in configs for c in _agree(get(cfg), metric)]
+        r = get(DEFAULT_NAME)
+        drop = "—" if r is None else f"{r['exact_drop_mean']:+.2f} / {r['jpeg_drop_mean']:+.2f}"
+        seeds = "—" if r is None else str(int(r["n_seeds"]))
+        rows.append(f"| {model.replace('akamaster_', '')} | {source} | " + " | ".join(cells) + f" | {drop} | {seeds} |")
+    return "\n".join(rows) + "\n"
+
+
+def search_markdown(table, metric: str = "jpeg") -> str:
+    """Settings x sources: agreement % (mean ± std) and KL ×1e-3 on the ``metric`` test set."""
+    sources = list(dict.fromkeys(table["source"]))
+    rows = ["| setting | " + " | ".join(sources) + " |", "|---|" + "---|" * len(sources)]
+    t = table.set_index(["config", "source"])
+    for cfg in [c for c in SEARCH if c in set(table["config"])]:
         cells = []
-        for cfg in PAIR:
-            r = t.loc[(model, source, cfg)] if (model, source, cfg) in t.index else None
-            cells += (["—", "—"] if r is None else
-                      [f"{r[metric + '_agreement_mean']:.2f} ± {r[metric + '_agreement_std']:.2f}",
-                       f"{1000 * r[metric + '_kl_mean']:.1f} ± {1000 * r[metric + '_kl_std']:.1f}"])
-        r = t.loc[(model, source, DEFAULT_NAME)]
-        rows.append(f"| {model.replace('akamaster_', '')} | {source} | " + " | ".join(cells)
-                    + f" | {r['exact_drop_mean']:+.2f} ± {r['exact_drop_std']:.2f} | {r['n_seeds']} |")
+        for src in sources:
+            r = t.loc[(cfg, src)] if (cfg, src) in t.index else None
+            cells.append("—" if r is None else f"{r[metric + '_agreement_mean']:.2f} ± "
+                         f"{r[metric + '_agreement_std']:.2f} ({1000 * r[metric + '_kl_mean']:.1f})")
+        rows.append(f"| {cfg}{' (default)' if cfg == DEFAULT_NAME else ''} | " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
 
 
@@ -127,7 +153,7 @@ def report(out: Path, results: Path) -> None:
     from gsoc_helpers.quantization.plots import plot_drop_by_source, plot_drop_vs_size
 
     results.mkdir(parents=True, exist_ok=True)
-    for name in ("search", "zoo", "sizes"):
+    for name in ("search", "zoo", "vnni", "sizes"):
         cells = load_cells(out / name / "cells.jsonl")
         if name == "zoo":
             cells = [c for c in cells if c["config"] in PAIR]
@@ -136,9 +162,13 @@ def report(out: Path, results: Path) -> None:
             continue
         (results / f"{name}_cells.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cells))
         table = summarize(cells, results, f"summary_{name}")
+        if name == "search":
+            (results / "search_pivot.md").write_text(search_markdown(table))
+            print("## search pivot\n" + search_markdown(table))
         if name == "zoo":
-            (results / "zoo_pairs.md").write_text(pair_markdown(table))
-            print("## zoo pairs\n" + pair_markdown(table))
+            both = summarize(cells + load_cells(out / "vnni" / "cells.jsonl"))
+            (results / "zoo_pairs.md").write_text(pair_markdown(both))
+            print("## zoo pairs\n" + pair_markdown(both))
             for metric in ("exact_drop", "jpeg_agreement", "jpeg_kl"):
                 for cfg in PAIR:
                     plot_drop_by_source(table, results / f"zoo_{cfg}_{metric}.png", metric=metric, config=cfg)
@@ -155,7 +185,7 @@ def report(out: Path, results: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["search", "zoo", "sizes", "speed", "report", "plan"])
+    p.add_argument("what", choices=["search", "zoo", "vnni", "sizes", "speed", "report", "plan"])
     p.add_argument("--out", type=Path, default=None, help="cache folder (default: $GSOC_OUTPUT_DIR/quant)")
     p.add_argument("--results", type=Path, default=RESULTS)
     p.add_argument("--seconds", type=float, default=5.0, help="seconds per throughput measurement")
@@ -164,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     out = args.out or get_output_dir() / "quant"
     out.mkdir(parents=True, exist_ok=True)
-    for what in (["search", "zoo", "sizes", "speed", "report"] if args.what == "plan" else [args.what]):
+    for what in (["search", "zoo", "vnni", "sizes", "speed", "report"] if args.what == "plan" else [args.what]):
         if what == "speed":
             speed(out, args.seconds)
         elif what == "report":
