@@ -90,6 +90,11 @@ def test_runner_caches_and_resumes(tmp_path, monkeypatch):
     path.write_text(lines[0] + "\n" + lines[1][:20])  # interrupted while writing the second cell
     cells = runner.run_grid(grid, tests, tmp_path, model_factory=lambda name: Tiny(), progress=False)
     assert len(calls) == 3 and sorted(c["seed"] for c in cells) == [0, 1]
+    changed = runner.Grid(models=grid.models, sources=grid.sources, sizes=grid.sizes, seeds=[0],
+                          configs={"fast": PTQConfig(bias_correction="none")})  # same name, other settings
+    mine = runner.run_grid(changed, tests, tmp_path, model_factory=lambda name: Tiny(), progress=False)
+    assert len(calls) == 4 and len(mine) == 1 and "bias_correction=none" in mine[0]["config_key"]
+    assert len(runner.load_cells(path)) == 3  # the cache keeps both settings; the summary sees one
     table = runner.summarize(cells, tmp_path)
     assert table.loc[0, "n_seeds"] == 2 and "t_agreement_mean" in table.columns
     assert "±" in (tmp_path / "summary.md").read_text() and (tmp_path / "summary.csv").is_file()

@@ -67,7 +67,8 @@ def load_cells(path: Path) -> list[dict]:
 def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]], out_dir: str | Path,
              model_factory: Callable[[str], torch.nn.Module] = get_classifier, threads: int | None = 1,
              progress: bool = True) -> list[dict]:
-    """Run every missing cell; return all cells (cached + new). ``test_sets``: name -> (images [N,3,32,32], labels)."""
+    """Run every missing cell; return the grid's cells (cached + new), never other cells the cache holds (say,
+    from an earlier setting under the same config name). ``test_sets``: name -> (images [N,3,32,32], labels)."""
     from tqdm.auto import tqdm
 
     grid.validate(check_models=model_factory is get_classifier)
@@ -79,8 +80,10 @@ def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
     if text and (not text.endswith("\n") or text.count("\n") != len(cached)):  # drop a line cut by an interrupt
         path.write_text("".join(json.dumps(c) + "\n" for c in cached))
     done = {c["key"] for c in cached}
-    todo = [(m, s, n, seed, cn) for m in grid.models for s in grid.sources for n in grid.sizes
-            for seed in grid.seeds for cn in grid.configs
+    cells = [(m, s, n, seed, cn) for m in grid.models for s in grid.sources for n in grid.sizes
+             for seed in grid.seeds for cn in grid.configs]
+    keys = {cell_key(m, s, n, seed, cn, grid.configs[cn], grid.source_options.get(s)) for m, s, n, seed, cn in cells}
+    todo = [(m, s, n, seed, cn) for m, s, n, seed, cn in cells
             if cell_key(m, s, n, seed, cn, grid.configs[cn], grid.source_options.get(s)) not in done]
     cache: dict[str, tuple] = {}
     for m, s, n, seed, cn in tqdm(todo, desc="quantize-study", disable=not progress):
@@ -105,7 +108,7 @@ def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
             rec.update({f"{t}_{k}": v for k, v in res.items()})
         with open(path, "a") as fh:
             fh.write(json.dumps(rec) + "\n")
-    return load_cells(path)
+    return [c for c in load_cells(path) if c["key"] in keys]  # this grid's cells only: the cache may hold others
 
 
 def summarize(cells: list[dict], out_dir: str | Path | None = None, name: str = "summary"):
