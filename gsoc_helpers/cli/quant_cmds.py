@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..quantization.ptq import ACTIVATION_RANGES, BIAS_CORRECTIONS
+from ..quantization.ptq import ACTIVATION_RANGES, BIAS_CORRECTIONS, OVERFLOW_FIXES
 
 
 def _study(args: argparse.Namespace) -> int:
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="none (default), full, or fast (NNCF's default)")
     p.add_argument("--activation-range", default="minmax", choices=["nncf", *ACTIVATION_RANGES],
                    help="activation range estimator (default: minmax; nncf = NNCF's mean_minmax)")
-    p.add_argument("--overflow-fix", default="nncf", choices=["nncf", "disable", "enable", "first_layer_only"])
+    p.add_argument("--overflow-fix", default="nncf", choices=["nncf", *OVERFLOW_FIXES])
     p.add_argument("--compare-nncf-defaults", action="store_true", help="also run nncf.quantize's defaults")
     p.add_argument("--bn-steps", type=int, default=200, help="optimisation steps of the bn-matching source")
     p.add_argument("--source-option", action="append", help="SOURCE:KEY=VALUE, e.g. student:dataset=outputs/x")

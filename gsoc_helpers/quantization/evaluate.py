@@ -9,12 +9,15 @@ import numpy as np
 import torch
 
 
-def compile_model(ov_model, threads: int | None = None, precision: str | None = "f32"):
+def compile_model(ov_model, threads: int | None = None, precision: str | None = "f32", **config):
     """Compile for the CPU. ``precision="f32"`` (default) keeps every non-INT8 op in FP32; ``None`` lets OpenVINO
-    choose (bf16 on CPUs with AVX512-BF16 or AMX, which would make an "FP32" reference a BF16 one)."""
+    choose (bf16 on CPUs with AVX512-BF16 or AMX, which would make an "FP32" reference a BF16 one). ``config``:
+    further OpenVINO properties."""
     import openvino as ov
 
-    cfg: dict = {"INFERENCE_NUM_THREADS": threads} if threads else {}
+    cfg: dict = dict(config)
+    if threads:
+        cfg["INFERENCE_NUM_THREADS"] = threads
     if precision is not None:
         cfg["INFERENCE_PRECISION_HINT"] = precision
     return ov.Core().compile_model(ov_model, "CPU", cfg)
@@ -63,12 +66,7 @@ def throughput(ov_model, batch_size: int, seconds: float = 3.0, threads: int | N
 
     m = ov_model.clone()
     m.reshape([batch_size, 3, 32, 32])
-    cfg: dict = {hints.performance_mode: hints.PerformanceMode.THROUGHPUT}
-    if threads:
-        cfg["INFERENCE_NUM_THREADS"] = threads
-    if precision is not None:
-        cfg["INFERENCE_PRECISION_HINT"] = precision
-    compiled = ov.Core().compile_model(m, "CPU", cfg)
+    compiled = compile_model(m, threads, precision, **{hints.performance_mode: hints.PerformanceMode.THROUGHPUT})
     queue = ov.AsyncInferQueue(compiled)
     x = np.random.default_rng(0).random((batch_size, 3, 32, 32), dtype=np.float32)
     for _ in range(len(queue)):  # warm-up

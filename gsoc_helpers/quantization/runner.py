@@ -80,11 +80,9 @@ def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
     if text and (not text.endswith("\n") or text.count("\n") != len(cached)):  # drop a line cut by an interrupt
         path.write_text("".join(json.dumps(c) + "\n" for c in cached))
     done = {c["key"] for c in cached}
-    cells = [(m, s, n, seed, cn) for m in grid.models for s in grid.sources for n in grid.sizes
-             for seed in grid.seeds for cn in grid.configs]
-    keys = {cell_key(m, s, n, seed, cn, grid.configs[cn], grid.source_options.get(s)) for m, s, n, seed, cn in cells}
-    todo = [(m, s, n, seed, cn) for m, s, n, seed, cn in cells
-            if cell_key(m, s, n, seed, cn, grid.configs[cn], grid.source_options.get(s)) not in done]
+    cells = {cell_key(m, s, n, seed, cn, grid.configs[cn], grid.source_options.get(s)): (m, s, n, seed, cn)
+             for m in grid.models for s in grid.sources for n in grid.sizes for seed in grid.seeds for cn in grid.configs}
+    todo = [cell for key, cell in cells.items() if key not in done]
     cache: dict[str, tuple] = {}
     for m, s, n, seed, cn in tqdm(todo, desc="quantize-study", disable=not progress):
         if m not in cache:
@@ -108,7 +106,7 @@ def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
             rec.update({f"{t}_{k}": v for k, v in res.items()})
         with open(path, "a") as fh:
             fh.write(json.dumps(rec) + "\n")
-    return [c for c in load_cells(path) if c["key"] in keys]  # this grid's cells only: the cache may hold others
+    return [c for c in load_cells(path) if c["key"] in cells]  # this grid's cells only: the cache may hold others
 
 
 def summarize(cells: list[dict], out_dir: str | Path | None = None, name: str = "summary"):
