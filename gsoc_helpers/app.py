@@ -23,7 +23,8 @@ from urllib.parse import parse_qs, urlencode, urlparse
 from torch import nn
 
 from .data import CIFAR10_CLASSES
-from .widgets import MAX_PER_CLASS, BackendUnavailable, generate_grid, grid_png, load_model
+from .images import MAX_PER_CLASS, generate_grid, grid_png
+from .models.loading import BackendUnavailable, load_model
 
 APP_MODELS = ("student", "teacher")
 

@@ -1,13 +1,16 @@
 """OpenVINO export of protocol generators: FP32 IR, INT8 IR (NNCF post-training quantisation), a runner, PSNR.
 
-The IR takes ``z`` float32 [N, z_dim] and ``labels`` int64 [N] and returns float32 [N, 3, R, R] in ~[-1, 1];
-truncation is fixed at psi = 1 and noise_mode at "const" (whatever the PyTorch model does with them).
-INT8 calibration uses random z ~ N(0, I) and uniform random labels (no data needed).
+The IR takes ``z`` float32 [N, z_dim], ``labels`` int64 [N] and ``truncation_psi`` float32 [] (a scalar, so one
+compiled model serves every ψ) and returns float32 [N, 3, R, R] in ~[-1, 1]; noise_mode is fixed at "const".
+INT8 calibration uses random z ~ N(0, I), uniform random labels and ψ = 1 (no data needed) and goes through the
+project's one quantize function, :func:`gsoc_helpers.quantization.ptq.quantize`, with a :class:`PTQConfig`.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +19,27 @@ import torch
 from torch import nn
 
 
+INPUT_NAMES = ("z", "labels", "truncation_psi")
+
+
+@contextlib.contextmanager
+def quiet_tracing():
+    """Silence the TorchScript tracer's warnings while OpenVINO traces a model (the graphs are checked by tests)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.")
+        yield
+
+
 class _ExportWrapper(nn.Module):
-    """forward(z, labels) -> model(z, labels, truncation_psi=1.0, noise_mode='const') with the model in eval mode."""
+    """forward(z, labels, psi) -> model(z, labels, truncation_psi=psi, noise_mode='const'), model in eval mode."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.model(z, labels, truncation_psi=1.0, noise_mode="const")
+    def forward(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: torch.Tensor) -> torch.Tensor:
+        return self.model(z, labels, truncation_psi=truncation_psi, noise_mode="const")
 
 
 def _check_protocol(model: Any) -> None:
@@ -34,7 +49,8 @@ def _check_protocol(model: Any) -> None:
 
 
 def convert_generator(model: nn.Module, batch_size: int | None = None):
-    """PyTorch protocol generator -> openvino.Model with inputs 'z' [N, z_dim] f32 and 'labels' [N] i64.
+    """PyTorch protocol generator -> openvino.Model with inputs 'z' [N, z_dim] f32, 'labels' [N] i64 and
+    'truncation_psi' [] f32.
 
     ``batch_size`` None gives a dynamic batch dimension.
     """
@@ -47,13 +63,15 @@ def convert_generator(model: nn.Module, batch_size: int | None = None):
         n = batch_size or 2
         z = torch.zeros(n, int(model.z_dim))
         c = torch.zeros(n, dtype=torch.long)
+        psi = torch.tensor(0.5)  # not 1: a model that skips truncation at psi == 1 still traces the truncation
         b = -1 if batch_size is None else int(batch_size)
-        with torch.no_grad():
-            ov_model = ov.convert_model(_ExportWrapper(model), example_input=(z, c),
-                                        input=[ov.PartialShape([b, int(model.z_dim)]), ov.PartialShape([b])])
+        with torch.no_grad(), quiet_tracing():
+            ov_model = ov.convert_model(_ExportWrapper(model), example_input=(z, c, psi),
+                                        input=[ov.PartialShape([b, int(model.z_dim)]), ov.PartialShape([b]),
+                                               ov.PartialShape([])])
     finally:
         model.train(was_training)
-    for port, name in zip(ov_model.inputs, ("z", "labels")):
+    for port, name in zip(ov_model.inputs, INPUT_NAMES):
         port.get_tensor().set_names({name})
     ov_model.outputs[0].get_tensor().set_names({"images"})
     for key in ("z_dim", "c_dim", "img_resolution"):
@@ -91,6 +109,7 @@ class OpenVINOGenerator:
         # f32 inference precision: CPUs with bf16/AMX would otherwise run the "FP32" IR in bf16
         config = {"INFERENCE_PRECISION_HINT": "f32"} if device.upper().startswith("CPU") else {}
         self.compiled = core.compile_model(ov_model, device, config)
+        self.has_psi_input = any("truncation_psi" in p.get_names() for p in ov_model.inputs)
         self.training = False
 
     def eval(self) -> "OpenVINOGenerator":
@@ -100,9 +119,11 @@ class OpenVINOGenerator:
         return self.forward(z, labels, truncation_psi, noise_mode)
 
     def forward(self, z, labels, truncation_psi: float = 1.0, noise_mode: str = "const") -> torch.Tensor:
-        """z: float [N, z_dim]; labels: int64 [N] or one-hot [N, c_dim]. truncation_psi must be 1 (fixed in the IR)."""
-        if truncation_psi != 1.0:
-            raise ValueError(f"the OpenVINO generator has truncation fixed at 1.0, got truncation_psi={truncation_psi}")
+        """z: float [N, z_dim]; labels: int64 [N] or one-hot [N, c_dim]; any truncation_psi (an input of the IR;
+        an IR written before ψ was an input accepts ψ = 1 only)."""
+        if not self.has_psi_input and float(truncation_psi) != 1.0:
+            raise ValueError("this OpenVINO IR has truncation fixed at 1.0 (exported before ψ was an input); "
+                             f"got truncation_psi={truncation_psi}: export it again")
         z = torch.as_tensor(z).detach().float().cpu()
         labels = torch.as_tensor(labels).detach().cpu()
         if labels.dim() == 2:
@@ -111,20 +132,29 @@ class OpenVINOGenerator:
             raise ValueError(f"expected z of shape [N, {self.z_dim}], got {tuple(z.shape)}")
         if labels.shape[0] != z.shape[0]:
             raise ValueError(f"{z.shape[0]} latents but {labels.shape[0]} labels")
-        out = self.compiled({"z": z.numpy(), "labels": labels.long().numpy()})
+        inputs = {"z": z.numpy(), "labels": labels.long().numpy()}
+        if self.has_psi_input:
+            inputs["truncation_psi"] = np.asarray(truncation_psi, dtype=np.float32)
+        out = self.compiled(inputs)
         return torch.from_numpy(np.array(out[self.compiled.outputs[0]], dtype=np.float32))
 
 
 def _calibration_items(model: nn.Module, n: int, seed: int) -> list[dict[str, np.ndarray]]:
+    """n single-sample input dicts: z ~ N(0, I) [1, z_dim], a uniform random label [1], ψ = 1."""
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(n, int(model.z_dim), generator=g)
     c = torch.randint(0, int(model.c_dim), (n,), generator=g)
-    return [{"z": z[i:i + 1].numpy(), "labels": c[i:i + 1].numpy()} for i in range(n)]
+    psi = np.asarray(1.0, dtype=np.float32)
+    return [{"z": z[i:i + 1].numpy(), "labels": c[i:i + 1].numpy(), "truncation_psi": psi} for i in range(n)]
 
 
 def export_generator(model: nn.Module, out_dir: str | os.PathLike, int8: bool = False,
-                     calibration_size: int = 300, seed: int = 0) -> Path:
-    """Write ``out_dir/generator_fp32.xml`` (or ``generator_int8.xml``, NNCF-quantised) -> the .xml path."""
+                     calibration_size: int = 300, seed: int = 0, config: Any = None) -> Path:
+    """Write ``out_dir/generator_fp32.xml`` (or ``generator_int8.xml``) -> the .xml path.
+
+    INT8 goes through :func:`gsoc_helpers.quantization.ptq.quantize` with ``config`` (a ``PTQConfig``; default
+    the project's measured-best ``PTQConfig()``), calibrated on ``calibration_size`` random inputs.
+    """
     import openvino as ov
 
     if calibration_size < 1:
@@ -134,10 +164,9 @@ def export_generator(model: nn.Module, out_dir: str | os.PathLike, int8: bool = 
     ov_model = convert_generator(model)
     name = "generator_fp32.xml"
     if int8:
-        import nncf
+        from .quantization.ptq import quantize
 
-        data = nncf.Dataset(_calibration_items(model, calibration_size, seed))
-        ov_model = nncf.quantize(ov_model, data, subset_size=calibration_size)
+        ov_model = quantize(ov_model, _calibration_items(model, calibration_size, seed), config)
         name = "generator_int8.xml"
     path = out / name
     ov.save_model(ov_model, str(path), compress_to_fp16=False)

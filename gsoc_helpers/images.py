@@ -1,12 +1,23 @@
-"""Image conversions and grids.  Generator outputs are float [N, 3, H, W] in about [-1, 1]."""
+"""Image conversions, grids and their rendering.  Generator outputs are float [N, 3, H, W] in about [-1, 1].
+
+:func:`generate_grid` draws a class-conditional grid from a generator (PyTorch or its OpenVINO twin) and
+:func:`grid_png` renders it with one class name per row; the widget panel and the notebooks use both.
+"""
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
+
+from .data.dataset import CIFAR10_CLASSES
+
+BACKENDS = ("pytorch", "openvino")
+MAX_PER_CLASS = 32
+MAX_IMAGES = 320
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -76,3 +87,82 @@ def save_grid(images, path: str | os.PathLike, nrow: int = 10, labels: Sequence[
         plt.close(fig)
     os.replace(tmp, path)
     return path
+
+
+def resolve_classes(classes: Sequence[str | int] | str | int, class_names: Sequence[str] = CIFAR10_CLASSES
+                    ) -> list[int]:
+    """Class names or indices -> indices; ValueError naming the bad entry and the valid names."""
+    if isinstance(classes, (str, int)):
+        classes = [classes]
+    out = []
+    for c in classes:
+        if isinstance(c, (int, np.integer)) and not isinstance(c, bool):
+            if not 0 <= int(c) < len(class_names):
+                raise ValueError(f"class index {c} out of range 0..{len(class_names) - 1}")
+            out.append(int(c))
+        elif isinstance(c, str) and c.strip().lower() in class_names:
+            out.append(list(class_names).index(c.strip().lower()))
+        else:
+            raise ValueError(f"unknown class {c!r}; expected one of {', '.join(class_names)} or an index")
+    if not out:
+        raise ValueError("no class picked: choose at least one class")
+    return out
+
+
+def generate_grid(model: Any, classes: Sequence[str | int] | str | int, per_class: int = 8, seed: int = 0,
+                  truncation_psi: float = 1.0, backend: str = "pytorch", class_names: Sequence[str] | None = None,
+                  ov_factory: Callable[[Any], Any] | None = None) -> tuple[np.ndarray, list[str]]:
+    """Images of ``classes`` (rows) x ``per_class`` (columns) -> (uint8 grid [H', W', 3], row labels).
+
+    ``model``: a protocol generator or a name for :func:`gsoc_helpers.models.loading.load_model`.  Column j uses
+    the latent ``latent_for_index(seed, j, z_dim)`` in every row, so rows differ by class only.
+    ``backend='openvino'`` runs the OpenVINO twin (``ov_factory``, default
+    :func:`~gsoc_helpers.models.loading.openvino_generator`) with the same ψ.  Raises ValueError for bad input,
+    BackendUnavailable if OpenVINO cannot run.
+    """
+    from .data.synthetic import latent_for_index
+    from .models.loading import load_model, openvino_generator
+
+    names = tuple(class_names or getattr(model, "class_names", None) or CIFAR10_CLASSES)
+    idx = resolve_classes(classes, names)
+    if not isinstance(per_class, (int, np.integer)) or per_class < 1:
+        raise ValueError(f"images per class must be at least 1, got {per_class!r}")
+    if per_class > MAX_PER_CLASS or per_class * len(idx) > MAX_IMAGES:
+        raise ValueError(f"too many images: {per_class} x {len(idx)} classes; at most {MAX_PER_CLASS} per class "
+                         f"and {MAX_IMAGES} in all")
+    if not 0.0 <= float(truncation_psi) <= 2.0:
+        raise ValueError(f"truncation psi must be within [0, 2], got {truncation_psi}")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
+    model = load_model(model)
+    c_dim = int(getattr(model, "c_dim", len(names)))
+    if max(idx) >= c_dim:
+        raise ValueError(f"class index {max(idx)} not supported by a generator with {c_dim} classes")
+    runner = model if backend == "pytorch" else (ov_factory or openvino_generator)(model)
+    z_cols = np.stack([latent_for_index(int(seed), j, int(model.z_dim)) for j in range(per_class)])
+    z = torch.from_numpy(np.tile(z_cols, (len(idx), 1)))
+    labels = torch.tensor(np.repeat(idx, per_class), dtype=torch.int64)
+    with torch.no_grad():
+        x = runner(z, labels, truncation_psi=float(truncation_psi), noise_mode="const")
+    return make_grid(to_uint8(torch.as_tensor(x)), nrow=per_class), [names[i] for i in idx]
+
+
+def grid_png(grid: np.ndarray, labels: Sequence[str], rows: int | None = None, scale: int = 2) -> bytes:
+    """uint8 grid [H, W, 3] -> PNG bytes, upscaled ``scale`` x (nearest) with one class name per row on the left."""
+    from PIL import Image, ImageDraw
+
+    img = Image.fromarray(np.asarray(grid, np.uint8))
+    img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    if not labels:
+        out = img
+    else:
+        margin = 8 + 7 * max(len(s) for s in labels)
+        out = Image.new("RGB", (img.width + margin, img.height), "white")
+        out.paste(img, (margin, 0))
+        draw = ImageDraw.Draw(out)
+        row_h = img.height / (rows or len(labels))
+        for r, name in enumerate(labels):
+            draw.text((4, int(r * row_h + row_h / 2 - 6)), name, fill=(0, 0, 0))
+    buf = io.BytesIO()
+    out.save(buf, format="PNG")
+    return buf.getvalue()

@@ -1,139 +1,23 @@
-"""Interactive class-conditional generation: ``generate_grid`` (plain function) and an ipywidgets panel.
-
-The panel uses core widgets only (they render in JupyterLab, Colab and Voila)::
+"""The class-conditional generation panel (ipywidgets, core widgets only: JupyterLab, Colab and Voilà).
 
     from gsoc_helpers.widgets import GeneratorPanel
     GeneratorPanel().widget          # display it in a notebook cell
 
-Rows of the grid are the chosen classes, columns the images per class; column j uses the same latent
-``latent_for_index(seed, j, z_dim)`` in every row, so rows differ by class only.
+The same panel is the web app (``notebooks/app.ipynb`` served by Voilà, ``make app``).  Generation and
+rendering live in :mod:`gsoc_helpers.images`, model loading and caching in :mod:`gsoc_helpers.models.loading`.
 """
 from __future__ import annotations
 
-import io
 import random
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
-import torch
 from torch import nn
 
-from .data import CIFAR10_CLASSES
-from .data.synthetic import latent_for_index
-from .images import make_grid, to_uint8
-
-MODEL_NAMES = {"teacher": "offline-teacher", "student": "student"}  # panel name -> registry name
-BACKENDS = ("pytorch", "openvino")
-MAX_PER_CLASS = 32
-MAX_IMAGES = 320
-
-
-class BackendUnavailable(RuntimeError):
-    """The requested backend (OpenVINO) cannot be used here; the message says why."""
-
-
-def resolve_classes(classes: Sequence[str | int] | str | int, class_names: Sequence[str] = CIFAR10_CLASSES
-                    ) -> list[int]:
-    """Class names or indices -> indices; ValueError naming the bad entry and the valid names."""
-    if isinstance(classes, (str, int)):
-        classes = [classes]
-    out = []
-    for c in classes:
-        if isinstance(c, (int, np.integer)) and not isinstance(c, bool):
-            if not 0 <= int(c) < len(class_names):
-                raise ValueError(f"class index {c} out of range 0..{len(class_names) - 1}")
-            out.append(int(c))
-        elif isinstance(c, str) and c.strip().lower() in class_names:
-            out.append(list(class_names).index(c.strip().lower()))
-        else:
-            raise ValueError(f"unknown class {c!r}; expected one of {', '.join(class_names)} or an index")
-    if not out:
-        raise ValueError("no class picked: choose at least one class")
-    return out
-
-
-def load_model(name: str | nn.Module, device: str = "cpu", _cache: dict = {}) -> nn.Module:  # noqa: B006
-    """'teacher' / 'student' / 'offline-teacher' / a checkpoint path -> generator (loaded once, cached)."""
-    if isinstance(name, nn.Module):
-        return name
-    key = (MODEL_NAMES.get(str(name), str(name)), device)
-    if key not in _cache:
-        from .models.registry import load_generator
-
-        _cache[key] = load_generator(key[0], device=device)
-    return _cache[key]
-
-
-def openvino_generator(model: nn.Module, _cache: dict = {}) -> Any:  # noqa: B006
-    """The OpenVINO twin of ``model`` (gsoc_helpers.export.OpenVINOGenerator), converted once per model."""
-    try:
-        from .export import OpenVINOGenerator
-    except ImportError as err:
-        raise BackendUnavailable(f"OpenVINO backend unavailable: {err}") from err
-    key = id(model)
-    if key not in _cache:
-        try:
-            _cache[key] = (model, OpenVINOGenerator(model))
-        except Exception as err:  # conversion problems are reported, not raised deep inside a widget
-            raise BackendUnavailable(f"OpenVINO conversion failed: {type(err).__name__}: {err}") from err
-    return _cache[key][1]
-
-
-def generate_grid(model: nn.Module | str, classes: Sequence[str | int] | str | int, per_class: int = 8,
-                  seed: int = 0, truncation_psi: float = 1.0, backend: str = "pytorch",
-                  class_names: Sequence[str] | None = None,
-                  ov_factory: Callable[[nn.Module], Any] | None = None) -> tuple[np.ndarray, list[str]]:
-    """Images of ``classes`` (rows) x ``per_class`` (columns) -> (uint8 grid [H', W', 3], row labels).
-
-    ``model``: a protocol generator or a name for :func:`load_model`.  ``backend='openvino'`` runs the OpenVINO
-    twin (truncation fixed at 1 there); raises ValueError for bad input, BackendUnavailable if OpenVINO cannot run.
-    """
-    names = tuple(class_names or getattr(model, "class_names", None) or CIFAR10_CLASSES)
-    idx = resolve_classes(classes, names)
-    if not isinstance(per_class, (int, np.integer)) or per_class < 1:
-        raise ValueError(f"images per class must be at least 1, got {per_class!r}")
-    if per_class > MAX_PER_CLASS or per_class * len(idx) > MAX_IMAGES:
-        raise ValueError(f"too many images: {per_class} x {len(idx)} classes; at most {MAX_PER_CLASS} per class "
-                         f"and {MAX_IMAGES} in all")
-    if not 0.0 <= float(truncation_psi) <= 2.0:
-        raise ValueError(f"truncation psi must be within [0, 2], got {truncation_psi}")
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
-    model = load_model(model)
-    c_dim = int(getattr(model, "c_dim", len(names)))
-    if max(idx) >= c_dim:
-        raise ValueError(f"class index {max(idx)} not supported by a generator with {c_dim} classes")
-    runner = model if backend == "pytorch" else (ov_factory or openvino_generator)(model)
-    z_cols = np.stack([latent_for_index(int(seed), j, int(model.z_dim)) for j in range(per_class)])
-    z = torch.from_numpy(np.tile(z_cols, (len(idx), 1)))
-    labels = torch.tensor(np.repeat(idx, per_class), dtype=torch.int64)
-    with torch.no_grad():
-        x = runner(z, labels, truncation_psi=float(truncation_psi), noise_mode="const")
-    images = to_uint8(torch.as_tensor(x))
-    return make_grid(images, nrow=per_class), [names[i] for i in idx]
-
-
-def grid_png(grid: np.ndarray, labels: Sequence[str], rows: int | None = None, scale: int = 2) -> bytes:
-    """uint8 grid [H, W, 3] -> PNG bytes, upscaled ``scale`` x (nearest) with one class name per row on the left."""
-    from PIL import Image, ImageDraw
-
-    img = Image.fromarray(np.asarray(grid, np.uint8))
-    img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    if not labels:
-        out = img
-    else:
-        margin = 8 + 7 * max(len(s) for s in labels)
-        out = Image.new("RGB", (img.width + margin, img.height), "white")
-        out.paste(img, (margin, 0))
-        draw = ImageDraw.Draw(out)
-        row_h = img.height / (rows or len(labels))
-        for r, name in enumerate(labels):
-            draw.text((4, int(r * row_h + row_h / 2 - 6)), name, fill=(0, 0, 0))
-    buf = io.BytesIO()
-    out.save(buf, format="PNG")
-    return buf.getvalue()
-
+from .data.dataset import CIFAR10_CLASSES
+from .images import BACKENDS, MAX_PER_CLASS, generate_grid, grid_png
+from .models.loading import load_model
 
 class GeneratorPanel:
     """ipywidgets panel around :func:`generate_grid` (core widgets only); ``.widget`` is the VBox to display.
@@ -198,9 +82,6 @@ class GeneratorPanel:
             if not self.classes.value:
                 raise ValueError("no class picked: choose at least one class")
             model = self.loader(self.model.value)
-            note = ""
-            if self.backend.value == "openvino" and self.psi.value != 1.0:
-                note = " (the OpenVINO model has truncation fixed at ψ=1)"
             grid, labels = generate_grid(model, list(self.classes.value), int(self.count.value), int(self.seed.value),
                                          float(self.psi.value), self.backend.value, self.class_names, self.ov_factory)
         except Exception as err:  # noqa: BLE001 - every problem becomes a message in the panel
@@ -210,7 +91,7 @@ class GeneratorPanel:
         self.last_png = grid_png(grid, labels)
         self.image.value = self.last_png
         self._show(f"{self.model.value} on {self.backend.value}: {len(labels)} classes x {self.count.value} images, "
-                   f"seed {self.seed.value}, ψ={self.psi.value:.2f}{note}")
+                   f"seed {self.seed.value}, ψ={self.psi.value:.2f}")
         return True
 
     def on_save(self, _: Any = None) -> Path | None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gsoc_helpers import app as A
-from gsoc_helpers.widgets import BackendUnavailable
+from gsoc_helpers.models.loading import BackendUnavailable
 
 from test_widgets import FakeOpenVINO, RandomGenerator
 

@@ -1,4 +1,5 @@
-"""OpenVINO export: FP32 matches PyTorch, INT8 stays close to FP32 (PSNR), IR round trip, psnr()."""
+"""OpenVINO export: FP32 matches PyTorch for any ψ, INT8 (project PTQConfig) stays close to FP32 (PSNR), IR
+round trip, psnr()."""
 from __future__ import annotations
 
 import math
@@ -42,12 +43,20 @@ def test_fp32_matches_pytorch_and_round_trip(tiny_student, tmp_path):
     assert xml.name == "generator_fp32.xml" and xml.with_suffix(".bin").is_file()
     from_ir = OpenVINOGenerator(xml)
     assert from_ir.z_dim == 16 and torch.allclose(from_ir(z, torch.nn.functional.one_hot(y, 10)), ref, atol=1e-3)
-    with pytest.raises(ValueError, match="truncation"):
-        from_ir(z, y, truncation_psi=0.5)
+    half = tiny_student(z, y, truncation_psi=0.5)
+    assert not torch.allclose(half, ref, atol=1e-2)
+    assert torch.allclose(from_ir(z, y, truncation_psi=0.5), half, atol=1e-3)  # psi is an input of the IR
     with pytest.raises(FileNotFoundError):
         OpenVINOGenerator(tmp_path / "missing.xml")
     static = convert_generator(tiny_student, batch_size=5)
     assert static.inputs[0].get_partial_shape().is_static
+
+
+def test_int8_uses_the_project_quantize_with_ptq_config(tiny_student, tmp_path):
+    from gsoc_helpers.quantization.ptq import PTQConfig
+
+    with pytest.raises(ValueError, match="preset"):  # the config reaches ptq.quantize (validated there)
+        export_generator(tiny_student, tmp_path, int8=True, calibration_size=4, config=PTQConfig(preset="fast"))
 
 
 def test_int8_close_to_fp32(tiny_student, tmp_path):

@@ -7,8 +7,7 @@ from torch import nn
 
 from gsoc_helpers.images import make_grid, save_grid, to_uint8, uint8_to_float
 from gsoc_helpers.metrics.complexity import count_macs, count_parameters
-from gsoc_helpers.models.registry import generator_checksum, load_generator, read_generator_metadata, \
-    register_generator, save_generator
+from gsoc_helpers.models.registry import load_generator, read_generator_metadata, register_generator, save_generator
 
 
 @dataclass
@@ -65,7 +64,6 @@ def test_generator_checkpoint_roundtrip(tmp_path):
     g2 = load_generator(path)
     z, c = torch.randn(3, 4), torch.tensor([0, 5, 9])
     torch.testing.assert_close(g(z, c), g2(z, c), rtol=0, atol=0)
-    assert len(generator_checksum(path)) == 64
 
 
 def test_load_generator_errors(tmp_path):

@@ -1,4 +1,5 @@
-"""generate_grid and the ipywidgets panel, driven headless with small random generators."""
+"""generate_grid / grid_png (gsoc_helpers.images), the model caches (models.loading) and the ipywidgets panel,
+driven headless with small generators; the OpenVINO backend is the real OpenVINO runtime on a tiny student."""
 from __future__ import annotations
 
 import io
@@ -8,7 +9,10 @@ import pytest
 import torch
 from torch import nn
 
+from gsoc_helpers import images as Im
 from gsoc_helpers import widgets as Wd
+from gsoc_helpers.models import loading
+from gsoc_helpers.models.student import StudentConfig, StudentGenerator
 
 
 class RandomGenerator(nn.Module):
@@ -28,16 +32,12 @@ class RandomGenerator(nn.Module):
         return x
 
 
-class FakeOpenVINO:
-    """Stands in for gsoc_helpers.export.OpenVINOGenerator (truncation fixed at 1)."""
-
-    def __init__(self, model):
-        self.model, self.z_dim, self.c_dim, self.img_resolution = model, model.z_dim, model.c_dim, 8
-        self.used = 0
-
-    def __call__(self, z, labels, truncation_psi=1.0, noise_mode="const"):
-        self.used += 1
-        return self.model(z, labels, 1.0)
+def tiny_student(seed: int) -> StudentGenerator:
+    torch.manual_seed(seed)
+    g = StudentGenerator(StudentConfig(z_dim=16, ngf=32))
+    with torch.no_grad():
+        g.to_rgb.weight.mul_(20.0)  # outputs spanning much of [-1, 1]
+    return g.eval()
 
 
 def _cell(grid: np.ndarray, r: int, c: int) -> np.ndarray:
@@ -46,7 +46,7 @@ def _cell(grid: np.ndarray, r: int, c: int) -> np.ndarray:
 
 def test_generate_grid_layout_labels_and_determinism():
     g = RandomGenerator()
-    grid, labels = Wd.generate_grid(g, ["cat", 1], per_class=3, seed=5)
+    grid, labels = Im.generate_grid(g, ["cat", 1], per_class=3, seed=5)
     assert grid.dtype == np.uint8 and grid.shape == (2 * 10 + 2, 3 * 10 + 2, 3)
     assert labels == ["cat", "automobile"]
     # row 0 is cat (3 -> red channel bright), row 1 automobile (1 -> green bright)
@@ -54,10 +54,10 @@ def test_generate_grid_layout_labels_and_determinism():
     assert _cell(grid, 1, 2)[..., 1].mean() > 200 > _cell(grid, 1, 2)[..., 0].mean()
     z, lab, _ = g.calls[-1]
     assert torch.equal(z[:3], z[3:]) and lab.tolist() == [3, 3, 3, 1, 1, 1]  # same latents per column
-    again, _ = Wd.generate_grid(g, ["cat", 1], per_class=3, seed=5)
-    other, _ = Wd.generate_grid(g, ["cat", 1], per_class=3, seed=6)
+    again, _ = Im.generate_grid(g, ["cat", 1], per_class=3, seed=5)
+    other, _ = Im.generate_grid(g, ["cat", 1], per_class=3, seed=6)
     assert np.array_equal(grid, again) and not np.array_equal(grid, other)
-    Wd.generate_grid(g, "dog", per_class=1, truncation_psi=0.5)
+    Im.generate_grid(g, "dog", per_class=1, truncation_psi=0.5)
     assert g.calls[-1][2] == 0.5
 
 
@@ -69,36 +69,59 @@ def test_generate_grid_layout_labels_and_determinism():
 def test_generate_grid_bad_input(kwargs, match):
     args = dict(classes=["cat"], per_class=2) | kwargs
     with pytest.raises(ValueError, match=match):
-        Wd.generate_grid(RandomGenerator(), **args)
+        Im.generate_grid(RandomGenerator(), **args)
 
 
-def test_generate_grid_openvino_backend_uses_factory():
-    g = RandomGenerator()
-    fake = {}
-    grid, _ = Wd.generate_grid(g, ["bird"], 2, backend="openvino", ov_factory=lambda m: fake.setdefault("ov", FakeOpenVINO(m)))
-    ref, _ = Wd.generate_grid(g, ["bird"], 2)
-    assert fake["ov"].used == 1 and np.array_equal(grid, ref)
+@pytest.mark.parametrize("psi", [1.0, 0.5, 0.0])
+def test_generate_grid_openvino_matches_pytorch_for_every_psi(psi):
+    pytest.importorskip("openvino")
+    g = tiny_student(3)
+    grid, labels = Im.generate_grid(g, ["bird", "ship"], 3, seed=2, truncation_psi=psi, backend="openvino")
+    ref, ref_labels = Im.generate_grid(g, ["bird", "ship"], 3, seed=2, truncation_psi=psi)
+    assert labels == ref_labels
+    assert np.abs(grid.astype(int) - ref.astype(int)).max() <= 1  # f32 OpenVINO vs eager: rounding only
+    assert loading.openvino_generator(g) is loading.openvino_generator(g)  # converted once, every psi
+    if psi != 1.0:
+        at_one, _ = Im.generate_grid(g, ["bird", "ship"], 3, seed=2, backend="openvino")
+        assert np.abs(at_one.astype(int) - grid.astype(int)).max() > 2  # psi reaches the OpenVINO model
+
+
+def test_load_model_caches_by_name(monkeypatch):
+    calls = []
+
+    def fake_load(name, device="cpu"):
+        calls.append((name, device))
+        return RandomGenerator()
+
+    monkeypatch.setattr("gsoc_helpers.models.registry.load_generator", fake_load)
+    loading.clear_caches()
+    try:
+        a = loading.load_model("teacher")
+        assert loading.load_model("offline-teacher") is a and calls == [("offline-teacher", "cpu")]
+        assert loading.load_model(a) is a
+    finally:
+        loading.clear_caches()
 
 
 def test_grid_png_has_label_margin():
     from PIL import Image
 
-    grid, labels = Wd.generate_grid(RandomGenerator(), ["airplane", "truck"], 2)
-    img = Image.open(io.BytesIO(Wd.grid_png(grid, labels)))
+    grid, labels = Im.generate_grid(RandomGenerator(), ["airplane", "truck"], 2)
+    img = Image.open(io.BytesIO(Im.grid_png(grid, labels)))
     assert img.format == "PNG" and img.height == grid.shape[0] * 2 and img.width > grid.shape[1] * 2
     left = np.asarray(img.convert("RGB"))[:, :40]
     assert (left < 128).any()  # some text was drawn in the label margin
 
 
 def _panel(tmp_path, **kw):
-    models = {"student": RandomGenerator(seed=1), "teacher": RandomGenerator(seed=2)}
+    models = {"student": tiny_student(1), "teacher": tiny_student(2)}
 
     def loader(name):
         if name not in models:
             raise KeyError(f"unknown model {name!r}")
         return models[name]
 
-    return Wd.GeneratorPanel(loader=loader, ov_factory=FakeOpenVINO, save_dir=tmp_path, **kw), models
+    return Wd.GeneratorPanel(loader=loader, save_dir=tmp_path, **kw), models
 
 
 def test_panel_callbacks_produce_images_and_save(tmp_path):
@@ -108,18 +131,20 @@ def test_panel_callbacks_produce_images_and_save(tmp_path):
     panel.classes.value = ("deer", "ship")  # observer regenerates
     assert panel.last_labels == ["deer", "ship"] and panel.message.startswith("student on pytorch")
     panel.count.value = 4
-    assert panel.last_grid.shape == (22, 42, 3)
+    assert panel.last_grid.shape == (70, 138, 3)
     img = Image.open(io.BytesIO(panel.image.value))
-    assert img.size[1] == 44
+    assert img.size[1] == 140
     before = panel.last_grid.copy()
     panel.model.value = "teacher"
-    assert not np.array_equal(before, panel.last_grid) and len(models["teacher"].calls) == 1
+    assert not np.array_equal(before, panel.last_grid) and panel.message.startswith("teacher on pytorch")
     seed0 = panel.seed.value
     panel.on_new_seed()
     assert panel.seed.value != seed0 and panel.message.endswith("ψ=1.00")
-    panel.backend.value = "openvino"
     panel.psi.value = 0.5
-    assert "fixed at ψ=1" in panel.message
+    eager = panel.last_grid.copy()
+    panel.backend.value = "openvino"  # the real OpenVINO twin, any psi
+    assert panel.message.startswith("teacher on openvino") and panel.message.endswith("ψ=0.50")
+    assert np.abs(panel.last_grid.astype(int) - eager.astype(int)).max() <= 1
     path = panel.on_save()
     assert path is not None and path.parent == tmp_path and Image.open(path).format == "PNG"
     assert str(path) in panel.message
@@ -140,7 +165,7 @@ def test_panel_bad_input_shows_message_not_traceback(tmp_path):
     panel.model.value = "student"
 
     def broken(model):
-        raise Wd.BackendUnavailable("OpenVINO backend unavailable: no export module")
+        raise loading.BackendUnavailable("OpenVINO backend unavailable: no export module")
 
     panel.ov_factory = broken
     panel.backend.value = "openvino"

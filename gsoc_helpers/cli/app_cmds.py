@@ -22,18 +22,15 @@ def _fid(args: argparse.Namespace) -> int:
     target = args.candidate
     if Path(target).is_dir():
         candidate = target
-    elif target in ("teacher", "student", "offline-teacher") or target.endswith((".safetensors", ".pkl")):
-        from ..widgets import load_model
-
-        candidate = load_model(target, device=args.device)
-    else:
+    elif target.startswith("cifar10-"):
         from ..data import load_cifar10
 
-        if not target.startswith("cifar10-"):
-            raise ValueError(f"candidate {target!r}: expected a synthetic dataset folder, teacher/student/offline-"
-                             "teacher, a .safetensors/.pkl checkpoint, or cifar10-<split>[:<source>]")
         split, _, source = target[len("cifar10-"):].partition(":")
         candidate = load_cifar10(split, source=source or "auto")
+    else:
+        from ..models.loading import load_model
+
+        candidate = load_model(target, device=args.device)
     res = compute_fidelity(candidate, metrics=tuple(args.metrics.split(",")), n_generated=args.n,
                            n_candidate=args.n_candidate, reference_split=args.split, reference_source=args.source,
                            reference_n=args.reference_n, truncation_psi=args.psi, batch_size=args.batch_size,
@@ -53,8 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_app)
 
     p = sub.add_parser("fid", help="FID / KID / precision-recall of a generator, synthetic set or CIFAR-10 split")
-    p.add_argument("candidate", help="teacher | student | offline-teacher | checkpoint | synthetic folder | "
-                                     "cifar10-<train|test>[:<source>]")
+    p.add_argument("candidate", help="a synthetic dataset folder, cifar10-<train|test>[:<source>], or a generator: "
+                                     "teacher | student | offline-teacher | cifar10 | URL | .pkl | .safetensors")
     p.add_argument("--metrics", default="fid,kid,prc", help="comma list of fid, kid, prc, isc")
     p.add_argument("--n", type=int, default=10_000, help="images to generate (generator candidates)")
     p.add_argument("--n-candidate", type=int, default=None, help="subset of an image candidate (default all)")

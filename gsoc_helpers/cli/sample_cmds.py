@@ -5,21 +5,11 @@ import argparse
 from pathlib import Path
 
 
-def load_any_generator(name: str, device: str = "cpu"):
-    """A StyleGAN2-ADA pickle / URL / 'cifar10', else a registry name or .safetensors path -> eval module."""
-    from ..models.stylegan2_ada.pickle_loader import ALIASES, load_stylegan2_ada
-
-    if name in ALIASES or name.endswith(".pkl") or name.startswith(("http://", "https://", "file://")):
-        return load_stylegan2_ada(name, device=device)
-    from ..models.registry import load_generator
-
-    return load_generator(name, device=device)
-
-
 def _sample(args: argparse.Namespace) -> int:
     import torch
 
     from ..config import get_output_dir, resolve_device
+    from ..models.registry import load_generator
     from ..sampling import distributed_shard, parse_shard, sample_dataset
 
     torch.set_num_threads(args.threads) if args.threads else None
@@ -29,7 +19,7 @@ def _sample(args: argparse.Namespace) -> int:
         import os
 
         device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', i)) % torch.cuda.device_count()}")
-    model = load_any_generator(args.generator, device=str(device))
+    model = load_generator(args.generator, device=str(device))
     out = Path(args.out) if args.out else get_output_dir() / "synthetic" / Path(args.generator).stem
     report = sample_dataset(model, out, generator_name=args.name or str(args.generator), per_class=args.per_class,
                             seed=args.seed, truncation_psi=args.truncation_psi, noise_mode=args.noise_mode,

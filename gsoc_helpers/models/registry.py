@@ -127,9 +127,3 @@ def load_generator(path_or_name: str | os.PathLike, device: str | torch.device =
     model.checkpoint_path = str(path)
     return model.to(device).eval()
 
-
-def generator_checksum(path: str | os.PathLike) -> str:
-    """sha256 hex digest of a checkpoint file."""
-    from ..download import sha256_file
-
-    return sha256_file(path)

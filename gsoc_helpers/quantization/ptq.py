@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -72,9 +72,14 @@ def to_openvino(model: nn.Module, image_size: int = 32):
                                 input=[ov.PartialShape([-1, 3, image_size, image_size])])
 
 
-def _nncf_dataset(images: torch.Tensor):
+def _nncf_dataset(images: torch.Tensor | Sequence[dict]):
+    """float [N,3,H,W] images -> one-image items; a sequence of model-input dicts (several inputs) -> as given."""
     import nncf
 
+    if isinstance(images, (list, tuple)):
+        if not images or not all(isinstance(item, dict) for item in images):
+            raise ValueError("calibration items must be a non-empty list of {input name: array} dicts")
+        return nncf.Dataset(list(images))
     if images.ndim != 4 or len(images) == 0:
         raise ValueError(f"calibration images must be a non-empty [N,3,H,W] tensor, got shape {tuple(images.shape)}")
     arr = images.detach().cpu().float().numpy()
@@ -106,8 +111,9 @@ def _kwargs(cfg: PTQConfig, n: int) -> dict:
     return kw
 
 
-def quantize(ov_model, calibration: torch.Tensor, config: PTQConfig | None = None):
-    """INT8 ``openvino.Model`` from ``ov_model`` calibrated on float32 [N,3,H,W] images in [0,1]."""
+def quantize(ov_model, calibration: torch.Tensor | Sequence[dict], config: PTQConfig | None = None):
+    """INT8 ``openvino.Model`` from ``ov_model`` calibrated on float32 [N,3,H,W] images in [0,1] (a classifier)
+    or on a list of {input name: array} dicts (a model with several inputs, e.g. a generator)."""
     import nncf
 
     cfg = config or PTQConfig()
@@ -147,17 +153,3 @@ def save_ir(ov_model, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(ov_model, str(path), compress_to_fp16=False)
     return path
-
-
-def quantize_classifier(model: nn.Module, calibration: torch.Tensor, config: PTQConfig | None = None,
-                        out_dir: str | Path | None = None, name: str = "model") -> tuple:
-    """Convenience: (fp32 ov.Model, int8 ov.Model); both saved as IR under ``out_dir`` when given."""
-    fp32 = to_openvino(model)
-    int8 = quantize(fp32, calibration, config)
-    if out_dir is not None:
-        save_ir(fp32, Path(out_dir) / f"{name}_fp32.xml")
-        save_ir(int8, Path(out_dir) / f"{name}_int8.xml")
-    return fp32, int8
-
-
-Callback = Callable[[str], None]

@@ -89,7 +89,7 @@ class MappingNetwork(nn.Module):
         for i in range(self.num_layers):
             x = getattr(self, f"fc{i}")(x)
         x = x.unsqueeze(1).repeat([1, self.num_ws, 1])
-        if truncation_psi != 1:
+        if isinstance(truncation_psi, torch.Tensor) or truncation_psi != 1:  # a tensor ψ: an input of a traced graph
             if truncation_cutoff is None:
                 x = self.w_avg.lerp(x, truncation_psi)
             else:
