@@ -8,7 +8,7 @@ GSOC_DATA_ROOT ?= $(abspath $(wildcard ../shared/data))
 export GSOC_DATA_ROOT
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv notebooks clean-notebooks app bundle
+.PHONY: demo test venv browser clean-notebooks app bundle
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,20 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed
 
-test: venv
+# Headless Chromium + its driver for the web app's browser test (Debian packages; apt-get as root, else sudo).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver; \
+	fi
+
+test: venv browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: venv
 	$(BIN)/python -m gsoc_helpers demo
 
+# The generation panel served by Voilà on http://127.0.0.1:8866/ (Ctrl+C stops).
 app: venv
 	$(BIN)/python -m gsoc_helpers app
 

@@ -61,7 +61,8 @@ class GeneratorPanel:
                 w.observe(self.on_generate, names="value")
         controls = W.VBox([self.classes, self.count, W.HBox([self.seed, self.new_seed]), self.psi, self.model,
                            self.backend, W.HBox([self.generate_button, self.save_button])])
-        self.widget = W.VBox([W.HBox([controls, self.image]), self.status])
+        self.widget = W.VBox([W.HBox([controls, self.image], layout=W.Layout(align_items="flex-start")),
+                              self.status])
 
     def _show(self, text: str, error: bool = False) -> None:
         import html
@@ -90,7 +91,7 @@ class GeneratorPanel:
         self.last_grid, self.last_labels = grid, labels
         self.last_png = grid_png(grid, labels)
         self.image.value = self.last_png
-        self._show(f"{self.model.value} on {self.backend.value}: {len(labels)} classes x {self.count.value} images, "
+        self._show(f"{self.model.value} on {self.backend.value}: {', '.join(labels)} x {self.count.value} images, "
                    f"seed {self.seed.value}, ψ={self.psi.value:.2f}")
         return True
 

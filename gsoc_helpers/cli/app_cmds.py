@@ -1,4 +1,4 @@
-"""Sub-commands ``app`` (the generation web app) and ``fid`` (FID/KID/precision-recall through torch-fidelity)."""
+"""Sub-commands ``app`` (the generation panel served by Voilà) and ``fid`` (FID/KID/precision-recall through torch-fidelity)."""
 from __future__ import annotations
 
 import argparse
@@ -9,8 +9,7 @@ from pathlib import Path
 def _app(args: argparse.Namespace) -> int:
     from ..app import serve
 
-    serve(args.host, args.port)
-    return 0
+    return serve(args.host, args.port)
 
 
 def _fid(args: argparse.Namespace) -> int:
@@ -44,8 +43,8 @@ def _fid(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("app", help="serve the class-conditional generation web app on 127.0.0.1")
-    p.add_argument("--port", type=int, default=8000, help="TCP port (0: any free port)")
+    p = sub.add_parser("app", help="serve the class-conditional generation panel with Voilà on 127.0.0.1")
+    p.add_argument("--port", type=int, default=8866, help="TCP port (default 8866, Voilà's)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1, local only)")
     p.set_defaults(func=_app)
 
