@@ -24,7 +24,7 @@ from gsoc_helpers.data import load_cifar10
 from gsoc_helpers.models.classifiers import OFFLINE_ZOO, get_classifier
 from gsoc_helpers.quantization import evaluate as ev
 from gsoc_helpers.quantization.ptq import NNCF_DEFAULTS, PTQConfig, quantize, to_openvino
-from gsoc_helpers.quantization.runner import Grid, load_cells, run_grid, summarize
+from gsoc_helpers.quantization.runner import Grid, format_mean_std, load_cells, run_grid, summarize
 
 SOURCES = ["real", "teacher", "student", "noise", "bn-matching"]  # teacher/student: the bundled generators
 DEFAULT = PTQConfig()  # the project default (= "mixed+minmax+nobc" below)
@@ -111,8 +111,9 @@ def speed_markdown(rows: list[dict]) -> str:
 def _agree(r, metric: str) -> list[str]:
     if r is None:
         return ["—", "—"]
-    return [f"{r[metric + '_agreement_mean']:.2f} ± {r[metric + '_agreement_std']:.2f}",
-            f"{1000 * r[metric + '_kl_mean']:.1f} ± {1000 * r[metric + '_kl_std']:.1f}"]
+    n = r["n_seeds"]
+    return [format_mean_std(r[metric + "_agreement_mean"], r[metric + "_agreement_std"], n),
+            format_mean_std(1000 * r[metric + "_kl_mean"], 1000 * r[metric + "_kl_std"], n, digits=1)]
 
 
 def pair_markdown(table, metric: str = "jpeg") -> str:
@@ -143,14 +144,15 @@ def search_markdown(table, metric: str = "jpeg") -> str:
         cells = []
         for src in sources:
             r = t.loc[(cfg, src)] if (cfg, src) in t.index else None
-            cells.append("—" if r is None else f"{r[metric + '_agreement_mean']:.2f} ± "
-                         f"{r[metric + '_agreement_std']:.2f} ({1000 * r[metric + '_kl_mean']:.1f})")
+            cells.append("—" if r is None else format_mean_std(r[metric + "_agreement_mean"],
+                                                               r[metric + "_agreement_std"], r["n_seeds"])
+                         + f" ({1000 * r[metric + '_kl_mean']:.1f})")
         rows.append(f"| {cfg}{' (default)' if cfg == DEFAULT_NAME else ''} | " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
 
 
 def report(out: Path, results: Path) -> None:
-    from gsoc_helpers.quantization.plots import plot_drop_by_source, plot_drop_vs_size
+    from gsoc_helpers.quantization.plots import plot_by_source, plot_vs_size
 
     results.mkdir(parents=True, exist_ok=True)
     for name in ("search", "zoo", "vnni", "sizes"):
@@ -169,12 +171,11 @@ def report(out: Path, results: Path) -> None:
             both = summarize(cells + load_cells(out / "vnni" / "cells.jsonl"))
             (results / "zoo_pairs.md").write_text(pair_markdown(both))
             print("## zoo pairs\n" + pair_markdown(both))
-            for metric in ("exact_drop", "jpeg_agreement", "jpeg_kl"):
-                for cfg in PAIR:
-                    plot_drop_by_source(table, results / f"zoo_{cfg}_{metric}.png", metric=metric, config=cfg)
+            for test_set, metric in (("exact", "drop"), ("jpeg", "disagreement"), ("jpeg", "kl")):
+                plot_by_source(table, results / f"zoo_{test_set}_{metric}.png", test_set, metric)
         if name == "sizes":
-            for metric in ("jpeg_agreement", "jpeg_kl"):
-                plot_drop_vs_size(table, results / f"sizes_{metric}.png", metric=metric)
+            for metric in ("disagreement", "kl"):
+                plot_vs_size(table, results / f"sizes_jpeg_{metric}.png", "jpeg", metric)
         print(f"## {name}\n" + (results / f"summary_{name}.md").read_text())
     if (out / "speed.json").is_file():
         rows = json.loads((out / "speed.json").read_text())

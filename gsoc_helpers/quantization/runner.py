@@ -129,8 +129,16 @@ def summarize(cells: list[dict], out_dir: str | Path | None = None, name: str = 
     return table
 
 
+def format_mean_std(mean: float, std: float, n: int, digits: int = 2) -> str:
+    """'mean ± std' over n seeds; just 'mean' when n = 1 (no spread was measured)."""
+    if int(n) <= 1 or std is None or np.isnan(std):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
 def markdown(table) -> str:
-    """Markdown table with ``mean ± std`` cells (KL in 1e-3 units)."""
+    """Markdown table with ``mean ± std`` cells over ``n_seeds`` seeds (the mean alone when n = 1; KL in 1e-3
+    units)."""
     keys = ["model", "source", "size", "config"]
     metric_cols = sorted({c[:-5] for c in table.columns if c.endswith("_mean")}, key=lambda c: (c.split("_")[0], c))
     head = keys + [c.replace("_kl", "_kl(1e-3)") for c in metric_cols] + ["n_seeds"]
@@ -139,8 +147,7 @@ def markdown(table) -> str:
         cells = [str(r[k]) for k in keys]
         for c in metric_cols:
             scale = 1000 if c.endswith("_kl") else 1
-            m, s = r[f"{c}_mean"] * scale, r[f"{c}_std"] * scale
-            cells.append(f"{m:.2f} ± {0 if np.isnan(s) else s:.2f}")
+            cells.append(format_mean_std(r[f"{c}_mean"] * scale, r[f"{c}_std"] * scale, r["n_seeds"]))
         cells.append(str(r["n_seeds"]))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
