@@ -7,10 +7,8 @@ project's one quantize function, :func:`gsoc_helpers.quantization.ptq.quantize`,
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from .quiet import quiet_tracing
+
 
 INPUT_NAMES = ("z", "labels", "truncation_psi")
-
-
-@contextlib.contextmanager
-def quiet_tracing():
-    """Silence the TorchScript tracer's warnings while OpenVINO traces a model (the graphs are checked by tests)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.")
-        yield
 
 
 class _ExportWrapper(nn.Module):

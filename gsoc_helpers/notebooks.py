@@ -6,12 +6,17 @@ nbclient, and writes the executed copy; the stored notebooks themselves stay wit
 """
 from __future__ import annotations
 
+import json
 import os
+import re
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+# Text that a reader should never see in an executed notebook: warnings, log lines, progress-bar glyphs.
+NOISE = re.compile(r"\b\w*Warning\b|\bWARNING\b|━|No CUDA runtime")
 
 
 @dataclass
@@ -78,19 +83,41 @@ def execute_notebook(path: Path, executed_path: Path, parameters: dict, timeout:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
+    from jupyter_client.manager import KernelManager
+
     nb = nbformat.read(str(path), as_version=4)
     inject_parameters(nb, parameters)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(cwd or path.parent)}})
     start, error = time.perf_counter(), ""
-    try:
-        client.execute()
-    except CellExecutionError as err:
-        error = str(err).splitlines()[-1] if str(err) else type(err).__name__
-        error = _last_error_line(str(err)) or error
+    with tempfile.TemporaryDirectory(prefix="gsoc-kernel-") as sockets:
+        # IPC sockets (not TCP): local-only, and the kernel has no "running over TCP without encryption" warning
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
+        client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(cwd or path.parent)}})
+        try:
+            client.execute()
+        except CellExecutionError as err:
+            error = str(err).splitlines()[-1] if str(err) else type(err).__name__
+            error = _last_error_line(str(err)) or error
+        finally:
+            if km.has_kernel:  # a kernel manager passed in is not shut down by nbclient itself
+                km.shutdown_kernel(now=True)
     executed_path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(executed_path))
     return NotebookRun(path, executed_path, time.perf_counter() - start, not error, error)
+
+
+def output_noise(nb) -> list[str]:
+    """Lines of an executed notebook's outputs (and widget state) that match :data:`NOISE`, cell-numbered."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            texts = [out.get("text", "")] + [out.get("data", {}).get(k, "") for k in ("text/plain", "text/html")]
+            for text in texts:
+                text = "".join(text) if isinstance(text, list) else str(text)
+                found += [f"cell {i}: {ln.strip()[:200]}" for ln in text.splitlines() if NOISE.search(ln)]
+    widgets = json.dumps(nb.metadata.get("widgets", {}), ensure_ascii=False)
+    found += [f"widget state: {m.group(0)}" for m in NOISE.finditer(widgets)][:5]
+    return found
 
 
 def _last_error_line(text: str) -> str:

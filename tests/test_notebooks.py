@@ -6,7 +6,7 @@ import os
 import nbformat
 import pytest
 
-from gsoc_helpers.notebooks import execute_notebook, has_outputs, inject_parameters, list_notebooks
+from gsoc_helpers.notebooks import execute_notebook, has_outputs, inject_parameters, list_notebooks, output_noise
 
 NOTEBOOKS = list_notebooks()
 
@@ -40,3 +40,15 @@ def test_notebook_executes_with_smoke_parameters(path, tmp_path, monkeypatch):
     monkeypatch.setenv("GSOC_OUTPUT_DIR", str(tmp_path / "outputs"))
     run = execute_notebook(path, tmp_path / path.name, {"PROFILE": "quick", "SMOKE": True}, timeout=600)
     assert run.ok, f"{path.name} failed: {run.error} (executed copy: {run.executed})"
+    noise = output_noise(nbformat.read(str(run.executed), as_version=4))
+    assert not noise, f"{path.name}: warning/progress text in the outputs: {noise[:5]}"
+
+
+def test_output_noise_finds_warnings_and_progress_bars():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("stream", name="stderr",
+                                                                       text="a.py:3: FutureWarning: old\n")]),
+        nbformat.v4.new_code_cell("y", outputs=[nbformat.v4.new_output("stream", name="stdout", text="ok 98.5 %\n")]),
+        nbformat.v4.new_code_cell("z", outputs=[nbformat.v4.new_output(
+            "display_data", data={"text/plain": "Statistics collection ━━━ 100%"})])])
+    assert output_noise(nb) == ["cell 0: a.py:3: FutureWarning: old", "cell 2: Statistics collection ━━━ 100%"]

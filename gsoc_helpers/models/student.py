@@ -40,6 +40,11 @@ class StudentConfig:
         return cls(ngf=PRESETS[name], **overrides)
 
 
+def _tracing() -> bool:
+    """True while torch.jit.trace (OpenVINO conversion) or torch.compile runs the model."""
+    return torch.jit.is_tracing() or torch.compiler.is_compiling()
+
+
 class _UpBlock(nn.Sequential):
     """[N, c, H, W] -> [N, c/2, 2H, 2W]: nearest x2, conv3x3 (c -> c), BN, GLU over channels."""
 
@@ -77,24 +82,26 @@ class StudentGenerator(nn.Module):
         return asdict(self.config)
 
     def _onehot(self, labels: torch.Tensor, n: int) -> torch.Tensor:
+        check = not _tracing()  # traced shapes are tensors: checking them would bake the example's shapes in
         if labels.dim() == 2:
-            if labels.shape[1] != self.c_dim:
+            if check and labels.shape[1] != self.c_dim:
                 raise ValueError(f"one-hot labels need {self.c_dim} columns, got {tuple(labels.shape)}")
             onehot = labels.float()
         elif labels.dim() == 1:
             onehot = F.one_hot(labels.long().clamp(0, self.c_dim - 1), self.c_dim).float()
         else:
             raise ValueError(f"labels must be int64 [N] or one-hot [N, {self.c_dim}], got {tuple(labels.shape)}")
-        if onehot.shape[0] != n:
+        if check and onehot.shape[0] != n:
             raise ValueError(f"{n} latents but {onehot.shape[0]} labels")
         return onehot
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0,
                 noise_mode: str = "const") -> torch.Tensor:
         """z: float [N, z_dim]; labels: int64 [N] or one-hot [N, c_dim] -> float [N, 3, 32, 32] in [-1, 1]."""
-        if z.dim() != 2 or z.shape[1] != self.z_dim:
+        checking = not _tracing()
+        if z.dim() != 2 or (checking and z.shape[1] != self.z_dim):
             raise ValueError(f"expected z of shape [N, {self.z_dim}], got {tuple(z.shape)}")
-        if labels.dim() == 1 and not torch.jit.is_tracing() and labels.numel() and not torch.compiler.is_compiling():
+        if labels.dim() == 1 and checking and labels.numel():
             lo, hi = int(labels.min()), int(labels.max())
             if lo < 0 or hi >= self.c_dim:
                 raise ValueError(f"labels must be in [0, {self.c_dim}), got range [{lo}, {hi}]")

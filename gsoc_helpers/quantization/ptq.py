@@ -66,8 +66,10 @@ def to_openvino(model: nn.Module, image_size: int = 32):
     import openvino as ov
     import torch
 
+    from ..quiet import quiet_tracing
+
     model = model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), quiet_tracing():
         return ov.convert_model(model, example_input=torch.zeros(1, 3, image_size, image_size),
                                 input=[ov.PartialShape([-1, 3, image_size, image_size])])
 
@@ -114,11 +116,14 @@ def _kwargs(cfg: PTQConfig, n: int) -> dict:
 def quantize(ov_model, calibration: torch.Tensor | Sequence[dict], config: PTQConfig | None = None):
     """INT8 ``openvino.Model`` from ``ov_model`` calibrated on float32 [N,3,H,W] images in [0,1] (a classifier)
     or on a list of {input name: array} dicts (a model with several inputs, e.g. a generator)."""
-    import nncf
+    from ..quiet import quiet_progress
 
     cfg = config or PTQConfig()
     cfg.validate()
-    return nncf.quantize(ov_model, _nncf_dataset(calibration), **_kwargs(cfg, len(calibration)))
+    with quiet_progress():
+        import nncf
+
+        return nncf.quantize(ov_model, _nncf_dataset(calibration), **_kwargs(cfg, len(calibration)))
 
 
 def quantize_with_accuracy_control(ov_model, calibration: torch.Tensor, val_images: torch.Tensor,
@@ -140,9 +145,12 @@ def quantize_with_accuracy_control(ov_model, calibration: torch.Tensor, val_imag
 
     kw = _kwargs(cfg, len(calibration))
     adv = kw.pop("advanced_parameters", None)
-    return nncf.quantize_with_accuracy_control(
-        ov_model, _nncf_dataset(calibration), nncf.Dataset(items, lambda t: t[0]), validate, max_drop=max_drop,
-        advanced_quantization_parameters=adv, **kw)
+    from ..quiet import quiet_progress
+
+    with quiet_progress():
+        return nncf.quantize_with_accuracy_control(
+            ov_model, _nncf_dataset(calibration), nncf.Dataset(items, lambda t: t[0]), validate, max_drop=max_drop,
+            advanced_quantization_parameters=adv, **kw)
 
 
 def save_ir(ov_model, path: str | Path) -> Path:

@@ -1,0 +1,47 @@
+"""Known, harmless third-party noise kept out of notebooks and logs (nothing of our own is silenced).
+
+* :func:`quiet_tracing` — torch's ``torch.jit.trace is deprecated`` FutureWarnings, raised each time
+  ``openvino.convert_model`` traces a PyTorch model (OpenVINO's documented conversion path).
+* :func:`quiet_progress` — NNCF's rich progress bars ("Statistics collection ━━━"), which render as widgets in
+  notebook outputs in the middle of our tables (our own loops report progress with tqdm instead), and torch's
+  "No CUDA runtime is found" log line that NNCF's first import triggers on CPU-only machines.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+from typing import Iterator
+
+JIT_TRACE_DEPRECATION = r"`torch\.jit\.trace(_method)?` is deprecated"
+
+
+@contextlib.contextmanager
+def quiet_tracing() -> Iterator[None]:
+    """Suppress torch.jit.trace's deprecation FutureWarnings (TracerWarnings are fixed at their source)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=JIT_TRACE_DEPRECATION, category=FutureWarning)
+        yield
+
+
+@contextlib.contextmanager
+def quiet_progress() -> Iterator[None]:
+    """Send rich's global console (NNCF's progress bars) to a buffer while the block runs, then restore it."""
+    try:
+        import rich
+        from rich.console import Console
+    except ImportError:  # NNCF without rich: nothing to silence
+        yield
+        return
+    console = rich.get_console()
+    saved = dict(console.__dict__)
+    console.__dict__ = Console(file=io.StringIO(), force_jupyter=False, force_terminal=False).__dict__
+    cpp_log = logging.getLogger("torch.utils.cpp_extension")
+    level = cpp_log.level
+    cpp_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        console.__dict__ = saved
+        cpp_log.setLevel(level)
