@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .config import ProjectConfig, get_data_root, seed_everything  # noqa: F401
+from .config import get_data_root, seed_everything  # noqa: F401
 
 
 def __getattr__(name: str):

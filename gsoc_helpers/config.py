@@ -4,7 +4,7 @@ Every part of the project (CLI, notebooks, tests) resolves its data root, cache 
 output folders through this module, so a single setting moves them all:
 
 * data root  -- local offline copies of third-party data (CIFAR-10 trees, classifier
-  weights, the FID Inception trunk).  ``--data-root`` flag / ``data_root`` field >
+  weights, the FID Inception trunk).  ``--data-root`` flag / explicit argument >
   ``GSOC_DATA_ROOT`` environment variable > none (the full profile then downloads).
 * cache dir  -- downloads (weights, datasets).  ``GSOC_CACHE_DIR`` > ``~/.cache/gsoc_helpers``.
 * output dir -- generated datasets, checkpoints, results.  ``GSOC_OUTPUT_DIR`` > ``./outputs``.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -90,39 +89,3 @@ def resolve_device(device: str | None = "auto"):
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {device!r} requested but CUDA is not available")
     return dev
-
-
-@dataclass
-class ProjectConfig:
-    """Settings shared by the CLI and the notebooks."""
-
-    profile: Profile = "quick"
-    data_root: str | None = None
-    cache_dir: str | None = None
-    output_dir: str | None = None
-    seed: int = 0
-    device: str = "auto"
-    extra: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_env(cls, **overrides) -> "ProjectConfig":
-        cfg = cls(profile=get_profile(overrides.pop("profile", None)))
-        for key, value in overrides.items():
-            setattr(cfg, key, value)
-        return cfg
-
-    @property
-    def data_root_path(self) -> Path | None:
-        return get_data_root(self.data_root)
-
-    @property
-    def cache_path(self) -> Path:
-        return get_cache_dir(self.cache_dir)
-
-    @property
-    def output_path(self) -> Path:
-        return get_output_dir(self.output_dir)
-
-    @property
-    def torch_device(self):
-        return resolve_device(self.device)

@@ -31,8 +31,9 @@ def _export(args: argparse.Namespace) -> int:
     fp32 = export_generator(model, args.out)
     print(f"FP32 IR: {fp32}")
     if args.int8:
-        int8 = export_generator(model, args.out, int8=True, calibration_size=args.calibration_size, seed=args.seed)
-        g = torch.Generator().manual_seed(args.seed + 1)
+        given = {k: v for k, v in (("calibration_size", args.calibration_size), ("seed", args.seed)) if v is not None}
+        int8 = export_generator(model, args.out, int8=True, **given)  # unset flags: export_generator's defaults
+        g = torch.Generator().manual_seed(given.get("seed", 0) + 1)
         z = torch.randn(64, int(model.z_dim), generator=g)
         c = torch.randint(0, int(model.c_dim), (64,), generator=g)
         value = psnr(OpenVINOGenerator(fp32)(z, c), OpenVINOGenerator(int8)(z, c))
@@ -62,6 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("generator", help="'student', 'offline-teacher', a .safetensors or a StyleGAN2-ADA .pkl")
     p.add_argument("--out", default="export", help="output folder")
     p.add_argument("--int8", action="store_true", help="also write an NNCF INT8 IR and report its PSNR vs FP32")
-    p.add_argument("--calibration-size", type=int, default=300)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--calibration-size", type=int, default=None,
+                   help="random (z, class) inputs calibrating the INT8 IR (default: export_generator's, 300)")
+    p.add_argument("--seed", type=int, default=None, help="calibration seed (default: export_generator's, 0)")
     p.set_defaults(func=_export)
