@@ -81,3 +81,4 @@ def test_single_seed_tables_print_no_spread(table):
     assert "±" in markdown(table.head(2))
     fig = plots.figure_by_source(one, "exact")  # NaN std: bars without error bars, no crash
     assert [len(a.patches) for a in fig.axes] == [1, 1]  # two configs: two panels
+    assert all(c.errorbar is None for a in fig.axes for c in a.containers)  # one seed: no error bars

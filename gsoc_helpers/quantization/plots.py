@@ -46,6 +46,17 @@ def _log_yerr(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     return np.stack([np.minimum(std, 0.95 * mean), std])
 
 
+def _log_axis(ax, axis: str = "y") -> None:
+    """Log scale with plain-number tick labels (0.5, 1, 2 rather than 2 x 10^0)."""
+    from matplotlib.ticker import FormatStrFormatter
+
+    getattr(ax, f"set_{axis}scale")("log")
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(FormatStrFormatter("%g"))
+    if axis == "y":
+        target.set_minor_formatter(FormatStrFormatter("%g"))
+
+
 def _facets(table) -> list[tuple[tuple, object]]:
     """One panel per (config, size), in the table's order."""
     return list(table.groupby(["config", "size"], sort=False))
@@ -94,7 +105,10 @@ def figure_by_source(table, test_set: str = "exact", metric: str = "disagreement
             rows = sub[sub["source"] == s].groupby("model", sort=False)[["_mean", "_std"]].first()
             x = np.array([models.index(m) + j * w for m in rows.index], dtype=float)
             m, e = rows["_mean"].to_numpy(), rows["_std"].to_numpy()
-            yerr = _log_yerr(m, e) if metric != "drop" else np.nan_to_num(e, nan=0.0)
+            if np.isnan(e).all():  # one seed: no spread measured, no error bar drawn
+                yerr = None
+            else:
+                yerr = _log_yerr(m, e) if metric != "drop" else np.nan_to_num(e, nan=0.0)
             ax.bar(x, m, w, yerr=yerr, capsize=3, label=s, color=colors[j % len(colors)])
         ax.set_xticks([i + w * (len(sources) - 1) / 2 for i in range(len(models))], models, rotation=15,
                       fontsize=8)
@@ -102,7 +116,7 @@ def figure_by_source(table, test_set: str = "exact", metric: str = "disagreement
         if metric == "drop":
             ax.axhline(0, color="k", lw=0.5)
         else:
-            ax.set_yscale("log")
+            _log_axis(ax)
         ax.grid(axis="y", which="both", alpha=0.3)
     axes[0].set_ylabel(f"{METRIC_LABELS[metric]} on {test_set}")
     axes[0].legend(fontsize=7, title="calibration", title_fontsize=7)
@@ -117,17 +131,22 @@ def figure_vs_size(table, test_set: str = "exact", metric: str = "disagreement")
     mean, std = metric_values(table, test_set, metric)
     t = table.assign(_mean=mean.values, _std=std.values)
     configs = list(t.groupby("config", sort=False))
-    _, fig, axes = _figure(len(configs), 5.0)
+    plt, fig, axes = _figure(len(configs), 5.0)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    sources, models = list(dict.fromkeys(t["source"])), list(dict.fromkeys(t["model"]))
+    styles = ["-", "--", ":", "-."]
     for ax, (config, sub) in zip(axes, configs):
-        for (m, s), line in sub.groupby(["model", "source"], sort=False):
+        for (m, s), line in sub.groupby(["model", "source"], sort=False):  # colour = source, line style = model
             line = line.groupby("size")[["_mean", "_std"]].first().sort_index()
             x, y, e = line.index.to_numpy(), line["_mean"].to_numpy(), np.nan_to_num(line["_std"].to_numpy())
-            (ln,) = ax.plot(x, y, marker="o", label=f"{m} / {s}")
+            color = colors[sources.index(s) % len(colors)]
+            ax.plot(x, y, marker="o", color=color, ls=styles[models.index(m) % len(styles)], label=f"{m} / {s}")
             lo = np.maximum(y - e, 0.05 * y) if metric != "drop" else y - e
-            ax.fill_between(x, lo, y + e, color=ln.get_color(), alpha=0.2, lw=0)
-        ax.set_xscale("log")
+            ax.fill_between(x, lo, y + e, color=color, alpha=0.15, lw=0)
+        _log_axis(ax, "x")
+        ax.set_xticks(sorted(set(t["size"])))
         if metric != "drop":
-            ax.set_yscale("log")
+            _log_axis(ax)
         ax.set_xlabel("calibration images")
         ax.set_title(str(config), fontsize=9)
         ax.grid(which="both", alpha=0.3)
