@@ -17,7 +17,8 @@ ov = pytest.importorskip("openvino")
 OV_TOLERANCE = 1e-4
 
 
-def test_openvino_matches_pytorch_dynamic_batch():
+def _tiny_generator() -> Generator:
+    """A 16x16 StyleGAN2 with non-zero noise strengths and w_avg (so truncation and noise matter)."""
     torch.manual_seed(0)
     cfg = StyleGAN2Config(z_dim=8, c_dim=4, w_dim=6, img_resolution=16, mapping_kwargs={"num_layers": 2},
                           synthesis_kwargs={"channel_base": 64, "channel_max": 8, "num_fp16_res": 4, "conv_clamp": 256})
@@ -26,6 +27,11 @@ def test_openvino_matches_pytorch_dynamic_batch():
         for k, t in g.state_dict().items():
             if k.endswith(("noise_strength", "w_avg")):
                 t.normal_()
+    return g
+
+
+def test_openvino_matches_pytorch_dynamic_batch():
+    g = _tiny_generator()
     z, c = torch.randn(3, 8), torch.tensor([0, 1, 3])
     with torch.no_grad():
         model = ov.convert_model(g, example_input=(z, c))
@@ -45,12 +51,7 @@ def test_convert_generator_takes_truncation_psi_as_input():
     """export.convert_generator: ψ is an IR input; every ψ matches PyTorch on the same compiled model."""
     from gsoc_helpers.export import OpenVINOGenerator
 
-    torch.manual_seed(0)
-    cfg = StyleGAN2Config(z_dim=8, c_dim=4, w_dim=6, img_resolution=16, mapping_kwargs={"num_layers": 2},
-                          synthesis_kwargs={"channel_base": 64, "channel_max": 8, "num_fp16_res": 4, "conv_clamp": 256})
-    g = Generator(cfg).eval()
-    with torch.no_grad():
-        g.mapping.w_avg.normal_()
+    g = _tiny_generator()
     ovg = OpenVINOGenerator(g)
     z, c = torch.randn(3, 8), torch.tensor([0, 1, 3])
     outs = {}
