@@ -2,6 +2,8 @@
 
 * :func:`quiet_tracing` — torch's ``torch.jit.trace is deprecated`` FutureWarnings, raised each time
   ``openvino.convert_model`` traces a PyTorch model (OpenVINO's documented conversion path).
+* :func:`tracing` — True while a model is traced or compiled; our generators skip their Python-side input checks
+  then (checking traced shapes raises TracerWarnings and would bake the example's shapes into the graph).
 * :func:`quiet_progress` — NNCF's rich progress bars ("Statistics collection ━━━"), which render as widgets in
   notebook outputs in the middle of our tables (our own loops report progress with tqdm instead), and torch's
   "No CUDA runtime is found" log line that NNCF's first import triggers on CPU-only machines.
@@ -23,6 +25,13 @@ def quiet_tracing() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=JIT_TRACE_DEPRECATION, category=FutureWarning)
         yield
+
+
+def tracing() -> bool:
+    """True while torch.jit.trace (OpenVINO conversion) or torch.compile runs the model."""
+    import torch
+
+    return torch.jit.is_tracing() or torch.compiler.is_compiling()
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..quiet import tracing as _tracing
 from .registry import register_generator
 
 # Width presets: name -> ngf. "default" is the published DiStyleGAN width. Measured (z 512, 10 classes;
@@ -38,11 +39,6 @@ class StudentConfig:
         if name not in PRESETS:
             raise KeyError(f"unknown student preset {name!r}; expected one of {sorted(PRESETS)}")
         return cls(ngf=PRESETS[name], **overrides)
-
-
-def _tracing() -> bool:
-    """True while torch.jit.trace (OpenVINO conversion) or torch.compile runs the model."""
-    return torch.jit.is_tracing() or torch.compiler.is_compiling()
 
 
 class _UpBlock(nn.Sequential):
