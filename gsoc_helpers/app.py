@@ -21,12 +21,13 @@ def voila_command(port: int = 8866, host: str = "127.0.0.1") -> list[str]:
             "--no-browser", "--VoilaConfiguration.show_tracebacks=False"]
 
 
-def app_environment() -> dict[str, str]:
-    """The server's (and so the kernel's) environment: saved grids go to an absolute output folder."""
+def app_environment(output_dir: str | os.PathLike | None = None) -> dict[str, str]:
+    """The server's (and so the kernel's) environment: saved grids go to an absolute output folder
+    (``output_dir``, else the project's output folder as seen from here)."""
     from .config import OUTPUT_DIR_ENV, get_output_dir
 
     env = dict(os.environ)
-    env[OUTPUT_DIR_ENV] = str(get_output_dir().resolve())
+    env[OUTPUT_DIR_ENV] = str(get_output_dir(output_dir).resolve())
     return env
 
 

@@ -33,7 +33,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def voila_url(tmp_path_factory):
     port = _free_port()
-    env = app_environment() | {"GSOC_OUTPUT_DIR": str(tmp_path_factory.mktemp("app_out"))}
+    env = app_environment(tmp_path_factory.mktemp("app_out"))
     log = tmp_path_factory.mktemp("voila") / "voila.log"
     with open(log, "wb") as fh:
         proc = subprocess.Popen(voila_command(port), stdout=fh, stderr=subprocess.STDOUT, env=env,
