@@ -43,6 +43,10 @@ _SOURCES: dict[str, SourceFn] = {}
 def register_source(name: str) -> Callable[[SourceFn], SourceFn]:
     """Decorator: ``fn(size, seed, **options) -> CalibrationSet`` becomes available as ``name``."""
     def deco(fn: SourceFn) -> SourceFn:
+        old = _SOURCES.get(name)
+        if old is not None and (old.__module__, old.__qualname__) != (fn.__module__, fn.__qualname__):
+            raise ValueError(f"calibration source {name!r} is already registered by {old.__module__}."
+                             f"{old.__qualname__}; refusing {fn.__module__}.{fn.__qualname__}")
         _SOURCES[name] = fn
         return fn
     return deco

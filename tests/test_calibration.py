@@ -108,3 +108,11 @@ def test_errors_and_registry():
 
     assert "zeros-test" in available_sources()
     _check(get_calibration("zeros-test", 5), 5)
+
+
+def test_calibration_registry_refuses_duplicates():
+    from gsoc_helpers.calibration import available_sources
+
+    assert "real" in available_sources()
+    with pytest.raises(ValueError, match="already registered"):
+        register_source("real")(lambda size, seed: None)

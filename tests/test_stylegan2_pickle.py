@@ -336,3 +336,19 @@ def test_tensor_inside_its_storage_still_loads(tmp_path):
     (tmp_path / "ok.pkl").write_bytes(blob)
     t = read_stylegan2_pickle(tmp_path / "ok.pkl")["G_ema"]
     assert torch.equal(t, torch.tensor([[2.0, 4.0], [3.0, 5.0]]))
+
+
+def test_saved_stylegan2_teacher_loads_in_a_fresh_process(tmp_path):
+    """The registry finds the 'stylegan2-ada' kind without the module having been imported beforehand."""
+    import subprocess
+
+    from gsoc_helpers.models.registry import load_generator, save_generator
+
+    path, _ = small_fixture(tmp_path)
+    st = save_generator(load_generator(str(path)), tmp_path / "teacher.safetensors")
+    code = ("import sys; from gsoc_helpers.models.registry import load_generator; "
+            "assert 'gsoc_helpers.models.stylegan2_ada' not in sys.modules; "
+            f"g = load_generator({str(st)!r}); print(type(g).__name__, g.generator_kind)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["Generator", "stylegan2-ada"]

@@ -18,16 +18,27 @@ from torch import nn
 from ..config import bundled_dir
 
 _GENERATORS: dict[str, type] = {}
-# Modules that register generator kinds on import (so loading a checkpoint finds its class).
-_KIND_MODULES = ("gsoc_helpers.models.offline_teacher", "gsoc_helpers.models.student")
+_DISCOVERED = False
 # Bundled checkpoints in data/ by short name.
 BUNDLED = {"offline-teacher": "offline_teacher.safetensors", "student": "student.safetensors"}
 
 
+def _same_definition(a: object, b: object) -> bool:
+    """Same module and qualified name: the one definition imported again (a reload), not a clash."""
+    return (getattr(a, "__module__", None), getattr(a, "__qualname__", None)) == \
+        (getattr(b, "__module__", None), getattr(b, "__qualname__", None))
+
+
 def register_generator(kind: str) -> Callable[[type], type]:
+    """Class decorator: checkpoints whose metadata says ``kind`` load into this class.  A second, different
+    class under the same kind raises ValueError (registries refuse duplicates)."""
     def wrap(cls: type) -> type:
         if not hasattr(cls, "from_config"):
             raise TypeError(f"{cls.__name__} needs a from_config(dict) classmethod to be registered")
+        old = _GENERATORS.get(kind)
+        if old is not None and not _same_definition(old, cls):
+            raise ValueError(f"generator kind {kind!r} is already registered by {old.__module__}.{old.__qualname__}; "
+                             f"refusing {cls.__module__}.{cls.__qualname__}")
         _GENERATORS[kind] = cls
         cls.generator_kind = kind
         return cls
@@ -41,12 +52,17 @@ def registered_kinds() -> list[str]:
 
 
 def _import_kind_modules() -> None:
-    for name in _KIND_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
+    """Import every module below ``gsoc_helpers.models`` once, so each generator kind registers itself
+    (no hand-kept list of modules to forget one from)."""
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    import pkgutil
+
+    package = importlib.import_module(__name__.rsplit(".", 1)[0])
+    for info in pkgutil.walk_packages(package.__path__, prefix=package.__name__ + "."):
+        importlib.import_module(info.name)
+    _DISCOVERED = True
 
 
 def _config_dict(model: nn.Module) -> dict:
