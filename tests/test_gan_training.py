@@ -62,7 +62,9 @@ def test_resume_equals_uninterrupted(tmp_path):
 
     first = GANTrainer(_cfg(tmp_path / "b", steps=2))
     first.train(x, y, progress=False)  # saves checkpoint.pt at the end
-    resumed = GANTrainer(_cfg(tmp_path / "b", steps=4, seed=99))  # seed is overwritten by the checkpoint
+    with pytest.raises(ValueError, match="seed: 3 -> 99"):  # a resumed run keeps its settings
+        GANTrainer(_cfg(tmp_path / "b", steps=4, seed=99)).load_checkpoint()
+    resumed = GANTrainer(_cfg(tmp_path / "b", steps=4))  # a larger step budget may change
     resumed.load_checkpoint()
     assert resumed.step == 2
     resumed.train(x, y, progress=False)

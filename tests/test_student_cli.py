@@ -26,7 +26,7 @@ def test_distill_cli(tmp_path, capsys):
             "--ndf", "8", "--batch-size", "8", "--max-steps", "2", "--device", "cpu", "--no-progress"]
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["step"] == 2
-    assert main(argv[:-4] + ["3", "--device", "cpu", "--no-progress"]) == 0  # resumes from step 2
+    assert main(argv[:-4] + ["3", "--device", "cpu", "--no-progress", "--resume"]) == 0  # resumes from step 2
     assert [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [2, 3]
     assert main(["distill", str(tmp_path / "nope"), "--out-dir", str(out)]) == 2  # clear error, no traceback
 

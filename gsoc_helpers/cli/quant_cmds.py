@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from .args import non_negative_int, positive_int
 from ..quantization.ptq import ACTIVATION_RANGES, BIAS_CORRECTIONS, OVERFLOW_FIXES
 
 
@@ -22,9 +23,8 @@ def _study(args: argparse.Namespace) -> int:
         configs["nncf-default"] = NNCF_DEFAULTS
     opts = {"bn-matching": {"steps": args.bn_steps}}
     for spec in args.source_option or []:  # SOURCE:KEY=VALUE
-        src, kv = spec.split(":", 1)
-        k, v = kv.split("=", 1)
-        opts.setdefault(src, {})[k] = v
+        src, key, value = parse_source_option(spec)
+        opts.setdefault(src, {})[key] = value
     grid = Grid(models=args.models, sources=args.sources, sizes=args.sizes, seeds=args.seeds, configs=configs,
                 source_options=opts)
     grid.validate()
@@ -36,12 +36,28 @@ def _study(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_source_option(spec: str) -> tuple[str, str, object]:
+    """'SOURCE:KEY=VALUE' -> (source, key, value); VALUE is read as a Python literal (0.7, 200, True, 'x') when it
+    is one, else kept as text (a path)."""
+    import ast
+
+    src, sep, kv = spec.partition(":")
+    key, sep2, text = kv.partition("=")
+    if not (sep and sep2 and src and key):
+        raise ValueError(f"--source-option {spec!r}: expected SOURCE:KEY=VALUE, e.g. teacher:truncation_psi=0.7")
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = text
+    return src, key, value
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("quantize-study", help="INT8 PTQ (OpenVINO+NNCF) grid over models x calibration sources")
     p.add_argument("--models", nargs="+", default=["akamaster_resnet20"])
     p.add_argument("--sources", nargs="+", default=["real", "noise", "bn-matching"])
-    p.add_argument("--sizes", nargs="+", type=int, default=[300])
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--sizes", nargs="+", type=positive_int, default=[300])
+    p.add_argument("--seeds", nargs="+", type=non_negative_int, default=[0, 1, 2])
     p.add_argument("--preset", default="mixed", choices=["mixed", "performance"])
     p.add_argument("--bias-correction", default="none", choices=list(BIAS_CORRECTIONS),
                    help="none (default), full, or fast (NNCF's default)")
@@ -49,9 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="activation range estimator (default: minmax; nncf = NNCF's mean_minmax)")
     p.add_argument("--overflow-fix", default="nncf", choices=["nncf", *OVERFLOW_FIXES])
     p.add_argument("--compare-nncf-defaults", action="store_true", help="also run nncf.quantize's defaults")
-    p.add_argument("--bn-steps", type=int, default=200, help="optimisation steps of the bn-matching source")
+    p.add_argument("--bn-steps", type=positive_int, default=200, help="optimisation steps of the bn-matching source")
     p.add_argument("--source-option", action="append", help="SOURCE:KEY=VALUE, e.g. student:dataset=outputs/x")
     p.add_argument("--test-sets", nargs="+", default=["exact"], help="load_cifar10 test sources (exact, jpeg, ...)")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=positive_int, default=1)
     p.add_argument("--out", default=None)
     p.set_defaults(func=_study)

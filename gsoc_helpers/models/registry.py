@@ -135,8 +135,20 @@ def load_generator(path_or_name: str | os.PathLike, device: str | torch.device =
         raise ValueError(f"{str(path)!r}: unknown generator kind {meta['kind']!r}; known: {sorted(_GENERATORS)}")
     from safetensors.torch import load_file
 
-    model = _GENERATORS[meta["kind"]].from_config(meta["config"])
-    missing, unexpected = model.load_state_dict(load_file(str(path)), strict=False)
+    try:
+        model = _GENERATORS[meta["kind"]].from_config(meta["config"])
+    except (TypeError, KeyError, ValueError) as err:
+        raise ValueError(f"{str(path)!r}: its stored config does not fit a {meta['kind']} generator "
+                         f"({type(err).__name__}: {' '.join(str(err).split())})") from None
+    state = load_file(str(path))
+    ours = model.state_dict()
+    bad = [k for k in state if k in ours and tuple(state[k].shape) != tuple(ours[k].shape)]
+    if bad:
+        k = bad[0]
+        raise ValueError(f"{str(path)!r} does not fit a {meta['kind']} generator with its config: {k!r} has shape "
+                         f"{tuple(state[k].shape)}, the model expects {tuple(ours[k].shape)}"
+                         + (f" ({len(bad) - 1} more mismatches)" if len(bad) > 1 else ""))
+    missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(f"{str(path)!r} does not fit a {meta['kind']} generator with its config: "
                          f"missing {missing[:5]}, unexpected {unexpected[:5]}")
