@@ -81,6 +81,7 @@ def test_synthetic_from_generator():
     assert cs.images.std() > 0
 
 
+@pytest.mark.slow
 def test_bn_matching_lowers_bn_loss():
     net = TinyNet().eval()
     kw = dict(classifier=net, batch_size=10, progress=False, lr=0.1, ce_weight=0.0)

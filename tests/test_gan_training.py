@@ -86,6 +86,7 @@ def test_max_minutes_stops_and_missing_checkpoint(tmp_path):
         tr.train(torch.zeros(2, 3, 16, 16), torch.zeros(2, dtype=torch.long), progress=False)
 
 
+@pytest.mark.slow
 def test_cli_train_teacher_on_image_folder(tmp_path, capsys):
     from PIL import Image
 

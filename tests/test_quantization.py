@@ -62,6 +62,7 @@ def trained_tiny() -> nn.Module:
     return model.eval()
 
 
+@pytest.mark.slow
 def test_quantized_tiny_model_agrees(tmp_path, trained_tiny):
     """INT8 keeps FP32's decisions.  1,000 test images (one image = 0.1 point); measured on an AVX2-only CPU:
     agreement 100 %, KL 5e-5 (project default) to 9e-4 (NNCF's ranges).  Bounds: agreement >= 99 %, KL < 0.01."""
@@ -91,6 +92,7 @@ def test_compare_metrics_exact():
     assert res["agreement"] == 0 and res["kl"] > 0
 
 
+@pytest.mark.slow
 def test_bad_config_and_empty_calibration():
     fp32 = to_openvino(Tiny())
     with pytest.raises(ValueError, match="preset"):
@@ -103,6 +105,7 @@ def test_bad_config_and_empty_calibration():
         quantize(fp32, torch.zeros(0, 3, 32, 32))
 
 
+@pytest.mark.slow
 def test_runner_caches_and_resumes(tmp_path, monkeypatch):
     calls = []
     real_quantize = runner.quantize
@@ -159,6 +162,7 @@ def test_cli_errors(capsys):
     assert stop.value.code == 2 and "--sizes: must be >= 1" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_accuracy_control_runs_on_held_out_data(trained_tiny):
     """Accuracy-aware PTQ on 100 held-out images with max_drop 5 points.  NNCF validates with its own compile
     settings (bf16 on some CPUs) while this test measures in f32, so the bound allows 2 more images (2 points)."""
@@ -191,6 +195,7 @@ def test_config_maps_to_nncf_parameters():
     assert PTQConfig().key() != NNCF_DEFAULTS.key()
 
 
+@pytest.mark.slow
 def test_fp32_reference_is_compiled_in_f32():
     import openvino as ov
 

@@ -39,6 +39,7 @@ def image_tree(tmp_path: Path) -> Path:
     return tmp_path / "imgs"
 
 
+@pytest.mark.slow
 def test_train_teacher_never_overwrites_a_run_unless_told(tmp_path, image_tree, capsys):
     out = tmp_path / "run"
     argv = ["train-teacher", "--out-dir", str(out), "--steps", "2", "--batch-size", "2", "--ngf", "8", "--ndf", "8",
@@ -65,6 +66,7 @@ def test_corrupt_checkpoint_is_one_line(tmp_path, image_tree, capsys, content):
     assert_one_line_error(*run_cli(argv, capsys), "checkpoint")
 
 
+@pytest.mark.slow
 def test_distill_resume_refuses_changed_settings(tmp_path, capsys):
     syn = write_tiny_synthetic(tmp_path / "syn")
     real = tmp_path / "real"

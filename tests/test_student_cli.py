@@ -15,6 +15,7 @@ from gsoc_helpers.models.student import StudentConfig, StudentGenerator
 from test_distill_trainer import write_tiny_synthetic
 
 
+@pytest.mark.slow
 def test_distill_cli(tmp_path, capsys):
     syn = write_tiny_synthetic(tmp_path / "syn")
     rng = np.random.default_rng(0)
@@ -31,6 +32,7 @@ def test_distill_cli(tmp_path, capsys):
     assert main(["distill", str(tmp_path / "nope"), "--out-dir", str(out)]) == 2  # clear error, no traceback
 
 
+@pytest.mark.slow
 def test_export_cli(tmp_path, capsys):
     pytest.importorskip("openvino")
     torch.manual_seed(0)

@@ -338,6 +338,7 @@ def test_tensor_inside_its_storage_still_loads(tmp_path):
     assert torch.equal(t, torch.tensor([[2.0, 4.0], [3.0, 5.0]]))
 
 
+@pytest.mark.slow
 def test_saved_stylegan2_teacher_loads_in_a_fresh_process(tmp_path):
     """The registry finds the 'stylegan2-ada' kind without the module having been imported beforehand."""
     import subprocess
