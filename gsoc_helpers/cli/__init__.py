@@ -12,6 +12,7 @@ import sys
 COMMAND_MODULES: tuple[str, ...] = (
     "gsoc_helpers.cli.data_cmds",
     "gsoc_helpers.cli.quant_cmds",
+    "gsoc_helpers.cli.quantize_cmds",
     "gsoc_helpers.cli.teacher_train_cmds",
     "gsoc_helpers.cli.series_cmds",
     "gsoc_helpers.cli.sample_cmds",
