@@ -97,8 +97,6 @@ def _evaluate(fp32, int8, um: UserModel, held: ImageSet, threads: int | None) ->
     l32 = ev.logits(ev.compile_model(fp32, threads, "f32"), x)
     l8 = ev.logits(ev.compile_model(int8, threads, "f32"), x)
     labels = held.labels
-    if labels is not None and int(labels.max()) >= um.num_classes:
-        raise ValueError(f"held-out labels go up to {int(labels.max())} but the model has {um.num_classes} classes")
     res = ev.compare(l32, l8, labels.numpy() if labels is not None else np.full(len(x), -1))
     out = {"agreement": res["agreement"], "kl": res["kl"], "images": len(x)}
     for k in ("top1_fp32", "top1_int8", "drop"):
@@ -138,8 +136,9 @@ def quantize_model(model: str, calibration: str, out: str | os.PathLike, *, weig
     _check_out(out, overwrite)
     if preprocessing is not None:
         preprocessing.validate()
-    check_calibration_spec(str(calibration))
-    if held_out is not None and Path(held_out).expanduser().resolve() == Path(str(calibration)).expanduser().resolve():
+    cal_kind = check_calibration_spec(str(calibration))
+    if (held_out is not None and cal_kind == "folder"
+            and Path(held_out).expanduser().resolve() == Path(str(calibration)).expanduser().resolve()):
         raise ValueError("the held-out folder must not be the calibration folder")
     if opts.max_drop is not None and held_out is None:
         raise ValueError("max drop (accuracy-aware PTQ) needs a labelled held-out folder (--held-out)")
@@ -151,6 +150,9 @@ def quantize_model(model: str, calibration: str, out: str | os.PathLike, *, weig
         if opts.max_drop is not None and held.labels is None:
             raise ValueError(f"max drop needs labelled held-out images (class folders named by CIFAR-10 class or "
                              f"class index) in {str(held_out)!r}")
+        if held.labels is not None and int(held.labels.max()) >= um.num_classes:
+            raise ValueError(f"held-out class folders go up to class {int(held.labels.max())} but the model has "
+                             f"{um.num_classes} classes")
     with tqdm(total=5, desc="calibration images", disable=not progress) as bar:
         return _run(um, held, str(calibration), out, opts, cfg, bar, t0)
 
