@@ -11,7 +11,10 @@ import torch
 from conftest import write_image_folder
 from torch import nn
 
+import openvino as ov
+
 from gsoc_helpers.cli import main
+from gsoc_helpers.quantization import evaluate as ev
 from gsoc_helpers.quantization import tool
 from gsoc_helpers.quantization.tool import QuantizeOptions, quantize_model
 from gsoc_helpers.quantization.user_model import Preprocessing
@@ -103,8 +106,6 @@ def _read_folder(folder: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def _direct(out: Path, x: np.ndarray, labels: np.ndarray | None) -> dict:
     """Agreement, KL(FP32 || INT8), top-1, straight from the saved IRs with OpenVINO (f32 precision hint)."""
-    import openvino as ov
-
     core = ov.Core()
     z = []
     for name in ("model_fp32.xml", "model_int8.xml"):
@@ -128,10 +129,7 @@ def _check_against_direct(report: dict, direct: dict) -> None:
 
 
 def test_onnx_model_report_matches_direct_openvino(work, tmp_path, monkeypatch):
-    import openvino as ov
-
     from gsoc_helpers.calibration import get_calibration
-    from gsoc_helpers.quantization import evaluate as ev
 
     seen = {}
     real_quantize = tool.quantize
@@ -191,10 +189,6 @@ def test_ir_model_on_held_out_synthetic_images(work, tmp_path):
 
 
 def test_factory_with_safetensors_via_cli_and_bn_matching(work, tmp_path, monkeypatch, capsys):
-    import openvino as ov
-
-    from gsoc_helpers.quantization import evaluate as ev
-
     monkeypatch.syspath_prepend(str(work["pkg"]))
     out = tmp_path / "f"
     assert main(["quantize", "qtool_factory:make", "--weights", str(work["root"] / "w.safetensors"),
@@ -214,22 +208,45 @@ def test_factory_with_safetensors_via_cli_and_bn_matching(work, tmp_path, monkey
     assert np.abs(ev.logits(fp32, torch.from_numpy(xp)) - ref).max() < 1e-3  # the weights were loaded
 
 
-def test_factory_with_torch_state_dict_and_user_calibration_folder(work, tmp_path, monkeypatch):
-    import openvino as ov
-
-    from gsoc_helpers.quantization import evaluate as ev
+def test_factory_with_torch_state_dict_user_calibration_folder_and_resize(work, tmp_path, monkeypatch):
+    """A 48x48 model: calibration and held-out images (32x32 files) are resized to 48 (bilinear, antialiased)."""
+    import torch.nn.functional as F
 
     monkeypatch.syspath_prepend(str(work["pkg"]))
+    p = Preprocessing(image_size=48)
     res = quantize_model("qtool_factory:make", str(work["root"] / "flat"), tmp_path / "g",
-                         weights=work["root"] / "w.pt", held_out=work["root"] / "held",
+                         weights=work["root"] / "w.pt", held_out=work["root"] / "held", preprocessing=p,
                          options=QuantizeOptions(**FAST), progress=False)
-    assert res.report["calibration"]["images"] == 12 and "flat" in res.report["calibration"]["description"]
-    x, _ = _read_folder(work["root"] / "held")
-    p = Preprocessing()
+    r = res.report
+    assert r["calibration"]["images"] == 12 and "flat" in r["calibration"]["description"]
+    assert r["model"]["input"] == [-1, 3, 48, 48]
+    x, y = _read_folder(work["root"] / "held")
+    x48 = F.interpolate(torch.from_numpy(x), size=(48, 48), mode="bilinear", align_corners=False,
+                        antialias=True).numpy()
+    xp = _prep_numpy(x48, p.mean, p.std)
+    _check_against_direct(r, _direct(res.out, xp, y))
     with torch.no_grad():
-        ref = work["net"](torch.from_numpy(_prep_numpy(x, p.mean, p.std))).numpy()
+        ref = work["net"](torch.from_numpy(xp)).numpy()
     fp32 = ev.compile_model(ov.Core().read_model(str(res.fp32_xml)), 1)
-    assert np.abs(ev.logits(fp32, torch.from_numpy(_prep_numpy(x, p.mean, p.std))) - ref).max() < 1e-3
+    assert np.abs(ev.logits(fp32, torch.from_numpy(xp)) - ref).max() < 1e-3  # the weights were loaded
+
+
+def test_folder_labels_by_class_index_and_any_image_size(tmp_path):
+    from PIL import Image
+
+    from gsoc_helpers.quantization.user_images import load_folder
+
+    rng = np.random.default_rng(0)
+    for c in ("0", "3"):
+        (tmp_path / "idx" / c).mkdir(parents=True)
+        for j, hw in enumerate(((40, 40), (20, 30))):
+            Image.fromarray(rng.integers(0, 256, (*hw, 3), dtype=np.uint8)).save(tmp_path / "idx" / c / f"{j}.jpg")
+    got = load_folder(tmp_path / "idx", 32)
+    assert got.images.shape == (4, 3, 32, 32) and got.labels.tolist() == [0, 0, 3, 3]
+    assert 0 <= float(got.images.min()) and float(got.images.max()) <= 1
+    (tmp_path / "idx" / "loose.png").write_bytes((tmp_path / "idx" / "0" / "0.jpg").read_bytes())
+    assert load_folder(tmp_path / "idx", 32).labels is None  # an image outside a class folder: unlabelled
+    assert len(load_folder(tmp_path / "idx", 16, max_images=3).images) == 3
 
 
 def test_registered_classifier(shared_data_root, tmp_path):
@@ -268,8 +285,6 @@ def _bad_onnx(root: Path) -> Path:
 
 def _bad_ir(root: Path) -> Path:
     from gsoc_helpers.quantization.ptq import save_ir
-
-    import openvino as ov
 
     net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.LazyLinear(10)).eval()
     net(torch.zeros(1, 1, 32, 32))
