@@ -249,6 +249,7 @@ def test_folder_labels_by_class_index_and_any_image_size(tmp_path):
     assert len(load_folder(tmp_path / "idx", 16, max_images=3).images) == 3
 
 
+@pytest.mark.slow
 def test_registered_classifier(shared_data_root, tmp_path):
     res = quantize_model("akamaster_resnet20", "noise", tmp_path / "r",
                          options=QuantizeOptions(**{**FAST, "calibration_size": 10, "held_out_size": 10}),
@@ -330,13 +331,15 @@ def _cases(work: dict, tmp: Path) -> dict[str, tuple[list[str], str]]:
         "units mixed up": ([onnx, "--calibration", "noise", "--value-range", "0", "255"], "look like [0,1] units"),
         "range reversed": ([onnx, "--calibration", "noise", "--value-range", "1", "0"], "LO < HI"),
         "two means": ([onnx, "--calibration", "noise", "--mean", "0.5", "0.5"], "1 or 3 finite"),
-        "image size tiny": ([onnx, "--calibration", "noise", "--image-size", "2"], "image size must be"),
+        "image size tiny": ([onnx, "--calibration", "noise", "--image-size", "2"], "must be >= 8"),
         "image size vs model": ([onnx, "--calibration", "noise", "--image-size", "64"], "stated image size is 64"),
         "max drop without held-out": ([onnx, "--calibration", "noise", "--max-drop", "1"], "needs a labelled"),
         "max drop unlabelled": ([onnx, "--calibration", "noise", "--max-drop", "1", "--held-out", str(root / "flat")],
                                 "needs labelled"),
         "held-out = calibration": ([onnx, "--calibration", held, "--held-out", held], "must not be the calibration"),
-        "calibration size 0": ([onnx, "--calibration", "noise", "--calibration-size", "0"], "positive integer"),
+        "calibration size 0": ([onnx, "--calibration", "noise", "--calibration-size", "0"], "must be >= 1"),
+        "max drop 0": ([onnx, "--calibration", "noise", "--max-drop", "0", "--held-out", held], "must be in (0"),
+        "out is a file": ([onnx, "--calibration", "noise", "--out", str(root / "tiny.onnx")], "is a file"),
     }
 
 
@@ -346,9 +349,13 @@ def test_bad_inputs_one_line_exit_2_nothing_written(work, tmp_path, monkeypatch,
     capsys.readouterr()  # conversion warnings while making the bad models
     for name, (argv, message) in cases.items():
         out = tmp_path / "out"
-        assert main(["quantize", "--out", str(out), *FAST_CLI, *argv]) == 2, name
+        try:
+            code = main(["quantize", "--out", str(out), *FAST_CLI, *argv])
+        except SystemExit as stop:  # argparse's own checks (numbers out of range) exit through SystemExit
+            code = stop.code
         err = capsys.readouterr().err
-        assert err.startswith("error: ") and err.count("\n") == 1 and message in err, (name, err)
+        assert code == 2 and "error: " in err and err.count("\n") == 1 and message in err, (name, err)
+        assert "Traceback" not in err
         assert not out.exists() and not list(tmp_path.glob(".out*")), name
 
 
@@ -368,3 +375,16 @@ def test_existing_output_kept_on_error_and_refused_without_overwrite(work, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and (out / "old.txt").read_text() == "mine"
     assert main(["quantize", onnx, "--calibration", "noise", "--out", str(tmp_path / "new"), *FAST_CLI]) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_function_refuses_bad_values_before_writing(work, tmp_path):
+    onnx = str(work["root"] / "tiny.onnx")
+    bad = [(dict(options=QuantizeOptions(calibration_size=0)), "calibration size"),
+           (dict(options=QuantizeOptions(max_drop=0.0)), "max drop"),
+           (dict(options=QuantizeOptions(speed_seconds=float("nan"))), "speed seconds"),
+           (dict(preprocessing=Preprocessing(image_size=2)), "image size"),
+           (dict(preprocessing=Preprocessing(std=(float("inf"),))), "finite")]
+    for kwargs, message in bad:
+        with pytest.raises(ValueError, match=message):
+            quantize_model(onnx, "noise", tmp_path / "out", progress=False, **kwargs)
+        assert not list(tmp_path.iterdir())
