@@ -8,6 +8,7 @@ Every source returns a :class:`CalibrationSet` with images float32 [N,3,32,32] i
 * ``teacher`` / ``student``  synthetic images: from a dataset folder (``dataset=``; the synthetic format) or
                   sampled on the fly from a generator (``generator=`` module or registry name; default the bundled
                   "offline-teacher" / "student") following the generator protocol.
+* ``fractal``     FractalDB-style colourised IFS fractals, one IFS per class (``gsoc_helpers.fractals``).
 * ``noise``       Gaussian N(0.5, 0.25^2) clipped to [0,1] (a floor; labels are nominal).
 * ``bn-matching`` data-free images optimised so the classifier's BatchNorm inputs match its running statistics
                   (ZeroQ, Cai et al. 2020; DeepInversion, Yin et al. 2020), plus an optional cross-entropy term
@@ -214,3 +215,6 @@ def bn_matching_source(size: int, seed: int, classifier: nn.Module | None = None
         for p in model.parameters():
             p.requires_grad_(True)
     return CalibrationSet(torch.cat(out).float(), labels, "bn-matching")
+
+
+from . import fractals as _fractals  # noqa: E402,F401  registers the "fractal" source (FractalDB-style IFS)
