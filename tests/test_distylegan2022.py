@@ -147,3 +147,16 @@ def test_cli_sample_from_original_checkpoint(tmp_path, capsys):
 
     ds = SyntheticDataset(tmp_path / "ds")
     assert len(ds) == 20 and ds.z.shape == (20, 16)
+
+
+def test_cli_export_original_checkpoint_to_openvino(tmp_path, capsys):
+    from gsoc_helpers.cli import main
+    from gsoc_helpers.export import OpenVINOGenerator
+
+    ref = _write_original(tmp_path / "ckpt")
+    assert main(["export", str(tmp_path / "ckpt"), "--out", str(tmp_path / "ir")]) == 0, capsys.readouterr().err
+    xml = capsys.readouterr().out.split("FP32 IR: ")[1].split()[0]
+    z, y = torch.rand(4, 16), torch.tensor([0, 2, 4, 9])
+    with torch.no_grad():
+        want = ref(z, torch.nn.functional.one_hot(y, 10).float())
+    assert torch.allclose(OpenVINOGenerator(xml)(z, y), want, atol=1e-4)

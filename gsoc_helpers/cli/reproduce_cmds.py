@@ -14,7 +14,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     p = plan(args.zoo, args.models, args.original_size, args.project_size, args.seeds, args.teacher, args.student,
-             args.teacher_dataset, args.student_dataset)
+             args.teacher_dataset, args.student_dataset, args.val_size)
     print("substitutes:" if p.substitutes else "no substitutes: the original's models and generators")
     for s in p.substitutes:
         print(f"  - {s}")
@@ -27,6 +27,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..quantization.accuracy import AccuracyControl
     from ..quantization.reproduce2022 import ORIGINAL_SIZE
 
     p = sub.add_parser("reproduce-2022", help="rerun the 2022 Part II PTQ grid (5 models x 4 calibration sets x "
@@ -43,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--teacher-dataset", default=None, help="synthetic dataset folder for the teacher source "
                                                            "(e.g. an imported FakeCIFAR10)")
     p.add_argument("--student-dataset", default=None, help="synthetic dataset folder for the student source")
+    p.add_argument("--val-size", type=int, default=AccuracyControl.val_size,
+                   help="held-out real images for the project protocol's accuracy control")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=None)
     p.set_defaults(func=_reproduce)

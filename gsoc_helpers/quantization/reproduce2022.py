@@ -40,6 +40,7 @@ class Plan:
     project_size: int = 300
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     substitutes: list[str] = field(default_factory=list)
+    val_size: int = AccuracyControl.val_size  # held-out images of the project's accuracy control
 
 
 def _original_available() -> str | None:
@@ -59,7 +60,7 @@ def _original_available() -> str | None:
 def plan(zoo: str = "auto", models: list[str] | None = None, original_size: int = ORIGINAL_SIZE,
          project_size: int = 300, seeds: list[int] | None = None, teacher: str | None = None,
          student: str | None = None, teacher_dataset: str | None = None,
-         student_dataset: str | None = None) -> Plan:
+         student_dataset: str | None = None, val_size: int = AccuracyControl.val_size) -> Plan:
     """What to run: ``zoo`` "original" (chenyaofo + NVIDIA's teacher, online), "offline" or "auto" (original if it
     loads). ``teacher``/``student``: generator names/paths (``student`` may be a 2022 DiStyleGAN folder);
     ``*_dataset``: synthetic-dataset folders instead (e.g. an imported FakeCIFAR10)."""
@@ -100,7 +101,7 @@ def plan(zoo: str = "auto", models: list[str] | None = None, original_size: int 
                              "student": {"dataset": student_dataset} if student_dataset else
                              {"generator": student or "student"}}
     return Plan(list(models) if models else chosen, opts, test, int(original_size), int(project_size),
-                list(seeds) if seeds is not None else [0, 1, 2], subs)
+                list(seeds) if seeds is not None else [0, 1, 2], subs, int(val_size))
 
 
 def grids(p: Plan):
@@ -113,7 +114,8 @@ def grids(p: Plan):
                     source_options=p.source_options, accuracy_control={ORIGINAL_CONFIGS[1]: POT_ACCURACY_AWARE})
     project = Grid(models=p.models, sources=sources, sizes=[p.project_size], seeds=p.seeds,
                    configs={PROJECT_CONFIGS[0]: PTQConfig(), PROJECT_CONFIGS[1]: PTQConfig()},
-                   source_options=p.source_options, accuracy_control={PROJECT_CONFIGS[1]: AccuracyControl()})
+                   source_options=p.source_options,
+                   accuracy_control={PROJECT_CONFIGS[1]: AccuracyControl(val_size=p.val_size)})
     return original, project
 
 
