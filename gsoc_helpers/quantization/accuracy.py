@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..calibration import CalibrationSet, _pick, balanced_labels
+from ..calibration import CalibrationSet, _pick, balanced_labels, train_split
 from .ptq import quantize_with_accuracy_control
 
 VALIDATION_DATA = ("heldout", "calibration")
@@ -54,9 +54,7 @@ def heldout_validation(calibration: CalibrationSet, size: int, seed: int, train_
                        data_root=None) -> tuple[torch.Tensor, torch.Tensor]:
     """(images float32 [size,3,32,32] in [0,1], labels int64 [size]): class-balanced real CIFAR-10 train images,
     none of them pixel-identical to a calibration image."""
-    from ..data import load_cifar10
-
-    ds = load_cifar10("train", source=train_source, data_root=data_root)
+    ds = train_split(train_source, data_root)
     used = _row_keys((calibration.images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8))
     free = np.array([i for i in range(len(ds.labels)) if ds.images[i].tobytes() not in used])
     idx = free[_pick(ds.labels[free], balanced_labels(size, seed + 104729), seed + 104729,
