@@ -1,22 +1,9 @@
 """reproduce-2022: the plan (offline substitutes), both grids, the side-by-side table, CLI errors."""
 from __future__ import annotations
 
-import torch
-from torch import nn
+from test_accuracy_aware import Tiny  # a 3-layer classifier: the grid's plumbing without a real model's cost
 
 from gsoc_helpers.quantization import reproduce2022 as rep
-
-
-class Tiny(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.f = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 16, 3, 2, 1),
-                               nn.ReLU())
-        self.fc = nn.Linear(16, 10)
-
-    def forward(self, x):
-        return self.fc(self.f(x).mean((2, 3))) * 10
 
 
 def test_offline_plan_names_its_substitutes():
