@@ -38,12 +38,14 @@ def test_run_prints_both_protocols_side_by_side(tmp_path):
     p = rep.plan("offline", models=["tiny"], original_size=10, project_size=10, seeds=[0], val_size=10)
     table, head = rep.run(p, tmp_path, progress=False, model_factory=lambda name: Tiny())
     assert list(table.index.get_level_values("calibration")) == ["CIFAR-10", "StyleGAN2-ADA", "DiStyleGAN", "Fractal"]
+    assert list(table.columns)[:3] == ["FP32 top-1", "2022 default INT8 top-1", "2022 default drop"]
+    assert list(table.columns)[-4:-2] == ["ours default agreement", "ours default KL(1e-3)"]
     for col in ("FP32 top-1", "2022 default INT8 top-1", "2022 acc-aware drop", "2022 acc-aware FP32 layers",
                 "ours default agreement", "ours acc-aware KL(1e-3)"):
         assert col in table.columns and table[col].notna().all()
     assert "±" in table["ours default agreement"].iloc[0]
     md = (tmp_path / "reproduce_2022.md").read_text()
-    assert "Substitutes:" in md and "offline zoo" in md and "(1017 images)" in md
+    assert "Substitutes:" in md and "-> tiny (offline zoo" in md and "(1017 images)" in md
     assert len((tmp_path / "original_protocol" / "cells.jsonl").read_text().splitlines()) == 8
     assert len((tmp_path / "project_protocol" / "cells.jsonl").read_text().splitlines()) == 8
 

@@ -5,7 +5,9 @@ reverts layers to FP32 until top-1 on a *validation* set drops by at most ``max_
 Which images it validates on matters:
 
 * ``"heldout"`` (default): real CIFAR-10 **train** images that are not in the calibration set, class-balanced and
-  seeded; never the test images the study reports on.
+  seeded; never the test images the study reports on. The zoo's classifiers were trained on these images, so FP32
+  scores ~100 % on them (measured: 99.8-100 % for akamaster ResNet-20) and the control in effect bounds how often
+  the INT8 model disagrees with FP32 on real images, rather than its accuracy on unseen ones.
 * ``"calibration"``: the calibration images themselves with their labels, the 2022 original's protocol (POT
   measured its metric on the calibration data loader). For synthetic or fractal calibration sets the labels are
   the generator's condition or a nominal fractal category, so the "accuracy" it controls is not CIFAR-10 accuracy.

@@ -80,8 +80,8 @@ def plan(zoo: str = "auto", models: list[str] | None = None, original_size: int 
         from ..models.classifiers import OFFLINE_ZOO
 
         chosen, teacher_gen, test = list(OFFLINE_ZOO), teacher or "offline-teacher", "exact"
-        subs += [f"models: chenyaofo {', '.join(m.split('_', 1)[1] for m in ORIGINAL_MODELS)} -> offline zoo "
-                 f"{', '.join(OFFLINE_ZOO)} (akamaster, data root)",
+        subs += [f"models: chenyaofo {', '.join(m.split('_', 1)[1] for m in ORIGINAL_MODELS)} -> "
+                 f"{', '.join(models or OFFLINE_ZOO)} (offline zoo: akamaster, data root)",
                  "CIFAR-10: full 50,000/10,000 train/test splits -> the data root's bit-exact subset"]
         if teacher is None and teacher_dataset is None:
             subs.append("StyleGAN2-ADA teacher (NVIDIA CIFAR-10) -> bundled 'offline-teacher'")
@@ -141,6 +141,10 @@ def side_by_side(original_cells: list[dict], project_cells: list[dict], test_set
         r[f"{tag} agreement"] = f"{a.mean():.2f} ± {a.std(ddof=1) if len(a) > 1 else 0:.2f}"
         r[f"{tag} KL(1e-3)"] = f"{k.mean():.2f} ± {k.std(ddof=1) if len(k) > 1 else 0:.2f}"
     out = pd.DataFrame.from_dict(rows, orient="index")
+    order = ["FP32 top-1"] + [f"2022 {c} {m}" for c in ("default", "acc-aware") for m in ("INT8 top-1", "drop")] + \
+        ["2022 acc-aware FP32 layers"] + [f"ours {c} {m}" for c in ("default", "acc-aware")
+                                          for m in ("agreement", "KL(1e-3)")]
+    out = out[[c for c in order if c in out.columns]]
     out.index = pd.MultiIndex.from_tuples(out.index, names=["model", "calibration"])
     return out
 
