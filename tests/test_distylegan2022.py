@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -160,3 +161,12 @@ def test_cli_export_original_checkpoint_to_openvino(tmp_path, capsys):
     with torch.no_grad():
         want = ref(z, torch.nn.functional.one_hot(y, 10).float())
     assert torch.allclose(OpenVINOGenerator(xml)(z, y), want, atol=1e-4)
+
+
+def test_panel_generates_from_original_checkpoint(tmp_path):
+    from gsoc_helpers.widgets import generate_grid, load_model
+
+    _write_original(tmp_path / "ckpt")
+    assert isinstance(load_model(str(tmp_path / "ckpt")), DiStyleGAN2022)
+    grid, labels = generate_grid(str(tmp_path / "ckpt"), ["cat", 9], per_class=3)
+    assert grid.dtype == np.uint8 and grid.shape[-1] == 3 and grid.std() > 0 and len(labels) == 2
