@@ -4,8 +4,9 @@ The 2022 project calibrated on 5,000 fractal images generated with Datumaro (IFS
 downloaded colorisation network). This renders the same kind of image with numpy/PIL only:
 
 * a *category* is an iterated function system of 2-4 affine maps ``x -> A x + b`` (FractalDB draws 2-8) with
-  the six parameters drawn from U[-1, 1]; map ``i`` is chosen with probability proportional to ``|det A_i|``; a system is kept only if its
-  attractor is finite and fills at least ``min_fill`` of the canvas (FractalDB's filling-rate rule);
+  the six parameters drawn from U[-1, 1]; map ``i`` is chosen with probability proportional to ``|det A_i|``; a
+  system is kept only if its attractor is finite and fills at least ``min_fill`` of the canvas (FractalDB's
+  filling-rate rule);
 * an *instance* multiplies one parameter of one map by a weight in [0.8, 1.2] (FractalDB's intra-category
   variation), may flip horizontally, and gets its own colours;
 * rendering: a vectorised chaos game (``chains`` x ``steps`` points after a burn-in), a per-pixel hit histogram on a
