@@ -18,6 +18,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gsoc_helpers.cli.sample_cmds",
     "gsoc_helpers.cli.app_cmds",
     "gsoc_helpers.cli.student_cmds",
+    "gsoc_helpers.cli.import_cmds",
+    "gsoc_helpers.cli.reproduce_cmds",
 )
 
 

@@ -22,9 +22,12 @@ def _fid(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     target = args.candidate
-    if Path(target).is_dir():
+    from ..models.distylegan2022 import is_original_checkpoint
+
+    if Path(target).is_dir() and not is_original_checkpoint(target):
         candidate = target
-    elif target in ("teacher", "student", "offline-teacher") or target.endswith((".safetensors", ".pkl")):
+    elif target in ("teacher", "student", "offline-teacher") or target.endswith((".safetensors", ".pkl")) \
+            or is_original_checkpoint(target):  # a 2022 DiStyleGAN folder or its generator.pt
         from ..widgets import load_model
 
         candidate = load_model(target, device=args.device)

@@ -45,7 +45,7 @@ def _sample(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="sample a class-balanced synthetic dataset from a generator (resumable)")
     p.add_argument("generator", help="'cifar10' (NVIDIA StyleGAN2-ADA), a .pkl path/URL, 'offline-teacher', "
-                                     "'student' or a .safetensors checkpoint")
+                                     "'student', a .safetensors checkpoint or a 2022 DiStyleGAN folder")
     p.add_argument("--out", type=output_folder, default=None, help="dataset folder (default <output dir>/synthetic/<generator>)")
     p.add_argument("--per-class", type=positive_int, default=5000, help="images per class (default 5000 -> 50,000)")
     p.add_argument("--seed", type=non_negative_int, default=0)

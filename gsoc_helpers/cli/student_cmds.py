@@ -64,7 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_distill)
 
     p = sub.add_parser("export", help="export a generator checkpoint to OpenVINO IR (FP32, optionally INT8)")
-    p.add_argument("generator", help="'student', 'offline-teacher', a .safetensors or a StyleGAN2-ADA .pkl")
+    p.add_argument("generator", help="'student', 'offline-teacher', a .safetensors, a StyleGAN2-ADA .pkl or a "
+                                     "2022 DiStyleGAN folder")
     p.add_argument("--out", default="export", help="output folder")
     p.add_argument("--int8", action="store_true", help="also write an NNCF INT8 IR and report its PSNR vs FP32")
     p.add_argument("--calibration-size", type=int, default=300)

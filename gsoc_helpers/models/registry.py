@@ -121,13 +121,18 @@ def resolve_generator_path(path_or_name: str | os.PathLike) -> Path:
 
 
 def load_generator(path_or_name: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
-    """A generator in eval mode from a bundled name, a .safetensors checkpoint, or a StyleGAN2-ADA .pkl/URL
-    (``"cifar10"``: NVIDIA's official CIFAR-10 snapshot, downloaded once into the cache)."""
+    """A generator in eval mode from a bundled name, a .safetensors checkpoint, a StyleGAN2-ADA .pkl/URL
+    (``"cifar10"``: NVIDIA's official CIFAR-10 snapshot, downloaded once into the cache), or a 2022 DiStyleGAN
+    checkpoint (its folder with config.json + generator.pt, or the generator.pt itself)."""
     name = str(path_or_name)
     if name == "cifar10" or name.endswith(".pkl") or name.startswith(("http://", "https://", "file://")):
         from .stylegan2_ada import load_stylegan2_ada
 
         return load_stylegan2_ada(name).to(device).eval()
+    if name not in BUNDLED and (Path(name).expanduser().is_dir() or name.endswith(".pt")):
+        from .distylegan2022 import load_original
+
+        return load_original(Path(name).expanduser()).to(device).eval()
     path = resolve_generator_path(name)
     meta = read_generator_metadata(path)
     _import_kind_modules()
