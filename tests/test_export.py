@@ -33,6 +33,7 @@ def test_psnr_by_hand():
         psnr(a, torch.zeros(3))
 
 
+@pytest.mark.slow
 def test_fp32_matches_pytorch_and_round_trip(tiny_student, tmp_path):
     z, y = torch.randn(5, 16), torch.tensor([0, 1, 2, 3, 9])
     ref = tiny_student(z, y)
@@ -59,6 +60,7 @@ def test_int8_uses_the_project_quantize_with_ptq_config(tiny_student, tmp_path):
         export_generator(tiny_student, tmp_path, int8=True, calibration_size=4, config=PTQConfig(preset="fast"))
 
 
+@pytest.mark.slow
 def test_int8_close_to_fp32(tiny_student, tmp_path):
     xml = export_generator(tiny_student, tmp_path, int8=True, calibration_size=32)
     assert xml.name == "generator_int8.xml"
@@ -70,4 +72,4 @@ def test_int8_close_to_fp32(tiny_student, tmp_path):
     assert not torch.equal(a, b)  # it really is quantised
     value = psnr(a, b)
     print(f"INT8 vs FP32 PSNR: {value:.2f} dB")
-    assert value > 25.0
+    assert value > 25.0  # measured 38.6 dB on an AVX2-only CPU

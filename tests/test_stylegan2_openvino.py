@@ -30,6 +30,7 @@ def _tiny_generator() -> Generator:
     return g
 
 
+@pytest.mark.slow
 def test_openvino_matches_pytorch_dynamic_batch():
     g = _tiny_generator()
     z, c = torch.randn(3, 8), torch.tensor([0, 1, 3])
@@ -47,6 +48,7 @@ def test_openvino_matches_pytorch_dynamic_batch():
     assert g.synthesis.b8.conv0.fused  # tracing does not change the eager model's mode
 
 
+@pytest.mark.slow
 def test_convert_generator_takes_truncation_psi_as_input():
     """export.convert_generator: ψ is an IR input; every ψ matches PyTorch on the same compiled model."""
     from gsoc_helpers.export import OpenVINOGenerator

@@ -5,6 +5,8 @@ import argparse
 import json
 from pathlib import Path
 
+from .args import device, finite_float, non_negative_int, port, positive_int
+
 
 def _app(args: argparse.Namespace) -> int:
     from ..app import serve
@@ -19,7 +21,9 @@ def _fid(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     target = args.candidate
-    if Path(target).is_dir():
+    from ..models.distylegan2022 import is_original_checkpoint
+
+    if Path(target).is_dir() and not is_original_checkpoint(target):
         candidate = target
     elif target.startswith("cifar10-"):
         from ..data import load_cifar10
@@ -44,23 +48,23 @@ def _fid(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("app", help="serve the class-conditional generation panel with Voilà on 127.0.0.1")
-    p.add_argument("--port", type=int, default=8866, help="TCP port (default 8866, Voilà's)")
+    p.add_argument("--port", type=port, default=8866, help="TCP port (default 8866, Voilà's)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1, local only)")
     p.set_defaults(func=_app)
 
     p = sub.add_parser("fid", help="FID / KID / precision-recall of a generator, synthetic set or CIFAR-10 split")
     p.add_argument("candidate", help="a synthetic dataset folder, cifar10-<train|test>[:<source>], or a generator: "
-                                     "teacher | student | offline-teacher | cifar10 | URL | .pkl | .safetensors")
+                                     "teacher | student | offline-teacher | cifar10 | URL | .pkl | .safetensors | 2022 checkpoint folder")
     p.add_argument("--metrics", default="fid,kid,prc", help="comma list of fid, kid, prc, isc")
-    p.add_argument("--n", type=int, default=10_000, help="images to generate (generator candidates)")
-    p.add_argument("--n-candidate", type=int, default=None, help="subset of an image candidate (default all)")
+    p.add_argument("--n", type=positive_int, default=10_000, help="images to generate (generator candidates)")
+    p.add_argument("--n-candidate", type=positive_int, default=None, help="subset of an image candidate (default all)")
     p.add_argument("--split", default="train", choices=["train", "test"], help="CIFAR-10 reference split")
     p.add_argument("--source", default="auto", help="reference source for load_cifar10 (auto, exact, jpeg, ...)")
-    p.add_argument("--reference-n", type=int, default=None, help="reference subset size (default whole split)")
-    p.add_argument("--psi", type=float, default=1.0, help="truncation psi for generators")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--reference-n", type=positive_int, default=None, help="reference subset size (default whole split)")
+    p.add_argument("--psi", type=finite_float, default=1.0, help="truncation psi for generators")
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--device", type=device, default="cpu")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
     p.add_argument("--json", default=None, help="write the result with its protocol to this JSON file")
     p.add_argument("--verbose", action="store_true")
     p.set_defaults(func=_fid)
