@@ -63,7 +63,11 @@ def test_app_command_line():
     cmd = voila_command(9000)
     assert cmd[1:4] == ["-m", "voila", str(APP_NOTEBOOK)] and "--port=9000" in cmd and "--Voila.ip=127.0.0.1" in cmd
     assert APP_NOTEBOOK.is_file()
-    assert cli_main(["app", "--port", "70000"]) == 2  # one-line error, exit 2
+    with pytest.raises(SystemExit) as exit_info:  # argparse's one-line error for a bad port
+        cli_main(["app", "--port", "70000"])
+    assert exit_info.value.code == 2
+    with pytest.raises(ValueError, match="port"):
+        voila_command(70000)
 
 
 def test_app_page_over_http(voila_url):
