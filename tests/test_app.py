@@ -70,6 +70,7 @@ def test_app_command_line():
         voila_command(70000)
 
 
+@pytest.mark.slow
 def test_app_page_over_http(voila_url):
     with urllib.request.urlopen(voila_url, timeout=300) as resp:
         assert resp.status == 200
@@ -89,6 +90,7 @@ def _chromium():
     return webdriver
 
 
+@pytest.mark.slow
 def test_app_in_headless_chromium(voila_url, tmp_path):
     webdriver = _chromium()
     from selenium.webdriver.common.by import By
