@@ -1,7 +1,8 @@
 """Known, harmless third-party noise kept out of notebooks and logs (nothing of our own is silenced).
 
 * :func:`quiet_tracing` — torch's ``torch.jit.trace is deprecated`` FutureWarnings, raised each time
-  ``openvino.convert_model`` traces a PyTorch model (OpenVINO's documented conversion path).
+  ``openvino.convert_model`` traces a PyTorch model (OpenVINO's documented conversion path), and the legacy
+  ONNX exporter's notices.
 * :func:`tracing` — True while a model is traced or compiled; our generators skip their Python-side input checks
   then (checking traced shapes raises TracerWarnings and would bake the example's shapes into the graph).
 * :func:`quiet_progress` — NNCF's rich progress bars ("Statistics collection ━━━"), which render as widgets in
@@ -17,13 +18,19 @@ import warnings
 from typing import Iterator
 
 JIT_TRACE_DEPRECATION = r"`torch\.jit\.trace(_method)?` is deprecated"
+ONNX_LEGACY_EXPORT = r"You are using the legacy TorchScript-based ONNX export"
+ONNX_CONSTANT_FOLDING = r"Constant folding - Only steps=1 can be constant folded"
 
 
 @contextlib.contextmanager
 def quiet_tracing() -> Iterator[None]:
-    """Suppress torch.jit.trace's deprecation FutureWarnings (TracerWarnings are fixed at their source)."""
+    """Suppress the deprecation notices of torch's tracing exporters (``torch.jit.trace`` under
+    ``openvino.convert_model``; ``torch.onnx.export(dynamo=False)``) and the ONNX exporter's constant-folding
+    notes about strided slices.  TracerWarnings are fixed at their source (:func:`tracing`)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=JIT_TRACE_DEPRECATION, category=FutureWarning)
+        warnings.filterwarnings("ignore", message=ONNX_LEGACY_EXPORT, category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=ONNX_CONSTANT_FOLDING, category=UserWarning)
         yield
 
 
