@@ -31,12 +31,27 @@ def app_environment(output_dir: str | os.PathLike | None = None) -> dict[str, st
     return env
 
 
+def check_port_free(host: str, port: int) -> None:
+    """OSError (one line) when ``host:port`` cannot be bound, e.g. another server uses it; port 0 is always free."""
+    import socket
+
+    if int(port) == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        try:
+            sock.bind((host, int(port)))
+        except OSError as err:
+            raise OSError(f"cannot serve on {host}:{port} ({err.strerror or err}); another program may use it: "
+                          "pick another with --port") from None
+
+
 def serve(host: str = "127.0.0.1", port: int = 8866) -> int:
     """Run the Voilà server in the foreground until interrupted; returns its exit status."""
     try:
         import voila  # noqa: F401
     except ImportError:
         raise FileNotFoundError("the web app needs Voilà: pip install 'gsoc_helpers[notebooks]'") from None
+    check_port_free(host, port)
     print(f"serving the generation panel at http://{host}:{port}/ (Ctrl+C stops)")
     try:
         return subprocess.call(voila_command(port, host), env=app_environment())

@@ -150,3 +150,13 @@ def test_source_option_values_are_typed():
     assert parse_source_option("student:dataset=outputs/x") == ("student", "dataset", "outputs/x")
     with pytest.raises(ValueError, match="SOURCE:KEY=VALUE"):
         parse_source_option("teacher-truncation")
+
+
+def test_app_port_in_use_is_one_line(capsys):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert_one_line_error(*run_cli(["app", "--port", str(port)], capsys), f"cannot serve on 127.0.0.1:{port}")
