@@ -23,10 +23,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..quiet import tracing as _tracing
+from .inputs import onehot_labels
 from .registry import register_generator
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "generator.pt"
@@ -84,21 +83,8 @@ class DiStyleGAN2022(nn.Module):
     def forward(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0,
                 noise_mode: str = "const") -> torch.Tensor:
         """z: float [N, z_dim]; labels: int64 [N] or one-hot [N, c_dim] -> float [N, nc, 32, 32] in [-1, 1]."""
-        checking = not _tracing()  # traced shapes are tensors: checking them would bake the example's shapes in
-        if z.dim() != 2 or (checking and z.shape[1] != self.z_dim):
-            raise ValueError(f"expected z of shape [N, {self.z_dim}], got {tuple(z.shape)}")
-        if labels.dim() == 1:
-            if checking and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.c_dim):
-                raise ValueError(f"labels must be in [0, {self.c_dim}), got range "
-                                 f"[{int(labels.min())}, {int(labels.max())}]")
-            onehot = F.one_hot(labels.long(), self.c_dim)
-        elif labels.dim() == 2 and labels.shape[1] == self.c_dim:
-            onehot = labels
-        else:
-            raise ValueError(f"labels must be int64 [N] or one-hot [N, {self.c_dim}], got {tuple(labels.shape)}")
-        if checking and onehot.shape[0] != z.shape[0]:
-            raise ValueError(f"{z.shape[0]} latents but {onehot.shape[0]} labels")
-        h = self.fc(torch.cat([self.project(z * truncation_psi), onehot.to(z.dtype)], 1))
+        onehot = onehot_labels(z, labels, self.z_dim, self.c_dim)
+        h = self.fc(torch.cat([self.project(z * truncation_psi), onehot], 1))
         h = h.view(z.shape[0], self.config.ngf, 4, 4)
         return self.img(self.upsample3(self.upsample2(self.upsample1(h))))
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..quiet import tracing as _tracing
+from .inputs import onehot_labels
 from .registry import register_generator
 
 
@@ -95,19 +95,7 @@ class OfflineTeacher(nn.Module):
     def forward(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0,
                 noise_mode: str = "const") -> torch.Tensor:
         """z: float [N, z_dim]; labels: int64 [N] or one-hot float [N, c_dim] -> float [N, 3, 32, 32] in [-1, 1]."""
-        checking = not _tracing()  # traced shapes are tensors: checking them would bake the example's shapes in
-        if z.dim() != 2 or (checking and z.shape[1] != self.z_dim):
-            raise ValueError(f"expected z of shape [N, {self.z_dim}], got {tuple(z.shape)}")
-        if labels.dim() == 2:
-            if checking and labels.shape[1] != self.c_dim:
-                raise ValueError(f"one-hot labels need {self.c_dim} columns, got {tuple(labels.shape)}")
-            labels = labels.argmax(dim=1)
-        labels = labels.long()
-        if checking and labels.shape[0] != z.shape[0]:
-            raise ValueError(f"{z.shape[0]} latents but {labels.shape[0]} labels")
-        if checking and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.c_dim):
-            raise ValueError(f"labels must be in [0, {self.c_dim}), got range "
-                             f"[{int(labels.min())}, {int(labels.max())}]")
+        labels = onehot_labels(z, labels, self.z_dim, self.c_dim).argmax(dim=1)
         h = self.fc(z * truncation_psi).view(z.shape[0], -1, 4, 4)
         for block in self.blocks:
             h = block(h, labels)

@@ -14,10 +14,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..quiet import tracing as _tracing
+from .inputs import onehot_labels
 from .registry import register_generator
 
 # Width presets: name -> ngf. "default" is the published DiStyleGAN width. Measured (z 512, 10 classes;
@@ -77,31 +76,10 @@ class StudentGenerator(nn.Module):
     def config_dict(self) -> dict:
         return asdict(self.config)
 
-    def _onehot(self, labels: torch.Tensor, n: int) -> torch.Tensor:
-        check = not _tracing()  # traced shapes are tensors: checking them would bake the example's shapes in
-        if labels.dim() == 2:
-            if check and labels.shape[1] != self.c_dim:
-                raise ValueError(f"one-hot labels need {self.c_dim} columns, got {tuple(labels.shape)}")
-            onehot = labels.float()
-        elif labels.dim() == 1:
-            onehot = F.one_hot(labels.long().clamp(0, self.c_dim - 1), self.c_dim).float()
-        else:
-            raise ValueError(f"labels must be int64 [N] or one-hot [N, {self.c_dim}], got {tuple(labels.shape)}")
-        if check and onehot.shape[0] != n:
-            raise ValueError(f"{n} latents but {onehot.shape[0]} labels")
-        return onehot
-
     def forward(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0,
                 noise_mode: str = "const") -> torch.Tensor:
         """z: float [N, z_dim]; labels: int64 [N] or one-hot [N, c_dim] -> float [N, 3, 32, 32] in [-1, 1]."""
-        checking = not _tracing()
-        if z.dim() != 2 or (checking and z.shape[1] != self.z_dim):
-            raise ValueError(f"expected z of shape [N, {self.z_dim}], got {tuple(z.shape)}")
-        if labels.dim() == 1 and checking and labels.numel():
-            lo, hi = int(labels.min()), int(labels.max())
-            if lo < 0 or hi >= self.c_dim:
-                raise ValueError(f"labels must be in [0, {self.c_dim}), got range [{lo}, {hi}]")
-        onehot = self._onehot(labels, z.shape[0]).to(z.dtype)
+        onehot = onehot_labels(z, labels, self.z_dim, self.c_dim)
         h = self.z_fc(z * truncation_psi)
         h = self.fc(torch.cat([h, onehot], dim=1)).view(z.shape[0], self.config.ngf, 4, 4)
         return torch.tanh(self.to_rgb(self.blocks(h)))
