@@ -59,8 +59,15 @@ def get_output_dir(explicit: str | os.PathLike | None = None) -> Path:
 
 
 def bundled_dir() -> Path:
-    """The repository's ``data/`` folder holding the project's own small checkpoints."""
-    return Path(__file__).resolve().parent.parent / "data"
+    """The folder of the project's own small checkpoints: the ``gsoc_helpers.bundled`` package of an installed
+    wheel (the repository's ``data/`` mapped into the package by setup.py), else ``data/`` of a source checkout."""
+    import importlib.resources
+
+    try:
+        files = importlib.resources.files("gsoc_helpers.bundled")
+    except ModuleNotFoundError:  # run from a checkout on PYTHONPATH: the mapping exists only once installed
+        return Path(__file__).resolve().parent.parent / "data"
+    return Path(str(files))
 
 
 def get_profile(explicit: str | None = None) -> Profile:
