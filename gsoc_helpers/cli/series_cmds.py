@@ -17,19 +17,19 @@ def _typed(value: str):
     return value
 
 
-def demo_parameters(profile: str | None, scale: str | None, pairs: list[list[str]]) -> dict:
+def demo_parameters(profile: str | None, scale: str | None, pairs: list[list[str]], notebook_dir=None) -> dict:
     """Notebook parameters from ``--profile``/``--scale`` and papermill-style ``-p NAME VALUE`` pairs.
 
     NAME is a name of the notebooks' ``parameters`` cells (``SEED``, ``TRUNCATION_PSI``, ...) or a run-size field
     of :mod:`gsoc_helpers.profiles` (``quant_models``, ``fid_n``, ...; gathered into ``SIZES``).  Every value is
     checked here, so a bad one fails before any notebook starts (ValueError naming it)."""
     from ..config import get_profile
-    from ..notebooks import parameter_names
+    from ..notebooks import NOTEBOOK_DIR, parameter_names
     from ..profiles import OVERRIDABLE, get_scale, parse_override, run_sizes
 
     profile = get_profile(profile)
     params: dict = {"PROFILE": profile, "SCALE": get_scale(scale, profile), "SIZES": {}}
-    names = parameter_names() - {"PROFILE", "SCALE", "SIZES"}
+    names = parameter_names(notebook_dir or NOTEBOOK_DIR) - {"PROFILE", "SCALE", "SIZES"}
     for name, value in pairs:
         if name in OVERRIDABLE or name.lower() in OVERRIDABLE:
             key = name.lower()
@@ -46,11 +46,13 @@ def demo_parameters(profile: str | None, scale: str | None, pairs: list[list[str
 
 def _demo(args: argparse.Namespace) -> int:
     from ..config import get_output_dir
-    from ..notebooks import SeriesConfig, run_series
+    from ..notebooks import NOTEBOOK_DIR, SeriesConfig, run_series
 
-    params = demo_parameters(args.profile, "smoke" if args.smoke else args.scale, args.param or [])
+    folder = Path(args.notebook_dir) if args.notebook_dir else NOTEBOOK_DIR
+    params = demo_parameters(args.profile, "smoke" if args.smoke else args.scale, args.param or [], folder)
     out = Path(args.output) if args.output else get_output_dir() / "demo"
-    runs = run_series(SeriesConfig(output_dir=out, parameters=params, only=tuple(args.only or ())))
+    runs = run_series(SeriesConfig(notebook_dir=folder, output_dir=out, parameters=params,
+                                   only=tuple(args.only or ())))
     print(f"summary: {out / 'SUMMARY.md'}")
     return 0 if all(r.ok for r in runs) else 1
 
@@ -76,6 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "or -p SEED 1 (repeatable)")
     p.add_argument("--output", default=None, help="output folder (default <output dir>/demo)")
     p.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 01 03")
+    p.add_argument("--notebook-dir", default=None,
+                   help="folder of the numbered notebooks (default: the checkout's notebooks/; needed when the "
+                        "package is installed from a wheel or git, which carries no notebooks)")
     p.set_defaults(func=_demo)
     p = sub.add_parser("notebooks", help="maintenance of the stored notebooks")
     p.add_argument("--strip", action="store_true", help="remove outputs from the stored notebooks")

@@ -5,15 +5,14 @@ from pathlib import Path
 
 import torch
 
-from ...download import OfficialFile, fetch_official, register_official
+from ...download import OfficialFile, fetch_official
 
 
 def fetch(url: str, prefix: str, data_root_path: str, subdir: str = "classifiers") -> Path:
     """A verified weight file through :func:`gsoc_helpers.download.fetch_official`: ``<data root>/<data_root_path>``
     if present, else the cache, else downloaded from ``url`` (or ``$GSOC_DOWNLOAD_MIRROR``); ``prefix`` is the
     sha256 prefix published in the file name."""
-    return fetch_official(register_official(OfficialFile(url=url, cache_subdir=subdir, data_root_path=data_root_path,
-                                                         sha256_prefix=prefix)))
+    return fetch_official(OfficialFile(url=url, cache_subdir=subdir, data_root_path=data_root_path, sha256_prefix=prefix))
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
