@@ -59,15 +59,14 @@ def get_output_dir(explicit: str | os.PathLike | None = None) -> Path:
 
 
 def bundled_dir() -> Path:
-    """The folder of the project's own small checkpoints: the ``gsoc_helpers.bundled`` package of an installed
-    wheel (the repository's ``data/`` mapped into the package by setup.py), else ``data/`` of a source checkout."""
+    """The folder of the project's own small checkpoints: ``data/`` of a source checkout (also what an editable
+    install uses), else ``gsoc_helpers/bundled/`` of an installed wheel (setup.py maps ``data/`` there)."""
     import importlib.resources
 
-    try:
-        files = importlib.resources.files("gsoc_helpers.bundled")
-    except ModuleNotFoundError:  # run from a checkout on PYTHONPATH: the mapping exists only once installed
-        return Path(__file__).resolve().parent.parent / "data"
-    return Path(str(files))
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "data").is_dir():
+        return checkout / "data"
+    return Path(str(importlib.resources.files("gsoc_helpers") / "bundled"))
 
 
 def get_profile(explicit: str | None = None) -> Profile:

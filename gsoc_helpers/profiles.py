@@ -68,7 +68,7 @@ PROFILES: dict[str, ProfileInputs] = {
 _ALL_SOURCES = ("real", "teacher", "student", "noise", "bn-matching")
 SCALES: dict[str, ScaleSizes] = {
     "smoke": ScaleSizes(sample_per_class=2, grid_per_class=2, distill_steps=2, distill_batch=8, distill_ngf=16,
-                        distill_ndf=16, fid_n=40, fid_reference_n=40, speed_batches=(1, 4), speed_seconds=0.2,
+                        distill_ndf=16, fid_n=20, fid_reference_n=20, speed_batches=(1, 4), speed_seconds=0.2,
                         quant_model_count=1, quant_sources=("real", "noise"), quant_sizes=(20,), quant_seeds=(0,),
                         quant_test_n=100, quant_test_set_count=1, quant_bn_steps=5, speed_calibration_n=20),
     "quick": ScaleSizes(sample_per_class=300, grid_per_class=8, distill_steps=60, distill_batch=64, distill_ngf=64,

@@ -13,6 +13,7 @@ import json
 import pickle
 import sys
 import tarfile
+import tempfile
 import threading
 import types
 from pathlib import Path
@@ -196,11 +197,12 @@ def write_python_batches(root: Path, per_batch: int = 20) -> tuple[np.ndarray, n
 def write_cifar10_tarball(path: Path, per_batch: int = 10) -> Path:
     """``cifar-10-python.tar.gz`` with the official layout (``cifar-10-batches-py/`` data_batch_1..5, test_batch,
     batches.meta, readme.html) holding ``per_batch`` random images per batch."""
-    folder = path.parent / "_cifar_src" / "cifar-10-batches-py"
-    write_python_batches(folder, per_batch)
-    (folder / "readme.html").write_text("<html></html>")
-    with tarfile.open(path, "w:gz") as tar:
-        tar.add(folder, arcname="cifar-10-batches-py")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "cifar-10-batches-py"
+        write_python_batches(folder, per_batch)
+        (folder / "readme.html").write_text("<html></html>")
+        with tarfile.open(path, "w:gz") as tar:
+            tar.add(folder, arcname="cifar-10-batches-py")
     return path
 
 

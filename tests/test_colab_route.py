@@ -45,13 +45,14 @@ def test_install_from_git_then_bundled_models_and_notebook_outside_checkout(tmp_
     clone = _clone_of_working_tree(tmp_path / "clone")
 
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
     python = venv / "bin" / "python"
     site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                capture_output=True, text=True, check=True).stdout.strip())
     # Saves re-downloading torch & co. (~2 GB): the fresh venv sees the project venv's site-packages AFTER its own,
     # so pip finds the dependencies already satisfied but installs gsoc_helpers itself into the fresh venv.
-    # (Plain path lines only: that venv's editable-install hooks are not run.)
+    # (Plain path lines only: that venv's editable-install hooks are not run.)  pip itself also comes from there:
+    # a recent pip, as on Colab (the pip that ensurepip bundles with Python 3.11 rejects git+file:// requirements).
     (site / "_shared_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GSOC_", "PYTHONPATH", "VIRTUAL_ENV"))}

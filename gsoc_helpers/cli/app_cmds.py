@@ -16,9 +16,11 @@ def _app(args: argparse.Namespace) -> int:
 def _fid(args: argparse.Namespace) -> int:
     import torch
 
+    from ..config import resolve_device
     from ..metrics.fidelity import compute_fidelity
 
     torch.set_num_threads(args.threads)
+    args.device = str(resolve_device(args.device))  # "auto": CUDA when present
     target = args.candidate
     if Path(target).is_dir():
         candidate = target
@@ -63,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference-n", type=int, default=None, help="reference subset size (default whole split)")
     p.add_argument("--psi", type=float, default=1.0, help="truncation psi for generators")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda:0")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--json", default=None, help="write the result with its protocol to this JSON file")
     p.add_argument("--verbose", action="store_true")
