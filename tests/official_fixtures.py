@@ -220,7 +220,7 @@ def write_chenyaofo_weights(folder: Path, name: str, seed: int = 0) -> Path:
 
 def write_inception_weights(path: Path, seed: int = 0) -> Path:
     """torch-fidelity's InceptionV3 state dict (every key of ``weights-inception-2015-12-05-6726825d.pth``, with the
-    1008-way fc), random init."""
+    1008-way fc), random (He) init."""
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     class _RandomInit(FeatureExtractorInceptionV3):
@@ -231,7 +231,11 @@ def write_inception_weights(path: Path, seed: int = 0) -> Path:
     torch.save({}, buf)
     buf.seek(0)
     torch.manual_seed(seed)
-    torch.save(_RandomInit("fixture", ["2048"], feature_extractor_weights_path=buf).state_dict(), path)
+    net = _RandomInit("fixture", ["2048"], feature_extractor_weights_path=buf)
+    for m in net.modules():  # variance-preserving init: features that differ between images, like the real weights'
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+    torch.save(net.state_dict(), path)
     return path
 
 

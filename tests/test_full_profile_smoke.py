@@ -49,6 +49,10 @@ def test_demo_full_profile_smoke_against_loopback_mirror(tmp_path):
     assert sorted(requested) == sorted(f"/{p.name}" for p in mirror.iterdir())
     run = tmp_path / "demo" / "full-smoke"
     assert (run / "distill" / "student_ema.safetensors").is_file()  # 02 wrote the student that 03-05 loaded
-    assert "Teacher vs student (full profile, smoke scale)" in (run / "results" / "03_evaluation.md").read_text()
+    evaluation = (run / "results" / "03_evaluation.md").read_text()
+    assert "Teacher vs student (full profile, smoke scale)" in evaluation
+    head, *rows = [[c.strip() for c in ln.split("|")] for ln in evaluation.splitlines() if ln.startswith("| ")]
+    fid = {r[1]: float(r[head.index("FID")]) for r in rows}
+    assert set(fid) == {"teacher", "student"} and all(v > 0 for v in fid.values()), fid  # torch-fidelity's network
     assert "chenyaofo_resnet20" in (run / "results" / "05_quantization.md").read_text()
-    print(f"demo --profile full --smoke: {seconds:.0f} s")
+    print(f"demo --profile full --smoke: {seconds:.0f} s;", "; ".join(r.split("|")[1].strip() + " " + r.split("|")[3].strip() + " s" for r in rows))
