@@ -55,4 +55,5 @@ def test_demo_full_profile_smoke_against_loopback_mirror(tmp_path):
     fid = {r[1]: float(r[head.index("FID")]) for r in rows}
     assert set(fid) == {"teacher", "student"} and all(v > 0 for v in fid.values()), fid  # torch-fidelity's network
     assert "chenyaofo_resnet20" in (run / "results" / "05_quantization.md").read_text()
-    print(f"demo --profile full --smoke: {seconds:.0f} s;", "; ".join(r.split("|")[1].strip() + " " + r.split("|")[3].strip() + " s" for r in rows))
+    per_notebook = ", ".join(f"{r.split('|')[1].strip()[:2]}: {r.split('|')[3].strip()} s" for r in rows)
+    print(f"demo --profile full --smoke: {seconds:.0f} s ({per_notebook})")

@@ -72,12 +72,19 @@ def test_every_notebook_reads_profile_scale_sizes_device():
         assert 'torch.cuda.is_available() else "cpu"' not in src, path.name  # resolve_device(DEVICE): "auto"
 
 
-def test_demo_parameters_papermill_convention():
+def test_demo_parameters_papermill_convention(monkeypatch):
+    monkeypatch.delenv("GSOC_PROFILE", raising=False)
     p = demo_parameters("full", None, [["quant_models", "chenyaofo_resnet20,chenyaofo_resnet56"], ["SEED", "3"],
                                        ["TRUNCATION_PSI", "0.7"], ["FID_N", "16"]])
     assert p == {"PROFILE": "full", "SCALE": "full", "SEED": 3, "TRUNCATION_PSI": 0.7,
                  "SIZES": {"quant_models": "chenyaofo_resnet20,chenyaofo_resnet56", "fid_n": "16"}}
     assert demo_parameters(None, "smoke", [])["PROFILE"] == "quick"
+
+
+def test_demo_reads_gsoc_profile(monkeypatch):
+    monkeypatch.setenv("GSOC_PROFILE", "full")
+    assert demo_parameters(None, None, []) == {"PROFILE": "full", "SCALE": "full", "SIZES": {}}
+    assert demo_parameters("quick", "smoke", [])["PROFILE"] == "quick"
 
 
 @pytest.mark.parametrize("argv,match", [
