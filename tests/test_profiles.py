@@ -97,3 +97,16 @@ def test_demo_bad_parameter_one_line_exit_2(argv, match, capsys, tmp_path):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and match in err and "\n" not in err
     assert not (tmp_path / "d").exists()  # refused before any notebook ran
+
+
+@pytest.mark.slow
+def test_demo_p_override_reaches_the_notebook(tmp_path, monkeypatch):
+    """-p NAME VALUE goes through papermill into the notebook: 01 samples 1 image per class instead of 2."""
+    from gsoc_helpers.data.synthetic import SyntheticDataset
+
+    monkeypatch.delenv("GSOC_PROFILE", raising=False)
+    assert main(["demo", "--smoke", "--only", "01", "--output", str(tmp_path / "d"),
+                 "-p", "sample_per_class", "1", "-p", "TRUNCATION_PSI", "0.7"]) == 0
+    ds = SyntheticDataset(tmp_path / "d" / "quick-smoke" / "synthetic" / "teacher")
+    assert len(ds) == 10 and ds.manifest["truncation_psi"] == 0.7
+    assert "'sample_per_class': '1'" in (tmp_path / "d" / "SUMMARY.md").read_text()
