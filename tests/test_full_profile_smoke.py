@@ -42,8 +42,8 @@ def test_demo_full_profile_smoke_against_loopback_mirror(tmp_path):
         seconds = time.perf_counter() - start
     summary = (tmp_path / "demo" / "SUMMARY.md").read_text()
     assert proc.returncode == 0, f"demo failed after {seconds:.0f} s:\n{summary}\n{proc.stderr[-3000:]}"
-    rows = [line for line in summary.splitlines() if line.startswith("| 0")]
-    assert len(rows) == 5 and all("| ok |" in r for r in rows), summary
+    status = [line for line in summary.splitlines() if line.startswith("| 0")]
+    assert len(status) == 5 and all("| ok |" in r for r in status), summary
     assert "full-profile" in summary and "'SCALE': 'smoke'" in summary
     # every official file came from the mirror, once each (cached afterwards), nothing else was asked for
     assert sorted(requested) == sorted(f"/{p.name}" for p in mirror.iterdir())
@@ -55,5 +55,5 @@ def test_demo_full_profile_smoke_against_loopback_mirror(tmp_path):
     fid = {r[1]: float(r[head.index("FID")]) for r in rows}
     assert set(fid) == {"teacher", "student"} and all(v > 0 for v in fid.values()), fid  # torch-fidelity's network
     assert "chenyaofo_resnet20" in (run / "results" / "05_quantization.md").read_text()
-    per_notebook = ", ".join(f"{r.split('|')[1].strip()[:2]}: {r.split('|')[3].strip()} s" for r in rows)
+    per_notebook = ", ".join(f"{r.split('|')[1].strip()[:2]}: {r.split('|')[3].strip()} s" for r in status)
     print(f"demo --profile full --smoke: {seconds:.0f} s ({per_notebook})")
