@@ -8,7 +8,7 @@ GSOC_DATA_ROOT ?= $(abspath $(wildcard ../shared/data))
 export GSOC_DATA_ROOT
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv notebooks clean-notebooks app bundle
+.PHONY: demo test test-fast venv clean-notebooks app bundle
 
 $(BIN)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ venv: $(BIN)/.installed
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Unit tests only (no notebook runs, subprocesses or real Inception): under a minute.
+test-fast: venv
+	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
 
 demo: venv
 	$(BIN)/python -m gsoc_helpers demo

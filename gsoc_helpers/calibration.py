@@ -8,6 +8,7 @@ Every source returns a :class:`CalibrationSet` with images float32 [N,3,32,32] i
 * ``teacher`` / ``student``  synthetic images: from a dataset folder (``dataset=``; the synthetic format) or
                   sampled on the fly from a generator (``generator=`` module or registry name; default the bundled
                   "offline-teacher" / "student") following the generator protocol.
+* ``fractal``     FractalDB-style colourised IFS fractals, one IFS per class (``gsoc_helpers.fractals``).
 * ``noise``       Gaussian N(0.5, 0.25^2) clipped to [0,1] (a floor; labels are nominal).
 * ``bn-matching`` data-free images optimised so the classifier's BatchNorm inputs match its running statistics
                   (ZeroQ, Cai et al. 2020; DeepInversion, Yin et al. 2020), plus an optional cross-entropy term
@@ -15,6 +16,7 @@ Every source returns a :class:`CalibrationSet` with images float32 [N,3,32,32] i
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -43,6 +45,10 @@ _SOURCES: dict[str, SourceFn] = {}
 def register_source(name: str) -> Callable[[SourceFn], SourceFn]:
     """Decorator: ``fn(size, seed, **options) -> CalibrationSet`` becomes available as ``name``."""
     def deco(fn: SourceFn) -> SourceFn:
+        old = _SOURCES.get(name)
+        if old is not None and (old.__module__, old.__qualname__) != (fn.__module__, fn.__qualname__):
+            raise ValueError(f"calibration source {name!r} is already registered by {old.__module__}."
+                             f"{old.__qualname__}; refusing {fn.__module__}.{fn.__qualname__}")
         _SOURCES[name] = fn
         return fn
     return deco
@@ -87,11 +93,26 @@ def _to_set(u8: np.ndarray, labels: np.ndarray, source: str) -> CalibrationSet:
     return CalibrationSet(x.contiguous(), torch.from_numpy(labels.astype(np.int64)), source)
 
 
-@register_source("real")
-def real_source(size: int, seed: int, train_source: str = "auto", data_root=None) -> CalibrationSet:
+@functools.lru_cache(maxsize=1)
+def _cached_train(train_source: str, data_root: str | None, env_root: str | None, cache_dir: str):
     from .data import load_cifar10
 
-    ds = load_cifar10("train", source=train_source, data_root=data_root)
+    return load_cifar10("train", source=train_source, data_root=data_root)
+
+
+def train_split(train_source: str = "auto", data_root=None):
+    """CIFAR-10 train split (``load_cifar10``), kept in memory for the next call with the same source and root
+    (a grid asks for it once per cell). Treat it as read-only."""
+    from .config import get_cache_dir, get_data_root
+
+    root = str(data_root) if data_root is not None else None
+    env = get_data_root()
+    return _cached_train(train_source, root, str(env) if env else None, str(get_cache_dir()))
+
+
+@register_source("real")
+def real_source(size: int, seed: int, train_source: str = "auto", data_root=None) -> CalibrationSet:
+    ds = train_split(train_source, data_root)
     idx = _pick(ds.labels, balanced_labels(size, seed), seed, f"CIFAR-10 train ({ds.source})")
     return _to_set(ds.images[idx], ds.labels[idx], f"real:{ds.source}")
 
@@ -214,3 +235,6 @@ def bn_matching_source(size: int, seed: int, classifier: nn.Module | None = None
         for p in model.parameters():
             p.requires_grad_(True)
     return CalibrationSet(torch.cat(out).float(), labels, "bn-matching")
+
+
+from . import fractals as _fractals  # noqa: E402,F401  registers the "fractal" source (FractalDB-style IFS)

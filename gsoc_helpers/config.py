@@ -23,6 +23,7 @@ DATA_ROOT_ENV = "GSOC_DATA_ROOT"
 CACHE_DIR_ENV = "GSOC_CACHE_DIR"
 OUTPUT_DIR_ENV = "GSOC_OUTPUT_DIR"
 PROFILE_ENV = "GSOC_PROFILE"
+DATA_ROOT_ORIGIN_ENV = "GSOC_DATA_ROOT_ORIGIN"  # set by the CLI when --data-root, not the environment, chose it
 
 Profile = Literal["quick", "full"]
 
@@ -36,10 +37,16 @@ def get_data_root(explicit: str | os.PathLike | None = None) -> Path | None:
     if not path.is_dir():
         raise FileNotFoundError(
             f"data root {str(path)!r} is not a folder (set by "
-            f"{'argument' if explicit else '$' + DATA_ROOT_ENV}); expected a folder holding "
+            f"{_data_root_origin(explicit)}); expected a folder holding "
             "e.g. cifar10-exact/, cifar10-jpeg/, classifiers/, inception/"
         )
     return path
+
+
+def _data_root_origin(explicit: object) -> str:
+    if explicit not in (None, ""):
+        return "argument"
+    return os.environ.get(DATA_ROOT_ORIGIN_ENV) or "$" + DATA_ROOT_ENV
 
 
 def get_cache_dir(explicit: str | os.PathLike | None = None) -> Path:
@@ -92,9 +99,14 @@ def resolve_device(device: str | None = "auto"):
 
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}; expected auto, cpu, cuda, cuda:N or mps") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but CUDA is not available")
+        raise ValueError(f"device {device!r} requested but CUDA is not available here (use --device cpu or auto)")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
     return dev
 
 

@@ -100,6 +100,10 @@ def sample_dataset(generator: nn.Module, root: str | os.PathLike, *, generator_n
     from tqdm.auto import tqdm
 
     i, n = distributed_shard(shard_index, num_shards)
+    if not np.isfinite(truncation_psi):
+        raise ValueError(f"truncation_psi must be a finite number, got {truncation_psi!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     for attr in ("z_dim", "c_dim", "img_resolution"):
         if not isinstance(getattr(generator, attr, None), int):
             raise ValueError(f"{type(generator).__name__} lacks integer attribute {attr!r} of the generator protocol")
@@ -117,7 +121,7 @@ def sample_dataset(generator: nn.Module, root: str | os.PathLike, *, generator_n
         seed=seed, truncation_psi=truncation_psi, shard_size=shard_size, class_names=tuple(class_names),
         extra={"noise_mode": noise_mode, "latent": "N(0, I) via latent_for_index(seed, index)",
                "uint8_mapping": "(x * 127.5 + 128).clamp(0, 255)"})
-    pending = writer.pending_shards(i, n)
+    pending = writer.pending_shards(i, n, verify=True)  # a corrupted shard is written again
     todo = sum(e - s for s, e in pending)
     t0, written = time.perf_counter(), 0
     with tqdm(total=todo, unit="img", desc=f"sample {i}/{n}", disable=not progress or todo == 0) as bar:

@@ -81,6 +81,7 @@ def test_synthetic_from_generator():
     assert cs.images.std() > 0
 
 
+@pytest.mark.slow
 def test_bn_matching_lowers_bn_loss():
     net = TinyNet().eval()
     kw = dict(classifier=net, batch_size=10, progress=False, lr=0.1, ce_weight=0.0)
@@ -108,3 +109,11 @@ def test_errors_and_registry():
 
     assert "zeros-test" in available_sources()
     _check(get_calibration("zeros-test", 5), 5)
+
+
+def test_calibration_registry_refuses_duplicates():
+    from gsoc_helpers.calibration import available_sources
+
+    assert "real" in available_sources()
+    with pytest.raises(ValueError, match="already registered"):
+        register_source("real")(lambda size, seed: None)

@@ -77,6 +77,7 @@ def test_missing_weights_is_clear_error(tmp_path, monkeypatch):
         fetch((tmp_path / "absent-12345678.th").as_uri(), "12345678", "classifiers/x/absent-12345678.th")
 
 
+@pytest.mark.slow
 def test_akamaster_resnet20_exact_accuracy(shared_data_root):
     from gsoc_helpers.data import load_cifar10
 
@@ -85,4 +86,6 @@ def test_akamaster_resnet20_exact_accuracy(shared_data_root):
     model = get_classifier("akamaster_resnet20")
     with torch.no_grad():
         acc = 100 * (model(x).argmax(1) == y).float().mean().item()
+    # 91.64 % on AVX2-only and AVX-512 CPUs; the smallest top-2 logit gap is 6e-3, far above FP32 kernel
+    # differences (~1e-5), so no decision can flip between CPUs; 0.15 points = one image of slack
     assert len(y) == 1017 and abs(acc - 91.6) < 0.15

@@ -105,6 +105,7 @@ def _ddp_worker(rank: int, world: int, port: int, cfg: DistillConfig, out: str) 
         torch.distributed.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

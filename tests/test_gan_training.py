@@ -62,7 +62,9 @@ def test_resume_equals_uninterrupted(tmp_path):
 
     first = GANTrainer(_cfg(tmp_path / "b", steps=2))
     first.train(x, y, progress=False)  # saves checkpoint.pt at the end
-    resumed = GANTrainer(_cfg(tmp_path / "b", steps=4, seed=99))  # seed is overwritten by the checkpoint
+    with pytest.raises(ValueError, match="seed: 3 -> 99"):  # a resumed run keeps its settings
+        GANTrainer(_cfg(tmp_path / "b", steps=4, seed=99)).load_checkpoint()
+    resumed = GANTrainer(_cfg(tmp_path / "b", steps=4))  # a larger step budget may change
     resumed.load_checkpoint()
     assert resumed.step == 2
     resumed.train(x, y, progress=False)
@@ -84,6 +86,7 @@ def test_max_minutes_stops_and_missing_checkpoint(tmp_path):
         tr.train(torch.zeros(2, 3, 16, 16), torch.zeros(2, dtype=torch.long), progress=False)
 
 
+@pytest.mark.slow
 def test_cli_train_teacher_on_image_folder(tmp_path, capsys):
     from PIL import Image
 

@@ -104,3 +104,21 @@ def test_images_per_second_counts_calls():
     assert calls == [3, 3, 3] and ips > 0
     with pytest.raises(ValueError, match="batch size"):
         images_per_second(Fake(), batch_size=0)
+
+
+def test_registry_refuses_a_second_class_under_a_taken_kind():
+    from gsoc_helpers.models.registry import register_generator, registered_kinds
+
+    assert {"offline-teacher", "student", "stylegan2-ada"} <= set(registered_kinds())
+
+    class Impostor(torch.nn.Module):
+        @classmethod
+        def from_config(cls, cfg):
+            return cls()
+
+    with pytest.raises(ValueError, match="already registered"):
+        register_generator("student")(Impostor)
+    from gsoc_helpers.models.student import StudentGenerator
+    from gsoc_helpers.models.registry import _GENERATORS
+
+    assert _GENERATORS["student"] is StudentGenerator

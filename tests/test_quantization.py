@@ -30,18 +30,53 @@ def _data(n=64, seed=0):
     return torch.rand(n, 3, 32, 32, generator=g), torch.arange(n) % 10
 
 
-def test_quantized_tiny_model_agrees(tmp_path):
-    model = Tiny().eval()
-    x, y = _data()
+def separable(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images float32 [n,3,32,32] in [0,1] whose class (n % 10) sets a stripe frequency, phase and colour,
+    plus Gaussian noise (std 0.1): a task a tiny CNN learns in seconds with wide decision margins."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 10
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 32), torch.linspace(0, 1, 32), indexing="ij")
+    freq = (y % 5 + 1).float().view(-1, 1, 1, 1)
+    phase = (y // 5).float().view(-1, 1, 1, 1) * 1.57
+    colour = torch.tensor([[(c * 37 % 10) / 10, (c * 53 % 10) / 10, (c * 71 % 10) / 10] for c in range(10)])
+    x = 0.5 + 0.25 * torch.sin(6.28 * freq * xx + phase) * colour[y].view(-1, 3, 1, 1)
+    return (x + 0.1 * torch.randn(n, 3, 32, 32, generator=g)).clamp(0, 1), y
+
+
+@pytest.fixture(scope="module")
+def trained_tiny() -> nn.Module:
+    """Tiny trained for 80 Adam steps on :func:`separable` (about a second on one core).  An untrained model's
+    decisions are near-ties (median top-2 logit gap 0.05), so whether INT8 keeps them is luck that differs between
+    CPUs; this one's smallest gap on the test images was 6.0 logits against an INT8 logit error of at most 4.2."""
+    torch.manual_seed(0)
+    model = Tiny()
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    x, y = separable(500, 0)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(80):
+        idx = torch.randint(0, 500, (64,), generator=g)
+        loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+@pytest.mark.slow
+def test_quantized_tiny_model_agrees(tmp_path, trained_tiny):
+    """INT8 keeps FP32's decisions.  1,000 test images (one image = 0.1 point); measured on an AVX2-only CPU:
+    agreement 100 %, KL 5e-5 (project default) to 9e-4 (NNCF's ranges).  Bounds: agreement >= 99 %, KL < 0.01."""
+    model = trained_tiny
+    x, y = separable(1000, 5)
     fp32 = to_openvino(model)
-    int8 = quantize(fp32, _data(20, seed=1)[0], PTQConfig(bias_correction="fast"))
+    int8 = quantize(fp32, separable(20, 1)[0], PTQConfig(bias_correction="fast"))
     assert any(op.get_type_name() == "FakeQuantize" for op in int8.get_ordered_ops())
     with torch.no_grad():
         ref = model(x).numpy()
     l32 = ev.logits(fp32, x, threads=1)
-    assert np.abs(l32 - ref).max() < 1e-2  # OpenVINO FP32 matches torch
+    assert np.abs(l32 - ref).max() < 1e-3 * np.abs(ref).max()  # OpenVINO FP32 (f32 hint) matches torch
     res = ev.compare(l32, ev.logits(int8, x, threads=1), y.numpy())
-    assert res["agreement"] >= 90 and res["kl"] < 0.05
+    assert res["top1_fp32"] >= 99 and res["agreement"] >= 99 and res["kl"] < 0.01, res
     xml = save_ir(int8, tmp_path / "tiny_int8")
     assert xml.is_file() and xml.with_suffix(".bin").is_file()
     assert ev.model_size_bytes(int8) < ev.model_size_bytes(fp32)
@@ -57,6 +92,7 @@ def test_compare_metrics_exact():
     assert res["agreement"] == 0 and res["kl"] > 0
 
 
+@pytest.mark.slow
 def test_bad_config_and_empty_calibration():
     fp32 = to_openvino(Tiny())
     with pytest.raises(ValueError, match="preset"):
@@ -69,6 +105,7 @@ def test_bad_config_and_empty_calibration():
         quantize(fp32, torch.zeros(0, 3, 32, 32))
 
 
+@pytest.mark.slow
 def test_runner_caches_and_resumes(tmp_path, monkeypatch):
     calls = []
     real_quantize = runner.quantize
@@ -120,20 +157,22 @@ def test_cli_errors(capsys):
 
     assert main(["quantize-study", "--models", "nope", "--sources", "noise"]) == 2
     assert "unknown classifier" in capsys.readouterr().err
-    assert main(["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--sizes", "0"]) == 2
+    with pytest.raises(SystemExit) as stop:  # refused by argparse before anything runs
+        main(["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--sizes", "0"])
+    assert stop.value.code == 2 and "--sizes: must be >= 1" in capsys.readouterr().err
 
 
-def test_accuracy_control_runs_on_held_out_data():
+@pytest.mark.slow
+def test_accuracy_control_runs_on_held_out_data(trained_tiny):
+    """Accuracy-aware PTQ on 100 held-out images with max_drop 5 points.  NNCF validates with its own compile
+    settings (bf16 on some CPUs) while this test measures in f32, so the bound allows 2 more images (2 points)."""
     from gsoc_helpers.quantization.ptq import quantize_with_accuracy_control
 
-    model = Tiny().eval()
-    x, _ = _data(40, seed=2)
-    with torch.no_grad():
-        y = model(x).argmax(1)  # labels = FP32 decisions: FP32 scores 100 %
-    int8 = quantize_with_accuracy_control(to_openvino(model), _data(20, seed=1)[0], x, y, max_drop=0.05,
+    x, y = separable(100, 2)
+    int8 = quantize_with_accuracy_control(to_openvino(trained_tiny), separable(20, 1)[0], x, y, max_drop=0.05,
                                           config=PTQConfig(bias_correction="fast"))
-    res = ev.compare(ev.logits(to_openvino(model), x, threads=1), ev.logits(int8, x, threads=1), y.numpy())
-    assert res["top1_int8"] >= 95.0 - 1e-9
+    res = ev.compare(ev.logits(to_openvino(trained_tiny), x, threads=1), ev.logits(int8, x, threads=1), y.numpy())
+    assert res["top1_fp32"] >= 99 and res["top1_int8"] >= res["top1_fp32"] - 5 - 2, res
 
 
 def test_config_maps_to_nncf_parameters():
@@ -156,10 +195,17 @@ def test_config_maps_to_nncf_parameters():
     assert PTQConfig().key() != NNCF_DEFAULTS.key()
 
 
+@pytest.mark.slow
 def test_fp32_reference_is_compiled_in_f32():
     import openvino as ov
 
     fp32 = to_openvino(Tiny())
     assert ev.compile_model(fp32, threads=1).get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32
     auto = ev.compile_model(fp32, threads=1, precision=None).get_property("INFERENCE_PRECISION_HINT")
-    assert auto in (ov.Type.f32, ov.Type.bf16, ov.Type.f16)  # OpenVINO's choice for this CPU
+    # OpenVINO's own choice is a precision this CPU reports, and plain f32 on CPUs without BF16/FP16 units
+    # (AVX2-only machines); on AVX512-BF16 / AMX machines it is bf16, hence the explicit f32 reference.
+    caps = set(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    names = {ov.Type.f32: "FP32", ov.Type.bf16: "BF16", ov.Type.f16: "FP16"}
+    assert names.get(auto) in caps, (auto, caps)
+    if not caps & {"BF16", "FP16"}:
+        assert auto == ov.Type.f32

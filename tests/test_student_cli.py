@@ -15,6 +15,7 @@ from gsoc_helpers.models.student import StudentConfig, StudentGenerator
 from test_distill_trainer import write_tiny_synthetic
 
 
+@pytest.mark.slow
 def test_distill_cli(tmp_path, capsys):
     syn = write_tiny_synthetic(tmp_path / "syn")
     rng = np.random.default_rng(0)
@@ -26,11 +27,12 @@ def test_distill_cli(tmp_path, capsys):
             "--ndf", "8", "--batch-size", "8", "--max-steps", "2", "--device", "cpu", "--no-progress"]
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["step"] == 2
-    assert main(argv[:-4] + ["3", "--device", "cpu", "--no-progress"]) == 0  # resumes from step 2
+    assert main(argv[:-4] + ["3", "--device", "cpu", "--no-progress", "--resume"]) == 0  # resumes from step 2
     assert [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [2, 3]
     assert main(["distill", str(tmp_path / "nope"), "--out-dir", str(out)]) == 2  # clear error, no traceback
 
 
+@pytest.mark.slow
 def test_export_cli(tmp_path, capsys):
     pytest.importorskip("openvino")
     torch.manual_seed(0)

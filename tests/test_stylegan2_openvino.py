@@ -17,6 +17,7 @@ ov = pytest.importorskip("openvino")
 OV_TOLERANCE = 1e-4
 
 
+@pytest.mark.slow
 def test_openvino_matches_pytorch_dynamic_batch():
     torch.manual_seed(0)
     cfg = StyleGAN2Config(z_dim=8, c_dim=4, w_dim=6, img_resolution=16, mapping_kwargs={"num_layers": 2},

@@ -156,3 +156,63 @@ def test_registry_roundtrip_and_pkl_dispatch(tmp_path):
     g2 = load_generator(st)
     z, c = torch.randn(2, 8), torch.tensor([2, 3])
     assert isinstance(g2, Generator) and torch.equal(g(z, c), g2(z, c))
+
+
+class _CraftedTensor:
+    """Pickles as ``torch._utils._rebuild_tensor_v2(storage, offset, size, stride)`` with arbitrary numbers."""
+
+    def __init__(self, storage: Any, offset: int, size: tuple, stride: tuple) -> None:
+        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
+
+    def __reduce__(self):
+        return torch._utils._rebuild_tensor_v2, (self.storage, self.offset, self.size, self.stride, False,
+                                                 collections.OrderedDict())
+
+
+@pytest.mark.parametrize("offset,size,stride,why", [
+    (0, (10_000_000_000,), (1,), "needs element"),        # 40 GB of float32 from a 16-byte storage
+    (5, (1,), (1,), "needs element"),                      # offset past the end: would read unwritten memory
+    (0, (2, 3), (3, 1), "needs element"),                 # 6 elements from 4
+    (-1, (1,), (1,), "negative"),
+])
+def test_tensor_outside_its_storage_is_refused(tmp_path, offset, size, stride, why):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        storage = torch.arange(4, dtype=torch.float32).storage()  # a legacy TypedStorage, as NVIDIA's pickles hold
+    blob = pickle.dumps({"G_ema": _CraftedTensor(storage, offset, size, stride)}, protocol=3)
+    assert len(blob) < 1000
+    path = tmp_path / "crafted.pkl"
+    path.write_bytes(blob)
+    with pytest.raises(StyleGAN2PickleError, match=why):
+        read_stylegan2_pickle(path)
+
+
+def test_tensor_inside_its_storage_still_loads(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        storage = torch.arange(6, dtype=torch.float32).storage()
+    blob = pickle.dumps({"G_ema": _CraftedTensor(storage, 2, (2, 2), (1, 2))}, protocol=3)
+    (tmp_path / "ok.pkl").write_bytes(blob)
+    t = read_stylegan2_pickle(tmp_path / "ok.pkl")["G_ema"]
+    assert torch.equal(t, torch.tensor([[2.0, 4.0], [3.0, 5.0]]))
+
+
+@pytest.mark.slow
+def test_saved_stylegan2_teacher_loads_in_a_fresh_process(tmp_path):
+    """The registry finds the 'stylegan2-ada' kind without the module having been imported beforehand."""
+    import subprocess
+
+    from gsoc_helpers.models.registry import load_generator, save_generator
+
+    path, _ = small_fixture(tmp_path)
+    st = save_generator(load_generator(str(path)), tmp_path / "teacher.safetensors")
+    code = ("import sys; from gsoc_helpers.models.registry import load_generator; "
+            "assert 'gsoc_helpers.models.stylegan2_ada' not in sys.modules; "
+            f"g = load_generator({str(st)!r}); print(type(g).__name__, g.generator_kind)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["Generator", "stylegan2-ada"]

@@ -68,6 +68,7 @@ def _worker(root, i):
     write_all(root, shard=(i, 2))
 
 
+@pytest.mark.slow
 def test_two_processes_split_the_shards(tmp_path):
     root = str(tmp_path / "ds")
     ctx = mp.get_context("spawn")

@@ -12,21 +12,31 @@ import sys
 COMMAND_MODULES: tuple[str, ...] = (
     "gsoc_helpers.cli.data_cmds",
     "gsoc_helpers.cli.quant_cmds",
+    "gsoc_helpers.cli.quantize_cmds",
     "gsoc_helpers.cli.teacher_train_cmds",
     "gsoc_helpers.cli.series_cmds",
     "gsoc_helpers.cli.sample_cmds",
     "gsoc_helpers.cli.app_cmds",
     "gsoc_helpers.cli.student_cmds",
+    "gsoc_helpers.cli.import_cmds",
+    "gsoc_helpers.cli.reproduce_cmds",
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gsoc-helpers", description=__doc__.splitlines()[0])
+    from .args import OneLineParser
+
+    parser = OneLineParser(prog="gsoc-helpers", description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", default=None, help="folder of local offline copies (overrides $GSOC_DATA_ROOT)")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
+
+
+def _message(err: BaseException) -> str:
+    text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+    return " ".join(str(text).split()) or type(err).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,14 +45,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.data_root:
         import os
 
-        from ..config import DATA_ROOT_ENV
+        from ..config import DATA_ROOT_ENV, DATA_ROOT_ORIGIN_ENV, get_data_root
 
         os.environ[DATA_ROOT_ENV] = args.data_root
+        os.environ[DATA_ROOT_ORIGIN_ENV] = "--data-root"
+        try:
+            get_data_root()
+        except FileNotFoundError as err:
+            print(f"error: {_message(err)}", file=sys.stderr)
+            return 2
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError, KeyError) as err:  # user errors: message, no traceback
-        print(f"error: {err}", file=sys.stderr)
+    except (OSError, ValueError, KeyError) as err:  # user errors, files, network: one line, no traceback
+        print(f"error: {_message(err)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished work is kept (rerun the same command to resume)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

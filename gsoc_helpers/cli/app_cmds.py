@@ -5,6 +5,8 @@ import argparse
 import json
 from pathlib import Path
 
+from .args import device, finite_float, non_negative_int, port, positive_int
+
 
 def _app(args: argparse.Namespace) -> int:
     from ..app import serve
@@ -22,9 +24,12 @@ def _fid(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     args.device = str(resolve_device(args.device))  # "auto": CUDA when present
     target = args.candidate
-    if Path(target).is_dir():
+    from ..models.distylegan2022 import is_original_checkpoint
+
+    if Path(target).is_dir() and not is_original_checkpoint(target):
         candidate = target
-    elif target in ("teacher", "student", "offline-teacher") or target.endswith((".safetensors", ".pkl")):
+    elif target in ("teacher", "student", "offline-teacher") or target.endswith((".safetensors", ".pkl")) \
+            or is_original_checkpoint(target):  # a 2022 DiStyleGAN folder or its generator.pt
         from ..widgets import load_model
 
         candidate = load_model(target, device=args.device)
@@ -50,7 +55,7 @@ def _fid(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("app", help="serve the class-conditional generation web app on 127.0.0.1")
-    p.add_argument("--port", type=int, default=8000, help="TCP port (0: any free port)")
+    p.add_argument("--port", type=port, default=8000, help="TCP port (0: any free port)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1, local only)")
     p.set_defaults(func=_app)
 
@@ -58,15 +63,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("candidate", help="teacher | student | offline-teacher | checkpoint | synthetic folder | "
                                      "cifar10-<train|test>[:<source>]")
     p.add_argument("--metrics", default="fid,kid,prc", help="comma list of fid, kid, prc, isc")
-    p.add_argument("--n", type=int, default=10_000, help="images to generate (generator candidates)")
-    p.add_argument("--n-candidate", type=int, default=None, help="subset of an image candidate (default all)")
+    p.add_argument("--n", type=positive_int, default=10_000, help="images to generate (generator candidates)")
+    p.add_argument("--n-candidate", type=positive_int, default=None, help="subset of an image candidate (default all)")
     p.add_argument("--split", default="train", choices=["train", "test"], help="CIFAR-10 reference split")
     p.add_argument("--source", default="auto", help="reference source for load_cifar10 (auto, exact, jpeg, ...)")
-    p.add_argument("--reference-n", type=int, default=None, help="reference subset size (default whole split)")
-    p.add_argument("--psi", type=float, default=1.0, help="truncation psi for generators")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda:0")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--reference-n", type=positive_int, default=None, help="reference subset size (default whole split)")
+    p.add_argument("--psi", type=finite_float, default=1.0, help="truncation psi for generators")
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--device", type=device, default="auto", help="auto (CUDA when present) | cpu | cuda:N")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
     p.add_argument("--json", default=None, help="write the result with its protocol to this JSON file")
     p.add_argument("--verbose", action="store_true")
     p.set_defaults(func=_fid)

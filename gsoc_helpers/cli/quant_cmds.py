@@ -3,7 +3,35 @@ from __future__ import annotations
 
 import argparse
 
+from .args import non_negative_int, positive_int
+from ..quantization.accuracy import VALIDATION_DATA, AccuracyControl
 from ..quantization.ptq import ACTIVATION_RANGES, BIAS_CORRECTIONS, OVERFLOW_FIXES
+
+# Config names of accuracy-aware runs in the tables, per validation data (labelled: the 2022 protocol is explicit).
+AAC_CONFIG_NAMES = {"heldout": "accuracy-aware", "calibration": "accuracy-aware-on-calibration(2022)"}
+
+
+def accuracy_controls(args: argparse.Namespace) -> dict[str, AccuracyControl]:
+    """Config name -> AccuracyControl for each ``--accuracy-data`` choice when ``--accuracy-aware`` is given."""
+    if not args.accuracy_aware:
+        return {}
+    out = {AAC_CONFIG_NAMES[v]: AccuracyControl(max_drop=args.max_drop, validation=v, val_size=args.val_size)
+           for v in dict.fromkeys(args.accuracy_data)}
+    for control in out.values():
+        control.validate()
+    return out
+
+
+def add_accuracy_arguments(p: argparse.ArgumentParser) -> None:
+    d = AccuracyControl()
+    p.add_argument("--accuracy-aware", action="store_true",
+                   help="also run NNCF accuracy-aware PTQ (quantize_with_accuracy_control) with the default settings")
+    p.add_argument("--max-drop", type=float, default=d.max_drop,
+                   help=f"accuracy-aware: allowed absolute top-1 drop as a fraction (default {d.max_drop})")
+    p.add_argument("--accuracy-data", nargs="+", default=[d.validation], choices=list(VALIDATION_DATA),
+                   help="accuracy-aware validation data: heldout = real train images not in the calibration set "
+                        "(default); calibration = the 2022 protocol, accuracy measured on the calibration set itself")
+    p.add_argument("--val-size", type=int, default=d.val_size, help="accuracy-aware: held-out images")
 
 
 def _study(args: argparse.Namespace) -> int:
@@ -20,13 +48,14 @@ def _study(args: argparse.Namespace) -> int:
                                     overflow_fix=None if args.overflow_fix == "nncf" else args.overflow_fix)}
     if args.compare_nncf_defaults:
         configs["nncf-default"] = NNCF_DEFAULTS
+    controls = accuracy_controls(args)
+    configs.update({name: configs["default"] for name in controls})
     opts = {"bn-matching": {"steps": args.bn_steps}}
     for spec in args.source_option or []:  # SOURCE:KEY=VALUE
-        src, kv = spec.split(":", 1)
-        k, v = kv.split("=", 1)
-        opts.setdefault(src, {})[k] = v
+        src, key, value = parse_source_option(spec)
+        opts.setdefault(src, {})[key] = value
     grid = Grid(models=args.models, sources=args.sources, sizes=args.sizes, seeds=args.seeds, configs=configs,
-                source_options=opts)
+                source_options=opts, accuracy_control=controls)
     grid.validate()
     tests = {t: load_cifar10("test", source=t).to_tensors() for t in args.test_sets}
     out = args.out or get_output_dir() / "quant" / "study"
@@ -36,12 +65,28 @@ def _study(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_source_option(spec: str) -> tuple[str, str, object]:
+    """'SOURCE:KEY=VALUE' -> (source, key, value); VALUE is read as a Python literal (0.7, 200, True, 'x') when it
+    is one, else kept as text (a path)."""
+    import ast
+
+    src, sep, kv = spec.partition(":")
+    key, sep2, text = kv.partition("=")
+    if not (sep and sep2 and src and key):
+        raise ValueError(f"--source-option {spec!r}: expected SOURCE:KEY=VALUE, e.g. teacher:truncation_psi=0.7")
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = text
+    return src, key, value
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("quantize-study", help="INT8 PTQ (OpenVINO+NNCF) grid over models x calibration sources")
     p.add_argument("--models", nargs="+", default=["akamaster_resnet20"])
     p.add_argument("--sources", nargs="+", default=["real", "noise", "bn-matching"])
-    p.add_argument("--sizes", nargs="+", type=int, default=[300])
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--sizes", nargs="+", type=positive_int, default=[300])
+    p.add_argument("--seeds", nargs="+", type=non_negative_int, default=[0, 1, 2])
     p.add_argument("--preset", default="mixed", choices=["mixed", "performance"])
     p.add_argument("--bias-correction", default="none", choices=list(BIAS_CORRECTIONS),
                    help="none (default), full, or fast (NNCF's default)")
@@ -49,9 +94,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="activation range estimator (default: minmax; nncf = NNCF's mean_minmax)")
     p.add_argument("--overflow-fix", default="nncf", choices=["nncf", *OVERFLOW_FIXES])
     p.add_argument("--compare-nncf-defaults", action="store_true", help="also run nncf.quantize's defaults")
-    p.add_argument("--bn-steps", type=int, default=200, help="optimisation steps of the bn-matching source")
+    add_accuracy_arguments(p)
+    p.add_argument("--bn-steps", type=positive_int, default=200, help="optimisation steps of the bn-matching source")
     p.add_argument("--source-option", action="append", help="SOURCE:KEY=VALUE, e.g. student:dataset=outputs/x")
     p.add_argument("--test-sets", nargs="+", default=["exact"], help="load_cifar10 test sources (exact, jpeg, ...)")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=positive_int, default=1)
     p.add_argument("--out", default=None)
     p.set_defaults(func=_study)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .args import device, finite_float, non_negative_int, output_folder, positive_int
+
 
 def load_any_generator(name: str, device: str = "cpu"):
     """A StyleGAN2-ADA pickle / URL / 'cifar10', else a registry name or .safetensors path -> eval module."""
@@ -43,16 +45,16 @@ def _sample(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="sample a class-balanced synthetic dataset from a generator (resumable)")
     p.add_argument("generator", help="'cifar10' (NVIDIA StyleGAN2-ADA), a .pkl path/URL, 'offline-teacher', "
-                                     "'student' or a .safetensors checkpoint")
-    p.add_argument("--out", default=None, help="dataset folder (default <output dir>/synthetic/<generator>)")
-    p.add_argument("--per-class", type=int, default=5000, help="images per class (default 5000 -> 50,000)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--truncation-psi", type=float, default=1.0)
+                                     "'student', a .safetensors checkpoint or a 2022 DiStyleGAN folder")
+    p.add_argument("--out", type=output_folder, default=None, help="dataset folder (default <output dir>/synthetic/<generator>)")
+    p.add_argument("--per-class", type=positive_int, default=5000, help="images per class (default 5000 -> 50,000)")
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--truncation-psi", type=finite_float, default=1.0)
     p.add_argument("--noise-mode", default="const", choices=["const", "random", "none"])
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--shard-size", type=int, default=1000, help="images per shard file")
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--shard-size", type=positive_int, default=1000, help="images per shard file")
     p.add_argument("--shard", default=None, help="'i/n': this worker's part (default torchrun RANK/WORLD_SIZE or 0/1)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda:0")
+    p.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda:0")
     p.add_argument("--name", default=None, help="generator name recorded in the manifest (default: the argument)")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    p.add_argument("--threads", type=non_negative_int, default=0, help="torch CPU threads (0 = torch default)")
     p.set_defaults(func=_sample)

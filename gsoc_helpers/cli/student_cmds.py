@@ -8,6 +8,8 @@ import argparse
 import dataclasses
 import json
 
+from .args import device, finite_float, output_folder
+
 
 def _distill(args: argparse.Namespace) -> int:
     from ..training.distill import DistillConfig, run_distill
@@ -16,7 +18,7 @@ def _distill(args: argparse.Namespace) -> int:
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(DistillConfig)
                  if getattr(args, f.name, None) is not None}
     cfg = dataclasses.replace(cfg, **overrides)
-    result = run_distill(cfg, resume=not args.no_resume)
+    result = run_distill(cfg, resume=args.resume, overwrite=args.overwrite)
     print(json.dumps(result))
     return 0
 
@@ -46,7 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("distill", help="distill the DiStyleGAN student from a synthetic teacher dataset (resumable)")
     p.add_argument("synthetic_root", nargs="?", default=None, help="synthetic dataset folder (gsoc-helpers sample)")
     p.add_argument("--config", default=None, help="JSON file of DistillConfig fields (flags override it)")
-    p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in --out-dir")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue the run in --out-dir (same settings)")
+    mode.add_argument("--overwrite", action="store_true", help="delete the earlier run in --out-dir and start again")
     for f in dataclasses.fields(DistillConfig):
         if f.name in ("synthetic_root", "loss_weights"):
             continue
@@ -54,12 +58,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         if f.type in ("bool", bool):
             p.add_argument(flag, dest=f.name, default=None, action=argparse.BooleanOptionalAction)
         else:
-            typ = {"int": int, "float": float, "str": str}.get(str(f.type), str)
+            typ = {"int": int, "float": finite_float, "str": str}.get(str(f.type), str)
+            typ = {"out_dir": output_folder, "device": device}.get(f.name, typ)
             p.add_argument(flag, dest=f.name, default=None, type=typ, help=f"default {f.default!r}")
     p.set_defaults(func=_distill)
 
     p = sub.add_parser("export", help="export a generator checkpoint to OpenVINO IR (FP32, optionally INT8)")
-    p.add_argument("generator", help="'student', 'offline-teacher', a .safetensors or a StyleGAN2-ADA .pkl")
+    p.add_argument("generator", help="'student', 'offline-teacher', a .safetensors, a StyleGAN2-ADA .pkl or a "
+                                     "2022 DiStyleGAN folder")
     p.add_argument("--out", default="export", help="output folder")
     p.add_argument("--int8", action="store_true", help="also write an NNCF INT8 IR and report its PSNR vs FP32")
     p.add_argument("--calibration-size", type=int, default=300)

@@ -5,12 +5,15 @@ import argparse
 import json
 from dataclasses import fields
 
+from .args import finite_float, non_negative_float, non_negative_int, output_folder, positive_float, positive_int
+
 
 def _train(args: argparse.Namespace) -> int:
     from ..training.gan import GANTrainConfig, run_training
 
     kw = {f.name: getattr(args, f.name) for f in fields(GANTrainConfig) if hasattr(args, f.name)}
-    summary = run_training(GANTrainConfig(**kw), resume=args.resume, progress=not args.no_progress)
+    summary = run_training(GANTrainConfig(**kw), resume=args.resume, progress=not args.no_progress,
+                           overwrite=args.overwrite)
     print(json.dumps(summary))
     return 0
 
@@ -20,26 +23,28 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     d = GANTrainConfig()
     p = sub.add_parser("train-teacher", help="train the offline teacher GAN (hinge, SN projection D, EMA, DiffAugment)")
-    p.add_argument("--out-dir", default=d.out_dir)
-    p.add_argument("--steps", type=int, default=d.steps)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--ngf", type=int, default=d.ngf)
-    p.add_argument("--ndf", type=int, default=d.ndf)
-    p.add_argument("--z-dim", type=int, default=d.z_dim)
-    p.add_argument("--lr-g", type=float, default=d.lr_g)
-    p.add_argument("--lr-d", type=float, default=d.lr_d)
-    p.add_argument("--beta1", type=float, default=d.beta1)
-    p.add_argument("--beta2", type=float, default=d.beta2)
-    p.add_argument("--ema-decay", type=float, default=d.ema_decay)
+    p.add_argument("--out-dir", type=output_folder, default=d.out_dir)
+    p.add_argument("--steps", type=positive_int, default=d.steps)
+    p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
+    p.add_argument("--ngf", type=positive_int, default=d.ngf)
+    p.add_argument("--ndf", type=positive_int, default=d.ndf)
+    p.add_argument("--z-dim", type=positive_int, default=d.z_dim)
+    p.add_argument("--lr-g", type=positive_float, default=d.lr_g)
+    p.add_argument("--lr-d", type=positive_float, default=d.lr_d)
+    p.add_argument("--beta1", type=finite_float, default=d.beta1)
+    p.add_argument("--beta2", type=finite_float, default=d.beta2)
+    p.add_argument("--ema-decay", type=finite_float, default=d.ema_decay)
     p.add_argument("--augment", default=d.augment, help="DiffAugment policy, e.g. 'color,translation' ('' = none)")
     p.add_argument("--no-hflip", dest="hflip", action="store_false")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget; stops cleanly and saves")
-    p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
-    p.add_argument("--grid-every", type=int, default=d.grid_every)
-    p.add_argument("--log-every", type=int, default=d.log_every)
-    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    p.add_argument("--seed", type=non_negative_int, default=d.seed)
+    p.add_argument("--max-minutes", type=non_negative_float, default=None, help="wall-clock budget; stops cleanly and saves")
+    p.add_argument("--checkpoint-minutes", type=positive_float, default=d.checkpoint_minutes)
+    p.add_argument("--grid-every", type=non_negative_int, default=d.grid_every)
+    p.add_argument("--log-every", type=positive_int, default=d.log_every)
+    p.add_argument("--threads", type=positive_int, default=None, help="torch.set_num_threads")
     p.add_argument("--data-source", default=d.data_source, help="load_cifar10 source (jpeg = all 50k, JPEG q75)")
-    p.add_argument("--resume", action="store_true", help="continue from <out-dir>/checkpoint.pt if present")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue the run in --out-dir (same settings)")
+    mode.add_argument("--overwrite", action="store_true", help="delete the earlier run in --out-dir and start again")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_train)

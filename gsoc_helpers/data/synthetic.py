@@ -89,7 +89,12 @@ class SyntheticDatasetWriter:
                       num_classes=int(num_classes), per_class=int(per_class), z_dim=int(z_dim),
                       image_size=int(image_size), seed=int(seed), truncation_psi=float(truncation_psi),
                       shard_size=int(shard_size), class_names=list(class_names))
+        if self.root.exists() and not self.root.is_dir():
+            raise DataError(f"synthetic dataset folder {str(self.root)!r} is a file, expected a folder")
+        if not np.isfinite(truncation_psi):
+            raise ValueError(f"truncation_psi must be a finite number, got {truncation_psi!r}")
         (self.root / "shards").mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(self.root)
         manifest = {"format": FORMAT, **params, "total": num_classes * per_class, "extra": extra or {},
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         self.manifest = self._create_or_open(manifest)
@@ -122,12 +127,28 @@ class SyntheticDatasetWriter:
     def shard_ranges(self) -> list[tuple[int, int]]:
         return [(s, min(s + self.shard_size, self.total)) for s in range(0, self.total, self.shard_size)]
 
-    def pending_shards(self, shard_index: int = 0, num_shards: int = 1) -> list[tuple[int, int]]:
-        """(start, stop) of the shards not yet written that belong to worker ``shard_index`` of ``num_shards``."""
+    def pending_shards(self, shard_index: int = 0, num_shards: int = 1, verify: bool = False
+                       ) -> list[tuple[int, int]]:
+        """(start, stop) of the shards not yet written that belong to worker ``shard_index`` of ``num_shards``.
+
+        With ``verify``, a written shard whose files are missing or fail their sha256 counts as not written: its
+        completion record is removed (with a warning) so that the shard is generated again."""
         if not 0 <= shard_index < num_shards:
             raise ValueError(f"shard index {shard_index} outside [0, {num_shards})")
-        return [(s, e) for k, (s, e) in enumerate(self.shard_ranges())
-                if k % num_shards == shard_index and not _shard_stem(self.root, k).with_suffix(".json").is_file()]
+        out = []
+        for k, (s, e) in enumerate(self.shard_ranges()):
+            if k % num_shards != shard_index:
+                continue
+            record = _shard_stem(self.root, k).with_suffix(".json")
+            if record.is_file() and verify and not shard_is_intact(self.root, k):
+                import warnings
+
+                warnings.warn(f"{str(record.parent)!r}: shard {k} is corrupt or incomplete; writing it again",
+                              stacklevel=2)
+                record.unlink(missing_ok=True)
+            if not record.is_file():
+                out.append((s, e))
+        return out
 
     def expected_labels(self, start: int, stop: int) -> np.ndarray:
         return np.arange(start, stop, dtype=np.int64) % int(self.manifest["num_classes"])
@@ -152,8 +173,43 @@ class SyntheticDatasetWriter:
             record["sha256"][part] = _atomic_save_npy(stem.with_name(f"{stem.name}.{part}.npy"), arr)
         _atomic_write_bytes(stem.with_suffix(".json"), json.dumps(record).encode())
 
-    def is_complete(self) -> bool:
-        return not self.pending_shards()
+    def is_complete(self, verify: bool = True) -> bool:
+        """Every shard written (and, with ``verify``, every file matching its recorded sha256)."""
+        return all(shard_is_intact(self.root, k) if verify else _shard_stem(self.root, k).with_suffix(".json").is_file()
+                   for k in range(len(self.shard_ranges())))
+
+
+def shard_is_intact(root: str | os.PathLike, k: int) -> bool:
+    """Shard ``k`` has its completion record and its three files match the recorded sha256."""
+    stem = _shard_stem(Path(root), k)
+    try:
+        record = json.loads(stem.with_suffix(".json").read_text())
+        return all(sha256_file(stem.with_name(f"{stem.name}.{part}.npy")) == record["sha256"][part]
+                   for part in ("images", "labels", "z"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    """A running process other than this one (this one's leftovers are from an attempt that failed)."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale_temporaries(root: Path) -> None:
+    """Delete ``.<name>.<pid>.tmp`` files left by writers that no longer run (a killed sampler)."""
+    for folder in (root, root / "shards"):
+        for tmp in folder.glob(".*.tmp"):
+            pid = tmp.name.rsplit(".", 2)[-2]
+            if not pid.isdigit() or not _pid_alive(int(pid)):
+                tmp.unlink(missing_ok=True)
 
 
 def read_manifest(root: str | os.PathLike) -> dict:

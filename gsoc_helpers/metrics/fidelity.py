@@ -12,8 +12,9 @@ classification layer, so FID, KID and precision/recall work and IS raises a clea
 torch-fidelity's own ``inception-v3-compat`` downloads the official weights (full profile; IS available).
 
 Every result carries its protocol: n generated, reference name / split / n, feature extractor.
-Reference features and FID statistics are cached by torch-fidelity under ``get_cache_dir()/fidelity`` with a
-name built from (dataset, split, n).
+Reference features are cached under ``get_cache_dir()/fidelity`` as ``.npz`` files with a sha256 sidecar
+(:mod:`.feature_cache`), named by (dataset, split, n, extractor); torch-fidelity's own cache, which reloads
+pickles, is never used.
 """
 from __future__ import annotations
 
@@ -219,8 +220,8 @@ def compute_fidelity(candidate: Any, config: FidelityConfig | None = None, refer
     kwargs: dict[str, Any] = dict(
         fid="fid" in cfg.metrics, kid="kid" in cfg.metrics, prc="prc" in cfg.metrics, isc="isc" in cfg.metrics,
         feature_extractor=choice.name, batch_size=cfg.batch_size, cuda=str(cfg.device).startswith("cuda"),
-        rng_seed=cfg.seed, verbose=cfg.verbose, save_cpu_ram=True, cache=cfg.cache,
-        cache_root=str(get_cache_dir() / "fidelity"), kid_subsets=cfg.kid_subsets,
+        rng_seed=cfg.seed, verbose=cfg.verbose, save_cpu_ram=True, cache=False,  # never torch-fidelity's cache
+        kid_subsets=cfg.kid_subsets,
     )
     if choice.weights_path is not None:
         kwargs["feature_extractor_weights_path"] = choice.weights_path
@@ -236,14 +237,14 @@ def compute_fidelity(candidate: Any, config: FidelityConfig | None = None, refer
             f"({Path(candidate.checkpoint_path).name})" if getattr(candidate, "checkpoint_path", None) else "")
     else:
         kwargs["input1"], n1, cand_desc = as_fidelity_input(candidate, cfg.n_candidate, seed=1)
+    cache_name = None
     if cfg.metrics != ("isc",):
         kwargs["input2"], n2, ref_desc, cache_name = _reference(cfg, reference)
-        if cache_name is not None and cfg.cache:
-            kwargs["input2_cache_name"] = cache_name
+        cache_name = cache_name if cfg.cache else None
         kwargs["kid_subset_size"] = min(cfg.kid_subset_size, n1, n2)
     else:
         n2, ref_desc = 0, "-"
-    raw = torch_fidelity.calculate_metrics(**kwargs)
+    raw = _calculate(kwargs, cfg, cache_name if cfg.metrics != ("isc",) else None)
     seconds = time.perf_counter() - t0
     protocol = {
         "candidate": cand_desc, "n_candidate": n1, "reference": ref_desc,
@@ -254,6 +255,35 @@ def compute_fidelity(candidate: Any, config: FidelityConfig | None = None, refer
         "torch_fidelity": torch_fidelity.__version__,
     }
     return FidelityResult(_short(raw), protocol, seconds, {k: float(v) for k, v in raw.items()})
+
+
+def _calculate(kwargs: dict[str, Any], cfg: FidelityConfig, reference_cache_name: str | None) -> dict[str, float]:
+    """torch-fidelity's metrics (long keys) for ``kwargs``; reference features come from the project's safe
+    ``.npz`` cache (:mod:`.feature_cache`) instead of torch-fidelity's pickle-based one."""
+    import torch_fidelity
+    from torch_fidelity.metric_isc import isc_featuresdict_to_metric
+    from torch_fidelity.utils import (create_feature_extractor, extract_featuresdict_from_input_id,
+                                      resolve_feature_layer_for_metric)
+
+    from .feature_cache import cached_features
+
+    if "input2" not in kwargs:  # IS alone: one input, nothing cached
+        return dict(torch_fidelity.calculate_metrics(**kwargs))
+    layer = resolve_feature_layer_for_metric("fid", **kwargs)
+    layers = [layer] + (["logits_unbiased"] if kwargs.get("isc") else [])
+    fe_kw = {k: v for k, v in kwargs.items() if k == "feature_extractor_weights_path"}
+    fe = create_feature_extractor(kwargs["feature_extractor"], layers, cuda=kwargs["cuda"], verbose=False, **fe_kw)
+    feats1 = extract_featuresdict_from_input_id(1, fe, **kwargs)
+    cache_dir = get_cache_dir() / "fidelity" if reference_cache_name else None
+    name = f"{reference_cache_name}-{kwargs['feature_extractor']}-{layer}" if reference_cache_name else None
+    f2 = cached_features(cache_dir, name,
+                         lambda: extract_featuresdict_from_input_id(2, fe, **kwargs)[layer].cpu().numpy())
+    f1 = feats1[layer].cpu().numpy()
+    wanted = [m for m in ("fid", "kid", "prc") if kwargs.get(m)]
+    raw = _raw_metrics_from_features(f1, f2, wanted, kwargs["kid_subset_size"], cfg.kid_subsets, cfg.seed)
+    if kwargs.get("isc"):
+        raw.update(isc_featuresdict_to_metric(feats1, "logits_unbiased", rng_seed=cfg.seed, verbose=False))
+    return raw
 
 
 # ----------------------------------------------------------------------------------------------- direct features
@@ -285,9 +315,9 @@ def extract_features(images: np.ndarray, data_root: str | os.PathLike | None = N
     return np.concatenate(out).astype(np.float32)
 
 
-def metrics_from_features(f1: np.ndarray, f2: np.ndarray, metrics: Sequence[str] = ("fid", "kid", "prc"),
-                          kid_subset_size: int = 1000, kid_subsets: int = 100, seed: int = 2020) -> dict[str, float]:
-    """FID / KID / precision-recall from two float [N, D] feature arrays with torch-fidelity's formulas."""
+def _raw_metrics_from_features(f1: np.ndarray, f2: np.ndarray, metrics: Sequence[str], kid_subset_size: int,
+                               kid_subsets: int, seed: int) -> dict[str, float]:
+    """torch-fidelity's FID / KID / precision-recall formulas on two float [N, D] arrays (long keys)."""
     from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
     from torch_fidelity.metric_kid import kid_features_to_metric
     from torch_fidelity.metric_prc import prc_features_to_metric
@@ -305,4 +335,10 @@ def metrics_from_features(f1: np.ndarray, f2: np.ndarray, metrics: Sequence[str]
         out.update(kid_features_to_metric(a, b, **kw))
     if "prc" in metrics:
         out.update(prc_features_to_metric(a.float(), b.float(), **kw))
-    return _short(out)
+    return {k: float(v) for k, v in out.items()}
+
+
+def metrics_from_features(f1: np.ndarray, f2: np.ndarray, metrics: Sequence[str] = ("fid", "kid", "prc"),
+                          kid_subset_size: int = 1000, kid_subsets: int = 100, seed: int = 2020) -> dict[str, float]:
+    """FID / KID / precision-recall (short keys) from two float [N, D] feature arrays with torch-fidelity's formulas."""
+    return _short(_raw_metrics_from_features(f1, f2, metrics, kid_subset_size, kid_subsets, seed))

@@ -18,16 +18,27 @@ from torch import nn
 from ..config import bundled_dir
 
 _GENERATORS: dict[str, type] = {}
-# Modules that register generator kinds on import (so loading a checkpoint finds its class).
-_KIND_MODULES = ("gsoc_helpers.models.offline_teacher", "gsoc_helpers.models.student")
+_DISCOVERED = False
 # Bundled checkpoints in data/ by short name.
 BUNDLED = {"offline-teacher": "offline_teacher.safetensors", "student": "student.safetensors"}
 
 
+def _same_definition(a: object, b: object) -> bool:
+    """Same module and qualified name: the one definition imported again (a reload), not a clash."""
+    return (getattr(a, "__module__", None), getattr(a, "__qualname__", None)) == \
+        (getattr(b, "__module__", None), getattr(b, "__qualname__", None))
+
+
 def register_generator(kind: str) -> Callable[[type], type]:
+    """Class decorator: checkpoints whose metadata says ``kind`` load into this class.  A second, different
+    class under the same kind raises ValueError (registries refuse duplicates)."""
     def wrap(cls: type) -> type:
         if not hasattr(cls, "from_config"):
             raise TypeError(f"{cls.__name__} needs a from_config(dict) classmethod to be registered")
+        old = _GENERATORS.get(kind)
+        if old is not None and not _same_definition(old, cls):
+            raise ValueError(f"generator kind {kind!r} is already registered by {old.__module__}.{old.__qualname__}; "
+                             f"refusing {cls.__module__}.{cls.__qualname__}")
         _GENERATORS[kind] = cls
         cls.generator_kind = kind
         return cls
@@ -41,12 +52,17 @@ def registered_kinds() -> list[str]:
 
 
 def _import_kind_modules() -> None:
-    for name in _KIND_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
+    """Import every module below ``gsoc_helpers.models`` once, so each generator kind registers itself
+    (no hand-kept list of modules to forget one from)."""
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    import pkgutil
+
+    package = importlib.import_module(__name__.rsplit(".", 1)[0])
+    for info in pkgutil.walk_packages(package.__path__, prefix=package.__name__ + "."):
+        importlib.import_module(info.name)
+    _DISCOVERED = True
 
 
 def _config_dict(model: nn.Module) -> dict:
@@ -105,13 +121,18 @@ def resolve_generator_path(path_or_name: str | os.PathLike) -> Path:
 
 
 def load_generator(path_or_name: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
-    """A generator in eval mode from a bundled name, a .safetensors checkpoint, or a StyleGAN2-ADA .pkl/URL
-    (``"cifar10"``: NVIDIA's official CIFAR-10 snapshot, downloaded once into the cache)."""
+    """A generator in eval mode from a bundled name, a .safetensors checkpoint, a StyleGAN2-ADA .pkl/URL
+    (``"cifar10"``: NVIDIA's official CIFAR-10 snapshot, downloaded once into the cache), or a 2022 DiStyleGAN
+    checkpoint (its folder with config.json + generator.pt, or the generator.pt itself)."""
     name = str(path_or_name)
     if name == "cifar10" or name.endswith(".pkl") or name.startswith(("http://", "https://", "file://")):
         from .stylegan2_ada import load_stylegan2_ada
 
         return load_stylegan2_ada(name).to(device).eval()
+    if name not in BUNDLED and (Path(name).expanduser().is_dir() or name.endswith(".pt")):
+        from .distylegan2022 import load_original
+
+        return load_original(Path(name).expanduser()).to(device).eval()
     path = resolve_generator_path(name)
     meta = read_generator_metadata(path)
     _import_kind_modules()
@@ -119,8 +140,20 @@ def load_generator(path_or_name: str | os.PathLike, device: str | torch.device =
         raise ValueError(f"{str(path)!r}: unknown generator kind {meta['kind']!r}; known: {sorted(_GENERATORS)}")
     from safetensors.torch import load_file
 
-    model = _GENERATORS[meta["kind"]].from_config(meta["config"])
-    missing, unexpected = model.load_state_dict(load_file(str(path)), strict=False)
+    try:
+        model = _GENERATORS[meta["kind"]].from_config(meta["config"])
+    except (TypeError, KeyError, ValueError) as err:
+        raise ValueError(f"{str(path)!r}: its stored config does not fit a {meta['kind']} generator "
+                         f"({type(err).__name__}: {' '.join(str(err).split())})") from None
+    state = load_file(str(path))
+    ours = model.state_dict()
+    bad = [k for k in state if k in ours and tuple(state[k].shape) != tuple(ours[k].shape)]
+    if bad:
+        k = bad[0]
+        raise ValueError(f"{str(path)!r} does not fit a {meta['kind']} generator with its config: {k!r} has shape "
+                         f"{tuple(state[k].shape)}, the model expects {tuple(ours[k].shape)}"
+                         + (f" ({len(bad) - 1} more mismatches)" if len(bad) > 1 else ""))
+    missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(f"{str(path)!r} does not fit a {meta['kind']} generator with its config: "
                          f"missing {missing[:5]}, unexpected {unexpected[:5]}")

@@ -65,10 +65,12 @@ def throughput(ov_model, batch_size: int, seconds: float = 3.0, threads: int | N
     import openvino.properties.hint as hints
 
     m = ov_model.clone()
-    m.reshape([batch_size, 3, 32, 32])
+    shape = m.inputs[0].get_partial_shape()  # [N,3,H,W]; a dynamic H or W is measured at 32
+    h, w = (d.get_length() if d.is_static else 32 for d in (shape[2], shape[3]))
+    m.reshape([batch_size, 3, h, w])
     compiled = compile_model(m, threads, precision, **{hints.performance_mode: hints.PerformanceMode.THROUGHPUT})
     queue = ov.AsyncInferQueue(compiled)
-    x = np.random.default_rng(0).random((batch_size, 3, 32, 32), dtype=np.float32)
+    x = np.random.default_rng(0).random((batch_size, 3, h, w), dtype=np.float32)
     for _ in range(len(queue)):  # warm-up
         queue.start_async({0: x})
     queue.wait_all()

@@ -17,6 +17,7 @@ import torch
 from ..calibration import available_sources, get_calibration
 from ..models.classifiers import CLASSIFIERS, get_classifier
 from . import evaluate as ev
+from .accuracy import AccuracyControl, quantize_accuracy_aware
 from .ptq import PTQConfig, quantize, to_openvino
 
 METRICS = ("top1_fp32", "top1_int8", "drop", "agreement", "kl")
@@ -31,6 +32,8 @@ class Grid:
     configs: dict[str, PTQConfig] = field(default_factory=lambda: {"default": PTQConfig()})
     source_options: dict[str, dict] = field(default_factory=dict)  # per source: kwargs for get_calibration
     source_labels: dict[str, str] = field(default_factory=dict)  # per source: name shown in tables (e.g. "real-jpeg")
+    # per config name: quantize with NNCF accuracy control instead of nncf.quantize (see quantization.accuracy)
+    accuracy_control: dict[str, AccuracyControl] = field(default_factory=dict)
 
     def validate(self, check_models: bool = True) -> None:
         for m in self.models if check_models else []:
@@ -42,13 +45,18 @@ class Grid:
         for n in self.sizes:
             if int(n) < 1:
                 raise ValueError(f"calibration sizes must be >= 1, got {n}")
+        for name, control in self.accuracy_control.items():
+            if name not in self.configs:
+                raise KeyError(f"accuracy control for unknown config {name!r}; configs: {sorted(self.configs)}")
+            control.validate()
 
 
 def cell_key(model: str, source: str, size: int, seed: int, config_name: str, config: PTQConfig,
-             source_options: dict | None = None) -> str:
+             source_options: dict | None = None, accuracy_control: AccuracyControl | None = None) -> str:
     opts = {k: str(v) for k, v in (source_options or {}).items() if k not in ("classifier", "progress")}
     extra = "|" + json.dumps(opts, sort_keys=True) if opts else ""
-    return f"{model}|{source}|{size}|{seed}|{config_name}|{config.key()}{extra}"
+    aac = f",{accuracy_control.key()}" if accuracy_control is not None else ""
+    return f"{model}|{source}|{size}|{seed}|{config_name}|{config.key()}{aac}{extra}"
 
 
 def load_cells(path: Path) -> list[dict]:
@@ -80,7 +88,8 @@ def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
     if text and (not text.endswith("\n") or text.count("\n") != len(cached)):  # drop a line cut by an interrupt
         path.write_text("".join(json.dumps(c) + "\n" for c in cached))
     done = {c["key"] for c in cached}
-    cells = {cell_key(m, s, n, seed, cn, grid.configs[cn], grid.source_options.get(s)): (m, s, n, seed, cn)
+    cells = {cell_key(m, s, n, seed, cn, grid.configs[cn], grid.source_options.get(s),
+                      grid.accuracy_control.get(cn)): (m, s, n, seed, cn)
              for m in grid.models for s in grid.sources for n in grid.sizes for seed in grid.seeds for cn in grid.configs}
     todo = [cell for key, cell in cells.items() if key not in done]
     cache: dict[str, tuple] = {}
@@ -96,11 +105,16 @@ def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
             opts.setdefault("classifier", model)
             opts.setdefault("progress", False)
         calib = get_calibration(s, n, seed, **opts)
-        int8 = quantize(fp32, calib.images, grid.configs[cn])
+        control = grid.accuracy_control.get(cn)
+        int8 = (quantize_accuracy_aware(fp32, calib, grid.configs[cn], control, seed) if control is not None
+                else quantize(fp32, calib.images, grid.configs[cn]))
         label = grid.source_labels.get(s, s)
-        rec: dict = {"key": cell_key(m, s, n, seed, cn, grid.configs[cn], grid.source_options.get(s)), "model": m,
-                     "source": label, "size": n,
+        rec: dict = {"key": cell_key(m, s, n, seed, cn, grid.configs[cn], grid.source_options.get(s), control),
+                     "model": m, "source": label, "size": n,
                      "seed": seed, "config": cn, "config_key": grid.configs[cn].key()}
+        if control is not None:
+            rec["accuracy_control"] = control.key()
+            rec["n_fp32_layers"] = len(ev.fp32_layers(int8))
         for t, (x, y) in test_sets.items():
             res = ev.compare(ref[t], ev.logits(int8, x, threads=threads), y.numpy())
             rec.update({f"{t}_{k}": v for k, v in res.items()})

@@ -28,6 +28,12 @@ from ..models.discriminator import ProjectionDiscriminator
 from ..models.student import StudentConfig, StudentGenerator
 from .augment import diff_augment
 from .ema import EMA
+from .run_folder import load_checkpoint_file, prepare_run_folder, refuse_changed_config, trim_log
+
+# What a distillation run writes into its folder (deleted by overwrite), and the settings a resumed run may change.
+RUN_FILES = ("checkpoint.pt", ".checkpoint.pt.tmp", "metrics.jsonl", "samples", "student_ema.safetensors")
+MAY_CHANGE_ON_RESUME = ("synthetic_root", "out_dir", "epochs", "max_steps", "max_minutes", "log_every",
+                        "sample_every", "ckpt_every", "device", "amp", "progress")
 
 
 @dataclass
@@ -60,6 +66,28 @@ class DistillConfig:
     progress: bool = True
     loss_weights: DistillLossWeights = field(default_factory=DistillLossWeights)
 
+    def validate(self) -> "DistillConfig":
+        """ValueError (one line) for any setting out of range; returns self."""
+        import math
+
+        ints = {"ngf": 8, "ndf": 1, "z_dim": 0, "batch_size": 1, "epochs": 1, "log_every": 1, "sample_every": 0,
+                "ckpt_every": 0, "max_steps": 0}
+        for name, low in ints.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
+        if self.ngf % 8:
+            raise ValueError(f"ngf must be a multiple of 8 (the last block has ngf/8 channels), got {self.ngf}")
+        ranges = {"lr": (0.0, 1.0, True), "beta1": (0.0, 1.0, False), "beta2": (0.0, 1.0, False),
+                  "lambda_pix": (0.0, math.inf, False), "lambda_pix_decay": (0.0, math.inf, False),
+                  "ema_decay": (0.0, 1.0, False), "max_minutes": (0.0, math.inf, False)}
+        for name, (low, high, open_low) in ranges.items():
+            value = float(getattr(self, name))
+            if not math.isfinite(value) or value < low or value > high or (open_low and value == low):
+                raise ValueError(f"{name} must be a finite number in {'(' if open_low else '['}{low:g}, {high:g}], "
+                                 f"got {getattr(self, name)!r}")
+        return self
+
     @classmethod
     def from_dict(cls, d: dict) -> "DistillConfig":
         names = {f.name for f in fields(cls)}
@@ -86,7 +114,7 @@ class DistillTrainer:
     def __init__(self, cfg: DistillConfig, real: ImageDataset | None = None) -> None:
         from ..config import resolve_device
 
-        self.cfg = cfg
+        self.cfg = cfg.validate()
         self.distributed = dist.is_available() and dist.is_initialized()
         self.rank = dist.get_rank() if self.distributed else 0
         self.world = dist.get_world_size() if self.distributed else 1
@@ -236,7 +264,10 @@ class DistillTrainer:
         path = Path(path) if path else self.checkpoint_path
         if not path.is_file():
             return False
-        state = torch.load(path, map_location=self.device, weights_only=True)
+        state = load_checkpoint_file(path, map_location=self.device)
+        if "config_json" in state:
+            stored = json.loads(bytes(state["config_json"].cpu().tolist()).decode())
+            refuse_changed_config(path, stored, json.loads(json.dumps(asdict(self.cfg))), MAY_CHANGE_ON_RESUME)
         state["torch_rng"] = state["torch_rng"].cpu()
         self.load_state_dict(state)
         return True
@@ -264,10 +295,8 @@ class DistillTrainer:
                 f.write(json.dumps(record) + "\n")
 
     def _trim_log(self) -> None:
-        path = self.out / "metrics.jsonl"
-        if self.rank == 0 and path.is_file():
-            keep = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= self.step]
-            path.write_text("".join(ln + "\n" for ln in keep))
+        if self.rank == 0:
+            trim_log(self.out / "metrics.jsonl", self.step)
 
     def _time_is_up(self, t0: float) -> bool:
         """max_minutes reached? Under DDP every rank takes rank 0's decision (no rank may stop alone)."""
@@ -277,14 +306,20 @@ class DistillTrainer:
             dist.broadcast(flag, src=0)
         return bool(flag.item())
 
-    def train(self, resume: bool = True) -> dict:
-        """Train; returns {'step', 'stopped' ('done'|'max_steps'|'max_minutes'), 'images_per_s'}."""
+    def train(self, resume: bool = True, overwrite: bool = False) -> dict:
+        """Train; returns {'step', 'stopped' ('done'|'max_steps'|'max_minutes'), 'images_per_s'}.
+
+        ``resume`` continues the checkpoint in ``out_dir`` (refusing changed settings); with neither ``resume`` nor
+        ``overwrite`` a non-empty ``out_dir`` is refused; ``overwrite`` deletes the earlier run's files first.
+        """
         from tqdm.auto import tqdm
 
         cfg = self.cfg
-        self.out.mkdir(parents=True, exist_ok=True)
-        if resume and self.load_checkpoint():
-            self._trim_log()
+        mode = "overwrite" if overwrite else "resume" if resume else "new"
+        prepare_run_folder(self.out, mode if self.rank == 0 or mode != "overwrite" else "resume", RUN_FILES)
+        if mode == "resume":
+            self.load_checkpoint()
+        self._trim_log()  # a restart before the first checkpoint must not log its steps twice
         total = cfg.epochs * self.steps_per_epoch
         if cfg.max_steps:
             total = min(total, cfg.max_steps)
@@ -326,7 +361,8 @@ class DistillTrainer:
         return {"step": self.step, "stopped": stopped, "images_per_s": ips}
 
 
-def run_distill(cfg: DistillConfig, resume: bool = True, real: ImageDataset | None = None) -> dict:
+def run_distill(cfg: DistillConfig, resume: bool = True, real: ImageDataset | None = None,
+                overwrite: bool = False) -> dict:
     """Entry point for the CLI / torchrun: sets up the process group when WORLD_SIZE > 1, then trains."""
     own_group = False
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
@@ -334,7 +370,7 @@ def run_distill(cfg: DistillConfig, resume: bool = True, real: ImageDataset | No
         dist.init_process_group(backend)
         own_group = True
     try:
-        result = DistillTrainer(cfg, real=real).train(resume=resume)
+        result = DistillTrainer(cfg, real=real).train(resume=resume, overwrite=overwrite)
     finally:
         if own_group:
             dist.destroy_process_group()

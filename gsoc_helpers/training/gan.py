@@ -23,8 +23,12 @@ from ..models.discriminator import ProjectionDiscriminator
 from ..models.offline_teacher import OfflineTeacher, OfflineTeacherConfig
 from .augment import diff_augment
 from .ema import EMA
+from .run_folder import load_checkpoint_file, prepare_run_folder, refuse_changed_config, trim_log
 
 CHECKPOINT = "checkpoint.pt"
+RUN_FILES = (CHECKPOINT, CHECKPOINT + ".tmp", "metrics.jsonl", "grids", "generator_ema.safetensors")
+MAY_CHANGE_ON_RESUME = ("out_dir", "steps", "max_minutes", "checkpoint_minutes", "grid_every", "log_every",
+                        "threads", "data_source", "extra")
 
 
 @dataclass
@@ -52,6 +56,30 @@ class GANTrainConfig:
     extra: dict = field(default_factory=dict)
 
 
+    def validate(self) -> "GANTrainConfig":
+        """ValueError (one line) for any setting out of range; returns self."""
+        import math
+
+        for name, low in {"steps": 1, "batch_size": 1, "ngf": 1, "ndf": 1, "z_dim": 1, "grid_every": 0,
+                          "log_every": 1}.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise ValueError(f"threads must be a whole number >= 1, got {self.threads!r}")
+        for name, (low, high, open_low) in {"lr_g": (0.0, 1.0, True), "lr_d": (0.0, 1.0, True),
+                                            "beta1": (0.0, 1.0, False), "beta2": (0.0, 1.0, False),
+                                            "ema_decay": (0.0, 1.0, False),
+                                            "checkpoint_minutes": (0.0, math.inf, True)}.items():
+            value = float(getattr(self, name))
+            if not math.isfinite(value) or value < low or value > high or (open_low and value == low):
+                raise ValueError(f"{name} must be a finite number in {'(' if open_low else '['}{low:g}, {high:g}], "
+                                 f"got {getattr(self, name)!r}")
+        if self.max_minutes is not None and not (math.isfinite(self.max_minutes) and self.max_minutes >= 0):
+            raise ValueError(f"max_minutes must be a finite number >= 0, got {self.max_minutes!r}")
+        return self
+
+
 class GANTrainer:
     """Holds models, optimisers and RNG; ``train(images, labels)`` runs until steps or time run out.
 
@@ -59,7 +87,7 @@ class GANTrainer:
     """
 
     def __init__(self, cfg: GANTrainConfig) -> None:
-        self.cfg = cfg
+        self.cfg = cfg.validate()
         torch.manual_seed(cfg.seed)
         self.G = OfflineTeacher(OfflineTeacherConfig(z_dim=cfg.z_dim, ngf=cfg.ngf))
         self.D = ProjectionDiscriminator(ndf=cfg.ndf, num_classes=self.G.c_dim)
@@ -102,7 +130,11 @@ class GANTrainer:
         path = Path(path or self.out / CHECKPOINT)
         if not path.is_file():
             raise FileNotFoundError(f"no GAN checkpoint at {path} (nothing to resume)")
-        self.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        state = load_checkpoint_file(path)
+        if isinstance(state.get("config"), str):
+            refuse_changed_config(path, json.loads(state["config"]), json.loads(json.dumps(asdict(self.cfg))),
+                                  MAY_CHANGE_ON_RESUME)
+        self.load_state_dict(state)
 
     # ---------------------------------------------------------------- training
     def train_step(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
@@ -142,6 +174,7 @@ class GANTrainer:
         if images.dim() != 4 or images.shape[1:] != (3, 32, 32):
             raise ValueError(f"expected images [N, 3, 32, 32], got {tuple(images.shape)}")
         self.out.mkdir(parents=True, exist_ok=True)
+        trim_log(self.out / "metrics.jsonl", self.step)  # a restart must not log its steps twice
         start = last_ckpt = time.time()
         log = open(self.out / "metrics.jsonl", "a")
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress, desc="gan", dynamic_ncols=True)
@@ -190,8 +223,13 @@ def load_training_data(source: str = "jpeg", data_root=None) -> tuple[torch.Tens
     return x * 2.0 - 1.0, y
 
 
-def run_training(cfg: GANTrainConfig, resume: bool = False, progress: bool = True) -> dict:
-    """Full run: data, (resume), train, checkpoint, export. Returns a summary dict."""
+def run_training(cfg: GANTrainConfig, resume: bool = False, progress: bool = True, overwrite: bool = False) -> dict:
+    """Full run: data, (resume), train, checkpoint, export. Returns a summary dict.
+
+    A non-empty ``out_dir`` is refused unless ``resume`` (continue its checkpoint, same settings) or ``overwrite``
+    (delete the earlier run's files first)."""
+    cfg.validate()
+    prepare_run_folder(cfg.out_dir, "overwrite" if overwrite else "resume" if resume else "new", RUN_FILES)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     trainer = GANTrainer(cfg)

@@ -92,16 +92,46 @@ def _load_from_bytes(data: bytes) -> Any:
         obj = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     if not isinstance(obj, (torch.TypedStorage, torch.UntypedStorage)):
         raise StyleGAN2PickleError(f"embedded storage bytes hold a {type(obj).__name__}, expected a torch storage")
+    if obj.nbytes() > len(data):
+        raise StyleGAN2PickleError(f"embedded storage claims {obj.nbytes()} bytes but its record holds only {len(data)}")
     return obj
+
+
+def _storage_elements(storage: torch.TypedStorage | torch.UntypedStorage) -> tuple[int, torch.dtype]:
+    """(number of elements really held, dtype) of a storage; UntypedStorage counts bytes."""
+    dtype = storage.dtype if isinstance(storage, torch.TypedStorage) else torch.uint8
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    return storage.nbytes() // itemsize, dtype
+
+
+def check_tensor_bounds(storage_elements: int, offset: int, size: tuple, stride: tuple) -> None:
+    """Refuse a tensor view that reaches outside its storage (which would grow the storage or read memory
+    nobody wrote).  ``size``/``stride`` in elements; raises :class:`StyleGAN2PickleError`."""
+    if len(size) != len(stride):
+        raise StyleGAN2PickleError(f"tensor with size {size} and stride {stride} of different lengths")
+    if offset < 0 or any(s < 0 for s in size) or any(st < 0 for st in stride):
+        raise StyleGAN2PickleError(f"tensor with negative offset/size/stride ({offset}, {size}, {stride})")
+    if 0 in size:
+        return
+    last = offset + sum((s - 1) * st for s, st in zip(size, stride))
+    if last >= storage_elements:
+        raise StyleGAN2PickleError(
+            f"tensor of size {size}, stride {stride}, offset {offset} needs element {last} but its storage holds "
+            f"only {storage_elements} elements (a crafted or corrupt pickle)")
 
 
 def _rebuild_tensor_v2(storage: Any, offset: int, size: tuple, stride: tuple, requires_grad: bool = False,
                        backward_hooks: Any = None, metadata: Any = None) -> torch.Tensor:
     if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
         raise StyleGAN2PickleError(f"tensor built from a {type(storage).__name__}, expected a torch storage")
+    try:
+        offset, size, stride = int(offset), tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    except (TypeError, ValueError):
+        raise StyleGAN2PickleError(f"tensor with non-integer offset/size/stride ({offset!r}, {size!r}, {stride!r})") from None
+    check_tensor_bounds(_storage_elements(storage)[0], offset, size, stride)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return torch._utils._rebuild_tensor(storage, int(offset), tuple(size), tuple(stride))
+        return torch._utils._rebuild_tensor(storage, offset, size, stride)
 
 
 def _rebuild_parameter(data: torch.Tensor, requires_grad: bool = False, backward_hooks: Any = None,

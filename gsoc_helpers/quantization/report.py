@@ -1,0 +1,81 @@
+"""The report of :func:`gsoc_helpers.quantization.tool.quantize_model`: one dict, written as JSON and Markdown.
+
+Keys: ``model``, ``preprocessing``, ``calibration``, ``ptq``, ``evaluation`` (agreement %, KL(FP32 || INT8) in nats,
+top-1 % when labelled), ``speed`` (images/s per batch size), ``size`` (IR bytes), ``fp32_layers``, ``environment``,
+``wall_seconds``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def environment() -> dict:
+    import nncf
+    import openvino as ov
+    import torch
+
+    try:
+        cpu = ov.Core().get_property("CPU", "FULL_DEVICE_NAME")
+    except Exception:  # noqa: BLE001 - informational only
+        cpu = "unknown"
+    return {"openvino": ov.__version__, "nncf": nncf.__version__, "torch": torch.__version__, "cpu": str(cpu)}
+
+
+def _fmt_list(values) -> str:
+    return ", ".join(f"{v:g}" for v in values)
+
+
+def to_markdown(r: dict) -> str:
+    """Human-readable report (Markdown)."""
+    m, p, c, q, e = r["model"], r["preprocessing"], r["calibration"], r["ptq"], r["evaluation"]
+    lines = [f"# INT8 quantization report: `{m['spec']}`", "",
+             f"- Model: {m['kind']}, input {m['input']}, {m['num_classes']} classes"
+             + (f", weights `{m['weights']}`" if m.get("weights") else ""),
+             f"- Preprocessing: images in [0,1] resized to {p['image_size']}x{p['image_size']}, scaled to "
+             f"[{_fmt_list(p['value_range'])}], minus mean [{_fmt_list(p['mean'])}], divided by std "
+             f"[{_fmt_list(p['std'])}]",
+             f"- Calibration: {c['description']}",
+             f"- PTQ: {q['name']} (`{q['key']}`)"]
+    if q.get("accuracy_control"):
+        a = q["accuracy_control"]
+        lines.append(f"- Accuracy-aware PTQ: max top-1 drop {a['max_drop_points']:g} points, checked by NNCF on "
+                     f"{a['validation_images']} labelled images of the held-out folder; the numbers below are on "
+                     "the other images of that folder")
+    lines += ["", "## Agreement with FP32", "", f"Measured on: **{e['set']}** — {e['description']}. "
+              "FP32 reference compiled with `INFERENCE_PRECISION_HINT=f32`.", "",
+              "| metric | value |", "|---|---|",
+              f"| agreement (same top-1 class as FP32) | {e['agreement']:.2f} % |",
+              f"| KL(FP32 ‖ INT8) of softmaxes, mean | {e['kl']:.3e} nats |"]
+    if e.get("top1_fp32") is not None:
+        lines += [f"| top-1 FP32 | {e['top1_fp32']:.2f} % |", f"| top-1 INT8 | {e['top1_int8']:.2f} % |",
+                  f"| top-1 drop | {e['drop']:+.2f} points |"]
+    else:
+        lines.append("| top-1 drop | not measured (no labels) |")
+    s = r["speed"]
+    lines += ["", "## Speed and size", "",
+              f"OpenVINO asynchronous inference ({s['seconds']:g} s per measurement) on {r['environment']['cpu']}: "
+              "FP32 with the f32 precision hint, INT8 with OpenVINO's default (as deployed).", "",
+              "| batch | FP32 images/s | INT8 images/s | INT8 / FP32 |", "|---|---|---|---|"]
+    for b, v in s["batches"].items():
+        lines.append(f"| {b} | {v['fp32']:.0f} | {v['int8']:.0f} | {v['int8'] / v['fp32']:.2f}x |")
+    z = r["size"]
+    lines += ["", "| IR | size |", "|---|---|", f"| FP32 (`{z['fp32_file']}` + .bin) | {z['fp32_bytes'] / 1e6:.3f} MB |",
+              f"| INT8 (`{z['int8_file']}` + .bin) | {z['int8_bytes'] / 1e6:.3f} MB ({z['int8_bytes'] / z['fp32_bytes']:.2f}x) |"]
+    f = r["fp32_layers"]
+    lines += ["", "## Layers left in FP32", "",
+              f"{len(f['names'])} of {f['total']} Convolution/MatMul layers run in FP32"
+              + (": " + ", ".join(f"`{n}`" for n in f["names"]) if f["names"] else ".")]
+    env = r["environment"]
+    lines += ["", f"OpenVINO {env['openvino']}, NNCF {env['nncf']}, torch {env['torch']}; "
+              f"wall time {r['wall_seconds']:.1f} s."]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: dict, folder: str | Path) -> tuple[Path, Path]:
+    """``report.json`` and ``report.md`` in ``folder``."""
+    folder = Path(folder)
+    js, md = folder / "report.json", folder / "report.md"
+    js.write_text(json.dumps(report, indent=2) + "\n")
+    md.write_text(to_markdown(report))
+    return js, md

@@ -1,0 +1,218 @@
+"""Quantize your own classifier to INT8 with synthetic (or any) calibration images: :func:`quantize_model`, the
+function behind ``gsoc-helpers quantize MODEL --calibration SOURCE --out DIR``.
+
+Writes into ``out``: ``model_fp32.xml/.bin`` (the FP32 IR it started from), ``model_int8.xml/.bin``,
+``report.json`` and ``report.md`` (:mod:`.report`). Everything is written into a temporary folder beside ``out``
+and renamed at the end, so an error or an interrupt leaves no half-written ``out``.
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import evaluate as ev
+from .ptq import NNCF_DEFAULTS, PTQConfig, quantize, quantize_with_accuracy_control, save_ir
+from .report import environment, write_report
+from .user_images import ImageSet, calibration_images, check_calibration_spec, held_out_synthetic, load_folder
+from .user_model import Preprocessing, UserModel, load_user_model
+
+FP32_FILE, INT8_FILE = "model_fp32.xml", "model_int8.xml"
+
+
+@dataclass
+class QuantizeOptions:
+    """Settings of :func:`quantize_model` other than the model, the images and the PTQ config."""
+
+    calibration_size: int = 300        # images from the source (a smaller folder: all of it)
+    seed: int = 0
+    held_out_size: int = 500           # held-out synthetic images when no held-out folder is given
+    max_drop: float | None = None      # top-1 points: accuracy-aware PTQ on the labelled held-out folder
+    nncf_defaults: bool = False        # NNCF's own defaults instead of the project's measured best PTQConfig
+    speed_batches: tuple[int, ...] = (1, 64)
+    speed_seconds: float = 2.0
+    threads: int | None = None         # OpenVINO inference threads (None: OpenVINO's choice)
+    source_options: dict = field(default_factory=dict)  # keyword arguments of the calibration source
+
+    def validate(self) -> None:
+        for name in ("calibration_size", "held_out_size"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name.replace('_', ' ')} must be a positive integer, got {v!r}")
+        if self.max_drop is not None and not (isinstance(self.max_drop, (int, float)) and 0 < self.max_drop < 100):
+            raise ValueError(f"max drop must be in (0, 100) top-1 points, got {self.max_drop!r}")
+        if not self.speed_batches or any(int(b) < 1 for b in self.speed_batches):
+            raise ValueError(f"speed batch sizes must be positive integers, got {list(self.speed_batches)}")
+        if not (math.isfinite(self.speed_seconds) and self.speed_seconds > 0):
+            raise ValueError(f"speed seconds must be > 0, got {self.speed_seconds!r}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads!r}")
+
+
+@dataclass
+class QuantizeResult:
+    out: Path
+    fp32_xml: Path
+    int8_xml: Path
+    report: dict
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output {str(out)!r} is a file; expected a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise ValueError(f"output folder {str(out)!r} is not empty; choose another or pass --overwrite")
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Move the finished ``tmp`` folder to ``out`` (replacing an old ``out``)."""
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _split(held: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
+    """(NNCF validation half, report half) of a labelled folder, seeded."""
+    n = len(held.images)
+    if n < 20:
+        raise ValueError(f"accuracy-aware PTQ (max drop) needs at least 20 labelled held-out images, got {n}")
+    perm = torch.from_numpy(np.random.default_rng(seed).permutation(n))
+    a, b = perm[: n // 2].sort().values, perm[n // 2:].sort().values
+    return (ImageSet(held.images[a], held.labels[a], f"{len(a)} of {held.description}"),
+            ImageSet(held.images[b], held.labels[b], f"{len(b)} of {held.description} (the other "
+                     f"{len(a)} validated accuracy-aware PTQ)"))
+
+
+def _evaluate(fp32, int8, um: UserModel, held: ImageSet, threads: int | None) -> dict:
+    with torch.no_grad():
+        x = um.preprocessing(held.images)
+    l32 = ev.logits(ev.compile_model(fp32, threads, "f32"), x)
+    l8 = ev.logits(ev.compile_model(int8, threads, "f32"), x)
+    labels = held.labels
+    res = ev.compare(l32, l8, labels.numpy() if labels is not None else np.full(len(x), -1))
+    out = {"agreement": res["agreement"], "kl": res["kl"], "images": len(x)}
+    for k in ("top1_fp32", "top1_int8", "drop"):
+        out[k] = res[k] if labels is not None else None
+    return out
+
+
+def _speed(fp32, int8, opts: QuantizeOptions) -> dict:
+    batches = {}
+    for b in opts.speed_batches:
+        batches[str(int(b))] = {"fp32": ev.throughput(fp32, int(b), opts.speed_seconds, opts.threads, "f32"),
+                                "int8": ev.throughput(int8, int(b), opts.speed_seconds, opts.threads, None)}
+    return {"seconds": opts.speed_seconds, "threads": opts.threads, "batches": batches}
+
+
+def _layer_total(model) -> int:
+    return sum(op.get_type_name() in ("Convolution", "GroupConvolution", "MatMul") for op in model.get_ordered_ops())
+
+
+def quantize_model(model: str, calibration: str, out: str | os.PathLike, *, weights: str | os.PathLike | None = None,
+                   preprocessing: Preprocessing | None = None, held_out: str | os.PathLike | None = None,
+                   options: QuantizeOptions | None = None, config: PTQConfig | None = None,
+                   overwrite: bool = False, progress: bool = True) -> QuantizeResult:
+    """INT8-quantize ``model`` (an .onnx / .xml path, a registered classifier name, or ``package.module:factory``
+    with ``weights``) calibrated on ``calibration`` (a registered source name or a folder of images) preprocessed
+    by ``preprocessing`` (None: CIFAR-10 defaults). ``held_out``: a folder of images to measure agreement on
+    (labelled by class folders: top-1 too); None: held-out synthetic images. ``config``: PTQ settings (default
+    :class:`PTQConfig`, the project's measured best; ``options.nncf_defaults``: NNCF's). Results go to ``out``."""
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    opts = options or QuantizeOptions()
+    opts.validate()
+    cfg = config or (NNCF_DEFAULTS if opts.nncf_defaults else PTQConfig())
+    cfg.validate()
+    out = Path(out).expanduser()
+    _check_out(out, overwrite)
+    if preprocessing is not None:
+        preprocessing.validate()
+    cal_kind = check_calibration_spec(str(calibration))
+    if (held_out is not None and cal_kind == "folder"
+            and Path(held_out).expanduser().resolve() == Path(str(calibration)).expanduser().resolve()):
+        raise ValueError("the held-out folder must not be the calibration folder")
+    if opts.max_drop is not None and held_out is None:
+        raise ValueError("max drop (accuracy-aware PTQ) needs a labelled held-out folder (--held-out)")
+    um = load_user_model(str(model), weights, preprocessing)  # checked before anything is shown or written
+    check_calibration_spec(str(calibration), um.torch_model is not None)
+    held = None
+    if held_out is not None:
+        held = load_folder(held_out, um.preprocessing.image_size)
+        if opts.max_drop is not None and held.labels is None:
+            raise ValueError(f"max drop needs labelled held-out images (class folders named by CIFAR-10 class or "
+                             f"class index) in {str(held_out)!r}")
+        if held.labels is not None and int(held.labels.max()) >= um.num_classes:
+            raise ValueError(f"held-out class folders go up to class {int(held.labels.max())} but the model has "
+                             f"{um.num_classes} classes")
+    with tqdm(total=5, desc="calibration images", disable=not progress) as bar:
+        return _run(um, held, str(calibration), out, opts, cfg, bar, t0)
+
+
+def _run(um: UserModel, held: ImageSet | None, calibration: str, out: Path, opts: QuantizeOptions, cfg: PTQConfig,
+         bar, t0: float) -> QuantizeResult:
+    size = um.preprocessing.image_size
+    cal = calibration_images(calibration, opts.calibration_size, opts.seed, size, um.torch_model,
+                             opts.source_options)
+    with torch.no_grad():
+        cal_x = um.preprocessing(cal.images)
+    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        fp32_xml = save_ir(um.ov_model, tmp / FP32_FILE)
+        bar.set_description("quantize")
+        bar.update(1)
+        accuracy = None
+        if opts.max_drop is not None:
+            val, held = _split(held, opts.seed)
+            with torch.no_grad():
+                val_x = um.preprocessing(val.images)
+            int8 = quantize_with_accuracy_control(um.ov_model, cal_x, val_x, val.labels, opts.max_drop / 100, cfg)
+            accuracy = {"max_drop_points": opts.max_drop, "validation_images": len(val.images)}
+        else:
+            int8 = quantize(um.ov_model, cal_x, cfg)
+        int8_xml = save_ir(int8, tmp / INT8_FILE)
+        bar.set_description("evaluate")
+        bar.update(1)
+        if held is None:
+            held = held_out_synthetic(opts.held_out_size, opts.seed, size)
+            what = "held-out synthetic images"
+        else:
+            what = "held-out folder"
+        evaluation = {"set": what, "description": held.description, **_evaluate(um.ov_model, int8, um, held,
+                                                                                  opts.threads)}
+        bar.set_description("speed")
+        bar.update(1)
+        speed = _speed(um.ov_model, int8, opts)
+        bar.set_description("report")
+        bar.update(1)
+        sizes = {"fp32_file": FP32_FILE, "int8_file": INT8_FILE,
+                 "fp32_bytes": fp32_xml.stat().st_size + fp32_xml.with_suffix(".bin").stat().st_size,
+                 "int8_bytes": int8_xml.stat().st_size + int8_xml.with_suffix(".bin").stat().st_size}
+        report = {
+            "model": um.describe(), "preprocessing": um.preprocessing.to_dict(),
+            "calibration": {"spec": calibration, "images": len(cal.images), "seed": opts.seed,
+                            "description": cal.description},
+            "ptq": {"name": "NNCF defaults" if cfg == NNCF_DEFAULTS else
+                    ("project default (measured best)" if cfg == PTQConfig() else "custom"),
+                    "key": cfg.key(), "accuracy_control": accuracy},
+            "evaluation": evaluation, "speed": speed, "size": sizes,
+            "fp32_layers": {"names": ev.fp32_layers(int8), "total": _layer_total(int8)},
+            "environment": environment(), "wall_seconds": time.perf_counter() - t0,
+        }
+        write_report(report, tmp)
+        _publish(tmp, out)
+        bar.update(1)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return QuantizeResult(out, out / FP32_FILE, out / INT8_FILE, report)

@@ -1,0 +1,125 @@
+"""Images for quantizing a user's model: calibration (a registered source or a folder) and the held-out set
+(a folder, labelled or not, or held-out synthetic images).
+
+Folders: every ``.png/.jpg/.jpeg/.bmp`` below the folder (sorted by path), converted to RGB, resized to the
+model's image size (bilinear, antialiased; no crop). A folder is *labelled* when its images sit in class folders
+named by CIFAR-10 class names or by class indices (``0``, ``1``, ...): the label is that class's index.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.cifar10 import IMAGE_SUFFIXES
+from ..data.dataset import CIFAR10_CLASSES
+from .user_model import first_line, resize
+
+HELD_OUT_SOURCE = "student"      # generator of the held-out synthetic images when no held-out folder is given
+HELD_OUT_SEED_OFFSET = 1_000_003  # held-out seed = calibration seed + this: latents disjoint from calibration's
+
+
+@dataclass
+class ImageSet:
+    images: torch.Tensor            # float32 [N,3,S,S] in [0,1] (before the model's preprocessing)
+    labels: torch.Tensor | None     # int64 [N] or None (unlabelled)
+    description: str                # what they are, for the report
+
+
+def image_files(folder: str | Path) -> list[Path]:
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder {str(root)!r} does not exist")
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"folder {str(root)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    return files
+
+
+def _label_of(root: Path, files: list[Path]) -> list[int] | None:
+    """Class index per file from its class folder (CIFAR-10 name or integer), or None if not all are labelled."""
+    names = [f.relative_to(root).parts[0] if len(f.relative_to(root).parts) == 2 else None for f in files]
+    if any(n is None for n in names):
+        return None
+    if all(n in CIFAR10_CLASSES for n in names):
+        return [CIFAR10_CLASSES.index(n) for n in names]
+    if all(n.isdigit() for n in names):
+        return [int(n) for n in names]
+    return None
+
+
+def load_folder(folder: str | Path, image_size: int, max_images: int | None = None, seed: int = 0) -> ImageSet:
+    """The folder's images resized to ``image_size`` (``max_images``: a seeded random subset, kept in path order)."""
+    from PIL import Image, UnidentifiedImageError
+
+    root = Path(folder).expanduser()
+    files = image_files(root)
+    labels = _label_of(root, files)
+    idx = np.arange(len(files))
+    if max_images is not None and len(files) > max_images:
+        idx = np.sort(np.random.default_rng(seed).choice(len(files), size=max_images, replace=False))
+    out = []
+    for i in idx:
+        try:
+            with Image.open(files[i]) as im:
+                arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
+        except (UnidentifiedImageError, OSError) as err:
+            raise ValueError(f"cannot read image {str(files[i])!r}: {first_line(err)}") from None
+        x = torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0).unsqueeze(0)
+        out.append(resize(x, image_size))
+    y = None if labels is None else torch.tensor([labels[i] for i in idx], dtype=torch.int64)
+    what = f"{len(idx)} images from folder {str(root)!r}" + (" (labelled by class folder)" if y is not None else "")
+    return ImageSet(torch.cat(out).contiguous(), y, what)
+
+
+def is_folder(spec: str) -> bool:
+    return Path(str(spec)).expanduser().is_dir()
+
+
+def check_calibration_spec(spec: str, torch_model_available: bool | None = None) -> str:
+    """'folder' or 'source' for a calibration spec; KeyError / ValueError otherwise."""
+    from ..calibration import available_sources
+
+    if spec in available_sources():
+        if spec == "bn-matching" and torch_model_available is False:
+            raise ValueError("the bn-matching source needs a PyTorch model (a registered classifier or "
+                             "package.module:factory), not an ONNX/IR file")
+        return "source"
+    if is_folder(spec):
+        image_files(spec)
+        return "folder"
+    if Path(str(spec)).expanduser().exists():
+        raise ValueError(f"calibration {spec!r} is a file; expected a source name or a folder of images")
+    raise KeyError(f"unknown calibration source {spec!r}; expected one of {sorted(available_sources())} "
+                   "or a folder of images")
+
+
+def calibration_images(spec: str, size: int, seed: int, image_size: int, torch_model=None,
+                       source_options: dict | None = None) -> ImageSet:
+    """``size`` calibration images (all of a smaller folder) float32 [N,3,S,S] in [0,1]."""
+    from ..calibration import get_calibration
+
+    kind = check_calibration_spec(spec, torch_model is not None)
+    if kind == "folder":
+        got = load_folder(spec, image_size, max_images=size, seed=seed)
+        return ImageSet(got.images, None, got.description)
+    opts = dict(source_options or {})
+    if spec == "bn-matching":
+        opts.setdefault("classifier", torch_model)
+    cal = get_calibration(spec, size, seed, **opts)
+    return ImageSet(resize(cal.images, image_size), None, f"{size} images from source {spec!r} "
+                    f"({cal.source}, seed {seed})")
+
+
+def held_out_synthetic(size: int, seed: int, image_size: int) -> ImageSet:
+    """``size`` images of the bundled student generator with seed ``seed + HELD_OUT_SEED_OFFSET`` (never the
+    calibration images). Labels are not given: they are the generator's intended classes, not ground truth."""
+    from ..calibration import get_calibration
+
+    held_seed = seed + HELD_OUT_SEED_OFFSET
+    cal = get_calibration(HELD_OUT_SOURCE, size, held_seed)
+    return ImageSet(resize(cal.images, image_size), None,
+                    f"{size} held-out synthetic images from the {HELD_OUT_SOURCE} generator (seed {held_seed}, "
+                    "not among the calibration images)")

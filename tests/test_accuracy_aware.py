@@ -1,0 +1,85 @@
+"""Accuracy-aware PTQ in the runner and the CLI: held-out real validation by default, the 2022 protocol on request."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gsoc_helpers.calibration import get_calibration
+from gsoc_helpers.quantization import accuracy, runner
+from gsoc_helpers.quantization.accuracy import AccuracyControl, heldout_validation
+from gsoc_helpers.quantization.ptq import PTQConfig
+
+
+class Tiny(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.f = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 16, 3, 2, 1),
+                               nn.ReLU())
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.fc(self.f(x).mean((2, 3))) * 10
+
+
+def test_heldout_validation_is_real_balanced_and_disjoint_from_calibration():
+    calib = get_calibration("real", 40, seed=0)
+    x, y = heldout_validation(calib, 30, seed=0)
+    assert x.shape == (30, 3, 32, 32) and np.bincount(y.numpy()).tolist() == [3] * 10
+    used = {r.tobytes() for r in (calib.images * 255).round().to(torch.uint8).numpy()}
+    assert not any(r.tobytes() in used for r in (x * 255).round().to(torch.uint8).numpy())
+    x2, _ = heldout_validation(calib, 30, seed=0)
+    assert torch.equal(x, x2)
+
+
+def test_runner_accuracy_aware_protocols(tmp_path, monkeypatch):
+    seen = {}
+    real = accuracy.quantize_with_accuracy_control
+
+    def spy(fp32, calib, vx, vy, max_drop, config):
+        seen[len(seen)] = (calib, vx, vy, max_drop)
+        return real(fp32, calib, vx, vy, max_drop=max_drop, config=config)
+
+    monkeypatch.setattr(accuracy, "quantize_with_accuracy_control", spy)
+    cfg = PTQConfig(preset="performance", bias_correction="fast", activation_range=None)
+    grid = runner.Grid(models=["tiny"], sources=["noise"], sizes=[12], seeds=[0], configs={"d": cfg, "aa": cfg,
+                       "aa-cal": cfg}, accuracy_control={"aa": AccuracyControl(0.05, "heldout", 20),
+                                                         "aa-cal": AccuracyControl(0.05, "calibration")})
+    g = torch.Generator().manual_seed(0)
+    tests = {"t": (torch.rand(24, 3, 32, 32, generator=g), torch.arange(24) % 10)}
+    cells = runner.run_grid(grid, tests, tmp_path, model_factory=lambda n: Tiny(), progress=False)
+    by = {c["config"]: c for c in cells}
+    assert set(by) == {"d", "aa", "aa-cal"} and len(seen) == 2
+    assert "accuracy_control" not in by["d"] and by["aa"]["n_fp32_layers"] >= 0
+    assert "val=heldout" in by["aa"]["key"] and "val=calibration" in by["aa-cal"]["key"]
+    (c1, vx1, _, d1), (c2, vx2, vy2, _) = seen[0], seen[1]
+    # 2022 protocol: validates on the calibration set itself, with its (here nominal) labels
+    assert d1 == 0.05 and torch.equal(vx2, c2) and torch.equal(vy2, get_calibration("noise", 12, seed=0).labels)
+    assert vx1.shape == (20, 3, 32, 32) and not torch.equal(vx1[:12], c1)  # held-out: real train images
+    runner.run_grid(grid, tests, tmp_path, model_factory=lambda n: Tiny(), progress=False)
+    assert len(seen) == 2  # cached
+    with pytest.raises(KeyError, match="unknown config"):
+        runner.Grid(models=["tiny"], sources=["noise"], configs={"d": cfg},
+                    accuracy_control={"x": AccuracyControl()}).validate(check_models=False)
+    with pytest.raises(ValueError, match="max_drop"):
+        AccuracyControl(max_drop=2).validate()
+
+
+def test_cli_quantize_study_accuracy_aware(tmp_path, capsys):
+    from gsoc_helpers.cli import main
+
+    out = tmp_path / "q"
+    rc = main(["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--sizes", "16", "--seeds",
+               "0", "--accuracy-aware", "--accuracy-data", "heldout", "calibration", "--max-drop", "0.5",
+               "--val-size", "20", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    cells = [json.loads(line) for line in (out / "cells.jsonl").read_text().splitlines()]
+    assert sorted(c["config"] for c in cells) == ["accuracy-aware", "accuracy-aware-on-calibration(2022)", "default"]
+    assert "accuracy-aware-on-calibration(2022)" in capsys.readouterr().out
+    assert main(["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--accuracy-aware",
+                 "--max-drop", "1.5", "--out", str(out)]) == 2
+    assert "max_drop must be in [0, 1)" in capsys.readouterr().err

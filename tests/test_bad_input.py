@@ -1,0 +1,152 @@
+"""Every bad input at the command line ends in one line on stderr and exit code 2: no traceback, nothing written.
+
+Each row is (what a user typed, a fragment the message must contain).  The numeric checks run before any model or
+data is loaded, so the rows are fast."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from gsoc_helpers.cli import main
+from gsoc_helpers.models.registry import save_generator
+from gsoc_helpers.models.student import StudentConfig, StudentGenerator
+
+
+@pytest.fixture
+def student_ckpt(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    return save_generator(StudentGenerator(StudentConfig(z_dim=8, ngf=16)).eval(), tmp_path / "s.safetensors")
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str]:
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # argparse errors exit through SystemExit
+        code = stop.code
+    err = capsys.readouterr().err
+    return code, err
+
+
+def assert_one_line_error(code: int, err: str, fragment: str) -> None:
+    assert code == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert fragment in lines[0], lines[0]
+
+
+SAMPLE_ROWS = [
+    (["--truncation-psi", "nan"], "finite"),
+    (["--truncation-psi", "inf"], "finite"),
+    (["--batch-size", "0"], ">= 1"),
+    (["--per-class", "0"], ">= 1"),
+    (["--shard-size", "-2"], ">= 1"),
+    (["--device", "tpu"], "unknown device"),
+    (["--threads", "-1"], ">= 0"),
+    (["--per-class", "many"], "not a whole number"),
+]
+
+
+@pytest.mark.parametrize("extra,fragment", SAMPLE_ROWS, ids=[" ".join(r[0]) for r in SAMPLE_ROWS])
+def test_sample_refuses_nonsense(student_ckpt, tmp_path, capsys, extra, fragment):
+    out = tmp_path / "syn"
+    code, err = run_cli(["sample", str(student_ckpt), "--out", str(out), "--per-class", "1", *extra], capsys)
+    assert_one_line_error(code, err, fragment)
+    assert not out.exists()
+
+
+def test_sample_out_is_a_file(student_ckpt, tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    assert_one_line_error(*run_cli(["sample", str(student_ckpt), "--out", str(tmp_path / "f")], capsys), "is a file")
+
+
+DISTILL_ROWS = [
+    (["--epochs", "0"], "epochs must be"),
+    (["--max-steps", "-5"], "max_steps must be"),
+    (["--batch-size", "-4"], "batch_size must be"),
+    (["--batch-size", "0"], "batch_size must be"),
+    (["--lr", "nan"], "finite"),
+    (["--ngf", "12"], "multiple of 8"),
+    (["--device", "tpu"], "unknown device"),
+]
+
+
+@pytest.mark.parametrize("extra,fragment", DISTILL_ROWS, ids=[" ".join(r[0]) for r in DISTILL_ROWS])
+def test_distill_refuses_nonsense(tmp_path, capsys, extra, fragment):
+    out = tmp_path / "run"
+    code, err = run_cli(["distill", str(tmp_path / "syn"), "--out-dir", str(out), *extra], capsys)
+    assert_one_line_error(code, err, fragment)
+    assert not out.exists()
+
+
+TEACHER_ROWS = [(["--steps", "0"], ">= 1"), (["--steps", "-3"], ">= 1"), (["--batch-size", "0"], ">= 1"),
+                (["--threads", "-1"], ">= 1"), (["--lr-g", "0"], "(0, inf]"), (["--max-minutes", "nan"], "finite")]
+
+
+@pytest.mark.parametrize("extra,fragment", TEACHER_ROWS, ids=[" ".join(r[0]) for r in TEACHER_ROWS])
+def test_train_teacher_refuses_nonsense(tmp_path, capsys, extra, fragment):
+    out = tmp_path / "run"
+    assert_one_line_error(*run_cli(["train-teacher", "--out-dir", str(out), *extra], capsys), fragment)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("extra,fragment", [(["--batch-size", "0"], ">= 1"), (["--n", "0"], ">= 1"),
+                                            (["--device", "tpu"], "unknown device"), (["--threads", "-1"], ">= 1"),
+                                            (["--psi", "nan"], "finite")])
+def test_fid_refuses_nonsense(tmp_path, capsys, extra, fragment):
+    assert_one_line_error(*run_cli(["fid", "student", *extra], capsys), fragment)
+
+
+@pytest.mark.parametrize("port_text", ["70000", "-1", "http"])
+def test_app_port_out_of_range(capsys, port_text):
+    assert_one_line_error(*run_cli(["app", "--port", port_text], capsys), "port")
+
+
+def test_data_root_flag_is_named_when_wrong(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("GSOC_DATA_ROOT", raising=False)
+    monkeypatch.delenv("GSOC_DATA_ROOT_ORIGIN", raising=False)
+    code, err = run_cli(["--data-root", str(tmp_path / "nowhere"), "data-info"], capsys)
+    assert_one_line_error(code, err, "--data-root")
+    assert "$GSOC_DATA_ROOT" not in err
+
+
+def test_generator_checkpoint_that_does_not_fit(student_ckpt, tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
+
+    with safe_open(str(student_ckpt), framework="pt") as fh:
+        meta = fh.metadata()
+    tensors = load_file(str(student_ckpt))
+    wrong_shape = dict(tensors)
+    key = next(k for k, v in tensors.items() if v.ndim == 4)
+    wrong_shape[key] = torch.zeros(tuple(tensors[key].shape[:-1]) + (5,))
+    save_file(wrong_shape, str(tmp_path / "shape.safetensors"), metadata=meta)
+    extra_key = dict(meta, config=json.dumps({**json.loads(meta["config"]), "bogus": 1}))
+    save_file(tensors, str(tmp_path / "config.safetensors"), metadata=extra_key)
+    for name, fragment in (("shape.safetensors", "has shape"), ("config.safetensors", "bogus")):
+        code, err = run_cli(["sample", str(tmp_path / name), "--out", str(tmp_path / "o"), "--per-class", "1"], capsys)
+        assert_one_line_error(code, err, fragment)
+
+
+def test_unreachable_url_is_one_line(tmp_path, capsys, monkeypatch):
+    """Offline (here: a refused loopback port), downloading a teacher is an error message, not a traceback."""
+    import socket
+
+    monkeypatch.setenv("GSOC_CACHE_DIR", str(tmp_path / "cache"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: connections are refused
+    code, err = run_cli(["sample", f"http://127.0.0.1:{port}/cifar10.pkl", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_source_option_values_are_typed():
+    from gsoc_helpers.cli.quant_cmds import parse_source_option
+
+    assert parse_source_option("teacher:truncation_psi=0.7") == ("teacher", "truncation_psi", 0.7)
+    assert parse_source_option("bn-matching:steps=20") == ("bn-matching", "steps", 20)
+    assert parse_source_option("student:dataset=outputs/x") == ("student", "dataset", "outputs/x")
+    with pytest.raises(ValueError, match="SOURCE:KEY=VALUE"):
+        parse_source_option("teacher-truncation")
