@@ -53,6 +53,7 @@ class ScaleSizes:
     quant_test_set_count: int             # 05: first N of the profile's test sets (0: all)
     quant_bn_steps: int                   # 05: optimisation steps of the data-free bn-matching source
     speed_calibration_n: int              # 05: calibration images of the INT8 model in the speed table
+    quant_val_n: int                      # 05: validation / held-out images of accuracy-aware PTQ and `quantize`
 
 
 PROFILES: dict[str, ProfileInputs] = {
@@ -70,17 +71,19 @@ SCALES: dict[str, ScaleSizes] = {
     "smoke": ScaleSizes(sample_per_class=2, grid_per_class=2, distill_steps=2, distill_batch=8, distill_ngf=16,
                         distill_ndf=16, fid_n=20, fid_reference_n=20, speed_batches=(1, 4), speed_seconds=0.2,
                         quant_model_count=1, quant_sources=("real", "noise"), quant_sizes=(20,), quant_seeds=(0,),
-                        quant_test_n=100, quant_test_set_count=1, quant_bn_steps=5, speed_calibration_n=20),
+                        quant_test_n=100, quant_test_set_count=1, quant_bn_steps=5, speed_calibration_n=20,
+                        quant_val_n=100),
     "quick": ScaleSizes(sample_per_class=300, grid_per_class=8, distill_steps=60, distill_batch=64, distill_ngf=64,
                         distill_ndf=64, fid_n=250, fid_reference_n=500, speed_batches=(1, 64), speed_seconds=2.0,
                         quant_model_count=0, quant_sources=_ALL_SOURCES, quant_sizes=(300,), quant_seeds=(0,),
-                        quant_test_n=0, quant_test_set_count=0, quant_bn_steps=50, speed_calibration_n=300),
+                        quant_test_n=0, quant_test_set_count=0, quant_bn_steps=50, speed_calibration_n=300,
+                        quant_val_n=500),
     # the 2022 run: 50,000 teacher images, batch 128, 150 epochs ~ 58,600 steps, ngf 256 / ndf 128
     "full": ScaleSizes(sample_per_class=5000, grid_per_class=8, distill_steps=58_600, distill_batch=128,
                        distill_ngf=256, distill_ndf=128, fid_n=50_000, fid_reference_n=50_000,
                        speed_batches=(1, 64, 256), speed_seconds=3.0, quant_model_count=0, quant_sources=_ALL_SOURCES,
                        quant_sizes=(1, 10, 100, 300, 1000), quant_seeds=(0, 1, 2), quant_test_n=0,
-                       quant_test_set_count=0, quant_bn_steps=200, speed_calibration_n=300),
+                       quant_test_set_count=0, quant_bn_steps=200, speed_calibration_n=300, quant_val_n=500),
 }
 
 
