@@ -1,9 +1,11 @@
 """Safe loading of NVIDIA-format StyleGAN2-ADA pickles (fixtures built here with the official structure)."""
 from __future__ import annotations
 
+import collections
 import os
 import pickle
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ import torch
 from gsoc_helpers import load_stylegan2_ada
 from gsoc_helpers.models.stylegan2_ada import CIFAR10_CONFIG, Generator, StyleGAN2PickleError, read_stylegan2_pickle
 from official_fixtures import BUFFERS, SMALL_KW, official_generator_shapes, small_fixture, write_fixture_pickle
+
 
 def test_fixture_uses_official_globals_only(tmp_path):
     path, _ = small_fixture(tmp_path)
