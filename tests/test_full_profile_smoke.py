@@ -24,7 +24,7 @@ def test_demo_full_profile_smoke_against_loopback_mirror(tmp_path):
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     write_cifar10_snapshot(mirror / NVIDIA_CIFAR10_PKL.name)
-    write_cifar10_tarball(mirror / CIFAR10_TARBALL.name, per_batch=10)
+    write_cifar10_tarball(mirror / CIFAR10_TARBALL.name, per_batch=40)  # 20 per class: 05 holds 10 out
     for model in sizes.quant_models:
         write_chenyaofo_weights(mirror, model.removeprefix("chenyaofo_"))
     write_inception_weights(mirror / TORCH_FIDELITY_INCEPTION.name)
