@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test test-fast venv browser clean-notebooks app bundle
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev,notebooks]"

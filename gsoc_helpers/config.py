@@ -65,8 +65,14 @@ def get_output_dir(explicit: str | os.PathLike | None = None) -> Path:
 
 
 def bundled_dir() -> Path:
-    """The repository's ``data/`` folder holding the project's own small checkpoints."""
-    return Path(__file__).resolve().parent.parent / "data"
+    """The folder of the project's own small checkpoints: ``data/`` of a source checkout (also what an editable
+    install uses), else ``gsoc_helpers/bundled/`` of an installed wheel (setup.py maps ``data/`` there)."""
+    import importlib.resources
+
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "data").is_dir():
+        return checkout / "data"
+    return Path(str(importlib.resources.files("gsoc_helpers") / "bundled"))
 
 
 def get_profile(explicit: str | None = None) -> Profile:

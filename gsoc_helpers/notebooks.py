@@ -1,8 +1,8 @@
-"""Execute the numbered notebooks headless (papermill-style parameter injection) and collect a summary.
+"""Execute the numbered notebooks headless with papermill and collect a summary.
 
-Each notebook has one cell tagged ``parameters`` (``PROFILE = "quick"``, ``SMOKE = False``, ...).  The runner
-inserts a cell right after it that overrides those names, executes the notebook on a fresh kernel with
-nbclient, and writes the executed copy; the stored notebooks themselves stay without outputs.
+Each notebook has one cell tagged ``parameters`` (``PROFILE = None``, ``SCALE = None``, ``SIZES = {}``, ...).
+papermill inserts a cell right after it that overrides those names, executes the notebook on a fresh kernel and
+writes the executed copy (also when a cell fails); the stored notebooks themselves stay without outputs.
 """
 from __future__ import annotations
 
@@ -44,14 +44,19 @@ def list_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
     return sorted(p for p in Path(folder).glob("[0-9][0-9]_*.ipynb"))
 
 
-def inject_parameters(nb, parameters: dict) -> None:
-    """Insert a cell assigning ``parameters`` after the cell tagged ``parameters`` (or at the top)."""
+def parameter_names(folder: Path = NOTEBOOK_DIR) -> set[str]:
+    """Names assigned in the ``parameters`` cells of the numbered notebooks."""
+    import ast
+
     import nbformat
 
-    lines = ["# Parameters injected by gsoc_helpers.notebooks"] + [f"{k} = {v!r}" for k, v in parameters.items()]
-    new = nbformat.v4.new_code_cell("\n".join(lines), metadata={"tags": ["injected-parameters"]})
-    index = next((i + 1 for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])), 0)
-    nb.cells.insert(index, new)
+    names: set[str] = set()
+    for path in list_notebooks(folder):
+        for cell in nbformat.read(str(path), as_version=4).cells:
+            if "parameters" in cell.get("metadata", {}).get("tags", []):
+                names |= {t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)
+                          for t in node.targets if isinstance(t, ast.Name)}
+    return names
 
 
 def has_outputs(path: Path) -> bool:
@@ -78,31 +83,27 @@ def strip_outputs(path: Path) -> bool:
 
 def execute_notebook(path: Path, executed_path: Path, parameters: dict, timeout: int = 1800,
                      cwd: Path | None = None) -> NotebookRun:
-    """Run ``path`` on a fresh kernel with ``parameters``; write the executed copy even when a cell fails."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    """Run ``path`` with papermill on a fresh kernel with ``parameters``; the executed copy is written even when a
+    cell fails (the run is then ``ok=False`` with the error's last line)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
 
     from jupyter_client.manager import KernelManager
 
-    nb = nbformat.read(str(path), as_version=4)
-    inject_parameters(nb, parameters)
+    executed_path.parent.mkdir(parents=True, exist_ok=True)
     start, error = time.perf_counter(), ""
     with tempfile.TemporaryDirectory(prefix="gsoc-kernel-") as sockets:
         # IPC sockets (not TCP): local-only, and the kernel has no "running over TCP without encryption" warning
         km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
-        client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(cwd or path.parent)}})
         try:
-            client.execute()
-        except CellExecutionError as err:
-            error = str(err).splitlines()[-1] if str(err) else type(err).__name__
-            error = _last_error_line(str(err)) or error
+            papermill.execute_notebook(str(path), str(executed_path), parameters=parameters, kernel_name="python3",
+                                       cwd=str(cwd or path.parent), progress_bar=False, execution_timeout=timeout,
+                                       km=km)
+        except PapermillExecutionError as err:
+            error = f"{err.ename}: {err.evalue}"[:500]
         finally:
             if km.has_kernel:  # a kernel manager passed in is not shut down by nbclient itself
                 km.shutdown_kernel(now=True)
-    executed_path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, str(executed_path))
     return NotebookRun(path, executed_path, time.perf_counter() - start, not error, error)
 
 
@@ -118,12 +119,6 @@ def output_noise(nb) -> list[str]:
     widgets = json.dumps(nb.metadata.get("widgets", {}), ensure_ascii=False)
     found += [f"widget state: {m.group(0)}" for m in NOISE.finditer(widgets)][:5]
     return found
-
-
-def _last_error_line(text: str) -> str:
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    errs = [ln for ln in lines if "Error" in ln or "Exception" in ln]
-    return (errs[-1] if errs else (lines[-1] if lines else "")).strip()[:500]
 
 
 def run_series(cfg: SeriesConfig) -> list[NotebookRun]:
@@ -150,7 +145,7 @@ def run_series(cfg: SeriesConfig) -> list[NotebookRun]:
 
 def write_summary(out: Path, runs: list[NotebookRun], parameters: dict) -> Path:
     """SUMMARY.md: the run table, then every <profile>/results/*.md that the notebooks wrote, in name order."""
-    lines = ["# Quick-profile run summary", "", f"Run {time.strftime('%Y-%m-%d %H:%M %Z')}, parameters "
+    lines = [f"# {parameters.get('PROFILE') or 'quick'}-profile run summary", "", f"Run {time.strftime('%Y-%m-%d %H:%M %Z')}, parameters "
              f"`{parameters}`.", "", "| notebook | status | seconds | executed copy |", "|---|---|---:|---|"]
     for r in runs:
         rel = os.path.relpath(r.executed, out)

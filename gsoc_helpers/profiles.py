@@ -1,70 +1,162 @@
-"""Run sizes of the notebook series per profile: ``quick`` (CPU, offline, minutes), ``full`` (GPU, downloads),
-and ``smoke`` (seconds, used by the tests).  Notebooks read every size from here instead of hard-coding it."""
+"""What the notebook series runs, on two axes.
+
+* **profile** -- where the inputs come from: ``quick`` (the data root's CIFAR-10 copies + the bundled models, CPU,
+  offline) or ``full`` (NVIDIA's ``cifar10.pkl``, the official CIFAR-10 tarball, chenyaofo's zoo, torch-fidelity's
+  Inception weights: all through :mod:`gsoc_helpers.download`, from a data root when one is set).
+* **scale** -- how much work: ``smoke`` (seconds, the tests), ``quick`` (minutes on a CPU), ``full`` (the paper-size
+  run, a GPU).  The default scale is the profile's own name.
+
+Notebooks read every size and list from :func:`run_sizes`; any field can be overridden by name
+(``run_sizes("full", "smoke", quant_models="chenyaofo_resnet20,chenyaofo_resnet56")``, or from the command line with
+``gsoc-helpers demo -p quant_models chenyaofo_resnet20,chenyaofo_resnet56``).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import dataclasses
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
+
+DISTILLED = "distilled"  # the student notebook 02 trains (SeriesPaths.student_checkpoint)
 
 
 @dataclass(frozen=True)
-class RunSizes:
-    teacher: str               # generator name/path/URL used as the teacher
-    student: str               # generator name/path used as the student (bundled or freshly trained)
-    sample_per_class: int      # 01: synthetic images per class
-    distill_steps: int         # 02: steps of the demonstration distillation run
+class ProfileInputs:
+    """Where the series' inputs come from."""
+
+    teacher: str                          # generator name/path/URL used as the teacher
+    student: str                          # bundled student name/path, or DISTILLED
+    real_source: str                      # load_cifar10 source of real CIFAR-10 (02 reals, 03 reference, 05 'real')
+    quant_models: tuple[str, ...]         # classifier names, smallest first
+    quant_test_sets: tuple[str, ...]      # load_cifar10 test sources for accuracy / agreement / KL
+
+
+@dataclass(frozen=True)
+class ScaleSizes:
+    """How much work each notebook does."""
+
+    sample_per_class: int                 # 01/02: synthetic images per class
+    grid_per_class: int                   # 01/03: images per class in the preview grids
+    distill_steps: int                    # 02: distillation steps
     distill_batch: int
-    distill_ngf: int
-    fid_n: int                 # 03: generated images per FID/KID
-    fid_reference_n: int       # 03: real reference images
-    fid_reference_source: str  # 03: load_cifar10 source of the reference
-    speed_batches: tuple[int, ...]
-    quant_models: tuple[str, ...]
+    distill_ngf: int                      # 02: student width
+    distill_ndf: int                      # 02: discriminator width
+    fid_n: int                            # 03: generated images per FID/KID
+    fid_reference_n: int                  # 03: real reference images
+    speed_batches: tuple[int, ...]        # 03/05: batch sizes of the throughput tables
+    speed_seconds: float                  # 03/05: seconds per throughput measurement
+    quant_model_count: int                # 05: first N of the profile's models (0: all)
     quant_sources: tuple[str, ...]
     quant_sizes: tuple[int, ...]
     quant_seeds: tuple[int, ...]
-    quant_test_sets: tuple[str, ...]  # load_cifar10 test sources for accuracy / agreement / KL
-    quant_bn_steps: int        # optimisation steps of the data-free bn-matching source
+    quant_test_n: int                     # 05: first N images of each test set (0: all)
+    quant_test_set_count: int             # 05: first N of the profile's test sets (0: all)
+    quant_bn_steps: int                   # 05: optimisation steps of the data-free bn-matching source
+    speed_calibration_n: int              # 05: calibration images of the INT8 model in the speed table
+    quant_val_n: int                      # 05: validation / held-out images of accuracy-aware PTQ and `quantize`
 
 
-QUICK = RunSizes(
-    teacher="offline-teacher", student="student", sample_per_class=300, distill_steps=60, distill_batch=64,
-    distill_ngf=64, fid_n=250, fid_reference_n=500, fid_reference_source="exact", speed_batches=(1, 64),
-    quant_models=("akamaster_resnet20",), quant_sources=("real", "teacher", "student", "noise", "bn-matching"),
-    quant_sizes=(300,), quant_seeds=(0,), quant_test_sets=("exact", "jpeg"), quant_bn_steps=50,
-)
+PROFILES: dict[str, ProfileInputs] = {
+    "quick": ProfileInputs(teacher="offline-teacher", student="student", real_source="auto",
+                           quant_models=("akamaster_resnet20",), quant_test_sets=("exact", "jpeg")),
+    "full": ProfileInputs(teacher="cifar10",  # NVIDIA's official StyleGAN2-ADA snapshot
+                          student=DISTILLED, real_source="auto",
+                          quant_models=("chenyaofo_resnet20", "chenyaofo_resnet56", "chenyaofo_mobilenetv2_x1_4",
+                                        "chenyaofo_shufflenetv2_x2_0", "chenyaofo_vgg16_bn", "chenyaofo_repvgg_a2"),
+                          quant_test_sets=("auto",)),
+}
 
-FULL = RunSizes(
-    teacher="cifar10",  # NVIDIA's official StyleGAN2-ADA snapshot, downloaded once
-    student="outputs/student/student.safetensors", sample_per_class=5000,
-    distill_steps=58_600, distill_batch=128, distill_ngf=256, fid_n=50_000, fid_reference_n=50_000,
-    fid_reference_source="auto", speed_batches=(1, 64, 256),
-    quant_models=("chenyaofo_resnet20", "chenyaofo_resnet56", "chenyaofo_vgg16_bn", "chenyaofo_mobilenetv2_x1_4",
-                  "chenyaofo_shufflenetv2_x2_0", "chenyaofo_repvgg_a2"),
-    quant_sources=("real", "teacher", "student", "noise", "bn-matching"),
-    quant_sizes=(1, 10, 100, 300, 1000), quant_seeds=(0, 1, 2), quant_test_sets=("auto",), quant_bn_steps=200,
-)
+_ALL_SOURCES = ("real", "teacher", "student", "noise", "bn-matching")
+SCALES: dict[str, ScaleSizes] = {
+    "smoke": ScaleSizes(sample_per_class=2, grid_per_class=2, distill_steps=2, distill_batch=8, distill_ngf=16,
+                        distill_ndf=16, fid_n=20, fid_reference_n=20, speed_batches=(1, 4), speed_seconds=0.2,
+                        quant_model_count=1, quant_sources=("real", "noise"), quant_sizes=(20,), quant_seeds=(0,),
+                        quant_test_n=100, quant_test_set_count=1, quant_bn_steps=5, speed_calibration_n=20,
+                        quant_val_n=100),
+    "quick": ScaleSizes(sample_per_class=300, grid_per_class=8, distill_steps=60, distill_batch=64, distill_ngf=64,
+                        distill_ndf=64, fid_n=250, fid_reference_n=500, speed_batches=(1, 64), speed_seconds=2.0,
+                        quant_model_count=0, quant_sources=_ALL_SOURCES, quant_sizes=(300,), quant_seeds=(0,),
+                        quant_test_n=0, quant_test_set_count=0, quant_bn_steps=50, speed_calibration_n=300,
+                        quant_val_n=500),
+    # the 2022 run: 50,000 teacher images, batch 128, 150 epochs ~ 58,600 steps, ngf 256 / ndf 128
+    "full": ScaleSizes(sample_per_class=5000, grid_per_class=8, distill_steps=58_600, distill_batch=128,
+                       distill_ngf=256, distill_ndf=128, fid_n=50_000, fid_reference_n=50_000,
+                       speed_batches=(1, 64, 256), speed_seconds=3.0, quant_model_count=0, quant_sources=_ALL_SOURCES,
+                       quant_sizes=(1, 10, 100, 300, 1000), quant_seeds=(0, 1, 2), quant_test_n=0,
+                       quant_test_set_count=0, quant_bn_steps=200, speed_calibration_n=300, quant_val_n=500),
+}
 
-SMOKE = replace(
-    QUICK, sample_per_class=2, distill_steps=2, distill_batch=8, distill_ngf=16, fid_n=40, fid_reference_n=40,
-    speed_batches=(1, 4), quant_sources=("real", "noise"), quant_sizes=(20,), quant_test_sets=("exact",),
-    quant_bn_steps=5,
-)
+
+@dataclass(frozen=True)
+class RunSizes(ProfileInputs, ScaleSizes):
+    """One profile's inputs at one scale (the counts already applied to the lists), plus the two names."""
+
+    profile: str = "quick"
+    scale: str = "quick"
 
 
-def run_sizes(profile: str = "quick", smoke: bool = False) -> RunSizes:
-    """The sizes for ``profile`` (``quick``/``full``); ``smoke=True`` shrinks everything to seconds."""
-    if smoke:
-        return SMOKE
-    if profile == "quick":
-        return QUICK
-    if profile == "full":
-        return FULL
-    raise ValueError(f"unknown profile {profile!r}; expected 'quick' or 'full'")
+OVERRIDABLE = tuple(f.name for f in fields(RunSizes) if f.name not in ("profile", "scale"))
+
+
+def get_scale(explicit: str | None = None, profile: str = "quick") -> str:
+    """``explicit`` if given, else the profile's own name; must be one of :data:`SCALES`."""
+    value = (explicit or profile).lower()
+    if value not in SCALES:
+        raise ValueError(f"unknown scale {value!r}; expected one of {sorted(SCALES)}")
+    return value
+
+
+def parse_override(name: str, value: Any) -> Any:
+    """``value`` (a string from the command line, or already typed) converted to the type of field ``name``.
+
+    Tuples take comma-separated strings (``"1,10,100"``).  Raises ValueError naming the field for bad values."""
+    types = {f.name: f.type for f in fields(RunSizes)}
+    if name not in types or name in ("profile", "scale"):
+        raise ValueError(f"unknown run size {name!r}; expected one of {', '.join(OVERRIDABLE)}")
+    kind = str(types[name])
+    try:
+        if kind.startswith("tuple"):
+            items = value.split(",") if isinstance(value, str) else list(value)
+            items = [i.strip() if isinstance(i, str) else i for i in items if not (isinstance(i, str) and not i.strip())]
+            out = tuple(int(i) for i in items) if "int" in kind else tuple(str(i) for i in items)
+            if not out:
+                raise ValueError("empty list")
+            return out
+        if kind == "int":
+            out = int(value)
+            if out < 0:
+                raise ValueError("negative")
+            return out
+        if kind == "float":
+            out = float(value)
+            if not out > 0:
+                raise ValueError("not positive")
+            return out
+        return str(value)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"bad value {value!r} for {name} ({kind}): {err}") from None
+
+
+def run_sizes(profile: str | None = None, scale: str | bool | None = None, **overrides: Any) -> RunSizes:
+    """The inputs of ``profile`` (default ``$GSOC_PROFILE`` or quick) at ``scale`` (default: the profile's own;
+    ``True`` means ``"smoke"``, ``False`` the default, for the notebooks' older ``SMOKE`` flag), with ``overrides``
+    (field name -> value; strings are parsed like the command line's)."""
+    from .config import get_profile
+
+    profile = get_profile(profile)
+    scale = get_scale("smoke" if scale is True else (scale or None), profile)
+    inputs, sizes = PROFILES[profile], SCALES[scale]
+    parsed = {k: parse_override(k, v) for k, v in overrides.items()}
+    values = {**dataclasses.asdict(inputs), **dataclasses.asdict(sizes), **parsed}
+    for lst, count in (("quant_models", "quant_model_count"), ("quant_test_sets", "quant_test_set_count")):
+        if values[count] and lst not in parsed:  # a list given explicitly is taken whole
+            values[lst] = values[lst][:values[count]]
+    return RunSizes(**values, profile=profile, scale=scale)
 
 
 @dataclass(frozen=True)
 class SeriesPaths:
-    """Where each notebook writes (and the next one reads) under the output dir, one folder per profile."""
+    """Where each notebook writes (and the next one reads) under the output dir, one folder per profile and scale."""
 
     root: Path
 
@@ -81,6 +173,11 @@ class SeriesPaths:
         return self.root / "distill"
 
     @property
+    def student_checkpoint(self) -> Path:
+        """The EMA student that notebook 02 writes (the full profile's student)."""
+        return self.distill_run / "student_ema.safetensors"
+
+    @property
     def results(self) -> Path:
         return self.root / "results"
 
@@ -89,13 +186,23 @@ class SeriesPaths:
         return self.root / "quantization"
 
 
-def series_paths(profile: str = "quick", smoke: bool = False, output_dir=None) -> SeriesPaths:
-    """``<output dir>/<profile or 'smoke'>/...``; the results folder is also collected by ``gsoc-helpers demo``."""
-    from pathlib import Path
+def series_paths(profile: str | None = None, scale: str | bool | None = None, output_dir=None) -> SeriesPaths:
+    """``<output dir>/<profile>`` (scale = profile) or ``<output dir>/<profile>-<scale>``; the results folder is
+    collected by ``gsoc-helpers demo``."""
+    from .config import get_output_dir, get_profile
 
-    from .config import get_output_dir
-
-    run_sizes(profile, smoke)  # validates the profile name
-    root = Path(get_output_dir(output_dir)) / ("smoke" if smoke else profile)
+    profile = get_profile(profile)
+    scale = get_scale("smoke" if scale is True else (scale or None), profile)
+    root = Path(get_output_dir(output_dir)) / (profile if scale == profile else f"{profile}-{scale}")
     root.mkdir(parents=True, exist_ok=True)
     return SeriesPaths(root)
+
+
+def student_source(sizes: RunSizes, paths: SeriesPaths) -> str:
+    """The student to load: the profile's bundled one, or the checkpoint notebook 02 wrote (:data:`DISTILLED`)."""
+    if sizes.student != DISTILLED:
+        return sizes.student
+    if not paths.student_checkpoint.is_file():
+        raise FileNotFoundError(f"the {sizes.profile} profile's student {str(paths.student_checkpoint)!r} does not "
+                                "exist yet; run notebook 02 (student distillation) with the same profile and scale")
+    return str(paths.student_checkpoint)

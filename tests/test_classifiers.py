@@ -59,20 +59,22 @@ def _fake_th(tmp_path):
 def test_akamaster_download_checksum_and_prefix(tmp_path, monkeypatch):
     monkeypatch.setenv("GSOC_CACHE_DIR", str(tmp_path / "cache"))
     ref, blob, prefix = _fake_th(tmp_path)
-    path = fetch(blob.as_uri(), prefix, None, subdir="akamaster")  # file:// URL, same code path as https
+    path = fetch(blob.as_uri(), prefix, "classifiers/x/blob.th", subdir="akamaster")  # file:// URL, same code path as https
     assert path.parent == tmp_path / "cache" / "akamaster"
     model = akamaster.AkamasterResNet(3)
     model.load_state_dict(load_state_dict(path), strict=True)  # module. prefix stripped, weights_only load
     assert torch.equal(model.linear.weight, ref.linear.weight)
     with pytest.raises(ValueError, match="checksum mismatch"):
-        fetch(blob.as_uri(), "deadbeef", tmp_path / "nothing.th", subdir="other")
+        fetch(blob.as_uri(), "deadbeef", "classifiers/x/blob.th", subdir="other")
     assert not (tmp_path / "cache" / "other" / "blob.th").exists()
 
 
 def test_missing_weights_is_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("GSOC_CACHE_DIR", str(tmp_path / "cache"))
-    with pytest.raises(FileNotFoundError, match="download of"):
-        fetch((tmp_path / "absent-12345678.th").as_uri(), "12345678", tmp_path / "absent-12345678.th")
+    monkeypatch.delenv("GSOC_DOWNLOAD_MIRROR", raising=False)
+    with pytest.raises(FileNotFoundError, match="cannot download absent-12345678.th .*GSOC_DOWNLOAD_MIRROR.*"
+                                                "<data root>/classifiers/x/absent-12345678.th"):
+        fetch((tmp_path / "absent-12345678.th").as_uri(), "12345678", "classifiers/x/absent-12345678.th")
 
 
 @pytest.mark.slow

@@ -81,9 +81,25 @@ def test_offline_weights_checked_by_sha256(tmp_path):
 
 
 def test_resolve_extractor_without_data_root(monkeypatch, tmp_path):
+    """No offline trunk: torch-fidelity's weights file comes through gsoc_helpers.download (here a loopback mirror)."""
+    import json
+
+    from official_fixtures import loopback_mirror, sha256_of
+
+    from gsoc_helpers.download import TORCH_FIDELITY_INCEPTION
+
     monkeypatch.delenv("GSOC_DATA_ROOT", raising=False)
-    choice = F.resolve_extractor()
-    assert choice.name == F.ONLINE_EXTRACTOR and choice.has_fc and choice.weights_path is None
+    monkeypatch.setenv("GSOC_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "mirror").mkdir()
+    served = tmp_path / "mirror" / TORCH_FIDELITY_INCEPTION.name
+    served.write_bytes(b"stand-in bytes; resolve_extractor only fetches")
+    (tmp_path / "sums.json").write_text(json.dumps({served.name: sha256_of(served)}))
+    monkeypatch.setenv("GSOC_DOWNLOAD_CHECKSUMS", str(tmp_path / "sums.json"))
+    with loopback_mirror(tmp_path / "mirror") as (base, requested):
+        monkeypatch.setenv("GSOC_DOWNLOAD_MIRROR", base)
+        choice = F.resolve_extractor()
+    assert choice.name == F.ONLINE_EXTRACTOR and choice.has_fc and requested == [f"/{served.name}"]
+    assert choice.weights_path == str(tmp_path / "cache" / "inception" / served.name)
     with pytest.raises(FileNotFoundError, match="downloads are disabled"):
         F.resolve_extractor(tmp_path, allow_download=False)
 

@@ -6,7 +6,7 @@ import os
 import nbformat
 import pytest
 
-from gsoc_helpers.notebooks import execute_notebook, has_outputs, inject_parameters, list_notebooks, output_noise
+from gsoc_helpers.notebooks import execute_notebook, has_outputs, list_notebooks, output_noise
 
 NOTEBOOKS = list_notebooks()
 
@@ -26,19 +26,26 @@ def test_notebook_stored_without_outputs_and_has_parameters(path):
     assert "colab.research.google.com" in src and "mybinder.org" in src and "%pip install" in src
 
 
-def test_parameter_injection_goes_after_parameters_cell():
+def test_papermill_injects_after_parameters_cell(tmp_path):
+    import papermill
+
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# t"),
                                          nbformat.v4.new_code_cell("A = 1", metadata={"tags": ["parameters"]}),
                                          nbformat.v4.new_code_cell("print(A)")])
-    inject_parameters(nb, {"A": 2, "P": "quick"})
-    assert nb.cells[2].source.endswith("A = 2\nP = 'quick'")
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nbformat.write(nb, str(tmp_path / "in.ipynb"))
+    papermill.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"),
+                               parameters={"A": 2, "SIZES": {"fid_n": "8"}}, prepare_only=True)
+    cells = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4).cells
+    assert "injected-parameters" in cells[2].metadata["tags"]
+    assert "A = 2" in cells[2].source and "SIZES = {\"fid_n\": \"8\"}" in cells[2].source
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes_with_smoke_parameters(path, tmp_path, monkeypatch):
     monkeypatch.setenv("GSOC_OUTPUT_DIR", str(tmp_path / "outputs"))
-    run = execute_notebook(path, tmp_path / path.name, {"PROFILE": "quick", "SMOKE": True}, timeout=600)
+    run = execute_notebook(path, tmp_path / path.name, {"PROFILE": "quick", "SCALE": "smoke"}, timeout=600)
     assert run.ok, f"{path.name} failed: {run.error} (executed copy: {run.executed})"
     noise = output_noise(nbformat.read(str(run.executed), as_version=4))
     assert not noise, f"{path.name}: warning/progress text in the outputs: {noise[:5]}"

@@ -82,7 +82,7 @@ def test_shards_and_torchrun_env_make_one_consistent_dataset(tmp_path, monkeypat
 
 
 def test_cli_sample_from_nvidia_pickle(tmp_path):
-    from test_stylegan2_pickle import small_fixture  # same folder (pytest rootdir import)
+    from official_fixtures import small_fixture  # same folder (pytest rootdir import)
 
     pkl, _ = small_fixture(tmp_path)
     out = tmp_path / "ds"

@@ -2,13 +2,10 @@
 from __future__ import annotations
 
 import collections
-import contextlib
 import os
 import pickle
 import sys
-import types
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,149 +13,7 @@ import torch
 
 from gsoc_helpers import load_stylegan2_ada
 from gsoc_helpers.models.stylegan2_ada import CIFAR10_CONFIG, Generator, StyleGAN2PickleError, read_stylegan2_pickle
-
-BUFFERS = ("resample_filter", "noise_const", "w_avg")
-FAKE_MODULES = ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util")
-
-
-def official_generator_shapes(z_dim: int = 512, c_dim: int = 10, w_dim: int = 512, res: int = 32, img_channels: int = 3,
-                              channel_base: int = 32768, channel_max: int = 512, map_layers: int = 2) -> dict:
-    """Independent table of the official generator's state-dict names and shapes ('skip' architecture)."""
-    t: dict[str, tuple] = {}
-    ch = lambda r: min(channel_base // r, channel_max)  # noqa: E731
-    r, prev = 4, 0
-    while r <= res:
-        b = f"synthesis.b{r}."
-        if r == 4:
-            t[b + "const"] = (ch(4), 4, 4)
-        t[b + "resample_filter"] = (4, 4)
-        convs = ["conv1"] if r == 4 else ["conv0", "conv1"]
-        for conv in convs:
-            cin = prev if conv == "conv0" else ch(r)
-            t[b + conv + ".weight"] = (ch(r), cin, 3, 3)
-            t[b + conv + ".noise_strength"] = ()
-            t[b + conv + ".bias"] = (ch(r),)
-            t[b + conv + ".resample_filter"] = (4, 4)
-            t[b + conv + ".noise_const"] = (r, r)
-            t[b + conv + ".affine.weight"] = (cin, w_dim)
-            t[b + conv + ".affine.bias"] = (cin,)
-        t[b + "torgb.weight"] = (img_channels, ch(r), 1, 1)
-        t[b + "torgb.bias"] = (img_channels,)
-        t[b + "torgb.affine.weight"] = (ch(r), w_dim)
-        t[b + "torgb.affine.bias"] = (ch(r),)
-        prev, r = ch(r), r * 2
-    t["mapping.embed.weight"] = (w_dim, c_dim)
-    t["mapping.embed.bias"] = (w_dim,)
-    feats = [z_dim + w_dim] + [w_dim] * map_layers
-    for i in range(map_layers):
-        t[f"mapping.fc{i}.weight"] = (feats[i + 1], feats[i])
-        t[f"mapping.fc{i}.bias"] = (feats[i + 1],)
-    t["mapping.w_avg"] = (w_dim,)
-    return t
-
-
-def _class_name(path: str) -> str:
-    last = path.split(".")[-1] if path else ""
-    if path == "":
-        return "Generator"
-    return {"mapping": "MappingNetwork", "synthesis": "SynthesisNetwork", "torgb": "ToRGBLayer",
-            "affine": "FullyConnectedLayer", "embed": "FullyConnectedLayer"}.get(
-        last, "SynthesisBlock" if last.startswith("b") else "SynthesisLayer" if last.startswith("conv")
-        else "FullyConnectedLayer")
-
-
-@contextlib.contextmanager
-def fake_nvidia_globals() -> Iterator[tuple[Any, type]]:
-    """Temporarily insert modules named like NVIDIA's so pickle records those global names (pickling only)."""
-    saved = {k: sys.modules.get(k) for k in FAKE_MODULES}
-    mods = {k: types.ModuleType(k) for k in FAKE_MODULES}
-
-    def _reconstruct_persistent_obj(meta):  # never called: the loader must not use it
-        raise AssertionError("fixture stand-in called")
-
-    _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
-    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
-    easy = type("EasyDict", (dict,), {"__module__": "dnnlib.util"})
-    mods["torch_utils.persistence"]._reconstruct_persistent_obj = _reconstruct_persistent_obj
-    mods["dnnlib.util"].EasyDict = easy
-    sys.modules.update(mods)
-    try:
-        yield _reconstruct_persistent_obj, easy
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                sys.modules.pop(k, None)
-            else:
-                sys.modules[k] = v
-
-
-class _Persistent:
-    """Pickles as ``torch_utils.persistence._reconstruct_persistent_obj(meta)`` like NVIDIA's decorator."""
-
-    def __init__(self, fn: Any, class_name: str, state: dict) -> None:
-        self.fn, self.class_name, self.state = fn, class_name, state
-
-    def __reduce__(self):
-        meta = dict(type="class", version=4, module_src=f"class {self.class_name}: raise SystemExit  # never run\n",
-                    class_name=self.class_name, state=self.state)
-        return self.fn, (meta,)
-
-
-def _module_state(params: dict, buffers: dict, modules: dict, extra: dict) -> dict:
-    state = {"training": False, "_parameters": collections.OrderedDict(params),
-             "_buffers": collections.OrderedDict(buffers), "_non_persistent_buffers_set": set(),
-             "_backward_hooks": collections.OrderedDict(), "_forward_hooks": collections.OrderedDict(),
-             "_forward_pre_hooks": collections.OrderedDict(), "_state_dict_hooks": collections.OrderedDict(),
-             "_load_state_dict_pre_hooks": collections.OrderedDict(), "_modules": collections.OrderedDict(modules)}
-    state.update(extra)
-    return state
-
-
-def _tree(fn: Any, easy: type, sd: dict, prefix: str, init_kwargs: dict) -> _Persistent:
-    own = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix) and "." not in k[len(prefix):]}
-    children = sorted({k[len(prefix):].split(".")[0] for k in sd if k.startswith(prefix) and "." in k[len(prefix):]},
-                      key=lambda s: (s != "synthesis", int(s[1:]) if s[1:].isdigit() and s[0] == "b" else 0, s))
-    params = {k: torch.nn.Parameter(v.clone(), requires_grad=False) for k, v in own.items() if k not in BUFFERS}
-    buffers = {k: v.clone() for k, v in own.items() if k in BUFFERS}
-    mods = {c: _tree(fn, easy, sd, prefix + c + ".", {}) for c in children}
-    name = _class_name(prefix[:-1])
-    extra: dict[str, Any] = {"_init_args": (), "_init_kwargs": easy(init_kwargs) if prefix == "" else {}}
-    if name == "SynthesisLayer":
-        extra["act_gain"] = np.float64(np.sqrt(2))  # a numpy scalar, as in the official files
-    return _Persistent(fn, name, _module_state(params, buffers, mods, extra))
-
-
-def write_fixture_pickle(path: Path, sd: dict[str, torch.Tensor], init_kwargs: dict, numpy1_names: bool = False) -> Path:
-    """Write ``{G, D, G_ema, augment_pipe, training_set_kwargs}`` like a stylegan2-ada-pytorch snapshot."""
-    with fake_nvidia_globals() as (fn, easy):
-        kw = dict(init_kwargs)
-        kw["mapping_kwargs"] = easy(kw["mapping_kwargs"])
-        kw["synthesis_kwargs"] = easy(kw["synthesis_kwargs"])
-        g = _tree(fn, easy, sd, "", kw)
-        d = _Persistent(fn, "Discriminator", _module_state(
-            {"b32.fromrgb.weight": torch.nn.Parameter(torch.randn(4, 3, 1, 1), requires_grad=False)}, {}, {},
-            {"_init_args": (), "_init_kwargs": easy(c_dim=10, architecture="orig")}))
-        aug = _Persistent(fn, "AugmentPipe", _module_state({}, {"p": torch.tensor(0.3), "Hz_geom": torch.randn(12)}, {},
-                                                           {"_init_args": (), "_init_kwargs": easy(xflip=1, rotate90=1)}))
-        data = {"G": g, "D": d, "G_ema": g, "augment_pipe": aug,
-                "training_set_kwargs": dict(class_name="training.dataset.ImageFolderDataset", path="cifar10.zip",
-                                            use_labels=True, max_size=50000, xflip=False, resolution=32)}
-        blob = pickle.dumps(data, protocol=3)
-    if numpy1_names:
-        blob = blob.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
-    path.write_bytes(blob)
-    return path
-
-
-SMALL_KW = dict(z_dim=8, c_dim=4, w_dim=6, img_resolution=16, img_channels=3, mapping_kwargs={"num_layers": 2},
-                synthesis_kwargs={"channel_base": 64, "channel_max": 8, "num_fp16_res": 4, "conv_clamp": 256})
-
-
-def small_fixture(tmp_path: Path, seed: int = 0, **kw: Any) -> tuple[Path, dict]:
-    g = torch.Generator().manual_seed(seed)
-    shapes = official_generator_shapes(z_dim=8, c_dim=4, w_dim=6, res=16, channel_base=64, channel_max=8)
-    sd = {k: torch.randn(s, generator=g) for k, s in shapes.items()}
-    return write_fixture_pickle(tmp_path / "net.pkl", sd, SMALL_KW, **kw), sd
+from official_fixtures import BUFFERS, SMALL_KW, official_generator_shapes, small_fixture, write_fixture_pickle
 
 
 def test_fixture_uses_official_globals_only(tmp_path):
@@ -273,14 +128,25 @@ def test_url_download_cached_with_checksum(tmp_path, monkeypatch):
         load_stylegan2_ada(url, cache_dir=cache)
 
 
-def test_official_alias_points_to_nvidia_url(monkeypatch, tmp_path):
-    from gsoc_helpers.models.stylegan2_ada import pickle_loader
+def test_official_alias_fetched_through_mirror(tmp_path, monkeypatch):
+    """'cifar10' resolves to NVIDIA's URL; with $GSOC_DOWNLOAD_MIRROR the file named cifar10.pkl comes from there."""
+    from official_fixtures import loopback_mirror, write_checksums, write_cifar10_snapshot
 
-    seen = []
-    monkeypatch.setattr(pickle_loader, "download", lambda url, *a, **k: seen.append(url) or tmp_path / "x.pkl")
-    with pytest.raises(FileNotFoundError):
-        load_stylegan2_ada("cifar10")
-    assert seen == ["https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/cifar10.pkl"]
+    from gsoc_helpers.download import NVIDIA_CIFAR10_PKL
+
+    assert NVIDIA_CIFAR10_PKL.url == "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/cifar10.pkl"
+    (tmp_path / "mirror").mkdir()
+    write_cifar10_snapshot(tmp_path / "mirror" / "cifar10.pkl")
+    monkeypatch.setenv("GSOC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("GSOC_DATA_ROOT", raising=False)
+    with loopback_mirror(tmp_path / "mirror") as (base, requested):
+        monkeypatch.setenv("GSOC_DOWNLOAD_MIRROR", base)
+        g = load_stylegan2_ada("cifar10")
+        assert requested == ["/cifar10.pkl"] and (g.c_dim, g.img_resolution) == (10, 32)
+        assert (tmp_path / "cache" / "stylegan2-ada" / "cifar10.pkl.sha256").read_text().split()[0] == g.checksum
+        (tmp_path / "mirror" / "cifar10.pkl").write_bytes(b"changed upstream")
+        assert load_stylegan2_ada("cifar10").checksum == g.checksum  # cached copy, recorded sha256 matches
+        assert requested == ["/cifar10.pkl"]
 
 
 def test_registry_roundtrip_and_pkl_dispatch(tmp_path):

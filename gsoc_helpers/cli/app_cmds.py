@@ -17,9 +17,11 @@ def _app(args: argparse.Namespace) -> int:
 def _fid(args: argparse.Namespace) -> int:
     import torch
 
+    from ..config import resolve_device
     from ..metrics.fidelity import compute_fidelity
 
     torch.set_num_threads(args.threads)
+    args.device = str(resolve_device(args.device))  # "auto": CUDA when present
     target = args.candidate
     from ..models.distylegan2022 import is_original_checkpoint
 
@@ -63,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference-n", type=positive_int, default=None, help="reference subset size (default whole split)")
     p.add_argument("--psi", type=finite_float, default=1.0, help="truncation psi for generators")
     p.add_argument("--batch-size", type=positive_int, default=64)
-    p.add_argument("--device", type=device, default="cpu")
+    p.add_argument("--device", type=device, default="auto", help="auto (CUDA when present) | cpu | cuda:N")
     p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
     p.add_argument("--json", default=None, help="write the result with its protocol to this JSON file")
     p.add_argument("--verbose", action="store_true")

@@ -1,19 +1,58 @@
-"""Notebook series sub-commands: ``demo`` (run every notebook, quick profile) and ``notebooks --strip``."""
+"""Notebook series sub-commands: ``demo`` (run every notebook headless with papermill) and ``notebooks --strip``."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
 
+def _typed(value: str):
+    """papermill's ``-p`` convention: int, float, True/False/None, else the string itself."""
+    if value in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[value]
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def demo_parameters(profile: str | None, scale: str | None, pairs: list[list[str]], notebook_dir=None) -> dict:
+    """Notebook parameters from ``--profile``/``--scale`` and papermill-style ``-p NAME VALUE`` pairs.
+
+    NAME is a name of the notebooks' ``parameters`` cells (``SEED``, ``TRUNCATION_PSI``, ...) or a run-size field
+    of :mod:`gsoc_helpers.profiles` (``quant_models``, ``fid_n``, ...; gathered into ``SIZES``).  Every value is
+    checked here, so a bad one fails before any notebook starts (ValueError naming it)."""
+    from ..config import get_profile
+    from ..notebooks import NOTEBOOK_DIR, parameter_names
+    from ..profiles import OVERRIDABLE, get_scale, parse_override, run_sizes
+
+    profile = get_profile(profile)
+    params: dict = {"PROFILE": profile, "SCALE": get_scale(scale, profile), "SIZES": {}}
+    names = parameter_names(notebook_dir or NOTEBOOK_DIR) - {"PROFILE", "SCALE", "SIZES"}
+    for name, value in pairs:
+        if name in OVERRIDABLE or name.lower() in OVERRIDABLE:
+            key = name.lower()
+            parse_override(key, value)
+            params["SIZES"][key] = value
+        elif name in names:
+            params[name] = _typed(value)
+        else:
+            raise ValueError(f"unknown parameter {name!r} for -p; expected a notebook parameter "
+                             f"({', '.join(sorted(names))}) or a run size ({', '.join(OVERRIDABLE)})")
+    run_sizes(params["PROFILE"], params["SCALE"], **params["SIZES"])  # the whole combination is valid
+    return params
+
+
 def _demo(args: argparse.Namespace) -> int:
     from ..config import get_output_dir
-    from ..notebooks import SeriesConfig, run_series
+    from ..notebooks import NOTEBOOK_DIR, SeriesConfig, run_series
 
-    params = {"PROFILE": args.profile}
-    if args.smoke:
-        params["SMOKE"] = True
+    folder = Path(args.notebook_dir) if args.notebook_dir else NOTEBOOK_DIR
+    params = demo_parameters(args.profile, "smoke" if args.smoke else args.scale, args.param or [], folder)
     out = Path(args.output) if args.output else get_output_dir() / "demo"
-    runs = run_series(SeriesConfig(output_dir=out, parameters=params, only=tuple(args.only or ())))
+    runs = run_series(SeriesConfig(notebook_dir=folder, output_dir=out, parameters=params,
+                                   only=tuple(args.only or ())))
     print(f"summary: {out / 'SUMMARY.md'}")
     return 0 if all(r.ok for r in runs) else 1
 
@@ -28,11 +67,20 @@ def _notebooks(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the notebook series headless and write SUMMARY.md")
-    p.add_argument("--profile", default="quick", choices=["quick", "full"])
-    p.add_argument("--smoke", action="store_true", help="tiny parameters (seconds per notebook)")
+    p = sub.add_parser("demo", help="run the notebook series headless (papermill) and write SUMMARY.md")
+    p.add_argument("--profile", default=None, choices=["quick", "full"],
+                   help="where inputs come from (default $GSOC_PROFILE, else quick)")
+    p.add_argument("--scale", default=None, choices=["smoke", "quick", "full"],
+                   help="how much work (default: the profile's own)")
+    p.add_argument("--smoke", action="store_true", help="same as --scale smoke (seconds per notebook)")
+    p.add_argument("-p", "--parameter", dest="param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                   help="papermill-style override, e.g. -p quant_models chenyaofo_resnet20,chenyaofo_resnet56 "
+                        "or -p SEED 1 (repeatable)")
     p.add_argument("--output", default=None, help="output folder (default <output dir>/demo)")
     p.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 01 03")
+    p.add_argument("--notebook-dir", default=None,
+                   help="folder of the numbered notebooks (default: the checkout's notebooks/; needed when the "
+                        "package is installed from a wheel or git, which carries no notebooks)")
     p.set_defaults(func=_demo)
     p = sub.add_parser("notebooks", help="maintenance of the stored notebooks")
     p.add_argument("--strip", action="store_true", help="remove outputs from the stored notebooks")

@@ -6,7 +6,7 @@ Sources
   batches.meta), searched under the data root and the cache.
 * ``"exact"``    -- ``<data_root>/cifar10-exact/<split>/<class>/*.png`` (bit-exact subset).
 * ``"jpeg"``     -- ``<data_root>/cifar10-jpeg/<split>/<class>/*.jpg`` (all 60,000, JPEG quality 75: lossy!).
-* ``"download"`` -- the official tarball through torchvision (needs internet; md5 verified by torchvision).
+* ``"download"`` -- the official tarball through ``gsoc_helpers.download`` (md5 verified; ``$GSOC_DOWNLOAD_MIRROR``).
 * a folder path  -- an image-folder tree ``<path>/<class>/*`` or ``<path>/<split>/<class>/*`` or a batches folder.
 * ``"auto"``     -- batches if found locally, else exact, else jpeg, else download.
 """
@@ -132,11 +132,29 @@ def _find_batches(data_root: Path | None) -> Path | None:
 
 
 def download_cifar10(root: str | os.PathLike | None = None) -> Path:
-    """Download and unpack the official tarball with torchvision (md5 checked); returns the batches folder."""
-    from torchvision.datasets import CIFAR10
+    """The official python tarball through :func:`gsoc_helpers.download.fetch_official` (md5 checked; data root,
+    cache or ``$GSOC_DOWNLOAD_MIRROR``), unpacked into ``root`` (default: the cache); returns the batches folder."""
+    import shutil
+    import tarfile
+    import tempfile
+
+    from ..download import CIFAR10_TARBALL, fetch_official
 
     target = Path(root) if root else get_cache_dir()
-    CIFAR10(str(target), train=True, download=True)
+    if (target / BATCH_FOLDER / "batches.meta").is_file():
+        return target / BATCH_FOLDER
+    tarball = fetch_official(CIFAR10_TARBALL)
+    with tarfile.open(tarball, "r:gz") as tar:
+        members = [m for m in tar.getmembers() if m.name.startswith(BATCH_FOLDER + "/") and m.isfile()
+                   and ".." not in Path(m.name).parts]
+        if not members:
+            raise DataError(f"{str(tarball)!r} holds no {BATCH_FOLDER}/ files; not the CIFAR-10 python tarball")
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target) as tmp:  # unpacked aside, renamed when complete
+            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            tar.extractall(tmp, members=members, **safe)  # noqa: S202 (regular files under cifar-10-batches-py/)
+            shutil.rmtree(target / BATCH_FOLDER, ignore_errors=True)
+            os.replace(Path(tmp) / BATCH_FOLDER, target / BATCH_FOLDER)
     return target / BATCH_FOLDER
 
 

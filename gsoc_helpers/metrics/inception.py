@@ -16,13 +16,15 @@ from typing import Any, Sequence
 import torch
 
 from ..config import get_data_root
-from ..download import sha256_file
+from ..download import TORCH_FIDELITY_INCEPTION, fetch_official, sha256_file
 
 
 OFFLINE_INCEPTION_FILE = "inception-2015-12-05-trunk_torch-fidelity-keys_no-fc.pth"
 OFFLINE_INCEPTION_SHA256 = "c8b5fd7de4b2470bfd0fe04a45bdf9dcd35bb2307bf0e9531e7022a75bbf3cb8"
 OFFLINE_EXTRACTOR = "inception-v3-compat-offline-nofc"
-ONLINE_EXTRACTOR = "inception-v3-compat"  # torch-fidelity's own, downloads weights-inception-2015-12-05-6726825d.pth
+ONLINE_EXTRACTOR = "inception-v3-compat-verified"  # torch-fidelity's network with its official weights file,
+# weights-inception-2015-12-05-6726825d.pth, fetched by gsoc_helpers.download (sha256 prefix, mirror) and loaded
+# weights-only (torch-fidelity itself would fetch it with torch.hub, unverified, and unpickle it unrestricted)
 
 _VERIFIED: dict[tuple[str, int, float], bool] = {}
 
@@ -89,6 +91,36 @@ def _offline_class() -> type:
     return OfflineInceptionV3
 
 
+def _verified_class() -> type:
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    class VerifiedInceptionV3(FeatureExtractorInceptionV3):
+        """torch-fidelity's InceptionV3 fed the official weights file loaded weights-only (re-serialised tensors)."""
+
+        has_fc = True
+
+        def __init__(self, name: str, features_list: Sequence[str], feature_extractor_weights_path=None,
+                     **kwargs: Any) -> None:
+            if feature_extractor_weights_path is None:
+                feature_extractor_weights_path = fetch_official(TORCH_FIDELITY_INCEPTION)
+            state = torch.load(feature_extractor_weights_path, map_location="cpu", weights_only=True)
+            buf = io.BytesIO()
+            torch.save(state, buf)
+            buf.seek(0)
+            super().__init__(name, list(features_list), feature_extractor_weights_path=buf, **kwargs)
+
+    return VerifiedInceptionV3
+
+
+def register_verified_extractor() -> str:
+    """Register :data:`ONLINE_EXTRACTOR` with torch-fidelity (idempotent); returns its name."""
+    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
+
+    if ONLINE_EXTRACTOR not in FEATURE_EXTRACTORS_REGISTRY:
+        register_feature_extractor(ONLINE_EXTRACTOR, _verified_class())
+    return ONLINE_EXTRACTOR
+
+
 def register_offline_extractor() -> str:
     """Register :data:`OFFLINE_EXTRACTOR` with torch-fidelity (idempotent); returns its name."""
     from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
@@ -119,5 +151,7 @@ def resolve_extractor(data_root: str | os.PathLike | None = None, allow_download
     if not allow_download:
         raise FileNotFoundError(f"no offline Inception at <data_root>/inception/{OFFLINE_INCEPTION_FILE} "
                                 f"(data root: {root}) and downloads are disabled")
-    return ExtractorChoice(ONLINE_EXTRACTOR, None, True,
-                           "FID Inception-v3 2015-12-05 (torch-fidelity download, with fc) pool3 2048-d")
+    register_verified_extractor()
+    path = fetch_official(TORCH_FIDELITY_INCEPTION, data_root=root)
+    return ExtractorChoice(ONLINE_EXTRACTOR, str(path), True,
+                           f"FID Inception-v3 2015-12-05 (torch-fidelity's {path.name}, with fc) pool3 2048-d")

@@ -5,33 +5,14 @@ from pathlib import Path
 
 import torch
 
-from ...config import get_cache_dir
-from ...download import download_url, sha256_file
+from ...download import OfficialFile, fetch_official
 
 
-def check_prefix(path: Path, prefix: str) -> None:
-    """Raise ValueError unless the file's sha256 starts with ``prefix`` (the hex suffix of its name)."""
-    digest = sha256_file(path)
-    if not digest.startswith(prefix):
-        raise ValueError(f"checksum mismatch for {str(path)!r}: sha256 {digest[:16]}..., expected prefix {prefix}")
-
-
-def fetch(url: str, prefix: str, local: Path | None = None, subdir: str = "classifiers") -> Path:
-    """Return a verified weight file: ``local`` if it exists, else the cache, else downloaded from ``url``."""
-    if local is not None and local.is_file():
-        check_prefix(local, prefix)
-        return local
-    target = get_cache_dir() / subdir / url.rsplit("/", 1)[-1]
-    if not target.is_file():
-        try:
-            download_url(url, target, expected_sha256=prefix)
-        except OSError as err:
-            raise FileNotFoundError(
-                f"weights not found locally ({str(local) if local else 'no data root'}) and download of {url} failed: {err}"
-            ) from err
-    else:
-        check_prefix(target, prefix)
-    return target
+def fetch(url: str, prefix: str, data_root_path: str, subdir: str = "classifiers") -> Path:
+    """A verified weight file through :func:`gsoc_helpers.download.fetch_official`: ``<data root>/<data_root_path>``
+    if present, else the cache, else downloaded from ``url`` (or ``$GSOC_DOWNLOAD_MIRROR``); ``prefix`` is the
+    sha256 prefix published in the file name."""
+    return fetch_official(OfficialFile(url=url, cache_subdir=subdir, data_root_path=data_root_path, sha256_prefix=prefix))
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:

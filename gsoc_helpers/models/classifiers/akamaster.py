@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...config import get_data_root
 from ._weights import fetch, load_state_dict
 
 MEAN = (0.485, 0.456, 0.406)
@@ -67,9 +66,7 @@ class AkamasterResNet(nn.Module):
 def weights_path(name: str) -> Path:
     """Verified weight file for ``name``: from the data root if present, else cache/download."""
     fname, prefix, _, _ = WEIGHTS[name]
-    root = get_data_root()
-    local = root / LOCAL_SUBDIR / fname if root is not None else None
-    return fetch(_RAW + fname, prefix, local, subdir="akamaster")
+    return fetch(_RAW + fname, prefix, f"{LOCAL_SUBDIR}/{fname}", subdir="akamaster")
 
 
 def akamaster_resnet(name: str, pretrained: bool = True) -> AkamasterResNet:

@@ -15,6 +15,7 @@ from ._weights import fetch, load_state_dict
 
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2023, 0.1994, 0.2010)
+LOCAL_SUBDIR = "classifiers/chenyaofo_pytorch-cifar-models"  # data-root folder holding their release files
 _REL = "https://github.com/chenyaofo/pytorch-cifar-models/releases/download/"
 # name -> (release tag, sha256 prefix, published CIFAR-10 top-1 %)
 RELEASES: dict[str, tuple[str, str, float]] = {
@@ -249,6 +250,7 @@ def chenyaofo_model(name: str, pretrained: bool = True) -> nn.Module:
         raise KeyError(f"unknown chenyaofo model {name!r}; expected one of {sorted(RELEASES)}")
     model = build(name)
     if pretrained:
-        path = fetch(release_url(name), RELEASES[name][1], None, subdir="chenyaofo")
+        url = release_url(name)
+        path = fetch(url, RELEASES[name][1], f"{LOCAL_SUBDIR}/{url.rsplit('/', 1)[-1]}", subdir="chenyaofo")
         model.load_state_dict(load_state_dict(path), strict=True)
     return model.eval()

@@ -29,10 +29,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...download import download_url, sha256_file
+from ...download import NVIDIA_CIFAR10_PKL, download_url, fetch_official, sha256_file
 from .networks import Generator, StyleGAN2Config
 
-OFFICIAL_CIFAR10_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/cifar10.pkl"
+OFFICIAL_CIFAR10_URL = NVIDIA_CIFAR10_PKL.url
 ALIASES = {"cifar10": OFFICIAL_CIFAR10_URL}
 CONFIG_KEYS = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs", "synthesis_kwargs")
 
@@ -271,6 +271,11 @@ def resolve_source(source: str | os.PathLike, cache_dir: str | os.PathLike | Non
     """Alias ('cifar10'), URL (http/https/file, downloaded & cached) or local path -> local file."""
     s = str(source)
     s = ALIASES.get(s, s)
+    if s == OFFICIAL_CIFAR10_URL:  # the official snapshot: data root, cache, mirror or NVIDIA (gsoc_helpers.download)
+        path = fetch_official(NVIDIA_CIFAR10_PKL, cache_dir=cache_dir)
+        if expected_sha256 is not None and sha256_file(path) != expected_sha256.lower():
+            raise StyleGAN2PickleError(f"{path}: sha256 {sha256_file(path)} differs from expected {expected_sha256}")
+        return path
     if urllib.parse.urlparse(s).scheme in ("http", "https", "file", "ftp"):
         return download(s, cache_dir, expected_sha256)
     path = Path(s).expanduser()

@@ -1,0 +1,34 @@
+"""The conclusions paragraph of a quantization study: one block of bullet lines per (model, calibration size)."""
+from __future__ import annotations
+
+
+def conclusions(table, metric: str, speed=None, config: str = "ours", baseline: str = "nncf-default") -> str:
+    """Markdown bullets from a :func:`~gsoc_helpers.quantization.runner.summarize` table.
+
+    ``metric`` is a column stem such as ``"exact_agreement"`` (``<metric>_mean`` is read).  For each (model, size):
+    sources ranked by ``config``'s mean, each source's difference to ``real`` calibration, and ``config`` minus
+    ``baseline`` per source.  ``speed`` (rows ``"batch B"``, columns ``"INT8 / FP32"``, ``"INT8 / default"``) adds
+    the speed-up at its largest batch.  Works for any number of models, sizes and sources."""
+    col = f"{metric}_mean"
+    if col not in table.columns:
+        raise ValueError(f"no column {col!r} in the table; expected one of "
+                         f"{sorted(c[:-5] for c in table.columns if c.endswith('_mean'))}")
+    lines: list[str] = []
+    for (model, size), group in table.groupby(["model", "size"], sort=False):
+        ours = group[group["config"] == config].groupby("source", sort=False)[col].mean()
+        if ours.empty:
+            continue
+        ranking = ours.sort_values(ascending=False)
+        lines.append(f"- **{model}, {size} calibration images**: {metric} ({config}): "
+                     + ", ".join(f"{s} {v:.2f}" for s, v in ranking.items()))
+        if "real" in ours.index:
+            lines += [f"  - {s}: {ours[s] - ours['real']:+.2f} vs real calibration" for s in ours.index if s != "real"]
+        base = group[group["config"] == baseline].groupby("source", sort=False)[col].mean()
+        common = [s for s in ours.index if s in base.index]
+        if common:
+            lines.append(f"  - {config} vs {baseline}: " + ", ".join(f"{s} {ours[s] - base[s]:+.2f}" for s in common))
+    if speed is not None and len(speed):
+        last = speed.index[-1]
+        lines.append(f"- INT8 speed-up at {last}: {float(speed.loc[last, 'INT8 / FP32']):.2f}x over FP32, "
+                     f"{float(speed.loc[last, 'INT8 / default']):.2f}x over OpenVINO's default float precision")
+    return "\n".join(lines)

@@ -1,0 +1,46 @@
+"""Notebook 05's plot and conclusions on tables with several models, calibration sizes and configs."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gsoc_helpers.quantization.conclusions import conclusions
+from gsoc_helpers.quantization.plots import plot_by_source, plot_vs_size
+from gsoc_helpers.quantization.runner import summarize
+
+
+def _cells(models=("m1", "m2"), sizes=(10, 100), sources=("real", "noise", "teacher"), seeds=(0, 1)):
+    rng = np.random.default_rng(0)
+    return [{"model": m, "source": s, "size": n, "seed": k, "config": c,
+             "exact_agreement": 90 + (5 if s == "real" else 0) + (2 if c == "ours" else 0) + rng.normal(),
+             "exact_kl": abs(rng.normal()) * 1e-3}
+            for m, n, s, k, c in itertools.product(models, sizes, sources, seeds, ("ours", "nncf-default"))]
+
+
+def test_plots_with_several_models_and_sizes(tmp_path):
+    """The table notebook 05 plots (several models, sizes and configs) draws without error: one panel per
+    (config, size), every model and source in each."""
+    table = summarize(_cells())
+    png = plot_by_source(table, tmp_path / "by_source.png", test_set="exact", metric="disagreement")
+    assert Image.open(png).size[0] > 400
+    png = plot_vs_size(table, tmp_path / "vs_size.png", test_set="exact", metric="kl")
+    assert png.is_file()
+
+
+def test_conclusions_with_several_models_and_sizes():
+    import pandas as pd
+
+    table = summarize(_cells())
+    speed = pd.DataFrame({"INT8 / FP32": [1.5, 2.5], "INT8 / default": [1.1, 1.9]}, index=["batch 1", "batch 64"])
+    text = conclusions(table, "exact_agreement", speed)
+    blocks = [ln for ln in text.splitlines() if ln.startswith("- **")]
+    assert len(blocks) == 4 and blocks[0].startswith("- **m1, 10 calibration images**: exact_agreement (ours): real")
+    assert text.count("vs real calibration") == 8 and text.count("ours vs nncf-default") == 4
+    assert text.endswith("- INT8 speed-up at batch 64: 2.50x over FP32, 1.90x over OpenVINO's default float precision")
+    one = conclusions(summarize(_cells(models=("m1",), sizes=(20,), sources=("noise",))), "exact_agreement")
+    assert "vs real" not in one and one.count("\n") == 1
+    with pytest.raises(ValueError, match="no column 'jpeg_agreement_mean'"):
+        conclusions(table, "jpeg_agreement")
