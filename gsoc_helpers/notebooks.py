@@ -125,12 +125,17 @@ def run_series(cfg: SeriesConfig) -> list[NotebookRun]:
     """Execute every notebook in order (stopping at the first failure) and write ``SUMMARY.md``."""
     from tqdm.auto import tqdm
 
+    available = list_notebooks(cfg.notebook_dir)
+    if not available:
+        raise FileNotFoundError(f"no numbered notebooks (NN_name.ipynb) in {str(cfg.notebook_dir)!r}")
+    unmatched = [o for o in cfg.only if not any(p.name.startswith(o) for p in available)]
+    if unmatched:
+        raise ValueError(f"--only {' '.join(unmatched)}: no notebook name starts with that; the notebooks are "
+                         f"{', '.join(p.stem for p in available)}")
+    notebooks = [p for p in available if not cfg.only or p.name.startswith(tuple(cfg.only))]
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     os.environ["GSOC_OUTPUT_DIR"] = str(out.resolve())  # the kernels inherit it: every notebook writes under out/
-    notebooks = [p for p in list_notebooks(cfg.notebook_dir) if not cfg.only or p.name.startswith(cfg.only)]
-    if not notebooks:
-        raise FileNotFoundError(f"no numbered notebooks (NN_name.ipynb) in {str(cfg.notebook_dir)!r}")
     runs: list[NotebookRun] = []
     for nb in tqdm(notebooks, desc="notebooks", unit="nb"):
         run = execute_notebook(nb, out / "executed" / nb.name, cfg.parameters, cfg.timeout_per_cell,

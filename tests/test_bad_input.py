@@ -160,3 +160,26 @@ def test_app_port_in_use_is_one_line(capsys):
         busy.listen()
         port = busy.getsockname()[1]
         assert_one_line_error(*run_cli(["app", "--port", str(port)], capsys), f"cannot serve on 127.0.0.1:{port}")
+
+
+def test_demo_only_names_a_notebook_that_does_not_exist(tmp_path, capsys):
+    code, err = run_cli(["demo", "--only", "99", "--output", str(tmp_path / "demo")], capsys)
+    assert_one_line_error(code, err, "--only 99: no notebook name starts with that; the notebooks are 01_")
+    assert not (tmp_path / "demo").exists()
+
+
+def test_empty_data_root_offline_is_one_line(tmp_path, capsys, monkeypatch):
+    """An empty data root with source 'auto' falls back to downloading the CIFAR-10 tarball; offline (a mirror on
+    a refused loopback port) that is one line naming the file and the ways to provide it."""
+    import socket
+
+    (tmp_path / "root").mkdir()
+    monkeypatch.setenv("GSOC_DATA_ROOT", str(tmp_path / "root"))
+    monkeypatch.setenv("GSOC_CACHE_DIR", str(tmp_path / "cache"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("GSOC_DOWNLOAD_MIRROR", f"http://127.0.0.1:{port}")
+    code, err = run_cli(["data-info", "--source", "auto"], capsys)
+    assert_one_line_error(code, err, "cifar-10-python.tar.gz")
+    assert "GSOC_DOWNLOAD_MIRROR" in err and not list((tmp_path / "cache").rglob("*.part*"))
