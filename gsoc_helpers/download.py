@@ -79,13 +79,15 @@ class OfficialFile:
 
     url: str
     cache_subdir: str
-    data_root_path: str                # relative to the data root, e.g. "classifiers/.../cifar10_resnet20-4118986f.pt"
+    data_root_path: str | None         # relative to the data root, e.g. "classifiers/.../cifar10_resnet20-4118986f.pt"
     sha256_prefix: str | None = None   # published: the hex suffix of the file name (torch.hub convention)
     md5: str | None = None             # published md5 (CIFAR-10 tarball)
+    mirrored: bool = True              # False for a URL the user gave: fetched from there, never from the mirror
+    file_name: str | None = None       # cache file name when the URL's last part is not one
 
     @property
     def name(self) -> str:
-        return self.url.rsplit("/", 1)[-1]
+        return self.file_name or self.url.rsplit("/", 1)[-1]
 
 
 OFFICIAL_FILES: dict[str, OfficialFile] = {}
@@ -102,7 +104,7 @@ def register_official(f: OfficialFile) -> OfficialFile:
 
 def source_url(f: OfficialFile) -> str:
     """``$GSOC_DOWNLOAD_MIRROR/NAME`` when the mirror is set, else the official URL."""
-    base = os.environ.get(MIRROR_ENV, "").strip()
+    base = os.environ.get(MIRROR_ENV, "").strip() if f.mirrored else ""
     return f"{base.rstrip('/')}/{f.name}" if base else f.url
 
 
@@ -142,7 +144,7 @@ def fetch_official(f: OfficialFile, data_root: str | os.PathLike | None = None,
     A failed download leaves the cache as it was."""
     from .config import get_cache_dir, get_data_root
 
-    root = get_data_root(data_root)
+    root = get_data_root(data_root) if f.data_root_path is not None else None
     if root is not None and (root / f.data_root_path).is_file():
         local = root / f.data_root_path
         _verify(local, f, None)
@@ -175,6 +177,8 @@ def fetch_official(f: OfficialFile, data_root: str | os.PathLike | None = None,
 
 
 def _hint(f: OfficialFile) -> str:
+    if not f.mirrored or f.data_root_path is None:
+        return "check the URL, or download the file yourself and pass its path"
     return (f"without network, set {MIRROR_ENV}=<base URL> serving <base URL>/{f.name}, or put the file at "
             f"<data root>/{f.data_root_path} (data root: --data-root or $GSOC_DATA_ROOT)")
 

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...download import NVIDIA_CIFAR10_PKL, download_url, fetch_official, sha256_file
+from ...download import NVIDIA_CIFAR10_PKL, OfficialFile, fetch_official, sha256_file
 from .networks import Generator, StyleGAN2Config
 
 OFFICIAL_CIFAR10_URL = NVIDIA_CIFAR10_PKL.url
@@ -244,26 +244,15 @@ def generator_from_record(rec: Any, source: str = "<pickle>") -> Generator:
 
 
 def download(url: str, cache_dir: str | os.PathLike | None = None, expected_sha256: str | None = None) -> Path:
-    """Download ``url`` once into ``<cache>/stylegan2-ada/<name>`` (tqdm bar); sha256 stored beside it.
-
-    A cached file whose sha256 no longer matches the recorded one is downloaded again.
-    """
-    from ...config import get_cache_dir
-
-    folder = get_cache_dir(cache_dir) / "stylegan2-ada"
-    folder.mkdir(parents=True, exist_ok=True)
-    dest = folder / (Path(urllib.parse.urlparse(url).path).name or "network.pkl")
-    sidecar = dest.with_name(dest.name + ".sha256")
-    if dest.is_file() and sidecar.is_file():
-        recorded = sidecar.read_text().split()[0]
-        if sha256_file(dest) == recorded and expected_sha256 in (None, recorded):
-            return dest
+    """Download a user's ``url`` once into ``<cache>/stylegan2-ada/<name>`` through
+    :func:`gsoc_helpers.download.fetch_official` (sha256 recorded beside it; a cached file that no longer matches is
+    downloaded again).  The mirror setting does not apply: the file comes from ``url`` itself."""
+    f = OfficialFile(url=url, cache_subdir="stylegan2-ada", data_root_path=None, sha256_prefix=expected_sha256,
+                     mirrored=False, file_name=Path(urllib.parse.urlparse(url).path).name or "network.pkl")
     try:
-        digest = download_url(url, dest, expected_sha256)
+        return fetch_official(f, cache_dir=cache_dir)
     except ValueError as err:  # checksum mismatch; network errors stay OSError
         raise StyleGAN2PickleError(str(err)) from err
-    sidecar.write_text(f"{digest}  {dest.name}\n")
-    return dest
 
 
 def resolve_source(source: str | os.PathLike, cache_dir: str | os.PathLike | None = None,
@@ -273,15 +262,13 @@ def resolve_source(source: str | os.PathLike, cache_dir: str | os.PathLike | Non
     s = ALIASES.get(s, s)
     if s == OFFICIAL_CIFAR10_URL:  # the official snapshot: data root, cache, mirror or NVIDIA (gsoc_helpers.download)
         path = fetch_official(NVIDIA_CIFAR10_PKL, cache_dir=cache_dir)
-        if expected_sha256 is not None and sha256_file(path) != expected_sha256.lower():
-            raise StyleGAN2PickleError(f"{path}: sha256 {sha256_file(path)} differs from expected {expected_sha256}")
-        return path
-    if urllib.parse.urlparse(s).scheme in ("http", "https", "file", "ftp"):
-        return download(s, cache_dir, expected_sha256)
-    path = Path(s).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"StyleGAN2-ADA pickle {s!r} not found; expected a .pkl path, a URL or one of "
-                                f"{sorted(ALIASES)}")
+    elif urllib.parse.urlparse(s).scheme in ("http", "https", "file", "ftp"):
+        return download(s, cache_dir, expected_sha256)  # checked against expected_sha256 while downloading
+    else:
+        path = Path(s).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"StyleGAN2-ADA pickle {s!r} not found; expected a .pkl path, a URL or one of "
+                                    f"{sorted(ALIASES)}")
     if expected_sha256 is not None and sha256_file(path) != expected_sha256.lower():
         raise StyleGAN2PickleError(f"{path}: sha256 {sha256_file(path)} differs from expected {expected_sha256}")
     return path
