@@ -84,6 +84,18 @@ def output_folder(text: str) -> str:
     return text
 
 
+def typed_value(text: str) -> object:
+    """papermill's ``-p`` convention for a value given as text: True/False/None, an int, a float, else the text."""
+    if text in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[text]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def fail(message: str) -> NoReturn:
     """Print ``error: message`` and exit 2 (for checks that need several arguments at once)."""
     print(f"error: {message}", file=sys.stderr)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .args import non_negative_int, positive_int
+from .args import non_negative_int, positive_int, typed_value
 from ..quantization.accuracy import VALIDATION_DATA, AccuracyControl
 from ..quantization.ptq import ACTIVATION_RANGES, BIAS_CORRECTIONS, OVERFLOW_FIXES, PTQConfig
 
@@ -73,19 +73,13 @@ def _study(args: argparse.Namespace) -> int:
 
 
 def parse_source_option(spec: str) -> tuple[str, str, object]:
-    """'SOURCE:KEY=VALUE' -> (source, key, value); VALUE is read as a Python literal (0.7, 200, True, 'x') when it
-    is one, else kept as text (a path)."""
-    import ast
-
+    """'SOURCE:KEY=VALUE' -> (source, key, value); VALUE typed like papermill's ``-p`` (0.7, 200, True; a path stays
+    text)."""
     src, sep, kv = spec.partition(":")
     key, sep2, text = kv.partition("=")
     if not (sep and sep2 and src and key):
         raise ValueError(f"--source-option {spec!r}: expected SOURCE:KEY=VALUE, e.g. teacher:truncation_psi=0.7")
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        value = text
-    return src, key, value
+    return src, key, typed_value(text)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -4,17 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-
-def _typed(value: str):
-    """papermill's ``-p`` convention: int, float, True/False/None, else the string itself."""
-    if value in ("True", "False", "None"):
-        return {"True": True, "False": False, "None": None}[value]
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
+from .args import typed_value
 
 
 def demo_parameters(profile: str | None, scale: str | None, pairs: list[list[str]], notebook_dir=None) -> dict:
@@ -36,7 +26,7 @@ def demo_parameters(profile: str | None, scale: str | None, pairs: list[list[str
             parse_override(key, value)
             params["SIZES"][key] = value
         elif name in names:
-            params[name] = _typed(value)
+            params[name] = typed_value(value)
         else:
             raise ValueError(f"unknown parameter {name!r} for -p; expected a notebook parameter "
                              f"({', '.join(sorted(names))}) or a run size ({', '.join(OVERRIDABLE)})")

@@ -128,8 +128,9 @@ def quantize(ov_model, calibration: torch.Tensor | Sequence[dict], config: PTQCo
 
 def quantize_with_accuracy_control(ov_model, calibration: torch.Tensor, val_images: torch.Tensor,
                                    val_labels: torch.Tensor, max_drop: float = 0.003, config: PTQConfig | None = None):
-    """NNCF accuracy-aware PTQ: layers are reverted to FP32 until top-1 on the held-out *real* validation set
-    (never the calibration set) drops by at most ``max_drop`` (absolute, fraction)."""
+    """NNCF accuracy-aware PTQ: layers are reverted to FP32 until top-1 on ``val_images``/``val_labels`` drops by at
+    most ``max_drop`` (absolute, fraction).  Callers pass held-out real images by default; the 2022 protocol
+    (:mod:`.accuracy`, ``validation="calibration"``) passes the calibration set itself."""
     import nncf
 
     cfg = config or PTQConfig()
