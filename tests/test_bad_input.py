@@ -105,8 +105,11 @@ def test_app_port_out_of_range(capsys, port_text):
 
 
 def test_data_root_flag_is_named_when_wrong(tmp_path, capsys, monkeypatch):
-    monkeypatch.delenv("GSOC_DATA_ROOT", raising=False)
-    monkeypatch.delenv("GSOC_DATA_ROOT_ORIGIN", raising=False)
+    # main() writes --data-root into os.environ (so notebook kernels inherit it); set both variables through
+    # monkeypatch first so that they are restored afterwards (delenv on an absent variable records nothing)
+    for name in ("GSOC_DATA_ROOT", "GSOC_DATA_ROOT_ORIGIN"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     code, err = run_cli(["--data-root", str(tmp_path / "nowhere"), "data-info"], capsys)
     assert_one_line_error(code, err, "--data-root")
     assert "$GSOC_DATA_ROOT" not in err
