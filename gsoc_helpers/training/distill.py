@@ -11,6 +11,7 @@ RNG states and the step, so a resumed run continues exactly (bitwise on CPU) lik
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -29,6 +30,7 @@ from ..models.student import StudentConfig, StudentGenerator
 from .augment import diff_augment
 from .ema import EMA
 from .run_folder import load_checkpoint_file, prepare_run_folder, refuse_changed_config, trim_log
+from .settings_check import check_settings
 
 # What a distillation run writes into its folder (deleted by overwrite), and the settings a resumed run may change.
 RUN_FILES = ("checkpoint.pt", ".checkpoint.pt.tmp", "metrics.jsonl", "samples", "student_ema.safetensors")
@@ -68,24 +70,13 @@ class DistillConfig:
 
     def validate(self) -> "DistillConfig":
         """ValueError (one line) for any setting out of range; returns self."""
-        import math
-
-        ints = {"ngf": 8, "ndf": 1, "z_dim": 0, "batch_size": 1, "epochs": 1, "log_every": 1, "sample_every": 0,
-                "ckpt_every": 0, "max_steps": 0}
-        for name, low in ints.items():
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
+        check_settings(self, whole={"ngf": 8, "ndf": 1, "z_dim": 0, "batch_size": 1, "epochs": 1, "log_every": 1,
+                                    "sample_every": 0, "ckpt_every": 0, "max_steps": 0},
+                       ranges={"lr": (0.0, 1.0, True), "beta1": (0.0, 1.0, False), "beta2": (0.0, 1.0, False),
+                               "lambda_pix": (0.0, math.inf, False), "lambda_pix_decay": (0.0, math.inf, False),
+                               "ema_decay": (0.0, 1.0, False), "max_minutes": (0.0, math.inf, False)})
         if self.ngf % 8:
             raise ValueError(f"ngf must be a multiple of 8 (the last block has ngf/8 channels), got {self.ngf}")
-        ranges = {"lr": (0.0, 1.0, True), "beta1": (0.0, 1.0, False), "beta2": (0.0, 1.0, False),
-                  "lambda_pix": (0.0, math.inf, False), "lambda_pix_decay": (0.0, math.inf, False),
-                  "ema_decay": (0.0, 1.0, False), "max_minutes": (0.0, math.inf, False)}
-        for name, (low, high, open_low) in ranges.items():
-            value = float(getattr(self, name))
-            if not math.isfinite(value) or value < low or value > high or (open_low and value == low):
-                raise ValueError(f"{name} must be a finite number in {'(' if open_low else '['}{low:g}, {high:g}], "
-                                 f"got {getattr(self, name)!r}")
         return self
 
     @classmethod

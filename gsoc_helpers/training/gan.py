@@ -10,6 +10,7 @@ checkpoint.pt and, at the end, the EMA generator as ``generator_ema.safetensors`
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,7 @@ from ..models.offline_teacher import OfflineTeacher, OfflineTeacherConfig
 from .augment import diff_augment
 from .ema import EMA
 from .run_folder import load_checkpoint_file, prepare_run_folder, refuse_changed_config, trim_log
+from .settings_check import check_settings
 
 CHECKPOINT = "checkpoint.pt"
 RUN_FILES = (CHECKPOINT, CHECKPOINT + ".tmp", "metrics.jsonl", "grids", "generator_ema.safetensors")
@@ -58,25 +60,12 @@ class GANTrainConfig:
 
     def validate(self) -> "GANTrainConfig":
         """ValueError (one line) for any setting out of range; returns self."""
-        import math
-
-        for name, low in {"steps": 1, "batch_size": 1, "ngf": 1, "ndf": 1, "z_dim": 1, "grid_every": 0,
-                          "log_every": 1}.items():
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
-        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
-            raise ValueError(f"threads must be a whole number >= 1, got {self.threads!r}")
-        for name, (low, high, open_low) in {"lr_g": (0.0, 1.0, True), "lr_d": (0.0, 1.0, True),
-                                            "beta1": (0.0, 1.0, False), "beta2": (0.0, 1.0, False),
-                                            "ema_decay": (0.0, 1.0, False),
-                                            "checkpoint_minutes": (0.0, math.inf, True)}.items():
-            value = float(getattr(self, name))
-            if not math.isfinite(value) or value < low or value > high or (open_low and value == low):
-                raise ValueError(f"{name} must be a finite number in {'(' if open_low else '['}{low:g}, {high:g}], "
-                                 f"got {getattr(self, name)!r}")
-        if self.max_minutes is not None and not (math.isfinite(self.max_minutes) and self.max_minutes >= 0):
-            raise ValueError(f"max_minutes must be a finite number >= 0, got {self.max_minutes!r}")
+        check_settings(self, whole={"steps": 1, "batch_size": 1, "ngf": 1, "ndf": 1, "z_dim": 1, "grid_every": 0,
+                                    "log_every": 1, "threads": 1},
+                       ranges={"lr_g": (0.0, 1.0, True), "lr_d": (0.0, 1.0, True), "beta1": (0.0, 1.0, False),
+                               "beta2": (0.0, 1.0, False), "ema_decay": (0.0, 1.0, False),
+                               "checkpoint_minutes": (0.0, math.inf, True), "max_minutes": (0.0, math.inf, False)},
+                       optional=("threads", "max_minutes"))
         return self
 
 
