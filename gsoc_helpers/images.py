@@ -120,8 +120,9 @@ def generate_grid(model: Any, classes: Sequence[str | int] | str | int, per_clas
     :func:`~gsoc_helpers.models.loading.openvino_generator`) with the same ψ.  Raises ValueError for bad input,
     BackendUnavailable if OpenVINO cannot run.
     """
-    from .data.synthetic import latent_for_index
+    from .data.synthetic import latents_for_range
     from .models.loading import load_model, openvino_generator
+    from .sampling import generate_uint8
 
     names = tuple(class_names or getattr(model, "class_names", None) or CIFAR10_CLASSES)
     idx = resolve_classes(classes, names)
@@ -139,12 +140,10 @@ def generate_grid(model: Any, classes: Sequence[str | int] | str | int, per_clas
     if max(idx) >= c_dim:
         raise ValueError(f"class index {max(idx)} not supported by a generator with {c_dim} classes")
     runner = model if backend == "pytorch" else (ov_factory or openvino_generator)(model)
-    z_cols = np.stack([latent_for_index(int(seed), j, int(model.z_dim)) for j in range(per_class)])
-    z = torch.from_numpy(np.tile(z_cols, (len(idx), 1)))
-    labels = torch.tensor(np.repeat(idx, per_class), dtype=torch.int64)
-    with torch.no_grad():
-        x = runner(z, labels, truncation_psi=float(truncation_psi), noise_mode="const")
-    return make_grid(to_uint8(torch.as_tensor(x)), nrow=per_class), [names[i] for i in idx]
+    z = np.tile(latents_for_range(int(seed), 0, per_class, int(model.z_dim)), (len(idx), 1))
+    labels = np.repeat(np.asarray(idx, dtype=np.int64), per_class)
+    images = generate_uint8(runner, z, labels, float(truncation_psi), "const", batch_size=len(labels))
+    return make_grid(images, nrow=per_class), [names[i] for i in idx]
 
 
 def grid_png(grid: np.ndarray, labels: Sequence[str], rows: int | None = None, scale: int = 2) -> bytes:
