@@ -26,7 +26,7 @@ class Tiny(nn.Module):
         return self.fc(self.f(x).mean((2, 3))) * 10
 
 
-def test_heldout_validation_is_real_balanced_and_disjoint_from_calibration():
+def test_heldout_validation_is_real_balanced_and_disjoint_from_calibration(shared_data_root):
     calib = get_calibration("real", 40, seed=0)
     x, y = heldout_validation(calib, 30, seed=0)
     assert x.shape == (30, 3, 32, 32) and np.bincount(y.numpy()).tolist() == [3] * 10
@@ -36,7 +36,7 @@ def test_heldout_validation_is_real_balanced_and_disjoint_from_calibration():
     assert torch.equal(x, x2)
 
 
-def test_runner_accuracy_aware_protocols(tmp_path, monkeypatch):
+def test_runner_accuracy_aware_protocols(tmp_path, monkeypatch, shared_data_root):
     seen = {}
     real = accuracy.quantize_with_accuracy_control
 
@@ -69,7 +69,7 @@ def test_runner_accuracy_aware_protocols(tmp_path, monkeypatch):
         AccuracyControl(max_drop=2).validate()
 
 
-def test_cli_quantize_study_accuracy_aware(tmp_path, capsys):
+def test_cli_quantize_study_accuracy_aware(tmp_path, capsys, shared_data_root):
     from gsoc_helpers.cli import main
 
     out = tmp_path / "q"

@@ -43,7 +43,9 @@ def test_papermill_injects_after_parameters_cell(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes_with_smoke_parameters(path, tmp_path, monkeypatch):
+def test_notebook_executes_with_smoke_parameters(path, tmp_path, monkeypatch, shared_data_root):
+    """The quick profile at smoke scale; it reads the offline data root (without one, the full-profile smoke test,
+    tests/test_full_profile_smoke.py, still runs every notebook against a loopback mirror)."""
     monkeypatch.setenv("GSOC_OUTPUT_DIR", str(tmp_path / "outputs"))
     run = execute_notebook(path, tmp_path / path.name, {"PROFILE": "quick", "SCALE": "smoke"}, timeout=600)
     assert run.ok, f"{path.name} failed: {run.error} (executed copy: {run.executed})"

@@ -1,4 +1,6 @@
-"""reproduce-2022: the plan (offline substitutes), both grids, the side-by-side table, CLI errors."""
+"""reproduce-2022: the plan (offline substitutes), both grids, the side-by-side table, CLI errors.
+
+The offline plan reads the data root's CIFAR-10 copies (the 1,017 exact test images): these tests need it."""
 from __future__ import annotations
 
 from test_accuracy_aware import Tiny  # a 3-layer classifier: the grid's plumbing without a real model's cost
@@ -6,7 +8,7 @@ from test_accuracy_aware import Tiny  # a 3-layer classifier: the grid's plumbin
 from gsoc_helpers.quantization import reproduce2022 as rep
 
 
-def test_offline_plan_names_its_substitutes():
+def test_offline_plan_names_its_substitutes(shared_data_root):
     p = rep.plan("offline", original_size=100000, project_size=50, seeds=[0])
     assert p.models == ["akamaster_resnet20", "akamaster_resnet32", "akamaster_resnet44", "akamaster_resnet56"]
     assert p.test_set == "exact" and p.source_options["teacher"] == {"generator": "offline-teacher"}
@@ -22,7 +24,7 @@ def test_offline_plan_names_its_substitutes():
     assert not any("'student'" in s or "offline-teacher" in s for s in q.substitutes)
 
 
-def test_original_grid_uses_pot_settings():
+def test_original_grid_uses_pot_settings(shared_data_root):
     original, project = rep.grids(rep.plan("offline", models=["akamaster_resnet20"], original_size=500))
     assert original.sizes == [500] and original.seeds == [0] and original.sources == list(rep.SOURCE_NAMES)
     cfg = original.configs["default(POT)"]
@@ -34,7 +36,7 @@ def test_original_grid_uses_pot_settings():
     assert project.sizes == [300] and project.seeds == [0, 1, 2]
 
 
-def test_run_prints_both_protocols_side_by_side(tmp_path):
+def test_run_prints_both_protocols_side_by_side(tmp_path, shared_data_root):
     p = rep.plan("offline", models=["tiny"], original_size=10, project_size=10, seeds=[0], val_size=10)
     table, head = rep.run(p, tmp_path, progress=False, model_factory=lambda name: Tiny())
     assert list(table.index.get_level_values("calibration")) == ["CIFAR-10", "StyleGAN2-ADA", "DiStyleGAN", "Fractal"]
@@ -50,7 +52,7 @@ def test_run_prints_both_protocols_side_by_side(tmp_path):
     assert len((tmp_path / "project_protocol" / "cells.jsonl").read_text().splitlines()) == 8
 
 
-def test_cli_errors(capsys):
+def test_cli_errors(capsys, shared_data_root):
     from gsoc_helpers.cli import main
 
     assert main(["reproduce-2022", "--zoo", "offline", "--project-size", "3"]) == 2
