@@ -146,7 +146,7 @@ def test_unreachable_url_is_one_line(tmp_path, capsys, monkeypatch):
 
 
 def test_source_option_values_are_typed():
-    from gsoc_helpers.cli.quant_cmds import parse_source_option
+    from gsoc_helpers.cli.quantize_study import parse_source_option
 
     assert parse_source_option("teacher:truncation_psi=0.7") == ("teacher", "truncation_psi", 0.7)
     assert parse_source_option("bn-matching:steps=20") == ("bn-matching", "steps", 20)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from gsoc_helpers.cli import build_parser
-from gsoc_helpers.cli.quant_cmds import _nncf_or
+from gsoc_helpers.cli.quantize_study import _nncf_or
 from gsoc_helpers.quantization.ptq import PTQConfig
 
 

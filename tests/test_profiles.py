@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from gsoc_helpers.cli import main
-from gsoc_helpers.cli.series_cmds import demo_parameters
+from gsoc_helpers.cli.demo import demo_parameters
 from gsoc_helpers.notebooks import list_notebooks, parameter_names
 from gsoc_helpers.profiles import DISTILLED, PROFILES, SCALES, run_sizes, series_paths, student_source
 

@@ -1,6 +1,6 @@
 """``gsoc-helpers`` command line: one sub-command per concern.
 
-Each module listed in :data:`COMMAND_MODULES` defines ``register(subparsers)`` that adds
+Each module listed in :data:`COMMAND_MODULES` is named after its sub-command and defines ``register(subparsers)`` that adds
 its sub-commands; a sub-command's handler is stored as ``func`` on its parser.
 """
 from __future__ import annotations
@@ -10,16 +10,19 @@ import importlib
 import sys
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "gsoc_helpers.cli.data_cmds",
-    "gsoc_helpers.cli.quant_cmds",
-    "gsoc_helpers.cli.quantize_cmds",
-    "gsoc_helpers.cli.teacher_train_cmds",
-    "gsoc_helpers.cli.series_cmds",
-    "gsoc_helpers.cli.sample_cmds",
-    "gsoc_helpers.cli.app_cmds",
-    "gsoc_helpers.cli.student_cmds",
-    "gsoc_helpers.cli.import_cmds",
-    "gsoc_helpers.cli.reproduce_cmds",
+    "gsoc_helpers.cli.data_info",
+    "gsoc_helpers.cli.quantize_study",
+    "gsoc_helpers.cli.quantize",
+    "gsoc_helpers.cli.train_teacher",
+    "gsoc_helpers.cli.demo",
+    "gsoc_helpers.cli.notebooks",
+    "gsoc_helpers.cli.sample",
+    "gsoc_helpers.cli.app",
+    "gsoc_helpers.cli.fid",
+    "gsoc_helpers.cli.distill",
+    "gsoc_helpers.cli.export",
+    "gsoc_helpers.cli.import_fakecifar10",
+    "gsoc_helpers.cli.reproduce_2022",
 )
 
 

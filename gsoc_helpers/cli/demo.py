@@ -1,4 +1,4 @@
-"""Notebook series sub-commands: ``demo`` (run every notebook headless with papermill) and ``notebooks --strip``."""
+"""Sub-command ``gsoc-helpers demo``: run every notebook headless with papermill."""
 from __future__ import annotations
 
 import argparse
@@ -47,15 +47,6 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in runs) else 1
 
 
-def _notebooks(args: argparse.Namespace) -> int:
-    from ..notebooks import list_notebooks, strip_outputs
-
-    for nb in list_notebooks():
-        if args.strip and strip_outputs(nb):
-            print(f"stripped {nb.name}")
-    return 0
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the notebook series headless (papermill) and write SUMMARY.md")
     p.add_argument("--profile", default=None, choices=["quick", "full"],
@@ -72,6 +63,3 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="folder of the numbered notebooks (default: the checkout's notebooks/; needed when the "
                         "package is installed from a wheel or git, which carries no notebooks)")
     p.set_defaults(func=_demo)
-    p = sub.add_parser("notebooks", help="maintenance of the stored notebooks")
-    p.add_argument("--strip", action="store_true", help="remove outputs from the stored notebooks")
-    p.set_defaults(func=_notebooks)

@@ -1,17 +1,11 @@
-"""Sub-commands ``app`` (the generation panel served by Voilà) and ``fid`` (FID/KID/precision-recall through torch-fidelity)."""
+"""Sub-command ``gsoc-helpers fid``: FID/KID/precision-recall through torch-fidelity."""
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
 
-from .args import device, finite_float, non_negative_int, port, positive_int
-
-
-def _app(args: argparse.Namespace) -> int:
-    from ..app import serve
-
-    return serve(args.host, args.port)
+from .args import device, finite_float, positive_int
 
 
 def _fid(args: argparse.Namespace) -> int:
@@ -49,11 +43,6 @@ def _fid(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("app", help="serve the class-conditional generation panel with Voilà on 127.0.0.1")
-    p.add_argument("--port", type=port, default=8866, help="TCP port (default 8866, Voilà's)")
-    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1, local only)")
-    p.set_defaults(func=_app)
-
     p = sub.add_parser("fid", help="FID / KID / precision-recall of a generator, synthetic set or CIFAR-10 split")
     p.add_argument("candidate", help="a synthetic dataset folder, cifar10-<train|test>[:<source>], or a generator: "
                                      "teacher | student | offline-teacher | cifar10 | URL | .pkl | .safetensors | 2022 checkpoint folder")

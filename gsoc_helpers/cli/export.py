@@ -1,0 +1,36 @@
+"""Sub-command ``gsoc-helpers export``: a generator checkpoint to OpenVINO IR (FP32, optionally INT8)."""
+from __future__ import annotations
+
+import argparse
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ..export import OpenVINOGenerator, export_generator, psnr
+    from ..models.registry import load_generator
+
+    import torch
+
+    model = load_generator(args.generator)
+    fp32 = export_generator(model, args.out)
+    print(f"FP32 IR: {fp32}")
+    if args.int8:
+        given = {k: v for k, v in (("calibration_size", args.calibration_size), ("seed", args.seed)) if v is not None}
+        int8 = export_generator(model, args.out, int8=True, **given)  # unset flags: export_generator's defaults
+        g = torch.Generator().manual_seed(given.get("seed", 0) + 1)
+        z = torch.randn(64, int(model.z_dim), generator=g)
+        c = torch.randint(0, int(model.c_dim), (64,), generator=g)
+        value = psnr(OpenVINOGenerator(fp32)(z, c), OpenVINOGenerator(int8)(z, c))
+        print(f"INT8 IR: {int8}  (PSNR vs FP32 on 64 random (z, class): {value:.2f} dB)")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a generator checkpoint to OpenVINO IR (FP32, optionally INT8)")
+    p.add_argument("generator", help="'student', 'offline-teacher', a .safetensors, a StyleGAN2-ADA .pkl or a "
+                                     "2022 DiStyleGAN folder")
+    p.add_argument("--out", default="export", help="output folder")
+    p.add_argument("--int8", action="store_true", help="also write an NNCF INT8 IR and report its PSNR vs FP32")
+    p.add_argument("--calibration-size", type=int, default=None,
+                   help="random (z, class) inputs calibrating the INT8 IR (default: export_generator's, 300)")
+    p.add_argument("--seed", type=int, default=None, help="calibration seed (default: export_generator's, 0)")
+    p.set_defaults(func=_export)
