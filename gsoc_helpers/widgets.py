@@ -3,8 +3,9 @@
     from gsoc_helpers.widgets import GeneratorPanel
     GeneratorPanel().widget          # display it in a notebook cell
 
-The same panel is the web app (``notebooks/app.ipynb`` served by Voilà, ``make app``).  Generation and
-rendering live in :mod:`gsoc_helpers.images`, model loading and caching in :mod:`gsoc_helpers.models.loading`.
+The same panel is the web app (``gsoc_helpers/app.ipynb`` served by Voilà: ``gsoc-helpers app``, ``make app``).
+Generation lives in :func:`gsoc_helpers.sampling.generate_grid`, rendering in :mod:`gsoc_helpers.images`, model
+loading and caching in :func:`gsoc_helpers.models.registry.load_generator`.
 """
 from __future__ import annotations
 
@@ -16,8 +17,15 @@ import numpy as np
 from torch import nn
 
 from .data.dataset import CIFAR10_CLASSES
-from .images import BACKENDS, MAX_PER_CLASS, generate_grid, grid_png
-from .models.loading import load_model
+from .images import BACKENDS, MAX_PER_CLASS, grid_png
+from .models.registry import load_generator
+from .sampling import generate_grid
+
+
+def _cached_loader(name: str) -> nn.Module:
+    """The panel's model loader: :func:`load_generator` on the CPU, each model loaded once."""
+    return load_generator(name, cache=True)
+
 
 class GeneratorPanel:
     """ipywidgets panel around :func:`generate_grid` (core widgets only); ``.widget`` is the VBox to display.
@@ -31,7 +39,7 @@ class GeneratorPanel:
                  save_dir: str | Path | None = None, auto_update: bool = True) -> None:
         import ipywidgets as W
 
-        self.loader = loader or load_model
+        self.loader = loader or _cached_loader
         self.ov_factory = ov_factory
         self.class_names = tuple(class_names)
         self.save_dir = save_dir

@@ -27,9 +27,9 @@ def _fid(args: argparse.Namespace) -> int:
         split, _, source = target[len("cifar10-"):].partition(":")
         candidate = load_cifar10(split, source=source or "auto")
     else:
-        from ..models.loading import load_model
+        from ..models.registry import load_generator
 
-        candidate = load_model(target, device=args.device)
+        candidate = load_generator(target, device=args.device)
     res = compute_fidelity(candidate, metrics=tuple(args.metrics.split(",")), n_generated=args.n,
                            n_candidate=args.n_candidate, reference_split=args.split, reference_source=args.source,
                            reference_n=args.reference_n, truncation_psi=args.psi, batch_size=args.batch_size,

@@ -14,6 +14,14 @@ class DataError(ValueError):
     """Bad or missing data: the message names the path and what was expected."""
 
 
+
+def balanced_labels(size: int, seed: int, num_classes: int = 10) -> np.ndarray:
+    """int64 [size]: ``size//C`` per class, the remainder to a seeded choice of classes; sorted by class."""
+    counts = np.full(num_classes, size // num_classes)
+    counts[np.random.default_rng(seed).permutation(num_classes)[: size % num_classes]] += 1
+    return np.repeat(np.arange(num_classes), counts).astype(np.int64)
+
+
 @dataclass
 class ImageDataset:
     """Images and labels held in memory.
@@ -79,8 +87,9 @@ class ImageDataset:
         """(float32 [N, 3, H, W] in [0, 1], int64 [N]) torch tensors."""
         import torch
 
-        x = torch.from_numpy(np.ascontiguousarray(self.images)).permute(0, 3, 1, 2).float().div_(255.0)
-        return x, torch.from_numpy(self.labels)
+        from ..pixels import uint8_to_unit
+
+        return uint8_to_unit(self.images), torch.from_numpy(self.labels)
 
     def describe(self) -> str:
         counts = ", ".join(f"{n}={c}" for n, c in zip(self.class_names, self.class_counts()))

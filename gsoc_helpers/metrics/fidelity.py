@@ -84,7 +84,7 @@ class GeneratorUInt8(nn.Module):
         labels = (torch.arange(self.count, self.count + n) % max(self.c_dim, 1)).to(torch.int64).to(z.device)
         self.count += n
         x = self.generator(z.float(), labels, truncation_psi=self.truncation_psi, noise_mode="const")
-        return (x.float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+        return nvidia_uint8(x)
 
 
 def _is_generator(obj: Any) -> bool:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..pixels import uint8_to_unit, unit_to_uint8
 from ..calibration import CalibrationSet, _pick, balanced_labels, train_split
 from .ptq import quantize_with_accuracy_control
 
@@ -57,12 +58,11 @@ def heldout_validation(calibration: CalibrationSet, size: int, seed: int, train_
     """(images float32 [size,3,32,32] in [0,1], labels int64 [size]): class-balanced real CIFAR-10 train images,
     none of them pixel-identical to a calibration image."""
     ds = train_split(train_source, data_root)
-    used = _row_keys((calibration.images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8))
+    used = _row_keys(unit_to_uint8(calibration.images))
     free = np.array([i for i in range(len(ds.labels)) if ds.images[i].tobytes() not in used])
     idx = free[_pick(ds.labels[free], balanced_labels(size, seed + 104729), seed + 104729,
                      f"held-out CIFAR-10 train ({ds.source})")]
-    x = torch.from_numpy(np.ascontiguousarray(ds.images[idx])).permute(0, 3, 1, 2).float().div_(255.0)
-    return x.contiguous(), torch.from_numpy(ds.labels[idx].astype(np.int64))
+    return uint8_to_unit(ds.images[idx]), torch.from_numpy(ds.labels[idx].astype(np.int64))
 
 
 def validation_data(control: AccuracyControl, calibration: CalibrationSet, seed: int) -> tuple[torch.Tensor,

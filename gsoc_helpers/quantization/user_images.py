@@ -67,7 +67,7 @@ def load_folder(folder: str | Path, image_size: int, max_images: int | None = No
                 arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
         except (UnidentifiedImageError, OSError) as err:
             raise ValueError(f"cannot read image {str(files[i])!r}: {first_line(err)}") from None
-        x = torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0).unsqueeze(0)
+        x = uint8_to_unit(arr[None])
         out.append(resize(x, image_size))
     y = None if labels is None else torch.tensor([labels[i] for i in idx], dtype=torch.int64)
     what = f"{len(idx)} images from folder {str(root)!r}" + (" (labelled by class folder)" if y is not None else "")

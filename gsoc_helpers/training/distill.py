@@ -27,13 +27,14 @@ from ..images import save_grid, uint8_to_float
 from ..losses.distillation import DistillLossWeights, LambdaPixSchedule, discriminator_loss, generator_loss
 from ..models.discriminator import ProjectionDiscriminator
 from ..models.student import StudentConfig, StudentGenerator
+from ..fileio import atomic_path
 from .augment import diff_augment
 from .ema import EMA
 from .run_folder import load_checkpoint_file, prepare_run_folder, refuse_changed_config, trim_log
 from .settings_check import check_settings
 
 # What a distillation run writes into its folder (deleted by overwrite), and the settings a resumed run may change.
-RUN_FILES = ("checkpoint.pt", ".checkpoint.pt.tmp", "metrics.jsonl", "samples", "student_ema.safetensors")
+RUN_FILES = ("checkpoint.pt", "metrics.jsonl", "samples", "student_ema.safetensors")
 MAY_CHANGE_ON_RESUME = ("synthetic_root", "out_dir", "epochs", "max_steps", "max_minutes", "log_every",
                         "sample_every", "ckpt_every", "device", "amp", "progress")
 
@@ -244,10 +245,8 @@ class DistillTrainer:
         """Atomic write (rank 0 only) of the full training state to ``out_dir/checkpoint.pt``."""
         if self.rank != 0:
             return None
-        self.out.mkdir(parents=True, exist_ok=True)
-        tmp = self.checkpoint_path.with_name(".checkpoint.pt.tmp")
-        torch.save(self.state_dict(), tmp)
-        os.replace(tmp, self.checkpoint_path)
+        with atomic_path(self.checkpoint_path) as tmp:
+            torch.save(self.state_dict(), tmp)
         return self.checkpoint_path
 
     def load_checkpoint(self, path: str | os.PathLike | None = None) -> bool:

@@ -22,13 +22,14 @@ from tqdm.auto import tqdm
 from ..losses import d_hinge_loss, g_hinge_loss
 from ..models.discriminator import ProjectionDiscriminator
 from ..models.offline_teacher import OfflineTeacher, OfflineTeacherConfig
+from ..fileio import atomic_path
 from .augment import diff_augment
 from .ema import EMA
 from .run_folder import load_checkpoint_file, prepare_run_folder, refuse_changed_config, trim_log
 from .settings_check import check_settings
 
 CHECKPOINT = "checkpoint.pt"
-RUN_FILES = (CHECKPOINT, CHECKPOINT + ".tmp", "metrics.jsonl", "grids", "generator_ema.safetensors")
+RUN_FILES = (CHECKPOINT, "metrics.jsonl", "grids", "generator_ema.safetensors")
 MAY_CHANGE_ON_RESUME = ("out_dir", "steps", "max_minutes", "checkpoint_minutes", "grid_every", "log_every",
                         "threads", "data_source", "extra")
 
@@ -109,10 +110,8 @@ class GANTrainer:
 
     def save_checkpoint(self, path: Path | None = None) -> Path:
         path = Path(path or self.out / CHECKPOINT)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(self.state_dict(), tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            torch.save(self.state_dict(), tmp)
         return path
 
     def load_checkpoint(self, path: Path | None = None) -> None:
