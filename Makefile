@@ -45,12 +45,12 @@ clean-notebooks: venv
 # Rebuild the bundled quick-profile models in data/ (about 90 minutes on a 2-core CPU; see data/*.md).
 BUNDLE := outputs/bundle
 bundle: venv
-	$(BIN)/python -m gsoc_helpers train-teacher --out-dir $(BUNDLE)/offline_teacher --ngf 64 --ndf 64 \
+	$(BIN)/python -m gsoc_helpers train-teacher --out $(BUNDLE)/offline_teacher --ngf 64 --ndf 64 \
 	  --batch-size 32 --lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.999 --ema-decay 0.995 \
 	  --augment color,translation --max-minutes 64 --checkpoint-minutes 4 --grid-every 100 --threads 2 --seed 0 --resume
 	$(BIN)/python -m gsoc_helpers sample $(BUNDLE)/offline_teacher/generator_ema.safetensors --name offline-teacher \
 	  --per-class 2000 --seed 0 --out $(BUNDLE)/synthetic_teacher
-	$(BIN)/python -m gsoc_helpers distill $(BUNDLE)/synthetic_teacher --out-dir $(BUNDLE)/student --ngf 64 --ndf 64 \
+	$(BIN)/python -m gsoc_helpers distill $(BUNDLE)/synthetic_teacher --out $(BUNDLE)/student --ngf 64 --ndf 64 \
 	  --batch-size 64 --real-source jpeg --max-minutes 20 --log-every 10 --sample-every 500 --ckpt-every 500 --seed 0
 	cp $(BUNDLE)/offline_teacher/generator_ema.safetensors data/offline_teacher.safetensors
 	cp $(BUNDLE)/student/student_ema.safetensors data/student.safetensors

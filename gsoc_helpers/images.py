@@ -8,10 +8,9 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
-import torch
 
 from .data.dataset import CIFAR10_CLASSES
 from .fileio import atomic_path

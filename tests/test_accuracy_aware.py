@@ -80,6 +80,7 @@ def test_cli_quantize_study_accuracy_aware(tmp_path, capsys, shared_data_root):
     cells = [json.loads(line) for line in (out / "cells.jsonl").read_text().splitlines()]
     assert sorted(c["config"] for c in cells) == ["accuracy-aware", "accuracy-aware-on-calibration(2022)", "default"]
     assert "accuracy-aware-on-calibration(2022)" in capsys.readouterr().out
-    assert main(["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--accuracy-aware",
-                 "--max-drop", "1.5", "--out", str(out)]) == 2
-    assert "max_drop must be in [0, 1)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # --max-drop is in points on every command: (0, 100]
+        main(["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--accuracy-aware",
+              "--max-drop", "150", "--out", str(out)])
+    assert exit_info.value.code == 2 and "--max-drop: must be in (0, 100]" in capsys.readouterr().err

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ..config import get_cache_dir
+from ..pixels import nvidia_uint8
 from .inception import (  # noqa: F401  (re-exported)
     OFFLINE_EXTRACTOR, OFFLINE_INCEPTION_FILE, OFFLINE_INCEPTION_SHA256, ONLINE_EXTRACTOR, ExtractorChoice,
     InceptionScoreUnavailable, _offline_class, load_offline_inception_state, register_offline_extractor,

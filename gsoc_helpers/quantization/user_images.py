@@ -15,6 +15,7 @@ import torch
 
 from ..data.cifar10 import IMAGE_SUFFIXES
 from ..data.dataset import CIFAR10_CLASSES
+from ..pixels import uint8_to_unit
 from .user_model import first_line, resize
 
 HELD_OUT_SOURCE = "student"      # generator of the held-out synthetic images when no held-out folder is given

@@ -30,11 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..defaults import CIFAR10_MEAN, CIFAR10_STD, IMAGE_SIZE, VALUE_RANGE  # see gsoc_helpers.defaults
 from ..models.fit import check_state_fits
 
-# Per-channel mean/std of the CIFAR-10 training images in [0,1] (the values used by most CIFAR-10 training code).
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 MODEL_SUFFIXES = (".onnx", ".xml")
 _FACTORY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 
@@ -55,8 +53,8 @@ class Preprocessing:
 
     mean: tuple[float, ...] = CIFAR10_MEAN
     std: tuple[float, ...] = CIFAR10_STD
-    value_range: tuple[float, float] = (0.0, 1.0)
-    image_size: int = 32
+    value_range: tuple[float, float] = VALUE_RANGE
+    image_size: int = IMAGE_SIZE
 
     @classmethod
     def identity(cls, image_size: int = 32) -> "Preprocessing":

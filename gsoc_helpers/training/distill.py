@@ -11,10 +11,9 @@ RNG states and the step, so a resumed run continues exactly (bitwise on CPU) lik
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -24,74 +23,19 @@ from torch import nn
 from ..data import ImageDataset, load_cifar10
 from ..data.synthetic import SyntheticDataset
 from ..images import save_grid, uint8_to_float
-from ..losses.distillation import DistillLossWeights, LambdaPixSchedule, discriminator_loss, generator_loss
+from ..losses.distillation import LambdaPixSchedule, discriminator_loss, generator_loss
 from ..models.discriminator import ProjectionDiscriminator
 from ..models.student import StudentConfig, StudentGenerator
 from ..fileio import atomic_path
 from .augment import diff_augment
 from .ema import EMA
 from .run_folder import load_checkpoint_file, prepare_run_folder, refuse_changed_config, trim_log
-from .settings_check import check_settings
+from .configs import DistillConfig  # noqa: F401  (re-exported)
 
 # What a distillation run writes into its folder (deleted by overwrite), and the settings a resumed run may change.
 RUN_FILES = ("checkpoint.pt", "metrics.jsonl", "samples", "student_ema.safetensors")
 MAY_CHANGE_ON_RESUME = ("synthetic_root", "out_dir", "epochs", "max_steps", "max_minutes", "log_every",
                         "sample_every", "ckpt_every", "device", "amp", "progress")
-
-
-@dataclass
-class DistillConfig:
-    """Every knob of a distillation run (shared by the ``distill`` CLI and notebooks)."""
-
-    synthetic_root: str = ""
-    out_dir: str = "runs/distill"
-    real_source: str = "auto"           # load_cifar10 source ("auto", "exact", "jpeg", "batches", a folder)
-    ngf: int = 256
-    ndf: int = 128
-    z_dim: int = 0                      # 0: take it from the synthetic dataset's manifest
-    batch_size: int = 128               # per process
-    epochs: int = 150
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    lambda_pix: float = 0.2
-    lambda_pix_decay: float = 0.01      # per epoch (TinyGAN); the original decayed per step by mistake
-    ema_decay: float = 0.999
-    diffaug: str = ""                   # DiffAugment policy for D inputs, "" = off
-    seed: int = 0
-    log_every: int = 10
-    sample_every: int = 500
-    ckpt_every: int = 1000
-    max_steps: int = 0                  # 0 = no limit (epochs decide)
-    max_minutes: float = 0.0            # 0 = no limit; on expiry a checkpoint is saved and training stops
-    device: str = "auto"
-    amp: bool = True                    # bfloat16 autocast on CUDA (ignored on CPU)
-    progress: bool = True
-    loss_weights: DistillLossWeights = field(default_factory=DistillLossWeights)
-
-    def validate(self) -> "DistillConfig":
-        """ValueError (one line) for any setting out of range; returns self."""
-        check_settings(self, whole={"ngf": 8, "ndf": 1, "z_dim": 0, "batch_size": 1, "epochs": 1, "log_every": 1,
-                                    "sample_every": 0, "ckpt_every": 0, "max_steps": 0},
-                       ranges={"lr": (0.0, 1.0, True), "beta1": (0.0, 1.0, False), "beta2": (0.0, 1.0, False),
-                               "lambda_pix": (0.0, math.inf, False), "lambda_pix_decay": (0.0, math.inf, False),
-                               "ema_decay": (0.0, 1.0, False), "max_minutes": (0.0, math.inf, False)})
-        if self.ngf % 8:
-            raise ValueError(f"ngf must be a multiple of 8 (the last block has ngf/8 channels), got {self.ngf}")
-        return self
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "DistillConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise KeyError(f"unknown distill options {sorted(unknown)}; expected {sorted(names)}")
-        d = dict(d)
-        if isinstance(d.get("loss_weights"), dict):
-            lw = dict(d["loss_weights"])
-            lw["feature_weights"] = tuple(lw.get("feature_weights", DistillLossWeights().feature_weights))
-            d["loss_weights"] = DistillLossWeights(**lw)
-        return cls(**d)
 
 
 def _step_generator(seed: int, step: int, rank: int, device: torch.device) -> torch.Generator:

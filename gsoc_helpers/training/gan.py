@@ -10,10 +10,8 @@ checkpoint.pt and, at the end, the EMA generator as ``generator_ema.safetensors`
 from __future__ import annotations
 
 import json
-import math
-import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -26,48 +24,12 @@ from ..fileio import atomic_path
 from .augment import diff_augment
 from .ema import EMA
 from .run_folder import load_checkpoint_file, prepare_run_folder, refuse_changed_config, trim_log
-from .settings_check import check_settings
+from .configs import GANTrainConfig  # noqa: F401  (re-exported)
 
 CHECKPOINT = "checkpoint.pt"
 RUN_FILES = (CHECKPOINT, "metrics.jsonl", "grids", "generator_ema.safetensors")
 MAY_CHANGE_ON_RESUME = ("out_dir", "steps", "max_minutes", "checkpoint_minutes", "grid_every", "log_every",
                         "threads", "data_source", "extra")
-
-
-@dataclass
-class GANTrainConfig:
-    out_dir: str = "runs/offline_teacher"
-    steps: int = 100_000
-    batch_size: int = 64
-    ngf: int = 64
-    ndf: int = 64
-    z_dim: int = 128
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.0
-    beta2: float = 0.99
-    ema_decay: float = 0.999
-    augment: str = "color,translation"
-    hflip: bool = True
-    seed: int = 0
-    max_minutes: float | None = None
-    checkpoint_minutes: float = 5.0
-    grid_every: int = 200
-    log_every: int = 10
-    threads: int | None = None
-    data_source: str = "jpeg"
-    extra: dict = field(default_factory=dict)
-
-
-    def validate(self) -> "GANTrainConfig":
-        """ValueError (one line) for any setting out of range; returns self."""
-        check_settings(self, whole={"steps": 1, "batch_size": 1, "ngf": 1, "ndf": 1, "z_dim": 1, "grid_every": 0,
-                                    "log_every": 1, "threads": 1},
-                       ranges={"lr_g": (0.0, 1.0, True), "lr_d": (0.0, 1.0, True), "beta1": (0.0, 1.0, False),
-                               "beta2": (0.0, 1.0, False), "ema_decay": (0.0, 1.0, False),
-                               "checkpoint_minutes": (0.0, math.inf, True), "max_minutes": (0.0, math.inf, False)},
-                       optional=("threads", "max_minutes"))
-        return self
 
 
 class GANTrainer:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ...defaults import CHENYAOFO_STD, CIFAR10_MEAN
 from ._weights import fetch, load_state_dict
 
-MEAN = (0.4914, 0.4822, 0.4465)
-STD = (0.2023, 0.1994, 0.2010)
+MEAN, STD = CIFAR10_MEAN, CHENYAOFO_STD  # what these models were trained with (gsoc_helpers.defaults says why)
 LOCAL_SUBDIR = "classifiers/chenyaofo_pytorch-cifar-models"  # data-root folder holding their release files
 _REL = "https://github.com/chenyaofo/pytorch-cifar-models/releases/download/"
 # name -> (release tag, sha256 prefix, published CIFAR-10 top-1 %)
