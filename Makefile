@@ -8,7 +8,7 @@ GSOC_DATA_ROOT ?= $(abspath $(wildcard ../shared/data))
 export GSOC_DATA_ROOT
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast venv browser clean-notebooks app bundle
+.PHONY: demo test test-fast lint format venv browser clean-notebooks app bundle
 
 $(BIN)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,19 @@ browser:
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver; \
 	fi
 
-test: venv browser
+test: venv browser lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff (lint + formatting) and mypy, configured in pyproject.toml; `make test` (and so CI) runs it first.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Rewrites files: ruff's formatter and its safe fixes (import order, unused imports, ...); then `make lint`.
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # Unit tests only (no notebook runs, subprocesses or real Inception): under a minute.
 test-fast: venv

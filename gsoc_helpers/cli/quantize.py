@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from ..defaults import CIFAR10_MEAN, CIFAR10_STD, IMAGE_SIZE, VALUE_RANGE
 from ..quantization.settings import QuantizeOptions, points_to_fraction
@@ -25,10 +26,11 @@ def _quantize(args: argparse.Namespace) -> int:
     from ..quantization.tool import quantize_model
     from ..quantization.user_model import Preprocessing
 
-    given = {k: getattr(args, k) for k in ("mean", "std", "value_range", "image_size") if getattr(args, k) is not None}
-    prep = Preprocessing(**{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}) if given else None
+    given: dict[str, Any] = {k: getattr(args, k) for k in ("mean", "std", "value_range", "image_size") if getattr(args, k) is not None}
+    given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
+    prep = Preprocessing(**given) if given else None
     opts = QuantizeOptions(calibration_size=args.calibration_size, seed=args.seed, held_out_size=args.held_out_size,
-                           max_drop=points_to_fraction(args.max_drop), nncf_defaults=args.nncf_defaults,
+                           max_drop=None if args.max_drop is None else points_to_fraction(args.max_drop), nncf_defaults=args.nncf_defaults,
                            speed_batches=tuple(args.speed_batches), speed_seconds=args.speed_seconds,
                            threads=args.threads, source_options=source_options_for(args.calibration, args.source_option))
     res = quantize_model(args.model, args.calibration, args.out, weights=args.weights, preprocessing=prep,

@@ -99,7 +99,7 @@ class SyntheticDatasetWriter:
             diff = {k: (existing.get(k), manifest[k]) for k in _PARAM_KEYS if existing.get(k) != manifest[k]}
             if diff:
                 raise DataError(f"{str(path)!r} was written with other parameters; (existing, requested): {diff}. "
-                                "Use another output folder or the same parameters to resume.")
+                                "Use another output folder or the same parameters to resume.") from None
             return existing
         finally:
             tmp.unlink(missing_ok=True)
@@ -156,9 +156,9 @@ class SyntheticDatasetWriter:
         if z.shape != (n, int(self.manifest["z_dim"])):
             raise ValueError(f"shard {start}:{stop}: expected z of shape {(n, self.manifest['z_dim'])}, got {z.shape}")
         stem = _shard_stem(self.root, start // self.shard_size)
-        record = {"start": start, "stop": stop, "count": n, "sha256": {}}
-        for part, arr in (("images", images), ("labels", labels), ("z", z)):
-            record["sha256"][part] = _atomic_save_npy(stem.with_name(f"{stem.name}.{part}.npy"), arr)
+        digests = {part: _atomic_save_npy(stem.with_name(f"{stem.name}.{part}.npy"), arr)
+                   for part, arr in (("images", images), ("labels", labels), ("z", z))}
+        record = {"start": start, "stop": stop, "count": n, "sha256": digests}
         atomic_write_bytes(stem.with_suffix(".json"), json.dumps(record).encode())
 
     def is_complete(self, verify: bool = True) -> bool:

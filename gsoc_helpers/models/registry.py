@@ -13,7 +13,7 @@ import importlib
 import json
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -22,7 +22,7 @@ from ..config import bundled_dir
 from ..fileio import atomic_path
 from .fit import check_state_fits
 
-_GENERATORS: dict[str, type] = {}
+_GENERATORS: dict[str, Any] = {}  # kind -> class with from_config(dict)
 # The module that registers each built-in generator kind (imported when a checkpoint of that kind is loaded).
 KIND_MODULES = {
     "offline-teacher": "gsoc_helpers.models.offline_teacher",
@@ -54,13 +54,13 @@ def register_generator(kind: str) -> Callable[[type], type]:
             raise ValueError(f"generator kind {kind!r} is already registered by {old.__module__}.{old.__qualname__}; "
                              f"refusing {cls.__module__}.{cls.__qualname__}")
         _GENERATORS[kind] = cls
-        cls.generator_kind = kind
+        setattr(cls, "generator_kind", kind)  # noqa: B010  (cls is any class)
         return cls
 
     return wrap
 
 
-def _kind_class(kind: str, path: Path) -> type:
+def _kind_class(kind: str, path: Path) -> Any:
     """The class registered for ``kind``, importing its module from :data:`KIND_MODULES` first."""
     if kind not in _GENERATORS and kind in KIND_MODULES:
         importlib.import_module(KIND_MODULES[kind])
@@ -70,10 +70,10 @@ def _kind_class(kind: str, path: Path) -> type:
 
 
 def _config_dict(model: nn.Module) -> dict:
-    cfg = getattr(model, "config", None)
+    cfg: Any = getattr(model, "config", None)
     if cfg is None:
         raise TypeError(f"{type(model).__name__} has no `config` attribute")
-    return dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg)
+    return dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type) else dict(cfg)
 
 
 def save_generator(model: nn.Module, path: str | os.PathLike, extra_metadata: dict | None = None) -> Path:

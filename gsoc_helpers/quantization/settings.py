@@ -64,6 +64,6 @@ class QuantizeOptions:
             raise ValueError(f"threads must be >= 1, got {self.threads!r}")
 
 
-def points_to_fraction(points: float | None) -> float | None:
+def points_to_fraction(points: float) -> float:
     """Top-1 points (the command line's unit, 2 = 2 points) -> the fraction the settings hold (0.02)."""
-    return None if points is None else round(points / 100, 12)
+    return round(points / 100, 12)

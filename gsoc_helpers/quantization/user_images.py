@@ -41,9 +41,9 @@ def image_files(folder: str | Path) -> list[Path]:
 
 def _label_of(root: Path, files: list[Path]) -> list[int] | None:
     """Class index per file from its class folder (CIFAR-10 name or integer), or None if not all are labelled."""
-    names = [f.relative_to(root).parts[0] if len(f.relative_to(root).parts) == 2 else None for f in files]
-    if any(n is None for n in names):
+    if any(len(f.relative_to(root).parts) != 2 for f in files):
         return None
+    names = [f.relative_to(root).parts[0] for f in files]
     if all(n in CIFAR10_CLASSES for n in names):
         return [CIFAR10_CLASSES.index(n) for n in names]
     if all(n.isdigit() for n in names):

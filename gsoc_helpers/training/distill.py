@@ -29,7 +29,7 @@ from ..models.student import StudentConfig, StudentGenerator
 from ..fileio import atomic_path
 from .augment import diff_augment
 from .ema import EMA
-from .run_folder import load_checkpoint_file, prepare_run_folder, refuse_changed_config, trim_log
+from .run_folder import RunMode, load_checkpoint_file, prepare_run_folder, refuse_changed_config, trim_log
 from .configs import DistillConfig  # noqa: F401  (re-exported)
 
 # What a distillation run writes into its folder (deleted by overwrite), and the settings a resumed run may change.
@@ -249,7 +249,7 @@ class DistillTrainer:
         from tqdm.auto import tqdm
 
         cfg = self.cfg
-        mode = "overwrite" if overwrite else "resume" if resume else "new"
+        mode: RunMode = "overwrite" if overwrite else "resume" if resume else "new"
         prepare_run_folder(self.out, mode if self.rank == 0 or mode != "overwrite" else "resume", RUN_FILES)
         if mode == "resume":
             self.load_checkpoint()
