@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ...defaults import CHENYAOFO_STD, CIFAR10_MEAN
-from ._weights import fetch, load_state_dict
+from ._weights import fetch, load_into
 
 MEAN, STD = CIFAR10_MEAN, CHENYAOFO_STD  # what these models were trained with (gsoc_helpers.defaults says why)
 LOCAL_SUBDIR = "classifiers/chenyaofo_pytorch-cifar-models"  # data-root folder holding their release files
@@ -252,5 +252,5 @@ def chenyaofo_model(name: str, pretrained: bool = True) -> nn.Module:
     if pretrained:
         url = release_url(name)
         path = fetch(url, RELEASES[name][1], f"{LOCAL_SUBDIR}/{url.rsplit('/', 1)[-1]}", subdir="chenyaofo")
-        model.load_state_dict(load_state_dict(path), strict=True)
+        load_into(model, path)
     return model.eval()
