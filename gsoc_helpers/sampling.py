@@ -25,6 +25,7 @@ from .data.dataset import CIFAR10_CLASSES
 from .data.synthetic import SyntheticDatasetWriter, latents_for_range
 from .images import BACKENDS, MAX_IMAGES, MAX_PER_CLASS, make_grid, resolve_classes
 from .models.loading import openvino_generator
+from .models.protocol import check_generator
 from .models.registry import load_generator
 from .fileio import sha256_file
 from .pixels import to_uint8
@@ -106,9 +107,7 @@ def sample_dataset(generator: nn.Module, root: str | os.PathLike, *, generator_n
         raise ValueError(f"truncation_psi must be a finite number, got {truncation_psi!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    for attr in ("z_dim", "c_dim", "img_resolution"):
-        if not isinstance(getattr(generator, attr, None), int):
-            raise ValueError(f"{type(generator).__name__} lacks integer attribute {attr!r} of the generator protocol")
+    check_generator(generator)
     c_dim = generator.c_dim
     if class_names is None:
         class_names = CIFAR10_CLASSES if c_dim == len(CIFAR10_CLASSES) else tuple(f"class_{k}" for k in range(c_dim))
@@ -161,7 +160,7 @@ def generate_grid(model: Any, classes: Sequence[str | int] | str | int, per_clas
         raise ValueError(f"truncation psi must be within [0, 2], got {truncation_psi}")
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
-    model = load_generator(model, cache=True)
+    model = check_generator(load_generator(model, cache=True))
     c_dim = int(getattr(model, "c_dim", len(names)))
     if max(idx) >= c_dim:
         raise ValueError(f"class index {max(idx)} not supported by a generator with {c_dim} classes")

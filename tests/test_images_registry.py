@@ -122,3 +122,18 @@ def test_registry_refuses_a_second_class_under_a_taken_kind():
     from gsoc_helpers.models.student import StudentGenerator
 
     assert _GENERATORS["student"] is StudentGenerator
+
+
+def test_one_generator_protocol_check():
+    from gsoc_helpers.models.protocol import Generator, check_generator, is_generator
+
+    g = TinyGenerator(TinyConfig())
+    assert check_generator(g) is g and is_generator(g) and isinstance(g, Generator)
+
+    class NoResolution(torch.nn.Module):
+        z_dim, c_dim = 4, 10
+
+    for bad, why in ((NoResolution(), "'img_resolution'"), (object(), "not callable")):
+        assert not is_generator(bad)
+        with pytest.raises(ValueError, match=why):
+            check_generator(bad)

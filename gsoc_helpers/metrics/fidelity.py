@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ..config import get_cache_dir
+from ..models.protocol import is_generator
 from ..pixels import nvidia_uint8
 from .inception import (  # noqa: F401  (re-exported)
     OFFLINE_EXTRACTOR, OFFLINE_INCEPTION_FILE, OFFLINE_INCEPTION_SHA256, ONLINE_EXTRACTOR, ExtractorChoice,
@@ -86,10 +87,6 @@ class GeneratorUInt8(nn.Module):
         self.count += n
         x = self.generator(z.float(), labels, truncation_psi=self.truncation_psi, noise_mode="const")
         return nvidia_uint8(x)
-
-
-def _is_generator(obj: Any) -> bool:
-    return callable(obj) and all(hasattr(obj, a) for a in ("z_dim", "c_dim", "img_resolution"))
 
 
 def as_fidelity_input(source: Any, n: int | None = None, seed: int = 0) -> tuple[Any, int, str]:
@@ -226,7 +223,7 @@ def compute_fidelity(candidate: Any, config: FidelityConfig | None = None, refer
     )
     if choice.weights_path is not None:
         kwargs["feature_extractor_weights_path"] = choice.weights_path
-    if _is_generator(candidate):
+    if is_generator(candidate):
         if cfg.n_generated <= 0:
             raise ValueError(f"n_generated must be positive, got {cfg.n_generated}")
         model = GeneratorUInt8(candidate, cfg.truncation_psi)

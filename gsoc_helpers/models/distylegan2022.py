@@ -79,8 +79,6 @@ class DiStyleGAN2022(nn.Module):
         known = {f.name for f in fields(DiStyleGAN2022Config)}
         return cls(DiStyleGAN2022Config(**{k: int(v) for k, v in config.items() if k in known}))
 
-    def config_dict(self) -> dict:
-        return asdict(self.config)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0,
                 noise_mode: str = "const") -> torch.Tensor:
