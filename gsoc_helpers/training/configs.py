@@ -35,7 +35,7 @@ class GANTrainConfig:
     augment: str = "color,translation"
     hflip: bool = True
     seed: int = 0
-    max_minutes: float | None = None
+    max_minutes: float | None = None    # None or 0 = no limit; on expiry a checkpoint is saved and training stops
     checkpoint_minutes: float = 5.0
     grid_every: int = 200
     log_every: int = 10
