@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -30,7 +31,7 @@ def settings_json(cfg: Any) -> dict:
 class RunFiles:
     """Checkpoint, settings check, metrics log and sample grids of the run folder ``out``."""
 
-    def __init__(self, out: str | Path, cfg: Any, may_change: Iterable[str], writer: bool = True) -> None:
+    def __init__(self, out: str | os.PathLike, cfg: Any, may_change: Iterable[str], writer: bool = True) -> None:
         self.out, self.cfg, self.may_change, self.writer = Path(out), cfg, tuple(may_change), writer
 
     @property
@@ -47,7 +48,7 @@ class RunFiles:
             torch.save({**state, "config": json.dumps(settings_json(self.cfg))}, tmp)
         return self.checkpoint
 
-    def load(self, path: str | Path | None = None, map_location: Any = "cpu") -> dict | None:
+    def load(self, path: str | os.PathLike | None = None, map_location: Any = "cpu") -> dict | None:
         """The checkpoint's state (``path``, default ``checkpoint.pt``), or None when there is none; ValueError
         naming every setting that differs from the stored one (except ``may_change``)."""
         path = Path(path) if path else self.checkpoint
