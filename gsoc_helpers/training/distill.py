@@ -26,7 +26,7 @@ from ..models.discriminator import ProjectionDiscriminator
 from ..models.student import StudentConfig, StudentGenerator
 from .augment import diff_augment
 from .ema import EMA
-from .loop import CHECKPOINT, METRICS, SAMPLES, RunFiles, TimeBudget
+from .loop import CHECKPOINT, METRICS, SAMPLES, RunFiles, TimeBudget, load_trainer_state, trainer_state
 from .run_folder import RunMode, prepare_run_folder
 from .configs import DistillConfig  # noqa: F401  (re-exported)
 
@@ -161,21 +161,13 @@ class DistillTrainer:
 
     # --------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
-        state = {"G": self.G.state_dict(), "D": self.D.state_dict(), "ema": self.ema.state_dict(),
-                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                 "step": torch.tensor(self.step), "torch_rng": torch.get_rng_state()}
+        state = trainer_state(self)
         if torch.cuda.is_available():
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        self.ema.load_state_dict(state["ema"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.step = int(state["step"])
-        torch.set_rng_state(state["torch_rng"])
+        load_trainer_state(self, state)
         if "cuda_rng" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
 
@@ -193,7 +185,6 @@ class DistillTrainer:
         state = self.files.load(path, map_location=self.device)
         if state is None:
             return False
-        state["torch_rng"] = state["torch_rng"].cpu()
         self.load_state_dict(state)
         return True
 

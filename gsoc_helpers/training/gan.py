@@ -22,7 +22,7 @@ from ..models.offline_teacher import OfflineTeacher, OfflineTeacherConfig
 from .augment import diff_augment
 from .configs import GANTrainConfig  # noqa: F401  (re-exported)
 from .ema import EMA
-from .loop import CHECKPOINT, METRICS, SAMPLES, RunFiles, TimeBudget
+from .loop import CHECKPOINT, METRICS, SAMPLES, RunFiles, TimeBudget, load_trainer_state, trainer_state
 from .run_folder import prepare_run_folder
 
 RUN_FILES = (CHECKPOINT, METRICS, SAMPLES, "generator_ema.safetensors")
@@ -54,20 +54,11 @@ class GANTrainer:
 
     # ---------------------------------------------------------------- checkpointing
     def state_dict(self) -> dict:
-        return {"G": self.G.state_dict(), "D": self.D.state_dict(), "ema": self.ema.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                "rng": self.gen.get_state(), "torch_rng": torch.get_rng_state(),
-                "step": torch.tensor(self.step)}
+        return {**trainer_state(self), "rng": self.gen.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        self.ema.load_state_dict(state["ema"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        load_trainer_state(self, state)
         self.gen.set_state(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
-        self.step = int(state["step"])
 
     def save_checkpoint(self) -> Path:
         return self.files.save(self.state_dict()) or self.files.checkpoint

@@ -76,6 +76,29 @@ class RunFiles:
         return self.out / SAMPLES / f"step_{step:07d}.png"
 
 
+# What every GAN-style trainer holds: generator, discriminator, EMA of G and both optimisers (attributes of the
+# trainer under these names), plus ``step`` and torch's global RNG state.
+TRAINER_PARTS = ("G", "D", "ema", "opt_g", "opt_d")
+
+
+def trainer_state(trainer: Any) -> dict:
+    """The state both trainers checkpoint: each of :data:`TRAINER_PARTS`, the step and torch's RNG state."""
+    import torch
+
+    return {**{k: getattr(trainer, k).state_dict() for k in TRAINER_PARTS}, "step": torch.tensor(trainer.step),
+            "torch_rng": torch.get_rng_state()}
+
+
+def load_trainer_state(trainer: Any, state: dict) -> None:
+    """Inverse of :func:`trainer_state` (the RNG state is moved to the CPU first, as torch requires)."""
+    import torch
+
+    for k in TRAINER_PARTS:
+        getattr(trainer, k).load_state_dict(state[k])
+    trainer.step = int(state["step"])
+    torch.set_rng_state(state["torch_rng"].cpu())
+
+
 def _stored_settings(state: dict) -> dict | None:
     if isinstance(state.get("config"), str):
         return json.loads(state["config"])
