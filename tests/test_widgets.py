@@ -174,3 +174,19 @@ def test_panel_bad_input_shows_message_not_traceback(tmp_path):
     assert panel.on_generate() is False and "OpenVINO backend unavailable" in panel.message
     panel.backend.value = "pytorch"
     assert panel.on_generate() is True and panel.last_grid is not None
+
+
+def test_panel_menu_loads_the_models_it_is_given(tmp_path):
+    """Notebook 04 hands the panel its profile's models (e.g. the student notebook 02 trained), not the bundled pair."""
+    asked = []
+
+    def loader(name):
+        asked.append(name)
+        return tiny_student(3)
+
+    panel = Wd.GeneratorPanel(loader=loader, save_dir=tmp_path, auto_update=False,
+                              models={"student": str(tmp_path / "student_ema.safetensors"), "teacher": "cifar10"})
+    assert list(panel.model.options) == ["student", "teacher"]
+    assert panel.on_generate() and asked == [str(tmp_path / "student_ema.safetensors")]
+    panel.model.value = "teacher"
+    assert panel.on_generate() and asked[-1] == "cifar10"
