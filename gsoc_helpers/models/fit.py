@@ -11,10 +11,11 @@ def state_mismatches(model: nn.Module, state: Mapping[str, object]) -> list[str]
     """Every misfit of ``state`` against ``model.state_dict()``: ``missing key 'k'``, then ``unexpected key 'k'``,
     then ``key 'k' has shape (a,), expected (b,)`` (each in key order); empty when it fits."""
     want = model.state_dict()
-    out = [f"missing key {k!r}" for k in want if k not in state]
+    # BatchNorm fills in a missing num_batches_tracked itself (checkpoints from before torch 0.4.1 lack it)
+    out = [f"missing key {k!r}" for k in want if k not in state and not k.endswith(".num_batches_tracked")]
     out += [f"unexpected key {k!r}" for k in state if k not in want]
     for k, v in want.items():
-        shape = tuple(getattr(state[k], "shape", ())) if k in state else tuple(v.shape)
+        shape = tuple(getattr(state[k], "shape", ())) if k in state else tuple(v.shape)  # missing: listed above
         if shape != tuple(v.shape):
             out.append(f"key {k!r} has shape {shape}, expected {tuple(v.shape)}")
     return out
