@@ -5,7 +5,7 @@ import argparse
 
 from ..defaults import CALIBRATION_SIZE, SEEDS
 from ..quantization.ptq import ACTIVATION_RANGES, BIAS_CORRECTIONS, OVERFLOW_FIXES, PTQConfig
-from ..quantization.settings import VALIDATION_DATA, AccuracyControl, points_to_fraction
+from ..quantization.settings import PROJECT_DEFAULT, VALIDATION_DATA, AccuracyControl, points_to_fraction
 from .args import add_max_drop, add_out, add_source_option, non_negative_int, positive_int
 
 NNCF = "nncf"  # on the command line: "NNCF's own default" (None in PTQConfig)
@@ -49,13 +49,13 @@ def _study(args: argparse.Namespace) -> int:
     from ..quantization.runner import Grid, run_grid, summarize
 
     torch.set_num_threads(args.threads)
-    configs = {"default": PTQConfig(preset=_nncf_or(args.preset), bias_correction=args.bias_correction,
+    configs = {PROJECT_DEFAULT: PTQConfig(preset=_nncf_or(args.preset), bias_correction=args.bias_correction,
                                     activation_range=_nncf_or(args.activation_range),
                                     overflow_fix=_nncf_or(args.overflow_fix))}
     if args.compare_nncf_defaults:
         configs["nncf-default"] = NNCF_DEFAULTS
     controls = accuracy_controls(args)
-    configs.update({name: configs["default"] for name in controls})
+    configs.update({name: configs[PROJECT_DEFAULT] for name in controls})
     opts = {"bn-matching": {"steps": args.bn_steps}}
     for src, key, value in args.source_option:  # SOURCE:KEY=VALUE
         if src is None:

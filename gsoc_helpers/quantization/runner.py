@@ -19,7 +19,7 @@ from ..models.classifiers import CLASSIFIERS, get_classifier
 from . import evaluate as ev
 from ..defaults import CALIBRATION_SIZE, SEEDS
 from .accuracy import quantize_accuracy_aware
-from .settings import AccuracyControl
+from .settings import PROJECT_DEFAULT, AccuracyControl
 from .ptq import PTQConfig, quantize, to_openvino
 
 METRICS = ("top1_fp32", "top1_int8", "drop", "agreement", "kl")
@@ -31,7 +31,7 @@ class Grid:
     sources: list[str]
     sizes: list[int] = field(default_factory=lambda: [CALIBRATION_SIZE])
     seeds: list[int] = field(default_factory=lambda: list(SEEDS))
-    configs: dict[str, PTQConfig] = field(default_factory=lambda: {"default": PTQConfig()})
+    configs: dict[str, PTQConfig] = field(default_factory=lambda: {PROJECT_DEFAULT: PTQConfig()})
     source_options: dict[str, dict] = field(default_factory=dict)  # per source: kwargs for get_calibration
     source_labels: dict[str, str] = field(default_factory=dict)  # per source: name shown in tables (e.g. "real-jpeg")
     # per config name: quantize with NNCF accuracy control instead of nncf.quantize (see quantization.accuracy)

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from ..defaults import CALIBRATION_SIZE
 
 VALIDATION_DATA = ("heldout", "calibration")
+# The name of the project's PTQ setting (PTQConfig's defaults, the measured best) in every table and grid, beside
+# "nncf-default" (NNCF's own defaults).
+PROJECT_DEFAULT = "default"
 
 
 @dataclass(frozen=True)
