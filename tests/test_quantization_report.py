@@ -38,7 +38,7 @@ def test_conclusions_with_several_models_and_sizes():
     text = conclusions(table, "exact_agreement", speed)
     blocks = [ln for ln in text.splitlines() if ln.startswith("- **")]
     assert len(blocks) == 4 and blocks[0].startswith("- **m1, 10 calibration images**: exact_agreement (default): real")
-    assert text.count("vs real calibration") == 8 and text.count("ours vs nncf-default") == 4
+    assert text.count("vs real calibration") == 8 and text.count("default vs nncf-default") == 4
     assert text.endswith("- INT8 speed-up at batch 64: 2.50x over FP32, 1.90x over OpenVINO's default float precision")
     one = conclusions(summarize(_cells(models=("m1",), sizes=(20,), sources=("noise",))), "exact_agreement")
     assert "vs real" not in one and one.count("\n") == 1
