@@ -60,26 +60,6 @@ class ImageDataset:
         idx = np.asarray(indices, dtype=np.int64)
         return ImageDataset(self.images[idx], self.labels[idx], self.class_names, self.source)
 
-    def balanced_subset(self, n_per_class: int, seed: int = 0) -> "ImageDataset":
-        """``n_per_class`` images of every class, drawn without replacement with ``seed``.
-
-        The result is ordered class-interleaved (0, 1, ..., 9, 0, 1, ...) so every prefix is balanced.
-        """
-        if n_per_class < 1:
-            raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
-        rng = np.random.default_rng(seed)
-        picks = []
-        for c in range(self.num_classes):
-            members = np.flatnonzero(self.labels == c)
-            if len(members) < n_per_class:
-                raise DataError(
-                    f"{self.source}: class {self.class_names[c]!r} has {len(members)} images, "
-                    f"{n_per_class} requested"
-                )
-            picks.append(rng.choice(members, size=n_per_class, replace=False))
-        order = np.stack(picks, axis=1).reshape(-1)  # interleave classes
-        return self.subset(order)
-
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.labels, minlength=self.num_classes)
 

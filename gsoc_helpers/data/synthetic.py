@@ -43,11 +43,6 @@ def latents_for_range(seed: int, start: int, stop: int, z_dim: int) -> np.ndarra
         else np.zeros((0, z_dim), np.float32)
 
 
-def label_for_index(index: int, num_classes: int) -> int:
-    """Label of image ``index``: ``index % num_classes`` (every prefix is class-balanced)."""
-    return int(index) % int(num_classes)
-
-
 def _atomic_save_npy(path: Path, array: np.ndarray) -> str:
     """Save ``array`` as .npy via write-then-rename; return the file's sha256."""
     with atomic_path(path) as tmp:
