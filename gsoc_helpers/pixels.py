@@ -21,7 +21,10 @@ def _nchw(x, what: str) -> torch.Tensor:
 
 
 def _nhwc_uint8(u) -> torch.Tensor:
-    t = u if isinstance(u, torch.Tensor) else torch.as_tensor(np.ascontiguousarray(u))
+    if not isinstance(u, torch.Tensor):
+        arr = np.ascontiguousarray(u)
+        u = torch.from_numpy(arr if arr.flags.writeable else arr.copy())  # memory-mapped / read-only arrays: copied
+    t = u
     if t.dtype != torch.uint8 or t.ndim != 4 or t.shape[-1] != 3:
         raise ValueError(f"expected uint8 images [N, H, W, 3], got {t.dtype} {tuple(t.shape)}")
     return t

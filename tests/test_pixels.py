@@ -24,6 +24,13 @@ def test_round_trips():
     assert np.abs(to_uint8(y).astype(int) - u.astype(int)).max() <= 1  # NVIDIA's +128 offset: within one level
 
 
+def test_read_only_arrays_convert_without_a_warning(recwarn):
+    u = np.zeros((1, 2, 2, 3), np.uint8)
+    u.flags.writeable = False  # memory-mapped datasets are read-only
+    assert uint8_to_unit(u).shape == (1, 3, 2, 2) and uint8_to_float(u).shape == (1, 3, 2, 2)
+    assert not [w for w in recwarn if "not writable" in str(w.message)]
+
+
 def test_bad_layouts_are_refused():
     with pytest.raises(ValueError, match=r"\[N, H, W, 3\]"):
         uint8_to_unit(np.zeros((2, 3, 4, 4), np.uint8))
