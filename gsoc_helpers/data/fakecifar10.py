@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..safety import refuse_overlap
 from .dataset import CIFAR10_CLASSES, DataError
 from .synthetic import SyntheticDatasetWriter
 
@@ -95,6 +96,7 @@ def import_fakecifar10(src: str | os.PathLike, out: str | os.PathLike, per_class
     from tqdm.auto import tqdm
 
     src = Path(src)
+    refuse_overlap(out, [("FakeCIFAR10 folder", src)])
     ids = scan(src)
     num_classes = len(ids)
     smallest = min(len(v) for v in ids.values())
