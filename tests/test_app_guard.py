@@ -23,7 +23,22 @@ from gsoc_helpers.app_guard import V1_PROTOCOL
 
 pytest.importorskip("voila")
 psutil = pytest.importorskip("psutil")
-pytestmark = pytest.mark.slow
+
+
+def test_command_line_guards():
+    from gsoc_helpers.app import is_loopback
+
+    cmd = voila_command(9000)
+    for flag in ("--CappedKernelManager.max_kernels=4", "--CappedKernelManager.allow_remote_hosts=False",
+                 "--MappingKernelManager.cull_idle_timeout=180",
+                 "--Voila.kernel_websocket_connection_class=gsoc_helpers.app_guard.V1OnlyWebsocketConnection",
+                 "--VoilaConfiguration.multi_kernel_manager_class=gsoc_helpers.app_guard.CappedKernelManager"):
+        assert flag in cmd, flag
+    assert "--CappedKernelManager.allow_remote_hosts=True" in voila_command(9000, "0.0.0.0")  # the user opted in
+    assert [is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "localhost", "0.0.0.0", "", "10.0.0.1")] == \
+        [True, True, True, True, False, False, False]
+    with pytest.raises(ValueError, match="max sessions"):
+        voila_command(9000, max_sessions=0)
 
 
 def _free_port() -> int:
@@ -148,6 +163,7 @@ async def _guards(port: int, pid: int) -> dict:
     return result
 
 
+@pytest.mark.slow
 def test_app_server_guards(guarded_server):
     port, proc = guarded_server
     base = f"http://127.0.0.1:{port}/"
@@ -162,6 +178,7 @@ def test_app_server_guards(guarded_server):
     assert r["kernels_after_idle"] == 0, r
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_app_command_leaves_nothing_after_a_signal(sig, tmp_path):
     port = _free_port()

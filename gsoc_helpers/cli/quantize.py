@@ -48,7 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     d, o = Preprocessing(), QuantizeOptions()
     p = sub.add_parser("quantize", help="INT8-quantize your classifier (ONNX, OpenVINO IR, registered name or "
                        "package.module:factory) calibrated on synthetic images or a folder of your own")
-    p.add_argument("model", help="model.onnx | model.xml | registered classifier name | package.module:factory")
+    p.add_argument("model", help="model.onnx | model.xml | registered classifier name | package.module:factory "
+                   "(this IMPORTS AND RUNS package.module, found with the current folder added to the end of "
+                   "sys.path: only code you trust)")
     p.add_argument("--calibration", required=True,
                    help="calibration source name (student, teacher, noise, real, bn-matching, ...) or an image folder")
     p.add_argument("--out", required=True, type=output_folder, help="output folder (FP32 + INT8 IR, report.json, report.md)")
