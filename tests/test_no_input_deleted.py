@@ -27,14 +27,20 @@ def tree_digest(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture
-def inputs(tmp_path: Path) -> dict[str, Path]:
-    """models/tiny.onnx beside notes.txt, a calibration folder and a labelled held-out folder."""
+def tiny_onnx(path: Path) -> Path:
+    """A seeded 10-class conv net for 32x32 RGB, exported to ONNX at ``path``."""
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(3, 4, 3, 2, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                         nn.Linear(4, 10)).eval()
-    (tmp_path / "models").mkdir()
-    torch.onnx.export(net, (torch.zeros(1, 3, 32, 32),), str(tmp_path / "models" / "tiny.onnx"), dynamo=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(net, (torch.zeros(1, 3, 32, 32),), str(path), dynamo=False)
+    return path
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> dict[str, Path]:
+    """models/tiny.onnx beside notes.txt, a calibration folder and a labelled held-out folder."""
+    tiny_onnx(tmp_path / "models" / "tiny.onnx")
     (tmp_path / "models" / "notes.txt").write_text("an unrelated file of the user")
     write_image_folder(tmp_path / "cal", per_class=1)
     write_image_folder(tmp_path / "held", per_class=1)

@@ -36,7 +36,7 @@ def _check_split(split: str) -> None:
 def load_image_folder(path: str | os.PathLike, class_names: tuple[str, ...] = CIFAR10_CLASSES,
                       image_size: int = 32) -> ImageDataset:
     """Read ``<path>/<class_name>/*.png|jpg`` into uint8 [N, H, W, 3]; files sorted by name per class."""
-    from PIL import Image, UnidentifiedImageError
+    from ..pil_images import read_rgb
 
     root = Path(path)
     if not root.is_dir():
@@ -54,10 +54,9 @@ def load_image_folder(path: str | os.PathLike, class_names: tuple[str, ...] = CI
         files = sorted(f for f in (root / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
         for f in files:
             try:
-                with Image.open(f) as im:
-                    arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
-            except (UnidentifiedImageError, OSError) as err:
-                raise DataError(f"cannot read image {str(f)!r}: {err}") from None
+                arr = read_rgb(f)  # every PIL mode converted (16-bit scaled) or refused; huge images refused
+            except ValueError as err:
+                raise DataError(str(err)) from None
             if arr.shape != (image_size, image_size, 3):
                 raise DataError(f"image {str(f)!r} has shape {arr.shape}; expected ({image_size}, {image_size}, 3)")
             images.append(arr)

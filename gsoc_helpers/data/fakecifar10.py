@@ -78,13 +78,12 @@ def load_latent(path: Path) -> np.ndarray:
 
 
 def load_image(path: Path, size: int = 32) -> np.ndarray:
-    from PIL import Image
+    from ..pil_images import read_rgb
 
     try:
-        with Image.open(path) as im:
-            arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except OSError as err:
-        raise DataError(f"{str(path)!r} is not a readable image: {err}") from None
+        arr = read_rgb(path)  # every PIL mode converted (16-bit scaled) or refused; huge images refused
+    except ValueError as err:
+        raise DataError(str(err)) from None
     if arr.shape != (size, size, 3):
         raise DataError(f"{str(path)!r} is {arr.shape[1]}x{arr.shape[0]}, expected {size}x{size}")
     return arr

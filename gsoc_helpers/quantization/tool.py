@@ -21,7 +21,8 @@ from . import evaluate as ev
 from ..safety import clean_stale_temporaries, refuse_overlap, refuse_replacing_cwd
 from .ptq import NNCF_DEFAULTS, PTQConfig, quantize, quantize_with_accuracy_control, save_ir
 from .report import environment, write_report
-from .user_images import ImageSet, calibration_images, check_calibration_spec, held_out_synthetic, load_folder
+from .user_images import (ImageSet, calibration_images, check_calibration_spec, held_out_synthetic, load_folder,
+                          warn_if_degenerate)
 from .user_model import Preprocessing, UserModel, load_user_model
 
 FP32_FILE, INT8_FILE = "model_fp32.xml", "model_int8.xml"
@@ -176,6 +177,7 @@ def _run(um: UserModel, held: ImageSet | None, calibration: str, out: Path, opts
     size = um.preprocessing.image_size
     cal = calibration_images(calibration, opts.calibration_size, opts.seed, size, um.torch_model,
                              opts.source_options)
+    warn_if_degenerate(cal.images, cal.description)
     with torch.no_grad():
         cal_x = um.preprocessing(cal.images)
     tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
