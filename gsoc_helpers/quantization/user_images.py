@@ -3,8 +3,9 @@
 
 Folders: every ``.png/.jpg/.jpeg/.bmp`` below the folder (sorted by path), read as 8-bit RGB by
 :func:`gsoc_helpers.pil_images.read_rgb` (every mode converted or refused, huge images refused), resized to the
-model's image size (bilinear, antialiased; no crop; a warning says how many were another size). A folder is *labelled* when its images sit in class folders
-named by CIFAR-10 class names or by class indices (``0``, ``1``, ...): the label is that class's index.
+model's image size (bilinear, antialiased; no crop; a warning says how many were another size). A folder is
+*labelled* when its images sit in class folders named by CIFAR-10 class names or by class indices (``0``, ``1``,
+...): the label is that class's index.
 """
 from __future__ import annotations
 
