@@ -152,6 +152,12 @@ def quantize_model(model: str, calibration: str, out: str | os.PathLike, *, weig
     if preprocessing is not None:
         preprocessing.validate()
     cal_kind = check_calibration_spec(str(calibration))
+    if opts.source_options:
+        if cal_kind == "folder":
+            raise ValueError("source options apply to a calibration source, not to a folder of images")
+        from ..calibration import check_source_options
+
+        check_source_options(str(calibration), opts.source_options)
     if (held_out is not None and cal_kind == "folder"
             and Path(held_out).expanduser().resolve() == Path(str(calibration)).expanduser().resolve()):
         raise ValueError("the held-out folder must not be the calibration folder")
