@@ -52,8 +52,7 @@ def refuse_replacing_cwd(out: str | os.PathLike, flag: str = "--out") -> None:
 
 
 def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
+    """True while a process ``pid`` runs (this one included)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
