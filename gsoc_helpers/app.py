@@ -152,7 +152,7 @@ def serve(host: str = "127.0.0.1", port: int = 8866, max_sessions: int = MAX_SES
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM if len(stop) == 1 else signal.SIGKILL)
 
-    names = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
+    names = [s for s in (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGHUP", None)) if s is not None]
     old = {s: signal.signal(s, forward) for s in names}
     seen: dict[int, str] = {}
     try:
