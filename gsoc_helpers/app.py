@@ -73,6 +73,8 @@ def check_port_free(host: str, port: int) -> None:
     if int(port) == 0:
         return
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        if os.name == "posix":  # as tornado binds: connections of a stopped server in TIME_WAIT do not block it
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, int(port)))
         except OSError as err:

@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 
-from gsoc_helpers.app import app_environment, descendants, voila_command
+from gsoc_helpers.app import app_environment, check_port_free, descendants, voila_command
 from gsoc_helpers.app_guard import V1_PROTOCOL
 
 pytest.importorskip("voila")
@@ -197,5 +197,8 @@ def test_app_command_leaves_nothing_after_a_signal(sig, tmp_path):
             proc.kill()
     left = [p for p in tree if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
     assert left == []
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", port))  # the port is free again
+    with socket.socket() as s:  # the port is free again: a server can listen on it (as tornado binds)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        s.listen()
+    check_port_free("127.0.0.1", port)  # and `gsoc-helpers app` may start on it again at once
