@@ -34,6 +34,7 @@ TIMEOUT_S = 30.0        # connect, and longest silence while reading
 MIN_RATE = 1024         # bytes/s ...
 RATE_WINDOW_S = 60.0    # ... averaged over this many seconds (a slower download stops with one line)
 CHUNK = 1 << 16         # read granularity (the progress bar moves by bytes)
+PARSED_MARK = "parsed"  # third field of a cache sidecar: the file was parsed (VALIDATORS) before it was recorded
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -214,21 +215,26 @@ def fetch_official(f: OfficialFile, data_root: str | os.PathLike | None = None,
         return local
     dest = f.cache_path(get_cache_dir(cache_dir))
     sidecar = dest.with_name(dest.name + ".sha256")
-    recorded = sidecar.read_text().split()[0] if sidecar.is_file() else None
+    fields = sidecar.read_text().split() if sidecar.is_file() else []
+    recorded = fields[0] if fields else None
+    override = _override_sha256(f.name)
+    unchecked = override is None and f.sha256_prefix is None and f.md5 is None
+    validate = validator_for(f.name) if unchecked else None
     if dest.is_file():
         try:
-            _verify(dest, f, recorded)
+            digest = _verify(dest, f, recorded)
+            if validate is not None and PARSED_MARK not in fields[2:]:  # recorded before files were parsed
+                validate(dest)
+                sidecar.write_text(f"{digest}  {dest.name}  {PARSED_MARK}\n")
             return dest
         except ValueError:
             pass  # a damaged cache entry: fetch again; it is replaced only by a verified download
     url = source_url(f)
-    override = _override_sha256(f.name)
-    unchecked = override is None and f.sha256_prefix is None and f.md5 is None
     try:
         digest = download_url(url, dest, progress=progress,
                               expected_sha256=override or f.sha256_prefix,
                               expected_md5=None if override else f.md5,
-                              validate=validator_for(f.name) if unchecked else None)
+                              validate=validate)
     except urllib.error.HTTPError as err:
         raise FileNotFoundError(f"{url} answered HTTP {err.code} for {f.name} (official URL {f.url}); "
                                 f"{_hint(f)}") from None
@@ -238,7 +244,7 @@ def fetch_official(f: OfficialFile, data_root: str | os.PathLike | None = None,
                                 f"{_hint(f)}") from None
     except ValueError as err:
         raise ValueError(f"{err}; the cache was left as it was") from None
-    sidecar.write_text(f"{digest}  {dest.name}\n")
+    sidecar.write_text(f"{digest}  {dest.name}" + (f"  {PARSED_MARK}" if validate is not None else "") + "\n")
     return dest
 
 

@@ -162,3 +162,23 @@ def test_checksum_table_must_be_an_object(isolated, monkeypatch):
     with pytest.raises(ValueError, match="must hold a JSON object") as err:
         dl.fetch_official(dl.NVIDIA_CIFAR10_PKL, progress=False)
     assert "\n" not in str(err.value)
+
+
+def test_truncated_file_recorded_by_an_older_version_is_fetched_again(isolated, monkeypatch, snapshot):
+    cached = isolated / "cache" / "stylegan2-ada" / "cifar10.pkl"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(snapshot[:1000])  # what a truncated download left, with its sha256 recorded (old sidecar)
+    cached.with_name("cifar10.pkl.sha256").write_text(f"{hashlib.sha256(snapshot[:1000]).hexdigest()}  cifar10.pkl\n")
+    (isolated / "srv").mkdir()
+    (isolated / "srv" / "cifar10.pkl").write_bytes(snapshot)
+    parsed = []
+    monkeypatch.setitem(dl.VALIDATORS, ".pkl", lambda p, check=dl.VALIDATORS[".pkl"]: (parsed.append(p), check(p)))
+    with loopback_mirror(isolated / "srv") as (base, requested):
+        monkeypatch.setenv(dl.MIRROR_ENV, base)
+        path = dl.fetch_official(dl.NVIDIA_CIFAR10_PKL, progress=False)
+        assert path.read_bytes() == snapshot and requested == ["/cifar10.pkl"]
+        assert path.with_name("cifar10.pkl.sha256").read_text().split() == [hashlib.sha256(snapshot).hexdigest(),
+                                                                            "cifar10.pkl", dl.PARSED_MARK]
+        n = len(parsed)
+        assert dl.fetch_official(dl.NVIDIA_CIFAR10_PKL, progress=False) == path and len(parsed) == n  # not again
+        assert requested == ["/cifar10.pkl"]
