@@ -63,12 +63,35 @@ def available_sources() -> tuple[str, ...]:
     return tuple(_SOURCES)
 
 
+def source_option_names(source: str) -> tuple[str, ...]:
+    """The keyword options ``source`` takes (beyond size and seed); a source passing ``**kw`` on names the function
+    that takes them in its ``options_from`` attribute."""
+    import inspect
+
+    fn = _SOURCES[source]
+    fn = getattr(fn, "options_from", fn)
+    return tuple(n for n, p in inspect.signature(fn).parameters.items()
+                 if n not in ("kind", "size", "seed") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
+def check_source_options(source: str, options: dict) -> None:
+    """ValueError (one line, naming the allowed keys) for an option ``source`` does not take."""
+    if source not in _SOURCES:
+        raise KeyError(f"unknown calibration source {source!r}; expected one of {sorted(_SOURCES)}")
+    allowed = source_option_names(source)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"calibration source {source!r} has no option {', '.join(map(repr, unknown))}; its options "
+                         f"are {', '.join(allowed) or '(none)'}")
+
+
 def get_calibration(source: str, size: int, seed: int = 0, **options) -> CalibrationSet:
     """``size`` class-balanced calibration images from ``source`` (see module doc), reproducible per seed."""
     if source not in _SOURCES:
         raise KeyError(f"unknown calibration source {source!r}; expected one of {sorted(_SOURCES)}")
     if not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"calibration size must be a positive integer, got {size!r}")
+    check_source_options(source, options)
     out = _SOURCES[source](int(size), int(seed), **options)
     assert out.images.shape == (size, 3, 32, 32) and out.images.dtype == torch.float32
     return out
@@ -145,6 +168,9 @@ def teacher_source(size: int, seed: int, **kw) -> CalibrationSet:
 
 def student_source(size: int, seed: int, **kw) -> CalibrationSet:
     return _synthetic("student", size, seed, **kw)
+
+
+teacher_source.options_from = student_source.options_from = _synthetic  # type: ignore[attr-defined]
 
 
 def noise_source(size: int, seed: int, mean: float = 0.5, std: float = 0.25) -> CalibrationSet:

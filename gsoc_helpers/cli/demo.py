@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from .args import add_out, typed_value
@@ -27,6 +28,8 @@ def demo_parameters(profile: str | None, scale: str | None, pairs: list[list[str
             params["SIZES"][key] = value
         elif name in names:
             params[name] = typed_value(value)
+            if isinstance(params[name], float) and not math.isfinite(params[name]):
+                raise ValueError(f"-p {name} {value}: must be a finite number")
         else:
             raise ValueError(f"unknown parameter {name!r} for -p; expected a notebook parameter "
                              f"({', '.join(sorted(names))}) or a run size ({', '.join(OVERRIDABLE)})")

@@ -46,7 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     o = QuantizeOptions()
     p = sub.add_parser("quantize", help="INT8-quantize your classifier (ONNX, OpenVINO IR, registered name or "
                        "package.module:factory) calibrated on synthetic images or a folder of your own")
-    p.add_argument("model", help="model.onnx | model.xml | registered classifier name | package.module:factory")
+    p.add_argument("model", help="model.onnx | model.xml | registered classifier name | package.module:factory "
+                   "(this IMPORTS AND RUNS package.module, found with the current folder added to the end of "
+                   "sys.path: only code you trust)")
     p.add_argument("--calibration", required=True,
                    help="calibration source name (student, teacher, noise, real, bn-matching, ...) or an image folder")
     add_out(p, "output folder (FP32 + INT8 IR, report.json, report.md)", required=True)

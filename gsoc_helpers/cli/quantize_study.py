@@ -43,6 +43,7 @@ def add_accuracy_arguments(p: argparse.ArgumentParser) -> None:
 def _study(args: argparse.Namespace) -> int:
     import torch
 
+    from ..calibration import check_source_options
     from ..config import default_output
     from ..data import load_cifar10
     from ..quantization.ptq import NNCF_DEFAULTS
@@ -62,6 +63,9 @@ def _study(args: argparse.Namespace) -> int:
             raise ValueError(f"--source-option {key}=...: name the source, e.g. teacher:{key}=..., since this command "
                              "calibrates on several")
         opts.setdefault(src, {})[key] = value
+    for src, given_opts in opts.items():  # an unknown key: one line now, not a traceback hours into the grid
+        if src in args.sources:
+            check_source_options(src, {k: v for k, v in given_opts.items() if k != "classifier"})
     given = {k: v for k, v in (("sizes", args.sizes), ("seeds", args.seeds)) if v is not None}
     grid = Grid(models=args.models, sources=args.sources, configs=configs, source_options=opts,
                 accuracy_control=controls, **given)

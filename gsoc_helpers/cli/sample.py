@@ -12,6 +12,7 @@ def _sample(args: argparse.Namespace) -> int:
 
     from ..config import default_output, resolve_device
     from ..models.registry import canonical_name, load_generator
+    from ..safety import refuse_overlap
     from ..sampling import distributed_shard, parse_shard, sample_dataset
 
     torch.set_num_threads(args.threads) if args.threads else None
@@ -21,8 +22,9 @@ def _sample(args: argparse.Namespace) -> int:
         import os
 
         device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', i)) % torch.cuda.device_count()}")
-    model = load_generator(args.generator, device=str(device))
     out = Path(args.out) if args.out else default_output("sample", Path(canonical_name(args.generator)).stem)
+    refuse_overlap(out, [("generator", args.generator)])
+    model = load_generator(args.generator, device=str(device))
     report = sample_dataset(model, out, generator_name=args.name or str(args.generator), per_class=args.per_class,
                             seed=args.seed, truncation_psi=args.psi, noise_mode=args.noise_mode,
                             batch_size=args.batch_size, shard_size=args.shard_size, shard_index=i, num_shards=n,

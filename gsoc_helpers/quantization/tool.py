@@ -17,10 +17,12 @@ import numpy as np
 import torch
 
 from . import evaluate as ev
+from ..safety import clean_stale_temporaries, refuse_overlap, refuse_replacing_cwd
 from .ptq import NNCF_DEFAULTS, PTQConfig, quantize, quantize_with_accuracy_control, save_ir
 from .report import environment, write_report
 from .settings import QuantizeOptions
-from .user_images import ImageSet, calibration_images, check_calibration_spec, held_out_synthetic, load_folder
+from .user_images import (ImageSet, calibration_images, check_calibration_spec, held_out_synthetic, load_folder,
+                          warn_if_degenerate)
 from .user_model import Preprocessing, UserModel, load_user_model
 
 FP32_FILE, INT8_FILE = "model_fp32.xml", "model_int8.xml"
@@ -34,15 +36,26 @@ class QuantizeResult:
     report: dict
 
 
-def _check_out(out: Path, overwrite: bool) -> None:
+def _check_out(out: Path, overwrite: bool, inputs: list[tuple[str, str | os.PathLike | None]]) -> None:
     if out.exists() and not out.is_dir():
         raise ValueError(f"output {str(out)!r} is a file; expected a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ValueError(f"output folder {str(out)!r} is not empty; choose another or pass --overwrite")
+    if not out.name:
+        raise ValueError(f"output folder {str(out)!r} is the file system root; choose a folder below it")
+    refuse_overlap(out, inputs)
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise ValueError(f"output folder {str(out)!r} is not empty; choose another or pass --overwrite")
+        refuse_replacing_cwd(out)
 
 
 def _publish(tmp: Path, out: Path) -> None:
-    """Move the finished ``tmp`` folder to ``out`` (replacing an old ``out``)."""
+    """Move the finished ``tmp`` folder to ``out`` (replacing an old ``out``; an empty one, maybe the current
+    folder, is filled and kept)."""
+    if out.is_dir() and not any(out.iterdir()):
+        for item in sorted(tmp.iterdir(), key=lambda p: p.name.startswith("report")):  # reports last
+            os.replace(item, out / item.name)
+        tmp.rmdir()
+        return
     old = out.with_name(f".{out.name}.old-{os.getpid()}")
     if out.exists():
         os.replace(out, old)
@@ -103,11 +116,19 @@ def quantize_model(model: str, calibration: str, out: str | os.PathLike, *, weig
     opts.validate()
     cfg = config or (NNCF_DEFAULTS if opts.nncf_defaults else PTQConfig())
     cfg.validate()
-    out = Path(out).expanduser()
-    _check_out(out, overwrite)
+    out = Path(os.path.abspath(Path(out).expanduser()))  # "." has a name too
+    _check_out(out, overwrite, [("model", model), ("weights", weights), ("calibration folder", calibration),
+                                ("held-out folder", held_out)])
+    clean_stale_temporaries(out)
     if preprocessing is not None:
         preprocessing.validate()
     cal_kind = check_calibration_spec(str(calibration))
+    if opts.source_options:
+        if cal_kind == "folder":
+            raise ValueError("source options apply to a calibration source, not to a folder of images")
+        from ..calibration import check_source_options
+
+        check_source_options(str(calibration), opts.source_options)
     if (held_out is not None and cal_kind == "folder"
             and Path(held_out).expanduser().resolve() == Path(str(calibration)).expanduser().resolve()):
         raise ValueError("the held-out folder must not be the calibration folder")
@@ -133,6 +154,7 @@ def _run(um: UserModel, held: ImageSet | None, calibration: str, out: Path, opts
     size = um.preprocessing.image_size
     cal = calibration_images(calibration, opts.calibration_size, opts.seed, size, um.torch_model,
                              opts.source_options)
+    warn_if_degenerate(cal.images, cal.description)
     with torch.no_grad():
         cal_x = um.preprocessing(cal.images)
     tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")

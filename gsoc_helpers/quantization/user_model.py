@@ -37,9 +37,16 @@ MODEL_SUFFIXES = (".onnx", ".xml")
 _FACTORY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 
 
+# OpenVINO prefixes its messages with lines naming only its own source files, e.g.
+# "Exception from src/inference/src/cpp/core.cpp:84:" or "Check 'false' failed at src/frontends/...:42:".
+_LOCATION_LINE = re.compile(r"^(Exception from \S+:\d+:?|Check '.*' failed at \S+:\d+:?)$")
+
+
 def first_line(err: BaseException | str, limit: int = 200) -> str:
-    """The first non-empty line of an error message, shortened: user errors are one line."""
+    """The first informative non-empty line of an error message (OpenVINO's source-location lines skipped),
+    shortened: user errors are one line."""
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not _LOCATION_LINE.match(ln)] or lines
     text = lines[0] if lines else type(err).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..data import ImageDataset, load_cifar10
+from ..data import SOURCES, ImageDataset, load_cifar10
 from ..data.synthetic import SyntheticDataset
 from ..images import save_grid, uint8_to_float
 from ..losses.distillation import LambdaPixSchedule, discriminator_loss, generator_loss
@@ -223,7 +223,9 @@ class DistillTrainer:
 
         cfg = self.cfg
         mode: RunMode = "overwrite" if overwrite else "resume" if resume else "new"
-        prepare_run_folder(self.out, mode if self.rank == 0 or mode != "overwrite" else "resume", RUN_FILES)
+        real = None if cfg.real_source in SOURCES else cfg.real_source
+        prepare_run_folder(self.out, mode if self.rank == 0 or mode != "overwrite" else "resume", RUN_FILES,
+                           inputs=[("synthetic dataset", cfg.synthetic_root), ("real image folder", real)])
         if mode == "resume":
             self.load_checkpoint()
         self.files.trim_log(self.step)  # a restart before the first checkpoint must not log its steps twice

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from ..data.cifar10 import SOURCES
 from ..losses import d_hinge_loss, g_hinge_loss
 from ..models.discriminator import ProjectionDiscriminator
 from ..models.offline_teacher import OfflineTeacher, OfflineTeacherConfig
@@ -160,7 +161,9 @@ def run_training(cfg: GANTrainConfig, resume: bool = False, progress: bool = Tru
     A non-empty ``out_dir`` is refused unless ``resume`` (continue its checkpoint, same settings) or ``overwrite``
     (delete the earlier run's files first)."""
     cfg.validate()
-    prepare_run_folder(cfg.out_dir, "overwrite" if overwrite else "resume" if resume else "new", RUN_FILES)
+    data = None if cfg.data_source in SOURCES else cfg.data_source
+    prepare_run_folder(cfg.out_dir, "overwrite" if overwrite else "resume" if resume else "new", RUN_FILES,
+                       inputs=[("data source folder", data)])
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     trainer = GANTrainer(cfg)

@@ -14,22 +14,26 @@ from pathlib import Path
 from typing import Any, Iterable, Literal
 
 from ..fileio import atomic_write_text, is_temp_name
+from ..safety import refuse_overlap
 
 RunMode = Literal["new", "resume", "overwrite"]
 MODES = ("new", "resume", "overwrite")
 
 
-def prepare_run_folder(out: str | Path, mode: RunMode, own_files: Iterable[str]) -> Path:
+def prepare_run_folder(out: str | Path, mode: RunMode, own_files: Iterable[str],
+                       inputs: Iterable[tuple[str, str | Path | None]] = ()) -> Path:
     """Create ``out`` or check it may be used in ``mode``; ``overwrite`` deletes the run's ``own_files`` first.
 
     Raises FileExistsError (one line, naming what is there and the two flags) for a non-empty folder in ``new``
-    mode, NotADirectoryError when ``out`` is a file.
+    mode, NotADirectoryError when ``out`` is a file, ValueError when ``out`` is, holds or lies inside one of the
+    ``(what, path)`` ``inputs`` (checked in every mode: a run never writes among, or deletes, its inputs).
     """
     if mode not in MODES:
         raise ValueError(f"run mode {mode!r}: expected one of {MODES}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"run folder {str(out)!r} is a file, expected a folder")
+    refuse_overlap(out, inputs, flag="run folder")
     present = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
     if present and mode == "new":
         shown = ", ".join(present[:4]) + (", ..." if len(present) > 4 else "")

@@ -241,7 +241,7 @@ def generator_from_record(rec: Any, source: str = "<pickle>") -> Generator:
 
 
 def download(url: str, cache_dir: str | os.PathLike | None = None, expected_sha256: str | None = None) -> Path:
-    """Download a user's ``url`` once into ``<cache>/stylegan2-ada/<name>`` through
+    """Download a user's ``url`` once into ``<cache>/stylegan2-ada/url-<hash of url>/<name>`` through
     :func:`gsoc_helpers.download.fetch_official` (sha256 recorded beside it; a cached file that no longer matches is
     downloaded again).  The mirror setting does not apply: the file comes from ``url`` itself."""
     f = OfficialFile(url=url, cache_subdir="stylegan2-ada", data_root_path=None, sha256_prefix=expected_sha256,
