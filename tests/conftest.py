@@ -1,13 +1,18 @@
-"""Shared fixtures: tiny CIFAR-10 copies in the official formats, written by the tests themselves."""
+"""Shared fixtures, written by the tests themselves: tiny CIFAR-10 copies in the official formats, a tiny synthetic
+dataset in the package's format, a tiny real image set and a distillation config that trains on both in seconds."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from gsoc_helpers.data import CIFAR10_CLASSES
+from gsoc_helpers.data import CIFAR10_CLASSES, ImageDataset
+from gsoc_helpers.data.synthetic import SyntheticDatasetWriter, latents_for_range
+from gsoc_helpers.training.configs import DistillConfig
 
 from official_fixtures import fake_images, write_python_batches  # noqa: F401 (shared with other test modules)
 
@@ -22,6 +27,37 @@ def write_image_folder(root: Path, per_class: int = 3, suffix: str = ".png") -> 
         (root / name).mkdir(parents=True, exist_ok=True)
         for j in range(per_class):
             Image.fromarray(imgs[c * per_class + j]).save(root / name / f"{j:05d}{suffix}")
+
+
+TINY_Z_DIM = 8  # latent size of write_tiny_synthetic's dataset
+
+
+def write_tiny_synthetic(root: Path, per_class: int = 4) -> Path:
+    """A complete synthetic dataset at ``root``: 10 classes x ``per_class`` random 32x32 images (seeded), latents
+    of seed 0 with z_dim 8, shards of 20."""
+    w = SyntheticDatasetWriter(root, generator_name="fake", generator_checksum="0" * 64, per_class=per_class,
+                               z_dim=TINY_Z_DIM, shard_size=20)
+    rng = np.random.default_rng(0)
+    for start, stop in w.pending_shards():
+        n = stop - start
+        w.write_shard(start, rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), w.expected_labels(start, stop),
+                      latents_for_range(0, start, stop, TINY_Z_DIM))
+    return root
+
+
+def tiny_real(n: int = 20) -> ImageDataset:
+    """``n`` random 32x32 "real" images (seeded), labels 0..9 in turn."""
+    rng = np.random.default_rng(1)
+    return ImageDataset(rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), np.arange(n) % 10, source="tiny")
+
+
+def tiny_cfg(tmp_path: Path, **kw) -> DistillConfig:
+    """A CPU distillation config on a fresh write_tiny_synthetic dataset (tmp_path/syn -> tmp_path/run), ``kw``
+    replacing fields."""
+    base = DistillConfig(synthetic_root=str(write_tiny_synthetic(tmp_path / "syn")), out_dir=str(tmp_path / "run"),
+                         ngf=16, ndf=8, batch_size=8, epochs=2, log_every=1, sample_every=3, ckpt_every=0,
+                         diffaug="color,translation,cutout", device="cpu", progress=False)
+    return replace(base, **kw)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Official-format input files made by the tests: NVIDIA's StyleGAN2-ADA training snapshot pickle, CIFAR-10's python
-batches and tarball, chenyaofo-layout classifier state dicts, torch-fidelity's Inception weights file -- and a
+batches and tarball, the 2022 project's FakeCIFAR10 folder, chenyaofo-layout classifier state dicts, torch-fidelity's Inception weights file -- and a
 loopback HTTP server (127.0.0.1) that serves a folder of them as a download mirror."""
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
+
+from PIL import Image
 
 from gsoc_helpers.data import CIFAR10_CLASSES
 
@@ -287,3 +289,24 @@ def write_cifar10_snapshot(path: Path, seed: int = 0) -> Path:
     shapes = official_generator_shapes(z_dim=512, c_dim=10, w_dim=8, res=32, channel_base=64, channel_max=8)
     sd = {k: 0.5 * torch.randn(s, generator=g) for k, s in shapes.items()}
     return write_fixture_pickle(path, sd, CIFAR_SMOKE_KW)
+
+
+FAKECIFAR10_Z_DIM, FAKECIFAR10_BATCH = 8, 4  # write_fakecifar10's latent size and batch
+
+
+def write_fakecifar10(root: Path, per_class: tuple[int, ...] = (3,) * 10, seed: int = 0) -> dict:
+    """The 2022 project's FakeCIFAR10 folder as its create_dataset.py wrote it: class_<k>/image_<i>.png +
+    noise_<i>.pt, latents U[0,1) saved as views of their batch. Returns (class, index) -> (image, latent)."""
+    g = torch.Generator().manual_seed(seed)
+    truth = {}
+    for k, n in enumerate(per_class):
+        folder = root / f"class_{k}"
+        folder.mkdir(parents=True)
+        for b in range(0, n, FAKECIFAR10_BATCH):
+            z = torch.rand(FAKECIFAR10_BATCH, FAKECIFAR10_Z_DIM, generator=g)  # each file saves the view z[i]
+            imgs = torch.randint(0, 256, (FAKECIFAR10_BATCH, 32, 32, 3), generator=g, dtype=torch.uint8)
+            for i in range(min(FAKECIFAR10_BATCH, n - b)):
+                Image.fromarray(imgs[i].numpy(), "RGB").save(folder / f"image_{b + i}.png")
+                torch.save(z[i], folder / f"noise_{b + i}.pt")
+                truth[(k, b + i)] = (imgs[i].numpy(), z[i].clone().numpy())
+    return truth

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from gsoc_helpers.cli import main
+from cli_checks import assert_refused
+
 from gsoc_helpers.models.registry import save_generator
 from gsoc_helpers.models.student import StudentConfig, StudentGenerator
 
@@ -19,22 +20,6 @@ from gsoc_helpers.models.student import StudentConfig, StudentGenerator
 def student_ckpt(tmp_path: Path) -> Path:
     torch.manual_seed(0)
     return save_generator(StudentGenerator(StudentConfig(z_dim=8, ngf=16)).eval(), tmp_path / "s.safetensors")
-
-
-def run_cli(argv: list[str], capsys) -> tuple[int, str]:
-    try:
-        code = main(argv)
-    except SystemExit as stop:  # argparse errors exit through SystemExit
-        code = stop.code
-    err = capsys.readouterr().err
-    return code, err
-
-
-def assert_one_line_error(code: int, err: str, fragment: str) -> None:
-    assert code == 2, err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    assert fragment in lines[0], lines[0]
 
 
 SAMPLE_ROWS = [
@@ -51,15 +36,13 @@ SAMPLE_ROWS = [
 
 @pytest.mark.parametrize("extra,fragment", SAMPLE_ROWS, ids=[" ".join(r[0]) for r in SAMPLE_ROWS])
 def test_sample_refuses_nonsense(student_ckpt, tmp_path, capsys, extra, fragment):
-    out = tmp_path / "syn"
-    code, err = run_cli(["sample", str(student_ckpt), "--out", str(out), "--per-class", "1", *extra], capsys)
-    assert_one_line_error(code, err, fragment)
-    assert not out.exists()
+    assert_refused(["sample", str(student_ckpt), "--out", str(tmp_path / "syn"), "--per-class", "1", *extra], capsys,
+                   fragment, untouched=[tmp_path])
 
 
 def test_sample_out_is_a_file(student_ckpt, tmp_path, capsys):
     (tmp_path / "f").write_text("x")
-    assert_one_line_error(*run_cli(["sample", str(student_ckpt), "--out", str(tmp_path / "f")], capsys), "is a file")
+    assert_refused(["sample", str(student_ckpt), "--out", str(tmp_path / "f")], capsys, "is a file", [tmp_path])
 
 
 DISTILL_ROWS = [
@@ -75,10 +58,8 @@ DISTILL_ROWS = [
 
 @pytest.mark.parametrize("extra,fragment", DISTILL_ROWS, ids=[" ".join(r[0]) for r in DISTILL_ROWS])
 def test_distill_refuses_nonsense(tmp_path, capsys, extra, fragment):
-    out = tmp_path / "run"
-    code, err = run_cli(["distill", str(tmp_path / "syn"), "--out-dir", str(out), *extra], capsys)
-    assert_one_line_error(code, err, fragment)
-    assert not out.exists()
+    assert_refused(["distill", str(tmp_path / "syn"), "--out-dir", str(tmp_path / "run"), *extra], capsys, fragment,
+                   untouched=[tmp_path])
 
 
 TEACHER_ROWS = [(["--steps", "0"], ">= 1"), (["--steps", "-3"], ">= 1"), (["--batch-size", "0"], ">= 1"),
@@ -87,21 +68,19 @@ TEACHER_ROWS = [(["--steps", "0"], ">= 1"), (["--steps", "-3"], ">= 1"), (["--ba
 
 @pytest.mark.parametrize("extra,fragment", TEACHER_ROWS, ids=[" ".join(r[0]) for r in TEACHER_ROWS])
 def test_train_teacher_refuses_nonsense(tmp_path, capsys, extra, fragment):
-    out = tmp_path / "run"
-    assert_one_line_error(*run_cli(["train-teacher", "--out-dir", str(out), *extra], capsys), fragment)
-    assert not out.exists()
+    assert_refused(["train-teacher", "--out-dir", str(tmp_path / "run"), *extra], capsys, fragment, [tmp_path])
 
 
 @pytest.mark.parametrize("extra,fragment", [(["--batch-size", "0"], ">= 1"), (["--n", "0"], ">= 1"),
                                             (["--device", "tpu"], "unknown device"), (["--threads", "-1"], ">= 1"),
                                             (["--psi", "nan"], "finite")])
 def test_fid_refuses_nonsense(tmp_path, capsys, extra, fragment):
-    assert_one_line_error(*run_cli(["fid", "student", *extra], capsys), fragment)
+    assert_refused(["fid", "student", *extra], capsys, fragment)
 
 
 @pytest.mark.parametrize("port_text", ["70000", "-1", "http"])
 def test_app_port_out_of_range(capsys, port_text):
-    assert_one_line_error(*run_cli(["app", "--port", port_text], capsys), "port")
+    assert_refused(["app", "--port", port_text], capsys, "port")
 
 
 def test_data_root_flag_is_named_when_wrong(tmp_path, capsys, monkeypatch):
@@ -110,9 +89,8 @@ def test_data_root_flag_is_named_when_wrong(tmp_path, capsys, monkeypatch):
     for name in ("GSOC_DATA_ROOT", "GSOC_DATA_ROOT_ORIGIN"):
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
-    code, err = run_cli(["--data-root", str(tmp_path / "nowhere"), "data-info"], capsys)
-    assert_one_line_error(code, err, "--data-root")
-    assert "$GSOC_DATA_ROOT" not in err
+    line = assert_refused(["--data-root", str(tmp_path / "nowhere"), "data-info"], capsys, "--data-root")
+    assert "$GSOC_DATA_ROOT" not in line
 
 
 def test_generator_checkpoint_that_does_not_fit(student_ckpt, tmp_path, capsys):
@@ -129,8 +107,8 @@ def test_generator_checkpoint_that_does_not_fit(student_ckpt, tmp_path, capsys):
     extra_key = dict(meta, config=json.dumps({**json.loads(meta["config"]), "bogus": 1}))
     save_file(tensors, str(tmp_path / "config.safetensors"), metadata=extra_key)
     for name, fragment in (("shape.safetensors", "has shape"), ("config.safetensors", "bogus")):
-        code, err = run_cli(["sample", str(tmp_path / name), "--out", str(tmp_path / "o"), "--per-class", "1"], capsys)
-        assert_one_line_error(code, err, fragment)
+        assert_refused(["sample", str(tmp_path / name), "--out", str(tmp_path / "o"), "--per-class", "1"], capsys,
+                       fragment, untouched=[tmp_path])
 
 
 def test_unreachable_url_is_one_line(tmp_path, capsys, monkeypatch):
@@ -141,8 +119,8 @@ def test_unreachable_url_is_one_line(tmp_path, capsys, monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again when the block ends: connections are refused
-    code, err = run_cli(["sample", f"http://127.0.0.1:{port}/cifar10.pkl", "--out", str(tmp_path / "o")], capsys)
-    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert_refused(["sample", f"http://127.0.0.1:{port}/cifar10.pkl", "--out", str(tmp_path / "o")], capsys,
+                   f"127.0.0.1:{port}", untouched=[tmp_path / "o"])
 
 
 def test_source_option_values_are_typed(capsys):
@@ -164,8 +142,7 @@ def test_source_option_values_are_typed(capsys):
         source_options_for("noise", [("teacher", "truncation_psi", 0.7)])
     for argv in (["quantize", "m.onnx", "--calibration", "noise", "--out", "o", "--source-option", "steps"],
                  ["quantize-study", "--source-option", "teacher-truncation"]):
-        code, err = run_cli(argv, capsys)
-        assert code == 2 and "[SOURCE:]KEY=VALUE" in err and len(err.strip().splitlines()) == 1, err
+        assert_refused(argv, capsys, "[SOURCE:]KEY=VALUE")
 
 
 def test_app_port_in_use_is_one_line(capsys):
@@ -175,13 +152,12 @@ def test_app_port_in_use_is_one_line(capsys):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        assert_one_line_error(*run_cli(["app", "--port", str(port)], capsys), f"cannot serve on 127.0.0.1:{port}")
+        assert_refused(["app", "--port", str(port)], capsys, f"cannot serve on 127.0.0.1:{port}")
 
 
 def test_demo_only_names_a_notebook_that_does_not_exist(tmp_path, capsys):
-    code, err = run_cli(["demo", "--only", "99", "--output", str(tmp_path / "demo")], capsys)
-    assert_one_line_error(code, err, "--only 99: no notebook name starts with that; the notebooks are 01_")
-    assert not (tmp_path / "demo").exists()
+    assert_refused(["demo", "--only", "99", "--output", str(tmp_path / "demo")], capsys,
+                   "--only 99: no notebook name starts with that; the notebooks are 01_", untouched=[tmp_path])
 
 
 def test_empty_data_root_offline_is_one_line(tmp_path, capsys, monkeypatch):
@@ -196,6 +172,5 @@ def test_empty_data_root_offline_is_one_line(tmp_path, capsys, monkeypatch):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setenv("GSOC_DOWNLOAD_MIRROR", f"http://127.0.0.1:{port}")
-    code, err = run_cli(["data-info", "--source", "auto"], capsys)
-    assert_one_line_error(code, err, "cifar-10-python.tar.gz")
-    assert "GSOC_DOWNLOAD_MIRROR" in err and not list((tmp_path / "cache").rglob("*.part*"))
+    line = assert_refused(["data-info", "--source", "auto"], capsys, "cifar-10-python.tar.gz")
+    assert "GSOC_DOWNLOAD_MIRROR" in line and not list((tmp_path / "cache").rglob("*.part*"))

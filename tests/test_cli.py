@@ -1,3 +1,5 @@
+from cli_checks import assert_refused
+
 from gsoc_helpers.cli import build_parser, main
 
 
@@ -8,9 +10,7 @@ def test_data_info_prints_summary(data_root, capsys):
 
 def test_user_errors_are_messages_not_tracebacks(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("GSOC_DATA_ROOT", raising=False)
-    assert main(["data-info", "--source", str(tmp_path / "missing")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and "does not exist" in err and "Traceback" not in err
+    assert_refused(["data-info", "--source", str(tmp_path / "missing")], capsys, "does not exist", [tmp_path])
 
 
 def test_every_registered_command_has_a_handler():

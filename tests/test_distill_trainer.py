@@ -4,43 +4,15 @@ from __future__ import annotations
 import json
 import os
 import socket
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
+from conftest import tiny_cfg, tiny_real
 
-from gsoc_helpers.data import ImageDataset
-from gsoc_helpers.data.synthetic import SyntheticDatasetWriter, latents_for_range
 from gsoc_helpers.training.distill import DistillConfig, DistillTrainer, run_distill
-
-Z_DIM = 8
-
-
-def write_tiny_synthetic(root: Path, per_class: int = 4) -> Path:
-    w = SyntheticDatasetWriter(root, generator_name="fake", generator_checksum="0" * 64, per_class=per_class,
-                               z_dim=Z_DIM, shard_size=20)
-    rng = np.random.default_rng(0)
-    for start, stop in w.pending_shards():
-        n = stop - start
-        w.write_shard(start, rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), w.expected_labels(start, stop),
-                      latents_for_range(0, start, stop, Z_DIM))
-    return root
-
-
-def tiny_real(n: int = 20) -> ImageDataset:
-    rng = np.random.default_rng(1)
-    return ImageDataset(rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), np.arange(n) % 10, source="tiny")
-
-
-def tiny_cfg(tmp_path: Path, **kw) -> DistillConfig:
-    base = DistillConfig(synthetic_root=str(write_tiny_synthetic(tmp_path / "syn")), out_dir=str(tmp_path / "run"),
-                         ngf=16, ndf=8, batch_size=8, epochs=2, log_every=1, sample_every=3, ckpt_every=0,
-                         diffaug="color,translation,cutout", device="cpu", progress=False)
-    return replace(base, **kw)
-
 
 def _states(tr: DistillTrainer) -> dict[str, torch.Tensor]:
     out = {}

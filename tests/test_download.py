@@ -25,6 +25,7 @@ import json  # noqa: E402
 import urllib.error  # noqa: E402
 
 from gsoc_helpers import download as dl  # noqa: E402
+from cli_checks import assert_refused  # noqa: E402
 from official_fixtures import loopback_mirror, write_cifar10_tarball  # noqa: E402
 
 
@@ -89,13 +90,11 @@ def test_no_network_no_data_root_one_line_error(isolated, monkeypatch):
 
 
 def test_cli_reports_missing_official_file_in_one_line(isolated, monkeypatch, capsys):
-    from gsoc_helpers.cli import main
-
     with loopback_mirror(isolated / "mirror") as (base, _):  # an empty mirror: 404 for cifar10.pkl
         monkeypatch.setenv(dl.MIRROR_ENV, base)
-        assert main(["sample", "cifar10", "--per-class", "1", "--out", str(isolated / "o")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "\n" not in err and "cifar10.pkl" in err and dl.MIRROR_ENV in err
+        line = assert_refused(["sample", "cifar10", "--per-class", "1", "--out", str(isolated / "o")], capsys,
+                              "cifar10.pkl", [isolated / "o"])
+    assert dl.MIRROR_ENV in line
 
 
 def test_data_root_copy_is_used_and_checked(isolated, monkeypatch):

@@ -4,31 +4,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from cli_checks import assert_refused
+from official_fixtures import FAKECIFAR10_BATCH as BATCH
+from official_fixtures import FAKECIFAR10_Z_DIM as Z_DIM
+from official_fixtures import write_fakecifar10
 
 from gsoc_helpers.calibration import get_calibration
 from gsoc_helpers.cli import main
 from gsoc_helpers.data.fakecifar10 import import_fakecifar10
 from gsoc_helpers.data.synthetic import SyntheticDataset
-
-Z_DIM, BATCH = 8, 4
-
-
-def write_fakecifar10(root, per_class=(3,) * 10, seed=0):
-    """class_<k>/image_<i>.png + noise_<i>.pt, latents U[0,1) saved as views of their batch (as the original did)."""
-    g = torch.Generator().manual_seed(seed)
-    truth = {}
-    for k, n in enumerate(per_class):
-        folder = root / f"class_{k}"
-        folder.mkdir(parents=True)
-        for b in range(0, n, BATCH):
-            z = torch.rand(BATCH, Z_DIM, generator=g)  # one batch; each file saves the view z[i]
-            imgs = torch.randint(0, 256, (BATCH, 32, 32, 3), generator=g, dtype=torch.uint8)
-            for i in range(min(BATCH, n - b)):
-                Image.fromarray(imgs[i].numpy(), "RGB").save(folder / f"image_{b + i}.png")
-                torch.save(z[i], folder / f"noise_{b + i}.pt")
-                truth[(k, b + i)] = (imgs[i].numpy(), z[i].clone().numpy())
-    return truth
 
 
 def test_noise_file_holds_its_batch_storage(tmp_path):
@@ -65,12 +49,10 @@ def test_cli_import_and_one_line_errors(tmp_path, capsys):
              ([str(tmp_path / "o")], "no class_<k> folders"),
              ([str(tmp_path / "fc"), "--per-class", "3"], "per_class must be in [1, 2]")]
     for argv, msg in cases:
-        assert main(["import-fakecifar10", *argv, "--out", str(tmp_path / "x")]) == 2
-        err = capsys.readouterr().err
-        assert msg in err and err.count("\n") == 1
+        assert_refused(["import-fakecifar10", *argv, "--out", str(tmp_path / "x")], capsys, msg, [tmp_path])
     (tmp_path / "fc" / "class_3" / "noise_1.pt").unlink()
-    assert main(["import-fakecifar10", str(tmp_path / "fc"), "--out", str(tmp_path / "y")]) == 2
-    assert "has no noise_1.pt beside it" in capsys.readouterr().err
+    assert_refused(["import-fakecifar10", str(tmp_path / "fc"), "--out", str(tmp_path / "y")], capsys,
+                   "has no noise_1.pt beside it", [tmp_path / "y"])
     torch.save({"z": torch.nn.Linear(2, 2)}, tmp_path / "fc" / "class_3" / "noise_1.pt")  # code, not a tensor
     with pytest.raises(ValueError, match="not a weights-only torch tensor file"):
         import_fakecifar10(tmp_path / "fc", tmp_path / "z", progress=False)

@@ -2,39 +2,18 @@
 refused in one line (issue #21); ``.partial-PID`` folders of killed runs are cleaned; Ctrl-C says what is kept."""
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import torch
-from conftest import write_image_folder
-from torch import nn
+from cli_checks import QUANTIZE_FAST, assert_refused
+from conftest import write_image_folder, write_tiny_synthetic
+from doubles import tiny_onnx
+from official_fixtures import write_fakecifar10
 
 from gsoc_helpers.cli import main
-from gsoc_helpers.safety import clean_stale_temporaries, refuse_overlap
-from test_bad_input import assert_one_line_error, run_cli
-
-FAST_CLI = ["--calibration-size", "8", "--held-out-size", "8", "--speed-batches", "1", "--speed-seconds", "0.02",
-            "--threads", "1"]
-
-
-def tree_digest(root: Path) -> dict[str, str]:
-    """relative path -> sha256 of every file under ``root``."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def tiny_onnx(path: Path) -> Path:
-    """A seeded 10-class conv net for 32x32 RGB, exported to ONNX at ``path``."""
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 4, 3, 2, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                        nn.Linear(4, 10)).eval()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(net, (torch.zeros(1, 3, 32, 32),), str(path), dynamo=False)
-    return path
 
 
 @pytest.fixture
@@ -50,7 +29,6 @@ def inputs(tmp_path: Path) -> dict[str, Path]:
 
 def test_quantize_overwrite_refuses_every_input_and_deletes_nothing(inputs, capsys):
     root, onnx = inputs["root"], str(inputs["onnx"])
-    before = tree_digest(root)
     cases = {  # --out: message
         inputs["cal"]: "is the calibration folder",
         inputs["held"]: "is the held-out folder",
@@ -61,9 +39,8 @@ def test_quantize_overwrite_refuses_every_input_and_deletes_nothing(inputs, caps
     }
     for out, message in cases.items():
         argv = ["quantize", onnx, "--calibration", str(inputs["cal"]), "--held-out", str(inputs["held"]),
-                "--out", str(out), "--overwrite", *FAST_CLI]
-        assert_one_line_error(*run_cli(argv, capsys), message)
-        assert tree_digest(root) == before, out  # nothing deleted, nothing added
+                "--out", str(out), "--overwrite", *QUANTIZE_FAST]
+        assert_refused(argv, capsys, message, untouched=[root])  # nothing deleted, nothing added
 
 
 def test_quantize_out_dot_fills_the_current_folder_and_cleans_stale_partials(inputs, tmp_path, monkeypatch, capsys):
@@ -78,60 +55,39 @@ def test_quantize_out_dot_fills_the_current_folder_and_cleans_stale_partials(inp
     alive = tmp_path / f".here.partial-{os.getppid()}"  # a run still going: kept
     alive.mkdir()
     inode = here.stat().st_ino
-    argv = ["quantize", str(inputs["onnx"]), "--calibration", "noise", "--out", ".", *FAST_CLI]
+    argv = ["quantize", str(inputs["onnx"]), "--calibration", "noise", "--out", ".", *QUANTIZE_FAST]
     assert main(argv) == 0, capsys.readouterr().err
     assert here.stat().st_ino == inode and Path.cwd() == here  # the same folder, not a replaced one
     assert {"model_int8.xml", "model_fp32.xml", "report.json", "report.md"} <= {p.name for p in here.iterdir()}
     assert not stale.exists() and alive.is_dir()
     capsys.readouterr()
-    assert_one_line_error(*run_cli(argv + ["--overwrite"], capsys), "is the current folder")
-    assert (here / "report.json").is_file()
+    assert_refused(argv + ["--overwrite"], capsys, "is the current folder", untouched=[here])
 
 
 def test_train_teacher_and_distill_refuse_their_inputs(tmp_path, capsys):
-    from test_distill_trainer import write_tiny_synthetic
-
     write_image_folder(tmp_path / "imgs", per_class=1)
     syn = write_tiny_synthetic(tmp_path / "syn")
-    before = tree_digest(tmp_path)
     tt = ["train-teacher", "--steps", "1", "--batch-size", "2", "--ngf", "8", "--ndf", "8", "--grid-every", "0",
           "--data-source", str(tmp_path / "imgs"), "--no-progress", "--overwrite", "--out-dir"]
-    assert_one_line_error(*run_cli(tt + [str(tmp_path / "imgs")], capsys), "is the data source folder")
-    assert_one_line_error(*run_cli(tt + [str(tmp_path)], capsys), "holds the data source folder")
-    assert_one_line_error(*run_cli(tt + [str(tmp_path / "imgs" / "cat")], capsys), "lies inside the data source")
+    assert_refused(tt + [str(tmp_path / "imgs")], capsys, "is the data source folder", [tmp_path])
+    assert_refused(tt + [str(tmp_path)], capsys, "holds the data source folder", [tmp_path])
+    assert_refused(tt + [str(tmp_path / "imgs" / "cat")], capsys, "lies inside the data source", [tmp_path])
     d = ["distill", str(syn), "--ngf", "16", "--ndf", "8", "--batch-size", "4", "--max-steps", "1", "--device",
          "cpu", "--no-progress", "--real-source", str(tmp_path / "imgs"), "--overwrite", "--out-dir"]
-    assert_one_line_error(*run_cli(d + [str(syn)], capsys), "is the synthetic dataset")
-    assert_one_line_error(*run_cli(d + [str(tmp_path / "imgs")], capsys), "is the real image folder")
-    assert tree_digest(tmp_path) == before
+    assert_refused(d + [str(syn)], capsys, "is the synthetic dataset", [tmp_path])
+    assert_refused(d + [str(tmp_path / "imgs")], capsys, "is the real image folder", [tmp_path])
 
 
 def test_import_and_sample_refuse_to_write_among_their_inputs(tmp_path, capsys):
-    from test_fakecifar10_import import write_fakecifar10
-
     write_fakecifar10(tmp_path / "fc", per_class=(1,) * 10)
     (tmp_path / "g").mkdir()
     (tmp_path / "g" / "gen.safetensors").write_bytes(b"not read: refused before loading")
-    before = tree_digest(tmp_path)
-    assert_one_line_error(*run_cli(["import-fakecifar10", str(tmp_path / "fc"), "--out", str(tmp_path / "fc")],
-                                   capsys), "is the FakeCIFAR10 folder")
-    assert_one_line_error(*run_cli(["import-fakecifar10", str(tmp_path / "fc"), "--out",
-                                    str(tmp_path / "fc" / "class_0")], capsys), "lies inside the FakeCIFAR10")
-    assert_one_line_error(*run_cli(["sample", str(tmp_path / "g" / "gen.safetensors"), "--out", str(tmp_path / "g")],
-                                   capsys), "holds the generator")
-    assert tree_digest(tmp_path) == before
-
-
-def test_refuse_overlap_and_stale_cleanup_units(tmp_path):
-    (tmp_path / "a" / "b").mkdir(parents=True)
-    refuse_overlap(tmp_path / "c", [("x", tmp_path / "a"), ("name", "student"), ("none", None)])  # apart: fine
-    refuse_overlap(tmp_path / "ab", [("x", tmp_path / "a")])  # a sibling sharing a prefix is apart
-    with pytest.raises(ValueError, match="holds the x"):
-        refuse_overlap(tmp_path, [("x", tmp_path / "a" / "b")])
-    (tmp_path / ".o.old-999999999").mkdir()  # no such process
-    (tmp_path / ".o.partial-x").mkdir()  # not ours: kept
-    assert clean_stale_temporaries(tmp_path / "o") == [tmp_path / ".o.old-999999999"]
-    assert (tmp_path / ".o.partial-x").is_dir()
+    fc = str(tmp_path / "fc")
+    assert_refused(["import-fakecifar10", fc, "--out", fc], capsys, "is the FakeCIFAR10 folder", [tmp_path])
+    assert_refused(["import-fakecifar10", fc, "--out", str(tmp_path / "fc" / "class_0")], capsys,
+                   "lies inside the FakeCIFAR10", [tmp_path])
+    assert_refused(["sample", str(tmp_path / "g" / "gen.safetensors"), "--out", str(tmp_path / "g")], capsys,
+                   "holds the generator", [tmp_path])
 
 
 @pytest.mark.parametrize("command,said", [("quantize", "nothing was written"), ("distill", "--resume"),

@@ -119,11 +119,12 @@ def test_calibration_warnings(tmp_path):
 
 
 def test_quantize_warns_on_a_one_image_calibration_folder(tmp_path):
-    from test_no_input_deleted import FAST_CLI, tiny_onnx
+    from cli_checks import QUANTIZE_FAST
+    from doubles import tiny_onnx
 
     from gsoc_helpers.cli import main
 
     _save(tmp_path / "cal" / "only.png", Image.fromarray(RAMP16))
     with pytest.warns(UserWarning, match="only 1 image"):
         assert main(["quantize", str(tiny_onnx(tmp_path / "m.onnx")), "--calibration", str(tmp_path / "cal"),
-                     "--out", str(tmp_path / "out"), *FAST_CLI]) == 0
+                     "--out", str(tmp_path / "out"), *QUANTIZE_FAST]) == 0

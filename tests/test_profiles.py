@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from cli_checks import assert_refused
 
 from gsoc_helpers.cli import main
 from gsoc_helpers.cli.demo import demo_parameters
@@ -93,10 +94,8 @@ def test_demo_reads_gsoc_profile(monkeypatch):
     (["--scale", "smoke", "-p", "quant_sizes", "0,x"], "quant_sizes"),
 ])
 def test_demo_bad_parameter_one_line_exit_2(argv, match, capsys, tmp_path):
-    assert main(["demo", "--output", str(tmp_path / "d")] + argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and match in err and "\n" not in err
-    assert not (tmp_path / "d").exists()  # refused before any notebook ran
+    assert_refused(["demo", "--output", str(tmp_path / "d")] + argv, capsys, match,
+                   [tmp_path])  # refused before any notebook ran
 
 
 @pytest.mark.slow

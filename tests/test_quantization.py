@@ -1,11 +1,10 @@
 """PTQ on a tiny model, evaluation metrics, the resumable runner, tables, plots, CLI errors."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
+from cli_checks import assert_refused
 from torch import nn
 
 from gsoc_helpers.quantization import evaluate as ev
@@ -152,13 +151,9 @@ def test_runner_rejects_bad_grid(tmp_path):
 
 
 def test_cli_errors(capsys):
-    from gsoc_helpers.cli import main
-
-    assert main(["quantize-study", "--models", "nope", "--sources", "noise"]) == 2
-    assert "unknown classifier" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as stop:  # refused by argparse before anything runs
-        main(["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--sizes", "0"])
-    assert stop.value.code == 2 and "--sizes: must be >= 1" in capsys.readouterr().err
+    assert_refused(["quantize-study", "--models", "nope", "--sources", "noise"], capsys, "unknown classifier")
+    assert_refused(["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--sizes", "0"], capsys,
+                   "--sizes: must be >= 1")  # refused by argparse before anything runs
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_checks import assert_refused
 from conftest import write_image_folder
 from torch import nn
 
@@ -347,16 +348,8 @@ def test_bad_inputs_one_line_exit_2_nothing_written(work, tmp_path, monkeypatch,
     monkeypatch.syspath_prepend(str(work["pkg"]))
     cases = _cases(work, tmp_path)
     capsys.readouterr()  # conversion warnings while making the bad models
-    for name, (argv, message) in cases.items():
-        out = tmp_path / "out"
-        try:
-            code = main(["quantize", "--out", str(out), *FAST_CLI, *argv])
-        except SystemExit as stop:  # argparse's own checks (numbers out of range) exit through SystemExit
-            code = stop.code
-        err = capsys.readouterr().err
-        assert code == 2 and "error: " in err and err.count("\n") == 1 and message in err, (name, err)
-        assert "Traceback" not in err
-        assert not out.exists() and not list(tmp_path.glob(".out*")), name
+    for argv, message in cases.values():
+        assert_refused(["quantize", "--out", str(tmp_path / "out"), *FAST_CLI, *argv], capsys, message, [tmp_path])
 
 
 def test_existing_output_kept_on_error_and_refused_without_overwrite(work, tmp_path, monkeypatch, capsys):
@@ -364,17 +357,17 @@ def test_existing_output_kept_on_error_and_refused_without_overwrite(work, tmp_p
     out.mkdir()
     (out / "old.txt").write_text("mine")
     onnx = str(work["root"] / "tiny.onnx")
-    assert main(["quantize", onnx, "--calibration", "noise", "--out", str(out), *FAST_CLI]) == 2
-    assert "not empty" in capsys.readouterr().err
+    assert_refused(["quantize", onnx, "--calibration", "noise", "--out", str(out), *FAST_CLI], capsys, "not empty",
+                   [tmp_path])
 
     def fail(*a, **k):
         raise ValueError("nncf failed")
 
     monkeypatch.setattr(tool, "quantize", fail)  # an error after the temporary folder exists
-    assert main(["quantize", onnx, "--calibration", "noise", "--out", str(out), "--overwrite", *FAST_CLI]) == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and (out / "old.txt").read_text() == "mine"
-    assert main(["quantize", onnx, "--calibration", "noise", "--out", str(tmp_path / "new"), *FAST_CLI]) == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    for argv in (["--out", str(out), "--overwrite"], ["--out", str(tmp_path / "new")]):
+        assert_refused(["quantize", onnx, "--calibration", "noise", *argv, *FAST_CLI], capsys, "nncf failed",
+                       [tmp_path], progress=True)
+    assert (out / "old.txt").read_text() == "mine"
 
 
 def test_function_refuses_bad_values_before_writing(work, tmp_path):

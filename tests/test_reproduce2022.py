@@ -3,6 +3,7 @@
 The offline plan reads the data root's CIFAR-10 copies (the 1,017 exact test images): these tests need it."""
 from __future__ import annotations
 
+from cli_checks import assert_refused
 from doubles import TinyClassifier  # the grid's plumbing without a real model's cost
 
 from gsoc_helpers.quantization import reproduce2022 as rep
@@ -53,10 +54,6 @@ def test_run_prints_both_protocols_side_by_side(tmp_path, shared_data_root):
 
 
 def test_cli_errors(capsys, shared_data_root):
-    from gsoc_helpers.cli import main
-
-    assert main(["reproduce-2022", "--zoo", "offline", "--project-size", "3"]) == 2
-    assert "must be >= 10" in capsys.readouterr().err
-    assert main(["reproduce-2022", "--zoo", "offline", "--models", "nope", "--original-size", "20",
-                 "--project-size", "10"]) == 2
-    assert "unknown classifier" in capsys.readouterr().err
+    assert_refused(["reproduce-2022", "--zoo", "offline", "--project-size", "3"], capsys, "must be >= 10")
+    assert_refused(["reproduce-2022", "--zoo", "offline", "--models", "nope", "--original-size", "20",
+                    "--project-size", "10"], capsys, "unknown classifier")

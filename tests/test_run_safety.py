@@ -7,17 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+
+from cli_checks import assert_refused
+from conftest import tiny_cfg, tiny_real, write_tiny_synthetic
+from doubles import TinyGenerator
 from PIL import Image
 
 from gsoc_helpers.cli import main
 from gsoc_helpers.data import CIFAR10_CLASSES
-from gsoc_helpers.data.synthetic import SyntheticDataset
+from gsoc_helpers.data.synthetic import SyntheticDataset, SyntheticDatasetWriter
 from gsoc_helpers.sampling import sample_dataset
 from gsoc_helpers.training.distill import DistillTrainer
-from test_bad_input import assert_one_line_error, run_cli
-from test_distill_trainer import tiny_cfg, tiny_real, write_tiny_synthetic
-from test_sampling import TinyGenerator
 
 
 def with_opt(argv: list[str], flag: str, value: str) -> list[str]:
@@ -45,14 +45,12 @@ def test_train_teacher_never_overwrites_a_run_unless_told(tmp_path, image_tree, 
     argv = ["train-teacher", "--out-dir", str(out), "--steps", "2", "--batch-size", "2", "--ngf", "8", "--ndf", "8",
             "--grid-every", "0", "--log-every", "1", "--data-source", str(image_tree), "--no-progress"]
     assert main(argv) == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     capsys.readouterr()
-    assert_one_line_error(*run_cli(argv, capsys), "not empty")
-    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # untouched
+    assert_refused(argv, capsys, "not empty", untouched=[out])
     assert main(argv + ["--resume"]) == 0 and _steps(out / "metrics.jsonl") == [1, 2]  # nothing left to do
     assert main(with_opt(argv, "--steps", "3") + ["--resume"]) == 0 and _steps(out / "metrics.jsonl") == [1, 2, 3]
-    assert_one_line_error(*run_cli(with_opt(with_opt(argv, "--steps", "4"), "--ngf", "16") + ["--resume"], capsys),
-                          "ngf: 8 -> 16")
+    assert_refused(with_opt(with_opt(argv, "--steps", "4"), "--ngf", "16") + ["--resume"], capsys, "ngf: 8 -> 16",
+                   untouched=[out])
     assert main(argv + ["--overwrite"]) == 0 and _steps(out / "metrics.jsonl") == [1, 2]
 
 
@@ -63,7 +61,7 @@ def test_corrupt_checkpoint_is_one_line(tmp_path, image_tree, capsys, content):
     (out / "checkpoint.pt").write_bytes(content)
     argv = ["train-teacher", "--out-dir", str(out), "--steps", "2", "--batch-size", "2", "--ngf", "8", "--ndf", "8",
             "--data-source", str(image_tree), "--no-progress", "--resume"]
-    assert_one_line_error(*run_cli(argv, capsys), "checkpoint")
+    assert_refused(argv, capsys, "checkpoint", untouched=[out])
 
 
 @pytest.mark.slow
@@ -78,10 +76,10 @@ def test_distill_resume_refuses_changed_settings(tmp_path, capsys):
             "--batch-size", "8", "--max-steps", "2", "--device", "cpu", "--no-progress"]
     assert main(argv) == 0
     capsys.readouterr()
-    assert_one_line_error(*run_cli(argv, capsys), "not empty")
-    assert_one_line_error(*run_cli(argv + ["--resume", "--lr", "0.001"], capsys), "lr: 0.0002 -> 0.001")
-    assert_one_line_error(*run_cli(argv + ["--resume", "--seed", "3"], capsys), "seed: 0 -> 3")
-    assert_one_line_error(*run_cli(with_opt(argv, "--ngf", "32") + ["--resume"], capsys), "ngf: 16 -> 32")
+    assert_refused(argv, capsys, "not empty", [out])
+    assert_refused(argv + ["--resume", "--lr", "0.001"], capsys, "lr: 0.0002 -> 0.001", [out])
+    assert_refused(argv + ["--resume", "--seed", "3"], capsys, "seed: 0 -> 3", [out])
+    assert_refused(with_opt(argv, "--ngf", "32") + ["--resume"], capsys, "ngf: 16 -> 32", [out])
     assert main(with_opt(argv, "--max-steps", "3") + ["--resume"]) == 0  # a larger step budget may change
     assert _steps(out / "metrics.jsonl") == [2, 3]  # logged every 10 steps and at the last one
 
@@ -112,8 +110,6 @@ def test_sampler_removes_leftovers_and_rewrites_a_corrupted_shard(tmp_path):
     assert rep.written == 3 and rep.complete and not stale.exists()
     assert np.array_equal(SyntheticDataset(root).image_array(), good)
     damaged.write_bytes(b"")
-    from gsoc_helpers.data.synthetic import SyntheticDatasetWriter
-
     w = SyntheticDatasetWriter(root, generator_name="tiny", generator_checksum=json.loads(
         (root / "manifest.json").read_text())["generator_checksum"], num_classes=3, per_class=4, z_dim=4,
         image_size=4, shard_size=3, class_names=("class_0", "class_1", "class_2"))

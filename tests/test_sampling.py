@@ -6,18 +6,13 @@ import json
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
-from doubles import LinearGenerator
+from cli_checks import assert_refused
+from doubles import TinyGenerator
 
 from gsoc_helpers.cli import main as cli_main
 from gsoc_helpers.data.synthetic import SyntheticDataset, latent_for_index
 from gsoc_helpers.sampling import parse_shard, sample_dataset
-
-
-def TinyGenerator(z_dim: int = 4, c_dim: int = 3, res: int = 4) -> LinearGenerator:
-    """Protocol-following toy generator: a linear map of (z, one-hot label), no tanh; ignores psi/noise."""
-    return LinearGenerator(z_dim, c_dim, res, tanh=False, psi=False)
 
 
 def test_sample_balanced_reproducible_fixed_uint8_mapping(tmp_path):
@@ -72,7 +67,7 @@ def test_shards_and_torchrun_env_make_one_consistent_dataset(tmp_path, monkeypat
         parse_shard("4/4")
 
 
-def test_cli_sample_from_nvidia_pickle(tmp_path):
+def test_cli_sample_from_nvidia_pickle(tmp_path, capsys):
     from official_fixtures import small_fixture  # same folder (pytest rootdir import)
 
     pkl, _ = small_fixture(tmp_path)
@@ -87,5 +82,7 @@ def test_cli_sample_from_nvidia_pickle(tmp_path):
     assert cli_main(["sample", str(pkl), "--out", str(out), "--per-class", "2", "--shard-size", "3",
                      "--truncation-psi", "0.7", "--device", "cpu"]) == 0  # resume: nothing to do
     assert np.array_equal(SyntheticDataset(out).image_array(), first)
-    assert cli_main(["sample", str(pkl), "--out", str(out), "--per-class", "3"]) == 2  # other params: refused
-    assert cli_main(["sample", str(tmp_path / "nope.pkl"), "--out", str(out)]) == 2
+    capsys.readouterr()
+    assert_refused(["sample", str(pkl), "--out", str(out), "--per-class", "3"], capsys, "per_class",
+                   [out])  # other settings than the dataset's: refused
+    assert_refused(["sample", str(tmp_path / "nope.pkl"), "--out", str(out)], capsys, "nope.pkl", [out])

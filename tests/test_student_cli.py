@@ -6,13 +6,15 @@ import json
 import numpy as np
 import pytest
 import torch
+
+from cli_checks import assert_refused
+from conftest import write_tiny_synthetic
 from PIL import Image
 
 from gsoc_helpers.cli import main
 from gsoc_helpers.data import CIFAR10_CLASSES
 from gsoc_helpers.models.registry import save_generator
 from gsoc_helpers.models.student import StudentConfig, StudentGenerator
-from test_distill_trainer import write_tiny_synthetic
 
 
 @pytest.mark.slow
@@ -29,7 +31,7 @@ def test_distill_cli(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["step"] == 2
     assert main(argv[:-4] + ["3", "--device", "cpu", "--no-progress", "--resume"]) == 0  # resumes from step 2
     assert [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [2, 3]
-    assert main(["distill", str(tmp_path / "nope"), "--out-dir", str(out)]) == 2  # clear error, no traceback
+    assert_refused(["distill", str(tmp_path / "nope"), "--out-dir", str(out)], capsys, "nope", untouched=[out])
 
 
 @pytest.mark.slow
