@@ -122,31 +122,3 @@ def test_registry_refuses_a_second_class_under_a_taken_kind():
     from gsoc_helpers.models.student import StudentGenerator
 
     assert _GENERATORS["student"] is StudentGenerator
-
-
-def test_one_generator_protocol_check():
-    from gsoc_helpers.models.protocol import Generator, check_generator, is_generator
-
-    g = TinyGenerator(TinyConfig())
-    assert check_generator(g) is g and is_generator(g) and isinstance(g, Generator)
-
-    class NoResolution(torch.nn.Module):
-        z_dim, c_dim = 4, 10
-
-    for bad, why in ((NoResolution(), "'img_resolution'"), (object(), "not callable")):
-        assert not is_generator(bad)
-        with pytest.raises(ValueError, match=why):
-            check_generator(bad)
-
-
-def test_state_dict_fit_check_names_the_first_misfits():
-    from gsoc_helpers.models.fit import check_state_fits, state_mismatches
-
-    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))
-    state = model.state_dict()
-    assert state_mismatches(model, {k: v for k, v in state.items() if "num_batches_tracked" not in k}) == []
-    bad = {**state, "0.weight": torch.zeros(3, 5), "extra": torch.zeros(1)}
-    del bad["0.bias"]
-    with pytest.raises(ValueError, match=r"^ckpt: missing key '0.bias'; unexpected key 'extra'; key '0.weight' has "
-                                         r"shape \(3, 5\), expected \(3, 2\)$"):
-        check_state_fits(model, bad, "ckpt")

@@ -1,0 +1,53 @@
+"""gsoc_helpers.quiet: only the named third-party notices are silenced, our own warnings still show; tracing() is
+True only while a model is traced; NNCF's rich console is sent to a buffer and restored."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from gsoc_helpers.quiet import quiet_progress, quiet_tracing, tracing
+
+
+def test_quiet_tracing_silences_only_the_named_notices():
+    def warn(message: str, category: type[Warning]) -> None:
+        warnings.warn(message, category, stacklevel=2)
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with quiet_tracing():
+            warn("`torch.jit.trace` is deprecated. Please switch", FutureWarning)
+            warn("You are using the legacy TorchScript-based ONNX export. Starting", DeprecationWarning)
+            warn("Constant folding - Only steps=1 can be constant folded for opset", UserWarning)
+            warn("calibration folder holds only 1 image", UserWarning)  # ours: kept
+            warn("`torch.jit.trace` is deprecated", UserWarning)  # another category: kept
+        warn("`torch.jit.trace` is deprecated. Please switch", FutureWarning)  # after the block: kept
+    assert [(w.category, str(w.message)) for w in seen] == [
+        (UserWarning, "calibration folder holds only 1 image"), (UserWarning, "`torch.jit.trace` is deprecated"),
+        (FutureWarning, "`torch.jit.trace` is deprecated. Please switch")]
+
+
+def test_tracing_is_true_only_inside_a_trace():
+    seen: list[bool] = []
+
+    class Probe(torch.nn.Module):
+        def forward(self, x):
+            seen.append(tracing())
+            return x * 2
+
+    Probe()(torch.ones(1))
+    with quiet_tracing():
+        torch.jit.trace(Probe(), torch.ones(1), check_trace=False)  # one traced call, no eager re-check
+    assert seen == [False, True] and not tracing()
+
+
+def test_quiet_progress_buffers_the_rich_console_and_restores_it(capsys):
+    rich = pytest.importorskip("rich")
+    console = rich.get_console()
+    with quiet_progress():
+        assert rich.get_console() is console  # the same object (NNCF holds it), pointed at a buffer
+        rich.print("Statistics collection 100%")
+    assert "Statistics collection" not in capsys.readouterr().out
+    rich.print("after")
+    assert "after" in capsys.readouterr().out
