@@ -21,6 +21,7 @@ import hashlib
 import http.client
 import json
 import os
+import tarfile
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from tqdm.auto import tqdm
+
+from .config import get_cache_dir, get_data_root
 from .fileio import commit, digest_file, sha256_file, temp_path  # noqa: F401  (sha256_file re-exported)
 
 MIRROR_ENV = "GSOC_DOWNLOAD_MIRROR"
@@ -50,8 +54,6 @@ def download_url(url: str, dest: str | os.PathLike, expected_sha256: str | None 
     or too slow transfer; malformed HTTP), truncated and invalid downloads, ValueError for a checksum mismatch;
     ``dest`` is untouched then and nothing partial is kept.
     """
-    from tqdm.auto import tqdm
-
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(dest)
@@ -195,11 +197,9 @@ def fetch_official(f: OfficialFile, data_root: str | os.PathLike | None = None,
     (from ``$GSOC_DOWNLOAD_MIRROR`` when set).  Network failures raise FileNotFoundError with one line naming the
     file, its official URL, the mirror setting and the data-root layout; checksum mismatches raise ValueError.
     A failed download leaves the cache as it was."""
-    from .config import get_cache_dir, get_data_root
-
     root = get_data_root(data_root) if f.data_root_path is not None else None
-    if root is not None and (root / f.data_root_path).is_file():
-        local = root / f.data_root_path
+    local = root / f.data_root_path if root is not None and f.data_root_path is not None else None
+    if local is not None and local.is_file():
         _verify(local, f, None)
         return local
     dest = f.cache_path(get_cache_dir(cache_dir))
@@ -245,13 +245,13 @@ def _mirror_setting(f: OfficialFile) -> str:
 
 
 def _check_stylegan2_pickle(path: Path) -> None:
-    from .models.stylegan2_ada.pickle_loader import read_stylegan2_pickle
+    from .models.stylegan2_ada.pickle_loader import read_stylegan2_pickle  # it imports this module: no cycle
 
     read_stylegan2_pickle(path)
 
 
 def _check_torch_file(path: Path) -> None:
-    import torch
+    import torch  # only for .pt files: downloads (CIFAR-10 tarball, data-info) need no torch
 
     try:
         torch.load(path, map_location="cpu", weights_only=True)
@@ -260,8 +260,6 @@ def _check_torch_file(path: Path) -> None:
 
 
 def _check_tarball(path: Path) -> None:
-    import tarfile
-
     try:
         with tarfile.open(path) as tar:
             for _ in tar:  # reads to the end: a torn gzip stream fails here

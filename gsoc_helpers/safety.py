@@ -66,7 +66,7 @@ def clean_stale_temporaries(out: str | os.PathLike) -> list[Path]:
     """Remove ``.NAME.partial-PID`` and ``.NAME.old-PID`` beside ``out`` whose process is gone; returns them."""
     o = Path(out).expanduser().absolute()
     pattern = re.compile(rf"^\.{re.escape(o.name)}\.({'|'.join(STALE_KINDS)})-(\d+)$")
-    removed = []
+    removed: list[Path] = []
     if not o.parent.is_dir():
         return removed
     for entry in o.parent.iterdir():
