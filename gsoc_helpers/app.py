@@ -13,10 +13,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from .config import OUTPUT_DIR_ENV, get_output_dir
 
 APP_NOTEBOOK = Path(__file__).with_name("app.ipynb")
 MAX_SESSIONS = 4         # open pages (kernels) at a time
@@ -59,8 +62,6 @@ def voila_command(port: int = 8866, host: str = "127.0.0.1", max_sessions: int =
 def app_environment(output_dir: str | os.PathLike | None = None) -> dict[str, str]:
     """The server's (and so the kernel's) environment: saved grids go to an absolute output folder
     (``output_dir``, else the project's output folder as seen from here)."""
-    from .config import OUTPUT_DIR_ENV, get_output_dir
-
     env = dict(os.environ)
     env[OUTPUT_DIR_ENV] = str(get_output_dir(output_dir).resolve())
     return env
@@ -68,8 +69,6 @@ def app_environment(output_dir: str | os.PathLike | None = None) -> dict[str, st
 
 def check_port_free(host: str, port: int) -> None:
     """OSError (one line) when ``host:port`` cannot be bound, e.g. another server uses it; port 0 is always free."""
-    import socket
-
     if int(port) == 0:
         return
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:

@@ -18,6 +18,7 @@ Every source returns a :class:`CalibrationSet` with images float32 [N,3,32,32] i
 from __future__ import annotations
 
 import functools
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -25,9 +26,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from .data.dataset import balanced_labels
+from .config import get_cache_dir, get_data_root
+from .data import load_cifar10
+from .data.synthetic import SyntheticDataset, latents_for_range
 from .fractals import fractal_images
+from .models.registry import load_generator
 from .pixels import to_uint8, uint8_to_unit
 
 NUM_CLASSES = 10
@@ -66,8 +72,6 @@ def available_sources() -> tuple[str, ...]:
 def source_option_names(source: str) -> tuple[str, ...]:
     """The keyword options ``source`` takes (beyond size and seed); a source passing ``**kw`` on names the function
     that takes them in its ``options_from`` attribute."""
-    import inspect
-
     fn = _SOURCES[source]
     fn = getattr(fn, "options_from", fn)
     return tuple(n for n, p in inspect.signature(fn).parameters.items()
@@ -115,16 +119,12 @@ def _to_set(u8: np.ndarray, labels: np.ndarray, source: str) -> CalibrationSet:
 
 @functools.lru_cache(maxsize=1)
 def _cached_train(train_source: str, data_root: str | None, env_root: str | None, cache_dir: str):
-    from .data import load_cifar10
-
     return load_cifar10("train", source=train_source, data_root=data_root)
 
 
 def train_split(train_source: str = "auto", data_root=None):
     """CIFAR-10 train split (``load_cifar10``), kept in memory for the next call with the same source and root
     (a grid asks for it once per cell). Treat it as read-only."""
-    from .config import get_cache_dir, get_data_root
-
     root = str(data_root) if data_root is not None else None
     env = get_data_root()
     return _cached_train(train_source, root, str(env) if env else None, str(get_cache_dir()))
@@ -140,17 +140,12 @@ def _synthetic(kind: str, size: int, seed: int, dataset=None, generator=None, tr
                batch_size: int = 64) -> CalibrationSet:
     want = balanced_labels(size, seed)
     if dataset is not None:
-        from .data.synthetic import SyntheticDataset
-
         ds = SyntheticDataset(dataset)
         idx = _pick(ds.labels, want, seed, f"synthetic dataset {str(dataset)!r}")
         u8 = np.stack([ds.image(int(i)) for i in idx])
         return _to_set(u8, ds.labels[idx], f"{kind}:{dataset}")
-    from .data.synthetic import latents_for_range
 
     if generator is None or isinstance(generator, str):
-        from .models.registry import load_generator
-
         generator = load_generator(generator or kind)
     z = latents_for_range(seed, 0, size, generator.z_dim)
     imgs = []
@@ -220,7 +215,6 @@ def bn_matching_source(size: int, seed: int, classifier: nn.Module | None = None
     """Optimise logits ``p`` of images ``sigmoid(p)`` with Adam to match BN statistics (+ ``ce_weight`` * CE)."""
     if classifier is None:
         raise ValueError("the bn-matching source needs classifier= (a model taking [0,1] images)")
-    from tqdm.auto import tqdm
 
     labels = torch.from_numpy(balanced_labels(size, seed))
     g = torch.Generator().manual_seed(seed)

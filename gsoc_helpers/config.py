@@ -12,6 +12,7 @@ output folders through this module, so a single setting moves them all:
 """
 from __future__ import annotations
 
+import importlib.resources
 import os
 import random
 from pathlib import Path
@@ -86,8 +87,6 @@ def default_output(command: str, *parts: str) -> Path:
 def bundled_dir() -> Path:
     """The folder of the project's own small checkpoints: ``data/`` of a source checkout (also what an editable
     install uses), else ``gsoc_helpers/bundled/`` of an installed wheel (setup.py maps ``data/`` there)."""
-    import importlib.resources
-
     checkout = Path(__file__).resolve().parent.parent
     if (checkout / "pyproject.toml").is_file() and (checkout / "data").is_dir():
         return checkout / "data"
@@ -106,14 +105,14 @@ def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA)."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    import torch
+    import torch  # only when called: building the command-line parser imports this module, never torch
 
     torch.manual_seed(seed)
 
 
 def resolve_device(device: str | None = "auto"):
     """``"auto"`` -> CUDA if available else CPU; otherwise ``torch.device(device)``."""
-    import torch
+    import torch  # only when called (see seed_everything)
 
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

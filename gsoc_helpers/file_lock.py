@@ -7,14 +7,17 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock
+    fcntl = None  # type: ignore[assignment]
+
 
 @contextlib.contextmanager
 def exclusive_lock(path: str | os.PathLike) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (created if missing) for the ``with`` block; waits for other holders.
     The lock is released when the block ends or the process dies (``kill -9`` included)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no flock
+    if fcntl is None:
         yield
         return
     path = Path(path)

@@ -22,6 +22,8 @@ from __future__ import annotations
 import colorsys
 
 import numpy as np
+from tqdm.auto import tqdm
+
 from .data.dataset import balanced_labels
 
 MAX_TRIES = 500
@@ -108,8 +110,6 @@ def render(maps: np.ndarray, rng: np.random.Generator, size: int = 32) -> np.nda
 def fractal_images(size: int, seed: int, min_fill: float = 0.15, progress: bool = False) -> tuple[np.ndarray,
                                                                                                np.ndarray]:
     """(uint8 [size, 32, 32, 3], int64 labels [size]): class-balanced (see :func:`balanced_labels`)."""
-    from tqdm.auto import tqdm
-
     labels = balanced_labels(size, seed)
     categories = {int(c): sample_category(np.random.default_rng([seed, 7919, int(c)]), min_fill)
                   for c in np.unique(labels)}

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from .data.dataset import CIFAR10_CLASSES
 from .fileio import atomic_path
@@ -40,8 +41,6 @@ def make_grid(images: np.ndarray, nrow: int = 10, padding: int = 2, pad_value: i
 def save_grid(images, path: str | os.PathLike, nrow: int = 10, scale: int = 2) -> Path:
     """Save a grid PNG of ``images`` (uint8 [N, H, W, 3] or float [N, 3, H, W] in [-1, 1]), upscaled ``scale`` x
     (nearest), written atomically. For a grid with class names beside its rows use :func:`grid_png`."""
-    from PIL import Image
-
     arr = images if isinstance(images, np.ndarray) and images.dtype == np.uint8 else to_uint8(images)
     grid = make_grid(arr, nrow=nrow)
     img = Image.fromarray(grid)
@@ -74,8 +73,6 @@ def resolve_classes(classes: Sequence[str | int] | str | int, class_names: Seque
 
 def grid_png(grid: np.ndarray, labels: Sequence[str], rows: int | None = None, scale: int = 2) -> bytes:
     """uint8 grid [H, W, 3] -> PNG bytes, upscaled ``scale`` x (nearest) with one class name per row on the left."""
-    from PIL import Image, ImageDraw
-
     img = Image.fromarray(np.asarray(grid, np.uint8))
     img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     if not labels:

@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 MAX_PIXELS = 4096 * 4096          # 16.8 MP, far above any classifier's input; a 32x32 model needs 1024
 GRAY16_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
@@ -37,8 +38,6 @@ def _to_rgb(im, path: Path) -> np.ndarray:
     if mode == "P" and "transparency" in im.info:
         im, mode = im.convert("RGBA"), "RGBA"
     if mode in ALPHA_MODES:
-        from PIL import Image
-
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.uint8)
@@ -51,8 +50,6 @@ def _to_rgb(im, path: Path) -> np.ndarray:
 def read_rgb(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """uint8 [H, W, 3] of the image at ``path`` (first frame). ValueError (one line naming the file) for an
     unreadable file, a mode that cannot be converted, or more than ``max_pixels`` pixels (checked before decoding)."""
-    from PIL import Image, UnidentifiedImageError
-
     path = Path(path)
     try:
         with warnings.catch_warnings():

@@ -17,6 +17,8 @@ import logging
 import warnings
 from typing import Iterator
 
+import torch
+
 JIT_TRACE_DEPRECATION = r"`torch\.jit\.trace(_method)?` is deprecated"
 ONNX_LEGACY_EXPORT = r"You are using the legacy TorchScript-based ONNX export"
 ONNX_CONSTANT_FOLDING = r"Constant folding - Only steps=1 can be constant folded"
@@ -36,8 +38,6 @@ def quiet_tracing() -> Iterator[None]:
 
 def tracing() -> bool:
     """True while torch.jit.trace (OpenVINO conversion) or torch.compile runs the model."""
-    import torch
-
     return torch.jit.is_tracing() or torch.compiler.is_compiling()
 
 

@@ -10,13 +10,16 @@ loading and caching in :func:`gsoc_helpers.models.registry.load_generator`.
 from __future__ import annotations
 
 import random
+import html
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+import ipywidgets as W
 from torch import nn
 
 from .data.dataset import CIFAR10_CLASSES
+from .config import get_output_dir
 from .images import BACKENDS, MAX_PER_CLASS, grid_png
 from .models.registry import load_generator
 from .sampling import generate_grid
@@ -43,8 +46,6 @@ class GeneratorPanel:
                  ov_factory: Callable[[nn.Module], Any] | None = None, class_names: Sequence[str] = CIFAR10_CLASSES,
                  save_dir: str | Path | None = None, auto_update: bool = True,
                  models: dict[str, str] | None = None) -> None:
-        import ipywidgets as W
-
         self.loader = loader or _cached_loader
         self.models = dict(models or DEFAULT_MODELS)
         self.ov_factory = ov_factory
@@ -80,8 +81,6 @@ class GeneratorPanel:
                               self.status])
 
     def _show(self, text: str, error: bool = False) -> None:
-        import html
-
         self.message = text
         color = "#b00020" if error else "#333"
         self.status.value = f'<span style="color:{color}">{html.escape(text)}</span>'
@@ -116,8 +115,6 @@ class GeneratorPanel:
             self._show("Nothing to save yet: generate a grid first", error=True)
             return None
         try:
-            from .config import get_output_dir
-
             folder = Path(self.save_dir) if self.save_dir else get_output_dir() / "widgets"
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"grid_{self.model.value}_{self.backend.value}_seed{self.seed.value}.png"

@@ -65,7 +65,7 @@ class ImageDataset:
 
     def to_tensors(self):
         """(float32 [N, 3, H, W] in [0, 1], int64 [N]) torch tensors."""
-        import torch
+        import torch  # only when asked: gsoc_helpers.data (data-info, downloads) imports without torch
 
         from ..pixels import uint8_to_unit
 

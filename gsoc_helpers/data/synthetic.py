@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -124,8 +125,6 @@ class SyntheticDatasetWriter:
                 continue
             record = _shard_stem(self.root, k).with_suffix(".json")
             if record.is_file() and verify and not shard_is_intact(self.root, k):
-                import warnings
-
                 warnings.warn(f"{str(record.parent)!r}: shard {k} is corrupt or incomplete; writing it again",
                               stacklevel=2)
                 record.unlink(missing_ok=True)
@@ -273,7 +272,7 @@ class SyntheticDataset(_TorchDataset):
         return np.concatenate([np.asarray(a) for a in self._images])
 
     def __getitem__(self, index: int):
-        import torch
+        import torch  # the format stays readable without torch (see _TorchDataset)
 
         img = torch.from_numpy(self.image(index).copy()).permute(2, 0, 1)
         return img, torch.tensor(self.labels[index]), torch.from_numpy(self.z[index])

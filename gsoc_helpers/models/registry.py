@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from ..config import bundled_dir
 from ..fileio import atomic_path
@@ -78,8 +80,6 @@ def _config_dict(model: nn.Module) -> dict:
 
 def save_generator(model: nn.Module, path: str | os.PathLike, extra_metadata: dict | None = None) -> Path:
     """Write ``model``'s weights and config to ``path`` (.safetensors), atomically."""
-    from safetensors.torch import save_file
-
     kind = getattr(model, "generator_kind", None)
     if kind is None:
         raise TypeError(f"{type(model).__name__} is not a registered generator kind")
@@ -94,8 +94,6 @@ def save_generator(model: nn.Module, path: str | os.PathLike, extra_metadata: di
 
 def read_generator_metadata(path: str | os.PathLike) -> dict:
     """The metadata of a generator checkpoint: {'kind', 'config': dict, 'extra': dict}."""
-    from safetensors import safe_open
-
     path = Path(path)
     try:
         with safe_open(str(path), framework="pt") as fh:
@@ -154,7 +152,7 @@ def load_generator(name: str | os.PathLike | nn.Module, device: str | torch.devi
 
 def _load(name: str) -> nn.Module:
     if name == "cifar10" or name.endswith(".pkl") or name.startswith(("http://", "https://", "file://")):
-        from .stylegan2_ada import load_stylegan2_ada
+        from .stylegan2_ada import load_stylegan2_ada  # kind modules import this registry: loaded when used
 
         return load_stylegan2_ada(name)
     if name not in BUNDLED and (Path(name).expanduser().is_dir() or name.endswith(".pt")):
@@ -164,7 +162,6 @@ def _load(name: str) -> nn.Module:
     path = resolve_generator_path(name)
     meta = read_generator_metadata(path)
     cls = _kind_class(meta["kind"], path)
-    from safetensors.torch import load_file
 
     try:
         model = cls.from_config(meta["config"])

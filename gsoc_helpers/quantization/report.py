@@ -11,6 +11,7 @@ from pathlib import Path
 
 
 def environment() -> dict:
+    # only when a report is written: importing nncf takes seconds, and this module's callers may not need it
     import nncf
     import openvino as ov
     import torch

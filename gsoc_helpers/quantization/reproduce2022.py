@@ -17,6 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+# Models, data and the runner (torch) are imported inside the functions that use them: building the command-line
+# parser reads ORIGINAL_SIZE from this module and must not import torch.
 from ..defaults import CALIBRATION_SIZE, SEEDS
 from .settings import AccuracyControl
 from .ptq import PTQConfig
@@ -86,8 +90,6 @@ def plan(zoo: str = "auto", models: list[str] | None = None, original_size: int 
                  "CIFAR-10: full 50,000/10,000 train/test splits -> the data root's bit-exact subset"]
         if teacher is None and teacher_dataset is None:
             subs.append("StyleGAN2-ADA teacher (NVIDIA CIFAR-10) -> bundled 'offline-teacher'")
-        import numpy as np
-
         from ..data import load_cifar10
 
         most = 10 * int(np.bincount(load_cifar10("train").labels).min())  # largest class-balanced real set

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
 from ..calibration import available_sources, get_calibration
 from ..models.classifiers import CLASSIFIERS, get_classifier
@@ -79,8 +81,6 @@ def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
              progress: bool = True) -> list[dict]:
     """Run every missing cell; return the grid's cells (cached + new), never other cells the cache holds (say,
     from an earlier setting under the same config name). ``test_sets``: name -> (images [N,3,32,32], labels)."""
-    from tqdm.auto import tqdm
-
     grid.validate(check_models=model_factory is get_classifier)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -127,8 +127,6 @@ def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
 
 def summarize(cells: list[dict], out_dir: str | Path | None = None, name: str = "summary"):
     """DataFrame of mean and std over seeds per (model, source, size, config); saved as CSV + Markdown."""
-    import pandas as pd
-
     if not cells:
         raise ValueError("no finished cells to summarise")
     df = pd.DataFrame(cells)

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..calibration import available_sources, get_calibration
+
 from ..data.cifar10 import IMAGE_SUFFIXES
 from ..data.dataset import CIFAR10_CLASSES
 from ..pil_images import read_rgb
@@ -85,8 +87,6 @@ def is_folder(spec: str) -> bool:
 
 def check_calibration_spec(spec: str, torch_model_available: bool | None = None) -> str:
     """'folder' or 'source' for a calibration spec; KeyError / ValueError otherwise."""
-    from ..calibration import available_sources
-
     if spec in available_sources():
         if spec == "bn-matching" and torch_model_available is False:
             raise ValueError("the bn-matching source needs a PyTorch model (a registered classifier or "
@@ -104,8 +104,6 @@ def check_calibration_spec(spec: str, torch_model_available: bool | None = None)
 def calibration_images(spec: str, size: int, seed: int, image_size: int, torch_model=None,
                        source_options: dict | None = None) -> ImageSet:
     """``size`` calibration images (all of a smaller folder) float32 [N,3,S,S] in [0,1]."""
-    from ..calibration import get_calibration
-
     kind = check_calibration_spec(spec, torch_model is not None)
     if kind == "folder":
         got = load_folder(spec, image_size, max_images=size, seed=seed)
@@ -138,8 +136,6 @@ def warn_if_degenerate(images: torch.Tensor, description: str) -> None:
 def held_out_synthetic(size: int, seed: int, image_size: int) -> ImageSet:
     """``size`` images of the bundled student generator with seed ``seed + HELD_OUT_SEED_OFFSET`` (never the
     calibration images). Labels are not given: they are the generator's intended classes, not ground truth."""
-    from ..calibration import get_calibration
-
     held_seed = seed + HELD_OUT_SEED_OFFSET
     cal = get_calibration(HELD_OUT_SOURCE, size, held_seed)
     return ImageSet(resize(cal.images, image_size), None,

@@ -26,12 +26,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import openvino as ov
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 from torch import nn
 
 from ..defaults import CIFAR10_MEAN, CIFAR10_STD, IMAGE_SIZE, VALUE_RANGE  # see gsoc_helpers.defaults
 from ..models.fit import check_state_fits
+from ..models.classifiers import CLASSIFIERS, get_classifier
 
 MODEL_SUFFIXES = (".onnx", ".xml")
 _FACTORY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
@@ -137,8 +140,6 @@ class UserModel:
 
 def model_kind(spec: str) -> str:
     """'onnx' | 'openvino-ir' | 'registered' | 'pytorch' for ``spec``; FileNotFoundError / ValueError otherwise."""
-    from ..models.classifiers import CLASSIFIERS
-
     path = Path(spec).expanduser()
     if path.is_file():
         suffix = path.suffix.lower()
@@ -161,8 +162,6 @@ def model_kind(spec: str) -> str:
 def check_ov_model(ov_model, image_size: int, what: str):
     """Check one float32 input [N,3,H,W] (H, W = ``image_size`` or dynamic) and one output [N, classes]; make the
     batch dimension dynamic. Returns (model, num_classes)."""
-    import openvino as ov
-
     if len(ov_model.inputs) != 1:
         raise ValueError(f"{what}: expected one input [N,3,H,W], found {len(ov_model.inputs)} inputs")
     port = ov_model.inputs[0]
@@ -187,8 +186,6 @@ def check_ov_model(ov_model, image_size: int, what: str):
 
 
 def _read_file(path: Path, kind: str):
-    import openvino as ov
-
     if kind == "openvino-ir" and not path.with_suffix(".bin").is_file():
         raise FileNotFoundError(f"OpenVINO IR {str(path)!r} has no weights file {path.with_suffix('.bin').name!r} "
                                 "beside it")
@@ -226,8 +223,6 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
         raise FileNotFoundError(f"weights file {str(path)!r} does not exist")
     try:
         if path.suffix.lower() == ".safetensors":
-            from safetensors.torch import load_file
-
             state = load_file(str(path))
         else:
             state = torch.load(str(path), map_location="cpu", weights_only=True)
@@ -281,8 +276,6 @@ def load_user_model(spec: str, weights: str | os.PathLike | None = None,
         ov_model = _read_file(path, kind)
     else:
         if kind == "registered":
-            from ..models.classifiers import get_classifier
-
             net = get_classifier(spec)
         else:
             if weights is None:

@@ -17,12 +17,16 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.utils.data import DistributedSampler
+from tqdm.auto import tqdm
 
 from ..data import SOURCES, ImageDataset, load_cifar10
+from ..config import resolve_device
 from ..data.synthetic import SyntheticDataset
 from ..images import save_grid, uint8_to_float
 from ..losses.distillation import LambdaPixSchedule, discriminator_loss, generator_loss
 from ..models.discriminator import ProjectionDiscriminator
+from ..models.registry import save_generator
 from ..models.student import StudentConfig, StudentGenerator
 from .augment import diff_augment
 from .ema import EMA
@@ -46,8 +50,6 @@ class DistillTrainer:
     """Holds models, optimisers and data; ``train()`` runs until epochs / max_steps / max_minutes are used up."""
 
     def __init__(self, cfg: DistillConfig, real: ImageDataset | None = None) -> None:
-        from ..config import resolve_device
-
         self.cfg = cfg.validate()
         self.distributed = dist.is_available() and dist.is_initialized()
         self.rank = dist.get_rank() if self.distributed else 0
@@ -99,8 +101,6 @@ class DistillTrainer:
     # ----------------------------------------------------------------- data
     def epoch_indices(self, epoch: int) -> torch.Tensor:
         """This rank's synthetic indices of ``epoch``: int64 [steps_per_epoch, batch], derived from (seed, epoch)."""
-        from torch.utils.data import DistributedSampler
-
         sampler = DistributedSampler(range(len(self.syn_labels)), num_replicas=self.world, rank=self.rank,
                                      shuffle=True, seed=self.cfg.seed, drop_last=True)
         sampler.set_epoch(epoch)
@@ -197,8 +197,6 @@ class DistillTrainer:
         return save_grid(imgs, self.files.sample_path(self.step), nrow=nrow)
 
     def export_ema(self) -> Path | None:
-        from ..models.registry import save_generator
-
         if self.rank != 0:
             return None
         return save_generator(self.ema.module, self.out / "student_ema.safetensors",
@@ -219,8 +217,6 @@ class DistillTrainer:
         ``resume`` continues the checkpoint in ``out_dir`` (refusing changed settings); with neither ``resume`` nor
         ``overwrite`` a non-empty ``out_dir`` is refused; ``overwrite`` deletes the earlier run's files first.
         """
-        from tqdm.auto import tqdm
-
         cfg = self.cfg
         mode: RunMode = "overwrite" if overwrite else "resume" if resume else "new"
         real = None if cfg.real_source in SOURCES else cfg.real_source

@@ -17,9 +17,12 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.cifar10 import SOURCES
+from ..data import load_cifar10
+from ..images import save_grid
 from ..losses import d_hinge_loss, g_hinge_loss
 from ..models.discriminator import ProjectionDiscriminator
 from ..models.offline_teacher import OfflineTeacher, OfflineTeacherConfig
+from ..models.registry import save_generator
 from .augment import diff_augment
 from .configs import GANTrainConfig  # noqa: F401  (re-exported)
 from .ema import EMA
@@ -100,8 +103,6 @@ class GANTrainer:
 
     @torch.no_grad()
     def save_grid(self) -> Path:
-        from ..images import save_grid
-
         imgs = self.ema.module(self.fixed_z, self.fixed_y)
         return save_grid(imgs, self.files.sample_path(self.step), nrow=10)
 
@@ -138,8 +139,6 @@ class GANTrainer:
         return {"step": self.step, "stopped": stopped, "minutes": budget.minutes()}
 
     def export(self, path: Path | None = None) -> Path:
-        from ..models.registry import save_generator
-
         path = Path(path or self.out / "generator_ema.safetensors")
         extra = {"train_steps": self.step, "train_config": asdict(self.cfg),
                  "data": f"CIFAR-10 train ({self.cfg.data_source})"}
@@ -148,8 +147,6 @@ class GANTrainer:
 
 def load_training_data(source: str = "jpeg", data_root=None) -> tuple[torch.Tensor, torch.Tensor]:
     """CIFAR-10 train -> (float32 [N, 3, 32, 32] in [-1, 1], int64 [N])."""
-    from ..data import load_cifar10
-
     ds = load_cifar10("train", source=source, data_root=data_root)
     x, y = ds.to_tensors()
     return x * 2.0 - 1.0, y

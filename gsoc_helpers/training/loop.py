@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+import torch
+
 from ..fileio import atomic_path
 from .run_folder import load_checkpoint_file, refuse_changed_config, trim_log
 
@@ -42,7 +44,6 @@ class RunFiles:
         """Write ``state`` plus the settings to ``checkpoint.pt`` atomically (writer only)."""
         if not self.writer:
             return None
-        import torch
 
         with atomic_path(self.checkpoint) as tmp:
             torch.save({**state, "config": json.dumps(settings_json(self.cfg))}, tmp)
@@ -83,16 +84,12 @@ TRAINER_PARTS = ("G", "D", "ema", "opt_g", "opt_d")
 
 def trainer_state(trainer: Any) -> dict:
     """The state both trainers checkpoint: each of :data:`TRAINER_PARTS`, the step and torch's RNG state."""
-    import torch
-
     return {**{k: getattr(trainer, k).state_dict() for k in TRAINER_PARTS}, "step": torch.tensor(trainer.step),
             "torch_rng": torch.get_rng_state()}
 
 
 def load_trainer_state(trainer: Any, state: dict) -> None:
     """Inverse of :func:`trainer_state` (the RNG state is moved to the CPU first, as torch requires)."""
-    import torch
-
     for k in TRAINER_PARTS:
         getattr(trainer, k).load_state_dict(state[k])
     trainer.step = int(state["step"])

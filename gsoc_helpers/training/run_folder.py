@@ -13,6 +13,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
+import torch
+
 from ..fileio import atomic_write_text, is_temp_name
 from ..safety import refuse_overlap
 
@@ -91,8 +93,6 @@ def trim_log(path: str | Path, last_step: int) -> None:
 
 def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict:
     """``torch.load(weights_only=True)`` of a training checkpoint; ValueError (one line) if it is not one."""
-    import torch
-
     path = Path(path)
     if path.stat().st_size == 0:
         raise ValueError(f"checkpoint {str(path)!r} is empty; delete it or use --overwrite to start again")
