@@ -14,11 +14,17 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
+import tarfile
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..config import get_cache_dir, get_data_root
+from ..download import CIFAR10_TARBALL, fetch_official
+from ..file_lock import exclusive_lock
+from ..pil_images import read_rgb
 from .dataset import CIFAR10_CLASSES, DataError, ImageDataset
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -33,11 +39,21 @@ def _check_split(split: str) -> None:
         raise ValueError(f"unknown split {split!r}; expected 'train' or 'test'")
 
 
+def load_image(path: Path, size: int = 32) -> np.ndarray:
+    """One image file as uint8 [size, size, 3]: every PIL mode converted (16-bit scaled) or refused, huge images
+    refused (:func:`gsoc_helpers.pil_images.read_rgb`); DataError naming the file for those and for another size."""
+    try:
+        arr = read_rgb(path)
+    except ValueError as err:
+        raise DataError(str(err)) from None
+    if arr.shape != (size, size, 3):
+        raise DataError(f"image {str(path)!r} has shape {arr.shape}; expected ({size}, {size}, 3)")
+    return arr
+
+
 def load_image_folder(path: str | os.PathLike, class_names: tuple[str, ...] = CIFAR10_CLASSES,
                       image_size: int = 32) -> ImageDataset:
     """Read ``<path>/<class_name>/*.png|jpg`` into uint8 [N, H, W, 3]; files sorted by name per class."""
-    from ..pil_images import read_rgb
-
     root = Path(path)
     if not root.is_dir():
         raise DataError(f"image folder {str(root)!r} does not exist; expected <folder>/<class_name>/*.png|jpg")
@@ -53,13 +69,7 @@ def load_image_folder(path: str | os.PathLike, class_names: tuple[str, ...] = CI
     for label, name in enumerate(class_names):
         files = sorted(f for f in (root / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
         for f in files:
-            try:
-                arr = read_rgb(f)  # every PIL mode converted (16-bit scaled) or refused; huge images refused
-            except ValueError as err:
-                raise DataError(str(err)) from None
-            if arr.shape != (image_size, image_size, 3):
-                raise DataError(f"image {str(f)!r} has shape {arr.shape}; expected ({image_size}, {image_size}, 3)")
-            images.append(arr)
+            images.append(load_image(f, image_size))
             labels.append(label)
     if not images:
         raise DataError(f"image folder {str(root)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
@@ -133,13 +143,6 @@ def _find_batches(data_root: Path | None) -> Path | None:
 def download_cifar10(root: str | os.PathLike | None = None) -> Path:
     """The official python tarball through :func:`gsoc_helpers.download.fetch_official` (md5 checked; data root,
     cache or ``$GSOC_DOWNLOAD_MIRROR``), unpacked into ``root`` (default: the cache); returns the batches folder."""
-    import shutil
-    import tarfile
-    import tempfile
-
-    from ..download import CIFAR10_TARBALL, fetch_official
-    from ..file_lock import exclusive_lock
-
     target = Path(root) if root else get_cache_dir()
     done = target / BATCH_FOLDER / "batches.meta"  # the folder appears complete (renamed into place) or not at all
     if done.is_file():

@@ -19,8 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
+from tqdm.auto import tqdm
 
 from ..safety import refuse_overlap
+from .cifar10 import load_image  # FakeCIFAR10 images are read like an image-folder CIFAR-10
 from .dataset import CIFAR10_CLASSES, DataError
 from .synthetic import SyntheticDatasetWriter
 
@@ -72,8 +75,6 @@ def scan(src: str | os.PathLike) -> dict[int, list[int]]:
 
 def load_latent(path: Path) -> np.ndarray:
     """float32 [z_dim]: the one latent row in ``path`` (weights-only load on the CPU; any larger storage dropped)."""
-    import torch
-
     try:
         with warnings.catch_warnings():  # torch's note on validating sparse tensors: refused below anyway
             warnings.simplefilter("ignore", UserWarning)
@@ -99,23 +100,9 @@ def load_latent(path: Path) -> np.ndarray:
     return z.numpy().copy()
 
 
-def load_image(path: Path, size: int = 32) -> np.ndarray:
-    from ..pil_images import read_rgb
-
-    try:
-        arr = read_rgb(path)  # every PIL mode converted (16-bit scaled) or refused; huge images refused
-    except ValueError as err:
-        raise DataError(str(err)) from None
-    if arr.shape != (size, size, 3):
-        raise DataError(f"{str(path)!r} is {arr.shape[1]}x{arr.shape[0]}, expected {size}x{size}")
-    return arr
-
-
 def import_fakecifar10(src: str | os.PathLike, out: str | os.PathLike, per_class: int | None = None,
                        shard_size: int = 1000, progress: bool = True) -> ImportReport:
     """Write ``src`` (FakeCIFAR10 layout) as a synthetic dataset at ``out``; returns what was written."""
-    from tqdm.auto import tqdm
-
     src = Path(src)
     refuse_overlap(out, [("FakeCIFAR10 folder", src)])
     ids = scan(src)
