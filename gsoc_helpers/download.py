@@ -44,7 +44,7 @@ def download_url(url: str, dest: str | os.PathLike, expected_sha256: str | None 
     a full md5.  Returns the file's sha256.  Raises OSError for network failures (``urllib.error.HTTPError`` for
     an HTTP status) and truncated downloads, ValueError for a checksum mismatch; ``dest`` is untouched then.
     """
-    from tqdm.auto import tqdm
+    from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)

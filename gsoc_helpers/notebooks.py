@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-# Text that a reader should never see in an executed notebook: warnings, log lines, progress-bar glyphs.
-NOISE = re.compile(r"\b\w*Warning\b|\bWARNING\b|━|No CUDA runtime")
+# Text that a reader should never see in an executed notebook: warnings, log lines ("INFO:nncf:...",
+# "WARNING:root:...", "[IPKernelApp] INFO | ..."), progress-bar glyphs and a tqdm bar's text ("0%|   | 0/3000").
+NOISE = re.compile(r"\b\w*Warning\b|\bWARNING\b|━|No CUDA runtime"
+                   r"|^\s*(\[\w+\]\s*)?(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b\s*[:|]"
+                   r"|\d+%\|")
 
 
 @dataclass
@@ -123,7 +126,7 @@ def output_noise(nb) -> list[str]:
 
 def run_series(cfg: SeriesConfig) -> list[NotebookRun]:
     """Execute every notebook in order (stopping at the first failure) and write ``SUMMARY.md``."""
-    from tqdm.auto import tqdm
+    from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     available = list_notebooks(cfg.notebook_dir)
     if not available:

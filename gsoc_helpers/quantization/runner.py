@@ -77,7 +77,7 @@ def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
              progress: bool = True) -> list[dict]:
     """Run every missing cell; return the grid's cells (cached + new), never other cells the cache holds (say,
     from an earlier setting under the same config name). ``test_sets``: name -> (images [N,3,32,32], labels)."""
-    from tqdm.auto import tqdm
+    from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     grid.validate(check_models=model_factory is get_classifier)
     out = Path(out_dir)

@@ -303,7 +303,7 @@ class DistillTrainer:
         ``resume`` continues the checkpoint in ``out_dir`` (refusing changed settings); with neither ``resume`` nor
         ``overwrite`` a non-empty ``out_dir`` is refused; ``overwrite`` deletes the earlier run's files first.
         """
-        from tqdm.auto import tqdm
+        from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
         cfg = self.cfg
         mode = "overwrite" if overwrite else "resume" if resume else "new"

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
+from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
 from ..losses import d_hinge_loss, g_hinge_loss
 from ..models.discriminator import ProjectionDiscriminator
