@@ -30,7 +30,7 @@ def final_line(bar: _std_tqdm) -> str:
     done = f"{count(n)}/{count(total)}" if total else count(n)
     if total and n < total:
         done = f"stopped at {done}"
-    rate = n / elapsed if elapsed > 0 else 0.0
+    rate = (n - (d.get("initial") or 0)) / elapsed if elapsed > 0 else 0.0  # a resumed run: this session's rate
     rate_text = f"{count(rate)}" if scale else (f"{rate:.3g}" if rate < 1000 else f"{rate:,.0f}")
     seconds = f"{elapsed:.1f} s" if elapsed < 600 else _std_tqdm.format_interval(elapsed)
     desc = f"{d['prefix']}: " if d.get("prefix") else ""
@@ -79,12 +79,10 @@ class _LineBar(_std_tqdm):
         super().__init__(*args, **{**kwargs, "file": io.StringIO()})
 
     def close(self):
-        was_open = not self.disable and not getattr(self, "_closed_once", False)
+        was_open = not self.disable  # tqdm's close() disables the bar: a second close prints nothing
         super().close()
-        if was_open:
-            self._closed_once = True
-            if self.leave or (self.total and self.n < self.total):
-                print(final_line(self), file=sys.stdout)
+        if was_open and (self.leave or (self.total and self.n < self.total)):
+            print(final_line(self), file=sys.stdout)
 
 
 def progress(iterable: Iterable | None = None, **kwargs: Any) -> _std_tqdm:

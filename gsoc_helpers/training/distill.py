@@ -318,7 +318,8 @@ class DistillTrainer:
         self.D.train()
         t0, t_last, s_last = time.perf_counter(), time.perf_counter(), self.step
         stopped, ips = "done", 0.0
-        bar = tqdm(total=total, initial=self.step, disable=not cfg.progress or self.rank != 0, desc="distill")
+        bar = tqdm(total=total, initial=self.step, disable=not cfg.progress or self.rank != 0, desc="distill",
+                   unit="step")
         while self.step < total:
             epoch, k = divmod(self.step, self.steps_per_epoch)
             batches = self.epoch_indices(epoch)
