@@ -24,6 +24,9 @@ def final_line(bar: _std_tqdm) -> str:
     """``desc: n/total unit in T (rate unit/s)[, postfix]`` for a finished (or stopped) bar."""
     d = bar.format_dict
     n, total, unit, elapsed = d["n"], d["total"], d.get("unit") or "it", float(d["elapsed"])
+    desc = f"{d['prefix']}: " if d.get("prefix") else ""
+    if not n and not total:  # an empty loop: everything was cached or done already
+        return f"{desc}nothing left to run"
     scale = d.get("unit_scale")
     count = (lambda v: _std_tqdm.format_sizeof(v * (1 if scale is True else scale), divisor=d.get("unit_divisor")
                                                or 1000)) if scale else (lambda v: f"{int(v):,}")
@@ -33,7 +36,6 @@ def final_line(bar: _std_tqdm) -> str:
     rate = (n - (d.get("initial") or 0)) / elapsed if elapsed > 0 else 0.0  # a resumed run: this session's rate
     rate_text = f"{count(rate)}" if scale else (f"{rate:.3g}" if rate < 1000 else f"{rate:,.0f}")
     seconds = f"{elapsed:.1f} s" if elapsed < 600 else _std_tqdm.format_interval(elapsed)
-    desc = f"{d['prefix']}: " if d.get("prefix") else ""
     post = f", {d['postfix']}" if d.get("postfix") else ""
     return f"{desc}{done} {unit} in {seconds} ({rate_text} {unit}/s){post}"
 

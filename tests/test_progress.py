@@ -37,6 +37,8 @@ def test_final_line_counts_time_rate_and_postfix():
     size.update(2_000_000)
     assert final_line(size).startswith("download x: 2.00M/2.00M B in")
     bar.close(), size.close()
+    with progress([], desc="quantize-study", file=io.StringIO()) as empty:
+        assert final_line(empty) == "quantize-study: nothing left to run"
 
 
 CELLS = [
