@@ -99,14 +99,28 @@ def test_output_noise_finds_log_lines_and_stale_bars():
     assert output_noise(nb) == [f"cell 0: {ln.strip()}" for ln in lines]
 
 
-def test_quiet_progress_keeps_nncf_info_lines_back(capfd):
+def test_quiet_progress_keeps_nncf_info_lines_back():
+    """Through a handler of our own beside NNCF's stdout one (whose stream pytest may have swapped earlier)."""
+    import io
+    import logging
+
     from nncf.common.logging import nncf_logger
 
     from gsoc_helpers.quiet import quiet_progress
 
-    with quiet_progress():
-        nncf_logger.info("Elapsed Time: 00:00:00")
-        nncf_logger.warning("a real warning")
-    nncf_logger.info("after the block")
-    out = capfd.readouterr().out
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+    nncf_logger.addHandler(handler)
+    level = nncf_logger.level
+    nncf_logger.setLevel(logging.INFO)  # NNCF's own default (an earlier test may have changed it)
+    try:
+        with quiet_progress():
+            nncf_logger.info("Elapsed Time: 00:00:00")
+            nncf_logger.warning("a real warning")
+        nncf_logger.info("after the block")
+    finally:
+        nncf_logger.removeHandler(handler)
+        nncf_logger.setLevel(level)
+    out = buf.getvalue()
     assert "Elapsed Time" not in out and "WARNING:nncf:a real warning" in out and "INFO:nncf:after the block" in out
