@@ -19,21 +19,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from .fileio import commit, digest_file, sha256_file, temp_path  # noqa: F401  (sha256_file re-exported)
+
 MIRROR_ENV = "GSOC_DOWNLOAD_MIRROR"
 CHECKSUMS_ENV = "GSOC_DOWNLOAD_CHECKSUMS"
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """sha256 hex digest of a file, read in 1 MiB blocks."""
-    return _digest_file(path, "sha256")
-
-
-def _digest_file(path: str | os.PathLike, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def download_url(url: str, dest: str | os.PathLike, expected_sha256: str | None = None,
@@ -48,7 +37,7 @@ def download_url(url: str, dest: str | os.PathLike, expected_sha256: str | None 
 
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.part{os.getpid()}")
+    tmp = temp_path(dest)
     h, md5 = hashlib.sha256(), hashlib.md5()
     try:
         with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as out:  # noqa: S310 (https/file)
@@ -67,7 +56,7 @@ def download_url(url: str, dest: str | os.PathLike, expected_sha256: str | None 
             raise ValueError(f"checksum mismatch for {url}: sha256 {digest}, expected {expected_sha256}")
         if expected_md5 is not None and md5.hexdigest() != expected_md5.lower():
             raise ValueError(f"checksum mismatch for {url}: md5 {md5.hexdigest()}, expected {expected_md5}")
-        os.replace(tmp, dest)
+        commit(tmp, dest)
         return digest
     finally:
         tmp.unlink(missing_ok=True)
@@ -126,7 +115,7 @@ def _verify(path: Path, f: OfficialFile, recorded: str | None) -> str:
     if override is not None:
         ok, want = digest == override.lower(), f"sha256 {override} (from ${CHECKSUMS_ENV})"
     elif f.md5 is not None:
-        ok, want = _digest_file(path, "md5") == f.md5, f"md5 {f.md5} (published)"
+        ok, want = digest_file(path, "md5") == f.md5, f"md5 {f.md5} (published)"
     elif f.sha256_prefix is not None:
         ok, want = digest.startswith(f.sha256_prefix), f"sha256 prefix {f.sha256_prefix} (published)"
     else:

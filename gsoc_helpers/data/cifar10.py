@@ -151,7 +151,7 @@ def download_cifar10(root: str | os.PathLike | None = None) -> Path:
             raise DataError(f"{str(tarball)!r} holds no {BATCH_FOLDER}/ files; not the CIFAR-10 python tarball")
         target.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target) as tmp:  # unpacked aside, renamed when complete
-            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            safe: dict = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             tar.extractall(tmp, members=members, **safe)  # noqa: S202 (regular files under cifar-10-batches-py/)
             shutil.rmtree(target / BATCH_FOLDER, ignore_errors=True)
             os.replace(Path(tmp) / BATCH_FOLDER, target / BATCH_FOLDER)

@@ -17,7 +17,9 @@ import torch
 from ..calibration import available_sources, get_calibration
 from ..models.classifiers import CLASSIFIERS, get_classifier
 from . import evaluate as ev
-from .accuracy import AccuracyControl, quantize_accuracy_aware
+from ..defaults import CALIBRATION_SIZE, SEEDS
+from .accuracy import quantize_accuracy_aware
+from .settings import PROJECT_DEFAULT, AccuracyControl
 from .ptq import PTQConfig, quantize, to_openvino
 
 METRICS = ("top1_fp32", "top1_int8", "drop", "agreement", "kl")
@@ -27,9 +29,9 @@ METRICS = ("top1_fp32", "top1_int8", "drop", "agreement", "kl")
 class Grid:
     models: list[str]
     sources: list[str]
-    sizes: list[int] = field(default_factory=lambda: [300])
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    configs: dict[str, PTQConfig] = field(default_factory=lambda: {"default": PTQConfig()})
+    sizes: list[int] = field(default_factory=lambda: [CALIBRATION_SIZE])
+    seeds: list[int] = field(default_factory=lambda: list(SEEDS))
+    configs: dict[str, PTQConfig] = field(default_factory=lambda: {PROJECT_DEFAULT: PTQConfig()})
     source_options: dict[str, dict] = field(default_factory=dict)  # per source: kwargs for get_calibration
     source_labels: dict[str, str] = field(default_factory=dict)  # per source: name shown in tables (e.g. "real-jpeg")
     # per config name: quantize with NNCF accuracy control instead of nncf.quantize (see quantization.accuracy)

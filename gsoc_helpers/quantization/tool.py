@@ -7,11 +7,10 @@ and renamed at the end, so an error or an interrupt leaves no half-written ``out
 """
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,39 +19,11 @@ import torch
 from . import evaluate as ev
 from .ptq import NNCF_DEFAULTS, PTQConfig, quantize, quantize_with_accuracy_control, save_ir
 from .report import environment, write_report
+from .settings import QuantizeOptions
 from .user_images import ImageSet, calibration_images, check_calibration_spec, held_out_synthetic, load_folder
 from .user_model import Preprocessing, UserModel, load_user_model
 
 FP32_FILE, INT8_FILE = "model_fp32.xml", "model_int8.xml"
-
-
-@dataclass
-class QuantizeOptions:
-    """Settings of :func:`quantize_model` other than the model, the images and the PTQ config."""
-
-    calibration_size: int = 300        # images from the source (a smaller folder: all of it)
-    seed: int = 0
-    held_out_size: int = 500           # held-out synthetic images when no held-out folder is given
-    max_drop: float | None = None      # top-1 points: accuracy-aware PTQ on the labelled held-out folder
-    nncf_defaults: bool = False        # NNCF's own defaults instead of the project's measured best PTQConfig
-    speed_batches: tuple[int, ...] = (1, 64)
-    speed_seconds: float = 2.0
-    threads: int | None = None         # OpenVINO inference threads (None: OpenVINO's choice)
-    source_options: dict = field(default_factory=dict)  # keyword arguments of the calibration source
-
-    def validate(self) -> None:
-        for name in ("calibration_size", "held_out_size"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name.replace('_', ' ')} must be a positive integer, got {v!r}")
-        if self.max_drop is not None and not (isinstance(self.max_drop, (int, float)) and 0 < self.max_drop < 100):
-            raise ValueError(f"max drop must be in (0, 100) top-1 points, got {self.max_drop!r}")
-        if not self.speed_batches or any(int(b) < 1 for b in self.speed_batches):
-            raise ValueError(f"speed batch sizes must be positive integers, got {list(self.speed_batches)}")
-        if not (math.isfinite(self.speed_seconds) and self.speed_seconds > 0):
-            raise ValueError(f"speed seconds must be > 0, got {self.speed_seconds!r}")
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be >= 1, got {self.threads!r}")
 
 
 @dataclass
@@ -176,8 +147,8 @@ def _run(um: UserModel, held: ImageSet | None, calibration: str, out: Path, opts
             val, held = _split(held, opts.seed)
             with torch.no_grad():
                 val_x = um.preprocessing(val.images)
-            int8 = quantize_with_accuracy_control(um.ov_model, cal_x, val_x, val.labels, opts.max_drop / 100, cfg)
-            accuracy = {"max_drop_points": opts.max_drop, "validation_images": len(val.images)}
+            int8 = quantize_with_accuracy_control(um.ov_model, cal_x, val_x, val.labels, opts.max_drop, cfg)
+            accuracy = {"max_drop_points": round(opts.max_drop * 100, 6), "validation_images": len(val.images)}
         else:
             int8 = quantize(um.ov_model, cal_x, cfg)
         int8_xml = save_ir(int8, tmp / INT8_FILE)

@@ -15,6 +15,7 @@ import torch
 
 from ..data.cifar10 import IMAGE_SUFFIXES
 from ..data.dataset import CIFAR10_CLASSES
+from ..pixels import uint8_to_unit
 from .user_model import first_line, resize
 
 HELD_OUT_SOURCE = "student"      # generator of the held-out synthetic images when no held-out folder is given
@@ -40,9 +41,9 @@ def image_files(folder: str | Path) -> list[Path]:
 
 def _label_of(root: Path, files: list[Path]) -> list[int] | None:
     """Class index per file from its class folder (CIFAR-10 name or integer), or None if not all are labelled."""
-    names = [f.relative_to(root).parts[0] if len(f.relative_to(root).parts) == 2 else None for f in files]
-    if any(n is None for n in names):
+    if any(len(f.relative_to(root).parts) != 2 for f in files):
         return None
+    names = [f.relative_to(root).parts[0] for f in files]
     if all(n in CIFAR10_CLASSES for n in names):
         return [CIFAR10_CLASSES.index(n) for n in names]
     if all(n.isdigit() for n in names):
@@ -67,7 +68,7 @@ def load_folder(folder: str | Path, image_size: int, max_images: int | None = No
                 arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
         except (UnidentifiedImageError, OSError) as err:
             raise ValueError(f"cannot read image {str(files[i])!r}: {first_line(err)}") from None
-        x = torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0).unsqueeze(0)
+        x = uint8_to_unit(arr[None])
         out.append(resize(x, image_size))
     y = None if labels is None else torch.tensor([labels[i] for i in idx], dtype=torch.int64)
     what = f"{len(idx)} images from folder {str(root)!r}" + (" (labelled by class folder)" if y is not None else "")

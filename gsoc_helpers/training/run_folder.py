@@ -13,6 +13,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
+from ..fileio import atomic_write_text, is_temp_name
+
 RunMode = Literal["new", "resume", "overwrite"]
 MODES = ("new", "resume", "overwrite")
 
@@ -34,7 +36,8 @@ def prepare_run_folder(out: str | Path, mode: RunMode, own_files: Iterable[str])
         raise FileExistsError(f"run folder {str(out)!r} is not empty ({shown}); use --resume to continue that run "
                               "or --overwrite to start it again (resume=True / overwrite=True in Python)")
     if mode == "overwrite":
-        for name in own_files:
+        temporaries = [p.name for p in out.iterdir() if is_temp_name(p.name)] if out.is_dir() else []
+        for name in [*own_files, *temporaries]:  # temporaries: of a writer killed mid-write
             path = out / name
             if path.is_dir():
                 shutil.rmtree(path)
@@ -79,9 +82,7 @@ def trim_log(path: str | Path, last_step: int) -> None:
             continue
         if isinstance(record, dict) and int(record.get("step", 0)) <= last_step:
             keep.append(line)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(ln + "\n" for ln in keep))
-    tmp.replace(path)
+    atomic_write_text(path, "".join(ln + "\n" for ln in keep))
 
 
 def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict:
