@@ -127,6 +127,7 @@ def output_noise(nb) -> list[str]:
 def run_series(cfg: SeriesConfig) -> list[NotebookRun]:
     """Execute every notebook in order (stopping at the first failure) and write ``SUMMARY.md``."""
     from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
+    from .progress import write
 
     available = list_notebooks(cfg.notebook_dir)
     if not available:
@@ -144,7 +145,7 @@ def run_series(cfg: SeriesConfig) -> list[NotebookRun]:
         run = execute_notebook(nb, out / "executed" / nb.name, cfg.parameters, cfg.timeout_per_cell,
                                cwd=cfg.notebook_dir)
         runs.append(run)
-        tqdm.write(f"{nb.name}: {'ok' if run.ok else 'FAILED'} in {run.seconds:.0f} s {run.error}")
+        write(f"{nb.name}: {'ok' if run.ok else 'FAILED'} in {run.seconds:.0f} s {run.error}")
         if not run.ok:
             break
     write_summary(out, runs, cfg.parameters)

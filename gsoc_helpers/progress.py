@@ -10,6 +10,7 @@ runs and, when the bar closes, replaces it in place (one display id) with a stat
 Outside a kernel (terminal, CLI, log files) it is tqdm's own text bar, whose last state says the same.  Every loop of
 the package reports progress through :func:`progress`; it takes tqdm's arguments and returns a tqdm object.
 """
+
 from __future__ import annotations
 
 import io
@@ -28,8 +29,11 @@ def final_line(bar: _std_tqdm) -> str:
     if not n and not total:  # an empty loop: everything was cached or done already
         return f"{desc}nothing left to run"
     scale = d.get("unit_scale")
-    count = (lambda v: _std_tqdm.format_sizeof(v * (1 if scale is True else scale), divisor=d.get("unit_divisor")
-                                               or 1000)) if scale else (lambda v: f"{int(v):,}")
+    count = (
+        (lambda v: _std_tqdm.format_sizeof(v * (1 if scale is True else scale), divisor=d.get("unit_divisor") or 1000))
+        if scale
+        else (lambda v: f"{int(v):,}")
+    )
     done = f"{count(n)}/{count(total)}" if total else count(n)
     if total and n < total:
         done = f"stopped at {done}"
@@ -99,4 +103,3 @@ def progress(iterable: Iterable | None = None, **kwargs: Any) -> _std_tqdm:
 
 
 write = _text_tqdm.write  # print a line without breaking a bar (tqdm.write)
-progress.write = write  # type: ignore[attr-defined]  # so that `progress as tqdm` keeps tqdm.write working

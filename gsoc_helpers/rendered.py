@@ -11,6 +11,7 @@ The sources in ``notebooks/`` are stored without outputs; ``make docs`` runs the
 :func:`stale_copies` compares every copy's code cells with its source (papermill's injected-parameters cell aside),
 so a test fails as soon as a source changes without ``make docs``.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,13 +32,16 @@ COPY_LINK = re.compile(r"^\*\*Results without running:\*\*.*$", re.M)
 
 def copy_link(name: str) -> str:
     """The line each source notebook's first cell carries (``name``: ``01_teacher_sampling.ipynb``)."""
-    return (f"**Results without running:** [the executed quick-profile copy](../docs/notebooks/{name}) shows every "
-            "figure, table and number of this notebook (`make docs` regenerates it).")
+    return (
+        f"**Results without running:** [the executed quick-profile copy](../docs/notebooks/{name}) shows every "
+        "figure, table and number of this notebook (`make docs` regenerates it)."
+    )
 
 
 def _code_sources(nb) -> list[str]:
-    return [c.source for c in nb.cells if c.cell_type == "code"
-            and INJECTED not in c.get("metadata", {}).get("tags", [])]
+    return [
+        c.source for c in nb.cells if c.cell_type == "code" and INJECTED not in c.get("metadata", {}).get("tags", [])
+    ]
 
 
 def _size(output) -> int:
@@ -51,11 +55,15 @@ def _small_outputs(cell) -> list:
     for o in cell.get("outputs", []):
         data = o.get("data", {})
         if WIDGET_VIEW in data:
-            o = nbformat.v4.new_output("display_data", data={
-                "text/plain": "[an interactive ipywidgets panel: open the source notebook in Jupyter to use it]"})
+            o = nbformat.v4.new_output(
+                "display_data",
+                data={"text/plain": "[an interactive ipywidgets panel: open the source notebook in Jupyter to use it]"},
+            )
         elif _size(o) > MAX_OUTPUT_BYTES:
-            o = nbformat.v4.new_output("display_data", data={
-                "text/plain": f"[an output of {_size(o) / 1e6:.1f} MB, left out of the rendered copy]"})
+            o = nbformat.v4.new_output(
+                "display_data",
+                data={"text/plain": f"[an output of {_size(o) / 1e6:.1f} MB, left out of the rendered copy]"},
+            )
         out.append(o)
     return out
 
@@ -78,11 +86,15 @@ def render_copy(executed: Path, dest: Path, source: Path | None = None) -> Path:
     if nb.cells and nb.cells[0].cell_type == "markdown":
         nb.cells[0].source = COPY_LINK.sub(
             f"**This is the executed copy** of [notebooks/{(source or executed).name}]({src}), stored with its "
-            "outputs for reading; open the source to run it.", nb.cells[0].source)
+            "outputs for reading; open the source to run it.",
+            nb.cells[0].source,
+        )
     banner = nbformat.v4.new_markdown_cell(
         f"> Executed copy: `{profile}` profile at `{scale}` scale, run {time.strftime('%Y-%m-%d')} by `make docs` "
         f"(papermill). Source: [{(source or executed).name}]({src}). Numbers and speeds are this run's, on that "
-        "machine's CPU (named in the outputs where speed is measured).", metadata={"tags": [BANNER]})
+        "machine's CPU (named in the outputs where speed is measured).",
+        metadata={"tags": [BANNER]},
+    )
     nb.cells.insert(0, banner)
     nb.metadata["gsoc_rendered"] = {"profile": profile, "scale": scale}
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -95,8 +107,10 @@ def render_series(executed_dir: Path, docs_dir: Path = DOCS_DIR, source_dir: Pat
     sources = list_notebooks(source_dir)
     missing = [p.name for p in sources if not (Path(executed_dir) / p.name).is_file()]
     if missing:
-        raise FileNotFoundError(f"no executed copy of {', '.join(missing)} in {str(executed_dir)!r}; run the demo "
-                                "first (make docs does both)")
+        raise FileNotFoundError(
+            f"no executed copy of {', '.join(missing)} in {str(executed_dir)!r}; run the demo "
+            "first (make docs does both)"
+        )
     return [render_copy(Path(executed_dir) / p.name, Path(docs_dir) / p.name, p) for p in sources]
 
 
@@ -116,9 +130,17 @@ def stale_copies(source_dir: Path = NOTEBOOK_DIR, docs_dir: Path = DOCS_DIR) -> 
         have = _code_sources(nbformat.read(str(copy), as_version=4))
         if want != have:
             diff = next((i for i, (a, b) in enumerate(zip(want, have)) if a != b), min(len(want), len(have)))
-            detail = "".join(difflib.unified_diff((have[diff] if diff < len(have) else "").splitlines(True),
-                                                  (want[diff] if diff < len(want) else "").splitlines(True),
-                                                  "copy", "source", n=0))[:400]
-            problems.append(f"{src.name}: code cell {diff + 1} of {len(want)} differs from the rendered copy "
-                            f"(run `make docs`):\n{detail}")
+            detail = "".join(
+                difflib.unified_diff(
+                    (have[diff] if diff < len(have) else "").splitlines(True),
+                    (want[diff] if diff < len(want) else "").splitlines(True),
+                    "copy",
+                    "source",
+                    n=0,
+                )
+            )[:400]
+            problems.append(
+                f"{src.name}: code cell {diff + 1} of {len(want)} differs from the rendered copy "
+                f"(run `make docs`):\n{detail}"
+            )
     return problems

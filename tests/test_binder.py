@@ -3,6 +3,7 @@ copies the repository *before* anything installs it (``-e .[notebooks]`` needs p
 
 ``repo2docker --no-build --debug`` writes that Dockerfile to its log without Docker; the test runs it on a copy of
 the checkout's tracked files, as Binder would see a clone."""
+
 from __future__ import annotations
 
 import shutil
@@ -28,8 +29,9 @@ def _tracked_copy(dest: Path) -> Path:
 def _dockerfile(repo: Path) -> list[str]:
     exe = Path(sys.executable).with_name("repo2docker")
     assert exe.is_file(), "repo2docker is missing: it is in the dev extra (pip install -e '.[dev]')"
-    run = subprocess.run([str(exe), "--no-build", "--no-run", "--debug", str(repo)], capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run(
+        [str(exe), "--no-build", "--no-run", "--debug", str(repo)], capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     lines = (run.stdout + run.stderr).splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.startswith("FROM "))

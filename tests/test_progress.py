@@ -1,4 +1,5 @@
 """Progress bars: one final line (count, time, rate) in a saved notebook, never the widget's "0%| | 0/3000"."""
+
 from __future__ import annotations
 
 import re

@@ -1,6 +1,7 @@
 """Study plots and tables on a summary table with several models, sources, sizes, configs and seed counts: dots
 with error bars on linear axes zoomed to the data, every value written, tick labels that do not overlap, size
 sweeps as lines with bands, the compact results table, and no '± 0.00' for a single seed."""
+
 from __future__ import annotations
 
 import itertools
@@ -21,10 +22,21 @@ def table():
     rows = []
     for i, (m, s, n, c) in enumerate(itertools.product(MODELS, SOURCES, SIZES, CONFIGS)):
         agree = 99.5 - 0.5 * SOURCES.index(s) - 0.2 * MODELS.index(m) - (0.3 if c == "nncf" else 0) + 1 / n
-        rows.append({"model": m, "source": s, "size": n, "config": c,
-                     "exact_agreement_mean": agree, "exact_agreement_std": 0.05 + 0.01 * i,
-                     "exact_kl_mean": (100 - agree) / 500, "exact_kl_std": 1e-4,
-                     "exact_drop_mean": rng.normal(0.1, 0.2), "exact_drop_std": 0.1, "n_seeds": 3})
+        rows.append(
+            {
+                "model": m,
+                "source": s,
+                "size": n,
+                "config": c,
+                "exact_agreement_mean": agree,
+                "exact_agreement_std": 0.05 + 0.01 * i,
+                "exact_kl_mean": (100 - agree) / 500,
+                "exact_kl_std": 1e-4,
+                "exact_drop_mean": rng.normal(0.1, 0.2),
+                "exact_drop_std": 0.1,
+                "n_seeds": 3,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -41,8 +53,9 @@ def _labels_do_not_overlap(fig) -> None:
     for ax in (a for a in fig.axes if a.get_visible()):
         for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):
             boxes = [t.get_window_extent(renderer) for t in ticks if t.get_text()]
-            assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:]), \
-                [t.get_text() for t in ticks]
+            assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]), [
+                t.get_text() for t in ticks
+            ]
 
 
 def test_by_source_dots_on_a_linear_zoomed_axis_with_every_value_written(table):
@@ -63,9 +76,11 @@ def test_by_source_dots_on_a_linear_zoomed_axis_with_every_value_written(table):
     texts = [t.get_text() for t in ax.texts]
     assert len(texts) == len(SOURCES) * len(CONFIGS) and all("±" in t for t in texts)  # every value, with its std
     bold = [t.get_text() for t in ax.texts if t.get_fontweight() == "bold"]
-    assert bold == [f"{sub[sub.config == c].exact_agreement_mean.max():.2f} ± "
-                    f"{sub[sub.config == c].sort_values('exact_agreement_mean').exact_agreement_std.iloc[-1]:.2f}"
-                    for c in CONFIGS]  # the closest source of each setting
+    assert bold == [
+        f"{sub[sub.config == c].exact_agreement_mean.max():.2f} ± "
+        f"{sub[sub.config == c].sort_values('exact_agreement_mean').exact_agreement_std.iloc[-1]:.2f}"
+        for c in CONFIGS
+    ]  # the closest source of each setting
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["PTQ setting:"] + CONFIGS
     assert [t.get_text() for t in ax.get_yticklabels()] == SOURCES
     _labels_do_not_overlap(fig)
@@ -111,7 +126,11 @@ def test_vs_size_lines_with_bands_and_off_scale_points(table, tmp_path):
     far = table.copy()
     far.loc[(far["size"] == 10) & (far.source == "real") & (far.model == "m20"), "exact_agreement_mean"] = 60.0
     ax = plots.figure_vs_size(far, "exact", "agreement").axes[0]
-    assert ax.get_ylim()[0] > 90 and "off scale" in ax.get_title(loc="left") and "real at 10: 60.00" in ax.get_title(loc="left")
+    assert (
+        ax.get_ylim()[0] > 90
+        and "off scale" in ax.get_title(loc="left")
+        and "real at 10: 60.00" in ax.get_title(loc="left")
+    )
     _labels_do_not_overlap(ax.figure)
     assert plots.plot_vs_size(table, tmp_path / "s.png").stat().st_size > 1000
     assert plots.plot_closest(table, tmp_path / "c.png").stat().st_size > 1000
@@ -133,9 +152,11 @@ def test_compact_table_has_the_columns_a_reader_needs(table):
     md = compact_markdown(one, "exact").splitlines()
     assert md[0] == "| model | source | setting | agreement (%) | KL (1e-3) | top-1 drop (points) |"
     r = one.iloc[0]
-    assert md[2] == (f"| m20 | real | ours | {r.exact_agreement_mean:.2f} ± {r.exact_agreement_std:.2f} | "
-                     f"{1000 * r.exact_kl_mean:.2f} ± {1000 * r.exact_kl_std:.2f} | "
-                     f"{r.exact_drop_mean:.2f} ± {r.exact_drop_std:.2f} |")
+    assert md[2] == (
+        f"| m20 | real | ours | {r.exact_agreement_mean:.2f} ± {r.exact_agreement_std:.2f} | "
+        f"{1000 * r.exact_kl_mean:.2f} ± {1000 * r.exact_kl_std:.2f} | "
+        f"{r.exact_drop_mean:.2f} ± {r.exact_drop_std:.2f} |"
+    )
     assert compact_markdown(one[one.model == "m20"], "exact").startswith("| source | setting |")
     assert "| size |" in compact_markdown(table, "exact").splitlines()[0]
     with pytest.raises(ValueError, match="test sets: \\['exact'\\]"):

@@ -1,4 +1,5 @@
 """Executed copies for readers (docs/notebooks/): small, readable on GitHub, and never silently stale."""
+
 from __future__ import annotations
 
 import base64
@@ -23,8 +24,12 @@ def _fake_executed(source, dest, parameters):
     papermill.execute_notebook(str(source), str(dest), parameters=parameters, prepare_only=True)
     nb = nbformat.read(str(dest), as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    code[-1].outputs = [nbformat.v4.new_output("display_data", data={
-        rendered.WIDGET_VIEW: {"model_id": "abc", "version_major": 2}, "text/plain": "VBox(children=(...))"})]
+    code[-1].outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={rendered.WIDGET_VIEW: {"model_id": "abc", "version_major": 2}, "text/plain": "VBox(children=(...))"},
+        )
+    ]
     big = base64.b64encode(bytes(1_500_000)).decode()
     code[-2].outputs = [nbformat.v4.new_output("display_data", data={"image/png": big, "text/plain": "<Image>"})]
     code[-3].outputs = [nbformat.v4.new_output("stream", name="stdout", text="a small result: 98.5 %\n")]
@@ -45,8 +50,12 @@ def test_render_copy_is_small_readable_and_says_what_ran(tmp_path):
     assert rendered.BANNER in nb.cells[0].metadata["tags"] and "`quick` profile at `quick` scale" in nb.cells[0].source
     assert "../../notebooks/04_image_generation.ipynb" in nb.cells[0].source
     assert "This is the executed copy" in nb.cells[1].source and "Results without running" not in nb.cells[1].source
-    texts = [o.get("text", "") + o.get("data", {}).get("text/plain", "") for c in nb.cells if c.cell_type == "code"
-             for o in c.outputs]
+    texts = [
+        o.get("text", "") + o.get("data", {}).get("text/plain", "")
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    ]
     assert any("interactive ipywidgets panel" in t for t in texts) and any("2.0 MB, left out" in t for t in texts)
     assert any("a small result: 98.5 %" in t for t in texts)  # small outputs are kept as they were
     assert not any(rendered.WIDGET_VIEW in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
@@ -97,8 +106,25 @@ def test_demo_then_render_on_a_real_run(tmp_path, shared_data_root):
     """The `make docs` path on notebook 04 at smoke scale: papermill's executed copy, its live widget panel and
     widget state, rendered into a copy that matches the source."""
     out = tmp_path / "run"
-    run = subprocess.run([sys.executable, "-m", "gsoc_helpers", "demo", "--profile", "quick", "--scale", "smoke",
-                          "--only", "04", "--output", str(out)], capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gsoc_helpers",
+            "demo",
+            "--profile",
+            "quick",
+            "--scale",
+            "smoke",
+            "--only",
+            "04",
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     src = NOTEBOOK_DIR / "04_image_generation.ipynb"
     copy = rendered.render_copy(out / "executed" / src.name, tmp_path / "docs" / src.name, src)

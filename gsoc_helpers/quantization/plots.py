@@ -12,6 +12,7 @@ own; they are never merged.
 * :func:`figure_by_source` -- one metric, one panel per (model, size).
 * :func:`figure_vs_size` -- one metric against the calibration size, one panel per setting.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -63,8 +64,15 @@ def _limits(lo: np.ndarray, hi: np.ndarray, include_zero: bool) -> tuple[float, 
     return a - 0.08 * span, b + 0.45 * span
 
 
-def _dot_panel(ax, sub, metric: str, sources: list[str], configs: list[str], colors: list[str],
-               xlim: tuple[float, float] | None = None) -> None:
+def _dot_panel(
+    ax,
+    sub,
+    metric: str,
+    sources: list[str],
+    configs: list[str],
+    colors: list[str],
+    xlim: tuple[float, float] | None = None,
+) -> None:
     """Dots of ``sub`` (rows of one model and size) on ``ax``: y = source, offset per config, value labels."""
     from matplotlib.ticker import MaxNLocator
 
@@ -78,19 +86,46 @@ def _dot_panel(ax, sub, metric: str, sources: list[str], configs: list[str], col
         y = np.array([sources.index(s) for s in rows.index], dtype=float) + (j - (len(configs) - 1) / 2) * step
         m, e = rows["_mean"].to_numpy(), rows["_std"].to_numpy()
         xerr = None if np.isnan(e).all() else np.nan_to_num(e, nan=0.0)
-        ax.errorbar(m, y, xerr=xerr, fmt=MARKERS[j % len(MARKERS)], color=colors[j % len(colors)], ms=6,
-                    capsize=3, lw=1.2, label=cfg)
-        best = int(np.nanargmax(m) if better.startswith("higher") else
-                   np.nanargmin(np.abs(m) if better.startswith("nearer 0") else m))
+        ax.errorbar(
+            m,
+            y,
+            xerr=xerr,
+            fmt=MARKERS[j % len(MARKERS)],
+            color=colors[j % len(colors)],
+            ms=6,
+            capsize=3,
+            lw=1.2,
+            label=cfg,
+        )
+        best = int(
+            np.nanargmax(m)
+            if better.startswith("higher")
+            else np.nanargmin(np.abs(m) if better.startswith("nearer 0") else m)
+        )
         for k, (value, spread, yy) in enumerate(zip(m, np.nan_to_num(e, nan=0.0), y)):
             text = fmt.format(value) + (f" ± {fmt.format(spread).lstrip('+')}" if spread > 0 else "")
-            ax.annotate(text, (value + spread, yy), xytext=(5, 0), textcoords="offset points", va="center",
-                        fontsize=7.5, fontweight="bold" if k == best and len(m) > 1 else "normal",
-                        color=colors[j % len(colors)])
+            ax.annotate(
+                text,
+                (value + spread, yy),
+                xytext=(5, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7.5,
+                fontweight="bold" if k == best and len(m) > 1 else "normal",
+                color=colors[j % len(colors)],
+            )
     for i, src in enumerate(sources):
         if src not in set(sub["source"]):
-            ax.text(0.02, i, "not run", transform=ax.get_yaxis_transform(), va="center", fontsize=7.5,
-                    color="0.5", style="italic")
+            ax.text(
+                0.02,
+                i,
+                "not run",
+                transform=ax.get_yaxis_transform(),
+                va="center",
+                fontsize=7.5,
+                color="0.5",
+                style="italic",
+            )
     ax.set_yticks(range(len(sources)), sources, fontsize=8.5)
     ax.set_ylim(len(sources) - 0.5, -0.5)  # first source on top
     ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
@@ -110,8 +145,15 @@ def _legend_on_top(fig, ax, title: str = ""):
     fig.tight_layout(rect=(0, 0, 1, top))
     if title:
         fig.suptitle(title, fontsize=10, y=1 - 0.08 / height, va="top")
-    fig.legend([_blank()] + handles, ["PTQ setting:"] + labels, loc="lower center", bbox_to_anchor=(0.5, top),
-               ncol=len(labels) + 1, fontsize=8, frameon=False)
+    fig.legend(
+        [_blank()] + handles,
+        ["PTQ setting:"] + labels,
+        loc="lower center",
+        bbox_to_anchor=(0.5, top),
+        ncol=len(labels) + 1,
+        fontsize=8,
+        frameon=False,
+    )
     return fig
 
 
@@ -148,8 +190,9 @@ def figure_closest(table, test_set: str = "exact", metrics: tuple[str, ...] = ("
     plt = _plt()
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     height = 0.32 * len(sources) * max(1, len(configs)) ** 0.5 + 0.9
-    fig, axes = plt.subplots(len(groups), len(metrics), figsize=(5.2 * len(metrics), height * len(groups) + 0.7),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(groups), len(metrics), figsize=(5.2 * len(metrics), height * len(groups) + 0.7), squeeze=False
+    )
     for c, metric in enumerate(metrics):
         t = prepared[metric]
         xlim = _panel_limits(t, metric)  # one scale per column: models compare directly
@@ -163,8 +206,12 @@ def figure_closest(table, test_set: str = "exact", metrics: tuple[str, ...] = ("
             if r == len(groups) - 1:
                 ax.set_xlabel(f"{METRICS[metric][0]} — {METRICS[metric][1]}", fontsize=8.5)
     note = _seed_note(first)
-    return _legend_on_top(fig, axes[0][0], f"Which calibration source keeps INT8 closest to FP32? ({test_set} test "
-                          f"images{', ' + note if note else ''}; bold = closest per setting)")
+    return _legend_on_top(
+        fig,
+        axes[0][0],
+        f"Which calibration source keeps INT8 closest to FP32? ({test_set} test "
+        f"images{', ' + note if note else ''}; bold = closest per setting)",
+    )
 
 
 def figure_by_source(table, test_set: str = "exact", metric: str = "agreement"):
@@ -185,7 +232,7 @@ def figure_by_source(table, test_set: str = "exact", metric: str = "agreement"):
         _dot_panel(ax, sub, metric, sources, configs, colors, xlim)
         ax.set_title(f"{model}, {size} calibration images", fontsize=9, loc="left")
         ax.set_xlabel(f"{METRICS[metric][0]} on {test_set} — {METRICS[metric][1]}", fontsize=8.5)
-    for ax in flat[len(groups):]:
+    for ax in flat[len(groups) :]:
         ax.set_visible(False)
     return _legend_on_top(fig, flat[0])
 
@@ -207,8 +254,9 @@ def figure_vs_size(table, test_set: str = "exact", metric: str = "agreement"):
     q1, q3 = np.nanpercentile(t["_mean"], [25, 75])
     fence = 3 * max(q3 - q1, 1e-9)
     inside = t[(t["_mean"] >= q1 - fence) & (t["_mean"] <= q3 + fence)]
-    lo, hi = _limits(inside["_mean"] - inside["_std"].fillna(0), inside["_mean"] + inside["_std"].fillna(0),
-                     metric == "drop")
+    lo, hi = _limits(
+        inside["_mean"] - inside["_std"].fillna(0), inside["_mean"] + inside["_std"].fillna(0), metric == "drop"
+    )
     hi = hi - 0.3 * (hi - lo) / 1.53  # values are written on the lines, not beside them: less room on the right
     sizes = sorted(set(int(s) for s in t["size"]))
     for ax, (config, sub) in zip(axes[0], configs):
@@ -226,16 +274,22 @@ def figure_vs_size(table, test_set: str = "exact", metric: str = "agreement"):
                     ax.plot([xx], [ss], marker="v" if ss == lo else "^", ms=7, color=color, clip_on=False)
                     spread = f" ± {fmt.format(ee).lstrip('+')}" if ee > 0 else ""
                     off.append(f"{label} at {int(xx):,}: {fmt.format(yy)}{spread}")
-            ax.annotate(fmt.format(y[-1]), (x[-1], shown[-1]), xytext=(5, 0), textcoords="offset points",
-                        va="center", fontsize=7, color=color)
+            ax.annotate(
+                fmt.format(y[-1]),
+                (x[-1], shown[-1]),
+                xytext=(5, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7,
+                color=color,
+            )
         ax.set_xscale("log")
         ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
         ax.minorticks_off()
         ax.set_xlim(min(sizes) / 1.5, max(sizes) * 2.5)
         ax.set_ylim(lo, hi)
         ax.set_xlabel("calibration images", fontsize=8.5)
-        ax.set_title(str(config) + ("\noff scale (▼/▲): " + "; ".join(off) if off else ""), fontsize=8.5,
-                     loc="left")
+        ax.set_title(str(config) + ("\noff scale (▼/▲): " + "; ".join(off) if off else ""), fontsize=8.5, loc="left")
         ax.grid(alpha=0.3)
         ax.set_ylabel(f"{METRICS[metric][0]} on {test_set}\n{METRICS[metric][1]}", fontsize=8.5)
     axes[0][0].legend(fontsize=7.5, title="calibration", title_fontsize=7.5)
