@@ -220,7 +220,7 @@ def bn_matching_source(size: int, seed: int, classifier: nn.Module | None = None
     """Optimise logits ``p`` of images ``sigmoid(p)`` with Adam to match BN statistics (+ ``ce_weight`` * CE)."""
     if classifier is None:
         raise ValueError("the bn-matching source needs classifier= (a model taking [0,1] images)")
-    from tqdm.auto import tqdm
+    from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     labels = torch.from_numpy(balanced_labels(size, seed))
     g = torch.Generator().manual_seed(seed)

@@ -50,7 +50,7 @@ def download_url(url: str, dest: str | os.PathLike, expected_sha256: str | None 
     or too slow transfer; malformed HTTP), truncated and invalid downloads, ValueError for a checksum mismatch;
     ``dest`` is untouched then and nothing partial is kept.
     """
-    from tqdm.auto import tqdm
+    from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -108,7 +108,7 @@ def render(maps: np.ndarray, rng: np.random.Generator, size: int = 32) -> np.nda
 def fractal_images(size: int, seed: int, min_fill: float = 0.15, progress: bool = False) -> tuple[np.ndarray,
                                                                                                np.ndarray]:
     """(uint8 [size, 32, 32, 3], int64 labels [size]): class-balanced (see :func:`balanced_labels`)."""
-    from tqdm.auto import tqdm
+    from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     labels = balanced_labels(size, seed)
     categories = {int(c): sample_category(np.random.default_rng([seed, 7919, int(c)]), min_fill)

@@ -114,7 +114,7 @@ def load_image(path: Path, size: int = 32) -> np.ndarray:
 def import_fakecifar10(src: str | os.PathLike, out: str | os.PathLike, per_class: int | None = None,
                        shard_size: int = 1000, progress: bool = True) -> ImportReport:
     """Write ``src`` (FakeCIFAR10 layout) as a synthetic dataset at ``out``; returns what was written."""
-    from tqdm.auto import tqdm
+    from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     src = Path(src)
     refuse_overlap(out, [("FakeCIFAR10 folder", src)])

@@ -219,7 +219,7 @@ class DistillTrainer:
         ``resume`` continues the checkpoint in ``out_dir`` (refusing changed settings); with neither ``resume`` nor
         ``overwrite`` a non-empty ``out_dir`` is refused; ``overwrite`` deletes the earlier run's files first.
         """
-        from tqdm.auto import tqdm
+        from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
         cfg = self.cfg
         mode: RunMode = "overwrite" if overwrite else "resume" if resume else "new"
@@ -236,7 +236,8 @@ class DistillTrainer:
         self.D.train()
         budget, t_last, s_last = TimeBudget(cfg.max_minutes), time.perf_counter(), self.step
         stopped, ips = "done", 0.0
-        bar = tqdm(total=total, initial=self.step, disable=not cfg.progress or self.rank != 0, desc="distill")
+        bar = tqdm(total=total, initial=self.step, disable=not cfg.progress or self.rank != 0, desc="distill",
+                   unit="step")
         while self.step < total:
             epoch, k = divmod(self.step, self.steps_per_epoch)
             batches = self.epoch_indices(epoch)
