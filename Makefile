@@ -8,7 +8,7 @@ GSOC_DATA_ROOT ?= $(abspath $(wildcard ../shared/data))
 export GSOC_DATA_ROOT
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast lint format venv browser clean-notebooks app bundle
+.PHONY: demo test test-fast lint format venv browser clean-notebooks app bundle docs
 
 $(BIN)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,14 @@ demo: venv
 # The generation panel served by Voilà on http://127.0.0.1:8866/ (Ctrl+C stops).
 app: venv
 	$(BIN)/python -m gsoc_helpers app
+
+# The executed copies readers see on GitHub (docs/notebooks/): the quick-profile demo, then small readable copies.
+# DOCS_SCALE=smoke tries the machinery in seconds (the committed copies are the quick scale; a test checks).
+DOCS_RUN ?= outputs/docs-run
+DOCS_SCALE ?= quick
+docs: venv
+	$(BIN)/python -m gsoc_helpers demo --profile quick --scale $(DOCS_SCALE) --output $(DOCS_RUN)
+	$(BIN)/python -m gsoc_helpers notebooks --render $(DOCS_RUN)/executed
 
 clean-notebooks: venv
 	$(BIN)/python -m gsoc_helpers notebooks --strip

@@ -26,7 +26,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from .data.dataset import balanced_labels
 from .config import get_cache_dir, get_data_root
@@ -35,6 +34,7 @@ from .data.synthetic import SyntheticDataset, latents_for_range
 from .fractals import fractal_images
 from .models.registry import load_generator
 from .pixels import to_uint8, uint8_to_unit
+from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
 NUM_CLASSES = 10
 

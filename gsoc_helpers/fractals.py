@@ -22,9 +22,9 @@ from __future__ import annotations
 import colorsys
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .data.dataset import balanced_labels
+from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
 MAX_TRIES = 500
 

@@ -100,7 +100,7 @@ def sample_dataset(generator: nn.Module, root: str | os.PathLike, *, generator_n
 
     Returns a :class:`SampleReport`; call again with the same arguments to resume after an interruption.
     """
-    from tqdm.auto import tqdm
+    from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     i, n = distributed_shard(shard_index, num_shards)
     if not np.isfinite(truncation_psi):

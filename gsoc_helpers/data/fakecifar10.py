@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 from ..safety import refuse_overlap
 from .cifar10 import load_image  # FakeCIFAR10 images are read like an image-folder CIFAR-10
 from .dataset import CIFAR10_CLASSES, DataError

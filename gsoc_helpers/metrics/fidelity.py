@@ -310,7 +310,7 @@ def extract_features(images: np.ndarray, data_root: str | os.PathLike | None = N
     fe = _cached_extractor(choice.name, choice.weights_path)
     data = UInt8Images(images)
     out = []
-    from tqdm.auto import tqdm
+    from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     with torch.no_grad():
         for s in tqdm(range(0, len(data), batch_size), disable=not progress, desc="inception features"):

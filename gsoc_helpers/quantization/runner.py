@@ -14,12 +14,12 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from ..calibration import available_sources, get_calibration
 from ..models.classifiers import CLASSIFIERS, get_classifier
 from . import evaluate as ev
 from ..defaults import CALIBRATION_SIZE, SEEDS
+from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 from .accuracy import quantize_accuracy_aware
 from .settings import PROJECT_DEFAULT, AccuracyControl
 from .ptq import PTQConfig, quantize, to_openvino
@@ -165,3 +165,23 @@ def markdown(table) -> str:
         cells.append(str(r["n_seeds"]))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def compact_markdown(table, test_set: str) -> str:
+    """The few columns a reader needs, on ``test_set``: (model, size where several), source, setting, agreement
+    (%), KL (1e-3 nats), top-1 drop (points), each ``mean ± std`` over seeds rounded to 2 decimals.  The full table
+    (every test set, FP32/INT8 top-1, std) is :func:`markdown` and the CSV that :func:`summarize` saves."""
+    if f"{test_set}_agreement_mean" not in table.columns:
+        raise ValueError(f"no {test_set}_agreement_mean column; test sets: "
+                         f"{sorted({c.split('_')[0] for c in table.columns if c.endswith('_agreement_mean')})}")
+    keys = [k for k in ("model", "size") if table[k].nunique() > 1] + ["source", "config"]
+    head = [{"config": "setting"}.get(k, k) for k in keys] + ["agreement (%)", "KL (1e-3)", "top-1 drop (points)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(keys) + "---:|" * 3]
+    for _, r in table.iterrows():
+        cells = [str(r[k]) for k in keys]
+        for metric, scale in (("agreement", 1), ("kl", 1000), ("drop", 1)):
+            c = f"{test_set}_{metric}"
+            cells.append(format_mean_std(r[f"{c}_mean"] * scale, r[f"{c}_std"] * scale, r["n_seeds"]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+

@@ -109,7 +109,7 @@ def quantize_model(model: str, calibration: str, out: str | os.PathLike, *, weig
     by ``preprocessing`` (None: CIFAR-10 defaults). ``held_out``: a folder of images to measure agreement on
     (labelled by class folders: top-1 too); None: held-out synthetic images. ``config``: PTQ settings (default
     :class:`PTQConfig`, the project's measured best; ``options.nncf_defaults``: NNCF's). Results go to ``out``."""
-    from tqdm.auto import tqdm
+    from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     t0 = time.perf_counter()
     opts = options or QuantizeOptions()

@@ -18,7 +18,6 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DistributedSampler
-from tqdm.auto import tqdm
 
 from ..data import SOURCES, ImageDataset, load_cifar10
 from ..config import resolve_device
@@ -28,6 +27,7 @@ from ..losses.distillation import LambdaPixSchedule, discriminator_loss, generat
 from ..models.discriminator import ProjectionDiscriminator
 from ..models.registry import save_generator
 from ..models.student import StudentConfig, StudentGenerator
+from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 from .augment import diff_augment
 from .ema import EMA
 from .loop import CHECKPOINT, METRICS, SAMPLES, RunFiles, TimeBudget, load_trainer_state, trainer_state
@@ -232,7 +232,8 @@ class DistillTrainer:
         self.D.train()
         budget, t_last, s_last = TimeBudget(cfg.max_minutes), time.perf_counter(), self.step
         stopped, ips = "done", 0.0
-        bar = tqdm(total=total, initial=self.step, disable=not cfg.progress or self.rank != 0, desc="distill")
+        bar = tqdm(total=total, initial=self.step, disable=not cfg.progress or self.rank != 0, desc="distill",
+                   unit="step")
         while self.step < total:
             epoch, k = divmod(self.step, self.steps_per_epoch)
             batches = self.epoch_indices(epoch)

@@ -14,7 +14,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from ..data.cifar10 import SOURCES
 from ..data import load_cifar10
@@ -23,6 +22,7 @@ from ..losses import d_hinge_loss, g_hinge_loss
 from ..models.discriminator import ProjectionDiscriminator
 from ..models.offline_teacher import OfflineTeacher, OfflineTeacherConfig
 from ..models.registry import save_generator
+from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 from .augment import diff_augment
 from .configs import GANTrainConfig  # noqa: F401  (re-exported)
 from .ema import EMA
