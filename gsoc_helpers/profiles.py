@@ -127,20 +127,20 @@ def parse_override(name: str, value: Any) -> Any:
         if kind.startswith("tuple"):
             items = value.split(",") if isinstance(value, str) else list(value)
             items = [i.strip() if isinstance(i, str) else i for i in items if not (isinstance(i, str) and not i.strip())]
-            out = tuple(int(i) for i in items) if "int" in kind else tuple(str(i) for i in items)
-            if not out:
+            seq: tuple = tuple(int(i) for i in items) if "int" in kind else tuple(str(i) for i in items)
+            if not seq:
                 raise ValueError("empty list")
-            return out
+            return seq
         if kind == "int":
-            out = int(value)
-            if out < 0:
+            whole = int(value)
+            if whole < 0:
                 raise ValueError("negative")
-            return out
+            return whole
         if kind == "float":
-            out = float(value)
-            if not out > 0:
+            real = float(value)
+            if not real > 0:
                 raise ValueError("not positive")
-            return out
+            return real
         return str(value)
     except (TypeError, ValueError) as err:
         raise ValueError(f"bad value {value!r} for {name} ({kind}): {err}") from None
