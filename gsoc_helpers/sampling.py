@@ -32,7 +32,8 @@ from .images import to_uint8
 
 @dataclass
 class SampleReport:
-    """What one worker did: images written, seconds spent and throughput; whether the dataset is complete."""
+    """What one worker did: images written, seconds spent generating and writing them and throughput; whether the
+    dataset is complete; the backend and the seconds spent choosing and checking it."""
 
     root: str
     written: int
@@ -44,6 +45,7 @@ class SampleReport:
     backend: str = ""
     precision: str = ""
     backend_summary: str = ""
+    setup_seconds: float = 0.0  # choosing and checking the backend (not in ``seconds``)
 
 
 def distributed_shard(shard_index: int | None = None, num_shards: int | None = None) -> tuple[int, int]:
@@ -133,7 +135,7 @@ def sample_dataset(generator: nn.Module, root: str | os.PathLike, *, generator_n
     params = dict(generator_name=generator_name, generator_checksum=generator_checksum or model_checksum(generator),
                   num_classes=c_dim, per_class=per_class, z_dim=generator.z_dim, image_size=generator.img_resolution,
                   seed=seed, truncation_psi=truncation_psi, shard_size=shard_size, class_names=tuple(class_names))
-    t0, written, choice = time.perf_counter(), 0, None
+    t_setup, written, choice = time.perf_counter(), 0, None
     pending: list[tuple[int, int]] | None = None
     if (Path(root) / "manifest.json").is_file():  # resume: nothing to choose when nothing is missing
         writer = SyntheticDatasetWriter(root, extra=extra, **params)
@@ -152,6 +154,7 @@ def sample_dataset(generator: nn.Module, root: str | os.PathLike, *, generator_n
         pending = writer.pending_shards(i, n, verify=True)
         todo = sum(e - s for s, e in pending)
     gen = generator if choice is None else choice.generator
+    t0 = time.perf_counter()
     with tqdm(total=todo, unit="img", desc=f"sample {i}/{n}", disable=not progress or todo == 0) as bar:
         for start, stop in pending:
             z = latents_for_range(seed, start, stop, generator.z_dim)
@@ -163,4 +166,4 @@ def sample_dataset(generator: nn.Module, root: str | os.PathLike, *, generator_n
     seconds = time.perf_counter() - t0
     return SampleReport(str(root), written, seconds, written / seconds if written and seconds > 0 else 0.0,
                         i, n, writer.is_complete(), choice.backend if choice else "", choice.precision if choice else "",
-                        choice.summary() if choice else "")
+                        choice.summary() if choice else "", t0 - t_setup)

@@ -31,7 +31,8 @@ def _sample(args: argparse.Namespace) -> int:
     if report.backend_summary:
         print(report.backend_summary)
     print(f"shard {i}/{n}: wrote {report.written} images to {report.root} in {report.seconds:.1f} s "
-          f"({report.images_per_second:.1f} images/s); dataset complete: {report.complete}")
+          f"({report.images_per_second:.1f} images/s; backend set-up {report.setup_seconds:.1f} s before); "
+          f"dataset complete: {report.complete}")
     return 0
 
 
