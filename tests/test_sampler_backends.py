@@ -73,7 +73,7 @@ def test_auto_rule():
     assert auto_backend(cuda, 64, 50_000, "const", "f32") == "torch"  # CUDA: torch, as before
     assert auto_backend(cpu, 64, 50_000, "const", "f32") == "openvino"
     assert auto_backend(cpu, 1, 50_000, "const", "f32") == "torch"  # small batches: eager
-    assert auto_backend(cpu, 64, 40, "const", "f32") == "torch"  # too few images to repay the conversion
+    assert auto_backend(cpu, 64, 200, "const", "f32") == "torch"  # too few images to repay the conversion
     assert auto_backend(cpu, 64, 50_000, "random", "f32") == "torch"  # the twin has const noise built in
     assert auto_backend(cpu, 1, 10, "const", "bf16") == "openvino"  # bf16 only through OpenVINO
 

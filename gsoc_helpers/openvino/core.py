@@ -4,6 +4,8 @@
   AVX512-BF16 or AMX, f32 elsewhere) or an explicit one; compiled blobs are cached under
   ``<cache dir>/openvino`` (OpenVINO's ``CACHE_DIR``: a second compilation of the same model reads the blob
   instead of compiling again; the blob holds kernels and weights, no Python code).
+* :func:`cached_ir` / :func:`module_digest` -- converted PyTorch modules kept as IR, keyed by their weights and
+  source, so that a second run skips the tracing.
 * :func:`default_precision` -- what OpenVINO runs an "FP32" model in on this CPU when not told otherwise.
 * :func:`cpu_isa` -- the CPU's widest relevant instruction set (``"AMX"``, ``"AVX-512 VNNI"``, ``"AVX-512"``,
   ``"AVX2 VNNI"``, ``"AVX2"`` or ``"baseline"``), named beside every speed figure.
@@ -58,6 +60,60 @@ def compile_model(ov_model: Any, threads: int | None = None, precision: str | No
         cfg.setdefault("CACHE_DIR", str(cache_dir()))
     model = str(ov_model) if isinstance(ov_model, (str, os.PathLike)) else ov_model
     return core().compile_model(model, device, cfg)
+
+
+def _source_digest(module: Any) -> str:
+    """sha256 over the source files of the classes in ``module`` outside torch (a changed port -> a new key)."""
+    import hashlib
+    import inspect
+
+    import torch
+
+    torch_dir = str(Path(torch.__file__).parent)
+    h = hashlib.sha256()
+    for f in sorted({inspect.getsourcefile(type(m)) or "" for m in module.modules()} - {""}):
+        if not f.startswith(torch_dir):
+            h.update(Path(f).read_bytes())
+    return h.hexdigest()
+
+
+def module_digest(module: Any, *extra: Any) -> str:
+    """Cache key of a PyTorch module's conversion: sha256 of its state dict as it is now (names, dtypes, shapes,
+    values), the source of its classes, torch and OpenVINO versions and ``extra`` (input shapes, ...)."""
+    import hashlib
+
+    import openvino as ov
+    import torch
+
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    for part in (_source_digest(module), torch.__version__, ov.get_version(), *map(repr, extra)):
+        h.update(str(part).encode())
+    return h.hexdigest()[:32]
+
+
+def cached_ir(key: str, convert: Any) -> Any:
+    """The ``openvino.Model`` saved as ``<cache dir>/openvino/ir/<key>.xml``, else ``convert()`` saved there first
+    (atomically; a damaged entry is converted again).  IR is a graph and weights, no code."""
+    import openvino as ov
+
+    folder = cache_dir() / "ir"
+    xml = folder / f"{key}.xml"
+    if xml.is_file() and xml.with_suffix(".bin").is_file():
+        try:
+            return core().read_model(str(xml))
+        except Exception:  # noqa: BLE001 - converted again below
+            pass
+    model = convert()
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{key}.{os.getpid()}.xml"
+    ov.save_model(model, str(tmp), compress_to_fp16=False)
+    os.replace(tmp.with_suffix(".bin"), xml.with_suffix(".bin"))
+    os.replace(tmp, xml)
+    return model
 
 
 def default_precision(device: str = "CPU") -> str:

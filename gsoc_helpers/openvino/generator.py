@@ -72,62 +72,22 @@ def convert_generator(model: nn.Module, batch_size: int | None = None):
     return ov_model
 
 
-def _source_digest(model: nn.Module) -> str:
-    """sha256 over the source files of the modules that define ``model``'s classes (a changed port -> a new key)."""
-    import hashlib
-    import inspect
-    import sys
-
-    h = hashlib.sha256()
-    files = sorted({inspect.getsourcefile(type(m)) or "" for m in model.modules()} - {""})
-    for f in files:
-        if f.startswith(str(Path(sys.modules["torch"].__file__).parent)):
-            continue  # torch's own layers: covered by the torch version
-        h.update(Path(f).read_bytes())
-    return h.hexdigest()
-
-
 def twin_cache_key(model: nn.Module) -> str:
-    """Key of ``model``'s converted IR: sha256 of its state dict as it is now (names, dtypes, shapes, values), the
-    source of its classes, torch and OpenVINO versions."""
-    import hashlib
+    """Key of ``model``'s converted IR (:func:`gsoc_helpers.openvino.core.module_digest`)."""
+    from .core import module_digest
 
-    import openvino as ov
-
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    for part in (_source_digest(model), torch.__version__, ov.get_version()):
-        h.update(part.encode())
-    return h.hexdigest()[:32]
+    return module_digest(model, "generator", INPUT_NAMES)
 
 
 def generator_ir(model: nn.Module, cache: bool = True):
-    """:func:`convert_generator` (dynamic batch), kept as IR under ``<cache dir>/openvino/generators/<key>.xml``
+    """:func:`convert_generator` (dynamic batch), kept as IR under ``<cache dir>/openvino/ir/<key>.xml``
     (:func:`twin_cache_key`) so that the next run reads it instead of tracing the model again (the teacher's
     conversion takes seconds to tens of seconds; reading the IR, well under one)."""
-    import openvino as ov
-
-    from .core import cache_dir, core
+    from .core import cached_ir
 
     if not cache:
         return convert_generator(model)
-    folder = cache_dir() / "generators"
-    xml = folder / f"{twin_cache_key(model)}.xml"
-    if xml.is_file() and xml.with_suffix(".bin").is_file():
-        try:
-            return core().read_model(str(xml))
-        except Exception:  # a damaged cache entry is converted again
-            pass
-    ov_model = convert_generator(model)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{xml.stem}.{os.getpid()}.xml"
-    ov.save_model(ov_model, str(tmp), compress_to_fp16=False)
-    os.replace(tmp.with_suffix(".bin"), xml.with_suffix(".bin"))
-    os.replace(tmp, xml)
-    return ov_model
+    return cached_ir(twin_cache_key(model), lambda: convert_generator(model))
 
 
 class OpenVINOGenerator:
