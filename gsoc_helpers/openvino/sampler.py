@@ -10,9 +10,9 @@ the reference forward itself), with the reason in ``BackendChoice.note``.  bf16 
 deviation is reported, not checked.
 
 ``auto``: on CUDA, PyTorch (as before).  On the CPU, the OpenVINO f32 twin when the run is big enough to repay the
-conversion (batch >= :data:`AUTO_MIN_BATCH` and >= :data:`AUTO_MIN_IMAGES` images: the teacher's twin was faster at
-batch 64 and slower at batch 1 than eager PyTorch in benchmarks/bench_teacher.py, README "Teacher speed"), else
-PyTorch eager.
+conversion (>= :data:`AUTO_MIN_IMAGES` images; the IR is cached afterwards) at batch >= :data:`AUTO_MIN_BATCH`, else
+PyTorch eager.  benchmarks/bench_teacher.py (README "Teacher speed") measured the teacher's twin 1.4x eager PyTorch
+at batch 64; at batch 1 a quiet run favoured eager and a loaded one the twin, so small batches stay eager.
 """
 from __future__ import annotations
 
