@@ -68,15 +68,6 @@ def fixture_pickle(path: Path, seed: int = 0) -> None:
     write_fixture_pickle(path, sd, CIFAR10_KW)
 
 
-def time_calls(fn: Callable[[], Any], batch: int, min_calls: int, min_seconds: float) -> float:
-    """images/s of ``fn`` (already warmed up): at least ``min_calls`` calls and ``min_seconds``."""
-    n, t0 = 0, time.perf_counter()
-    while n < min_calls or time.perf_counter() - t0 < min_seconds:
-        fn()
-        n += 1
-    return batch * n / (time.perf_counter() - t0)
-
-
 def run_sample(pkl: Path, out: Path, per_class: int, batch: int, threads: int, backend: str, precision: str) -> dict:
     """`gsoc-helpers sample` in-process -> {'images_per_s' (generation + shard writes), 'wall_s', 'startup_s'}."""
     from gsoc_helpers.cli import main
@@ -110,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench_teacher_"))
     os.environ["GSOC_CACHE_DIR"] = str(work / "cache")  # the twin's IR and compiled blobs: fresh, then reused
 
+    from gsoc_helpers.metrics.speed import rate  # the project's one timing loop
     from gsoc_helpers.models.stylegan2_ada import load_stylegan2_ada
     from gsoc_helpers.openvino.core import cpu_description, default_precision
     from gsoc_helpers.openvino.generator import OpenVINOGenerator
@@ -160,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, f in engines.items():
                 time.sleep(0.5)  # let the previous engine's worker threads go idle
                 with torch.no_grad():
-                    rates.setdefault((name, b), []).append(time_calls(lambda: f(z, c), b, 1, args.min_seconds))
+                    rates.setdefault((name, b), []).append(rate(lambda: f(z, c), b, args.min_seconds))
         for name, b, backend, prec in sample_runs:
             time.sleep(0.5)
             per_class = args.sample_per_class if b > 1 else max(1, args.sample_per_class // 4)
