@@ -8,7 +8,7 @@ GSOC_DATA_ROOT ?= $(abspath $(wildcard ../shared/data))
 export GSOC_DATA_ROOT
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast venv browser clean-notebooks app bundle
+.PHONY: demo test test-fast lint format venv browser clean-notebooks app bundle docs
 
 $(BIN)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,19 @@ browser:
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver; \
 	fi
 
-test: venv browser
+test: venv browser lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff (lint + formatting) and mypy, configured in pyproject.toml; `make test` (and so CI) runs it first.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Rewrites files: ruff's formatter and its safe fixes (import order, unused imports, ...); then `make lint`.
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # Unit tests only (no notebook runs, subprocesses or real Inception): under a minute.
 test-fast: venv
@@ -39,18 +50,26 @@ demo: venv
 app: venv
 	$(BIN)/python -m gsoc_helpers app
 
+# The executed copies readers see on GitHub (docs/notebooks/): the quick-profile demo, then small readable copies.
+# DOCS_SCALE=smoke tries the machinery in seconds (the committed copies are the quick scale; a test checks).
+DOCS_RUN ?= outputs/docs-run
+DOCS_SCALE ?= quick
+docs: venv
+	$(BIN)/python -m gsoc_helpers demo --profile quick --scale $(DOCS_SCALE) --output $(DOCS_RUN)
+	$(BIN)/python -m gsoc_helpers notebooks --render $(DOCS_RUN)/executed
+
 clean-notebooks: venv
 	$(BIN)/python -m gsoc_helpers notebooks --strip
 
 # Rebuild the bundled quick-profile models in data/ (about 90 minutes on a 2-core CPU; see data/*.md).
 BUNDLE := outputs/bundle
 bundle: venv
-	$(BIN)/python -m gsoc_helpers train-teacher --out-dir $(BUNDLE)/offline_teacher --ngf 64 --ndf 64 \
+	$(BIN)/python -m gsoc_helpers train-teacher --out $(BUNDLE)/offline_teacher --ngf 64 --ndf 64 \
 	  --batch-size 32 --lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.999 --ema-decay 0.995 \
 	  --augment color,translation --max-minutes 64 --checkpoint-minutes 4 --grid-every 100 --threads 2 --seed 0 --resume
 	$(BIN)/python -m gsoc_helpers sample $(BUNDLE)/offline_teacher/generator_ema.safetensors --name offline-teacher \
 	  --per-class 2000 --seed 0 --out $(BUNDLE)/synthetic_teacher
-	$(BIN)/python -m gsoc_helpers distill $(BUNDLE)/synthetic_teacher --out-dir $(BUNDLE)/student --ngf 64 --ndf 64 \
+	$(BIN)/python -m gsoc_helpers distill $(BUNDLE)/synthetic_teacher --out $(BUNDLE)/student --ngf 64 --ndf 64 \
 	  --batch-size 64 --real-source jpeg --max-minutes 20 --log-every 10 --sample-every 500 --ckpt-every 500 --seed 0
 	cp $(BUNDLE)/offline_teacher/generator_ema.safetensors data/offline_teacher.safetensors
 	cp $(BUNDLE)/student/student_ema.safetensors data/student.safetensors

@@ -152,7 +152,7 @@ def search_markdown(table, metric: str = "jpeg") -> str:
 
 
 def report(out: Path, results: Path) -> None:
-    from gsoc_helpers.quantization.plots import plot_by_source, plot_vs_size
+    from gsoc_helpers.quantization.plots import plot_by_source, plot_closest, plot_vs_size
 
     results.mkdir(parents=True, exist_ok=True)
     for name in ("search", "zoo", "vnni", "sizes"):
@@ -171,10 +171,10 @@ def report(out: Path, results: Path) -> None:
             both = summarize(cells + load_cells(out / "vnni" / "cells.jsonl"))
             (results / "zoo_pairs.md").write_text(pair_markdown(both))
             print("## zoo pairs\n" + pair_markdown(both))
-            for test_set, metric in (("exact", "drop"), ("jpeg", "disagreement"), ("jpeg", "kl")):
-                plot_by_source(table, results / f"zoo_{test_set}_{metric}.png", test_set, metric)
+            plot_closest(table, results / "zoo_jpeg_closest.png", "jpeg")  # agreement + KL per model and source
+            plot_by_source(table, results / "zoo_exact_drop.png", "exact", "drop")
         if name == "sizes":
-            for metric in ("disagreement", "kl"):
+            for metric in ("agreement", "kl"):
                 plot_vs_size(table, results / f"sizes_jpeg_{metric}.png", "jpeg", metric)
         print(f"## {name}\n" + (results / f"summary_{name}.md").read_text())
     if (out / "speed.json").is_file():

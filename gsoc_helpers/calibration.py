@@ -1,7 +1,8 @@
 """Calibration sources for post-training quantization: equal size, class-balanced, seeded.
 
 Every source returns a :class:`CalibrationSet` with images float32 [N,3,32,32] in [0,1] and labels int64 [N]
-(class ``c`` gets ``N//10`` or ``N//10 + 1`` images). Sources live in a registry (:func:`register_source`):
+(class ``c`` gets ``N//10`` or ``N//10 + 1`` images). Sources live in a registry: the table :data:`BUILTIN_SOURCES` at the end of this module, and
+:func:`register_source` for more:
 
 * ``real``        CIFAR-10 train images (``gsoc_helpers.data.load_cifar10``; ``train_source`` default "auto",
                   i.e. the official batches if present, else the bit-exact subset).
@@ -24,6 +25,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .data.dataset import balanced_labels
+from .fractals import fractal_images
+from .pixels import to_uint8, uint8_to_unit
 
 NUM_CLASSES = 10
 
@@ -58,11 +63,26 @@ def available_sources() -> tuple[str, ...]:
     return tuple(_SOURCES)
 
 
-def balanced_labels(size: int, seed: int, num_classes: int = NUM_CLASSES) -> np.ndarray:
-    """int64 [size]: ``size//C`` per class, the remainder to a seeded choice of classes; sorted by class."""
-    counts = np.full(num_classes, size // num_classes)
-    counts[np.random.default_rng(seed).permutation(num_classes)[: size % num_classes]] += 1
-    return np.repeat(np.arange(num_classes), counts).astype(np.int64)
+def source_option_names(source: str) -> tuple[str, ...]:
+    """The keyword options ``source`` takes (beyond size and seed); a source passing ``**kw`` on names the function
+    that takes them in its ``options_from`` attribute."""
+    import inspect
+
+    fn = _SOURCES[source]
+    fn = getattr(fn, "options_from", fn)
+    return tuple(n for n, p in inspect.signature(fn).parameters.items()
+                 if n not in ("kind", "size", "seed") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
+def check_source_options(source: str, options: dict) -> None:
+    """ValueError (one line, naming the allowed keys) for an option ``source`` does not take."""
+    if source not in _SOURCES:
+        raise KeyError(f"unknown calibration source {source!r}; expected one of {sorted(_SOURCES)}")
+    allowed = source_option_names(source)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"calibration source {source!r} has no option {', '.join(map(repr, unknown))}; its options "
+                         f"are {', '.join(allowed) or '(none)'}")
 
 
 def get_calibration(source: str, size: int, seed: int = 0, **options) -> CalibrationSet:
@@ -71,6 +91,7 @@ def get_calibration(source: str, size: int, seed: int = 0, **options) -> Calibra
         raise KeyError(f"unknown calibration source {source!r}; expected one of {sorted(_SOURCES)}")
     if not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"calibration size must be a positive integer, got {size!r}")
+    check_source_options(source, options)
     out = _SOURCES[source](int(size), int(seed), **options)
     assert out.images.shape == (size, 3, 32, 32) and out.images.dtype == torch.float32
     return out
@@ -89,8 +110,7 @@ def _pick(labels: np.ndarray, want: np.ndarray, seed: int, what: str) -> np.ndar
 
 
 def _to_set(u8: np.ndarray, labels: np.ndarray, source: str) -> CalibrationSet:
-    x = torch.from_numpy(np.ascontiguousarray(u8)).permute(0, 3, 1, 2).float().div_(255.0)
-    return CalibrationSet(x.contiguous(), torch.from_numpy(labels.astype(np.int64)), source)
+    return CalibrationSet(uint8_to_unit(u8), torch.from_numpy(labels.astype(np.int64)), source)
 
 
 @functools.lru_cache(maxsize=1)
@@ -110,7 +130,6 @@ def train_split(train_source: str = "auto", data_root=None):
     return _cached_train(train_source, root, str(env) if env else None, str(get_cache_dir()))
 
 
-@register_source("real")
 def real_source(size: int, seed: int, train_source: str = "auto", data_root=None) -> CalibrationSet:
     ds = train_split(train_source, data_root)
     idx = _pick(ds.labels, balanced_labels(size, seed), seed, f"CIFAR-10 train ({ds.source})")
@@ -128,12 +147,11 @@ def _synthetic(kind: str, size: int, seed: int, dataset=None, generator=None, tr
         u8 = np.stack([ds.image(int(i)) for i in idx])
         return _to_set(u8, ds.labels[idx], f"{kind}:{dataset}")
     from .data.synthetic import latents_for_range
-    from .images import to_uint8
 
     if generator is None or isinstance(generator, str):
         from .models.registry import load_generator
 
-        generator = load_generator(generator or ("offline-teacher" if kind == "teacher" else "student"))
+        generator = load_generator(generator or kind)
     z = latents_for_range(seed, 0, size, generator.z_dim)
     imgs = []
     with torch.no_grad():
@@ -144,17 +162,17 @@ def _synthetic(kind: str, size: int, seed: int, dataset=None, generator=None, tr
     return _to_set(np.concatenate(imgs), want, f"{kind}:generator")
 
 
-@register_source("teacher")
 def teacher_source(size: int, seed: int, **kw) -> CalibrationSet:
     return _synthetic("teacher", size, seed, **kw)
 
 
-@register_source("student")
 def student_source(size: int, seed: int, **kw) -> CalibrationSet:
     return _synthetic("student", size, seed, **kw)
 
 
-@register_source("noise")
+teacher_source.options_from = student_source.options_from = _synthetic  # type: ignore[attr-defined]
+
+
 def noise_source(size: int, seed: int, mean: float = 0.5, std: float = 0.25) -> CalibrationSet:
     g = torch.Generator().manual_seed(seed)
     x = (torch.randn(size, 3, 32, 32, generator=g) * std + mean).clamp_(0, 1)
@@ -197,13 +215,12 @@ def bn_loss(model: nn.Module, images: torch.Tensor) -> float:
         hooks.remove()
 
 
-@register_source("bn-matching")
 def bn_matching_source(size: int, seed: int, classifier: nn.Module | None = None, steps: int = 200, lr: float = 0.1,
                        ce_weight: float = 0.1, batch_size: int = 100, progress: bool = True) -> CalibrationSet:
     """Optimise logits ``p`` of images ``sigmoid(p)`` with Adam to match BN statistics (+ ``ce_weight`` * CE)."""
     if classifier is None:
         raise ValueError("the bn-matching source needs classifier= (a model taking [0,1] images)")
-    from tqdm.auto import tqdm
+    from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     labels = torch.from_numpy(balanced_labels(size, seed))
     g = torch.Generator().manual_seed(seed)
@@ -237,4 +254,15 @@ def bn_matching_source(size: int, seed: int, classifier: nn.Module | None = None
     return CalibrationSet(torch.cat(out).float(), labels, "bn-matching")
 
 
-from . import fractals as _fractals  # noqa: E402,F401  registers the "fractal" source (FractalDB-style IFS)
+def fractal_source(size: int, seed: int, min_fill: float = 0.15, progress: bool = False) -> CalibrationSet:
+    """FractalDB-style fractals (:mod:`gsoc_helpers.fractals`); labels name the IFS category, not a CIFAR-10 class."""
+    images, labels = fractal_images(size, seed, float(min_fill), progress)
+    return CalibrationSet(uint8_to_unit(images), torch.from_numpy(labels), "fractal")
+
+
+# The built-in sources, in the order the tables list them; register_source adds more (refusing a taken name).
+BUILTIN_SOURCES: dict[str, SourceFn] = {"real": real_source, "teacher": teacher_source, "student": student_source,
+                                        "noise": noise_source, "bn-matching": bn_matching_source,
+                                        "fractal": fractal_source}
+for _name, _fn in BUILTIN_SOURCES.items():
+    register_source(_name)(_fn)

@@ -7,7 +7,8 @@ output folders through this module, so a single setting moves them all:
   weights, the FID Inception trunk).  ``--data-root`` flag / explicit argument >
   ``GSOC_DATA_ROOT`` environment variable > none (the full profile then downloads).
 * cache dir  -- downloads (weights, datasets).  ``GSOC_CACHE_DIR`` > ``~/.cache/gsoc_helpers``.
-* output dir -- generated datasets, checkpoints, results.  ``GSOC_OUTPUT_DIR`` > ``./outputs``.
+* output dir -- generated datasets, checkpoints, results.  ``GSOC_OUTPUT_DIR`` > ``./outputs``; every
+  command's default output folder lies below it (:data:`OUTPUT_FOLDERS`, :func:`default_output`).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ DATA_ROOT_ENV = "GSOC_DATA_ROOT"
 CACHE_DIR_ENV = "GSOC_CACHE_DIR"
 OUTPUT_DIR_ENV = "GSOC_OUTPUT_DIR"
 PROFILE_ENV = "GSOC_PROFILE"
+SCALE_ENV = "GSOC_SCALE"  # read by gsoc_helpers.profiles.get_scale
 DATA_ROOT_ORIGIN_ENV = "GSOC_DATA_ROOT_ORIGIN"  # set by the CLI when --data-root, not the environment, chose it
 
 Profile = Literal["quick", "full"]
@@ -62,6 +64,24 @@ def get_output_dir(explicit: str | os.PathLike | None = None) -> Path:
     path = Path(value).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# Default output folder of each command, below the output dir (``outputs/`` or $GSOC_OUTPUT_DIR).
+OUTPUT_FOLDERS = {
+    "sample": "synthetic",                  # + /<generator name>
+    "train-teacher": "offline_teacher",
+    "distill": "distill",
+    "export": "export",
+    "demo": "demo",
+    "quantize-study": "quant/study",
+    "reproduce-2022": "quant/reproduce_2022",
+}
+
+
+def default_output(command: str, *parts: str) -> Path:
+    """``<output dir>/<OUTPUT_FOLDERS[command]>/<parts...>`` (not created: the command creates what it writes)."""
+    base = Path(os.environ.get(OUTPUT_DIR_ENV) or "outputs").expanduser()
+    return base.joinpath(OUTPUT_FOLDERS[command], *parts)
 
 
 def bundled_dir() -> Path:

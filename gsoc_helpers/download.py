@@ -8,58 +8,60 @@ prefix in the file name), else the sha256 recorded beside the cached copy on fir
 ``GSOC_DOWNLOAD_MIRROR=<base URL>`` fetches the file whose official URL ends in ``/NAME`` from ``<base URL>/NAME``
 (air-gapped sites, CI).  ``GSOC_DOWNLOAD_CHECKSUMS=<json file>`` maps ``NAME`` to the sha256 of a file that a private
 mirror serves in place of the official one (tests serving fixtures); without it the published checksums apply.
+
+A file the user names by URL (``mirrored=False``) is cached under ``url-<sha256 of the URL>/`` so that it never
+shares an entry with an official file of the same name.  A file without any checksum is recorded only after it is
+complete and parses (:data:`VALIDATORS`, by file suffix: a ``.pkl`` must read as a StyleGAN2-ADA pickle with the
+project's safe loader).  Downloads stop with one line after :data:`TIMEOUT_S` of silence (connect or read) or when
+fewer than :data:`MIN_RATE` bytes/s arrive over :data:`RATE_WINDOW_S`.
 """
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
+
+from .fileio import commit, digest_file, sha256_file, temp_path  # noqa: F401  (sha256_file re-exported)
 
 MIRROR_ENV = "GSOC_DOWNLOAD_MIRROR"
 CHECKSUMS_ENV = "GSOC_DOWNLOAD_CHECKSUMS"
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """sha256 hex digest of a file, read in 1 MiB blocks."""
-    return _digest_file(path, "sha256")
-
-
-def _digest_file(path: str | os.PathLike, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+TIMEOUT_S = 30.0        # connect, and longest silence while reading
+MIN_RATE = 1024         # bytes/s ...
+RATE_WINDOW_S = 60.0    # ... averaged over this many seconds (a slower download stops with one line)
+CHUNK = 1 << 16         # read granularity (the progress bar moves by bytes)
+PARSED_MARK = "parsed"  # third field of a cache sidecar: the file was parsed (VALIDATORS) before it was recorded
 
 
 def download_url(url: str, dest: str | os.PathLike, expected_sha256: str | None = None,
-                 progress: bool = True, expected_md5: str | None = None) -> str:
+                 progress: bool = True, expected_md5: str | None = None,
+                 validate: Callable[[Path], None] | None = None) -> str:
     """Download ``url`` to ``dest`` via a temporary file (renamed only when complete and verified).
 
     ``expected_sha256`` may be a full digest or a prefix (e.g. the 8 hex digits in a file name); ``expected_md5``
-    a full md5.  Returns the file's sha256.  Raises OSError for network failures (``urllib.error.HTTPError`` for
-    an HTTP status) and truncated downloads, ValueError for a checksum mismatch; ``dest`` is untouched then.
+    a full md5; ``validate(tmp_path)`` raises if the file is incomplete or not what was asked for.  Returns the
+    file's sha256.  Raises OSError for network failures (``urllib.error.HTTPError`` for an HTTP status; a stalled
+    or too slow transfer; malformed HTTP), truncated and invalid downloads, ValueError for a checksum mismatch;
+    ``dest`` is untouched then and nothing partial is kept.
     """
-    from tqdm.auto import tqdm
+    from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.part{os.getpid()}")
+    tmp = temp_path(dest)
     h, md5 = hashlib.sha256(), hashlib.md5()
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as out:  # noqa: S310 (https/file)
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp, open(tmp, "wb") as out:  # noqa: S310
             total = int(resp.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {dest.name}",
+            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"download {dest.name}",
                       disable=not progress) as bar:
-                for chunk in iter(lambda: resp.read(1 << 20), b""):
-                    out.write(chunk)
-                    h.update(chunk)
-                    md5.update(chunk)
-                    bar.update(len(chunk))
+                _copy(resp, out, bar, (h, md5), url)
         if total is not None and tmp.stat().st_size != total:
             raise OSError(f"download of {url} truncated: {tmp.stat().st_size} of {total} bytes")
         digest = h.hexdigest()
@@ -67,10 +69,50 @@ def download_url(url: str, dest: str | os.PathLike, expected_sha256: str | None 
             raise ValueError(f"checksum mismatch for {url}: sha256 {digest}, expected {expected_sha256}")
         if expected_md5 is not None and md5.hexdigest() != expected_md5.lower():
             raise ValueError(f"checksum mismatch for {url}: md5 {md5.hexdigest()}, expected {expected_md5}")
-        os.replace(tmp, dest)
+        if validate is not None:
+            try:
+                validate(tmp)
+            except (ValueError, OSError) as err:
+                raise OSError(f"download of {url} is incomplete or damaged ({tmp.stat().st_size} bytes; "
+                              f"{_first_line(err)}); nothing was kept") from None
+        commit(tmp, dest)
         return digest
+    except http.client.HTTPException as err:  # IncompleteRead, BadStatusLine, LineTooLong, ... are not OSError
+        raise OSError(f"malformed HTTP answer from {url} ({type(err).__name__}: {_first_line(err)[:120]})") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _copy(resp, out, bar, hashes, url: str) -> None:
+    """Copy ``resp`` to ``out`` in pieces of at most :data:`CHUNK` bytes; OSError when the transfer is slower than
+    :data:`MIN_RATE` over the last :data:`RATE_WINDOW_S` (silence longer than TIMEOUT_S ends in the socket)."""
+    marks = [(time.monotonic(), 0)]  # (time, bytes so far), pruned to the window
+    got = 0
+    while True:
+        try:
+            chunk = resp.read1(CHUNK)
+        except TimeoutError:
+            raise OSError(f"no data from {url} for {TIMEOUT_S:g} s (timed out after {got} bytes)") from None
+        if not chunk:
+            return
+        out.write(chunk)
+        for h in hashes:
+            h.update(chunk)
+        got += len(chunk)
+        bar.update(len(chunk))
+        now = time.monotonic()
+        marks.append((now, got))
+        while len(marks) > 2 and now - marks[1][0] >= RATE_WINDOW_S:
+            marks.pop(0)
+        t0, b0 = marks[0]
+        if now - t0 >= RATE_WINDOW_S and (got - b0) / (now - t0) < MIN_RATE:
+            raise OSError(f"download from {url} too slow: {(got - b0) / (now - t0):.0f} bytes/s over the last "
+                          f"{now - t0:.0f} s (minimum {MIN_RATE} bytes/s), {got} bytes so far")
 
 
 @dataclass(frozen=True)
@@ -84,6 +126,13 @@ class OfficialFile:
     md5: str | None = None             # published md5 (CIFAR-10 tarball)
     mirrored: bool = True              # False for a URL the user gave: fetched from there, never from the mirror
     file_name: str | None = None       # cache file name when the URL's last part is not one
+
+    def cache_path(self, cache_dir: Path) -> Path:
+        """``<cache>/<subdir>/<name>``; a user's URL: ``<cache>/<subdir>/url-<sha256(url)[:16]>/<name>``."""
+        folder = cache_dir / self.cache_subdir
+        if not self.mirrored:
+            folder = folder / f"url-{hashlib.sha256(self.url.encode()).hexdigest()[:16]}"
+        return folder / self.name
 
     @property
     def name(self) -> str:
@@ -115,7 +164,11 @@ def _override_sha256(name: str) -> str | None:
     try:
         table = json.loads(Path(path).read_text())
     except (OSError, ValueError) as err:
-        raise ValueError(f"${CHECKSUMS_ENV}={path!r} is not a readable JSON file of name -> sha256: {err}") from None
+        raise ValueError(f"${CHECKSUMS_ENV}={path!r} is not a readable JSON file of name -> sha256: "
+                         f"{_first_line(err)}") from None
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise ValueError(f"${CHECKSUMS_ENV}={path!r} must hold a JSON object of file name -> sha256 text, got "
+                         f"{type(table).__name__}")
     return table.get(name)
 
 
@@ -126,7 +179,7 @@ def _verify(path: Path, f: OfficialFile, recorded: str | None) -> str:
     if override is not None:
         ok, want = digest == override.lower(), f"sha256 {override} (from ${CHECKSUMS_ENV})"
     elif f.md5 is not None:
-        ok, want = _digest_file(path, "md5") == f.md5, f"md5 {f.md5} (published)"
+        ok, want = digest_file(path, "md5") == f.md5, f"md5 {f.md5} (published)"
     elif f.sha256_prefix is not None:
         ok, want = digest.startswith(f.sha256_prefix), f"sha256 prefix {f.sha256_prefix} (published)"
     else:
@@ -149,31 +202,84 @@ def fetch_official(f: OfficialFile, data_root: str | os.PathLike | None = None,
         local = root / f.data_root_path
         _verify(local, f, None)
         return local
-    dest = get_cache_dir(cache_dir) / f.cache_subdir / f.name
+    dest = f.cache_path(get_cache_dir(cache_dir))
     sidecar = dest.with_name(dest.name + ".sha256")
-    recorded = sidecar.read_text().split()[0] if sidecar.is_file() else None
+    fields = sidecar.read_text().split() if sidecar.is_file() else []
+    recorded = fields[0] if fields else None
+    override = _override_sha256(f.name)
+    unchecked = override is None and f.sha256_prefix is None and f.md5 is None
+    validate = validator_for(f.name) if unchecked else None
     if dest.is_file():
         try:
-            _verify(dest, f, recorded)
+            digest = _verify(dest, f, recorded)
+            if validate is not None and PARSED_MARK not in fields[2:]:  # recorded before files were parsed
+                validate(dest)
+                sidecar.write_text(f"{digest}  {dest.name}  {PARSED_MARK}\n")
             return dest
         except ValueError:
             pass  # a damaged cache entry: fetch again; it is replaced only by a verified download
     url = source_url(f)
-    override = _override_sha256(f.name)
     try:
         digest = download_url(url, dest, progress=progress,
                               expected_sha256=override or f.sha256_prefix,
-                              expected_md5=None if override else f.md5)
+                              expected_md5=None if override else f.md5,
+                              validate=validate)
     except urllib.error.HTTPError as err:
         raise FileNotFoundError(f"{url} answered HTTP {err.code} for {f.name} (official URL {f.url}); "
                                 f"{_hint(f)}") from None
     except OSError as err:
         reason = getattr(err, "reason", None) or err
-        raise FileNotFoundError(f"cannot download {f.name} from {url} ({reason}); {_hint(f)}") from None
+        raise FileNotFoundError(f"cannot download {f.name} from {url} ({reason}); {_mirror_setting(f)}"
+                                f"{_hint(f)}") from None
     except ValueError as err:
         raise ValueError(f"{err}; the cache was left as it was") from None
-    sidecar.write_text(f"{digest}  {dest.name}\n")
+    sidecar.write_text(f"{digest}  {dest.name}" + (f"  {PARSED_MARK}" if validate is not None else "") + "\n")
     return dest
+
+
+def _mirror_setting(f: OfficialFile) -> str:
+    if not f.mirrored:
+        return ""
+    value = os.environ.get(MIRROR_ENV, "").strip()
+    return f"${MIRROR_ENV} is {value!r}; " if value else f"${MIRROR_ENV} is not set; "
+
+
+def _check_stylegan2_pickle(path: Path) -> None:
+    from .models.stylegan2_ada.pickle_loader import read_stylegan2_pickle
+
+    read_stylegan2_pickle(path)
+
+
+def _check_torch_file(path: Path) -> None:
+    import torch
+
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many kinds for a torn file
+        raise ValueError(f"not a readable weights-only torch file ({type(err).__name__}: {_first_line(err)})") from None
+
+
+def _check_tarball(path: Path) -> None:
+    import tarfile
+
+    try:
+        with tarfile.open(path) as tar:
+            for _ in tar:  # reads to the end: a torn gzip stream fails here
+                pass
+    except (tarfile.TarError, EOFError, OSError) as err:
+        raise ValueError(f"not a complete tar archive ({_first_line(err)})") from None
+
+
+# How a file without any checksum is checked before its sha256 is recorded, by file-name suffix.
+VALIDATORS: dict[str, Callable[[Path], None]] = {
+    ".pkl": _check_stylegan2_pickle, ".pt": _check_torch_file, ".pth": _check_torch_file, ".th": _check_torch_file,
+    ".tar.gz": _check_tarball, ".tgz": _check_tarball,
+}
+
+
+def validator_for(name: str) -> Callable[[Path], None] | None:
+    """The check for a downloaded file called ``name`` (None: no parser known for it)."""
+    return next((fn for suffix, fn in VALIDATORS.items() if name.lower().endswith(suffix)), None)
 
 
 def _hint(f: OfficialFile) -> str:

@@ -1,4 +1,5 @@
-"""FractalDB-style colourised IFS fractals (Kataoka et al., ACCV 2020) and the ``fractal`` calibration source.
+"""FractalDB-style colourised IFS fractals (Kataoka et al., ACCV 2020), the images of the ``fractal`` calibration
+source (:func:`gsoc_helpers.calibration.fractal_source`).
 
 The 2022 project calibrated on 5,000 fractal images generated with Datumaro (IFS fractals, colourised by a
 downloaded colorisation network). This renders the same kind of image with numpy/PIL only:
@@ -21,9 +22,7 @@ from __future__ import annotations
 import colorsys
 
 import numpy as np
-import torch
-
-from .calibration import CalibrationSet, balanced_labels, register_source
+from .data.dataset import balanced_labels
 
 MAX_TRIES = 500
 
@@ -109,7 +108,7 @@ def render(maps: np.ndarray, rng: np.random.Generator, size: int = 32) -> np.nda
 def fractal_images(size: int, seed: int, min_fill: float = 0.15, progress: bool = False) -> tuple[np.ndarray,
                                                                                                np.ndarray]:
     """(uint8 [size, 32, 32, 3], int64 labels [size]): class-balanced (see :func:`balanced_labels`)."""
-    from tqdm.auto import tqdm
+    from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     labels = balanced_labels(size, seed)
     categories = {int(c): sample_category(np.random.default_rng([seed, 7919, int(c)]), min_fill)
@@ -120,11 +119,3 @@ def fractal_images(size: int, seed: int, min_fill: float = 0.15, progress: bool 
         j = seen[int(c)] = seen.get(int(c), -1) + 1
         images[n] = render(categories[int(c)], np.random.default_rng([seed, int(c), j]))
     return images, labels
-
-
-@register_source("fractal")
-def fractal_source(size: int, seed: int, min_fill: float = 0.15, progress: bool = False) -> CalibrationSet:
-    """FractalDB-style fractals (module doc); labels name the IFS category, not a CIFAR-10 class."""
-    images, labels = fractal_images(size, seed, float(min_fill), progress)
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0).contiguous()
-    return CalibrationSet(x, torch.from_numpy(labels), "fractal")

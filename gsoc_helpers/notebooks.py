@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-# Text that a reader should never see in an executed notebook: warnings, log lines, progress-bar glyphs.
-NOISE = re.compile(r"\b\w*Warning\b|\bWARNING\b|━|No CUDA runtime")
+# Text that a reader should never see in an executed notebook: warnings, log lines ("INFO:nncf:...",
+# "WARNING:root:...", "[IPKernelApp] INFO | ..."), progress-bar glyphs and a tqdm bar's text ("0%|   | 0/3000").
+NOISE = re.compile(r"\b\w*Warning\b|\bWARNING\b|━|No CUDA runtime"
+                   r"|^\s*(\[\w+\]\s*)?(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b\s*[:|]"
+                   r"|\d+%\|")
 
 
 @dataclass
@@ -123,7 +126,8 @@ def output_noise(nb) -> list[str]:
 
 def run_series(cfg: SeriesConfig) -> list[NotebookRun]:
     """Execute every notebook in order (stopping at the first failure) and write ``SUMMARY.md``."""
-    from tqdm.auto import tqdm
+    from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
+    from .progress import write
 
     available = list_notebooks(cfg.notebook_dir)
     if not available:
@@ -141,7 +145,7 @@ def run_series(cfg: SeriesConfig) -> list[NotebookRun]:
         run = execute_notebook(nb, out / "executed" / nb.name, cfg.parameters, cfg.timeout_per_cell,
                                cwd=cfg.notebook_dir)
         runs.append(run)
-        tqdm.write(f"{nb.name}: {'ok' if run.ok else 'FAILED'} in {run.seconds:.0f} s {run.error}")
+        write(f"{nb.name}: {'ok' if run.ok else 'FAILED'} in {run.seconds:.0f} s {run.error}")
         if not run.ok:
             break
     write_summary(out, runs, cfg.parameters)

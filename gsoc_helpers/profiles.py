@@ -4,7 +4,7 @@
   offline) or ``full`` (NVIDIA's ``cifar10.pkl``, the official CIFAR-10 tarball, chenyaofo's zoo, torch-fidelity's
   Inception weights: all through :mod:`gsoc_helpers.download`, from a data root when one is set).
 * **scale** -- how much work: ``smoke`` (seconds, the tests), ``quick`` (minutes on a CPU), ``full`` (the paper-size
-  run, a GPU).  The default scale is the profile's own name.
+  run, a GPU).  The default scale is ``$GSOC_SCALE``, else the profile's own name.
 
 Notebooks read every size and list from :func:`run_sizes`; any field can be overridden by name
 (``run_sizes("full", "smoke", quant_models="chenyaofo_resnet20,chenyaofo_resnet56")``, or from the command line with
@@ -99,10 +99,19 @@ OVERRIDABLE = tuple(f.name for f in fields(RunSizes) if f.name not in ("profile"
 
 
 def get_scale(explicit: str | None = None, profile: str = "quick") -> str:
-    """``explicit`` if given, else the profile's own name; must be one of :data:`SCALES`."""
-    value = (explicit or profile).lower()
+    """``explicit`` if given, else ``$GSOC_SCALE``, else the profile's own name; must be one of :data:`SCALES`.
+
+    The variable lets any notebook runner (nbmake, nbconvert, a Colab ``%env``) pick the scale without editing the
+    parameters cell."""
+    import os
+
+    from .config import SCALE_ENV
+
+    env = os.environ.get(SCALE_ENV) or None
+    value = (explicit or env or profile).lower()
     if value not in SCALES:
-        raise ValueError(f"unknown scale {value!r}; expected one of {sorted(SCALES)}")
+        origin = "" if explicit or not env else f" (from ${SCALE_ENV})"
+        raise ValueError(f"unknown scale {value!r}{origin}; expected one of {sorted(SCALES)}")
     return value
 
 
@@ -138,7 +147,8 @@ def parse_override(name: str, value: Any) -> Any:
 
 
 def run_sizes(profile: str | None = None, scale: str | bool | None = None, **overrides: Any) -> RunSizes:
-    """The inputs of ``profile`` (default ``$GSOC_PROFILE`` or quick) at ``scale`` (default: the profile's own;
+    """The inputs of ``profile`` (default ``$GSOC_PROFILE`` or quick) at ``scale`` (default ``$GSOC_SCALE``, else the
+    profile's own;
     ``True`` means ``"smoke"``, ``False`` the default, for the notebooks' older ``SMOKE`` flag), with ``overrides``
     (field name -> value; strings are parsed like the command line's)."""
     from .config import get_profile

@@ -6,8 +6,10 @@
 * :func:`tracing` — True while a model is traced or compiled; our generators skip their Python-side input checks
   then (checking traced shapes raises TracerWarnings and would bake the example's shapes into the graph).
 * :func:`quiet_progress` — NNCF's rich progress bars ("Statistics collection ━━━"), which render as widgets in
-  notebook outputs in the middle of our tables (our own loops report progress with tqdm instead), and torch's
-  "No CUDA runtime is found" log line that NNCF's first import triggers on CPU-only machines.
+  notebook outputs in the middle of our tables (our own loops report progress with tqdm instead), NNCF's INFO log
+  lines on stdout (accuracy control prints ~50: "INFO:nncf:Elapsed Time: 00:00:00", "INFO:nncf:Accuracy drop: ...";
+  its warnings still show), and torch's "No CUDA runtime is found" log line that NNCF's first import triggers on
+  CPU-only machines.
 """
 from __future__ import annotations
 
@@ -43,7 +45,8 @@ def tracing() -> bool:
 
 @contextlib.contextmanager
 def quiet_progress() -> Iterator[None]:
-    """Send rich's global console (NNCF's progress bars) to a buffer while the block runs, then restore it."""
+    """Send rich's global console (NNCF's progress bars) to a buffer and keep NNCF's INFO log lines back while the
+    block runs, then restore both."""
     try:
         import rich
         from rich.console import Console
@@ -53,11 +56,13 @@ def quiet_progress() -> Iterator[None]:
     console = rich.get_console()
     saved = dict(console.__dict__)
     console.__dict__ = Console(file=io.StringIO(), force_jupyter=False, force_terminal=False).__dict__
-    cpp_log = logging.getLogger("torch.utils.cpp_extension")
-    level = cpp_log.level
+    cpp_log, nncf_log = logging.getLogger("torch.utils.cpp_extension"), logging.getLogger("nncf")
+    levels = cpp_log.level, nncf_log.level
     cpp_log.setLevel(logging.ERROR)
+    nncf_log.setLevel(max(logging.WARNING, nncf_log.getEffectiveLevel()))
     try:
         yield
     finally:
         console.__dict__ = saved
-        cpp_log.setLevel(level)
+        cpp_log.setLevel(levels[0])
+        nncf_log.setLevel(levels[1])

@@ -20,6 +20,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -27,7 +28,12 @@ from torch import nn
 
 from .data.dataset import CIFAR10_CLASSES
 from .data.synthetic import SyntheticDatasetWriter, latents_for_range
-from .images import to_uint8
+from .images import BACKENDS, MAX_IMAGES, MAX_PER_CLASS, make_grid, resolve_classes
+from .models.loading import openvino_generator
+from .models.protocol import check_generator
+from .models.registry import load_generator
+from .fileio import sha256_file
+from .pixels import to_uint8
 
 
 @dataclass
@@ -71,14 +77,11 @@ def model_checksum(model: nn.Module) -> str:
     if isinstance(getattr(model, "checksum", None), str):
         return model.checksum
     path = getattr(model, "checkpoint_path", None)
-    h = hashlib.sha256()
     if path and Path(path).is_file():
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        return h.hexdigest()
+        return sha256_file(path)
     if not hasattr(model, "state_dict"):
         raise ValueError(f"cannot checksum a {type(model).__name__}; pass generator_checksum=... explicitly")
+    h = hashlib.sha256()
     for name, t in sorted(model.state_dict().items()):
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
@@ -110,7 +113,7 @@ def sample_dataset(generator: nn.Module, root: str | os.PathLike, *, generator_n
     CPU threads). Returns a :class:`SampleReport`; call again with the same arguments to resume after an
     interruption.
     """
-    from tqdm.auto import tqdm
+    from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     from .openvino.sampler import choose_backend
 
@@ -119,9 +122,7 @@ def sample_dataset(generator: nn.Module, root: str | os.PathLike, *, generator_n
         raise ValueError(f"truncation_psi must be a finite number, got {truncation_psi!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    for attr in ("z_dim", "c_dim", "img_resolution"):
-        if not isinstance(getattr(generator, attr, None), int):
-            raise ValueError(f"{type(generator).__name__} lacks integer attribute {attr!r} of the generator protocol")
+    check_generator(generator)
     c_dim = generator.c_dim
     if class_names is None:
         class_names = CIFAR10_CLASSES if c_dim == len(CIFAR10_CLASSES) else tuple(f"class_{k}" for k in range(c_dim))
@@ -167,3 +168,36 @@ def sample_dataset(generator: nn.Module, root: str | os.PathLike, *, generator_n
     return SampleReport(str(root), written, seconds, written / seconds if written and seconds > 0 else 0.0,
                         i, n, writer.is_complete(), choice.backend if choice else "", choice.precision if choice else "",
                         choice.summary() if choice else "", t0 - t_setup)
+
+
+def generate_grid(model: Any, classes: Sequence[str | int] | str | int, per_class: int = 8, seed: int = 0,
+                  truncation_psi: float = 1.0, backend: str = "pytorch", class_names: Sequence[str] | None = None,
+                  ov_factory: Callable[[Any], Any] | None = None) -> tuple[np.ndarray, list[str]]:
+    """Images of ``classes`` (rows) x ``per_class`` (columns) -> (uint8 grid [H', W', 3], row labels).
+
+    ``model``: a protocol generator or a name for :func:`gsoc_helpers.models.registry.load_generator`.  Column j uses
+    the latent ``latent_for_index(seed, j, z_dim)`` in every row, so rows differ by class only.
+    ``backend='openvino'`` runs the OpenVINO twin (``ov_factory``, default
+    :func:`~gsoc_helpers.models.loading.openvino_generator`) with the same ψ.  Raises ValueError for bad input,
+    BackendUnavailable if OpenVINO cannot run.
+    """
+    names = tuple(class_names or getattr(model, "class_names", None) or CIFAR10_CLASSES)
+    idx = resolve_classes(classes, names)
+    if not isinstance(per_class, (int, np.integer)) or per_class < 1:
+        raise ValueError(f"images per class must be at least 1, got {per_class!r}")
+    if per_class > MAX_PER_CLASS or per_class * len(idx) > MAX_IMAGES:
+        raise ValueError(f"too many images: {per_class} x {len(idx)} classes; at most {MAX_PER_CLASS} per class "
+                         f"and {MAX_IMAGES} in all")
+    if not 0.0 <= float(truncation_psi) <= 2.0:
+        raise ValueError(f"truncation psi must be within [0, 2], got {truncation_psi}")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
+    model = check_generator(load_generator(model, cache=True))
+    c_dim = int(getattr(model, "c_dim", len(names)))
+    if max(idx) >= c_dim:
+        raise ValueError(f"class index {max(idx)} not supported by a generator with {c_dim} classes")
+    runner = model if backend == "pytorch" else (ov_factory or openvino_generator)(model)
+    z = np.tile(latents_for_range(int(seed), 0, per_class, int(model.z_dim)), (len(idx), 1))
+    labels = np.repeat(np.asarray(idx, dtype=np.int64), per_class)
+    images = generate_uint8(runner, z, labels, float(truncation_psi), "const", batch_size=len(labels))
+    return make_grid(images, nrow=per_class), [names[i] for i in idx]

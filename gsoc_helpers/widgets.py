@@ -3,8 +3,9 @@
     from gsoc_helpers.widgets import GeneratorPanel
     GeneratorPanel().widget          # display it in a notebook cell
 
-The same panel is the web app (``notebooks/app.ipynb`` served by Voilà, ``make app``).  Generation and
-rendering live in :mod:`gsoc_helpers.images`, model loading and caching in :mod:`gsoc_helpers.models.loading`.
+The same panel is the web app (``gsoc_helpers/app.ipynb`` served by Voilà: ``gsoc-helpers app``, ``make app``).
+Generation lives in :func:`gsoc_helpers.sampling.generate_grid`, rendering in :mod:`gsoc_helpers.images`, model
+loading and caching in :func:`gsoc_helpers.models.registry.load_generator`.
 """
 from __future__ import annotations
 
@@ -16,22 +17,36 @@ import numpy as np
 from torch import nn
 
 from .data.dataset import CIFAR10_CLASSES
-from .images import BACKENDS, MAX_PER_CLASS, generate_grid, grid_png
-from .models.loading import load_model
+from .images import BACKENDS, MAX_PER_CLASS, grid_png
+from .models.registry import load_generator
+from .sampling import generate_grid
+
+
+DEFAULT_MODELS = {"student": "student", "teacher": "teacher"}  # menu entry -> load_generator name
+
+
+def _cached_loader(name: str) -> nn.Module:
+    """The panel's model loader: :func:`load_generator` on the CPU, each model loaded once."""
+    return load_generator(name, cache=True)
+
 
 class GeneratorPanel:
     """ipywidgets panel around :func:`generate_grid` (core widgets only); ``.widget`` is the VBox to display.
 
-    ``loader(name) -> generator`` and ``ov_factory(model) -> OpenVINO generator`` can be injected (tests).
+    ``models`` maps the model menu's entries to what :func:`load_generator` loads (default: the bundled student and
+    teacher; a notebook passes the profile's own, e.g. the student notebook 02 trained). ``loader(name) -> generator``
+    and ``ov_factory(model) -> OpenVINO generator`` can be injected (tests).
     Any problem is shown as a message in the panel (``.message``), never as a traceback.
     """
 
     def __init__(self, loader: Callable[[str], nn.Module] | None = None,
                  ov_factory: Callable[[nn.Module], Any] | None = None, class_names: Sequence[str] = CIFAR10_CLASSES,
-                 save_dir: str | Path | None = None, auto_update: bool = True) -> None:
+                 save_dir: str | Path | None = None, auto_update: bool = True,
+                 models: dict[str, str] | None = None) -> None:
         import ipywidgets as W
 
-        self.loader = loader or load_model
+        self.loader = loader or _cached_loader
+        self.models = dict(models or DEFAULT_MODELS)
         self.ov_factory = ov_factory
         self.class_names = tuple(class_names)
         self.save_dir = save_dir
@@ -47,7 +62,7 @@ class GeneratorPanel:
         self.new_seed = W.Button(description="new seed", icon="random")
         self.psi = W.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description="truncation ψ",
                                  continuous_update=False)
-        self.model = W.Dropdown(options=["student", "teacher"], value="student", description="model")
+        self.model = W.Dropdown(options=list(self.models), value=next(iter(self.models)), description="model")
         self.backend = W.Dropdown(options=list(BACKENDS), value="pytorch", description="backend")
         self.generate_button = W.Button(description="generate", button_style="primary")
         self.save_button = W.Button(description="save PNG", icon="save")
@@ -82,7 +97,7 @@ class GeneratorPanel:
         try:
             if not self.classes.value:
                 raise ValueError("no class picked: choose at least one class")
-            model = self.loader(self.model.value)
+            model = self.loader(self.models.get(self.model.value, self.model.value))
             grid, labels = generate_grid(model, list(self.classes.value), int(self.count.value), int(self.seed.value),
                                          float(self.psi.value), self.backend.value, self.class_names, self.ov_factory)
         except Exception as err:  # noqa: BLE001 - every problem becomes a message in the panel

@@ -8,22 +8,16 @@ import pytest
 import torch
 from torch import nn
 
+from doubles import TinyClassifier
+
 from gsoc_helpers.calibration import get_calibration
 from gsoc_helpers.quantization import accuracy, runner
 from gsoc_helpers.quantization.accuracy import AccuracyControl, heldout_validation
 from gsoc_helpers.quantization.ptq import PTQConfig
 
 
-class Tiny(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.f = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 16, 3, 2, 1),
-                               nn.ReLU())
-        self.fc = nn.Linear(16, 10)
-
-    def forward(self, x):
-        return self.fc(self.f(x).mean((2, 3))) * 10
+def Tiny() -> TinyClassifier:
+    return TinyClassifier(width=8, second_bn=False)
 
 
 def test_heldout_validation_is_real_balanced_and_disjoint_from_calibration(shared_data_root):
@@ -80,6 +74,7 @@ def test_cli_quantize_study_accuracy_aware(tmp_path, capsys, shared_data_root):
     cells = [json.loads(line) for line in (out / "cells.jsonl").read_text().splitlines()]
     assert sorted(c["config"] for c in cells) == ["accuracy-aware", "accuracy-aware-on-calibration(2022)", "default"]
     assert "accuracy-aware-on-calibration(2022)" in capsys.readouterr().out
-    assert main(["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--accuracy-aware",
-                 "--max-drop", "1.5", "--out", str(out)]) == 2
-    assert "max_drop must be in [0, 1)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # --max-drop is in points on every command: (0, 100]
+        main(["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--accuracy-aware",
+              "--max-drop", "150", "--out", str(out)])
+    assert exit_info.value.code == 2 and "--max-drop: must be in (0, 100]" in capsys.readouterr().err

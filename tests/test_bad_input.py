@@ -145,14 +145,27 @@ def test_unreachable_url_is_one_line(tmp_path, capsys, monkeypatch):
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
 
 
-def test_source_option_values_are_typed():
-    from gsoc_helpers.cli.quantize_study import parse_source_option
+def test_source_option_values_are_typed(capsys):
+    """One syntax and one typed parser for --source-option on every command (quantize and quantize-study)."""
+    import argparse
 
-    assert parse_source_option("teacher:truncation_psi=0.7") == ("teacher", "truncation_psi", 0.7)
-    assert parse_source_option("bn-matching:steps=20") == ("bn-matching", "steps", 20)
-    assert parse_source_option("student:dataset=outputs/x") == ("student", "dataset", "outputs/x")
-    with pytest.raises(ValueError, match="SOURCE:KEY=VALUE"):
-        parse_source_option("teacher-truncation")
+    from gsoc_helpers.cli.args import source_option
+    from gsoc_helpers.cli.quantize import source_options_for
+
+    assert source_option("teacher:truncation_psi=0.7") == ("teacher", "truncation_psi", 0.7)
+    assert source_option("bn-matching:steps=20") == ("bn-matching", "steps", 20)
+    assert source_option("student:dataset=outputs/x:y=z") == ("student", "dataset", "outputs/x:y=z")
+    assert source_option("progress=False") == (None, "progress", False)  # typed: not the string "False"
+    for bad in ("teacher-truncation", ":steps=2", "teacher:=2"):
+        with pytest.raises(argparse.ArgumentTypeError, match=r"\[SOURCE:\]KEY=VALUE"):
+            source_option(bad)
+    assert source_options_for("noise", [(None, "std", 0.2), ("noise", "mean", 0.4)]) == {"std": 0.2, "mean": 0.4}
+    with pytest.raises(ValueError, match="calibrates on 'noise' only"):
+        source_options_for("noise", [("teacher", "truncation_psi", 0.7)])
+    for argv in (["quantize", "m.onnx", "--calibration", "noise", "--out", "o", "--source-option", "steps"],
+                 ["quantize-study", "--source-option", "teacher-truncation"]):
+        code, err = run_cli(argv, capsys)
+        assert code == 2 and "[SOURCE:]KEY=VALUE" in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_app_port_in_use_is_one_line(capsys):

@@ -34,15 +34,6 @@ def test_image_folder_and_explicit_path(tmp_path):
     assert x.shape == (20, 3, 32, 32) and 0.0 <= x.min() and x.max() <= 1.0 and y.dtype.is_floating_point is False
 
 
-def test_balanced_subset_is_seeded_and_interleaved(data_root):
-    ds = load_cifar10("train", source="exact")
-    a, b = ds.balanced_subset(2, seed=1), ds.balanced_subset(2, seed=1)
-    np.testing.assert_array_equal(a.images, b.images)
-    assert list(a.labels[:10]) == list(range(10)) and list(a.class_counts()) == [2] * 10
-    with pytest.raises(DataError, match="has 3 images, 4 requested"):
-        ds.balanced_subset(4)
-
-
 def test_bad_inputs_give_clear_errors(tmp_path, data_root):
     with pytest.raises(DataError, match="does not exist"):
         load_image_folder(tmp_path / "nope")

@@ -60,7 +60,7 @@ def test_short_run_outputs(tmp_path):
                 "lambda_pix", "images_per_s"):
         assert all(np.isfinite(r[key]) for r in lines), key
     assert lines[0]["lambda_pix"] == pytest.approx(0.2)
-    assert (run / "samples" / "step0000003.png").is_file() and (run / "student_ema.safetensors").is_file()
+    assert (run / "samples" / "step_0000003.png").is_file() and (run / "student_ema.safetensors").is_file()
     state = torch.load(run / "checkpoint.pt", weights_only=True)
     assert int(state["step"]) == 4 and {"G", "D", "ema", "opt_g", "opt_d", "torch_rng"} <= set(state)
 

@@ -164,10 +164,9 @@ def test_cli_export_original_checkpoint_to_openvino(tmp_path, capsys):
 
 
 def test_panel_generates_from_original_checkpoint(tmp_path):
-    from gsoc_helpers.images import generate_grid
-    from gsoc_helpers.models.loading import load_model
+    from gsoc_helpers.sampling import generate_grid
 
     _write_original(tmp_path / "ckpt")
-    assert isinstance(load_model(str(tmp_path / "ckpt")), DiStyleGAN2022)
+    assert isinstance(load_generator(str(tmp_path / "ckpt"), cache=True), DiStyleGAN2022)
     grid, labels = generate_grid(str(tmp_path / "ckpt"), ["cat", 9], per_class=3)
     assert grid.dtype == np.uint8 and grid.shape[-1] == 3 and grid.std() > 0 and len(labels) == 2

@@ -9,6 +9,8 @@ import pytest
 import torch
 from torch import nn
 
+from doubles import LinearGenerator
+
 from gsoc_helpers.metrics import fidelity as F
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -131,21 +133,9 @@ def _register_tiny() -> str:
     return "tiny-test"
 
 
-class TinyGenerator(nn.Module):
+def TinyGenerator() -> LinearGenerator:
     """Generator protocol: z [N, 8], labels int64 [N] -> [N, 3, 8, 8] in ~[-1, 1]; records the labels it saw."""
-
-    z_dim, c_dim, img_resolution = 8, 10, 8
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.lin = nn.Linear(8 + 10, 3 * 8 * 8)
-        self.seen: list[int] = []
-
-    def forward(self, z, labels, truncation_psi=1.0, noise_mode="const"):
-        self.seen += labels.tolist()
-        onehot = nn.functional.one_hot(labels, 10).float()
-        return torch.tanh(self.lin(torch.cat([z, onehot], 1))).view(-1, 3, 8, 8) * truncation_psi
+    return LinearGenerator(z_dim=8, c_dim=10, res=8)
 
 
 def test_compute_fidelity_generator_vs_cifar_reference_caches(data_root):
@@ -157,7 +147,7 @@ def test_compute_fidelity_generator_vs_cifar_reference_caches(data_root):
     assert res.values["fid"] > 0 and np.isfinite(res.values["fid"])
     p = res.protocol
     assert (p["n_candidate"], p["reference_n"], p["reference_split"], p["feature_extractor"]) == (40, 20, "train", name)
-    assert p["candidate"].startswith("generator:TinyGenerator") and p["kid_subset_size"] == 20
+    assert p["candidate"].startswith("generator:LinearGenerator") and p["kid_subset_size"] == 20
     assert sorted(np.bincount(gen.seen)) == [4] * 10  # class-balanced labels
     cached = list((Path(data_root).parent / "cache" / "fidelity").glob("*train-n20*"))
     assert cached, "reference features/statistics should be cached per (dataset, split, n)"

@@ -35,6 +35,28 @@ def test_gsoc_profile_environment_variable(monkeypatch):
         run_sizes()
 
 
+def test_gsoc_scale_environment_variable(monkeypatch):
+    """What a runner that cannot pass parameters (nbmake, nbconvert, a Colab %env) sets; explicit still wins."""
+    monkeypatch.delenv("GSOC_PROFILE", raising=False)
+    monkeypatch.setenv("GSOC_SCALE", "smoke")
+    assert run_sizes().scale == "smoke" and run_sizes().sample_per_class == SCALES["smoke"].sample_per_class
+    assert run_sizes("full").scale == "smoke" and run_sizes(scale="quick").scale == "quick"
+    assert series_paths(output_dir="/tmp/gsoc-scale-test").root.name == "quick-smoke"
+    assert demo_parameters(None, None, [])["SCALE"] == "smoke"
+    monkeypatch.setenv("GSOC_SCALE", "huge")
+    with pytest.raises(ValueError, match=r"unknown scale 'huge' \(from \$GSOC_SCALE\)"):
+        run_sizes()
+
+
+def test_every_parameters_cell_names_gsoc_scale():
+    import nbformat
+
+    for path in list_notebooks():
+        cell = next(c for c in nbformat.read(str(path), as_version=4).cells
+                    if "parameters" in c.metadata.get("tags", []))
+        assert "$GSOC_SCALE" in cell.source and "$GSOC_PROFILE" in cell.source, path.name
+
+
 def test_overrides_parsed_and_validated():
     s = run_sizes("full", "smoke", quant_models="chenyaofo_resnet20, chenyaofo_resnet56", quant_sizes="1,10",
                   fid_n="8", speed_seconds=0.1)

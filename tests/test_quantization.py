@@ -177,19 +177,19 @@ def test_accuracy_control_runs_on_held_out_data(trained_tiny):
 def test_config_maps_to_nncf_parameters():
     from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 
-    from gsoc_helpers.quantization.ptq import NNCF_DEFAULTS, _kwargs
+    from gsoc_helpers.quantization.ptq import NNCF_DEFAULTS, nncf_kwargs
 
     import nncf
 
-    kw = _kwargs(PTQConfig(), 50)  # project default: global min/max ranges, mixed preset, no bias correction
+    kw = nncf_kwargs(PTQConfig(), 50)  # project default: global min/max ranges, mixed preset, no bias correction
     assert kw["subset_size"] == 50 and kw["preset"] == nncf.QuantizationPreset.MIXED
     adv = kw["advanced_parameters"]
     assert adv.activations_range_estimator_params == RangeEstimatorParametersSet.MINMAX
     assert adv.disable_bias_correction is True and adv.overflow_fix is None
-    assert _kwargs(PTQConfig(bias_correction="full"), 5)["fast_bias_correction"] is False
-    kw = _kwargs(NNCF_DEFAULTS, 1000)  # NNCF's defaults: nothing advanced, 300 images, fast bias correction
+    assert nncf_kwargs(PTQConfig(bias_correction="full"), 5)["fast_bias_correction"] is False
+    kw = nncf_kwargs(NNCF_DEFAULTS, 1000)  # NNCF's defaults: nothing advanced, 300 images, fast bias correction
     assert kw == {"subset_size": 300, "fast_bias_correction": True}
-    adv = _kwargs(PTQConfig(overflow_fix="disable"), 10)["advanced_parameters"]
+    adv = nncf_kwargs(PTQConfig(overflow_fix="disable"), 10)["advanced_parameters"]
     assert adv.overflow_fix.value == "disable"
     assert PTQConfig().key() != NNCF_DEFAULTS.key()
 

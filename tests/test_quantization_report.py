@@ -15,9 +15,9 @@ from gsoc_helpers.quantization.runner import summarize
 def _cells(models=("m1", "m2"), sizes=(10, 100), sources=("real", "noise", "teacher"), seeds=(0, 1)):
     rng = np.random.default_rng(0)
     return [{"model": m, "source": s, "size": n, "seed": k, "config": c,
-             "exact_agreement": 90 + (5 if s == "real" else 0) + (2 if c == "ours" else 0) + rng.normal(),
+             "exact_agreement": 90 + (5 if s == "real" else 0) + (2 if c == "default" else 0) + rng.normal(),
              "exact_kl": abs(rng.normal()) * 1e-3}
-            for m, n, s, k, c in itertools.product(models, sizes, sources, seeds, ("ours", "nncf-default"))]
+            for m, n, s, k, c in itertools.product(models, sizes, sources, seeds, ("default", "nncf-default"))]
 
 
 def test_plots_with_several_models_and_sizes(tmp_path):
@@ -37,8 +37,8 @@ def test_conclusions_with_several_models_and_sizes():
     speed = pd.DataFrame({"INT8 / FP32": [1.5, 2.5], "INT8 / default": [1.1, 1.9]}, index=["batch 1", "batch 64"])
     text = conclusions(table, "exact_agreement", speed)
     blocks = [ln for ln in text.splitlines() if ln.startswith("- **")]
-    assert len(blocks) == 4 and blocks[0].startswith("- **m1, 10 calibration images**: exact_agreement (ours): real")
-    assert text.count("vs real calibration") == 8 and text.count("ours vs nncf-default") == 4
+    assert len(blocks) == 4 and blocks[0].startswith("- **m1, 10 calibration images**: exact_agreement (default): real")
+    assert text.count("vs real calibration") == 8 and text.count("default vs nncf-default") == 4
     assert text.endswith("- INT8 speed-up at batch 64: 2.50x over FP32, 1.90x over OpenVINO's default float precision")
     one = conclusions(summarize(_cells(models=("m1",), sizes=(20,), sources=("noise",))), "exact_agreement")
     assert "vs real" not in one and one.count("\n") == 1

@@ -265,7 +265,7 @@ def test_registered_classifier(shared_data_root, tmp_path):
 
 def test_accuracy_aware_ptq_on_labelled_held_out_folder(work, tmp_path):
     res = quantize_model(str(work["root"] / "tiny.onnx"), "noise", tmp_path / "a", held_out=work["root"] / "held",
-                         options=QuantizeOptions(**FAST, max_drop=1.0), progress=False)
+                         options=QuantizeOptions(**FAST, max_drop=0.01), progress=False)
     r = res.report
     assert r["ptq"]["accuracy_control"] == {"max_drop_points": 1.0, "validation_images": 20}
     assert r["evaluation"]["images"] == 20 and r["evaluation"]["drop"] is not None

@@ -3,7 +3,7 @@
 The offline plan reads the data root's CIFAR-10 copies (the 1,017 exact test images): these tests need it."""
 from __future__ import annotations
 
-from test_accuracy_aware import Tiny  # a 3-layer classifier: the grid's plumbing without a real model's cost
+from doubles import TinyClassifier  # the grid's plumbing without a real model's cost
 
 from gsoc_helpers.quantization import reproduce2022 as rep
 
@@ -38,7 +38,7 @@ def test_original_grid_uses_pot_settings(shared_data_root):
 
 def test_run_prints_both_protocols_side_by_side(tmp_path, shared_data_root):
     p = rep.plan("offline", models=["tiny"], original_size=10, project_size=10, seeds=[0], val_size=10)
-    table, head = rep.run(p, tmp_path, progress=False, model_factory=lambda name: Tiny())
+    table, head = rep.run(p, tmp_path, progress=False, model_factory=lambda name: TinyClassifier(width=8, second_bn=False))
     assert list(table.index.get_level_values("calibration")) == ["CIFAR-10", "StyleGAN2-ADA", "DiStyleGAN", "Fractal"]
     assert list(table.columns)[:3] == ["FP32 top-1", "2022 default INT8 top-1", "2022 default drop"]
     assert list(table.columns)[-4:-2] == ["ours default agreement", "ours default KL(1e-3)"]

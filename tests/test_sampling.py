@@ -8,25 +8,16 @@ import pytest
 import torch
 from torch import nn
 
+from doubles import LinearGenerator
+
 from gsoc_helpers.cli import main as cli_main
 from gsoc_helpers.data.synthetic import SyntheticDataset, latent_for_index
 from gsoc_helpers.sampling import parse_shard, sample_dataset
 
 
-class TinyGenerator(nn.Module):
-    """Protocol-following toy generator: image = tanh-free linear map of (z, one-hot label); ignores psi/noise."""
-
-    def __init__(self, z_dim: int = 4, c_dim: int = 3, res: int = 4) -> None:
-        super().__init__()
-        self.z_dim, self.c_dim, self.img_resolution = z_dim, c_dim, res
-        torch.manual_seed(0)
-        self.lin = nn.Linear(z_dim + c_dim, 3 * res * res)
-        self.calls = 0
-
-    def forward(self, z, labels, truncation_psi: float = 1.0, noise_mode: str = "const"):
-        self.calls += len(z)
-        c = torch.nn.functional.one_hot(labels, self.c_dim).float()
-        return self.lin(torch.cat([z, c], 1)).reshape(-1, 3, self.img_resolution, self.img_resolution)
+def TinyGenerator(z_dim: int = 4, c_dim: int = 3, res: int = 4) -> LinearGenerator:
+    """Protocol-following toy generator: a linear map of (z, one-hot label), no tanh; ignores psi/noise."""
+    return LinearGenerator(z_dim, c_dim, res, tanh=False, psi=False)
 
 
 def test_sample_balanced_reproducible_fixed_uint8_mapping(tmp_path):

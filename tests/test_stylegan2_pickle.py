@@ -5,6 +5,7 @@ import collections
 import os
 import pickle
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -113,16 +114,17 @@ def test_url_download_cached_with_checksum(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     url = path.as_uri()
     g = load_stylegan2_ada(url, cache_dir=cache)
-    cached = cache / "stylegan2-ada" / "net.pkl"
-    assert cached.is_file() and g.source == str(cached)
-    assert (cache / "stylegan2-ada" / "net.pkl.sha256").read_text().split()[0] == g.checksum
+    cached = Path(g.source)  # keyed by the URL, apart from official files of the same name (issue #21)
+    assert cached.is_file() and cached.name == "net.pkl" and cached.parent.parent == cache / "stylegan2-ada"
+    assert cached.parent.name.startswith("url-")
+    assert cached.with_name("net.pkl.sha256").read_text().split()[0] == g.checksum
     path.unlink()  # second call must use the cache
     assert load_stylegan2_ada(url, cache_dir=cache).checksum == g.checksum
     other = tmp_path / "n2.pkl"
     other.write_bytes(cached.read_bytes())
     with pytest.raises(StyleGAN2PickleError, match="checksum mismatch"):
         load_stylegan2_ada(other.as_uri(), cache_dir=cache, expected_sha256="0" * 64)
-    assert not (cache / "stylegan2-ada" / "n2.pkl").exists()
+    assert not list((cache / "stylegan2-ada").rglob("n2.pkl"))
     cached.write_bytes(b"corrupted")  # a corrupted cache entry is downloaded again (source gone -> clear error)
     with pytest.raises(OSError):
         load_stylegan2_ada(url, cache_dir=cache)

@@ -1,4 +1,5 @@
-"""generate_grid / grid_png (gsoc_helpers.images), the model caches (models.loading) and the ipywidgets panel,
+"""generate_grid (gsoc_helpers.sampling) / grid_png (gsoc_helpers.images), the model caches (load_generator,
+models.loading) and the ipywidgets panel,
 driven headless with small generators; the OpenVINO backend is the real OpenVINO runtime on a tiny student."""
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from gsoc_helpers import images as Im
 from gsoc_helpers import widgets as Wd
 from gsoc_helpers.models import loading
 from gsoc_helpers.models.student import StudentConfig, StudentGenerator
+from gsoc_helpers.sampling import generate_grid
 
 
 class RandomGenerator(nn.Module):
@@ -46,7 +48,7 @@ def _cell(grid: np.ndarray, r: int, c: int) -> np.ndarray:
 
 def test_generate_grid_layout_labels_and_determinism():
     g = RandomGenerator()
-    grid, labels = Im.generate_grid(g, ["cat", 1], per_class=3, seed=5)
+    grid, labels = generate_grid(g, ["cat", 1], per_class=3, seed=5)
     assert grid.dtype == np.uint8 and grid.shape == (2 * 10 + 2, 3 * 10 + 2, 3)
     assert labels == ["cat", "automobile"]
     # row 0 is cat (3 -> red channel bright), row 1 automobile (1 -> green bright)
@@ -54,10 +56,10 @@ def test_generate_grid_layout_labels_and_determinism():
     assert _cell(grid, 1, 2)[..., 1].mean() > 200 > _cell(grid, 1, 2)[..., 0].mean()
     z, lab, _ = g.calls[-1]
     assert torch.equal(z[:3], z[3:]) and lab.tolist() == [3, 3, 3, 1, 1, 1]  # same latents per column
-    again, _ = Im.generate_grid(g, ["cat", 1], per_class=3, seed=5)
-    other, _ = Im.generate_grid(g, ["cat", 1], per_class=3, seed=6)
+    again, _ = generate_grid(g, ["cat", 1], per_class=3, seed=5)
+    other, _ = generate_grid(g, ["cat", 1], per_class=3, seed=6)
     assert np.array_equal(grid, again) and not np.array_equal(grid, other)
-    Im.generate_grid(g, "dog", per_class=1, truncation_psi=0.5)
+    generate_grid(g, "dog", per_class=1, truncation_psi=0.5)
     assert g.calls[-1][2] == 0.5
 
 
@@ -69,44 +71,44 @@ def test_generate_grid_layout_labels_and_determinism():
 def test_generate_grid_bad_input(kwargs, match):
     args = dict(classes=["cat"], per_class=2) | kwargs
     with pytest.raises(ValueError, match=match):
-        Im.generate_grid(RandomGenerator(), **args)
+        generate_grid(RandomGenerator(), **args)
 
 
 @pytest.mark.parametrize("psi", [1.0, 0.5, 0.0])
 def test_generate_grid_openvino_matches_pytorch_for_every_psi(psi):
     pytest.importorskip("openvino")
     g = tiny_student(3)
-    grid, labels = Im.generate_grid(g, ["bird", "ship"], 3, seed=2, truncation_psi=psi, backend="openvino")
-    ref, ref_labels = Im.generate_grid(g, ["bird", "ship"], 3, seed=2, truncation_psi=psi)
+    grid, labels = generate_grid(g, ["bird", "ship"], 3, seed=2, truncation_psi=psi, backend="openvino")
+    ref, ref_labels = generate_grid(g, ["bird", "ship"], 3, seed=2, truncation_psi=psi)
     assert labels == ref_labels
     assert np.abs(grid.astype(int) - ref.astype(int)).max() <= 1  # f32 OpenVINO vs eager: rounding only
     assert loading.openvino_generator(g) is loading.openvino_generator(g)  # converted once, every psi
     if psi != 1.0:
-        at_one, _ = Im.generate_grid(g, ["bird", "ship"], 3, seed=2, backend="openvino")
+        at_one, _ = generate_grid(g, ["bird", "ship"], 3, seed=2, backend="openvino")
         assert np.abs(at_one.astype(int) - grid.astype(int)).max() > 2  # psi reaches the OpenVINO model
 
 
-def test_load_model_caches_by_name(monkeypatch):
+def test_load_generator_caches_by_canonical_name(monkeypatch):
+    from gsoc_helpers.models import registry
+
     calls = []
 
-    def fake_load(name, device="cpu"):
-        calls.append((name, device))
+    def fake_load(name):
+        calls.append(name)
         return RandomGenerator()
 
-    monkeypatch.setattr("gsoc_helpers.models.registry.load_generator", fake_load)
-    loading.clear_caches()
-    try:
-        a = loading.load_model("teacher")
-        assert loading.load_model("offline-teacher") is a and calls == [("offline-teacher", "cpu")]
-        assert loading.load_model(a) is a
-    finally:
-        loading.clear_caches()
+    monkeypatch.setattr(registry, "_load", fake_load)
+    monkeypatch.setattr(registry, "_CACHE", {})
+    a = registry.load_generator("teacher", cache=True)  # the alias and its target share one cached model
+    assert registry.load_generator("offline-teacher", cache=True) is a and calls == ["offline-teacher"]
+    assert registry.load_generator(a) is a  # a module passes through
+    assert registry.load_generator("teacher") is not a and calls == ["offline-teacher"] * 2  # cache=False: fresh
 
 
 def test_grid_png_has_label_margin():
     from PIL import Image
 
-    grid, labels = Im.generate_grid(RandomGenerator(), ["airplane", "truck"], 2)
+    grid, labels = generate_grid(RandomGenerator(), ["airplane", "truck"], 2)
     img = Image.open(io.BytesIO(Im.grid_png(grid, labels)))
     assert img.format == "PNG" and img.height == grid.shape[0] * 2 and img.width > grid.shape[1] * 2
     left = np.asarray(img.convert("RGB"))[:, :40]
@@ -172,3 +174,19 @@ def test_panel_bad_input_shows_message_not_traceback(tmp_path):
     assert panel.on_generate() is False and "OpenVINO backend unavailable" in panel.message
     panel.backend.value = "pytorch"
     assert panel.on_generate() is True and panel.last_grid is not None
+
+
+def test_panel_menu_loads_the_models_it_is_given(tmp_path):
+    """Notebook 04 hands the panel its profile's models (e.g. the student notebook 02 trained), not the bundled pair."""
+    asked = []
+
+    def loader(name):
+        asked.append(name)
+        return tiny_student(3)
+
+    panel = Wd.GeneratorPanel(loader=loader, save_dir=tmp_path, auto_update=False,
+                              models={"student": str(tmp_path / "student_ema.safetensors"), "teacher": "cifar10"})
+    assert list(panel.model.options) == ["student", "teacher"]
+    assert panel.on_generate() and asked == [str(tmp_path / "student_ema.safetensors")]
+    panel.model.value = "teacher"
+    assert panel.on_generate() and asked[-1] == "cifar10"

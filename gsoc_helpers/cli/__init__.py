@@ -25,6 +25,18 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gsoc_helpers.cli.reproduce_2022",
 )
 
+# What an interrupted command leaves behind (said on Ctrl-C); commands not listed: plain "interrupted".
+_RESUME = "rerun the same command to resume"
+ON_INTERRUPT: dict[str, str] = {
+    "quantize": "nothing was written to --out (its temporary folder was removed)",
+    "train-teacher": "checkpoints already saved in --out-dir are kept (rerun with --resume to continue)",
+    "distill": "checkpoints already saved in --out-dir are kept (rerun with --resume to continue)",
+    "sample": f"finished shards are kept ({_RESUME})",
+    "import-fakecifar10": f"finished shards are kept ({_RESUME})",
+    "quantize-study": f"finished cells are kept ({_RESUME})",
+    "reproduce-2022": f"finished cells are kept ({_RESUME})",
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     from .args import OneLineParser
@@ -63,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {_message(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; finished work is kept (rerun the same command to resume)", file=sys.stderr)
+        kept = ON_INTERRUPT.get(args.command)
+        print("interrupted" + (f"; {kept}" if kept else ""), file=sys.stderr)
         return 130
 
 

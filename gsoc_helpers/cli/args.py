@@ -1,5 +1,15 @@
-"""Argument checking at the edge of the program: an ``ArgumentParser`` whose errors are one line (exit 2), and
-``type=`` converters that refuse values out of range with a message naming the allowed range."""
+"""The command line's one vocabulary: an ``ArgumentParser`` whose errors are one line (exit 2), ``type=``
+converters that refuse values out of range with a message naming the allowed range, and the flags that several
+commands share, each defined once here:
+
+* ``--out DIR``         every output folder (old spellings ``--out-dir``/``--output`` still work, hidden from
+                        --help);
+* ``--psi X``           the truncation ψ (old ``--truncation-psi``);
+* ``--source-option``   ``[SOURCE:]KEY=VALUE`` for a calibration source, VALUE typed like papermill's ``-p``;
+* ``--max-drop P``      accuracy-aware PTQ: largest top-1 drop in **points** (2 = 2 points; fractions inside).
+
+This module imports no torch: building the parser must stay fast (``--help`` under a second).
+"""
 from __future__ import annotations
 
 import argparse
@@ -9,11 +19,33 @@ import sys
 from pathlib import Path
 from typing import Callable, NoReturn
 
+# What every command taking a generator accepts (gsoc_helpers.models.registry.load_generator).
+GENERATOR_HELP = ("teacher | offline-teacher | student (bundled), cifar10 (NVIDIA StyleGAN2-ADA, downloaded), "
+                  "a StyleGAN2-ADA .pkl path or URL, a .safetensors checkpoint or a 2022 DiStyleGAN folder")
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
+
+
+# Old flag spellings -> the one name: still accepted (scripts keep working), left out of --help.
+DEPRECATED_FLAGS = {"--out-dir": "--out", "--output": "--out", "--truncation-psi": "--psi"}
+
+
+class _HideDeprecated(argparse.HelpFormatter):
+    """--help lists each flag under its one name only."""
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        shown = [s for s in action.option_strings if s not in DEPRECATED_FLAGS]
+        if action.option_strings and shown != action.option_strings:
+            action = argparse.Action(shown, action.dest, nargs=action.nargs, metavar=action.metavar,
+                                     help=action.help)
+        return super()._format_action_invocation(action)
 
 
 class OneLineParser(argparse.ArgumentParser):
     """``error()`` prints ``<prog>: error: <message> (see --help)`` on one line and exits with 2."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _HideDeprecated)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -100,3 +132,43 @@ def fail(message: str) -> NoReturn:
     """Print ``error: message`` and exit 2 (for checks that need several arguments at once)."""
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+# ---------------------------------------------------------------------------------------------- shared flags
+def add_out(p: argparse.ArgumentParser, help: str, *, required: bool = False, default: object = None,
+            dest: str = "out") -> None:
+    """``--out DIR`` (hidden old spellings ``--out-dir``, ``--output``)."""
+    p.add_argument("--out", "--out-dir", "--output", dest=dest, type=output_folder, required=required,
+                   default=default, metavar="DIR", help=help)
+
+
+def add_psi(p: argparse.ArgumentParser, default: float = 1.0, help: str = "truncation psi") -> None:
+    """``--psi X`` (hidden old spelling ``--truncation-psi``), stored as ``args.psi``."""
+    p.add_argument("--psi", "--truncation-psi", dest="psi", type=finite_float, default=default,
+                   help=f"{help} (default {default:g})")
+
+
+def add_max_drop(p: argparse.ArgumentParser, default_fraction: float | None, what: str) -> None:
+    """``--max-drop POINTS`` in top-1 points, (0, 100]; ``args.max_drop`` stays in points (convert with
+    :func:`gsoc_helpers.quantization.settings.points_to_fraction`)."""
+    shown = "" if default_fraction is None else f" (default {default_fraction * 100:g})"
+    p.add_argument("--max-drop", type=float_in(0.0, 100.0, low_open=True), metavar="POINTS",
+                   default=None if default_fraction is None else round(default_fraction * 100, 10),
+                   help=f"{what}: largest allowed top-1 drop in points, e.g. 2 = 2 points{shown}")
+
+
+def source_option(text: str) -> tuple[str | None, str, object]:
+    """argparse type: ``[SOURCE:]KEY=VALUE`` -> (source or None, key, value); VALUE typed like papermill's ``-p``
+    (True/False/None, int, float, else text: a path with ':' or '=' stays whole)."""
+    head, sep, value = text.partition("=")
+    source, colon, key = head.rpartition(":")
+    if not sep or not key or (colon and not source):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected [SOURCE:]KEY=VALUE, e.g. teacher:truncation_psi=0.7 "
+                                         "or steps=50")
+    return (source or None), key, typed_value(value)
+
+
+def add_source_option(p: argparse.ArgumentParser, example: str) -> None:
+    """``--source-option [SOURCE:]KEY=VALUE`` (repeatable), parsed by :func:`source_option`."""
+    p.add_argument("--source-option", action="append", type=source_option, default=[], metavar="[SOURCE:]KEY=VALUE",
+                   help=f"keyword argument of a calibration source, typed like papermill -p (repeatable), e.g. {example}")

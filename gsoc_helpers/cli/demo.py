@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
-from .args import typed_value
+from .args import add_out, typed_value
 
 
 def demo_parameters(profile: str | None, scale: str | None, pairs: list[list[str]], notebook_dir=None) -> dict:
@@ -27,6 +28,8 @@ def demo_parameters(profile: str | None, scale: str | None, pairs: list[list[str
             params["SIZES"][key] = value
         elif name in names:
             params[name] = typed_value(value)
+            if isinstance(params[name], float) and not math.isfinite(params[name]):
+                raise ValueError(f"-p {name} {value}: must be a finite number")
         else:
             raise ValueError(f"unknown parameter {name!r} for -p; expected a notebook parameter "
                              f"({', '.join(sorted(names))}) or a run size ({', '.join(OVERRIDABLE)})")
@@ -35,12 +38,12 @@ def demo_parameters(profile: str | None, scale: str | None, pairs: list[list[str
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from ..config import get_output_dir
+    from ..config import default_output
     from ..notebooks import NOTEBOOK_DIR, SeriesConfig, run_series
 
     folder = Path(args.notebook_dir) if args.notebook_dir else NOTEBOOK_DIR
     params = demo_parameters(args.profile, "smoke" if args.smoke else args.scale, args.param or [], folder)
-    out = Path(args.output) if args.output else get_output_dir() / "demo"
+    out = Path(args.out) if args.out else default_output("demo")
     runs = run_series(SeriesConfig(notebook_dir=folder, output_dir=out, parameters=params,
                                    only=tuple(args.only or ())))
     print(f"summary: {out / 'SUMMARY.md'}")
@@ -57,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-p", "--parameter", dest="param", nargs=2, action="append", metavar=("NAME", "VALUE"),
                    help="papermill-style override, e.g. -p quant_models chenyaofo_resnet20,chenyaofo_resnet56 "
                         "or -p SEED 1 (repeatable)")
-    p.add_argument("--output", default=None, help="output folder (default <output dir>/demo)")
+    add_out(p, "output folder (default <output dir>/demo)")
     p.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 01 03")
     p.add_argument("--notebook-dir", default=None,
                    help="folder of the numbered notebooks (default: the checkout's notebooks/; needed when the "

@@ -8,11 +8,12 @@ import argparse
 import dataclasses
 import json
 
-from .args import device, finite_float, output_folder
+from ..training.configs import DistillConfig
+from .args import add_out, device, finite_float
 
 
 def _distill(args: argparse.Namespace) -> int:
-    from ..training.distill import DistillConfig, run_distill
+    from ..training.distill import run_distill
 
     cfg = DistillConfig.from_dict(json.loads(open(args.config).read())) if args.config else DistillConfig()
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(DistillConfig)
@@ -24,22 +25,21 @@ def _distill(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..training.distill import DistillConfig
-
     p = sub.add_parser("distill", help="distill the DiStyleGAN student from a synthetic teacher dataset (resumable)")
     p.add_argument("synthetic_root", nargs="?", default=None, help="synthetic dataset folder (gsoc-helpers sample)")
     p.add_argument("--config", default=None, help="JSON file of DistillConfig fields (flags override it)")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--resume", action="store_true", help="continue the run in --out-dir (same settings)")
-    mode.add_argument("--overwrite", action="store_true", help="delete the earlier run in --out-dir and start again")
+    mode.add_argument("--resume", action="store_true", help="continue the run in --out (same settings)")
+    mode.add_argument("--overwrite", action="store_true", help="delete the earlier run in --out and start again")
+    add_out(p, f"run folder (default {DistillConfig().out_dir})", dest="out_dir")
     for f in dataclasses.fields(DistillConfig):
-        if f.name in ("synthetic_root", "loss_weights"):
+        if f.name in ("synthetic_root", "loss_weights", "out_dir"):
             continue
         flag = "--" + f.name.replace("_", "-")
         if f.type in ("bool", bool):
             p.add_argument(flag, dest=f.name, default=None, action=argparse.BooleanOptionalAction)
         else:
             typ = {"int": int, "float": finite_float, "str": str}.get(str(f.type), str)
-            typ = {"out_dir": output_folder, "device": device}.get(f.name, typ)
+            typ = device if f.name == "device" else typ
             p.add_argument(flag, dest=f.name, default=None, type=typ, help=f"default {f.default!r}")
     p.set_defaults(func=_distill)

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..config import default_output
+from ..defaults import CALIBRATION_SIZE
+from .args import GENERATOR_HELP, add_out, non_negative_int, positive_int
+
 
 def _export(args: argparse.Namespace) -> int:
     from ..export import OpenVINOGenerator, export_generator, psnr
@@ -26,11 +30,11 @@ def _export(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a generator checkpoint to OpenVINO IR (FP32, optionally INT8)")
-    p.add_argument("generator", help="'student', 'offline-teacher', a .safetensors, a StyleGAN2-ADA .pkl or a "
-                                     "2022 DiStyleGAN folder")
-    p.add_argument("--out", default="export", help="output folder")
+    p.add_argument("generator", help=GENERATOR_HELP)
+    add_out(p, "output folder (default <output dir>/export)", default=str(default_output("export")))
     p.add_argument("--int8", action="store_true", help="also write an NNCF INT8 IR and report its PSNR vs FP32")
-    p.add_argument("--calibration-size", type=int, default=None,
-                   help="random (z, class) inputs calibrating the INT8 IR (default: export_generator's, 300)")
-    p.add_argument("--seed", type=int, default=None, help="calibration seed (default: export_generator's, 0)")
+    p.add_argument("--calibration-size", type=positive_int, default=None,
+                   help="random (z, class) inputs calibrating the INT8 IR (default: export_generator's, "
+                        f"{CALIBRATION_SIZE})")
+    p.add_argument("--seed", type=non_negative_int, default=None, help="calibration seed (default: export_generator's, 0)")
     p.set_defaults(func=_export)

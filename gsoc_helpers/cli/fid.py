@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .args import device, finite_float, positive_int
+from .args import GENERATOR_HELP, add_psi, device, positive_int
 
 
 def _fid(args: argparse.Namespace) -> int:
@@ -27,9 +27,9 @@ def _fid(args: argparse.Namespace) -> int:
         split, _, source = target[len("cifar10-"):].partition(":")
         candidate = load_cifar10(split, source=source or "auto")
     else:
-        from ..models.loading import load_model
+        from ..models.registry import load_generator
 
-        candidate = load_model(target, device=args.device)
+        candidate = load_generator(target, device=args.device)
     res = compute_fidelity(candidate, metrics=tuple(args.metrics.split(",")), n_generated=args.n,
                            n_candidate=args.n_candidate, reference_split=args.split, reference_source=args.source,
                            reference_n=args.reference_n, truncation_psi=args.psi, batch_size=args.batch_size,
@@ -45,14 +45,14 @@ def _fid(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fid", help="FID / KID / precision-recall of a generator, synthetic set or CIFAR-10 split")
     p.add_argument("candidate", help="a synthetic dataset folder, cifar10-<train|test>[:<source>], or a generator: "
-                                     "teacher | student | offline-teacher | cifar10 | URL | .pkl | .safetensors | 2022 checkpoint folder")
+                                     + GENERATOR_HELP)
     p.add_argument("--metrics", default="fid,kid,prc", help="comma list of fid, kid, prc, isc")
     p.add_argument("--n", type=positive_int, default=10_000, help="images to generate (generator candidates)")
     p.add_argument("--n-candidate", type=positive_int, default=None, help="subset of an image candidate (default all)")
     p.add_argument("--split", default="train", choices=["train", "test"], help="CIFAR-10 reference split")
     p.add_argument("--source", default="auto", help="reference source for load_cifar10 (auto, exact, jpeg, ...)")
     p.add_argument("--reference-n", type=positive_int, default=None, help="reference subset size (default whole split)")
-    p.add_argument("--psi", type=finite_float, default=1.0, help="truncation psi for generators")
+    add_psi(p, help="truncation psi for generators")
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--device", type=device, default="auto", help="auto (CUDA when present) | cpu | cuda:N")
     p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from .args import add_out
+
 
 def _import_fakecifar10(args: argparse.Namespace) -> int:
     from ..data.fakecifar10 import import_fakecifar10
@@ -23,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import-fakecifar10", help="import the 2022 FakeCIFAR10 folder (class_<k>/image_<i>.png + "
                                                   "noise_<i>.pt) as a synthetic dataset (resumable)")
     p.add_argument("src", help="FakeCIFAR10 folder holding class_0 .. class_9")
-    p.add_argument("--out", required=True, help="synthetic dataset folder to write")
+    add_out(p, "synthetic dataset folder to write", required=True)
     p.add_argument("--per-class", type=int, default=None, help="images per class (default: the smallest class)")
     p.add_argument("--shard-size", type=int, default=1000)
     p.set_defaults(func=_import_fakecifar10)

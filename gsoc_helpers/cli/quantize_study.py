@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import argparse
 
-from .args import non_negative_int, positive_int, typed_value
-from ..quantization.accuracy import VALIDATION_DATA, AccuracyControl
+from ..defaults import CALIBRATION_SIZE, SEEDS
 from ..quantization.ptq import ACTIVATION_RANGES, BIAS_CORRECTIONS, OVERFLOW_FIXES, PTQConfig
+from ..quantization.settings import PROJECT_DEFAULT, VALIDATION_DATA, AccuracyControl, points_to_fraction
+from .args import add_max_drop, add_out, add_source_option, non_negative_int, positive_int
 
 NNCF = "nncf"  # on the command line: "NNCF's own default" (None in PTQConfig)
 
@@ -21,7 +22,7 @@ def accuracy_controls(args: argparse.Namespace) -> dict[str, AccuracyControl]:
     """Config name -> AccuracyControl for each ``--accuracy-data`` choice when ``--accuracy-aware`` is given."""
     if not args.accuracy_aware:
         return {}
-    out = {AAC_CONFIG_NAMES[v]: AccuracyControl(max_drop=args.max_drop, validation=v, val_size=args.val_size)
+    out = {AAC_CONFIG_NAMES[v]: AccuracyControl(max_drop=points_to_fraction(args.max_drop), validation=v, val_size=args.val_size)
            for v in dict.fromkeys(args.accuracy_data)}
     for control in out.values():
         control.validate()
@@ -32,8 +33,7 @@ def add_accuracy_arguments(p: argparse.ArgumentParser) -> None:
     d = AccuracyControl()
     p.add_argument("--accuracy-aware", action="store_true",
                    help="also run NNCF accuracy-aware PTQ (quantize_with_accuracy_control) with the default settings")
-    p.add_argument("--max-drop", type=float, default=d.max_drop,
-                   help=f"accuracy-aware: allowed absolute top-1 drop as a fraction (default {d.max_drop})")
+    add_max_drop(p, d.max_drop, "accuracy-aware")
     p.add_argument("--accuracy-data", nargs="+", default=[d.validation], choices=list(VALIDATION_DATA),
                    help="accuracy-aware validation data: heldout = real train images not in the calibration set "
                         "(default); calibration = the 2022 protocol, accuracy measured on the calibration set itself")
@@ -43,43 +43,39 @@ def add_accuracy_arguments(p: argparse.ArgumentParser) -> None:
 def _study(args: argparse.Namespace) -> int:
     import torch
 
-    from ..config import get_output_dir
+    from ..calibration import check_source_options
+    from ..config import default_output
     from ..data import load_cifar10
     from ..quantization.ptq import NNCF_DEFAULTS
     from ..quantization.runner import Grid, run_grid, summarize
 
     torch.set_num_threads(args.threads)
-    configs = {"default": PTQConfig(preset=_nncf_or(args.preset), bias_correction=args.bias_correction,
+    configs = {PROJECT_DEFAULT: PTQConfig(preset=_nncf_or(args.preset), bias_correction=args.bias_correction,
                                     activation_range=_nncf_or(args.activation_range),
                                     overflow_fix=_nncf_or(args.overflow_fix))}
     if args.compare_nncf_defaults:
         configs["nncf-default"] = NNCF_DEFAULTS
     controls = accuracy_controls(args)
-    configs.update({name: configs["default"] for name in controls})
+    configs.update({name: configs[PROJECT_DEFAULT] for name in controls})
     opts = {"bn-matching": {"steps": args.bn_steps}}
-    for spec in args.source_option or []:  # SOURCE:KEY=VALUE
-        src, key, value = parse_source_option(spec)
+    for src, key, value in args.source_option:  # SOURCE:KEY=VALUE
+        if src is None:
+            raise ValueError(f"--source-option {key}=...: name the source, e.g. teacher:{key}=..., since this command "
+                             "calibrates on several")
         opts.setdefault(src, {})[key] = value
+    for src, given_opts in opts.items():  # an unknown key: one line now, not a traceback hours into the grid
+        if src in args.sources:
+            check_source_options(src, {k: v for k, v in given_opts.items() if k != "classifier"})
     given = {k: v for k, v in (("sizes", args.sizes), ("seeds", args.seeds)) if v is not None}
     grid = Grid(models=args.models, sources=args.sources, configs=configs, source_options=opts,
                 accuracy_control=controls, **given)
     grid.validate()
     tests = {t: load_cifar10("test", source=t).to_tensors() for t in args.test_sets}
-    out = args.out or get_output_dir() / "quant" / "study"
+    out = args.out or default_output("quantize-study")
     table = summarize(run_grid(grid, tests, out, threads=args.threads), out)
     print(table.to_string(max_cols=12))
     print(f"tables: {out}/summary.csv, {out}/summary.md")
     return 0
-
-
-def parse_source_option(spec: str) -> tuple[str, str, object]:
-    """'SOURCE:KEY=VALUE' -> (source, key, value); VALUE typed like papermill's ``-p`` (0.7, 200, True; a path stays
-    text)."""
-    src, sep, kv = spec.partition(":")
-    key, sep2, text = kv.partition("=")
-    if not (sep and sep2 and src and key):
-        raise ValueError(f"--source-option {spec!r}: expected SOURCE:KEY=VALUE, e.g. teacher:truncation_psi=0.7")
-    return src, key, typed_value(text)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -88,8 +84,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", nargs="+", default=["akamaster_resnet20"])
     p.add_argument("--sources", nargs="+", default=["real", "noise", "bn-matching"])
     p.add_argument("--sizes", nargs="+", type=positive_int, default=None,
-                   help="calibration sizes (default: Grid's, 300)")
-    p.add_argument("--seeds", nargs="+", type=non_negative_int, default=None, help="seeds (default: Grid's, 0 1 2)")
+                   help=f"calibration sizes (default {CALIBRATION_SIZE})")
+    p.add_argument("--seeds", nargs="+", type=non_negative_int, default=None, help=f"seeds (default {' '.join(map(str, SEEDS))})")
     p.add_argument("--preset", default=ptq.preset or NNCF, choices=[NNCF, "mixed", "performance"],
                    help=f"default {ptq.preset or NNCF} (nncf = NNCF's performance preset)")
     p.add_argument("--bias-correction", default=ptq.bias_correction, choices=list(BIAS_CORRECTIONS),
@@ -102,8 +98,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compare-nncf-defaults", action="store_true", help="also run nncf.quantize's defaults")
     add_accuracy_arguments(p)
     p.add_argument("--bn-steps", type=positive_int, default=200, help="optimisation steps of the bn-matching source")
-    p.add_argument("--source-option", action="append", help="SOURCE:KEY=VALUE, e.g. student:dataset=outputs/x")
+    add_source_option(p, "student:dataset=outputs/x")
     p.add_argument("--test-sets", nargs="+", default=["exact"], help="load_cifar10 test sources (exact, jpeg, ...)")
     p.add_argument("--threads", type=positive_int, default=1)
-    p.add_argument("--out", default=None)
+    add_out(p, "output folder (default <output dir>/quant/study)")
     p.set_defaults(func=_study)

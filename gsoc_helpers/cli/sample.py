@@ -4,14 +4,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .args import device, finite_float, non_negative_int, output_folder, positive_int
+from .args import GENERATOR_HELP, add_out, add_psi, device, non_negative_int, positive_int
 
 
 def _sample(args: argparse.Namespace) -> int:
     import torch
 
-    from ..config import get_output_dir, resolve_device
-    from ..models.registry import load_generator
+    from ..config import default_output, resolve_device
+    from ..models.registry import canonical_name, load_generator
+    from ..safety import refuse_overlap
     from ..sampling import distributed_shard, parse_shard, sample_dataset
 
     torch.set_num_threads(args.threads) if args.threads else None
@@ -21,10 +22,11 @@ def _sample(args: argparse.Namespace) -> int:
         import os
 
         device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', i)) % torch.cuda.device_count()}")
+    out = Path(args.out) if args.out else default_output("sample", Path(canonical_name(args.generator)).stem)
+    refuse_overlap(out, [("generator", args.generator)])
     model = load_generator(args.generator, device=str(device))
-    out = Path(args.out) if args.out else get_output_dir() / "synthetic" / Path(args.generator).stem
     report = sample_dataset(model, out, generator_name=args.name or str(args.generator), per_class=args.per_class,
-                            seed=args.seed, truncation_psi=args.truncation_psi, noise_mode=args.noise_mode,
+                            seed=args.seed, truncation_psi=args.psi, noise_mode=args.noise_mode,
                             batch_size=args.batch_size, shard_size=args.shard_size, shard_index=i, num_shards=n,
                             device=device, backend=args.backend, precision=args.precision,
                             threads=args.threads or None)
@@ -38,12 +40,11 @@ def _sample(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="sample a class-balanced synthetic dataset from a generator (resumable)")
-    p.add_argument("generator", help="'cifar10' (NVIDIA StyleGAN2-ADA), a .pkl path/URL, 'offline-teacher', "
-                                     "'student', a .safetensors checkpoint or a 2022 DiStyleGAN folder")
-    p.add_argument("--out", type=output_folder, default=None, help="dataset folder (default <output dir>/synthetic/<generator>)")
+    p.add_argument("generator", help=GENERATOR_HELP)
+    add_out(p, "dataset folder (default <output dir>/synthetic/<generator>)")
     p.add_argument("--per-class", type=positive_int, default=5000, help="images per class (default 5000 -> 50,000)")
     p.add_argument("--seed", type=non_negative_int, default=0)
-    p.add_argument("--truncation-psi", type=finite_float, default=1.0)
+    add_psi(p)
     p.add_argument("--noise-mode", default="const", choices=["const", "random", "none"])
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--shard-size", type=positive_int, default=1000, help="images per shard file")

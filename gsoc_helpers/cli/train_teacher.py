@@ -5,11 +5,12 @@ import argparse
 import json
 from dataclasses import fields
 
-from .args import finite_float, non_negative_float, non_negative_int, output_folder, positive_float, positive_int
+from ..training.configs import GANTrainConfig
+from .args import add_out, finite_float, non_negative_float, non_negative_int, positive_float, positive_int
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ..training.gan import GANTrainConfig, run_training
+    from ..training.gan import run_training
 
     kw = {f.name: getattr(args, f.name) for f in fields(GANTrainConfig) if hasattr(args, f.name)}
     summary = run_training(GANTrainConfig(**kw), resume=args.resume, progress=not args.no_progress,
@@ -19,11 +20,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..training.gan import GANTrainConfig
-
     d = GANTrainConfig()
     p = sub.add_parser("train-teacher", help="train the offline teacher GAN (hinge, SN projection D, EMA, DiffAugment)")
-    p.add_argument("--out-dir", type=output_folder, default=d.out_dir)
+    add_out(p, f"run folder (default {d.out_dir})", default=d.out_dir, dest="out_dir")
     p.add_argument("--steps", type=positive_int, default=d.steps)
     p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
     p.add_argument("--ngf", type=positive_int, default=d.ngf)
@@ -44,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=positive_int, default=None, help="torch.set_num_threads")
     p.add_argument("--data-source", default=d.data_source, help="load_cifar10 source (jpeg = all 50k, JPEG q75)")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--resume", action="store_true", help="continue the run in --out-dir (same settings)")
-    mode.add_argument("--overwrite", action="store_true", help="delete the earlier run in --out-dir and start again")
+    mode.add_argument("--resume", action="store_true", help="continue the run in --out (same settings)")
+    mode.add_argument("--overwrite", action="store_true", help="delete the earlier run in --out and start again")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_train)

@@ -36,7 +36,7 @@ def _check_split(split: str) -> None:
 def load_image_folder(path: str | os.PathLike, class_names: tuple[str, ...] = CIFAR10_CLASSES,
                       image_size: int = 32) -> ImageDataset:
     """Read ``<path>/<class_name>/*.png|jpg`` into uint8 [N, H, W, 3]; files sorted by name per class."""
-    from PIL import Image, UnidentifiedImageError
+    from ..pil_images import read_rgb
 
     root = Path(path)
     if not root.is_dir():
@@ -54,10 +54,9 @@ def load_image_folder(path: str | os.PathLike, class_names: tuple[str, ...] = CI
         files = sorted(f for f in (root / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
         for f in files:
             try:
-                with Image.open(f) as im:
-                    arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
-            except (UnidentifiedImageError, OSError) as err:
-                raise DataError(f"cannot read image {str(f)!r}: {err}") from None
+                arr = read_rgb(f)  # every PIL mode converted (16-bit scaled) or refused; huge images refused
+            except ValueError as err:
+                raise DataError(str(err)) from None
             if arr.shape != (image_size, image_size, 3):
                 raise DataError(f"image {str(f)!r} has shape {arr.shape}; expected ({image_size}, {image_size}, 3)")
             images.append(arr)
@@ -139,22 +138,27 @@ def download_cifar10(root: str | os.PathLike | None = None) -> Path:
     import tempfile
 
     from ..download import CIFAR10_TARBALL, fetch_official
+    from ..file_lock import exclusive_lock
 
     target = Path(root) if root else get_cache_dir()
-    if (target / BATCH_FOLDER / "batches.meta").is_file():
+    done = target / BATCH_FOLDER / "batches.meta"  # the folder appears complete (renamed into place) or not at all
+    if done.is_file():
         return target / BATCH_FOLDER
     tarball = fetch_official(CIFAR10_TARBALL)
-    with tarfile.open(tarball, "r:gz") as tar:
-        members = [m for m in tar.getmembers() if m.name.startswith(BATCH_FOLDER + "/") and m.isfile()
-                   and ".." not in Path(m.name).parts]
-        if not members:
-            raise DataError(f"{str(tarball)!r} holds no {BATCH_FOLDER}/ files; not the CIFAR-10 python tarball")
-        target.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target) as tmp:  # unpacked aside, renamed when complete
-            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-            tar.extractall(tmp, members=members, **safe)  # noqa: S202 (regular files under cifar-10-batches-py/)
-            shutil.rmtree(target / BATCH_FOLDER, ignore_errors=True)
-            os.replace(Path(tmp) / BATCH_FOLDER, target / BATCH_FOLDER)
+    target.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(target / f".{BATCH_FOLDER}.lock"):  # one process unpacks; the others wait, then use it
+        if done.is_file():
+            return target / BATCH_FOLDER
+        with tarfile.open(tarball, "r:gz") as tar:
+            members = [m for m in tar.getmembers() if m.name.startswith(BATCH_FOLDER + "/") and m.isfile()
+                       and ".." not in Path(m.name).parts]
+            if not members:
+                raise DataError(f"{str(tarball)!r} holds no {BATCH_FOLDER}/ files; not the CIFAR-10 python tarball")
+            with tempfile.TemporaryDirectory(dir=target) as tmp:  # unpacked aside, renamed when complete
+                safe: dict = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+                tar.extractall(tmp, members=members, **safe)  # noqa: S202 (regular files under BATCH_FOLDER/)
+                shutil.rmtree(target / BATCH_FOLDER, ignore_errors=True)  # an incomplete one (no batches.meta)
+                os.replace(Path(tmp) / BATCH_FOLDER, target / BATCH_FOLDER)
     return target / BATCH_FOLDER
 
 

@@ -14,6 +14,14 @@ class DataError(ValueError):
     """Bad or missing data: the message names the path and what was expected."""
 
 
+
+def balanced_labels(size: int, seed: int, num_classes: int = 10) -> np.ndarray:
+    """int64 [size]: ``size//C`` per class, the remainder to a seeded choice of classes; sorted by class."""
+    counts = np.full(num_classes, size // num_classes)
+    counts[np.random.default_rng(seed).permutation(num_classes)[: size % num_classes]] += 1
+    return np.repeat(np.arange(num_classes), counts).astype(np.int64)
+
+
 @dataclass
 class ImageDataset:
     """Images and labels held in memory.
@@ -52,26 +60,6 @@ class ImageDataset:
         idx = np.asarray(indices, dtype=np.int64)
         return ImageDataset(self.images[idx], self.labels[idx], self.class_names, self.source)
 
-    def balanced_subset(self, n_per_class: int, seed: int = 0) -> "ImageDataset":
-        """``n_per_class`` images of every class, drawn without replacement with ``seed``.
-
-        The result is ordered class-interleaved (0, 1, ..., 9, 0, 1, ...) so every prefix is balanced.
-        """
-        if n_per_class < 1:
-            raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
-        rng = np.random.default_rng(seed)
-        picks = []
-        for c in range(self.num_classes):
-            members = np.flatnonzero(self.labels == c)
-            if len(members) < n_per_class:
-                raise DataError(
-                    f"{self.source}: class {self.class_names[c]!r} has {len(members)} images, "
-                    f"{n_per_class} requested"
-                )
-            picks.append(rng.choice(members, size=n_per_class, replace=False))
-        order = np.stack(picks, axis=1).reshape(-1)  # interleave classes
-        return self.subset(order)
-
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.labels, minlength=self.num_classes)
 
@@ -79,8 +67,9 @@ class ImageDataset:
         """(float32 [N, 3, H, W] in [0, 1], int64 [N]) torch tensors."""
         import torch
 
-        x = torch.from_numpy(np.ascontiguousarray(self.images)).permute(0, 3, 1, 2).float().div_(255.0)
-        return x, torch.from_numpy(self.labels)
+        from ..pixels import uint8_to_unit
+
+        return uint8_to_unit(self.images), torch.from_numpy(self.labels)
 
     def describe(self) -> str:
         counts = ", ".join(f"{n}={c}" for n, c in zip(self.class_names, self.class_counts()))

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..safety import refuse_overlap
 from .dataset import CIFAR10_CLASSES, DataError
 from .synthetic import SyntheticDatasetWriter
 
@@ -50,7 +52,14 @@ def scan(src: str | os.PathLike) -> dict[int, list[int]]:
                         f"{sorted(classes)}")
     out = {}
     for k, folder in sorted(classes.items()):
-        ids = sorted(int(m.group(1)) for f in folder.iterdir() if (m := _IMAGE_RE.match(f.name)))
+        names: dict[int, str] = {}
+        for f in sorted(folder.iterdir()):
+            if (m := _IMAGE_RE.match(f.name)):
+                other = names.setdefault(int(m.group(1)), f.name)
+                if other != f.name:  # image_03.png beside image_3.png: one id, two images
+                    raise DataError(f"{str(folder)!r} holds both {other} and {f.name}, the same id "
+                                    f"{int(m.group(1))}; remove or rename one")
+        ids = sorted(names)
         if not ids:
             raise DataError(f"{str(folder)!r} holds no image_<i>.png files")
         lonely = [i for i in ids if not (folder / f"noise_{i}.pt").is_file()]
@@ -66,24 +75,37 @@ def load_latent(path: Path) -> np.ndarray:
     import torch
 
     try:
-        z = torch.load(path, weights_only=True, map_location="cpu")
+        with warnings.catch_warnings():  # torch's note on validating sparse tensors: refused below anyway
+            warnings.simplefilter("ignore", UserWarning)
+            z = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as err:
         raise DataError(f"{str(path)!r} is not a weights-only torch tensor file: {str(err).splitlines()[0]}") \
             from None
     if not isinstance(z, torch.Tensor) or z.dim() not in (1, 2) or (z.dim() == 2 and z.shape[0] != 1):
         raise DataError(f"{str(path)!r} must hold one latent row [z_dim], got "
                         f"{tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__}")
-    return z.detach().reshape(-1).to(torch.float32).numpy().copy()
+    if z.layout != torch.strided:
+        raise DataError(f"{str(path)!r} holds a {str(z.layout).replace('torch.', '')} tensor; expected a dense "
+                        "latent row")
+    if z.numel() == 0:
+        raise DataError(f"{str(path)!r} holds an empty tensor; expected one latent row [z_dim]")
+    if z.is_complex() or not (z.is_floating_point() or z.dtype in (torch.int8, torch.int16, torch.int32,
+                                                                    torch.int64, torch.uint8)):
+        raise DataError(f"{str(path)!r} holds a {str(z.dtype).replace('torch.', '')} tensor; expected real numbers")
+    z = z.detach().reshape(-1).to(torch.float32)
+    if not bool(torch.isfinite(z).all()):
+        raise DataError(f"{str(path)!r} holds {int((~torch.isfinite(z)).sum())} NaN or infinite values; a latent "
+                        "must be finite")
+    return z.numpy().copy()
 
 
 def load_image(path: Path, size: int = 32) -> np.ndarray:
-    from PIL import Image
+    from ..pil_images import read_rgb
 
     try:
-        with Image.open(path) as im:
-            arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except OSError as err:
-        raise DataError(f"{str(path)!r} is not a readable image: {err}") from None
+        arr = read_rgb(path)  # every PIL mode converted (16-bit scaled) or refused; huge images refused
+    except ValueError as err:
+        raise DataError(str(err)) from None
     if arr.shape != (size, size, 3):
         raise DataError(f"{str(path)!r} is {arr.shape[1]}x{arr.shape[0]}, expected {size}x{size}")
     return arr
@@ -92,9 +114,10 @@ def load_image(path: Path, size: int = 32) -> np.ndarray:
 def import_fakecifar10(src: str | os.PathLike, out: str | os.PathLike, per_class: int | None = None,
                        shard_size: int = 1000, progress: bool = True) -> ImportReport:
     """Write ``src`` (FakeCIFAR10 layout) as a synthetic dataset at ``out``; returns what was written."""
-    from tqdm.auto import tqdm
+    from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     src = Path(src)
+    refuse_overlap(out, [("FakeCIFAR10 folder", src)])
     ids = scan(src)
     num_classes = len(ids)
     smallest = min(len(v) for v in ids.values())

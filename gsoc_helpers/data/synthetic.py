@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..download import sha256_file
+from ..fileio import atomic_path, atomic_write_bytes, sha256_file, temp_path
 from .dataset import CIFAR10_CLASSES, DataError, ImageDataset
 
 FORMAT = "gsoc-synthetic-v1"
@@ -43,29 +43,12 @@ def latents_for_range(seed: int, start: int, stop: int, z_dim: int) -> np.ndarra
         else np.zeros((0, z_dim), np.float32)
 
 
-def label_for_index(index: int, num_classes: int) -> int:
-    """Label of image ``index``: ``index % num_classes`` (every prefix is class-balanced)."""
-    return int(index) % int(num_classes)
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def _atomic_save_npy(path: Path, array: np.ndarray) -> str:
     """Save ``array`` as .npy via write-then-rename; return the file's sha256."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        np.save(fh, array)
-        fh.flush()
-        os.fsync(fh.fileno())
-    digest = sha256_file(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, array)
+        digest = sha256_file(tmp)
     return digest
 
 
@@ -101,7 +84,7 @@ class SyntheticDatasetWriter:
 
     def _create_or_open(self, manifest: dict) -> dict:
         path = self.root / MANIFEST
-        tmp = path.with_name(f".{MANIFEST}.{os.getpid()}.tmp")
+        tmp = temp_path(path)
         tmp.write_text(json.dumps(manifest, indent=2))
         try:
             os.link(tmp, path)  # atomic and exclusive: exactly one process creates the manifest
@@ -111,7 +94,7 @@ class SyntheticDatasetWriter:
             diff = {k: (existing.get(k), manifest[k]) for k in _PARAM_KEYS if existing.get(k) != manifest[k]}
             if diff:
                 raise DataError(f"{str(path)!r} was written with other parameters; (existing, requested): {diff}. "
-                                "Use another output folder or the same parameters to resume.")
+                                "Use another output folder or the same parameters to resume.") from None
             return existing
         finally:
             tmp.unlink(missing_ok=True)
@@ -168,10 +151,10 @@ class SyntheticDatasetWriter:
         if z.shape != (n, int(self.manifest["z_dim"])):
             raise ValueError(f"shard {start}:{stop}: expected z of shape {(n, self.manifest['z_dim'])}, got {z.shape}")
         stem = _shard_stem(self.root, start // self.shard_size)
-        record = {"start": start, "stop": stop, "count": n, "sha256": {}}
-        for part, arr in (("images", images), ("labels", labels), ("z", z)):
-            record["sha256"][part] = _atomic_save_npy(stem.with_name(f"{stem.name}.{part}.npy"), arr)
-        _atomic_write_bytes(stem.with_suffix(".json"), json.dumps(record).encode())
+        digests = {part: _atomic_save_npy(stem.with_name(f"{stem.name}.{part}.npy"), arr)
+                   for part, arr in (("images", images), ("labels", labels), ("z", z))}
+        record = {"start": start, "stop": stop, "count": n, "sha256": digests}
+        atomic_write_bytes(stem.with_suffix(".json"), json.dumps(record).encode())
 
     def is_complete(self, verify: bool = True) -> bool:
         """Every shard written (and, with ``verify``, every file matching its recorded sha256)."""

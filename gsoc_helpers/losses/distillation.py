@@ -14,9 +14,9 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from ..training.configs import FEATURE_WEIGHTS, DistillLossWeights  # noqa: F401  (re-exported)
 from .adversarial import d_hinge_loss, g_hinge_loss
 
-FEATURE_WEIGHTS: tuple[float, ...] = (1 / 16, 1 / 8, 1 / 4, 1.0)
 
 
 def feature_loss(teacher_feats: Sequence[torch.Tensor], student_feats: Sequence[torch.Tensor],
@@ -50,14 +50,6 @@ class LambdaPixSchedule:
         if epoch < 0:
             raise ValueError(f"epoch must be >= 0, got {epoch}")
         return max(self.floor, self.start - self.decay * epoch)
-
-
-@dataclass
-class DistillLossWeights:
-    adv_distill: float = 0.01   # hinge G loss on the distillation (teacher z, class) images
-    adv_fresh: float = 0.002    # hinge G loss on images from fresh noise
-    real_d: float = 0.2         # weight of the real-CIFAR-10 vs student hinge D term
-    feature_weights: tuple[float, ...] = FEATURE_WEIGHTS
 
 
 def generator_loss(d_feats_teacher: Sequence[torch.Tensor], d_feats_student: Sequence[torch.Tensor],

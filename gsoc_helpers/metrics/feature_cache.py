@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..download import sha256_file
+from ..fileio import atomic_path, atomic_write_text, sha256_file
 
 
 def _safe_name(name: str) -> str:
@@ -49,15 +49,11 @@ def load_features(path: str | os.PathLike) -> np.ndarray | None:
 def save_features(path: str | os.PathLike, features: np.ndarray) -> Path:
     """Write float32 [N, D] ``features`` atomically, then its sha256 sidecar."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, features=np.asarray(features, dtype=np.float32))
-    digest = sha256_file(tmp)
-    os.replace(tmp, path)
-    side_tmp = path.with_name(f".{path.name}.sha256.{os.getpid()}.tmp")
-    side_tmp.write_text(f"{digest}  {path.name}\n")
-    os.replace(side_tmp, path.with_name(path.name + ".sha256"))
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, features=np.asarray(features, dtype=np.float32))
+        digest = sha256_file(tmp)
+    atomic_write_text(path.with_name(path.name + ".sha256"), f"{digest}  {path.name}\n")
     return path
 
 

@@ -30,7 +30,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from torch_fidelity.defaults import DEFAULTS as TF_DEFAULTS
+
 from ..config import get_cache_dir
+from ..models.protocol import is_generator
+from ..pixels import nvidia_uint8
 from .inception import (  # noqa: F401  (re-exported)
     OFFLINE_EXTRACTOR, OFFLINE_INCEPTION_FILE, OFFLINE_INCEPTION_SHA256, ONLINE_EXTRACTOR, ExtractorChoice,
     InceptionScoreUnavailable, _offline_class, load_offline_inception_state, register_offline_extractor,
@@ -84,11 +88,7 @@ class GeneratorUInt8(nn.Module):
         labels = (torch.arange(self.count, self.count + n) % max(self.c_dim, 1)).to(torch.int64).to(z.device)
         self.count += n
         x = self.generator(z.float(), labels, truncation_psi=self.truncation_psi, noise_mode="const")
-        return (x.float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-
-
-def _is_generator(obj: Any) -> bool:
-    return callable(obj) and all(hasattr(obj, a) for a in ("z_dim", "c_dim", "img_resolution"))
+        return nvidia_uint8(x)
 
 
 def as_fidelity_input(source: Any, n: int | None = None, seed: int = 0) -> tuple[Any, int, str]:
@@ -128,6 +128,10 @@ def as_fidelity_input(source: Any, n: int | None = None, seed: int = 0) -> tuple
 
 
 # ----------------------------------------------------------------------------------------------- metrics
+# KID kernel and precision/recall settings: torch-fidelity's own defaults (read, not re-typed)
+_KERNEL_KEYS = ("kid_kernel", "kid_kernel_poly_degree", "kid_kernel_poly_gamma", "kid_kernel_poly_coef0",
+                "prc_neighborhood", "prc_batch_size")
+
 
 @dataclass
 class FidelityConfig:
@@ -142,9 +146,9 @@ class FidelityConfig:
     reference_n: int | None = None       # None: the whole split
     truncation_psi: float = 1.0
     batch_size: int = 64
-    kid_subsets: int = 100
-    kid_subset_size: int = 1000          # lowered to min(n1, n2) when needed
-    seed: int = 2020                     # torch-fidelity's rng_seed (latents, KID subsets)
+    kid_subsets: int = TF_DEFAULTS["kid_subsets"]
+    kid_subset_size: int = TF_DEFAULTS["kid_subset_size"]  # lowered to min(n1, n2) when needed
+    seed: int = TF_DEFAULTS["rng_seed"]  # torch-fidelity's rng_seed (latents, KID subsets)
     data_root: str | None = None
     feature_extractor: str | None = None  # override (a registered torch-fidelity name); None: resolve_extractor
     cache: bool = True
@@ -226,7 +230,7 @@ def compute_fidelity(candidate: Any, config: FidelityConfig | None = None, refer
     )
     if choice.weights_path is not None:
         kwargs["feature_extractor_weights_path"] = choice.weights_path
-    if _is_generator(candidate):
+    if is_generator(candidate):
         if cfg.n_generated <= 0:
             raise ValueError(f"n_generated must be positive, got {cfg.n_generated}")
         model = GeneratorUInt8(candidate, cfg.truncation_psi)
@@ -315,7 +319,7 @@ def extract_features(images: np.ndarray, data_root: str | os.PathLike | None = N
     fe = _cached_extractor(choice.name, choice.weights_path)
     data = UInt8Images(images)
     out = []
-    from tqdm.auto import tqdm
+    from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     with torch.no_grad():
         for s in tqdm(range(0, len(data), batch_size), disable=not progress, desc="inception features"):
@@ -337,9 +341,9 @@ def _raw_metrics_from_features(f1: np.ndarray, f2: np.ndarray, metrics: Sequence
     out: dict[str, float] = {}
     if "fid" in metrics:
         out.update(fid_statistics_to_metric(fid_features_to_statistics(a), fid_features_to_statistics(b), False))
-    kw = dict(kid_subsets=kid_subsets, kid_subset_size=min(kid_subset_size, len(a), len(b)), rng_seed=seed,
-              verbose=False, kid_kernel="poly", kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None,
-              kid_kernel_poly_coef0=1, prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=True)
+    kw = {**{k: TF_DEFAULTS[k] for k in _KERNEL_KEYS}, "kid_subsets": kid_subsets,
+          "kid_subset_size": min(kid_subset_size, len(a), len(b)), "rng_seed": seed, "verbose": False,
+          "save_cpu_ram": True}
     if "kid" in metrics:
         out.update(kid_features_to_metric(a, b, **kw))
     if "prc" in metrics:
@@ -348,6 +352,8 @@ def _raw_metrics_from_features(f1: np.ndarray, f2: np.ndarray, metrics: Sequence
 
 
 def metrics_from_features(f1: np.ndarray, f2: np.ndarray, metrics: Sequence[str] = ("fid", "kid", "prc"),
-                          kid_subset_size: int = 1000, kid_subsets: int = 100, seed: int = 2020) -> dict[str, float]:
+                          kid_subset_size: int = TF_DEFAULTS["kid_subset_size"],
+                          kid_subsets: int = TF_DEFAULTS["kid_subsets"], seed: int = TF_DEFAULTS["rng_seed"]
+                          ) -> dict[str, float]:
     """FID / KID / precision-recall (short keys) from two float [N, D] feature arrays with torch-fidelity's formulas."""
     return _short(_raw_metrics_from_features(f1, f2, metrics, kid_subset_size, kid_subsets, seed))

@@ -16,7 +16,8 @@ from typing import Any, Sequence
 import torch
 
 from ..config import get_data_root
-from ..download import TORCH_FIDELITY_INCEPTION, fetch_official, sha256_file
+from ..download import TORCH_FIDELITY_INCEPTION, fetch_official
+from ..fileio import sha256_file
 
 
 OFFLINE_INCEPTION_FILE = "inception-2015-12-05-trunk_torch-fidelity-keys_no-fc.pth"

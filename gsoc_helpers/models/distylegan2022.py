@@ -26,6 +26,8 @@ import torch
 from torch import nn
 
 from .inputs import onehot_labels
+from ..fileio import sha256_file
+from .fit import check_state_fits
 from .registry import register_generator
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "generator.pt"
@@ -77,8 +79,6 @@ class DiStyleGAN2022(nn.Module):
         known = {f.name for f in fields(DiStyleGAN2022Config)}
         return cls(DiStyleGAN2022Config(**{k: int(v) for k, v in config.items() if k in known}))
 
-    def config_dict(self) -> dict:
-        return asdict(self.config)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0,
                 noise_mode: str = "const") -> torch.Tensor:
@@ -108,17 +108,6 @@ def infer_config(state: dict[str, torch.Tensor]) -> DiStyleGAN2022Config:
                                 project_dim=int(p2 // 2), nc=int(nc))
 
 
-def _first_mismatch(model: nn.Module, state: dict[str, torch.Tensor]) -> str | None:
-    want = model.state_dict()
-    for k, v in want.items():
-        if k not in state:
-            return f"missing key {k!r}"
-        if tuple(state[k].shape) != tuple(v.shape):
-            return f"key {k!r} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}"
-    extra = [k for k in state if k not in want]
-    return f"unexpected key {extra[0]!r}" if extra else None
-
-
 def load_original(path: str | os.PathLike) -> DiStyleGAN2022:
     """A :class:`DiStyleGAN2022` (eval mode, CPU) from an original checkpoint folder or its ``generator.pt``.
 
@@ -146,12 +135,8 @@ def load_original(path: str | os.PathLike) -> DiStyleGAN2022:
     else:
         config = infer_config(state)
     model = DiStyleGAN2022(config)
-    problem = _first_mismatch(model, state)
-    if problem:
-        raise ValueError(f"{str(weights)!r} does not fit the original DiStyleGAN generator with {asdict(config)}: "
-                         f"{problem}")
+    check_state_fits(model, state, f"{str(weights)!r} does not fit the original DiStyleGAN generator with "
+                                   f"{asdict(config)}")
     model.load_state_dict(state)
-    from ..download import sha256_file
-
     model.checkpoint_path, model.checksum = str(weights), sha256_file(weights)
     return model.eval()

@@ -11,7 +11,7 @@ the untouched distribution. ``noise_mode`` is accepted and ignored (no noise inp
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -89,8 +89,6 @@ class OfflineTeacher(nn.Module):
     def from_config(cls, config: dict) -> "OfflineTeacher":
         return cls(OfflineTeacherConfig(**config))
 
-    def config_dict(self) -> dict:
-        return asdict(self.config)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0,
                 noise_mode: str = "const") -> torch.Tensor:

@@ -1,7 +1,10 @@
-"""Our own generator checkpoints: safetensors files whose metadata names the model kind and its config.
+"""The one door to generators: :func:`load_generator` turns a name, URL or checkpoint path into a generator.
 
-``register_generator("student")`` on a class makes it loadable; the class has a ``config`` dataclass attribute
-and a ``from_config(dict)`` classmethod.  Nothing executable is ever read from a checkpoint.
+Our own checkpoints are safetensors files whose metadata names the model kind and its config. A kind is a class
+with a ``config`` dataclass attribute and a ``from_config(dict)`` classmethod, registered with
+``@register_generator("kind")`` in its module; :data:`KIND_MODULES` lists the module of every built-in kind, so
+loading a checkpoint imports just that module (a duplicate kind is refused). Nothing executable is ever read from
+a checkpoint.
 """
 from __future__ import annotations
 
@@ -10,17 +13,28 @@ import importlib
 import json
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
 from ..config import bundled_dir
+from ..fileio import atomic_path
+from .fit import check_state_fits
 
-_GENERATORS: dict[str, type] = {}
-_DISCOVERED = False
+_GENERATORS: dict[str, Any] = {}  # kind -> class with from_config(dict)
+# The module that registers each built-in generator kind (imported when a checkpoint of that kind is loaded).
+KIND_MODULES = {
+    "offline-teacher": "gsoc_helpers.models.offline_teacher",
+    "student": "gsoc_helpers.models.student",
+    "stylegan2-ada": "gsoc_helpers.models.stylegan2_ada.networks",
+    "distylegan2022": "gsoc_helpers.models.distylegan2022",
+}
 # Bundled checkpoints in data/ by short name.
 BUNDLED = {"offline-teacher": "offline_teacher.safetensors", "student": "student.safetensors"}
+# Other names of a generator (the panel's and the CLI's short names) -> the name load_generator resolves.
+ALIASES = {"teacher": "offline-teacher"}
+_CACHE: dict[tuple[str, str], nn.Module] = {}
 
 
 def _same_definition(a: object, b: object) -> bool:
@@ -40,36 +54,26 @@ def register_generator(kind: str) -> Callable[[type], type]:
             raise ValueError(f"generator kind {kind!r} is already registered by {old.__module__}.{old.__qualname__}; "
                              f"refusing {cls.__module__}.{cls.__qualname__}")
         _GENERATORS[kind] = cls
-        cls.generator_kind = kind
+        setattr(cls, "generator_kind", kind)  # noqa: B010  (cls is any class)
         return cls
 
     return wrap
 
 
-def registered_kinds() -> list[str]:
-    _import_kind_modules()
-    return sorted(_GENERATORS)
-
-
-def _import_kind_modules() -> None:
-    """Import every module below ``gsoc_helpers.models`` once, so each generator kind registers itself
-    (no hand-kept list of modules to forget one from)."""
-    global _DISCOVERED
-    if _DISCOVERED:
-        return
-    import pkgutil
-
-    package = importlib.import_module(__name__.rsplit(".", 1)[0])
-    for info in pkgutil.walk_packages(package.__path__, prefix=package.__name__ + "."):
-        importlib.import_module(info.name)
-    _DISCOVERED = True
+def _kind_class(kind: str, path: Path) -> Any:
+    """The class registered for ``kind``, importing its module from :data:`KIND_MODULES` first."""
+    if kind not in _GENERATORS and kind in KIND_MODULES:
+        importlib.import_module(KIND_MODULES[kind])
+    if kind not in _GENERATORS:
+        raise ValueError(f"{str(path)!r}: unknown generator kind {kind!r}; known: {sorted(set(KIND_MODULES) | set(_GENERATORS))}")
+    return _GENERATORS[kind]
 
 
 def _config_dict(model: nn.Module) -> dict:
-    cfg = getattr(model, "config", None)
+    cfg: Any = getattr(model, "config", None)
     if cfg is None:
         raise TypeError(f"{type(model).__name__} has no `config` attribute")
-    return dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg)
+    return dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type) else dict(cfg)
 
 
 def save_generator(model: nn.Module, path: str | os.PathLike, extra_metadata: dict | None = None) -> Path:
@@ -80,13 +84,11 @@ def save_generator(model: nn.Module, path: str | os.PathLike, extra_metadata: di
     if kind is None:
         raise TypeError(f"{type(model).__name__} is not a registered generator kind")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {"format": "gsoc-generator-v1", "kind": kind, "config": json.dumps(_config_dict(model)),
             "extra": json.dumps(extra_metadata or {})}
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
     return path
 
 
@@ -120,43 +122,57 @@ def resolve_generator_path(path_or_name: str | os.PathLike) -> Path:
     return path
 
 
-def load_generator(path_or_name: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
-    """A generator in eval mode from a bundled name, a .safetensors checkpoint, a StyleGAN2-ADA .pkl/URL
-    (``"cifar10"``: NVIDIA's official CIFAR-10 snapshot, downloaded once into the cache), or a 2022 DiStyleGAN
-    checkpoint (its folder with config.json + generator.pt, or the generator.pt itself)."""
-    name = str(path_or_name)
+def canonical_name(name: str | os.PathLike) -> str:
+    """``name`` with :data:`ALIASES` applied ("teacher" -> "offline-teacher"); paths and URLs as given."""
+    return ALIASES.get(str(name), str(name))
+
+
+def load_generator(name: str | os.PathLike | nn.Module, device: str | torch.device = "cpu",
+                   cache: bool = False) -> nn.Module:
+    """A generator in eval mode on ``device`` from:
+
+    * a bundled name (``"offline-teacher"``, ``"student"``) or an alias (``"teacher"``, :data:`ALIASES`);
+    * ``"cifar10"`` (NVIDIA's official StyleGAN2-ADA CIFAR-10 snapshot, downloaded once into the cache), a
+      StyleGAN2-ADA ``.pkl`` path or URL;
+    * a ``.safetensors`` checkpoint of a registered kind;
+    * a 2022 DiStyleGAN checkpoint (its folder with config.json + generator.pt, or the generator.pt itself);
+    * a module, returned as it is.
+
+    With ``cache=True`` a generator is loaded once per (name, device) and the same object returned after (the
+    panel, notebooks). Raises FileNotFoundError / ValueError for bad names or files.
+    """
+    if isinstance(name, nn.Module):
+        return name
+    key = (canonical_name(name), str(device))
+    if cache and key in _CACHE:
+        return _CACHE[key]
+    model = _load(key[0]).to(device).eval()
+    if cache:
+        _CACHE[key] = model
+    return model
+
+
+def _load(name: str) -> nn.Module:
     if name == "cifar10" or name.endswith(".pkl") or name.startswith(("http://", "https://", "file://")):
         from .stylegan2_ada import load_stylegan2_ada
 
-        return load_stylegan2_ada(name).to(device).eval()
+        return load_stylegan2_ada(name)
     if name not in BUNDLED and (Path(name).expanduser().is_dir() or name.endswith(".pt")):
         from .distylegan2022 import load_original
 
-        return load_original(Path(name).expanduser()).to(device).eval()
+        return load_original(Path(name).expanduser())
     path = resolve_generator_path(name)
     meta = read_generator_metadata(path)
-    _import_kind_modules()
-    if meta["kind"] not in _GENERATORS:
-        raise ValueError(f"{str(path)!r}: unknown generator kind {meta['kind']!r}; known: {sorted(_GENERATORS)}")
+    cls = _kind_class(meta["kind"], path)
     from safetensors.torch import load_file
 
     try:
-        model = _GENERATORS[meta["kind"]].from_config(meta["config"])
+        model = cls.from_config(meta["config"])
     except (TypeError, KeyError, ValueError) as err:
         raise ValueError(f"{str(path)!r}: its stored config does not fit a {meta['kind']} generator "
                          f"({type(err).__name__}: {' '.join(str(err).split())})") from None
     state = load_file(str(path))
-    ours = model.state_dict()
-    bad = [k for k in state if k in ours and tuple(state[k].shape) != tuple(ours[k].shape)]
-    if bad:
-        k = bad[0]
-        raise ValueError(f"{str(path)!r} does not fit a {meta['kind']} generator with its config: {k!r} has shape "
-                         f"{tuple(state[k].shape)}, the model expects {tuple(ours[k].shape)}"
-                         + (f" ({len(bad) - 1} more mismatches)" if len(bad) > 1 else ""))
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ValueError(f"{str(path)!r} does not fit a {meta['kind']} generator with its config: "
-                         f"missing {missing[:5]}, unexpected {unexpected[:5]}")
+    check_state_fits(model, state, f"{str(path)!r} does not fit a {meta['kind']} generator with its config")
+    model.load_state_dict(state)
     model.checkpoint_path = str(path)
-    return model.to(device).eval()
-
+    return model

@@ -11,7 +11,7 @@ mean of N(0, I)): psi=1 leaves z untouched. ``noise_mode`` is accepted and ignor
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -73,8 +73,6 @@ class StudentGenerator(nn.Module):
     def from_config(cls, config: dict) -> "StudentGenerator":
         return cls(StudentConfig(**config))
 
-    def config_dict(self) -> dict:
-        return asdict(self.config)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0,
                 noise_mode: str = "const") -> torch.Tensor:

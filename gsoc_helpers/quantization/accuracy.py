@@ -14,39 +14,13 @@ Which images it validates on matters:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
+from ..pixels import uint8_to_unit, unit_to_uint8
 from ..calibration import CalibrationSet, _pick, balanced_labels, train_split
 from .ptq import quantize_with_accuracy_control
-
-VALIDATION_DATA = ("heldout", "calibration")
-
-
-@dataclass(frozen=True)
-class AccuracyControl:
-    """``max_drop``: allowed absolute top-1 drop (0.02 = 2 points, the 2022 ``maximal_drop``); ``validation``: one of
-    :data:`VALIDATION_DATA`; ``val_size``: held-out images (ignored for ``"calibration"``)."""
-
-    max_drop: float = 0.02
-    validation: str = "heldout"
-    val_size: int = 500
-    train_source: str = "auto"
-
-    def validate(self) -> None:
-        if not 0 <= self.max_drop < 1:
-            raise ValueError(f"max_drop must be in [0, 1) (a fraction, 0.02 = 2 points), got {self.max_drop}")
-        if self.validation not in VALIDATION_DATA:
-            raise ValueError(f"validation must be one of {VALIDATION_DATA}, got {self.validation!r}")
-        if self.val_size < 10:
-            raise ValueError(f"val_size must be >= 10, got {self.val_size}")
-
-    def key(self) -> str:
-        size = f",n={self.val_size},{self.train_source}" if self.validation == "heldout" else ""
-        return f"aac(max_drop={self.max_drop},val={self.validation}{size})"
-
+from .settings import VALIDATION_DATA, AccuracyControl  # noqa: F401  (re-exported)
 
 def _row_keys(u8: np.ndarray) -> set[bytes]:
     return {row.tobytes() for row in u8.reshape(len(u8), -1)}
@@ -57,12 +31,11 @@ def heldout_validation(calibration: CalibrationSet, size: int, seed: int, train_
     """(images float32 [size,3,32,32] in [0,1], labels int64 [size]): class-balanced real CIFAR-10 train images,
     none of them pixel-identical to a calibration image."""
     ds = train_split(train_source, data_root)
-    used = _row_keys((calibration.images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8))
+    used = _row_keys(unit_to_uint8(calibration.images))
     free = np.array([i for i in range(len(ds.labels)) if ds.images[i].tobytes() not in used])
     idx = free[_pick(ds.labels[free], balanced_labels(size, seed + 104729), seed + 104729,
                      f"held-out CIFAR-10 train ({ds.source})")]
-    x = torch.from_numpy(np.ascontiguousarray(ds.images[idx])).permute(0, 3, 1, 2).float().div_(255.0)
-    return x.contiguous(), torch.from_numpy(ds.labels[idx].astype(np.int64))
+    return uint8_to_unit(ds.images[idx]), torch.from_numpy(ds.labels[idx].astype(np.int64))
 
 
 def validation_data(control: AccuracyControl, calibration: CalibrationSet, seed: int) -> tuple[torch.Tensor,

@@ -1,8 +1,10 @@
 """The conclusions paragraph of a quantization study: one block of bullet lines per (model, calibration size)."""
 from __future__ import annotations
 
+from .settings import PROJECT_DEFAULT
 
-def conclusions(table, metric: str, speed=None, config: str = "ours", baseline: str = "nncf-default") -> str:
+
+def conclusions(table, metric: str, speed=None, config: str = PROJECT_DEFAULT, baseline: str = "nncf-default") -> str:
     """Markdown bullets from a :func:`~gsoc_helpers.quantization.runner.summarize` table.
 
     ``metric`` is a column stem such as ``"exact_agreement"`` (``<metric>_mean`` is read).  For each (model, size):

@@ -1,11 +1,18 @@
-"""Plots of a quantization study (matplotlib, Agg) that show the differences between calibration sources.
+"""Plots of a quantization study (matplotlib, Agg) that answer *which calibration source keeps INT8 closest to FP32*.
 
-Agreement sits at 98-99 % for every source, so the figures plot **disagreement** (100 - agreement, % of test
-images where INT8 and FP32 predict different classes) or the KL divergence on a log axis, where a factor of two
-is visible.  Input: the table of :func:`gsoc_helpers.quantization.runner.summarize` (one row per model, source,
-size and config; ``<test>_<metric>_mean`` / ``_std`` columns, ``n_seeds``).  Several models, sizes and configs
-are drawn as separate bars, lines and panels, never merged.
+Every figure is a dot plot on a **linear** axis zoomed to the data: one row per calibration source, one dot per PTQ
+setting (colour and marker), horizontal error bars = std over seeds (none for one seed), and every value written
+beside its dot, so nothing has to be read off a tick.  The best source of each setting is written in bold.
+
+Input: the table of :func:`gsoc_helpers.quantization.runner.summarize` (one row per model, source, size and
+config; ``<test>_<metric>_mean`` / ``_std`` columns, ``n_seeds``).  Models and calibration sizes get panels of their
+own; they are never merged.
+
+* :func:`figure_closest` -- the question at a glance: agreement and KL, one row of panels per model.
+* :func:`figure_by_source` -- one metric, one panel per (model, size).
+* :func:`figure_vs_size` -- one metric against the calibration size, one panel per setting.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +20,15 @@ from pathlib import Path
 import numpy as np
 
 KEYS = ("model", "source", "size", "config")
-METRIC_LABELS = {"disagreement": "disagreement with FP32 (%, log)", "kl": "KL(FP32 ‖ INT8) (nats, log)",
-                 "drop": "top-1 drop (points)"}
+# metric -> (axis label, which way is closer to FP32, scale of the plotted values, value format)
+METRICS = {
+    "agreement": ("agreement with FP32 (%)", "higher is closer", 1.0, "{:.2f}"),
+    "disagreement": ("disagreement with FP32 (% of images)", "lower is closer", 1.0, "{:.2f}"),
+    "kl": ("KL(FP32 ‖ INT8) (×1e-3 nats)", "lower is closer", 1000.0, "{:.2f}"),
+    "drop": ("top-1 drop (points)", "nearer 0 is closer", 1.0, "{:+.2f}"),
+}
+METRIC_LABELS = {k: v[0] for k, v in METRICS.items()}
+MARKERS = "osD^vP"
 
 
 def _plt():
@@ -27,129 +41,278 @@ def _plt():
 
 
 def metric_values(table, test_set: str, metric: str):
-    """(mean, std) Series of ``metric`` on ``test_set``; 'disagreement' = 100 - agreement (same std).
-
-    std is NaN where one seed was run (no error bar is drawn then)."""
-    if metric not in METRIC_LABELS:
-        raise ValueError(f"unknown metric {metric!r}; expected one of {sorted(METRIC_LABELS)}")
+    """(mean, std) Series of ``metric`` on ``test_set`` in plotted units ('disagreement' = 100 - agreement, KL in
+    1e-3 nats).  std is NaN where one seed was run (no error bar is drawn then)."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; expected one of {sorted(METRICS)}")
     col = f"{test_set}_{'agreement' if metric == 'disagreement' else metric}"
     if f"{col}_mean" not in table.columns:
         tests = sorted({c.split("_")[0] for c in table.columns if c.endswith("_agreement_mean")})
         raise ValueError(f"no column {col}_mean in the table; test sets: {tests}")
-    mean = table[f"{col}_mean"].astype(float)
-    return (100.0 - mean if metric == "disagreement" else mean), table[f"{col}_std"].astype(float)
+    scale = METRICS[metric][2]
+    mean = table[f"{col}_mean"].astype(float) * scale
+    std = table[f"{col}_std"].astype(float) * scale
+    return (100.0 - mean if metric == "disagreement" else mean), std
 
 
-def _log_yerr(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """[2, N] error bars for a log axis: the lower bar stops at 5 % of the mean (never at or below zero)."""
-    std = np.nan_to_num(std, nan=0.0)
-    return np.stack([np.minimum(std, 0.95 * mean), std])
+def _limits(lo: np.ndarray, hi: np.ndarray, include_zero: bool) -> tuple[float, float]:
+    """Axis range around [min lo, max hi] with room on the right for the value labels."""
+    a, b = float(np.nanmin(lo)), float(np.nanmax(hi))
+    if include_zero:
+        a, b = min(a, 0.0), max(b, 0.0)
+    span = b - a if b > a else max(abs(b), 1e-3) * 0.1
+    return a - 0.08 * span, b + 0.45 * span
 
 
-def _log_axis(ax, axis: str = "y") -> None:
-    """Log scale with plain-number tick labels (0.5, 1, 2 rather than 2 x 10^0)."""
-    from matplotlib.ticker import FormatStrFormatter
+def _dot_panel(
+    ax,
+    sub,
+    metric: str,
+    sources: list[str],
+    configs: list[str],
+    colors: list[str],
+    xlim: tuple[float, float] | None = None,
+) -> None:
+    """Dots of ``sub`` (rows of one model and size) on ``ax``: y = source, offset per config, value labels."""
+    from matplotlib.ticker import MaxNLocator
 
-    getattr(ax, f"set_{axis}scale")("log")
-    target = ax.yaxis if axis == "y" else ax.xaxis
-    target.set_major_formatter(FormatStrFormatter("%g"))
-    if axis == "y":
-        target.set_minor_formatter(FormatStrFormatter("%g"))
+    fmt, better = METRICS[metric][3], METRICS[metric][1]
+    step = 0.7 / max(1, len(configs))
+    for j, cfg in enumerate(configs):
+        rows = sub[sub["config"] == cfg].groupby("source", sort=False)[["_mean", "_std"]].first()
+        rows = rows.reindex([s for s in sources if s in rows.index])
+        if rows.empty:
+            continue
+        y = np.array([sources.index(s) for s in rows.index], dtype=float) + (j - (len(configs) - 1) / 2) * step
+        m, e = rows["_mean"].to_numpy(), rows["_std"].to_numpy()
+        xerr = None if np.isnan(e).all() else np.nan_to_num(e, nan=0.0)
+        ax.errorbar(
+            m,
+            y,
+            xerr=xerr,
+            fmt=MARKERS[j % len(MARKERS)],
+            color=colors[j % len(colors)],
+            ms=6,
+            capsize=3,
+            lw=1.2,
+            label=cfg,
+        )
+        best = int(
+            np.nanargmax(m)
+            if better.startswith("higher")
+            else np.nanargmin(np.abs(m) if better.startswith("nearer 0") else m)
+        )
+        for k, (value, spread, yy) in enumerate(zip(m, np.nan_to_num(e, nan=0.0), y)):
+            text = fmt.format(value) + (f" ± {fmt.format(spread).lstrip('+')}" if spread > 0 else "")
+            ax.annotate(
+                text,
+                (value + spread, yy),
+                xytext=(5, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7.5,
+                fontweight="bold" if k == best and len(m) > 1 else "normal",
+                color=colors[j % len(colors)],
+            )
+    for i, src in enumerate(sources):
+        if src not in set(sub["source"]):
+            ax.text(
+                0.02,
+                i,
+                "not run",
+                transform=ax.get_yaxis_transform(),
+                va="center",
+                fontsize=7.5,
+                color="0.5",
+                style="italic",
+            )
+    ax.set_yticks(range(len(sources)), sources, fontsize=8.5)
+    ax.set_ylim(len(sources) - 0.5, -0.5)  # first source on top
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+    ax.tick_params(axis="x", labelsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    if metric == "drop":
+        ax.axvline(0, color="k", lw=0.6)
+    if xlim is not None:
+        ax.set_xlim(*xlim)
 
 
-def _facets(table) -> list[tuple[tuple, object]]:
-    """One panel per (config, size), in the table's order."""
-    return list(table.groupby(["config", "size"], sort=False))
-
-
-def _figure(n_panels: int, width: float, height: float = 3.4):
-    plt = _plt()
-    cols = min(n_panels, 3)
-    rows = -(-n_panels // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, sharey=True)
-    for ax in axes.flat[n_panels:]:
-        ax.set_visible(False)
-    return plt, fig, list(axes.flat)
-
-
-def _save(plt, fig, path: str | Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
-
-
-def plot_by_source(table, path: str | Path, test_set: str = "exact", metric: str = "disagreement") -> Path:
-    """:func:`figure_by_source` saved as PNG at ``path``."""
-    return _save(_plt(), figure_by_source(table, test_set, metric), path)
-
-
-def plot_vs_size(table, path: str | Path, test_set: str = "exact", metric: str = "disagreement") -> Path:
-    """:func:`figure_vs_size` saved as PNG at ``path``."""
-    return _save(_plt(), figure_vs_size(table, test_set, metric), path)
-
-
-def figure_by_source(table, test_set: str = "exact", metric: str = "disagreement"):
-    """Bars per model (x) and calibration source (colour), mean over seeds with std error bars; one panel per
-    (config, size).  'disagreement' and 'kl' use a log y axis; 'drop' a linear one.  Returns the Figure."""
-    mean, std = metric_values(table, test_set, metric)
-    t = table.assign(_mean=mean.values, _std=std.values)
-    facets = _facets(t)
-    sources = list(dict.fromkeys(t["source"]))
-    models = list(dict.fromkeys(t["model"]))
-    plt, fig, axes = _figure(len(facets), 1.3 * len(models) + 2)  # noqa: F841 (plt: colours)
-    w = 0.8 / max(1, len(sources))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, ((config, size), sub) in zip(axes, facets):
-        for j, s in enumerate(sources):
-            rows = sub[sub["source"] == s].groupby("model", sort=False)[["_mean", "_std"]].first()
-            x = np.array([models.index(m) + j * w for m in rows.index], dtype=float)
-            m, e = rows["_mean"].to_numpy(), rows["_std"].to_numpy()
-            if np.isnan(e).all():  # one seed: no spread measured, no error bar drawn
-                yerr = None
-            else:
-                yerr = _log_yerr(m, e) if metric != "drop" else np.nan_to_num(e, nan=0.0)
-            ax.bar(x, m, w, yerr=yerr, capsize=3, label=s, color=colors[j % len(colors)])
-        ax.set_xticks([i + w * (len(sources) - 1) / 2 for i in range(len(models))], models, rotation=15,
-                      fontsize=8)
-        ax.set_title(f"{config}, {size} images", fontsize=9)
-        if metric == "drop":
-            ax.axhline(0, color="k", lw=0.5)
-        else:
-            _log_axis(ax)
-        ax.grid(axis="y", which="both", alpha=0.3)
-    axes[0].set_ylabel(f"{METRIC_LABELS[metric]} on {test_set}")
-    axes[0].legend(fontsize=7, title="calibration", title_fontsize=7)
+def _legend_on_top(fig, ax, title: str = ""):
+    """A title and one legend of the PTQ settings above the panels (never over a dot or a label)."""
+    handles, labels = ax.get_legend_handles_labels()
+    height = fig.get_figheight()
+    top = 1 - (0.45 + (0.3 if title else 0.0)) / height
+    fig.tight_layout(rect=(0, 0, 1, top))
+    if title:
+        fig.suptitle(title, fontsize=10, y=1 - 0.08 / height, va="top")
+    fig.legend(
+        [_blank()] + handles,
+        ["PTQ setting:"] + labels,
+        loc="lower center",
+        bbox_to_anchor=(0.5, top),
+        ncol=len(labels) + 1,
+        fontsize=8,
+        frameon=False,
+    )
     return fig
 
 
-def figure_vs_size(table, test_set: str = "exact", metric: str = "disagreement"):
-    """Lines of ``metric`` against calibration size (log x), one per (model, source), with mean ± std bands;
-    one panel per config.  Needs at least two sizes.  Returns the Figure."""
+def _blank():
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], ls="none")
+
+
+def _prepared(table, test_set: str, metric: str):
+    mean, std = metric_values(table, test_set, metric)
+    return table.assign(_mean=mean.values, _std=std.values)
+
+
+def _panel_limits(t, metric: str) -> tuple[float, float]:
+    spread = np.nan_to_num(t["_std"].to_numpy(), nan=0.0)
+    return _limits(t["_mean"].to_numpy() - spread, t["_mean"].to_numpy() + spread, metric == "drop")
+
+
+def _seed_note(t) -> str:
+    seeds = sorted(set(int(n) for n in t["n_seeds"])) if "n_seeds" in t.columns else []
+    if not seeds:
+        return ""
+    return "1 seed" if seeds == [1] else f"{'/'.join(map(str, seeds))} seeds, bars = ± std"
+
+
+def figure_closest(table, test_set: str = "exact", metrics: tuple[str, ...] = ("agreement", "kl")):
+    """The study's question at a glance: one row of panels per (model, size), one column per metric (agreement
+    and KL by default); bold = the source closest to FP32 for that setting.  Returns the Figure."""
+    prepared = {m: _prepared(table, test_set, m) for m in metrics}
+    first = prepared[metrics[0]]
+    groups = list(first.groupby(["model", "size"], sort=False).groups)
+    sources, configs = list(dict.fromkeys(first["source"])), list(dict.fromkeys(first["config"]))
+    plt = _plt()
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    height = 0.32 * len(sources) * max(1, len(configs)) ** 0.5 + 0.9
+    fig, axes = plt.subplots(
+        len(groups), len(metrics), figsize=(5.2 * len(metrics), height * len(groups) + 0.7), squeeze=False
+    )
+    for c, metric in enumerate(metrics):
+        t = prepared[metric]
+        xlim = _panel_limits(t, metric)  # one scale per column: models compare directly
+        for r, (model, size) in enumerate(groups):
+            ax = axes[r][c]
+            sub = t[(t["model"] == model) & (t["size"] == size)]
+            _dot_panel(ax, sub, metric, sources, configs, colors, xlim)
+            ax.set_title(f"{model}, {size} calibration images" if c == 0 else "", fontsize=9, loc="left")
+            if c:
+                ax.set_yticklabels([])
+            if r == len(groups) - 1:
+                ax.set_xlabel(f"{METRICS[metric][0]} — {METRICS[metric][1]}", fontsize=8.5)
+    note = _seed_note(first)
+    return _legend_on_top(
+        fig,
+        axes[0][0],
+        f"Which calibration source keeps INT8 closest to FP32? ({test_set} test "
+        f"images{', ' + note if note else ''}; bold = closest per setting)",
+    )
+
+
+def figure_by_source(table, test_set: str = "exact", metric: str = "agreement"):
+    """``metric`` per calibration source, one panel per (model, size), one dot per PTQ setting.  Returns the
+    Figure."""
+    t = _prepared(table, test_set, metric)
+    groups = list(t.groupby(["model", "size"], sort=False))
+    sources, configs = list(dict.fromkeys(t["source"])), list(dict.fromkeys(t["config"]))
+    plt = _plt()
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    cols = min(len(groups), 2)
+    rows = -(-len(groups) // cols)
+    height = 0.32 * len(sources) * max(1, len(configs)) ** 0.5 + 1.0
+    fig, axes = plt.subplots(rows, cols, figsize=(5.4 * cols, height * rows + 0.5), squeeze=False)
+    flat = list(axes.flat)
+    xlim = _panel_limits(t, metric)
+    for ax, ((model, size), sub) in zip(flat, groups):
+        _dot_panel(ax, sub, metric, sources, configs, colors, xlim)
+        ax.set_title(f"{model}, {size} calibration images", fontsize=9, loc="left")
+        ax.set_xlabel(f"{METRICS[metric][0]} on {test_set} — {METRICS[metric][1]}", fontsize=8.5)
+    for ax in flat[len(groups) :]:
+        ax.set_visible(False)
+    return _legend_on_top(fig, flat[0])
+
+
+def figure_vs_size(table, test_set: str = "exact", metric: str = "agreement"):
+    """``metric`` against calibration size (log x, ticks at the sizes run), one line per (model, source) with
+    ± std bands, one panel per setting.  The y axis is linear and zoomed to the bulk of the points; a point far
+    outside (one calibration image) is drawn on the edge with its value written there.  Returns the Figure."""
     if table["size"].nunique() < 2:
         raise ValueError("plot_vs_size needs at least two calibration sizes in the table")
-    mean, std = metric_values(table, test_set, metric)
-    t = table.assign(_mean=mean.values, _std=std.values)
+    t = _prepared(table, test_set, metric)
     configs = list(t.groupby("config", sort=False))
-    plt, fig, axes = _figure(len(configs), 5.0)
+    plt = _plt()
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     sources, models = list(dict.fromkeys(t["source"])), list(dict.fromkeys(t["model"]))
     styles = ["-", "--", ":", "-."]
-    for ax, (config, sub) in zip(axes, configs):
+    fmt = METRICS[metric][3]
+    fig, axes = plt.subplots(1, len(configs), figsize=(5.6 * len(configs), 3.8), squeeze=False)
+    q1, q3 = np.nanpercentile(t["_mean"], [25, 75])
+    fence = 3 * max(q3 - q1, 1e-9)
+    inside = t[(t["_mean"] >= q1 - fence) & (t["_mean"] <= q3 + fence)]
+    lo, hi = _limits(
+        inside["_mean"] - inside["_std"].fillna(0), inside["_mean"] + inside["_std"].fillna(0), metric == "drop"
+    )
+    hi = hi - 0.3 * (hi - lo) / 1.53  # values are written on the lines, not beside them: less room on the right
+    sizes = sorted(set(int(s) for s in t["size"]))
+    for ax, (config, sub) in zip(axes[0], configs):
+        off: list[str] = []
         for (m, s), line in sub.groupby(["model", "source"], sort=False):  # colour = source, line style = model
             line = line.groupby("size")[["_mean", "_std"]].first().sort_index()
             x, y, e = line.index.to_numpy(), line["_mean"].to_numpy(), np.nan_to_num(line["_std"].to_numpy())
             color = colors[sources.index(s) % len(colors)]
-            ax.plot(x, y, marker="o", color=color, ls=styles[models.index(m) % len(styles)], label=f"{m} / {s}")
-            lo = np.maximum(y - e, 0.05 * y) if metric != "drop" else y - e
-            ax.fill_between(x, lo, y + e, color=color, alpha=0.15, lw=0)
-        _log_axis(ax, "x")
-        ax.set_xticks(sorted(set(t["size"])))
-        if metric != "drop":
-            _log_axis(ax)
-        ax.set_xlabel("calibration images")
-        ax.set_title(str(config), fontsize=9)
-        ax.grid(which="both", alpha=0.3)
-    axes[0].set_ylabel(f"{METRIC_LABELS[metric]} on {test_set}")
-    axes[0].legend(fontsize=7)
+            shown = np.clip(y, lo, hi)
+            label = f"{s}" if len(models) == 1 else f"{m} / {s}"
+            ax.plot(x, shown, marker="o", ms=4, color=color, ls=styles[models.index(m) % len(styles)], label=label)
+            ax.fill_between(x, np.clip(y - e, lo, hi), np.clip(y + e, lo, hi), color=color, alpha=0.12, lw=0)
+            for xx, yy, ee, ss in zip(x, y, e, shown):
+                if yy != ss:  # off the zoomed axis: a triangle on the edge, the value in the panel title
+                    ax.plot([xx], [ss], marker="v" if ss == lo else "^", ms=7, color=color, clip_on=False)
+                    spread = f" ± {fmt.format(ee).lstrip('+')}" if ee > 0 else ""
+                    off.append(f"{label} at {int(xx):,}: {fmt.format(yy)}{spread}")
+            ax.annotate(
+                fmt.format(y[-1]),
+                (x[-1], shown[-1]),
+                xytext=(5, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7,
+                color=color,
+            )
+        ax.set_xscale("log")
+        ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
+        ax.minorticks_off()
+        ax.set_xlim(min(sizes) / 1.5, max(sizes) * 2.5)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel("calibration images", fontsize=8.5)
+        ax.set_title(str(config) + ("\noff scale (▼/▲): " + "; ".join(off) if off else ""), fontsize=8.5, loc="left")
+        ax.grid(alpha=0.3)
+        ax.set_ylabel(f"{METRICS[metric][0]} on {test_set}\n{METRICS[metric][1]}", fontsize=8.5)
+    axes[0][0].legend(fontsize=7.5, title="calibration", title_fontsize=7.5)
+    fig.tight_layout()
     return fig
+
+
+def _save(fig, path: str | Path) -> Path:
+    fig.savefig(path, dpi=120)
+    _plt().close(fig)
+    return Path(path)
+
+
+def plot_closest(table, path: str | Path, test_set: str = "exact") -> Path:
+    """:func:`figure_closest` saved as PNG at ``path``."""
+    return _save(figure_closest(table, test_set), path)
+
+
+def plot_by_source(table, path: str | Path, test_set: str = "exact", metric: str = "agreement") -> Path:
+    """:func:`figure_by_source` saved as PNG at ``path``."""
+    return _save(figure_by_source(table, test_set, metric), path)
+
+
+def plot_vs_size(table, path: str | Path, test_set: str = "exact", metric: str = "agreement") -> Path:
+    """:func:`figure_vs_size` saved as PNG at ``path``."""
+    return _save(figure_vs_size(table, test_set, metric), path)

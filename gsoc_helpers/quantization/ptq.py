@@ -77,7 +77,8 @@ def _nncf_dataset(images: torch.Tensor | Sequence[dict]):
     return nncf.Dataset([arr[i:i + 1] for i in range(len(arr))])
 
 
-def _kwargs(cfg: PTQConfig, n: int) -> dict:
+def nncf_kwargs(cfg: PTQConfig, n: int) -> dict:
+    """The keyword arguments ``nncf.quantize`` gets for ``cfg`` and ``n`` calibration images."""
     import nncf
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
 
@@ -112,7 +113,7 @@ def quantize(ov_model, calibration: torch.Tensor | Sequence[dict], config: PTQCo
     with quiet_progress():
         import nncf
 
-        return nncf.quantize(ov_model, _nncf_dataset(calibration), **_kwargs(cfg, len(calibration)))
+        return nncf.quantize(ov_model, _nncf_dataset(calibration), **nncf_kwargs(cfg, len(calibration)))
 
 
 def quantize_with_accuracy_control(ov_model, calibration: torch.Tensor, val_images: torch.Tensor,
@@ -133,7 +134,7 @@ def quantize_with_accuracy_control(ov_model, calibration: torch.Tensor, val_imag
         hits = [int(np.argmax(compiled(x)[out]) == y) for x, y in data]
         return float(np.mean(hits))
 
-    kw = _kwargs(cfg, len(calibration))
+    kw = nncf_kwargs(cfg, len(calibration))
     adv = kw.pop("advanced_parameters", None)
     from ..quiet import quiet_progress
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .accuracy import AccuracyControl
+from ..defaults import CALIBRATION_SIZE, SEEDS
+from .settings import AccuracyControl
 from .ptq import PTQConfig
 
 ORIGINAL_MODELS = ("chenyaofo_resnet20", "chenyaofo_vgg16_bn", "chenyaofo_mobilenetv2_x1_4",
@@ -37,8 +38,8 @@ class Plan:
     source_options: dict[str, dict]
     test_set: str
     original_size: int = ORIGINAL_SIZE
-    project_size: int = 300
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    project_size: int = CALIBRATION_SIZE
+    seeds: list[int] = field(default_factory=lambda: list(SEEDS))
     substitutes: list[str] = field(default_factory=list)
     val_size: int = AccuracyControl.val_size  # held-out images of the project's accuracy control
 
@@ -58,7 +59,7 @@ def _original_available() -> str | None:
 
 
 def plan(zoo: str = "auto", models: list[str] | None = None, original_size: int = ORIGINAL_SIZE,
-         project_size: int = 300, seeds: list[int] | None = None, teacher: str | None = None,
+         project_size: int = CALIBRATION_SIZE, seeds: list[int] | None = None, teacher: str | None = None,
          student: str | None = None, teacher_dataset: str | None = None,
          student_dataset: str | None = None, val_size: int = AccuracyControl.val_size) -> Plan:
     """What to run: ``zoo`` "original" (chenyaofo + NVIDIA's teacher, online), "offline" or "auto" (original if it
@@ -101,7 +102,7 @@ def plan(zoo: str = "auto", models: list[str] | None = None, original_size: int 
                              "student": {"dataset": student_dataset} if student_dataset else
                              {"generator": student or "student"}}
     return Plan(list(models) if models else chosen, opts, test, int(original_size), int(project_size),
-                list(seeds) if seeds is not None else [0, 1, 2], subs, int(val_size))
+                list(seeds) if seeds is not None else list(SEEDS), subs, int(val_size))
 
 
 def grids(p: Plan):

@@ -17,7 +17,9 @@ import torch
 from ..calibration import available_sources, get_calibration
 from ..models.classifiers import CLASSIFIERS, get_classifier
 from . import evaluate as ev
-from .accuracy import AccuracyControl, quantize_accuracy_aware
+from ..defaults import CALIBRATION_SIZE, SEEDS
+from .accuracy import quantize_accuracy_aware
+from .settings import PROJECT_DEFAULT, AccuracyControl
 from .ptq import PTQConfig, quantize, to_openvino
 
 METRICS = ("top1_fp32", "top1_int8", "drop", "agreement", "kl")
@@ -27,9 +29,9 @@ METRICS = ("top1_fp32", "top1_int8", "drop", "agreement", "kl")
 class Grid:
     models: list[str]
     sources: list[str]
-    sizes: list[int] = field(default_factory=lambda: [300])
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    configs: dict[str, PTQConfig] = field(default_factory=lambda: {"default": PTQConfig()})
+    sizes: list[int] = field(default_factory=lambda: [CALIBRATION_SIZE])
+    seeds: list[int] = field(default_factory=lambda: list(SEEDS))
+    configs: dict[str, PTQConfig] = field(default_factory=lambda: {PROJECT_DEFAULT: PTQConfig()})
     source_options: dict[str, dict] = field(default_factory=dict)  # per source: kwargs for get_calibration
     source_labels: dict[str, str] = field(default_factory=dict)  # per source: name shown in tables (e.g. "real-jpeg")
     # per config name: quantize with NNCF accuracy control instead of nncf.quantize (see quantization.accuracy)
@@ -77,7 +79,7 @@ def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
              progress: bool = True) -> list[dict]:
     """Run every missing cell; return the grid's cells (cached + new), never other cells the cache holds (say,
     from an earlier setting under the same config name). ``test_sets``: name -> (images [N,3,32,32], labels)."""
-    from tqdm.auto import tqdm
+    from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     grid.validate(check_models=model_factory is get_classifier)
     out = Path(out_dir)
@@ -165,3 +167,23 @@ def markdown(table) -> str:
         cells.append(str(r["n_seeds"]))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def compact_markdown(table, test_set: str) -> str:
+    """The few columns a reader needs, on ``test_set``: (model, size where several), source, setting, agreement
+    (%), KL (1e-3 nats), top-1 drop (points), each ``mean ± std`` over seeds rounded to 2 decimals.  The full table
+    (every test set, FP32/INT8 top-1, std) is :func:`markdown` and the CSV that :func:`summarize` saves."""
+    if f"{test_set}_agreement_mean" not in table.columns:
+        raise ValueError(f"no {test_set}_agreement_mean column; test sets: "
+                         f"{sorted({c.split('_')[0] for c in table.columns if c.endswith('_agreement_mean')})}")
+    keys = [k for k in ("model", "size") if table[k].nunique() > 1] + ["source", "config"]
+    head = [{"config": "setting"}.get(k, k) for k in keys] + ["agreement (%)", "KL (1e-3)", "top-1 drop (points)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(keys) + "---:|" * 3]
+    for _, r in table.iterrows():
+        cells = [str(r[k]) for k in keys]
+        for metric, scale in (("agreement", 1), ("kl", 1000), ("drop", 1)):
+            c = f"{test_set}_{metric}"
+            cells.append(format_mean_std(r[f"{c}_mean"] * scale, r[f"{c}_std"] * scale, r["n_seeds"]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+

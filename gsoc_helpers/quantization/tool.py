@@ -7,52 +7,25 @@ and renamed at the end, so an error or an interrupt leaves no half-written ``out
 """
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import evaluate as ev
+from ..safety import clean_stale_temporaries, refuse_overlap, refuse_replacing_cwd
 from .ptq import NNCF_DEFAULTS, PTQConfig, quantize, quantize_with_accuracy_control, save_ir
 from .report import environment, write_report
-from .user_images import ImageSet, calibration_images, check_calibration_spec, held_out_synthetic, load_folder
+from .settings import QuantizeOptions
+from .user_images import (ImageSet, calibration_images, check_calibration_spec, held_out_synthetic, load_folder,
+                          warn_if_degenerate)
 from .user_model import Preprocessing, UserModel, load_user_model
 
 FP32_FILE, INT8_FILE = "model_fp32.xml", "model_int8.xml"
-
-
-@dataclass
-class QuantizeOptions:
-    """Settings of :func:`quantize_model` other than the model, the images and the PTQ config."""
-
-    calibration_size: int = 300        # images from the source (a smaller folder: all of it)
-    seed: int = 0
-    held_out_size: int = 500           # held-out synthetic images when no held-out folder is given
-    max_drop: float | None = None      # top-1 points: accuracy-aware PTQ on the labelled held-out folder
-    nncf_defaults: bool = False        # NNCF's own defaults instead of the project's measured best PTQConfig
-    speed_batches: tuple[int, ...] = (1, 64)
-    speed_seconds: float = 2.0
-    threads: int | None = None         # OpenVINO inference threads (None: OpenVINO's choice)
-    source_options: dict = field(default_factory=dict)  # keyword arguments of the calibration source
-
-    def validate(self) -> None:
-        for name in ("calibration_size", "held_out_size"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name.replace('_', ' ')} must be a positive integer, got {v!r}")
-        if self.max_drop is not None and not (isinstance(self.max_drop, (int, float)) and 0 < self.max_drop < 100):
-            raise ValueError(f"max drop must be in (0, 100) top-1 points, got {self.max_drop!r}")
-        if not self.speed_batches or any(int(b) < 1 for b in self.speed_batches):
-            raise ValueError(f"speed batch sizes must be positive integers, got {list(self.speed_batches)}")
-        if not (math.isfinite(self.speed_seconds) and self.speed_seconds > 0):
-            raise ValueError(f"speed seconds must be > 0, got {self.speed_seconds!r}")
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be >= 1, got {self.threads!r}")
 
 
 @dataclass
@@ -63,15 +36,26 @@ class QuantizeResult:
     report: dict
 
 
-def _check_out(out: Path, overwrite: bool) -> None:
+def _check_out(out: Path, overwrite: bool, inputs: list[tuple[str, str | os.PathLike | None]]) -> None:
     if out.exists() and not out.is_dir():
         raise ValueError(f"output {str(out)!r} is a file; expected a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ValueError(f"output folder {str(out)!r} is not empty; choose another or pass --overwrite")
+    if not out.name:
+        raise ValueError(f"output folder {str(out)!r} is the file system root; choose a folder below it")
+    refuse_overlap(out, inputs)
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise ValueError(f"output folder {str(out)!r} is not empty; choose another or pass --overwrite")
+        refuse_replacing_cwd(out)
 
 
 def _publish(tmp: Path, out: Path) -> None:
-    """Move the finished ``tmp`` folder to ``out`` (replacing an old ``out``)."""
+    """Move the finished ``tmp`` folder to ``out`` (replacing an old ``out``; an empty one, maybe the current
+    folder, is filled and kept)."""
+    if out.is_dir() and not any(out.iterdir()):
+        for item in sorted(tmp.iterdir(), key=lambda p: p.name.startswith("report")):  # reports last
+            os.replace(item, out / item.name)
+        tmp.rmdir()
+        return
     old = out.with_name(f".{out.name}.old-{os.getpid()}")
     if out.exists():
         os.replace(out, old)
@@ -126,18 +110,26 @@ def quantize_model(model: str, calibration: str, out: str | os.PathLike, *, weig
     by ``preprocessing`` (None: CIFAR-10 defaults). ``held_out``: a folder of images to measure agreement on
     (labelled by class folders: top-1 too); None: held-out synthetic images. ``config``: PTQ settings (default
     :class:`PTQConfig`, the project's measured best; ``options.nncf_defaults``: NNCF's). Results go to ``out``."""
-    from tqdm.auto import tqdm
+    from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     t0 = time.perf_counter()
     opts = options or QuantizeOptions()
     opts.validate()
     cfg = config or (NNCF_DEFAULTS if opts.nncf_defaults else PTQConfig())
     cfg.validate()
-    out = Path(out).expanduser()
-    _check_out(out, overwrite)
+    out = Path(os.path.abspath(Path(out).expanduser()))  # "." has a name too
+    _check_out(out, overwrite, [("model", model), ("weights", weights), ("calibration folder", calibration),
+                                ("held-out folder", held_out)])
+    clean_stale_temporaries(out)
     if preprocessing is not None:
         preprocessing.validate()
     cal_kind = check_calibration_spec(str(calibration))
+    if opts.source_options:
+        if cal_kind == "folder":
+            raise ValueError("source options apply to a calibration source, not to a folder of images")
+        from ..calibration import check_source_options
+
+        check_source_options(str(calibration), opts.source_options)
     if (held_out is not None and cal_kind == "folder"
             and Path(held_out).expanduser().resolve() == Path(str(calibration)).expanduser().resolve()):
         raise ValueError("the held-out folder must not be the calibration folder")
@@ -163,6 +155,7 @@ def _run(um: UserModel, held: ImageSet | None, calibration: str, out: Path, opts
     size = um.preprocessing.image_size
     cal = calibration_images(calibration, opts.calibration_size, opts.seed, size, um.torch_model,
                              opts.source_options)
+    warn_if_degenerate(cal.images, cal.description)
     with torch.no_grad():
         cal_x = um.preprocessing(cal.images)
     tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
@@ -177,8 +170,8 @@ def _run(um: UserModel, held: ImageSet | None, calibration: str, out: Path, opts
             val, held = _split(held, opts.seed)
             with torch.no_grad():
                 val_x = um.preprocessing(val.images)
-            int8 = quantize_with_accuracy_control(um.ov_model, cal_x, val_x, val.labels, opts.max_drop / 100, cfg)
-            accuracy = {"max_drop_points": opts.max_drop, "validation_images": len(val.images)}
+            int8 = quantize_with_accuracy_control(um.ov_model, cal_x, val_x, val.labels, opts.max_drop, cfg)
+            accuracy = {"max_drop_points": round(opts.max_drop * 100, 6), "validation_images": len(val.images)}
         else:
             int8 = quantize(um.ov_model, cal_x, cfg)
         int8_xml = save_ir(int8, tmp / INT8_FILE)

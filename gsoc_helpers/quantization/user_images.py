@@ -1,12 +1,15 @@
 """Images for quantizing a user's model: calibration (a registered source or a folder) and the held-out set
 (a folder, labelled or not, or held-out synthetic images).
 
-Folders: every ``.png/.jpg/.jpeg/.bmp`` below the folder (sorted by path), converted to RGB, resized to the
-model's image size (bilinear, antialiased; no crop). A folder is *labelled* when its images sit in class folders
-named by CIFAR-10 class names or by class indices (``0``, ``1``, ...): the label is that class's index.
+Folders: every ``.png/.jpg/.jpeg/.bmp`` below the folder (sorted by path), read as 8-bit RGB by
+:func:`gsoc_helpers.pil_images.read_rgb` (every mode converted or refused, huge images refused), resized to the
+model's image size (bilinear, antialiased; no crop; a warning says how many were another size). A folder is
+*labelled* when its images sit in class folders named by CIFAR-10 class names or by class indices (``0``, ``1``,
+...): the label is that class's index.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +18,9 @@ import torch
 
 from ..data.cifar10 import IMAGE_SUFFIXES
 from ..data.dataset import CIFAR10_CLASSES
-from .user_model import first_line, resize
+from ..pil_images import read_rgb
+from ..pixels import uint8_to_unit
+from .user_model import resize
 
 HELD_OUT_SOURCE = "student"      # generator of the held-out synthetic images when no held-out folder is given
 HELD_OUT_SEED_OFFSET = 1_000_003  # held-out seed = calibration seed + this: latents disjoint from calibration's
@@ -40,9 +45,9 @@ def image_files(folder: str | Path) -> list[Path]:
 
 def _label_of(root: Path, files: list[Path]) -> list[int] | None:
     """Class index per file from its class folder (CIFAR-10 name or integer), or None if not all are labelled."""
-    names = [f.relative_to(root).parts[0] if len(f.relative_to(root).parts) == 2 else None for f in files]
-    if any(n is None for n in names):
+    if any(len(f.relative_to(root).parts) != 2 for f in files):
         return None
+    names = [f.relative_to(root).parts[0] for f in files]
     if all(n in CIFAR10_CLASSES for n in names):
         return [CIFAR10_CLASSES.index(n) for n in names]
     if all(n.isdigit() for n in names):
@@ -52,23 +57,23 @@ def _label_of(root: Path, files: list[Path]) -> list[int] | None:
 
 def load_folder(folder: str | Path, image_size: int, max_images: int | None = None, seed: int = 0) -> ImageSet:
     """The folder's images resized to ``image_size`` (``max_images``: a seeded random subset, kept in path order)."""
-    from PIL import Image, UnidentifiedImageError
-
     root = Path(folder).expanduser()
     files = image_files(root)
     labels = _label_of(root, files)
     idx = np.arange(len(files))
     if max_images is not None and len(files) > max_images:
         idx = np.sort(np.random.default_rng(seed).choice(len(files), size=max_images, replace=False))
-    out = []
+    out, other_sizes = [], []
     for i in idx:
-        try:
-            with Image.open(files[i]) as im:
-                arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
-        except (UnidentifiedImageError, OSError) as err:
-            raise ValueError(f"cannot read image {str(files[i])!r}: {first_line(err)}") from None
-        x = torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0).unsqueeze(0)
+        arr = read_rgb(files[i])  # every PIL mode converted (16-bit scaled) or refused; huge images refused
+        if arr.shape[:2] != (image_size, image_size):
+            other_sizes.append(f"{arr.shape[1]}x{arr.shape[0]}")
+        x = uint8_to_unit(arr[None])
         out.append(resize(x, image_size))
+    if other_sizes:
+        warnings.warn(f"{len(other_sizes)} of {len(idx)} images in {str(root)!r} are not the model's "
+                      f"{image_size}x{image_size} (e.g. {other_sizes[0]}); resized without crop, which changes "
+                      "their statistics", UserWarning, stacklevel=2)
     y = None if labels is None else torch.tensor([labels[i] for i in idx], dtype=torch.int64)
     what = f"{len(idx)} images from folder {str(root)!r}" + (" (labelled by class folder)" if y is not None else "")
     return ImageSet(torch.cat(out).contiguous(), y, what)
@@ -111,6 +116,23 @@ def calibration_images(spec: str, size: int, seed: int, image_size: int, torch_m
     cal = get_calibration(spec, size, seed, **opts)
     return ImageSet(resize(cal.images, image_size), None, f"{size} images from source {spec!r} "
                     f"({cal.source}, seed {seed})")
+
+
+def warn_if_degenerate(images: torch.Tensor, description: str) -> None:
+    """UserWarning when the calibration images float32 [N,3,S,S] cannot give NNCF usable activation ranges: a single
+    image, all images identical, or every image one flat colour."""
+    n = len(images)
+    flat = images.reshape(n, -1)
+    if n == 1:
+        problem = "only 1 image"
+    elif bool((flat == flat[:1]).all()):
+        problem = f"{n} identical images"
+    elif bool((images.flatten(2).amax(2) == images.flatten(2).amin(2)).all()):
+        problem = f"{n} images that are each one flat colour"
+    else:
+        return
+    warnings.warn(f"the calibration set is {problem} ({description}); the INT8 ranges it gives will not fit real "
+                  "inputs: use more, varied images", UserWarning, stacklevel=2)
 
 
 def held_out_synthetic(size: int, seed: int, image_size: int) -> ImageSet:

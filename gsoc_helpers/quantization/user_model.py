@@ -30,16 +30,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Per-channel mean/std of the CIFAR-10 training images in [0,1] (the values used by most CIFAR-10 training code).
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+from ..defaults import CIFAR10_MEAN, CIFAR10_STD, IMAGE_SIZE, VALUE_RANGE  # see gsoc_helpers.defaults
+from ..models.fit import check_state_fits
+
 MODEL_SUFFIXES = (".onnx", ".xml")
 _FACTORY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 
 
+# OpenVINO prefixes its messages with lines naming only its own source files, e.g.
+# "Exception from src/inference/src/cpp/core.cpp:84:" or "Check 'false' failed at src/frontends/...:42:".
+_LOCATION_LINE = re.compile(r"^(Exception from \S+:\d+:?|Check '.*' failed at \S+:\d+:?)$")
+
+
 def first_line(err: BaseException | str, limit: int = 200) -> str:
-    """The first non-empty line of an error message, shortened: user errors are one line."""
+    """The first informative non-empty line of an error message (OpenVINO's source-location lines skipped),
+    shortened: user errors are one line."""
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not _LOCATION_LINE.match(ln)] or lines
     text = lines[0] if lines else type(err).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -53,8 +60,8 @@ class Preprocessing:
 
     mean: tuple[float, ...] = CIFAR10_MEAN
     std: tuple[float, ...] = CIFAR10_STD
-    value_range: tuple[float, float] = (0.0, 1.0)
-    image_size: int = 32
+    value_range: tuple[float, float] = VALUE_RANGE
+    image_size: int = IMAGE_SIZE
 
     @classmethod
     def identity(cls, image_size: int = 32) -> "Preprocessing":
@@ -234,14 +241,7 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
     own = model.state_dict()
     if state and all(k.startswith("module.") for k in state) and not any(k.startswith("module.") for k in own):
         state = {k[len("module."):]: v for k, v in state.items()}
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own
-             if k in state and state[k].shape != own[k].shape]
-    if missing or unexpected or wrong:
-        parts = [f"{what} {len(keys)} ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})"
-                 for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
-        raise ValueError(f"weights {str(path)!r} do not fit the model: " + "; ".join(parts))
+    check_state_fits(model, state, f"weights {str(path)!r} do not fit the model")
     model.load_state_dict(state)
 
 

@@ -10,87 +10,30 @@ RNG states and the step, so a resumed run continues exactly (bitwise on CPU) lik
 """
 from __future__ import annotations
 
-import json
-import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..data import ImageDataset, load_cifar10
+from ..data import SOURCES, ImageDataset, load_cifar10
 from ..data.synthetic import SyntheticDataset
 from ..images import save_grid, uint8_to_float
-from ..losses.distillation import DistillLossWeights, LambdaPixSchedule, discriminator_loss, generator_loss
+from ..losses.distillation import LambdaPixSchedule, discriminator_loss, generator_loss
 from ..models.discriminator import ProjectionDiscriminator
 from ..models.student import StudentConfig, StudentGenerator
 from .augment import diff_augment
 from .ema import EMA
-from .run_folder import load_checkpoint_file, prepare_run_folder, refuse_changed_config, trim_log
-from .settings_check import check_settings
+from .loop import CHECKPOINT, METRICS, SAMPLES, RunFiles, TimeBudget, load_trainer_state, trainer_state
+from .run_folder import RunMode, prepare_run_folder
+from .configs import DistillConfig  # noqa: F401  (re-exported)
 
 # What a distillation run writes into its folder (deleted by overwrite), and the settings a resumed run may change.
-RUN_FILES = ("checkpoint.pt", ".checkpoint.pt.tmp", "metrics.jsonl", "samples", "student_ema.safetensors")
+RUN_FILES = (CHECKPOINT, METRICS, SAMPLES, "student_ema.safetensors")
 MAY_CHANGE_ON_RESUME = ("synthetic_root", "out_dir", "epochs", "max_steps", "max_minutes", "log_every",
                         "sample_every", "ckpt_every", "device", "amp", "progress")
-
-
-@dataclass
-class DistillConfig:
-    """Every knob of a distillation run (shared by the ``distill`` CLI and notebooks)."""
-
-    synthetic_root: str = ""
-    out_dir: str = "runs/distill"
-    real_source: str = "auto"           # load_cifar10 source ("auto", "exact", "jpeg", "batches", a folder)
-    ngf: int = 256
-    ndf: int = 128
-    z_dim: int = 0                      # 0: take it from the synthetic dataset's manifest
-    batch_size: int = 128               # per process
-    epochs: int = 150
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    lambda_pix: float = 0.2
-    lambda_pix_decay: float = 0.01      # per epoch (TinyGAN); the original decayed per step by mistake
-    ema_decay: float = 0.999
-    diffaug: str = ""                   # DiffAugment policy for D inputs, "" = off
-    seed: int = 0
-    log_every: int = 10
-    sample_every: int = 500
-    ckpt_every: int = 1000
-    max_steps: int = 0                  # 0 = no limit (epochs decide)
-    max_minutes: float = 0.0            # 0 = no limit; on expiry a checkpoint is saved and training stops
-    device: str = "auto"
-    amp: bool = True                    # bfloat16 autocast on CUDA (ignored on CPU)
-    progress: bool = True
-    loss_weights: DistillLossWeights = field(default_factory=DistillLossWeights)
-
-    def validate(self) -> "DistillConfig":
-        """ValueError (one line) for any setting out of range; returns self."""
-        check_settings(self, whole={"ngf": 8, "ndf": 1, "z_dim": 0, "batch_size": 1, "epochs": 1, "log_every": 1,
-                                    "sample_every": 0, "ckpt_every": 0, "max_steps": 0},
-                       ranges={"lr": (0.0, 1.0, True), "beta1": (0.0, 1.0, False), "beta2": (0.0, 1.0, False),
-                               "lambda_pix": (0.0, math.inf, False), "lambda_pix_decay": (0.0, math.inf, False),
-                               "ema_decay": (0.0, 1.0, False), "max_minutes": (0.0, math.inf, False)})
-        if self.ngf % 8:
-            raise ValueError(f"ngf must be a multiple of 8 (the last block has ngf/8 channels), got {self.ngf}")
-        return self
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "DistillConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise KeyError(f"unknown distill options {sorted(unknown)}; expected {sorted(names)}")
-        d = dict(d)
-        if isinstance(d.get("loss_weights"), dict):
-            lw = dict(d["loss_weights"])
-            lw["feature_weights"] = tuple(lw.get("feature_weights", DistillLossWeights().feature_weights))
-            d["loss_weights"] = DistillLossWeights(**lw)
-        return cls(**d)
 
 
 def _step_generator(seed: int, step: int, rank: int, device: torch.device) -> torch.Generator:
@@ -115,6 +58,7 @@ class DistillTrainer:
             torch.cuda.set_device(device)
         self.device = device
         self.out = Path(cfg.out_dir)
+        self.files = RunFiles(self.out, cfg, MAY_CHANGE_ON_RESUME, writer=self.rank == 0)
         if not cfg.synthetic_root:
             raise ValueError("DistillConfig.synthetic_root is empty: give the synthetic dataset folder")
         syn = SyntheticDataset(cfg.synthetic_root)
@@ -217,49 +161,30 @@ class DistillTrainer:
 
     # --------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
-        state = {"G": self.G.state_dict(), "D": self.D.state_dict(), "ema": self.ema.state_dict(),
-                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                 "step": torch.tensor(self.step), "torch_rng": torch.get_rng_state(),
-                 "config_json": torch.tensor(list(json.dumps(asdict(self.cfg)).encode()), dtype=torch.uint8)}
+        state = trainer_state(self)
         if torch.cuda.is_available():
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        self.ema.load_state_dict(state["ema"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.step = int(state["step"])
-        torch.set_rng_state(state["torch_rng"])
+        load_trainer_state(self, state)
         if "cuda_rng" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.out / "checkpoint.pt"
+        return self.files.checkpoint
 
     def save_checkpoint(self) -> Path | None:
         """Atomic write (rank 0 only) of the full training state to ``out_dir/checkpoint.pt``."""
-        if self.rank != 0:
-            return None
-        self.out.mkdir(parents=True, exist_ok=True)
-        tmp = self.checkpoint_path.with_name(".checkpoint.pt.tmp")
-        torch.save(self.state_dict(), tmp)
-        os.replace(tmp, self.checkpoint_path)
-        return self.checkpoint_path
+        return self.files.save(self.state_dict())
 
     def load_checkpoint(self, path: str | os.PathLike | None = None) -> bool:
-        """Load ``path`` (default out_dir/checkpoint.pt) if it exists -> whether something was loaded."""
-        path = Path(path) if path else self.checkpoint_path
-        if not path.is_file():
+        """Load ``path`` (default out_dir/checkpoint.pt) if it exists -> whether something was loaded; ValueError
+        if it was written with other settings."""
+        state = self.files.load(path, map_location=self.device)
+        if state is None:
             return False
-        state = load_checkpoint_file(path, map_location=self.device)
-        if "config_json" in state:
-            stored = json.loads(bytes(state["config_json"].cpu().tolist()).decode())
-            refuse_changed_config(path, stored, json.loads(json.dumps(asdict(self.cfg))), MAY_CHANGE_ON_RESUME)
-        state["torch_rng"] = state["torch_rng"].cpu()
         self.load_state_dict(state)
         return True
 
@@ -269,7 +194,7 @@ class DistillTrainer:
         with torch.no_grad():
             imgs = self.ema.module(self.fixed_z.to(self.device), self.fixed_c.to(self.device)).float().cpu()
         nrow = max(1, len(self.fixed_z) // self.num_classes)
-        return save_grid(imgs, self.out / "samples" / f"step{self.step:07d}.png", nrow=nrow)
+        return save_grid(imgs, self.files.sample_path(self.step), nrow=nrow)
 
     def export_ema(self) -> Path | None:
         from ..models.registry import save_generator
@@ -280,18 +205,9 @@ class DistillTrainer:
                               {"step": self.step, "synthetic_root": str(self.cfg.synthetic_root)})
 
     # --------------------------------------------------------------- loop
-    def _log(self, record: dict) -> None:
-        if self.rank == 0:
-            with open(self.out / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
-
-    def _trim_log(self) -> None:
-        if self.rank == 0:
-            trim_log(self.out / "metrics.jsonl", self.step)
-
-    def _time_is_up(self, t0: float) -> bool:
+    def _time_is_up(self, budget: TimeBudget) -> bool:
         """max_minutes reached? Under DDP every rank takes rank 0's decision (no rank may stop alone)."""
-        flag = torch.tensor([float((time.perf_counter() - t0) / 60 >= self.cfg.max_minutes)])
+        flag = torch.tensor([float(budget.expired())])
         if self.distributed:
             flag = flag.to(self.device)
             dist.broadcast(flag, src=0)
@@ -303,22 +219,25 @@ class DistillTrainer:
         ``resume`` continues the checkpoint in ``out_dir`` (refusing changed settings); with neither ``resume`` nor
         ``overwrite`` a non-empty ``out_dir`` is refused; ``overwrite`` deletes the earlier run's files first.
         """
-        from tqdm.auto import tqdm
+        from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
         cfg = self.cfg
-        mode = "overwrite" if overwrite else "resume" if resume else "new"
-        prepare_run_folder(self.out, mode if self.rank == 0 or mode != "overwrite" else "resume", RUN_FILES)
+        mode: RunMode = "overwrite" if overwrite else "resume" if resume else "new"
+        real = None if cfg.real_source in SOURCES else cfg.real_source
+        prepare_run_folder(self.out, mode if self.rank == 0 or mode != "overwrite" else "resume", RUN_FILES,
+                           inputs=[("synthetic dataset", cfg.synthetic_root), ("real image folder", real)])
         if mode == "resume":
             self.load_checkpoint()
-        self._trim_log()  # a restart before the first checkpoint must not log its steps twice
+        self.files.trim_log(self.step)  # a restart before the first checkpoint must not log its steps twice
         total = cfg.epochs * self.steps_per_epoch
         if cfg.max_steps:
             total = min(total, cfg.max_steps)
         self.G.train()
         self.D.train()
-        t0, t_last, s_last = time.perf_counter(), time.perf_counter(), self.step
+        budget, t_last, s_last = TimeBudget(cfg.max_minutes), time.perf_counter(), self.step
         stopped, ips = "done", 0.0
-        bar = tqdm(total=total, initial=self.step, disable=not cfg.progress or self.rank != 0, desc="distill")
+        bar = tqdm(total=total, initial=self.step, disable=not cfg.progress or self.rank != 0, desc="distill",
+                   unit="step")
         while self.step < total:
             epoch, k = divmod(self.step, self.steps_per_epoch)
             batches = self.epoch_indices(epoch)
@@ -331,13 +250,13 @@ class DistillTrainer:
                     now = time.perf_counter()
                     ips = (self.step - s_last) * cfg.batch_size * self.world / max(now - t_last, 1e-9)
                     t_last, s_last = now, self.step
-                    self._log({"step": self.step, "epoch": epoch, **terms, "images_per_s": ips})
+                    self.files.log({"step": self.step, "epoch": epoch, **terms, "images_per_s": ips})
                     bar.set_postfix(g=f"{terms['g_total']:.3f}", d=f"{terms['d_total']:.3f}")
                 if cfg.sample_every and self.step % cfg.sample_every == 0:
                     self.save_samples()
                 if cfg.ckpt_every and self.step % cfg.ckpt_every == 0:
                     self.save_checkpoint()
-                if cfg.max_minutes and self._time_is_up(t0):
+                if cfg.max_minutes and self._time_is_up(budget):
                     stopped = "max_minutes"
                     break
             if stopped != "done":

@@ -2,71 +2,33 @@
 
 Hinge loss, spectral-norm projection discriminator, Adam, EMA of G, DiffAugment on real and fake
 images before D, one D step per G step (the fake batch of the D step is reused for the G step).
-Resumable: an atomic checkpoint (``checkpoint.pt``: plain tensors/dicts, loaded with
-``weights_only=True``) holds G, EMA, D, both optimisers, the RNG state and the step. ``max_minutes``
-stops cleanly at a wall-clock budget. Outputs in ``out_dir``: metrics.jsonl, grids/step_XXXXXX.png,
-checkpoint.pt and, at the end, the EMA generator as ``generator_ema.safetensors`` (registry format).
+Resumable: the checkpoint (:class:`~gsoc_helpers.training.loop.RunFiles`) holds G, EMA, D, both optimisers, the
+RNG state, the step and the settings. ``max_minutes`` stops cleanly at a wall-clock budget. Outputs in ``out_dir``:
+metrics.jsonl, samples/step_XXXXXXX.png, checkpoint.pt and, at the end, the EMA generator as
+``generator_ema.safetensors`` (registry format).
 """
 from __future__ import annotations
 
-import json
-import math
-import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
+from ..data.cifar10 import SOURCES
 from ..losses import d_hinge_loss, g_hinge_loss
 from ..models.discriminator import ProjectionDiscriminator
 from ..models.offline_teacher import OfflineTeacher, OfflineTeacherConfig
+from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 from .augment import diff_augment
+from .configs import GANTrainConfig  # noqa: F401  (re-exported)
 from .ema import EMA
-from .run_folder import load_checkpoint_file, prepare_run_folder, refuse_changed_config, trim_log
-from .settings_check import check_settings
+from .loop import CHECKPOINT, METRICS, SAMPLES, RunFiles, TimeBudget, load_trainer_state, trainer_state
+from .run_folder import prepare_run_folder
 
-CHECKPOINT = "checkpoint.pt"
-RUN_FILES = (CHECKPOINT, CHECKPOINT + ".tmp", "metrics.jsonl", "grids", "generator_ema.safetensors")
+RUN_FILES = (CHECKPOINT, METRICS, SAMPLES, "generator_ema.safetensors")
 MAY_CHANGE_ON_RESUME = ("out_dir", "steps", "max_minutes", "checkpoint_minutes", "grid_every", "log_every",
                         "threads", "data_source", "extra")
-
-
-@dataclass
-class GANTrainConfig:
-    out_dir: str = "runs/offline_teacher"
-    steps: int = 100_000
-    batch_size: int = 64
-    ngf: int = 64
-    ndf: int = 64
-    z_dim: int = 128
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.0
-    beta2: float = 0.99
-    ema_decay: float = 0.999
-    augment: str = "color,translation"
-    hflip: bool = True
-    seed: int = 0
-    max_minutes: float | None = None
-    checkpoint_minutes: float = 5.0
-    grid_every: int = 200
-    log_every: int = 10
-    threads: int | None = None
-    data_source: str = "jpeg"
-    extra: dict = field(default_factory=dict)
-
-
-    def validate(self) -> "GANTrainConfig":
-        """ValueError (one line) for any setting out of range; returns self."""
-        check_settings(self, whole={"steps": 1, "batch_size": 1, "ngf": 1, "ndf": 1, "z_dim": 1, "grid_every": 0,
-                                    "log_every": 1, "threads": 1},
-                       ranges={"lr_g": (0.0, 1.0, True), "lr_d": (0.0, 1.0, True), "beta1": (0.0, 1.0, False),
-                               "beta2": (0.0, 1.0, False), "ema_decay": (0.0, 1.0, False),
-                               "checkpoint_minutes": (0.0, math.inf, True), "max_minutes": (0.0, math.inf, False)},
-                       optional=("threads", "max_minutes"))
-        return self
 
 
 class GANTrainer:
@@ -86,44 +48,29 @@ class GANTrainer:
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.step = 0
         self.out = Path(cfg.out_dir)
+        self.files = RunFiles(self.out, cfg, MAY_CHANGE_ON_RESUME)
         fixed = torch.Generator().manual_seed(12345)
         self.fixed_z = torch.randn(100, cfg.z_dim, generator=fixed)
         self.fixed_y = torch.arange(10).repeat_interleave(10)
 
     # ---------------------------------------------------------------- checkpointing
     def state_dict(self) -> dict:
-        return {"G": self.G.state_dict(), "D": self.D.state_dict(), "ema": self.ema.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                "rng": self.gen.get_state(), "torch_rng": torch.get_rng_state(),
-                "step": torch.tensor(self.step), "config": json.dumps(asdict(self.cfg))}
+        return {**trainer_state(self), "rng": self.gen.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        self.ema.load_state_dict(state["ema"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        load_trainer_state(self, state)
         self.gen.set_state(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
-        self.step = int(state["step"])
 
-    def save_checkpoint(self, path: Path | None = None) -> Path:
-        path = Path(path or self.out / CHECKPOINT)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(self.state_dict(), tmp)
-        os.replace(tmp, path)
-        return path
+    def save_checkpoint(self) -> Path:
+        return self.files.save(self.state_dict()) or self.files.checkpoint
 
-    def load_checkpoint(self, path: Path | None = None) -> None:
-        path = Path(path or self.out / CHECKPOINT)
-        if not path.is_file():
-            raise FileNotFoundError(f"no GAN checkpoint at {path} (nothing to resume)")
-        state = load_checkpoint_file(path)
-        if isinstance(state.get("config"), str):
-            refuse_changed_config(path, json.loads(state["config"]), json.loads(json.dumps(asdict(self.cfg))),
-                                  MAY_CHANGE_ON_RESUME)
-        self.load_state_dict(state)
+    def load_checkpoint(self, path: Path | None = None) -> bool:
+        """Load ``path`` (default out_dir/checkpoint.pt) if it exists -> whether something was loaded; ValueError
+        if it was written with other settings."""
+        state = self.files.load(path)
+        if state is not None:
+            self.load_state_dict(state)
+        return state is not None
 
     # ---------------------------------------------------------------- training
     def train_step(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
@@ -156,43 +103,39 @@ class GANTrainer:
         from ..images import save_grid
 
         imgs = self.ema.module(self.fixed_z, self.fixed_y)
-        return save_grid(imgs, self.out / "grids" / f"step_{self.step:06d}.png", nrow=10)
+        return save_grid(imgs, self.files.sample_path(self.step), nrow=10)
 
     def train(self, images: torch.Tensor, labels: torch.Tensor, progress: bool = True) -> dict:
         cfg = self.cfg
         if images.dim() != 4 or images.shape[1:] != (3, 32, 32):
             raise ValueError(f"expected images [N, 3, 32, 32], got {tuple(images.shape)}")
-        self.out.mkdir(parents=True, exist_ok=True)
-        trim_log(self.out / "metrics.jsonl", self.step)  # a restart must not log its steps twice
-        start = last_ckpt = time.time()
-        log = open(self.out / "metrics.jsonl", "a")
+        self.files.trim_log(self.step)  # a restart must not log its steps twice
+        budget, last_ckpt = TimeBudget(cfg.max_minutes), time.perf_counter()
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress, desc="gan", dynamic_ncols=True)
-        stopped = "steps"
+        stopped = "done"
         try:
             while self.step < cfg.steps:
-                t0 = time.time()
+                t0 = time.perf_counter()
                 m = self.train_step(images, labels)
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == 1:
-                    m.update(step=self.step, sec_per_step=round(time.time() - t0, 3),
-                             elapsed_min=round((time.time() - start) / 60, 2))
-                    log.write(json.dumps(m) + "\n")
-                    log.flush()
+                    m.update(step=self.step, sec_per_step=round(time.perf_counter() - t0, 3),
+                             elapsed_min=round(budget.minutes(), 2))
+                    self.files.log(m)
                     bar.set_postfix(d=f"{m['loss_d']:.3f}", g=f"{m['loss_g']:.3f}")
                 if cfg.grid_every and self.step % cfg.grid_every == 0:
                     self.save_grid()
-                if (time.time() - last_ckpt) / 60 >= cfg.checkpoint_minutes:
+                if (time.perf_counter() - last_ckpt) / 60 >= cfg.checkpoint_minutes:
                     self.save_checkpoint()
-                    last_ckpt = time.time()
-                if cfg.max_minutes is not None and (time.time() - start) / 60 >= cfg.max_minutes:
-                    stopped = "time"
+                    last_ckpt = time.perf_counter()
+                if budget.expired():
+                    stopped = "max_minutes"
                     break
         finally:
             bar.close()
-            log.close()
             self.save_checkpoint()
         self.save_grid()
-        return {"step": self.step, "stopped": stopped, "minutes": (time.time() - start) / 60}
+        return {"step": self.step, "stopped": stopped, "minutes": budget.minutes()}
 
     def export(self, path: Path | None = None) -> Path:
         from ..models.registry import save_generator
@@ -218,11 +161,13 @@ def run_training(cfg: GANTrainConfig, resume: bool = False, progress: bool = Tru
     A non-empty ``out_dir`` is refused unless ``resume`` (continue its checkpoint, same settings) or ``overwrite``
     (delete the earlier run's files first)."""
     cfg.validate()
-    prepare_run_folder(cfg.out_dir, "overwrite" if overwrite else "resume" if resume else "new", RUN_FILES)
+    data = None if cfg.data_source in SOURCES else cfg.data_source
+    prepare_run_folder(cfg.out_dir, "overwrite" if overwrite else "resume" if resume else "new", RUN_FILES,
+                       inputs=[("data source folder", data)])
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     trainer = GANTrainer(cfg)
-    if resume and (trainer.out / CHECKPOINT).is_file():
+    if resume:
         trainer.load_checkpoint()
     images, labels = load_training_data(cfg.data_source)
     summary = trainer.train(images, labels, progress=progress)

@@ -13,28 +13,35 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
+from ..fileio import atomic_write_text, is_temp_name
+from ..safety import refuse_overlap
+
 RunMode = Literal["new", "resume", "overwrite"]
 MODES = ("new", "resume", "overwrite")
 
 
-def prepare_run_folder(out: str | Path, mode: RunMode, own_files: Iterable[str]) -> Path:
+def prepare_run_folder(out: str | Path, mode: RunMode, own_files: Iterable[str],
+                       inputs: Iterable[tuple[str, str | Path | None]] = ()) -> Path:
     """Create ``out`` or check it may be used in ``mode``; ``overwrite`` deletes the run's ``own_files`` first.
 
     Raises FileExistsError (one line, naming what is there and the two flags) for a non-empty folder in ``new``
-    mode, NotADirectoryError when ``out`` is a file.
+    mode, NotADirectoryError when ``out`` is a file, ValueError when ``out`` is, holds or lies inside one of the
+    ``(what, path)`` ``inputs`` (checked in every mode: a run never writes among, or deletes, its inputs).
     """
     if mode not in MODES:
         raise ValueError(f"run mode {mode!r}: expected one of {MODES}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"run folder {str(out)!r} is a file, expected a folder")
+    refuse_overlap(out, inputs, flag="run folder")
     present = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
     if present and mode == "new":
         shown = ", ".join(present[:4]) + (", ..." if len(present) > 4 else "")
         raise FileExistsError(f"run folder {str(out)!r} is not empty ({shown}); use --resume to continue that run "
                               "or --overwrite to start it again (resume=True / overwrite=True in Python)")
     if mode == "overwrite":
-        for name in own_files:
+        temporaries = [p.name for p in out.iterdir() if is_temp_name(p.name)] if out.is_dir() else []
+        for name in [*own_files, *temporaries]:  # temporaries: of a writer killed mid-write
             path = out / name
             if path.is_dir():
                 shutil.rmtree(path)
@@ -79,9 +86,7 @@ def trim_log(path: str | Path, last_step: int) -> None:
             continue
         if isinstance(record, dict) and int(record.get("step", 0)) <= last_step:
             keep.append(line)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(ln + "\n" for ln in keep))
-    tmp.replace(path)
+    atomic_write_text(path, "".join(ln + "\n" for ln in keep))
 
 
 def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict:

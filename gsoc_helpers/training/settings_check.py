@@ -17,11 +17,11 @@ def check_settings(cfg: Any, whole: Mapping[str, int] = {}, ranges: Mapping[str,
             continue
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
-    for name, (low, high, open_low) in ranges.items():
+    for name, (lo, high, open_low) in ranges.items():
         value = getattr(cfg, name)
         if value is None and name in optional:
             continue
         number = float(value)
-        if not math.isfinite(number) or number < low or number > high or (open_low and number == low):
-            raise ValueError(f"{name} must be a finite number in {'(' if open_low else '['}{low:g}, {high:g}], "
+        if not math.isfinite(number) or number < lo or number > high or (open_low and number == lo):
+            raise ValueError(f"{name} must be a finite number in {'(' if open_low else '['}{lo:g}, {high:g}], "
                              f"got {value!r}")

@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 
 from ...download import OfficialFile, fetch_official
+from ..fit import check_state_fits
 
 
 def fetch(url: str, prefix: str, data_root_path: str, subdir: str = "classifiers") -> Path:
@@ -13,6 +14,13 @@ def fetch(url: str, prefix: str, data_root_path: str, subdir: str = "classifiers
     if present, else the cache, else downloaded from ``url`` (or ``$GSOC_DOWNLOAD_MIRROR``); ``prefix`` is the
     sha256 prefix published in the file name."""
     return fetch_official(OfficialFile(url=url, cache_subdir=subdir, data_root_path=data_root_path, sha256_prefix=prefix))
+
+
+def load_into(model: torch.nn.Module, path: Path) -> None:
+    """Load the weight file ``path`` into ``model`` after checking that it fits (ValueError naming the first misfits)."""
+    state = load_state_dict(path)
+    check_state_fits(model, state, f"{str(path)!r} does not fit {type(model).__name__}")
+    model.load_state_dict(state, strict=True)
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._weights import fetch, load_state_dict
+from ._weights import fetch, load_into
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -74,5 +74,5 @@ def akamaster_resnet(name: str, pretrained: bool = True) -> AkamasterResNet:
         raise KeyError(f"unknown akamaster model {name!r}; expected one of {sorted(WEIGHTS)}")
     model = AkamasterResNet(WEIGHTS[name][2])
     if pretrained:
-        model.load_state_dict(load_state_dict(weights_path(name)), strict=True)
+        load_into(model, weights_path(name))
     return model.eval()

@@ -11,10 +11,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._weights import fetch, load_state_dict
+from ...defaults import CHENYAOFO_STD, CIFAR10_MEAN
+from ._weights import fetch, load_into
 
-MEAN = (0.4914, 0.4822, 0.4465)
-STD = (0.2023, 0.1994, 0.2010)
+MEAN, STD = CIFAR10_MEAN, CHENYAOFO_STD  # what these models were trained with (gsoc_helpers.defaults says why)
 LOCAL_SUBDIR = "classifiers/chenyaofo_pytorch-cifar-models"  # data-root folder holding their release files
 _REL = "https://github.com/chenyaofo/pytorch-cifar-models/releases/download/"
 # name -> (release tag, sha256 prefix, published CIFAR-10 top-1 %)
@@ -76,7 +76,7 @@ class CifarResNet(nn.Module):
 
 
 # ---------------------------------------------------------------- VGG-BN
-_VGG_CFG = {11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+_VGG_CFG: dict[int, list[int | str]] = {11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
             13: [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
             16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
             19: [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]}
@@ -252,5 +252,5 @@ def chenyaofo_model(name: str, pretrained: bool = True) -> nn.Module:
     if pretrained:
         url = release_url(name)
         path = fetch(url, RELEASES[name][1], f"{LOCAL_SUBDIR}/{url.rsplit('/', 1)[-1]}", subdir="chenyaofo")
-        model.load_state_dict(load_state_dict(path), strict=True)
+        load_into(model, path)
     return model.eval()

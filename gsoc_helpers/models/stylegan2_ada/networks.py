@@ -84,6 +84,7 @@ class MappingNetwork(nn.Module):
         if self.z_dim > 0:
             parts.append(normalize_2nd_moment(z.to(torch.float32)))
         if self.c_dim > 0:
+            assert self.embed is not None and c is not None  # embed is built when c_dim > 0; c is then required
             parts.append(normalize_2nd_moment(self.embed(c.to(torch.float32))))
         x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
         for i in range(self.num_layers):

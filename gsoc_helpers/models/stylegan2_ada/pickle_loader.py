@@ -29,7 +29,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...download import NVIDIA_CIFAR10_PKL, OfficialFile, fetch_official, sha256_file
+from ..fit import check_state_fits
+from ...download import NVIDIA_CIFAR10_PKL, OfficialFile, fetch_official
+from ...fileio import sha256_file
 from .networks import Generator, StyleGAN2Config
 
 OFFICIAL_CIFAR10_URL = NVIDIA_CIFAR10_PKL.url
@@ -232,19 +234,14 @@ def generator_from_record(rec: Any, source: str = "<pickle>") -> Generator:
     except (KeyError, ValueError, TypeError) as err:
         raise StyleGAN2PickleError(f"{source}: cannot build the generator from {kwargs}: {err}") from err
     sd = rec.state_dict()
-    ours = model.state_dict()
-    missing = sorted(set(ours) - set(sd))
-    unexpected = sorted(set(sd) - set(ours))
-    bad = sorted(k for k in set(ours) & set(sd) if tuple(ours[k].shape) != tuple(sd[k].shape))
-    if missing or unexpected or bad:
-        raise StyleGAN2PickleError(f"{source}: parameter names/shapes differ from the StyleGAN2-ADA generator: "
-                                   f"missing {missing[:8]}, unexpected {unexpected[:8]}, shape mismatch {bad[:8]}")
+    check_state_fits(model, sd, f"{source}: parameter names/shapes differ from the StyleGAN2-ADA generator",
+                     StyleGAN2PickleError)
     model.load_state_dict({k: v.to(torch.float32) for k, v in sd.items()}, strict=True)
     return model.eval().requires_grad_(False)
 
 
 def download(url: str, cache_dir: str | os.PathLike | None = None, expected_sha256: str | None = None) -> Path:
-    """Download a user's ``url`` once into ``<cache>/stylegan2-ada/<name>`` through
+    """Download a user's ``url`` once into ``<cache>/stylegan2-ada/url-<hash of url>/<name>`` through
     :func:`gsoc_helpers.download.fetch_official` (sha256 recorded beside it; a cached file that no longer matches is
     downloaded again).  The mirror setting does not apply: the file comes from ``url`` itself."""
     f = OfficialFile(url=url, cache_subdir="stylegan2-ada", data_root_path=None, sha256_prefix=expected_sha256,

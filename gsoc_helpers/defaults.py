@@ -1,0 +1,23 @@
+"""The project's shared defaults, one place each (importing this module costs nothing: no torch).
+
+Calibration: :data:`CALIBRATION_SIZE` images (NNCF's own ``subset_size`` default, 300) and the seeds
+:data:`SEEDS` of every quantization study. CIFAR-10 normalisation: two "std" triples exist in the field and
+models must be fed the one they were trained with:
+
+* :data:`CIFAR10_STD` (0.2470, 0.2435, 0.2616): the per-channel std of the 50,000 CIFAR-10 train images in [0,1],
+  computed over all pixels. It is the default of ``gsoc-helpers quantize`` (:class:`Preprocessing`) for a user's
+  own classifier, since it is the statistic most training code computes.
+* :data:`CHENYAOFO_STD` (0.2023, 0.1994, 0.2010): the value in the widely copied pytorch-cifar training scripts
+  (not the std over pixels); chenyaofo's pytorch-cifar-models were trained with it, so
+  :mod:`gsoc_helpers.models.classifiers.chenyaofo` normalises with it inside the model.
+Both share :data:`CIFAR10_MEAN`.
+"""
+from __future__ import annotations
+
+CALIBRATION_SIZE = 300
+SEEDS = (0, 1, 2)
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+CHENYAOFO_STD = (0.2023, 0.1994, 0.2010)
+IMAGE_SIZE = 32               # CIFAR-10 images are 32 x 32
+VALUE_RANGE = (0.0, 1.0)      # classifier inputs before normalisation

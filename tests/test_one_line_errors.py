@@ -1,0 +1,102 @@
+"""Bad inputs of issue #21 that gave a traceback (or were accepted): each is now one line, exit 2, nothing written."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from gsoc_helpers.quantization.user_model import first_line
+from test_bad_input import run_cli
+from test_fakecifar10_import import Z_DIM, write_fakecifar10
+from test_no_input_deleted import FAST_CLI, tiny_onnx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def assert_one_line_error(code: int, err: str, fragment: str) -> None:
+    """Exit 2, no traceback, one ``error:`` line holding ``fragment`` (progress bars may share stderr)."""
+    errors = [part for part in err.replace("\r", "\n").split("\n") if "error: " in part]
+    assert code == 2 and "Traceback" not in err and len(errors) == 1, err
+    assert fragment in errors[0].split("error: ", 1)[1], errors[0]
+
+
+def test_unknown_source_option_key_quantize_and_study(tmp_path, capsys):
+    onnx = str(tiny_onnx(tmp_path / "m.onnx"))
+    out = tmp_path / "out"
+    assert_one_line_error(*run_cli(["quantize", onnx, "--calibration", "noise", "--source-option", "sdt=0.1",
+                                    "--out", str(out), *FAST_CLI], capsys), "has no option 'sdt'; its options are "
+                                                                            "mean, std")
+    (tmp_path / "cal").mkdir()
+    Image.new("RGB", (32, 32), (1, 2, 3)).save(tmp_path / "cal" / "a.png")
+    assert_one_line_error(*run_cli(["quantize", onnx, "--calibration", str(tmp_path / "cal"), "--source-option",
+                                    "mean=0.1", "--out", str(out), *FAST_CLI], capsys), "not to a folder")
+    assert_one_line_error(*run_cli(["quantize-study", "--sources", "noise", "bn-matching", "--source-option",
+                                    "bn-matching:step=3", "--out", str(out)], capsys),
+                          "'bn-matching' has no option 'step'")
+    assert not out.exists()
+
+
+BAD_LATENTS = {  # name: (tensor saved as class_1/noise_0.pt, fragment)
+    "empty": (torch.zeros(0), "empty tensor"),
+    "sparse": (torch.zeros(Z_DIM).to_sparse(), "sparse_coo tensor"),
+    "nan": (torch.full((Z_DIM,), float("nan")), "NaN or infinite"),
+    "inf": (torch.full((Z_DIM,), float("inf")), "NaN or infinite"),
+    "complex": (torch.zeros(Z_DIM, dtype=torch.complex64), "complex64 tensor"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_LATENTS))
+def test_bad_fakecifar10_latents_are_one_line(case, tmp_path, capsys):
+    write_fakecifar10(tmp_path / "fc", per_class=(1,) * 10)
+    tensor, fragment = BAD_LATENTS[case]
+    torch.save(tensor, tmp_path / "fc" / "class_1" / "noise_0.pt")
+    assert_one_line_error(*run_cli(["import-fakecifar10", str(tmp_path / "fc"), "--out", str(tmp_path / "o")],
+                                   capsys), fragment)
+    torch.save(tensor, tmp_path / "fc" / "class_0" / "noise_0.pt")  # the first file, which gives z_dim
+    assert_one_line_error(*run_cli(["import-fakecifar10", str(tmp_path / "fc"), "--out", str(tmp_path / "p")],
+                                   capsys), fragment)
+    assert not (tmp_path / "p").exists()
+
+
+def test_duplicate_fakecifar10_ids_are_refused(tmp_path, capsys):
+    write_fakecifar10(tmp_path / "fc", per_class=(2,) * 10)
+    shutil.copy(tmp_path / "fc" / "class_3" / "image_1.png", tmp_path / "fc" / "class_3" / "image_01.png")
+    assert_one_line_error(*run_cli(["import-fakecifar10", str(tmp_path / "fc"), "--out", str(tmp_path / "o")],
+                                   capsys), "holds both image_01.png and image_1.png, the same id 1")
+    assert not (tmp_path / "o").exists()
+
+
+def test_openvino_reason_is_the_line_shown(tmp_path, capsys):
+    (tmp_path / "bad.xml").write_text("<net><layers></net>")
+    (tmp_path / "bad.bin").write_bytes(b"")
+    code, err = run_cli(["quantize", str(tmp_path / "bad.xml"), "--calibration", "noise", "--out",
+                         str(tmp_path / "o"), *FAST_CLI], capsys)
+    line = [ln for ln in err.splitlines() if ln.startswith("error: ")]
+    assert code == 2 and len(line) == 1 and "Traceback" not in err, err
+    assert "Unable to read the model" in line[0] and "core.cpp" not in line[0], line[0]
+    text = ("Exception from src/inference/src/cpp/core.cpp:84:\nCheck 'false' failed at src/frontends/onnx/x.cpp:7:\n"
+            "Unsupported operator Foo\n")
+    assert first_line(text) == "Unsupported operator Foo"
+    assert first_line("Exception from src/inference/src/cpp/core.cpp:84:\n") == \
+        "Exception from src/inference/src/cpp/core.cpp:84:"  # nothing better: keep what there is
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "Infinity"])
+def test_demo_refuses_non_finite_parameters_before_starting(value, tmp_path, capsys):
+    assert_one_line_error(*run_cli(["demo", "-p", "TRUNCATION_PSI", value, "--output", str(tmp_path / "d")],
+                                   capsys), "must be a finite number")
+    assert not (tmp_path / "d").exists()
+
+
+def test_quantize_help_and_readme_say_a_factory_runs_code(capsys):
+    from gsoc_helpers.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["quantize", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "IMPORTS AND RUNS package.module" in text and "sys.path" in text
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "**imports and runs** `package.module`" in readme and "`sys.path`" in readme
