@@ -7,6 +7,11 @@ to its own min/max, distorting colours).  Work is split by shard (``shard_index`
 ``RANK``/``WORLD_SIZE`` of a ``torchrun`` launch); each worker writes only its shards, and re-running
 resumes exactly the missing ones.  Works with any module following the generator protocol
 (attributes ``z_dim``, ``c_dim``, ``img_resolution``; ``forward(z, labels, truncation_psi, noise_mode)``).
+
+Backends (:mod:`gsoc_helpers.openvino.sampler`): ``auto`` (default), ``torch`` or ``openvino``, in ``f32`` or (when
+asked) ``bf16``; before the first shard a probe batch is checked against the reference forward.  The manifest
+records the backend and precision; resuming a dataset with ``auto`` keeps the ones it records, so a resumed run
+writes the same bytes as an uninterrupted one.
 """
 from __future__ import annotations
 
@@ -33,7 +38,8 @@ from .pixels import to_uint8
 
 @dataclass
 class SampleReport:
-    """What one worker did: images written, seconds spent and throughput; whether the dataset is complete."""
+    """What one worker did: images written, seconds spent generating and writing them and throughput; whether the
+    dataset is complete; the backend and the seconds spent choosing and checking it."""
 
     root: str
     written: int
@@ -42,6 +48,10 @@ class SampleReport:
     shard_index: int
     num_shards: int
     complete: bool
+    backend: str = ""
+    precision: str = ""
+    backend_summary: str = ""
+    setup_seconds: float = 0.0  # choosing and checking the backend (not in ``seconds``)
 
 
 def distributed_shard(shard_index: int | None = None, num_shards: int | None = None) -> tuple[int, int]:
@@ -95,12 +105,17 @@ def sample_dataset(generator: nn.Module, root: str | os.PathLike, *, generator_n
                    truncation_psi: float = 1.0, noise_mode: str = "const", batch_size: int = 64,
                    shard_size: int = 1000, shard_index: int | None = None, num_shards: int | None = None,
                    device: str | torch.device | None = None, class_names: tuple[str, ...] | None = None,
-                   progress: bool = True) -> SampleReport:
+                   progress: bool = True, backend: str = "auto", precision: str = "f32",
+                   threads: int | None = None) -> SampleReport:
     """Write this worker's missing shards of a ``per_class * c_dim`` image dataset at ``root``.
 
-    Returns a :class:`SampleReport`; call again with the same arguments to resume after an interruption.
+    ``backend`` / ``precision``: see :func:`gsoc_helpers.openvino.sampler.choose_backend` (``threads``: OpenVINO's
+    CPU threads). Returns a :class:`SampleReport`; call again with the same arguments to resume after an
+    interruption.
     """
     from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
+
+    from .openvino.sampler import choose_backend
 
     i, n = distributed_shard(shard_index, num_shards)
     if not np.isfinite(truncation_psi):
@@ -116,26 +131,43 @@ def sample_dataset(generator: nn.Module, root: str | os.PathLike, *, generator_n
             device = next(generator.parameters()).device
         except (StopIteration, AttributeError):
             device = "cpu"
-    writer = SyntheticDatasetWriter(
-        root, generator_name=generator_name, generator_checksum=generator_checksum or model_checksum(generator),
-        num_classes=c_dim, per_class=per_class, z_dim=generator.z_dim, image_size=generator.img_resolution,
-        seed=seed, truncation_psi=truncation_psi, shard_size=shard_size, class_names=tuple(class_names),
-        extra={"noise_mode": noise_mode, "latent": "N(0, I) via latent_for_index(seed, index)",
-               "uint8_mapping": "(x * 127.5 + 128).clamp(0, 255)"})
-    pending = writer.pending_shards(i, n, verify=True)  # a corrupted shard is written again
-    todo = sum(e - s for s, e in pending)
-    t0, written = time.perf_counter(), 0
+    extra = {"noise_mode": noise_mode, "latent": "N(0, I) via latent_for_index(seed, index)",
+             "uint8_mapping": "(x * 127.5 + 128).clamp(0, 255)"}
+    params = dict(generator_name=generator_name, generator_checksum=generator_checksum or model_checksum(generator),
+                  num_classes=c_dim, per_class=per_class, z_dim=generator.z_dim, image_size=generator.img_resolution,
+                  seed=seed, truncation_psi=truncation_psi, shard_size=shard_size, class_names=tuple(class_names))
+    t_setup, written, choice = time.perf_counter(), 0, None
+    pending: list[tuple[int, int]] | None = None
+    if (Path(root) / "manifest.json").is_file():  # resume: nothing to choose when nothing is missing
+        writer = SyntheticDatasetWriter(root, extra=extra, **params)
+        pending = writer.pending_shards(i, n, verify=True)  # a corrupted shard is written again
+        recorded = writer.manifest.get("extra", {})
+        if backend == "auto" and recorded.get("backend") in ("torch", "openvino") and pending:
+            backend, precision = recorded["backend"], recorded.get("precision", precision)
+    todo = -(-per_class * c_dim // n) if pending is None else sum(e - s for s, e in pending)
+    if todo:
+        choice = choose_backend(generator, backend, precision, device=device, batch_size=batch_size,
+                                images=todo, truncation_psi=truncation_psi, noise_mode=noise_mode, seed=seed,
+                                threads=threads)
+        extra.update(choice.manifest())
+    if pending is None:
+        writer = SyntheticDatasetWriter(root, extra=extra, **params)
+        pending = writer.pending_shards(i, n, verify=True)
+        todo = sum(e - s for s, e in pending)
+    gen = generator if choice is None else choice.generator
+    t0 = time.perf_counter()
     with tqdm(total=todo, unit="img", desc=f"sample {i}/{n}", disable=not progress or todo == 0) as bar:
         for start, stop in pending:
             z = latents_for_range(seed, start, stop, generator.z_dim)
             labels = writer.expected_labels(start, stop)
-            images = generate_uint8(generator, z, labels, truncation_psi, noise_mode, batch_size, device)
+            images = generate_uint8(gen, z, labels, truncation_psi, noise_mode, batch_size, device)
             writer.write_shard(start, images, labels, z)
             written += stop - start
             bar.update(stop - start)
     seconds = time.perf_counter() - t0
     return SampleReport(str(root), written, seconds, written / seconds if written and seconds > 0 else 0.0,
-                        i, n, writer.is_complete())
+                        i, n, writer.is_complete(), choice.backend if choice else "", choice.precision if choice else "",
+                        choice.summary() if choice else "", t0 - t_setup)
 
 
 def generate_grid(model: Any, classes: Sequence[str | int] | str | int, per_class: int = 8, seed: int = 0,

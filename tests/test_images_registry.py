@@ -97,10 +97,22 @@ def test_images_per_second_counts_calls():
             calls.append(len(z))
             return torch.zeros(len(z), 3, 2, 2)
 
-    ips = images_per_second(Fake(), batch_size=3, min_seconds=0.0, warmup=2)
-    assert calls == [3, 3, 3] and ips > 0
+    ips = images_per_second(Fake(), batch_size=3, min_seconds=0.0, warmup=2, rounds=3)
+    assert calls == [3] * (2 + 3) and ips > 0  # 2 warm-up calls, then one call in each of 3 rounds
     with pytest.raises(ValueError, match="batch size"):
         images_per_second(Fake(), batch_size=0)
+
+
+def test_interleaved_rates_alternate_engines_and_take_medians():
+    from gsoc_helpers.metrics.speed import interleaved_rates
+
+    order = []
+    engines = {"a": (lambda: order.append("a"), 2), "b": (lambda: order.append("b"), 5)}
+    rates = interleaved_rates(engines, rounds=3, min_seconds=0.0, warmup=1)
+    assert order == ["a", "b"] + ["a", "b"] * 3  # warm-up each, then rounds in turn: load hits both alike
+    assert set(rates) == {"a", "b"} and all(v > 0 for v in rates.values())
+    with pytest.raises(ValueError, match="rounds"):
+        interleaved_rates(engines, rounds=0)
 
 
 def test_registry_refuses_a_second_class_under_a_taken_kind():

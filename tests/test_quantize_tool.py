@@ -167,9 +167,11 @@ def test_onnx_model_report_matches_direct_openvino(work, tmp_path, monkeypatch):
     assert report["size"]["fp32_bytes"] == size["model_fp32"] and report["size"]["int8_bytes"] == size["model_int8"]
     int8 = ov.Core().read_model(str(out / "model_int8.xml"))
     assert report["fp32_layers"]["names"] == ev.fp32_layers(int8) and report["fp32_layers"]["total"] == 3
-    assert all(v["fp32"] > 0 and v["int8"] > 0 for v in report["speed"]["batches"].values())
+    assert all(v["fp32"] > 0 and v["default"] > 0 and v["int8"] > 0 for v in report["speed"]["batches"].values())
     md = (out / "report.md").read_text()
     assert "held-out folder" in md and f"{e['agreement']:.2f} %" in md and "top-1 drop" in md
+    env = report["environment"]  # INT8 against f32 and the CPU's default precision, the ISA named
+    assert "INT8 / default" in md and f"On this {env['isa']} CPU" in md and env["default_precision"] in md
     assert not list(tmp_path.glob(".out.*"))
 
 

@@ -154,6 +154,7 @@ class FidelityConfig:
     cache: bool = True
     device: str = "cpu"
     verbose: bool = False
+    openvino: bool = True                # CPU: the '2048' features through the checked OpenVINO f32 twin
 
 
 @dataclass
@@ -277,6 +278,10 @@ def _calculate(kwargs: dict[str, Any], cfg: FidelityConfig, reference_cache_name
     layers = [layer] + (["logits_unbiased"] if kwargs.get("isc") else [])
     fe_kw = {k: v for k, v in kwargs.items() if k == "feature_extractor_weights_path"}
     fe = create_feature_extractor(kwargs["feature_extractor"], layers, cuda=kwargs["cuda"], verbose=False, **fe_kw)
+    if cfg.openvino and not kwargs["cuda"]:
+        from ..openvino.inception import use_openvino_features
+
+        use_openvino_features(fe)
     feats1 = extract_featuresdict_from_input_id(1, fe, **kwargs)
     cache_dir = get_cache_dir() / "fidelity" if reference_cache_name else None
     name = f"{reference_cache_name}-{kwargs['feature_extractor']}-{layer}" if reference_cache_name else None
@@ -299,7 +304,11 @@ def _cached_extractor(name: str, weights_path: str | None) -> nn.Module:
     kw: dict[str, Any] = {"verbose": False}
     if weights_path is not None:
         kw["feature_extractor_weights_path"] = weights_path
-    return create_feature_extractor(name, [FEATURE_LAYER], cuda=False, **kw)
+    fe = create_feature_extractor(name, [FEATURE_LAYER], cuda=False, **kw)
+    from ..openvino.inception import use_openvino_features
+
+    use_openvino_features(fe)  # checked against PyTorch on its first batch; stays in PyTorch if it differs
+    return fe
 
 
 def extract_features(images: np.ndarray, data_root: str | os.PathLike | None = None, batch_size: int = 32,

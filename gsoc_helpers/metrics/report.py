@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .complexity import count_macs, count_parameters
-from .speed import images_per_second
+from .speed import generator_call, interleaved_rates
 
 
 def _cpu_name() -> str:
@@ -25,25 +25,57 @@ def _cpu_name() -> str:
 def machine_description(device: str = "cpu") -> str:
     if torch.device(device).type == "cuda":
         return torch.cuda.get_device_name(torch.device(device))
-    return f"{_cpu_name()}, {torch.get_num_threads()} threads"
+    try:
+        from ..openvino.core import cpu_isa, default_precision
+
+        isa = f" ({cpu_isa()}; OpenVINO default precision {default_precision()})"
+    except Exception:  # OpenVINO missing: the name alone
+        isa = ""
+    return f"{_cpu_name()}{isa}, {torch.get_num_threads()} threads"
+
+
+def generator_speeds(models: Mapping[str, nn.Module], batches: tuple[int, ...] = (1, 64), openvino: bool = True,
+                     min_seconds: float = 1.0, device: str = "cpu", rounds: int = 3) -> dict[str, dict[str, float]]:
+    """Images/s per model and column ("PyTorch img/s b1", "OpenVINO f32 img/s b64", and, where OpenVINO's default
+    precision is not f32, "OpenVINO <default> img/s b64"), every model and backend measured in the same interleaved
+    rounds (warm-up, ``rounds`` rounds, medians: :func:`gsoc_helpers.metrics.speed.interleaved_rates`)."""
+    engines: dict[tuple[str, str], tuple] = {}
+    for name, model in models.items():
+        for b in batches:
+            engines[(name, f"PyTorch img/s b{b}")] = (generator_call(model, b, device), b)
+    if openvino:
+        from ..openvino.core import default_precision
+        from ..openvino.generator import OpenVINOGenerator
+
+        default = default_precision()
+        for name, model in models.items():
+            twins = {"f32": OpenVINOGenerator(model, precision="f32")}
+            if default != "f32":
+                twins[default] = OpenVINOGenerator(model, precision=None)
+            for label, twin in twins.items():
+                for b in batches:
+                    engines[(name, f"OpenVINO {label} img/s b{b}")] = (generator_call(twin, b), b)
+    rates = interleaved_rates(engines, rounds=rounds, min_seconds=min_seconds, pause=0.2 if openvino else 0.0)
+    out: dict[str, dict[str, float]] = {name: {} for name in models}
+    for (name, col), v in rates.items():
+        out[name][col] = round(v, 1)
+    return out
 
 
 def size_and_speed(name: str, model: nn.Module, batches: tuple[int, ...] = (1, 64), openvino: bool = True,
                    min_seconds: float = 1.0, device: str = "cpu") -> dict[str, Any]:
-    """Parameters, MACs per image, images/s (PyTorch, and OpenVINO FP32 if ``openvino``) per batch size."""
+    """Parameters, MACs per image, images/s (PyTorch, and OpenVINO f32 / default precision if ``openvino``) per
+    batch size."""
+    return {**size_row(name, model, device), **generator_speeds({name: model}, batches, openvino, min_seconds,
+                                                                device)[name]}
+
+
+def size_row(name: str, model: nn.Module, device: str = "cpu") -> dict[str, Any]:
+    """Parameters and MACs per image."""
     z = torch.zeros(1, int(model.z_dim), device=device)
     c = torch.zeros(1, dtype=torch.long, device=device)
-    row: dict[str, Any] = {"model": name, "parameters": count_parameters(model),
-                           "MACs/image (M)": round(count_macs(model, z, c) / 1e6, 1)}
-    for b in batches:
-        row[f"PyTorch img/s b{b}"] = round(images_per_second(model, b, min_seconds, device=device), 1)
-    if openvino:
-        from ..export import OpenVINOGenerator
-
-        ov_model = OpenVINOGenerator(model)
-        for b in batches:
-            row[f"OpenVINO FP32 img/s b{b}"] = round(images_per_second(ov_model, b, min_seconds), 1)
-    return row
+    return {"model": name, "parameters": count_parameters(model),
+            "MACs/image (M)": round(count_macs(model, z, c) / 1e6, 1)}
 
 
 def quality(name: str, model: nn.Module, n: int, reference_n: int | None, reference_source: str,
@@ -63,12 +95,14 @@ def quality(name: str, model: nn.Module, n: int, reference_n: int | None, refere
 def compare_generators(models: Mapping[str, nn.Module], *, fid_n: int, reference_n: int | None,
                        reference_source: str, batches: tuple[int, ...] = (1, 64), openvino: bool = True,
                        device: str = "cpu", min_seconds: float = 1.0):
-    """One row per generator: size, speed and quality (a pandas DataFrame)."""
+    """One row per generator: size, speed (all generators measured in the same interleaved rounds, so a noisy moment
+    cannot invert their order) and quality (a pandas DataFrame)."""
     import pandas as pd
 
+    speeds = generator_speeds(models, batches, openvino, min_seconds, device)  # one interleaved measurement
     rows = []
     for name, model in models.items():
-        row = size_and_speed(name, model, batches, openvino, min_seconds, device)
+        row = {**size_row(name, model, device), **speeds[name]}
         row.update({k: v for k, v in quality(name, model, fid_n, reference_n, reference_source, device=device).items()
                     if k != "model"})
         rows.append(row)

@@ -10,7 +10,8 @@ def conclusions(table, metric: str, speed=None, config: str = PROJECT_DEFAULT, b
     ``metric`` is a column stem such as ``"exact_agreement"`` (``<metric>_mean`` is read).  For each (model, size):
     sources ranked by ``config``'s mean, each source's difference to ``real`` calibration, and ``config`` minus
     ``baseline`` per source.  ``speed`` (rows ``"batch B"``, columns ``"INT8 / FP32"``, ``"INT8 / default"``) adds
-    the speed-up at its largest batch.  Works for any number of models, sizes and sources."""
+    the speed-up at its largest batch (and, with ``"FP32 MB"``/``"INT8 MB"``, one sentence on what INT8 buys on this
+    CPU's ISA: :func:`gsoc_helpers.openvino.core.int8_verdict`).  Works for any number of models, sizes and sources."""
     col = f"{metric}_mean"
     if col not in table.columns:
         raise ValueError(f"no column {col!r} in the table; expected one of "
@@ -33,4 +34,10 @@ def conclusions(table, metric: str, speed=None, config: str = PROJECT_DEFAULT, b
         last = speed.index[-1]
         lines.append(f"- INT8 speed-up at {last}: {float(speed.loc[last, 'INT8 / FP32']):.2f}x over FP32, "
                      f"{float(speed.loc[last, 'INT8 / default']):.2f}x over OpenVINO's default float precision")
+        if {"FP32 MB", "INT8 MB"} <= set(speed.columns):
+            from ..openvino.core import cpu_isa, default_precision, int8_verdict
+
+            size = float(speed.loc[last, "FP32 MB"]) / float(speed.loc[last, "INT8 MB"])
+            lines.append("- " + int8_verdict(cpu_isa(), float(speed.loc[last, "INT8 / FP32"]),
+                                             float(speed.loc[last, "INT8 / default"]), size, default_precision()))
     return "\n".join(lines)

@@ -1,26 +1,15 @@
-"""Measure an FP32/INT8 pair with OpenVINO: top-1, agreement, KL of softmaxes, size, async throughput."""
+"""Measure an FP32/INT8 pair with OpenVINO: top-1, agreement, KL of softmaxes, size (compilation and throughput live
+in :mod:`gsoc_helpers.openvino`)."""
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-
-def compile_model(ov_model, threads: int | None = None, precision: str | None = "f32", **config):
-    """Compile for the CPU. ``precision="f32"`` (default) keeps every non-INT8 op in FP32; ``None`` lets OpenVINO
-    choose (bf16 on CPUs with AVX512-BF16 or AMX, which would make an "FP32" reference a BF16 one). ``config``:
-    further OpenVINO properties."""
-    import openvino as ov
-
-    cfg: dict = dict(config)
-    if threads:
-        cfg["INFERENCE_NUM_THREADS"] = threads
-    if precision is not None:
-        cfg["INFERENCE_PRECISION_HINT"] = precision
-    return ov.Core().compile_model(ov_model, "CPU", cfg)
+from ..openvino.classifier import throughput  # noqa: F401  (re-exported)
+from ..openvino.core import compile_model  # noqa: F401  (re-exported)
 
 
 def logits(ov_model_or_compiled, images: torch.Tensor, batch_size: int = 250, threads: int | None = None) -> np.ndarray:
@@ -55,31 +44,6 @@ def model_size_bytes(ov_model) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         xml = save_ir(ov_model, Path(tmp) / "m.xml")
         return xml.stat().st_size + xml.with_suffix(".bin").stat().st_size
-
-
-def throughput(ov_model, batch_size: int, seconds: float = 3.0, threads: int | None = None,
-               precision: str | None = "f32") -> float:
-    """Images/s with an OpenVINO AsyncInferQueue (THROUGHPUT hint) at a fixed batch size. ``precision`` as in
-    :func:`compile_model` (``None``: OpenVINO's choice, bf16 for float ops on CPUs that have it)."""
-    import openvino as ov
-    import openvino.properties.hint as hints
-
-    m = ov_model.clone()
-    shape = m.inputs[0].get_partial_shape()  # [N,3,H,W]; a dynamic H or W is measured at 32
-    h, w = (d.get_length() if d.is_static else 32 for d in (shape[2], shape[3]))
-    m.reshape([batch_size, 3, h, w])
-    compiled = compile_model(m, threads, precision, **{hints.performance_mode: hints.PerformanceMode.THROUGHPUT})
-    queue = ov.AsyncInferQueue(compiled)
-    x = np.random.default_rng(0).random((batch_size, 3, h, w), dtype=np.float32)
-    for _ in range(len(queue)):  # warm-up
-        queue.start_async({0: x})
-    queue.wait_all()
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        queue.start_async({0: x})
-        n += 1
-    queue.wait_all()
-    return n * batch_size / (time.perf_counter() - t0)
 
 
 def _int8_source(node, depth: int = 0) -> bool:

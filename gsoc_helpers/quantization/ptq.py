@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from ..openvino.classifier import to_openvino  # noqa: F401  (re-exported)
+
 if TYPE_CHECKING:  # torch is imported lazily: the CLI reads this module's constants at start-up
     import torch
     from torch import nn
@@ -59,19 +61,6 @@ class PTQConfig:
 
 
 NNCF_DEFAULTS = PTQConfig(preset=None, bias_correction="fast", subset_size=300, activation_range=None)
-
-
-def to_openvino(model: nn.Module, image_size: int = 32):
-    """Convert a classifier (input [N,3,S,S] in [0,1]) to an ``openvino.Model`` with a dynamic batch."""
-    import openvino as ov
-    import torch
-
-    from ..quiet import quiet_tracing
-
-    model = model.eval()
-    with torch.no_grad(), quiet_tracing():
-        return ov.convert_model(model, example_input=torch.zeros(1, 3, image_size, image_size),
-                                input=[ov.PartialShape([-1, 3, image_size, image_size])])
 
 
 def _nncf_dataset(images: torch.Tensor | Sequence[dict]):

@@ -16,11 +16,14 @@ def environment() -> dict:
     import openvino as ov
     import torch
 
+    from ..openvino.core import cpu_isa, default_precision
+
     try:
         cpu = ov.Core().get_property("CPU", "FULL_DEVICE_NAME")
     except Exception:  # noqa: BLE001 - informational only
         cpu = "unknown"
-    return {"openvino": ov.__version__, "nncf": nncf.__version__, "torch": torch.__version__, "cpu": str(cpu)}
+    return {"openvino": ov.__version__, "nncf": nncf.__version__, "torch": torch.__version__, "cpu": str(cpu),
+            "isa": cpu_isa(), "default_precision": default_precision()}
 
 
 def _fmt_list(values) -> str:
@@ -53,21 +56,37 @@ def to_markdown(r: dict) -> str:
                   f"| top-1 drop | {e['drop']:+.2f} points |"]
     else:
         lines.append("| top-1 drop | not measured (no labels) |")
-    s = r["speed"]
+    s, env, z = r["speed"], r["environment"], r["size"]
+    default = env.get("default_precision", "default")
+    has_default = all("default" in v for v in s["batches"].values())
     lines += ["", "## Speed and size", "",
-              f"OpenVINO asynchronous inference ({s['seconds']:g} s per measurement) on {r['environment']['cpu']}: "
-              "FP32 with the f32 precision hint, INT8 with OpenVINO's default (as deployed).", "",
-              "| batch | FP32 images/s | INT8 images/s | INT8 / FP32 |", "|---|---|---|---|"]
-    for b, v in s["batches"].items():
-        lines.append(f"| {b} | {v['fp32']:.0f} | {v['int8']:.0f} | {v['int8'] / v['fp32']:.2f}x |")
-    z = r["size"]
+              f"OpenVINO asynchronous inference ({s['seconds']:g} s per measurement) on {env['cpu']}"
+              + (f" ({env['isa']})" if env.get("isa") else "") + ": FP32 with the f32 precision hint"
+              + (f", FP32 in OpenVINO's default precision ({default} on this CPU)" if has_default else "")
+              + ", INT8 with OpenVINO's default (as deployed).", ""]
+    if has_default:
+        lines += [f"| batch | f32 images/s | default ({default}) images/s | INT8 images/s | INT8 / f32 | "
+                  f"INT8 / default |", "|---|---|---|---|---|---|"]
+        for b, v in s["batches"].items():
+            lines.append(f"| {b} | {v['fp32']:.0f} | {v['default']:.0f} | {v['int8']:.0f} | "
+                         f"{v['int8'] / v['fp32']:.2f}x | {v['int8'] / v['default']:.2f}x |")
+    else:  # a report written before the default-precision column existed
+        lines += ["| batch | FP32 images/s | INT8 images/s | INT8 / FP32 |", "|---|---|---|---|"]
+        for b, v in s["batches"].items():
+            lines.append(f"| {b} | {v['fp32']:.0f} | {v['int8']:.0f} | {v['int8'] / v['fp32']:.2f}x |")
     lines += ["", "| IR | size |", "|---|---|", f"| FP32 (`{z['fp32_file']}` + .bin) | {z['fp32_bytes'] / 1e6:.3f} MB |",
               f"| INT8 (`{z['int8_file']}` + .bin) | {z['int8_bytes'] / 1e6:.3f} MB ({z['int8_bytes'] / z['fp32_bytes']:.2f}x) |"]
+    if has_default and env.get("isa") and s["batches"]:
+        from ..openvino.core import int8_verdict
+
+        v = s["batches"][max(s["batches"], key=int)]
+        lines += ["", int8_verdict(env["isa"], v["int8"] / v["fp32"], v["int8"] / v["default"],
+                                   z["fp32_bytes"] / z["int8_bytes"], default)
+                  + f" (batch {max(s['batches'], key=int)})"]
     f = r["fp32_layers"]
     lines += ["", "## Layers left in FP32", "",
               f"{len(f['names'])} of {f['total']} Convolution/MatMul layers run in FP32"
               + (": " + ", ".join(f"`{n}`" for n in f["names"]) if f["names"] else ".")]
-    env = r["environment"]
     lines += ["", f"OpenVINO {env['openvino']}, NNCF {env['nncf']}, torch {env['torch']}; "
               f"wall time {r['wall_seconds']:.1f} s."]
     return "\n".join(lines) + "\n"

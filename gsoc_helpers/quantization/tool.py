@@ -92,6 +92,7 @@ def _speed(fp32, int8, opts: QuantizeOptions) -> dict:
     batches = {}
     for b in opts.speed_batches:
         batches[str(int(b))] = {"fp32": ev.throughput(fp32, int(b), opts.speed_seconds, opts.threads, "f32"),
+                                "default": ev.throughput(fp32, int(b), opts.speed_seconds, opts.threads, None),
                                 "int8": ev.throughput(int8, int(b), opts.speed_seconds, opts.threads, None)}
     return {"seconds": opts.speed_seconds, "threads": opts.threads, "batches": batches}
 
