@@ -5,12 +5,15 @@
 through importlib.resources.  All package data is listed here: a ``[tool.setuptools.package-data]`` table in
 pyproject.toml would replace this list, not extend it.
 """
+
 from setuptools import find_packages, setup
 
 setup(
     packages=find_packages(include=["gsoc_helpers", "gsoc_helpers.*"]) + ["gsoc_helpers.bundled"],
     package_dir={"gsoc_helpers.bundled": "data"},
-    package_data={"gsoc_helpers.bundled": ["*.safetensors", "*.md", "*.jsonl"],
-                  "gsoc_helpers": ["app.ipynb"]},  # the web app's notebook, served by Voilà
+    package_data={
+        "gsoc_helpers.bundled": ["*.safetensors", "*.md", "*.jsonl"],
+        "gsoc_helpers": ["app.ipynb"],
+    },  # the web app's notebook, served by Voilà
     include_package_data=False,
 )

@@ -10,6 +10,7 @@ the teacher defaults to the full StyleGAN2-ADA CIFAR-10 configuration with rando
 depend on the weight values), skipped with a message when gsoc_helpers.models.stylegan2_ada is unavailable.
 Writes ``<out>.md`` and ``<out>.csv`` and prints the Markdown table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,11 +44,16 @@ def load_model(spec: str) -> torch.nn.Module:
     return load_generator(spec)
 
 
-def bench(name: str, model: torch.nn.Module, batches: list[int], min_seconds: float, openvino: bool,
-          int8: bool) -> dict:
-    row: dict = {"model": name, "parameters": count_parameters(model),
-                 "MACs/image (M)": round(count_macs(model, torch.zeros(1, int(model.z_dim)),
-                                                    torch.zeros(1, dtype=torch.long)) / 1e6, 1)}
+def bench(
+    name: str, model: torch.nn.Module, batches: list[int], min_seconds: float, openvino: bool, int8: bool
+) -> dict:
+    row: dict = {
+        "model": name,
+        "parameters": count_parameters(model),
+        "MACs/image (M)": round(
+            count_macs(model, torch.zeros(1, int(model.z_dim)), torch.zeros(1, dtype=torch.long)) / 1e6, 1
+        ),
+    }
     for b in batches:
         row[f"PyTorch b{b}"] = round(images_per_second(model, b, min_seconds), 1)
     if openvino:

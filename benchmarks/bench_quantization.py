@@ -11,6 +11,7 @@ Cells are cached under ``$GSOC_OUTPUT_DIR/quant/<stage>/cells.jsonl``; ``report`
 ``benchmarks/quantization_results`` (``--results`` to change). Agreement and KL are INT8 vs the FP32 model run
 with ``INFERENCE_PRECISION_HINT=f32`` (OpenVINO would otherwise run "FP32" in BF16 on CPUs that have it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,10 @@ RESULTS = Path(__file__).resolve().parent / "quantization_results"
 
 
 def test_sets() -> dict:
-    return {"exact": load_cifar10("test", source="exact").to_tensors(),
-            "jpeg": load_cifar10("test", source="jpeg").to_tensors()}
+    return {
+        "exact": load_cifar10("test", source="exact").to_tensors(),
+        "jpeg": load_cifar10("test", source="jpeg").to_tensors(),
+    }
 
 
 def stage(what: str, out: Path, configs: list[str] | None = None) -> None:
@@ -65,14 +68,29 @@ def stage(what: str, out: Path, configs: list[str] | None = None) -> None:
     if what == "search":
         grids = [Grid(["akamaster_resnet20"], ["real", "student", "teacher", "noise"], [300], [0, 1, 2], pick(SEARCH))]
     elif what == "zoo":  # bn-matching (about 70 s per 300 images on this CPU) on ResNet-20 only
-        grids = [Grid(list(OFFLINE_ZOO), SOURCES[:4], [300], [0, 1, 2], pick(PAIR)),
-                 Grid(["akamaster_resnet20"], ["bn-matching"], [300], [0, 1, 2], pick(PAIR),
-                      source_options={"bn-matching": BN})]
+        grids = [
+            Grid(list(OFFLINE_ZOO), SOURCES[:4], [300], [0, 1, 2], pick(PAIR)),
+            Grid(
+                ["akamaster_resnet20"],
+                ["bn-matching"],
+                [300],
+                [0, 1, 2],
+                pick(PAIR),
+                source_options={"bn-matching": BN},
+            ),
+        ]
     elif what == "vnni":  # the default with 8-bit weights everywhere: safe only on CPUs with VNNI/AMX
         grids = [Grid(list(OFFLINE_ZOO), SOURCES[:3], [300], [0, 1, 2], pick({VNNI_NAME: SEARCH[VNNI_NAME]}))]
     elif what == "sizes":
-        grids = [Grid(["akamaster_resnet20"], ["real", "student"], [1, 10, 100, 300, 1000], [0, 1, 2],
-                      pick({DEFAULT_NAME: DEFAULT}))]
+        grids = [
+            Grid(
+                ["akamaster_resnet20"],
+                ["real", "student"],
+                [1, 10, 100, 300, 1000],
+                [0, 1, 2],
+                pick({DEFAULT_NAME: DEFAULT}),
+            )
+        ]
     else:
         raise SystemExit(f"unknown stage {what!r}")
     for grid in grids:
@@ -87,8 +105,12 @@ def speed(out: Path, seconds: float) -> None:
     for name in OFFLINE_ZOO:
         fp32 = to_openvino(get_classifier(name))
         int8 = quantize(fp32, get_calibration("real", 300, 0).images, DEFAULT)
-        row = {"model": name, "size_fp32": ev.model_size_bytes(fp32), "size_int8": ev.model_size_bytes(int8),
-               "fp32_layers_in_int8": ev.fp32_layers(int8)}
+        row = {
+            "model": name,
+            "size_fp32": ev.model_size_bytes(fp32),
+            "size_int8": ev.model_size_bytes(int8),
+            "fp32_layers_in_int8": ev.fp32_layers(int8),
+        }
         for b in (1, 64):
             row[f"fp32_b{b}"] = ev.throughput(fp32, b, seconds, precision="f32")
             row[f"auto_b{b}"] = ev.throughput(fp32, b, seconds, precision=None)
@@ -99,12 +121,17 @@ def speed(out: Path, seconds: float) -> None:
 
 
 def speed_markdown(rows: list[dict]) -> str:
-    head = ("| model | IR MB FP32 / INT8 | FP32 img/s b1 / b64 | default (BF16) b1 / b64 | INT8 b1 / b64 "
-            "| INT8 / FP32 b64 | INT8 / BF16 b64 |\n|---|---|---|---|---|---|---|\n")
-    lines = [f"| {r['model']} | {r['size_fp32'] / 1e6:.2f} / {r['size_int8'] / 1e6:.2f} "
-             f"| {r['fp32_b1']:.0f} / {r['fp32_b64']:.0f} | {r['auto_b1']:.0f} / {r['auto_b64']:.0f} "
-             f"| {r['int8_b1']:.0f} / {r['int8_b64']:.0f} | {r['int8_b64'] / r['fp32_b64']:.2f}× "
-             f"| {r['int8_b64'] / r['auto_b64']:.2f}× |" for r in rows]
+    head = (
+        "| model | IR MB FP32 / INT8 | FP32 img/s b1 / b64 | default (BF16) b1 / b64 | INT8 b1 / b64 "
+        "| INT8 / FP32 b64 | INT8 / BF16 b64 |\n|---|---|---|---|---|---|---|\n"
+    )
+    lines = [
+        f"| {r['model']} | {r['size_fp32'] / 1e6:.2f} / {r['size_int8'] / 1e6:.2f} "
+        f"| {r['fp32_b1']:.0f} / {r['fp32_b64']:.0f} | {r['auto_b1']:.0f} / {r['auto_b64']:.0f} "
+        f"| {r['int8_b1']:.0f} / {r['int8_b64']:.0f} | {r['int8_b64'] / r['fp32_b64']:.2f}× "
+        f"| {r['int8_b64'] / r['auto_b64']:.2f}× |"
+        for r in rows
+    ]
     return head + "\n".join(lines) + "\n"
 
 
@@ -112,8 +139,10 @@ def _agree(r, metric: str) -> list[str]:
     if r is None:
         return ["—", "—"]
     n = r["n_seeds"]
-    return [format_mean_std(r[metric + "_agreement_mean"], r[metric + "_agreement_std"], n),
-            format_mean_std(1000 * r[metric + "_kl_mean"], 1000 * r[metric + "_kl_std"], n, digits=1)]
+    return [
+        format_mean_std(r[metric + "_agreement_mean"], r[metric + "_agreement_std"], n),
+        format_mean_std(1000 * r[metric + "_kl_mean"], 1000 * r[metric + "_kl_std"], n, digits=1),
+    ]
 
 
 def pair_markdown(table, metric: str = "jpeg") -> str:
@@ -144,9 +173,12 @@ def search_markdown(table, metric: str = "jpeg") -> str:
         cells = []
         for src in sources:
             r = t.loc[(cfg, src)] if (cfg, src) in t.index else None
-            cells.append("—" if r is None else format_mean_std(r[metric + "_agreement_mean"],
-                                                               r[metric + "_agreement_std"], r["n_seeds"])
-                         + f" ({1000 * r[metric + '_kl_mean']:.1f})")
+            cells.append(
+                "—"
+                if r is None
+                else format_mean_std(r[metric + "_agreement_mean"], r[metric + "_agreement_std"], r["n_seeds"])
+                + f" ({1000 * r[metric + '_kl_mean']:.1f})"
+            )
         rows.append(f"| {cfg}{' (default)' if cfg == DEFAULT_NAME else ''} | " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
 
@@ -195,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     out = args.out or get_output_dir() / "quant"
     out.mkdir(parents=True, exist_ok=True)
-    for what in (["search", "zoo", "vnni", "sizes", "speed", "report"] if args.what == "plan" else [args.what]):
+    for what in ["search", "zoo", "vnni", "sizes", "speed", "report"] if args.what == "plan" else [args.what]:
         if what == "speed":
             speed(out, args.seconds)
         elif what == "report":

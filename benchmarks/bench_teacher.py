@@ -16,6 +16,7 @@ and the median of the rounds is reported.  ``sample`` is the ``gsoc-helpers samp
 images/s counts the generation loop with uint8 conversion and shard writes; start-up (loading the pickle, choosing
 and checking the backend) is reported separately.  Throughput depends on the weights' shapes only, not their values.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,15 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CIFAR10_KW = dict(z_dim=512, c_dim=10, w_dim=512, img_resolution=32, img_channels=3, mapping_kwargs={"num_layers": 2},
-                  synthesis_kwargs={"channel_base": 32768, "channel_max": 512, "num_fp16_res": 4, "conv_clamp": 256})
+CIFAR10_KW = dict(
+    z_dim=512,
+    c_dim=10,
+    w_dim=512,
+    img_resolution=32,
+    img_channels=3,
+    mapping_kwargs={"num_layers": 2},
+    synthesis_kwargs={"channel_base": 32768, "channel_max": 512, "num_fp16_res": 4, "conv_clamp": 256},
+)
 
 
 def nvidia_pickle(src: Path, path: Path, seed: int = 0) -> Any:
@@ -50,8 +58,11 @@ def nvidia_pickle(src: Path, path: Path, seed: int = 0) -> Any:
     from training import networks  # noqa: E402  (NVIDIA's)
 
     torch.manual_seed(seed)
-    kw = dict(CIFAR10_KW, mapping_kwargs=dnnlib.EasyDict(CIFAR10_KW["mapping_kwargs"]),
-              synthesis_kwargs=dnnlib.EasyDict(CIFAR10_KW["synthesis_kwargs"]))
+    kw = dict(
+        CIFAR10_KW,
+        mapping_kwargs=dnnlib.EasyDict(CIFAR10_KW["mapping_kwargs"]),
+        synthesis_kwargs=dnnlib.EasyDict(CIFAR10_KW["synthesis_kwargs"]),
+    )
     g = networks.Generator(**kw).eval().requires_grad_(False)
     with open(path, "wb") as f:
         pickle.dump({"G": g, "D": None, "G_ema": g, "augment_pipe": None, "training_set_kwargs": None}, f)
@@ -75,8 +86,26 @@ def run_sample(pkl: Path, out: Path, per_class: int, batch: int, threads: int, b
     buf = io.StringIO()
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(buf):
-        rc = main(["sample", str(pkl), "--out", str(out), "--per-class", str(per_class), "--batch-size", str(batch),
-                   "--threads", str(threads), "--backend", backend, "--precision", precision, "--shard-size", "64"])
+        rc = main(
+            [
+                "sample",
+                str(pkl),
+                "--out",
+                str(out),
+                "--per-class",
+                str(per_class),
+                "--batch-size",
+                str(batch),
+                "--threads",
+                str(threads),
+                "--backend",
+                backend,
+                "--precision",
+                precision,
+                "--shard-size",
+                "64",
+            ]
+        )
     wall = time.perf_counter() - t0
     text = buf.getvalue()
     m = re.search(r"wrote (\d+) images .* in ([\d.]+) s \(([\d.]+) images/s", text)
@@ -114,11 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     default = default_precision()
     engines: dict[str, Callable[[torch.Tensor, torch.Tensor], Any]] = {}
     if nv is not None:
-        engines["NVIDIA (f32)"] = lambda z, c: nv(z, torch.nn.functional.one_hot(c, 10).float(), noise_mode="const",
-                                                  force_fp32=True)
+        engines["NVIDIA (f32)"] = lambda z, c: nv(
+            z, torch.nn.functional.one_hot(c, 10).float(), noise_mode="const", force_fp32=True
+        )
     engines["ours eager"] = lambda z, c: ours(z, c)
-    ov = {"f32": OpenVINOGenerator(ours, precision="f32", threads=args.threads),
-          "bf16": OpenVINOGenerator(ours, precision="bf16", threads=args.threads)}
+    ov = {
+        "f32": OpenVINOGenerator(ours, precision="f32", threads=args.threads),
+        "bf16": OpenVINOGenerator(ours, precision="bf16", threads=args.threads),
+    }
     engines["ours OpenVINO f32"] = lambda z, c: ov["f32"](z, c)
     if default != "f32":
         label = f"ours OpenVINO bf16{' (default here)' if default == 'bf16' else ''}"
@@ -129,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         engines["ours OpenVINO bf16"] = lambda z, c: ov["bf16"](z, c)
     batches = [int(b) for b in args.batches.split(",")]
-    inputs = {b: (torch.randn(b, 512, generator=torch.Generator().manual_seed(b)), torch.arange(b) % 10)
-              for b in batches}
+    inputs = {
+        b: (torch.randn(b, 512, generator=torch.Generator().manual_seed(b)), torch.arange(b) % 10) for b in batches
+    }
     deviation: dict[str, float] = {}
     with torch.no_grad():
         z, c = inputs[max(batches)]
@@ -144,15 +177,22 @@ def main(argv: list[str] | None = None) -> int:
                     f(*inputs[b])
     rates: dict[tuple[str, int], list[float]] = {}
     samples: dict[str, list[dict]] = {}
-    sample_runs = [("sample f32 (auto)", 64, "auto", "f32"), ("sample bf16", 64, "auto", "bf16"),
-                   ("sample f32 (auto)", 1, "auto", "f32")] if args.sample_per_class else []
+    sample_runs = (
+        [
+            ("sample f32 (auto)", 64, "auto", "f32"),
+            ("sample bf16", 64, "auto", "bf16"),
+            ("sample f32 (auto)", 1, "auto", "f32"),
+        ]
+        if args.sample_per_class
+        else []
+    )
     for r in range(args.rounds):
         for b in batches:
             z, c = inputs[b]
             for name, f in engines.items():
                 time.sleep(0.5)  # let the previous engine's worker threads go idle
                 with torch.no_grad():
-                    rates.setdefault((name, b), []).append(rate(lambda: f(z, c), b, args.min_seconds))
+                    rates.setdefault((name, b), []).append(rate(lambda f=f, z=z, c=c: f(z, c), b, args.min_seconds))
         for name, b, backend, prec in sample_runs:
             time.sleep(0.5)
             per_class = args.sample_per_class if b > 1 else max(1, args.sample_per_class // 4)
@@ -161,8 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
     med = {k: statistics.median(v) for k, v in rates.items()}
     base = "NVIDIA (f32)" if nv is not None else None
-    print(f"CPU: {cpu_description()}; {args.threads} threads; {args.rounds} interleaved rounds, medians; "
-          f"generator parameters: {sum(p.numel() for p in ours.parameters()):,}")
+    print(
+        f"CPU: {cpu_description()}; {args.threads} threads; {args.rounds} interleaved rounds, medians; "
+        f"generator parameters: {sum(p.numel() for p in ours.parameters()):,}"
+    )
     cols = [f"batch {b}" for b in batches]
     print("| engine | " + " | ".join(cols) + f" | max abs diff from {ref_name} (batch {max(batches)}) |")
     print("|---" * (len(cols) + 2) + "|")
@@ -183,8 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| `{key}` (shards written; start-up {start:.1f} s) | {v:.2f}{ratio} | {runs[-1]['backend']} |")
         rows.append({"engine": key, "images_per_s": v, "startup_s": start, "backend": runs[-1]["backend"]})
     if args.json:
-        Path(args.json).write_text(json.dumps({"cpu": cpu_description(), "threads": args.threads,
-                                               "rounds": args.rounds, "rows": rows}, indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                {"cpu": cpu_description(), "threads": args.threads, "rounds": args.rounds, "rows": rows}, indent=2
+            )
+        )
     return 0
 
 

@@ -1,5 +1,6 @@
 """gsoc_helpers: synthetic data for model optimisation (teacher sampling, DiStyleGAN
 distillation, evaluation, interactive generation, INT8 quantization with NNCF)."""
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

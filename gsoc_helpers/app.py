@@ -8,6 +8,7 @@ no page is connected to are culled after ``idle_minutes``, only the v1 kernel we
 other than 127.0.0.1/localhost are refused unless the app is served on another address (``--host``).  SIGTERM,
 SIGINT and SIGHUP are passed on to Voilà, which stops its kernels; whatever is left after a grace period is killed.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -22,9 +23,9 @@ from pathlib import Path
 from .config import OUTPUT_DIR_ENV, get_output_dir
 
 APP_NOTEBOOK = Path(__file__).with_name("app.ipynb")
-MAX_SESSIONS = 4         # open pages (kernels) at a time
-IDLE_MINUTES = 3.0       # a kernel no page is connected to is stopped after this long idle
-STOP_GRACE_S = 15.0      # after SIGTERM, how long Voilà may take to stop its kernels
+MAX_SESSIONS = 4  # open pages (kernels) at a time
+IDLE_MINUTES = 3.0  # a kernel no page is connected to is stopped after this long idle
+STOP_GRACE_S = 15.0  # after SIGTERM, how long Voilà may take to stop its kernels
 
 
 def is_loopback(host: str) -> bool:
@@ -37,8 +38,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def voila_command(port: int = 8866, host: str = "127.0.0.1", max_sessions: int = MAX_SESSIONS,
-                  idle_minutes: float = IDLE_MINUTES) -> list[str]:
+def voila_command(
+    port: int = 8866, host: str = "127.0.0.1", max_sessions: int = MAX_SESSIONS, idle_minutes: float = IDLE_MINUTES
+) -> list[str]:
     """The command line that serves the app (no browser opened, tracebacks hidden from the page), guarded as the
     module doc says; served on a non-loopback ``host``, any Host header is accepted (the user opted in)."""
     if not 0 <= int(port) <= 65535:
@@ -48,15 +50,23 @@ def voila_command(port: int = 8866, host: str = "127.0.0.1", max_sessions: int =
     if not idle_minutes > 0:
         raise ValueError(f"idle minutes must be > 0, got {idle_minutes}")
     idle_s = max(1, round(float(idle_minutes) * 60))
-    return [sys.executable, "-m", "voila", str(APP_NOTEBOOK), f"--port={int(port)}", f"--Voila.ip={host}",
-            "--no-browser", "--VoilaConfiguration.show_tracebacks=False",
-            "--Voila.port_retries=0",  # the port asked for, or an error (not a neighbour the user does not know)
-            "--VoilaConfiguration.multi_kernel_manager_class=gsoc_helpers.app_guard.CappedKernelManager",
-            f"--CappedKernelManager.max_kernels={int(max_sessions)}",
-            f"--CappedKernelManager.allow_remote_hosts={not is_loopback(host)}",
-            f"--MappingKernelManager.cull_idle_timeout={idle_s}",
-            f"--MappingKernelManager.cull_interval={max(1, min(60, idle_s // 3))}",
-            "--Voila.kernel_websocket_connection_class=gsoc_helpers.app_guard.V1OnlyWebsocketConnection"]
+    return [
+        sys.executable,
+        "-m",
+        "voila",
+        str(APP_NOTEBOOK),
+        f"--port={int(port)}",
+        f"--Voila.ip={host}",
+        "--no-browser",
+        "--VoilaConfiguration.show_tracebacks=False",
+        "--Voila.port_retries=0",  # the port asked for, or an error (not a neighbour the user does not know)
+        "--VoilaConfiguration.multi_kernel_manager_class=gsoc_helpers.app_guard.CappedKernelManager",
+        f"--CappedKernelManager.max_kernels={int(max_sessions)}",
+        f"--CappedKernelManager.allow_remote_hosts={not is_loopback(host)}",
+        f"--MappingKernelManager.cull_idle_timeout={idle_s}",
+        f"--MappingKernelManager.cull_interval={max(1, min(60, idle_s // 3))}",
+        "--Voila.kernel_websocket_connection_class=gsoc_helpers.app_guard.V1OnlyWebsocketConnection",
+    ]
 
 
 def app_environment(output_dir: str | os.PathLike | None = None) -> dict[str, str]:
@@ -77,8 +87,10 @@ def check_port_free(host: str, port: int) -> None:
         try:
             sock.bind((host, int(port)))
         except OSError as err:
-            raise OSError(f"cannot serve on {host}:{port} ({err.strerror or err}); another program may use it: "
-                          "pick another with --port") from None
+            raise OSError(
+                f"cannot serve on {host}:{port} ({err.strerror or err}); another program may use it: "
+                "pick another with --port"
+            ) from None
 
 
 def _start_time(pid: int) -> str | None:
@@ -132,8 +144,9 @@ def _kill_left(procs: dict[int, str]) -> None:
                 pass
 
 
-def serve(host: str = "127.0.0.1", port: int = 8866, max_sessions: int = MAX_SESSIONS,
-          idle_minutes: float = IDLE_MINUTES) -> int:
+def serve(
+    host: str = "127.0.0.1", port: int = 8866, max_sessions: int = MAX_SESSIONS, idle_minutes: float = IDLE_MINUTES
+) -> int:
     """Run the Voilà server in the foreground until it stops or this process gets SIGTERM/SIGINT/SIGHUP (passed
     on to Voilà, which stops its kernels; anything of it left after :data:`STOP_GRACE_S` is killed). Returns 0 when
     stopped by a signal, else Voilà's exit status."""
@@ -143,8 +156,10 @@ def serve(host: str = "127.0.0.1", port: int = 8866, max_sessions: int = MAX_SES
         raise FileNotFoundError("the web app needs Voilà: pip install 'gsoc_helpers[notebooks]'") from None
     check_port_free(host, port)
     cmd = voila_command(port, host, max_sessions, idle_minutes)
-    print(f"serving the generation panel at http://{host}:{port}/ (at most {max_sessions} open pages; "
-          "Ctrl+C stops)", flush=True)
+    print(
+        f"serving the generation panel at http://{host}:{port}/ (at most {max_sessions} open pages; Ctrl+C stops)",
+        flush=True,
+    )
     stop: list[int] = []
     proc = subprocess.Popen(cmd, env=app_environment(), start_new_session=True)  # signals reach it only from here
 

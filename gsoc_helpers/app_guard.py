@@ -15,6 +15,7 @@ Host headers are checked by jupyter_server's handlers (loopback addresses and ``
 ``allow_remote_access`` tornado setting, which Voilà sets to True, is turned off again: the manager, made by the Voilà
 app as its child before the app applies ``Voila.tornado_settings``, puts its ``allow_remote_hosts`` there.
 """
+
 from __future__ import annotations
 
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
@@ -54,8 +55,11 @@ class CappedKernelManager(AsyncMappingKernelManager):
         super().__init__(**kwargs)
         app = self.parent
         if app is not None and hasattr(app, "tornado_settings"):  # applied by Voila.start() after this
-            app.tornado_settings = {**app.tornado_settings, "allow_remote_access": bool(self.allow_remote_hosts),
-                                    "local_hostnames": list(self.local_hostnames)}
+            app.tornado_settings = {
+                **app.tornado_settings,
+                "allow_remote_access": bool(self.allow_remote_hosts),
+                "local_hostnames": list(self.local_hostnames),
+            }
 
     async def start_kernel(self, *args, kernel_id=None, **kwargs):
         if kernel_id is None:  # a new kernel (not a restart)
@@ -64,8 +68,11 @@ class CappedKernelManager(AsyncMappingKernelManager):
                 raise _refusal(403, "Pages of other web sites may not open the app; open its address yourself")
             if len(self._kernels) + self._starting >= self.max_kernels:
                 self.log.warning("refusing a kernel: %d running (cap %d)", len(self._kernels), self.max_kernels)
-                raise _refusal(503, f"The app already serves {self.max_kernels} open pages, its limit (gsoc-helpers "
-                               "app --max-sessions); close one of them or try again in a few minutes")
+                raise _refusal(
+                    503,
+                    f"The app already serves {self.max_kernels} open pages, its limit (gsoc-helpers "
+                    "app --max-sessions); close one of them or try again in a few minutes",
+                )
         self._starting += 1
         try:
             return await super().start_kernel(*args, kernel_id=kernel_id, **kwargs)

@@ -15,6 +15,7 @@ Every source returns a :class:`CalibrationSet` with images float32 [N,3,32,32] i
                   (ZeroQ, Cai et al. 2020; DeepInversion, Yin et al. 2020), plus an optional cross-entropy term
                   towards the nominal label. Needs ``classifier=`` (a model taking [0,1] images).
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,9 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data.dataset import balanced_labels
 from .config import get_cache_dir, get_data_root
 from .data import load_cifar10
+from .data.dataset import balanced_labels
 from .data.synthetic import SyntheticDataset, latents_for_range
 from .fractals import fractal_images
 from .models.registry import load_generator
@@ -55,13 +56,17 @@ _SOURCES: dict[str, SourceFn] = {}
 
 def register_source(name: str) -> Callable[[SourceFn], SourceFn]:
     """Decorator: ``fn(size, seed, **options) -> CalibrationSet`` becomes available as ``name``."""
+
     def deco(fn: SourceFn) -> SourceFn:
         old = _SOURCES.get(name)
         if old is not None and (old.__module__, old.__qualname__) != (fn.__module__, fn.__qualname__):
-            raise ValueError(f"calibration source {name!r} is already registered by {old.__module__}."
-                             f"{old.__qualname__}; refusing {fn.__module__}.{fn.__qualname__}")
+            raise ValueError(
+                f"calibration source {name!r} is already registered by {old.__module__}."
+                f"{old.__qualname__}; refusing {fn.__module__}.{fn.__qualname__}"
+            )
         _SOURCES[name] = fn
         return fn
+
     return deco
 
 
@@ -74,8 +79,11 @@ def source_option_names(source: str) -> tuple[str, ...]:
     that takes them in its ``options_from`` attribute."""
     fn = _SOURCES[source]
     fn = getattr(fn, "options_from", fn)
-    return tuple(n for n, p in inspect.signature(fn).parameters.items()
-                 if n not in ("kind", "size", "seed") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    return tuple(
+        n
+        for n, p in inspect.signature(fn).parameters.items()
+        if n not in ("kind", "size", "seed") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    )
 
 
 def check_source_options(source: str, options: dict) -> None:
@@ -85,8 +93,10 @@ def check_source_options(source: str, options: dict) -> None:
     allowed = source_option_names(source)
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise ValueError(f"calibration source {source!r} has no option {', '.join(map(repr, unknown))}; its options "
-                         f"are {', '.join(allowed) or '(none)'}")
+        raise ValueError(
+            f"calibration source {source!r} has no option {', '.join(map(repr, unknown))}; its options "
+            f"are {', '.join(allowed) or '(none)'}"
+        )
 
 
 def get_calibration(source: str, size: int, seed: int = 0, **options) -> CalibrationSet:
@@ -136,8 +146,9 @@ def real_source(size: int, seed: int, train_source: str = "auto", data_root=None
     return _to_set(ds.images[idx], ds.labels[idx], f"real:{ds.source}")
 
 
-def _synthetic(kind: str, size: int, seed: int, dataset=None, generator=None, truncation_psi: float = 1.0,
-               batch_size: int = 64) -> CalibrationSet:
+def _synthetic(
+    kind: str, size: int, seed: int, dataset=None, generator=None, truncation_psi: float = 1.0, batch_size: int = 64
+) -> CalibrationSet:
     want = balanced_labels(size, seed)
     if dataset is not None:
         ds = SyntheticDataset(dataset)
@@ -151,8 +162,12 @@ def _synthetic(kind: str, size: int, seed: int, dataset=None, generator=None, tr
     imgs = []
     with torch.no_grad():
         for s in range(0, size, batch_size):
-            out = generator(torch.from_numpy(z[s:s + batch_size]), torch.from_numpy(want[s:s + batch_size]),
-                            truncation_psi=truncation_psi, noise_mode="const")
+            out = generator(
+                torch.from_numpy(z[s : s + batch_size]),
+                torch.from_numpy(want[s : s + batch_size]),
+                truncation_psi=truncation_psi,
+                noise_mode="const",
+            )
             imgs.append(to_uint8(out))
     return _to_set(np.concatenate(imgs), want, f"{kind}:generator")
 
@@ -180,7 +195,9 @@ class BNStatsLoss:
 
     def __init__(self, model: nn.Module) -> None:
         self.terms: list[torch.Tensor] = []
-        self.handles = [m.register_forward_pre_hook(self._hook) for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+        self.handles = [
+            m.register_forward_pre_hook(self._hook) for m in model.modules() if isinstance(m, nn.BatchNorm2d)
+        ]
         if not self.handles:
             raise ValueError("bn-matching needs a classifier with BatchNorm2d layers")
 
@@ -210,8 +227,16 @@ def bn_loss(model: nn.Module, images: torch.Tensor) -> float:
         hooks.remove()
 
 
-def bn_matching_source(size: int, seed: int, classifier: nn.Module | None = None, steps: int = 200, lr: float = 0.1,
-                       ce_weight: float = 0.1, batch_size: int = 100, progress: bool = True) -> CalibrationSet:
+def bn_matching_source(
+    size: int,
+    seed: int,
+    classifier: nn.Module | None = None,
+    steps: int = 200,
+    lr: float = 0.1,
+    ce_weight: float = 0.1,
+    batch_size: int = 100,
+    progress: bool = True,
+) -> CalibrationSet:
     """Optimise logits ``p`` of images ``sigmoid(p)`` with Adam to match BN statistics (+ ``ce_weight`` * CE)."""
     if classifier is None:
         raise ValueError("the bn-matching source needs classifier= (a model taking [0,1] images)")
@@ -228,8 +253,8 @@ def bn_matching_source(size: int, seed: int, classifier: nn.Module | None = None
         batches = range(0, size, batch_size)
         bar = tqdm(total=len(batches) * steps, desc="bn-matching", disable=not progress, leave=False)
         for s in batches:
-            param = init[s:s + batch_size].clone().requires_grad_(True)
-            y = labels[s:s + batch_size]
+            param = init[s : s + batch_size].clone().requires_grad_(True)
+            y = labels[s : s + batch_size]
             opt = torch.optim.Adam([param], lr=lr)
             for _ in range(steps):
                 opt.zero_grad(set_to_none=True)
@@ -255,8 +280,13 @@ def fractal_source(size: int, seed: int, min_fill: float = 0.15, progress: bool 
 
 
 # The built-in sources, in the order the tables list them; register_source adds more (refusing a taken name).
-BUILTIN_SOURCES: dict[str, SourceFn] = {"real": real_source, "teacher": teacher_source, "student": student_source,
-                                        "noise": noise_source, "bn-matching": bn_matching_source,
-                                        "fractal": fractal_source}
+BUILTIN_SOURCES: dict[str, SourceFn] = {
+    "real": real_source,
+    "teacher": teacher_source,
+    "student": student_source,
+    "noise": noise_source,
+    "bn-matching": bn_matching_source,
+    "fractal": fractal_source,
+}
 for _name, _fn in BUILTIN_SOURCES.items():
     register_source(_name)(_fn)

@@ -10,6 +10,7 @@ output folders through this module, so a single setting moves them all:
 * output dir -- generated datasets, checkpoints, results.  ``GSOC_OUTPUT_DIR`` > ``./outputs``; every
   command's default output folder lies below it (:data:`OUTPUT_FOLDERS`, :func:`default_output`).
 """
+
 from __future__ import annotations
 
 import importlib.resources
@@ -69,7 +70,7 @@ def get_output_dir(explicit: str | os.PathLike | None = None) -> Path:
 
 # Default output folder of each command, below the output dir (``outputs/`` or $GSOC_OUTPUT_DIR).
 OUTPUT_FOLDERS = {
-    "sample": "synthetic",                  # + /<generator name>
+    "sample": "synthetic",  # + /<generator name>
     "train-teacher": "offline_teacher",
     "distill": "distill",
     "export": "export",

@@ -12,6 +12,7 @@ models must be fed the one they were trained with:
   :mod:`gsoc_helpers.models.classifiers.chenyaofo` normalises with it inside the model.
 Both share :data:`CIFAR10_MEAN`.
 """
+
 from __future__ import annotations
 
 CALIBRATION_SIZE = 300
@@ -19,5 +20,5 @@ SEEDS = (0, 1, 2)
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 CHENYAOFO_STD = (0.2023, 0.1994, 0.2010)
-IMAGE_SIZE = 32               # CIFAR-10 images are 32 x 32
-VALUE_RANGE = (0.0, 1.0)      # classifier inputs before normalisation
+IMAGE_SIZE = 32  # CIFAR-10 images are 32 x 32
+VALUE_RANGE = (0.0, 1.0)  # classifier inputs before normalisation

@@ -15,6 +15,7 @@ complete and parses (:data:`VALIDATORS`, by file suffix: a ``.pkl`` must read as
 project's safe loader).  Downloads stop with one line after :data:`TIMEOUT_S` of silence (connect or read) or when
 fewer than :data:`MIN_RATE` bytes/s arrive over :data:`RATE_WINDOW_S`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,16 +36,21 @@ from .progress import progress as tqdm  # tqdm's API; one final line in notebook
 
 MIRROR_ENV = "GSOC_DOWNLOAD_MIRROR"
 CHECKSUMS_ENV = "GSOC_DOWNLOAD_CHECKSUMS"
-TIMEOUT_S = 30.0        # connect, and longest silence while reading
-MIN_RATE = 1024         # bytes/s ...
-RATE_WINDOW_S = 60.0    # ... averaged over this many seconds (a slower download stops with one line)
-CHUNK = 1 << 16         # read granularity (the progress bar moves by bytes)
+TIMEOUT_S = 30.0  # connect, and longest silence while reading
+MIN_RATE = 1024  # bytes/s ...
+RATE_WINDOW_S = 60.0  # ... averaged over this many seconds (a slower download stops with one line)
+CHUNK = 1 << 16  # read granularity (the progress bar moves by bytes)
 PARSED_MARK = "parsed"  # third field of a cache sidecar: the file was parsed (VALIDATORS) before it was recorded
 
 
-def download_url(url: str, dest: str | os.PathLike, expected_sha256: str | None = None,
-                 progress: bool = True, expected_md5: str | None = None,
-                 validate: Callable[[Path], None] | None = None) -> str:
+def download_url(
+    url: str,
+    dest: str | os.PathLike,
+    expected_sha256: str | None = None,
+    progress: bool = True,
+    expected_md5: str | None = None,
+    validate: Callable[[Path], None] | None = None,
+) -> str:
     """Download ``url`` to ``dest`` via a temporary file (renamed only when complete and verified).
 
     ``expected_sha256`` may be a full digest or a prefix (e.g. the 8 hex digits in a file name); ``expected_md5``
@@ -60,8 +66,14 @@ def download_url(url: str, dest: str | os.PathLike, expected_sha256: str | None 
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp, open(tmp, "wb") as out:  # noqa: S310
             total = int(resp.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"download {dest.name}",
-                      disable=not progress) as bar:
+            with tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=f"download {dest.name}",
+                disable=not progress,
+            ) as bar:
                 _copy(resp, out, bar, (h, md5), url)
         if total is not None and tmp.stat().st_size != total:
             raise OSError(f"download of {url} truncated: {tmp.stat().st_size} of {total} bytes")
@@ -74,8 +86,10 @@ def download_url(url: str, dest: str | os.PathLike, expected_sha256: str | None 
             try:
                 validate(tmp)
             except (ValueError, OSError) as err:
-                raise OSError(f"download of {url} is incomplete or damaged ({tmp.stat().st_size} bytes; "
-                              f"{_first_line(err)}); nothing was kept") from None
+                raise OSError(
+                    f"download of {url} is incomplete or damaged ({tmp.stat().st_size} bytes; "
+                    f"{_first_line(err)}); nothing was kept"
+                ) from None
         commit(tmp, dest)
         return digest
     except http.client.HTTPException as err:  # IncompleteRead, BadStatusLine, LineTooLong, ... are not OSError
@@ -112,8 +126,10 @@ def _copy(resp, out, bar, hashes, url: str) -> None:
             marks.pop(0)
         t0, b0 = marks[0]
         if now - t0 >= RATE_WINDOW_S and (got - b0) / (now - t0) < MIN_RATE:
-            raise OSError(f"download from {url} too slow: {(got - b0) / (now - t0):.0f} bytes/s over the last "
-                          f"{now - t0:.0f} s (minimum {MIN_RATE} bytes/s), {got} bytes so far")
+            raise OSError(
+                f"download from {url} too slow: {(got - b0) / (now - t0):.0f} bytes/s over the last "
+                f"{now - t0:.0f} s (minimum {MIN_RATE} bytes/s), {got} bytes so far"
+            )
 
 
 @dataclass(frozen=True)
@@ -122,11 +138,11 @@ class OfficialFile:
 
     url: str
     cache_subdir: str
-    data_root_path: str | None         # relative to the data root, e.g. "classifiers/.../cifar10_resnet20-4118986f.pt"
-    sha256_prefix: str | None = None   # published: the hex suffix of the file name (torch.hub convention)
-    md5: str | None = None             # published md5 (CIFAR-10 tarball)
-    mirrored: bool = True              # False for a URL the user gave: fetched from there, never from the mirror
-    file_name: str | None = None       # cache file name when the URL's last part is not one
+    data_root_path: str | None  # relative to the data root, e.g. "classifiers/.../cifar10_resnet20-4118986f.pt"
+    sha256_prefix: str | None = None  # published: the hex suffix of the file name (torch.hub convention)
+    md5: str | None = None  # published md5 (CIFAR-10 tarball)
+    mirrored: bool = True  # False for a URL the user gave: fetched from there, never from the mirror
+    file_name: str | None = None  # cache file name when the URL's last part is not one
 
     def cache_path(self, cache_dir: Path) -> Path:
         """``<cache>/<subdir>/<name>``; a user's URL: ``<cache>/<subdir>/url-<sha256(url)[:16]>/<name>``."""
@@ -165,11 +181,13 @@ def _override_sha256(name: str) -> str | None:
     try:
         table = json.loads(Path(path).read_text())
     except (OSError, ValueError) as err:
-        raise ValueError(f"${CHECKSUMS_ENV}={path!r} is not a readable JSON file of name -> sha256: "
-                         f"{_first_line(err)}") from None
+        raise ValueError(
+            f"${CHECKSUMS_ENV}={path!r} is not a readable JSON file of name -> sha256: {_first_line(err)}"
+        ) from None
     if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
-        raise ValueError(f"${CHECKSUMS_ENV}={path!r} must hold a JSON object of file name -> sha256 text, got "
-                         f"{type(table).__name__}")
+        raise ValueError(
+            f"${CHECKSUMS_ENV}={path!r} must hold a JSON object of file name -> sha256 text, got {type(table).__name__}"
+        )
     return table.get(name)
 
 
@@ -190,8 +208,12 @@ def _verify(path: Path, f: OfficialFile, recorded: str | None) -> str:
     return digest
 
 
-def fetch_official(f: OfficialFile, data_root: str | os.PathLike | None = None,
-                   cache_dir: str | os.PathLike | None = None, progress: bool = True) -> Path:
+def fetch_official(
+    f: OfficialFile,
+    data_root: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> Path:
     """A verified local copy of ``f``: ``<data root>/<f.data_root_path>``, else the cache, else downloaded
     (from ``$GSOC_DOWNLOAD_MIRROR`` when set).  Network failures raise FileNotFoundError with one line naming the
     file, its official URL, the mirror setting and the data-root layout; checksum mismatches raise ValueError.
@@ -219,17 +241,23 @@ def fetch_official(f: OfficialFile, data_root: str | os.PathLike | None = None,
             pass  # a damaged cache entry: fetch again; it is replaced only by a verified download
     url = source_url(f)
     try:
-        digest = download_url(url, dest, progress=progress,
-                              expected_sha256=override or f.sha256_prefix,
-                              expected_md5=None if override else f.md5,
-                              validate=validate)
+        digest = download_url(
+            url,
+            dest,
+            progress=progress,
+            expected_sha256=override or f.sha256_prefix,
+            expected_md5=None if override else f.md5,
+            validate=validate,
+        )
     except urllib.error.HTTPError as err:
-        raise FileNotFoundError(f"{url} answered HTTP {err.code} for {f.name} (official URL {f.url}); "
-                                f"{_hint(f)}") from None
+        raise FileNotFoundError(
+            f"{url} answered HTTP {err.code} for {f.name} (official URL {f.url}); {_hint(f)}"
+        ) from None
     except OSError as err:
         reason = getattr(err, "reason", None) or err
-        raise FileNotFoundError(f"cannot download {f.name} from {url} ({reason}); {_mirror_setting(f)}"
-                                f"{_hint(f)}") from None
+        raise FileNotFoundError(
+            f"cannot download {f.name} from {url} ({reason}); {_mirror_setting(f)}{_hint(f)}"
+        ) from None
     except ValueError as err:
         raise ValueError(f"{err}; the cache was left as it was") from None
     sidecar.write_text(f"{digest}  {dest.name}" + (f"  {PARSED_MARK}" if validate is not None else "") + "\n")
@@ -269,8 +297,12 @@ def _check_tarball(path: Path) -> None:
 
 # How a file without any checksum is checked before its sha256 is recorded, by file-name suffix.
 VALIDATORS: dict[str, Callable[[Path], None]] = {
-    ".pkl": _check_stylegan2_pickle, ".pt": _check_torch_file, ".pth": _check_torch_file, ".th": _check_torch_file,
-    ".tar.gz": _check_tarball, ".tgz": _check_tarball,
+    ".pkl": _check_stylegan2_pickle,
+    ".pt": _check_torch_file,
+    ".pth": _check_torch_file,
+    ".th": _check_torch_file,
+    ".tar.gz": _check_tarball,
+    ".tgz": _check_tarball,
 }
 
 
@@ -282,18 +314,33 @@ def validator_for(name: str) -> Callable[[Path], None] | None:
 def _hint(f: OfficialFile) -> str:
     if not f.mirrored or f.data_root_path is None:
         return "check the URL, or download the file yourself and pass its path"
-    return (f"without network, set {MIRROR_ENV}=<base URL> serving <base URL>/{f.name}, or put the file at "
-            f"<data root>/{f.data_root_path} (data root: --data-root or $GSOC_DATA_ROOT)")
+    return (
+        f"without network, set {MIRROR_ENV}=<base URL> serving <base URL>/{f.name}, or put the file at "
+        f"<data root>/{f.data_root_path} (data root: --data-root or $GSOC_DATA_ROOT)"
+    )
 
 
 # ------------------------------------------------------------------ the project's official files
-CIFAR10_TARBALL = register_official(OfficialFile(
-    url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", cache_subdir="cifar10",
-    data_root_path="cifar-10-python.tar.gz", md5="c58f30108f718f92721af3b95e74349a"))
-NVIDIA_CIFAR10_PKL = register_official(OfficialFile(
-    url="https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/cifar10.pkl", cache_subdir="stylegan2-ada",
-    data_root_path="stylegan2-ada/cifar10.pkl"))  # no published checksum: sha256 recorded at first download
-TORCH_FIDELITY_INCEPTION = register_official(OfficialFile(
-    url="https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth",
-    cache_subdir="inception", data_root_path="inception/weights-inception-2015-12-05-6726825d.pth",
-    sha256_prefix="6726825d"))
+CIFAR10_TARBALL = register_official(
+    OfficialFile(
+        url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        cache_subdir="cifar10",
+        data_root_path="cifar-10-python.tar.gz",
+        md5="c58f30108f718f92721af3b95e74349a",
+    )
+)
+NVIDIA_CIFAR10_PKL = register_official(
+    OfficialFile(
+        url="https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/cifar10.pkl",
+        cache_subdir="stylegan2-ada",
+        data_root_path="stylegan2-ada/cifar10.pkl",
+    )
+)  # no published checksum: sha256 recorded at first download
+TORCH_FIDELITY_INCEPTION = register_official(
+    OfficialFile(
+        url="https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth",
+        cache_subdir="inception",
+        data_root_path="inception/weights-inception-2015-12-05-6726825d.pth",
+        sha256_prefix="6726825d",
+    )
+)

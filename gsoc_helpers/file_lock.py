@@ -1,5 +1,6 @@
 """An exclusive lock between processes on one machine: ``with exclusive_lock(path): ...`` (``fcntl.flock`` on a lock
 file that is kept; where ``fcntl`` is missing the block runs unlocked and callers rely on rename-into-place)."""
+
 from __future__ import annotations
 
 import contextlib

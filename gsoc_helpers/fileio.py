@@ -4,6 +4,7 @@ target, flush and fsync, then rename over it (``os.replace`` is atomic on one fi
 One temporary-name scheme: ``.<name>.<pid>.tmp`` in the target's folder (hidden, and the writer's process id tells
 a cleaner whether its writer still runs). :func:`sha256_file` is the one file checksum of the package.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -17,6 +17,7 @@ downloaded colorisation network). This renders the same kind of image with numpy
 Class ``c`` of seed ``s`` is one category; image ``j`` of class ``c`` is a pure function of ``(s, c, j)``, so any
 prefix of a class is reproducible on its own.
 """
+
 from __future__ import annotations
 
 import colorsys
@@ -34,8 +35,9 @@ def _probabilities(maps: np.ndarray) -> np.ndarray:
     return det / det.sum()
 
 
-def chaos_game(maps: np.ndarray, rng: np.random.Generator, chains: int = 128, steps: int = 88,
-               burn_in: int = 16) -> tuple[np.ndarray, np.ndarray]:
+def chaos_game(
+    maps: np.ndarray, rng: np.random.Generator, chains: int = 128, steps: int = 88, burn_in: int = 16
+) -> tuple[np.ndarray, np.ndarray]:
     """Points float64 [chains * (steps - burn_in), 2] of the IFS ``maps`` [M, 6] (a, b, c, d, e, f:
     ``(x, y) -> (a x + b y + e, c x + d y + f)``) and the index of the map that produced each point."""
     ks = rng.choice(len(maps), size=(steps, chains), p=_probabilities(maps))
@@ -68,7 +70,7 @@ def fill_rate(maps: np.ndarray, rng: np.random.Generator, canvas: int = 64) -> f
     xy = _canvas_coords(pts, canvas)
     if xy is None:
         return 0.0
-    return len(np.unique(xy[:, 1] * canvas + xy[:, 0])) / canvas ** 2
+    return len(np.unique(xy[:, 1] * canvas + xy[:, 0])) / canvas**2
 
 
 def sample_category(rng: np.random.Generator, min_fill: float = 0.15, canvas: int = 64) -> np.ndarray:
@@ -88,8 +90,12 @@ def render(maps: np.ndarray, rng: np.random.Generator, size: int = 32) -> np.nda
     pts, idx = chaos_game(maps, rng)
     xy = _canvas_coords(pts, canvas)
     base_hue = rng.uniform()
-    colours = np.array([colorsys.hsv_to_rgb((base_hue + rng.uniform(0.1, 0.4) * i) % 1.0, rng.uniform(0.5, 1.0),
-                                            1.0) for i in range(len(maps))])
+    colours = np.array(
+        [
+            colorsys.hsv_to_rgb((base_hue + rng.uniform(0.1, 0.4) * i) % 1.0, rng.uniform(0.5, 1.0), 1.0)
+            for i in range(len(maps))
+        ]
+    )
     background = np.array(colorsys.hsv_to_rgb(rng.uniform(), rng.uniform(0, 0.6), rng.uniform(0, 0.25)))
     img = np.zeros((canvas * canvas, 3))
     hits = np.zeros(canvas * canvas)
@@ -107,12 +113,14 @@ def render(maps: np.ndarray, rng: np.random.Generator, size: int = 32) -> np.nda
     return np.clip(out * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
-def fractal_images(size: int, seed: int, min_fill: float = 0.15, progress: bool = False) -> tuple[np.ndarray,
-                                                                                               np.ndarray]:
+def fractal_images(
+    size: int, seed: int, min_fill: float = 0.15, progress: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 [size, 32, 32, 3], int64 labels [size]): class-balanced (see :func:`balanced_labels`)."""
     labels = balanced_labels(size, seed)
-    categories = {int(c): sample_category(np.random.default_rng([seed, 7919, int(c)]), min_fill)
-                  for c in np.unique(labels)}
+    categories = {
+        int(c): sample_category(np.random.default_rng([seed, 7919, int(c)]), min_fill) for c in np.unique(labels)
+    }
     images = np.empty((size, 32, 32, 3), np.uint8)
     seen: dict[int, int] = {}
     for n, c in enumerate(tqdm(labels, desc="fractals", disable=not progress, leave=False)):

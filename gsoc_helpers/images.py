@@ -3,6 +3,7 @@
 :func:`gsoc_helpers.sampling.generate_grid` draws a class-conditional grid from a generator (PyTorch or its OpenVINO
 twin) and :func:`grid_png` renders it with one class name per row; the widget panel and the notebooks use both.
 """
+
 from __future__ import annotations
 
 import io
@@ -34,7 +35,7 @@ def make_grid(images: np.ndarray, nrow: int = 10, padding: int = 2, pad_value: i
     for i in range(n):
         r, col = divmod(i, nrow)
         y, x = padding + r * (h + padding), padding + col * (w + padding)
-        grid[y:y + h, x:x + w] = images[i]
+        grid[y : y + h, x : x + w] = images[i]
     return grid
 
 
@@ -51,8 +52,9 @@ def save_grid(images, path: str | os.PathLike, nrow: int = 10, scale: int = 2) -
     return Path(path)
 
 
-def resolve_classes(classes: Sequence[str | int] | str | int, class_names: Sequence[str] = CIFAR10_CLASSES
-                    ) -> list[int]:
+def resolve_classes(
+    classes: Sequence[str | int] | str | int, class_names: Sequence[str] = CIFAR10_CLASSES
+) -> list[int]:
     """Class names or indices -> indices; ValueError naming the bad entry and the valid names."""
     if isinstance(classes, (str, int)):
         classes = [classes]

@@ -4,6 +4,7 @@ Each notebook has one cell tagged ``parameters`` (``PROFILE = None``, ``SCALE = 
 papermill inserts a cell right after it that overrides those names, executes the notebook on a fresh kernel and
 writes the executed copy (also when a cell fails); the stored notebooks themselves stay without outputs.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,11 @@ from pathlib import Path
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 # Text that a reader should never see in an executed notebook: warnings, log lines ("INFO:nncf:...",
 # "WARNING:root:...", "[IPKernelApp] INFO | ..."), progress-bar glyphs and a tqdm bar's text ("0%|   | 0/3000").
-NOISE = re.compile(r"\b\w*Warning\b|\bWARNING\b|━|No CUDA runtime"
-                   r"|^\s*(\[\w+\]\s*)?(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b\s*[:|]"
-                   r"|\d+%\|")
+NOISE = re.compile(
+    r"\b\w*Warning\b|\bWARNING\b|━|No CUDA runtime"
+    r"|^\s*(\[\w+\]\s*)?(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b\s*[:|]"
+    r"|\d+%\|"
+)
 
 
 @dataclass
@@ -57,8 +60,13 @@ def parameter_names(folder: Path = NOTEBOOK_DIR) -> set[str]:
     for path in list_notebooks(folder):
         for cell in nbformat.read(str(path), as_version=4).cells:
             if "parameters" in cell.get("metadata", {}).get("tags", []):
-                names |= {t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)
-                          for t in node.targets if isinstance(t, ast.Name)}
+                names |= {
+                    t.id
+                    for node in ast.parse(cell.source).body
+                    if isinstance(node, ast.Assign)
+                    for t in node.targets
+                    if isinstance(t, ast.Name)
+                }
     return names
 
 
@@ -84,14 +92,14 @@ def strip_outputs(path: Path) -> bool:
     return changed
 
 
-def execute_notebook(path: Path, executed_path: Path, parameters: dict, timeout: int = 1800,
-                     cwd: Path | None = None) -> NotebookRun:
+def execute_notebook(
+    path: Path, executed_path: Path, parameters: dict, timeout: int = 1800, cwd: Path | None = None
+) -> NotebookRun:
     """Run ``path`` with papermill on a fresh kernel with ``parameters``; the executed copy is written even when a
     cell fails (the run is then ``ok=False`` with the error's last line)."""
     import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     from jupyter_client.manager import KernelManager
+    from papermill.exceptions import PapermillExecutionError
 
     executed_path.parent.mkdir(parents=True, exist_ok=True)
     start, error = time.perf_counter(), ""
@@ -99,9 +107,16 @@ def execute_notebook(path: Path, executed_path: Path, parameters: dict, timeout:
         # IPC sockets (not TCP): local-only, and the kernel has no "running over TCP without encryption" warning
         km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
         try:
-            papermill.execute_notebook(str(path), str(executed_path), parameters=parameters, kernel_name="python3",
-                                       cwd=str(cwd or path.parent), progress_bar=False, execution_timeout=timeout,
-                                       km=km)
+            papermill.execute_notebook(
+                str(path),
+                str(executed_path),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(cwd or path.parent),
+                progress_bar=False,
+                execution_timeout=timeout,
+                km=km,
+            )
         except PapermillExecutionError as err:
             error = f"{err.ename}: {err.evalue}"[:500]
         finally:
@@ -134,16 +149,19 @@ def run_series(cfg: SeriesConfig) -> list[NotebookRun]:
         raise FileNotFoundError(f"no numbered notebooks (NN_name.ipynb) in {str(cfg.notebook_dir)!r}")
     unmatched = [o for o in cfg.only if not any(p.name.startswith(o) for p in available)]
     if unmatched:
-        raise ValueError(f"--only {' '.join(unmatched)}: no notebook name starts with that; the notebooks are "
-                         f"{', '.join(p.stem for p in available)}")
+        raise ValueError(
+            f"--only {' '.join(unmatched)}: no notebook name starts with that; the notebooks are "
+            f"{', '.join(p.stem for p in available)}"
+        )
     notebooks = [p for p in available if not cfg.only or p.name.startswith(tuple(cfg.only))]
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     os.environ["GSOC_OUTPUT_DIR"] = str(out.resolve())  # the kernels inherit it: every notebook writes under out/
     runs: list[NotebookRun] = []
     for nb in tqdm(notebooks, desc="notebooks", unit="nb"):
-        run = execute_notebook(nb, out / "executed" / nb.name, cfg.parameters, cfg.timeout_per_cell,
-                               cwd=cfg.notebook_dir)
+        run = execute_notebook(
+            nb, out / "executed" / nb.name, cfg.parameters, cfg.timeout_per_cell, cwd=cfg.notebook_dir
+        )
         runs.append(run)
         write(f"{nb.name}: {'ok' if run.ok else 'FAILED'} in {run.seconds:.0f} s {run.error}")
         if not run.ok:
@@ -154,11 +172,19 @@ def run_series(cfg: SeriesConfig) -> list[NotebookRun]:
 
 def write_summary(out: Path, runs: list[NotebookRun], parameters: dict) -> Path:
     """SUMMARY.md: the run table, then every <profile>/results/*.md that the notebooks wrote, in name order."""
-    lines = [f"# {parameters.get('PROFILE') or 'quick'}-profile run summary", "", f"Run {time.strftime('%Y-%m-%d %H:%M %Z')}, parameters "
-             f"`{parameters}`.", "", "| notebook | status | seconds | executed copy |", "|---|---|---:|---|"]
+    lines = [
+        f"# {parameters.get('PROFILE') or 'quick'}-profile run summary",
+        "",
+        f"Run {time.strftime('%Y-%m-%d %H:%M %Z')}, parameters `{parameters}`.",
+        "",
+        "| notebook | status | seconds | executed copy |",
+        "|---|---|---:|---|",
+    ]
     for r in runs:
         rel = os.path.relpath(r.executed, out)
-        lines.append(f"| {r.notebook.name} | {'ok' if r.ok else 'FAILED: ' + r.error} | {r.seconds:.0f} | [{rel}]({rel}) |")
+        lines.append(
+            f"| {r.notebook.name} | {'ok' if r.ok else 'FAILED: ' + r.error} | {r.seconds:.0f} | [{rel}]({rel}) |"
+        )
     lines.append(f"\nTotal: {sum(r.seconds for r in runs):.0f} s.\n")
     for md in sorted(out.glob("*/results/*.md")):
         lines += [md.read_text().rstrip(), ""]

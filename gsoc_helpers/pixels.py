@@ -7,6 +7,7 @@
   :func:`unit_to_uint8` (``round(x * 255)``).
 Stored images are uint8 [N, H, W, 3] (numpy), the layout of CIFAR-10 and PIL.
 """
+
 from __future__ import annotations
 
 import numpy as np

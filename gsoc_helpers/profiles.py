@@ -10,6 +10,7 @@ Notebooks read every size and list from :func:`run_sizes`; any field can be over
 (``run_sizes("full", "smoke", quant_models="chenyaofo_resnet20,chenyaofo_resnet56")``, or from the command line with
 ``gsoc-helpers demo -p quant_models chenyaofo_resnet20,chenyaofo_resnet56``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,66 +25,128 @@ DISTILLED = "distilled"  # the student notebook 02 trains (SeriesPaths.student_c
 class ProfileInputs:
     """Where the series' inputs come from."""
 
-    teacher: str                          # generator name/path/URL used as the teacher
-    student: str                          # bundled student name/path, or DISTILLED
-    real_source: str                      # load_cifar10 source of real CIFAR-10 (02 reals, 03 reference, 05 'real')
-    quant_models: tuple[str, ...]         # classifier names, smallest first
-    quant_test_sets: tuple[str, ...]      # load_cifar10 test sources for accuracy / agreement / KL
+    teacher: str  # generator name/path/URL used as the teacher
+    student: str  # bundled student name/path, or DISTILLED
+    real_source: str  # load_cifar10 source of real CIFAR-10 (02 reals, 03 reference, 05 'real')
+    quant_models: tuple[str, ...]  # classifier names, smallest first
+    quant_test_sets: tuple[str, ...]  # load_cifar10 test sources for accuracy / agreement / KL
 
 
 @dataclass(frozen=True)
 class ScaleSizes:
     """How much work each notebook does."""
 
-    sample_per_class: int                 # 01/02: synthetic images per class
-    grid_per_class: int                   # 01/03: images per class in the preview grids
-    distill_steps: int                    # 02: distillation steps
+    sample_per_class: int  # 01/02: synthetic images per class
+    grid_per_class: int  # 01/03: images per class in the preview grids
+    distill_steps: int  # 02: distillation steps
     distill_batch: int
-    distill_ngf: int                      # 02: student width
-    distill_ndf: int                      # 02: discriminator width
-    fid_n: int                            # 03: generated images per FID/KID
-    fid_reference_n: int                  # 03: real reference images
-    speed_batches: tuple[int, ...]        # 03/05: batch sizes of the throughput tables
-    speed_seconds: float                  # 03/05: seconds per throughput measurement
-    quant_model_count: int                # 05: first N of the profile's models (0: all)
+    distill_ngf: int  # 02: student width
+    distill_ndf: int  # 02: discriminator width
+    fid_n: int  # 03: generated images per FID/KID
+    fid_reference_n: int  # 03: real reference images
+    speed_batches: tuple[int, ...]  # 03/05: batch sizes of the throughput tables
+    speed_seconds: float  # 03/05: seconds per throughput measurement
+    quant_model_count: int  # 05: first N of the profile's models (0: all)
     quant_sources: tuple[str, ...]
     quant_sizes: tuple[int, ...]
     quant_seeds: tuple[int, ...]
-    quant_test_n: int                     # 05: first N images of each test set (0: all)
-    quant_test_set_count: int             # 05: first N of the profile's test sets (0: all)
-    quant_bn_steps: int                   # 05: optimisation steps of the data-free bn-matching source
-    speed_calibration_n: int              # 05: calibration images of the INT8 model in the speed table
-    quant_val_n: int                      # 05: validation / held-out images of accuracy-aware PTQ and `quantize`
+    quant_test_n: int  # 05: first N images of each test set (0: all)
+    quant_test_set_count: int  # 05: first N of the profile's test sets (0: all)
+    quant_bn_steps: int  # 05: optimisation steps of the data-free bn-matching source
+    speed_calibration_n: int  # 05: calibration images of the INT8 model in the speed table
+    quant_val_n: int  # 05: validation / held-out images of accuracy-aware PTQ and `quantize`
 
 
 PROFILES: dict[str, ProfileInputs] = {
-    "quick": ProfileInputs(teacher="offline-teacher", student="student", real_source="auto",
-                           quant_models=("akamaster_resnet20",), quant_test_sets=("exact", "jpeg")),
-    "full": ProfileInputs(teacher="cifar10",  # NVIDIA's official StyleGAN2-ADA snapshot
-                          student=DISTILLED, real_source="auto",
-                          quant_models=("chenyaofo_resnet20", "chenyaofo_resnet56", "chenyaofo_mobilenetv2_x1_4",
-                                        "chenyaofo_shufflenetv2_x2_0", "chenyaofo_vgg16_bn", "chenyaofo_repvgg_a2"),
-                          quant_test_sets=("auto",)),
+    "quick": ProfileInputs(
+        teacher="offline-teacher",
+        student="student",
+        real_source="auto",
+        quant_models=("akamaster_resnet20",),
+        quant_test_sets=("exact", "jpeg"),
+    ),
+    "full": ProfileInputs(
+        teacher="cifar10",  # NVIDIA's official StyleGAN2-ADA snapshot
+        student=DISTILLED,
+        real_source="auto",
+        quant_models=(
+            "chenyaofo_resnet20",
+            "chenyaofo_resnet56",
+            "chenyaofo_mobilenetv2_x1_4",
+            "chenyaofo_shufflenetv2_x2_0",
+            "chenyaofo_vgg16_bn",
+            "chenyaofo_repvgg_a2",
+        ),
+        quant_test_sets=("auto",),
+    ),
 }
 
 _ALL_SOURCES = ("real", "teacher", "student", "noise", "bn-matching")
 SCALES: dict[str, ScaleSizes] = {
-    "smoke": ScaleSizes(sample_per_class=2, grid_per_class=2, distill_steps=2, distill_batch=8, distill_ngf=16,
-                        distill_ndf=16, fid_n=20, fid_reference_n=20, speed_batches=(1, 4), speed_seconds=0.2,
-                        quant_model_count=1, quant_sources=("real", "noise"), quant_sizes=(20,), quant_seeds=(0,),
-                        quant_test_n=100, quant_test_set_count=1, quant_bn_steps=5, speed_calibration_n=20,
-                        quant_val_n=100),
-    "quick": ScaleSizes(sample_per_class=300, grid_per_class=8, distill_steps=60, distill_batch=64, distill_ngf=64,
-                        distill_ndf=64, fid_n=250, fid_reference_n=500, speed_batches=(1, 64), speed_seconds=2.0,
-                        quant_model_count=0, quant_sources=_ALL_SOURCES, quant_sizes=(300,), quant_seeds=(0,),
-                        quant_test_n=0, quant_test_set_count=0, quant_bn_steps=50, speed_calibration_n=300,
-                        quant_val_n=500),
+    "smoke": ScaleSizes(
+        sample_per_class=2,
+        grid_per_class=2,
+        distill_steps=2,
+        distill_batch=8,
+        distill_ngf=16,
+        distill_ndf=16,
+        fid_n=20,
+        fid_reference_n=20,
+        speed_batches=(1, 4),
+        speed_seconds=0.2,
+        quant_model_count=1,
+        quant_sources=("real", "noise"),
+        quant_sizes=(20,),
+        quant_seeds=(0,),
+        quant_test_n=100,
+        quant_test_set_count=1,
+        quant_bn_steps=5,
+        speed_calibration_n=20,
+        quant_val_n=100,
+    ),
+    "quick": ScaleSizes(
+        sample_per_class=300,
+        grid_per_class=8,
+        distill_steps=60,
+        distill_batch=64,
+        distill_ngf=64,
+        distill_ndf=64,
+        fid_n=250,
+        fid_reference_n=500,
+        speed_batches=(1, 64),
+        speed_seconds=2.0,
+        quant_model_count=0,
+        quant_sources=_ALL_SOURCES,
+        quant_sizes=(300,),
+        quant_seeds=(0,),
+        quant_test_n=0,
+        quant_test_set_count=0,
+        quant_bn_steps=50,
+        speed_calibration_n=300,
+        quant_val_n=500,
+    ),
     # the 2022 run: 50,000 teacher images, batch 128, 150 epochs ~ 58,600 steps, ngf 256 / ndf 128
-    "full": ScaleSizes(sample_per_class=5000, grid_per_class=8, distill_steps=58_600, distill_batch=128,
-                       distill_ngf=256, distill_ndf=128, fid_n=50_000, fid_reference_n=50_000,
-                       speed_batches=(1, 64, 256), speed_seconds=3.0, quant_model_count=0, quant_sources=_ALL_SOURCES,
-                       quant_sizes=(1, 10, 100, 300, 1000), quant_seeds=(0, 1, 2), quant_test_n=0,
-                       quant_test_set_count=0, quant_bn_steps=200, speed_calibration_n=300, quant_val_n=500),
+    "full": ScaleSizes(
+        sample_per_class=5000,
+        grid_per_class=8,
+        distill_steps=58_600,
+        distill_batch=128,
+        distill_ngf=256,
+        distill_ndf=128,
+        fid_n=50_000,
+        fid_reference_n=50_000,
+        speed_batches=(1, 64, 256),
+        speed_seconds=3.0,
+        quant_model_count=0,
+        quant_sources=_ALL_SOURCES,
+        quant_sizes=(1, 10, 100, 300, 1000),
+        quant_seeds=(0, 1, 2),
+        quant_test_n=0,
+        quant_test_set_count=0,
+        quant_bn_steps=200,
+        speed_calibration_n=300,
+        quant_val_n=500,
+    ),
 }
 
 
@@ -126,7 +189,9 @@ def parse_override(name: str, value: Any) -> Any:
     try:
         if kind.startswith("tuple"):
             items = value.split(",") if isinstance(value, str) else list(value)
-            items = [i.strip() if isinstance(i, str) else i for i in items if not (isinstance(i, str) and not i.strip())]
+            items = [
+                i.strip() if isinstance(i, str) else i for i in items if not (isinstance(i, str) and not i.strip())
+            ]
             seq: tuple = tuple(int(i) for i in items) if "int" in kind else tuple(str(i) for i in items)
             if not seq:
                 raise ValueError("empty list")
@@ -160,7 +225,7 @@ def run_sizes(profile: str | None = None, scale: str | bool | None = None, **ove
     values = {**dataclasses.asdict(inputs), **dataclasses.asdict(sizes), **parsed}
     for lst, count in (("quant_models", "quant_model_count"), ("quant_test_sets", "quant_test_set_count")):
         if values[count] and lst not in parsed:  # a list given explicitly is taken whole
-            values[lst] = values[lst][:values[count]]
+            values[lst] = values[lst][: values[count]]
     return RunSizes(**values, profile=profile, scale=scale)
 
 
@@ -213,6 +278,8 @@ def student_source(sizes: RunSizes, paths: SeriesPaths) -> str:
     if sizes.student != DISTILLED:
         return sizes.student
     if not paths.student_checkpoint.is_file():
-        raise FileNotFoundError(f"the {sizes.profile} profile's student {str(paths.student_checkpoint)!r} does not "
-                                "exist yet; run notebook 02 (student distillation) with the same profile and scale")
+        raise FileNotFoundError(
+            f"the {sizes.profile} profile's student {str(paths.student_checkpoint)!r} does not "
+            "exist yet; run notebook 02 (student distillation) with the same profile and scale"
+        )
     return str(paths.student_checkpoint)

@@ -11,6 +11,7 @@
   its warnings still show), and torch's "No CUDA runtime is found" log line that NNCF's first import triggers on
   CPU-only machines.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -5,6 +5,7 @@
 * :func:`clean_stale_temporaries` - hidden ``.NAME.partial-PID`` / ``.NAME.old-PID`` folders left beside an output by
   a process that no longer runs (``kill -9``, power loss) are removed on the next run.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,9 @@ def _within(inner: Path, outer: Path) -> bool:
     return inner == outer or outer in inner.parents
 
 
-def refuse_overlap(out: str | os.PathLike, inputs: Iterable[tuple[str, str | os.PathLike | None]],
-                   flag: str = "--out") -> None:
+def refuse_overlap(
+    out: str | os.PathLike, inputs: Iterable[tuple[str, str | os.PathLike | None]], flag: str = "--out"
+) -> None:
     """ValueError unless the folder ``out`` and every ``(what, path)`` in ``inputs`` are apart: ``out`` must not be an
     input, hold one, or lie inside an input folder. ``None`` paths and names that are not on disk are skipped
     (registered model names, calibration source names)."""
@@ -36,19 +38,24 @@ def refuse_overlap(out: str | os.PathLike, inputs: Iterable[tuple[str, str | os.
         p = _resolved(path)
         if _within(p, o):
             how = "is" if p == o else "holds"
-            raise ValueError(f"{flag} {str(out)!r} {how} the {what} {str(path)!r}; choose an output folder apart "
-                             "from the inputs")
+            raise ValueError(
+                f"{flag} {str(out)!r} {how} the {what} {str(path)!r}; choose an output folder apart from the inputs"
+            )
         if p.is_dir() and _within(o, p):
-            raise ValueError(f"{flag} {str(out)!r} lies inside the {what} {str(path)!r}; choose an output folder "
-                             "apart from the inputs")
+            raise ValueError(
+                f"{flag} {str(out)!r} lies inside the {what} {str(path)!r}; choose an output folder "
+                "apart from the inputs"
+            )
 
 
 def refuse_replacing_cwd(out: str | os.PathLike, flag: str = "--out") -> None:
     """ValueError when replacing ``out`` would delete the current folder or one above it (``--out .``)."""
     o, cwd = _resolved(out), Path.cwd().resolve()
     if _within(cwd, o):
-        raise ValueError(f"{flag} {str(out)!r} is the current folder or holds it; --overwrite would delete it, "
-                         "choose a folder below it")
+        raise ValueError(
+            f"{flag} {str(out)!r} is the current folder or holds it; --overwrite would delete it, "
+            "choose a folder below it"
+        )
 
 
 def _pid_alive(pid: int) -> bool:

@@ -13,6 +13,7 @@ asked) ``bf16``; before the first shard a probe batch is checked against the ref
 records the backend and precision; resuming a dataset with ``auto`` keeps the ones it records, so a resumed run
 writes the same bytes as an uninterrupted one.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,11 +29,11 @@ from torch import nn
 
 from .data.dataset import CIFAR10_CLASSES
 from .data.synthetic import SyntheticDatasetWriter, latents_for_range
+from .fileio import sha256_file
 from .images import BACKENDS, MAX_IMAGES, MAX_PER_CLASS, make_grid, resolve_classes
 from .models.loading import openvino_generator
 from .models.protocol import check_generator
 from .models.registry import load_generator
-from .fileio import sha256_file
 from .pixels import to_uint8
 
 
@@ -89,33 +90,55 @@ def model_checksum(model: nn.Module) -> str:
 
 
 @torch.no_grad()
-def generate_uint8(generator: nn.Module, z: np.ndarray, labels: np.ndarray, truncation_psi: float = 1.0,
-                   noise_mode: str = "const", batch_size: int = 64, device: str | torch.device = "cpu") -> np.ndarray:
+def generate_uint8(
+    generator: nn.Module,
+    z: np.ndarray,
+    labels: np.ndarray,
+    truncation_psi: float = 1.0,
+    noise_mode: str = "const",
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
     """Generate uint8 [n, R, R, 3] images for z float32 [n, z_dim] and labels int64 [n], batch by batch."""
     out = []
     for s in range(0, len(z), batch_size):
-        zt = torch.from_numpy(np.ascontiguousarray(z[s:s + batch_size])).to(device)
-        lt = torch.from_numpy(np.ascontiguousarray(labels[s:s + batch_size])).to(device)
+        zt = torch.from_numpy(np.ascontiguousarray(z[s : s + batch_size])).to(device)
+        lt = torch.from_numpy(np.ascontiguousarray(labels[s : s + batch_size])).to(device)
         out.append(to_uint8(generator(zt, lt, truncation_psi=truncation_psi, noise_mode=noise_mode)))
-    return np.concatenate(out) if out else np.zeros((0, generator.img_resolution, generator.img_resolution, 3), np.uint8)
+    return (
+        np.concatenate(out) if out else np.zeros((0, generator.img_resolution, generator.img_resolution, 3), np.uint8)
+    )
 
 
-def sample_dataset(generator: nn.Module, root: str | os.PathLike, *, generator_name: str,
-                   generator_checksum: str | None = None, per_class: int = 5000, seed: int = 0,
-                   truncation_psi: float = 1.0, noise_mode: str = "const", batch_size: int = 64,
-                   shard_size: int = 1000, shard_index: int | None = None, num_shards: int | None = None,
-                   device: str | torch.device | None = None, class_names: tuple[str, ...] | None = None,
-                   progress: bool = True, backend: str = "auto", precision: str = "f32",
-                   threads: int | None = None) -> SampleReport:
+def sample_dataset(
+    generator: nn.Module,
+    root: str | os.PathLike,
+    *,
+    generator_name: str,
+    generator_checksum: str | None = None,
+    per_class: int = 5000,
+    seed: int = 0,
+    truncation_psi: float = 1.0,
+    noise_mode: str = "const",
+    batch_size: int = 64,
+    shard_size: int = 1000,
+    shard_index: int | None = None,
+    num_shards: int | None = None,
+    device: str | torch.device | None = None,
+    class_names: tuple[str, ...] | None = None,
+    progress: bool = True,
+    backend: str = "auto",
+    precision: str = "f32",
+    threads: int | None = None,
+) -> SampleReport:
     """Write this worker's missing shards of a ``per_class * c_dim`` image dataset at ``root``.
 
     ``backend`` / ``precision``: see :func:`gsoc_helpers.openvino.sampler.choose_backend` (``threads``: OpenVINO's
     CPU threads). Returns a :class:`SampleReport`; call again with the same arguments to resume after an
     interruption.
     """
-    from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
-
     from .openvino.sampler import choose_backend
+    from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
     i, n = distributed_shard(shard_index, num_shards)
     if not np.isfinite(truncation_psi):
@@ -131,11 +154,23 @@ def sample_dataset(generator: nn.Module, root: str | os.PathLike, *, generator_n
             device = next(generator.parameters()).device
         except (StopIteration, AttributeError):
             device = "cpu"
-    extra = {"noise_mode": noise_mode, "latent": "N(0, I) via latent_for_index(seed, index)",
-             "uint8_mapping": "(x * 127.5 + 128).clamp(0, 255)"}
-    params = dict(generator_name=generator_name, generator_checksum=generator_checksum or model_checksum(generator),
-                  num_classes=c_dim, per_class=per_class, z_dim=generator.z_dim, image_size=generator.img_resolution,
-                  seed=seed, truncation_psi=truncation_psi, shard_size=shard_size, class_names=tuple(class_names))
+    extra = {
+        "noise_mode": noise_mode,
+        "latent": "N(0, I) via latent_for_index(seed, index)",
+        "uint8_mapping": "(x * 127.5 + 128).clamp(0, 255)",
+    }
+    params = dict(
+        generator_name=generator_name,
+        generator_checksum=generator_checksum or model_checksum(generator),
+        num_classes=c_dim,
+        per_class=per_class,
+        z_dim=generator.z_dim,
+        image_size=generator.img_resolution,
+        seed=seed,
+        truncation_psi=truncation_psi,
+        shard_size=shard_size,
+        class_names=tuple(class_names),
+    )
     t_setup, written, choice = time.perf_counter(), 0, None
     pending: list[tuple[int, int]] | None = None
     if (Path(root) / "manifest.json").is_file():  # resume: nothing to choose when nothing is missing
@@ -146,9 +181,18 @@ def sample_dataset(generator: nn.Module, root: str | os.PathLike, *, generator_n
             backend, precision = recorded["backend"], recorded.get("precision", precision)
     todo = -(-per_class * c_dim // n) if pending is None else sum(e - s for s, e in pending)
     if todo:
-        choice = choose_backend(generator, backend, precision, device=device, batch_size=batch_size,
-                                images=todo, truncation_psi=truncation_psi, noise_mode=noise_mode, seed=seed,
-                                threads=threads)
+        choice = choose_backend(
+            generator,
+            backend,
+            precision,
+            device=device,
+            batch_size=batch_size,
+            images=todo,
+            truncation_psi=truncation_psi,
+            noise_mode=noise_mode,
+            seed=seed,
+            threads=threads,
+        )
         extra.update(choice.manifest())
     if pending is None:
         writer = SyntheticDatasetWriter(root, extra=extra, **params)
@@ -165,14 +209,31 @@ def sample_dataset(generator: nn.Module, root: str | os.PathLike, *, generator_n
             written += stop - start
             bar.update(stop - start)
     seconds = time.perf_counter() - t0
-    return SampleReport(str(root), written, seconds, written / seconds if written and seconds > 0 else 0.0,
-                        i, n, writer.is_complete(), choice.backend if choice else "", choice.precision if choice else "",
-                        choice.summary() if choice else "", t0 - t_setup)
+    return SampleReport(
+        str(root),
+        written,
+        seconds,
+        written / seconds if written and seconds > 0 else 0.0,
+        i,
+        n,
+        writer.is_complete(),
+        choice.backend if choice else "",
+        choice.precision if choice else "",
+        choice.summary() if choice else "",
+        t0 - t_setup,
+    )
 
 
-def generate_grid(model: Any, classes: Sequence[str | int] | str | int, per_class: int = 8, seed: int = 0,
-                  truncation_psi: float = 1.0, backend: str = "pytorch", class_names: Sequence[str] | None = None,
-                  ov_factory: Callable[[Any], Any] | None = None) -> tuple[np.ndarray, list[str]]:
+def generate_grid(
+    model: Any,
+    classes: Sequence[str | int] | str | int,
+    per_class: int = 8,
+    seed: int = 0,
+    truncation_psi: float = 1.0,
+    backend: str = "pytorch",
+    class_names: Sequence[str] | None = None,
+    ov_factory: Callable[[Any], Any] | None = None,
+) -> tuple[np.ndarray, list[str]]:
     """Images of ``classes`` (rows) x ``per_class`` (columns) -> (uint8 grid [H', W', 3], row labels).
 
     ``model``: a protocol generator or a name for :func:`gsoc_helpers.models.registry.load_generator`.  Column j uses
@@ -186,8 +247,10 @@ def generate_grid(model: Any, classes: Sequence[str | int] | str | int, per_clas
     if not isinstance(per_class, (int, np.integer)) or per_class < 1:
         raise ValueError(f"images per class must be at least 1, got {per_class!r}")
     if per_class > MAX_PER_CLASS or per_class * len(idx) > MAX_IMAGES:
-        raise ValueError(f"too many images: {per_class} x {len(idx)} classes; at most {MAX_PER_CLASS} per class "
-                         f"and {MAX_IMAGES} in all")
+        raise ValueError(
+            f"too many images: {per_class} x {len(idx)} classes; at most {MAX_PER_CLASS} per class "
+            f"and {MAX_IMAGES} in all"
+        )
     if not 0.0 <= float(truncation_psi) <= 2.0:
         raise ValueError(f"truncation psi must be within [0, 2], got {truncation_psi}")
     if backend not in BACKENDS:

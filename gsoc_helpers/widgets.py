@@ -7,23 +7,23 @@ The same panel is the web app (``gsoc_helpers/app.ipynb`` served by Voilà: ``gs
 Generation lives in :func:`gsoc_helpers.sampling.generate_grid`, rendering in :mod:`gsoc_helpers.images`, model
 loading and caching in :func:`gsoc_helpers.models.registry.load_generator`.
 """
+
 from __future__ import annotations
 
-import random
 import html
+import random
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import ipywidgets as W
+import numpy as np
 from torch import nn
 
-from .data.dataset import CIFAR10_CLASSES
 from .config import get_output_dir
+from .data.dataset import CIFAR10_CLASSES
 from .images import BACKENDS, MAX_PER_CLASS, grid_png
 from .models.registry import load_generator
 from .sampling import generate_grid
-
 
 DEFAULT_MODELS = {"student": "student", "teacher": "teacher"}  # menu entry -> load_generator name
 
@@ -42,10 +42,15 @@ class GeneratorPanel:
     Any problem is shown as a message in the panel (``.message``), never as a traceback.
     """
 
-    def __init__(self, loader: Callable[[str], nn.Module] | None = None,
-                 ov_factory: Callable[[nn.Module], Any] | None = None, class_names: Sequence[str] = CIFAR10_CLASSES,
-                 save_dir: str | Path | None = None, auto_update: bool = True,
-                 models: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        loader: Callable[[str], nn.Module] | None = None,
+        ov_factory: Callable[[nn.Module], Any] | None = None,
+        class_names: Sequence[str] = CIFAR10_CLASSES,
+        save_dir: str | Path | None = None,
+        auto_update: bool = True,
+        models: dict[str, str] | None = None,
+    ) -> None:
         self.loader = loader or _cached_loader
         self.models = dict(models or DEFAULT_MODELS)
         self.ov_factory = ov_factory
@@ -56,13 +61,15 @@ class GeneratorPanel:
         self.last_labels: list[str] = []
         self.last_png: bytes | None = None
         self.message = ""
-        self.classes = W.SelectMultiple(options=self.class_names, value=self.class_names[:3], rows=10,
-                                        description="classes")
+        self.classes = W.SelectMultiple(
+            options=self.class_names, value=self.class_names[:3], rows=10, description="classes"
+        )
         self.count = W.IntSlider(value=6, min=0, max=MAX_PER_CLASS, description="per class", continuous_update=False)
         self.seed = W.IntText(value=0, description="seed")
         self.new_seed = W.Button(description="new seed", icon="random")
-        self.psi = W.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description="truncation ψ",
-                                 continuous_update=False)
+        self.psi = W.FloatSlider(
+            value=1.0, min=0.0, max=1.0, step=0.05, description="truncation ψ", continuous_update=False
+        )
         self.model = W.Dropdown(options=list(self.models), value=next(iter(self.models)), description="model")
         self.backend = W.Dropdown(options=list(BACKENDS), value="pytorch", description="backend")
         self.generate_button = W.Button(description="generate", button_style="primary")
@@ -75,10 +82,18 @@ class GeneratorPanel:
         if auto_update:
             for w in (self.classes, self.count, self.seed, self.psi, self.model, self.backend):
                 w.observe(self.on_generate, names="value")
-        controls = W.VBox([self.classes, self.count, W.HBox([self.seed, self.new_seed]), self.psi, self.model,
-                           self.backend, W.HBox([self.generate_button, self.save_button])])
-        self.widget = W.VBox([W.HBox([controls, self.image], layout=W.Layout(align_items="flex-start")),
-                              self.status])
+        controls = W.VBox(
+            [
+                self.classes,
+                self.count,
+                W.HBox([self.seed, self.new_seed]),
+                self.psi,
+                self.model,
+                self.backend,
+                W.HBox([self.generate_button, self.save_button]),
+            ]
+        )
+        self.widget = W.VBox([W.HBox([controls, self.image], layout=W.Layout(align_items="flex-start")), self.status])
 
     def _show(self, text: str, error: bool = False) -> None:
         self.message = text
@@ -97,16 +112,26 @@ class GeneratorPanel:
             if not self.classes.value:
                 raise ValueError("no class picked: choose at least one class")
             model = self.loader(self.models.get(self.model.value, self.model.value))
-            grid, labels = generate_grid(model, list(self.classes.value), int(self.count.value), int(self.seed.value),
-                                         float(self.psi.value), self.backend.value, self.class_names, self.ov_factory)
+            grid, labels = generate_grid(
+                model,
+                list(self.classes.value),
+                int(self.count.value),
+                int(self.seed.value),
+                float(self.psi.value),
+                self.backend.value,
+                self.class_names,
+                self.ov_factory,
+            )
         except Exception as err:  # noqa: BLE001 - every problem becomes a message in the panel
             self._show(f"Cannot generate: {err}", error=True)
             return False
         self.last_grid, self.last_labels = grid, labels
         self.last_png = grid_png(grid, labels)
         self.image.value = self.last_png
-        self._show(f"{self.model.value} on {self.backend.value}: {', '.join(labels)} x {self.count.value} images, "
-                   f"seed {self.seed.value}, ψ={self.psi.value:.2f}")
+        self._show(
+            f"{self.model.value} on {self.backend.value}: {', '.join(labels)} x {self.count.value} images, "
+            f"seed {self.seed.value}, ψ={self.psi.value:.2f}"
+        )
         return True
 
     def on_save(self, _: Any = None) -> Path | None:

@@ -1,5 +1,6 @@
 """The one check of a refused command, shared by every test of bad input: exit code 2, one ``error:`` line on
 stderr holding a given fragment, no traceback, and nothing written (the paths named stay as they were)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -10,8 +11,18 @@ from typing import Iterable
 from gsoc_helpers.cli import main
 
 # `quantize` at its smallest: 8 calibration and 8 held-out images, one speed batch of a few milliseconds
-QUANTIZE_FAST = ["--calibration-size", "8", "--held-out-size", "8", "--speed-batches", "1", "--speed-seconds", "0.02",
-                 "--threads", "1"]
+QUANTIZE_FAST = [
+    "--calibration-size",
+    "8",
+    "--held-out-size",
+    "8",
+    "--speed-batches",
+    "1",
+    "--speed-seconds",
+    "0.02",
+    "--threads",
+    "1",
+]
 
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str]:
@@ -30,8 +41,10 @@ def tree_digest(root: str | os.PathLike) -> dict[str, str] | None:
         return None
     if root.is_file():
         return {".": hashlib.sha256(root.read_bytes()).hexdigest()}
-    return {str(p.relative_to(root)): "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*"))}
+    return {
+        str(p.relative_to(root)): "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+    }
 
 
 def assert_one_line_error(code: int, err: str, fragment: str, progress: bool = False) -> str:
@@ -45,8 +58,9 @@ def assert_one_line_error(code: int, err: str, fragment: str, progress: bool = F
     return errors[0]
 
 
-def assert_refused(argv: list[str], capsys, fragment: str, untouched: Iterable[str | os.PathLike] = (),
-                   progress: bool = False) -> str:
+def assert_refused(
+    argv: list[str], capsys, fragment: str, untouched: Iterable[str | os.PathLike] = (), progress: bool = False
+) -> str:
     """Run the command line ``argv`` and check it is refused as :func:`assert_one_line_error` says, and that every
     path in ``untouched`` is as it was (a missing one still missing, a file or folder tree byte for byte); returns
     the error line."""

@@ -1,5 +1,6 @@
 """Shared fixtures, written by the tests themselves: tiny CIFAR-10 copies in the official formats, a tiny synthetic
 dataset in the package's format, a tiny real image set and a distillation config that trains on both in seconds."""
+
 from __future__ import annotations
 
 import os
@@ -35,13 +36,18 @@ TINY_Z_DIM = 8  # latent size of write_tiny_synthetic's dataset
 def write_tiny_synthetic(root: Path, per_class: int = 4) -> Path:
     """A complete synthetic dataset at ``root``: 10 classes x ``per_class`` random 32x32 images (seeded), latents
     of seed 0 with z_dim 8, shards of 20."""
-    w = SyntheticDatasetWriter(root, generator_name="fake", generator_checksum="0" * 64, per_class=per_class,
-                               z_dim=TINY_Z_DIM, shard_size=20)
+    w = SyntheticDatasetWriter(
+        root, generator_name="fake", generator_checksum="0" * 64, per_class=per_class, z_dim=TINY_Z_DIM, shard_size=20
+    )
     rng = np.random.default_rng(0)
     for start, stop in w.pending_shards():
         n = stop - start
-        w.write_shard(start, rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), w.expected_labels(start, stop),
-                      latents_for_range(0, start, stop, TINY_Z_DIM))
+        w.write_shard(
+            start,
+            rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8),
+            w.expected_labels(start, stop),
+            latents_for_range(0, start, stop, TINY_Z_DIM),
+        )
     return root
 
 
@@ -54,9 +60,20 @@ def tiny_real(n: int = 20) -> ImageDataset:
 def tiny_cfg(tmp_path: Path, **kw) -> DistillConfig:
     """A CPU distillation config on a fresh write_tiny_synthetic dataset (tmp_path/syn -> tmp_path/run), ``kw``
     replacing fields."""
-    base = DistillConfig(synthetic_root=str(write_tiny_synthetic(tmp_path / "syn")), out_dir=str(tmp_path / "run"),
-                         ngf=16, ndf=8, batch_size=8, epochs=2, log_every=1, sample_every=3, ckpt_every=0,
-                         diffaug="color,translation,cutout", device="cpu", progress=False)
+    base = DistillConfig(
+        synthetic_root=str(write_tiny_synthetic(tmp_path / "syn")),
+        out_dir=str(tmp_path / "run"),
+        ngf=16,
+        ndf=8,
+        batch_size=8,
+        epochs=2,
+        log_every=1,
+        sample_every=3,
+        ckpt_every=0,
+        diffaug="color,translation,cutout",
+        device="cpu",
+        progress=False,
+    )
     return replace(base, **kw)
 
 

@@ -1,6 +1,7 @@
 """Small stand-ins shared by the tests: a classifier (also as an ONNX file) and a generator that follow the package's contracts exactly
 (the classifier takes [0,1] images [N,3,H,W] and returns logits [N,10]; the generator follows the generator
 protocol of gsoc_helpers.models.protocol) at a fraction of a real model's cost."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -54,8 +55,9 @@ def TinyGenerator(z_dim: int = 4, c_dim: int = 3, res: int = 4) -> LinearGenerat
 def tiny_onnx(path: Path) -> Path:
     """A seeded 10-class conv net for 32x32 RGB, exported to ONNX at ``path``."""
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 4, 3, 2, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                        nn.Linear(4, 10)).eval()
+    net = nn.Sequential(
+        nn.Conv2d(3, 4, 3, 2, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10)
+    ).eval()
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(net, (torch.zeros(1, 3, 32, 32),), str(path), dynamo=False)
     return path

@@ -1,6 +1,7 @@
 """Official-format input files made by the tests: NVIDIA's StyleGAN2-ADA training snapshot pickle, CIFAR-10's python
 batches and tarball, the 2022 project's FakeCIFAR10 folder, chenyaofo-layout classifier state dicts, torch-fidelity's Inception weights file -- and a
 loopback HTTP server (127.0.0.1) that serves a folder of them as a download mirror."""
+
 from __future__ import annotations
 
 import collections
@@ -21,18 +22,24 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
-
 from PIL import Image
 
 from gsoc_helpers.data import CIFAR10_CLASSES
-
 
 BUFFERS = ("resample_filter", "noise_const", "w_avg")
 FAKE_MODULES = ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util")
 
 
-def official_generator_shapes(z_dim: int = 512, c_dim: int = 10, w_dim: int = 512, res: int = 32, img_channels: int = 3,
-                              channel_base: int = 32768, channel_max: int = 512, map_layers: int = 2) -> dict:
+def official_generator_shapes(
+    z_dim: int = 512,
+    c_dim: int = 10,
+    w_dim: int = 512,
+    res: int = 32,
+    img_channels: int = 3,
+    channel_base: int = 32768,
+    channel_max: int = 512,
+    map_layers: int = 2,
+) -> dict:
     """Independent table of the official generator's state-dict names and shapes ('skip' architecture)."""
     t: dict[str, tuple] = {}
     ch = lambda r: min(channel_base // r, channel_max)  # noqa: E731
@@ -71,10 +78,20 @@ def _class_name(path: str) -> str:
     last = path.split(".")[-1] if path else ""
     if path == "":
         return "Generator"
-    return {"mapping": "MappingNetwork", "synthesis": "SynthesisNetwork", "torgb": "ToRGBLayer",
-            "affine": "FullyConnectedLayer", "embed": "FullyConnectedLayer"}.get(
-        last, "SynthesisBlock" if last.startswith("b") else "SynthesisLayer" if last.startswith("conv")
-        else "FullyConnectedLayer")
+    return {
+        "mapping": "MappingNetwork",
+        "synthesis": "SynthesisNetwork",
+        "torgb": "ToRGBLayer",
+        "affine": "FullyConnectedLayer",
+        "embed": "FullyConnectedLayer",
+    }.get(
+        last,
+        "SynthesisBlock"
+        if last.startswith("b")
+        else "SynthesisLayer"
+        if last.startswith("conv")
+        else "FullyConnectedLayer",
+    )
 
 
 @contextlib.contextmanager
@@ -109,25 +126,39 @@ class _Persistent:
         self.fn, self.class_name, self.state = fn, class_name, state
 
     def __reduce__(self):
-        meta = dict(type="class", version=4, module_src=f"class {self.class_name}: raise SystemExit  # never run\n",
-                    class_name=self.class_name, state=self.state)
+        meta = dict(
+            type="class",
+            version=4,
+            module_src=f"class {self.class_name}: raise SystemExit  # never run\n",
+            class_name=self.class_name,
+            state=self.state,
+        )
         return self.fn, (meta,)
 
 
 def _module_state(params: dict, buffers: dict, modules: dict, extra: dict) -> dict:
-    state = {"training": False, "_parameters": collections.OrderedDict(params),
-             "_buffers": collections.OrderedDict(buffers), "_non_persistent_buffers_set": set(),
-             "_backward_hooks": collections.OrderedDict(), "_forward_hooks": collections.OrderedDict(),
-             "_forward_pre_hooks": collections.OrderedDict(), "_state_dict_hooks": collections.OrderedDict(),
-             "_load_state_dict_pre_hooks": collections.OrderedDict(), "_modules": collections.OrderedDict(modules)}
+    state = {
+        "training": False,
+        "_parameters": collections.OrderedDict(params),
+        "_buffers": collections.OrderedDict(buffers),
+        "_non_persistent_buffers_set": set(),
+        "_backward_hooks": collections.OrderedDict(),
+        "_forward_hooks": collections.OrderedDict(),
+        "_forward_pre_hooks": collections.OrderedDict(),
+        "_state_dict_hooks": collections.OrderedDict(),
+        "_load_state_dict_pre_hooks": collections.OrderedDict(),
+        "_modules": collections.OrderedDict(modules),
+    }
     state.update(extra)
     return state
 
 
 def _tree(fn: Any, easy: type, sd: dict, prefix: str, init_kwargs: dict) -> _Persistent:
-    own = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix) and "." not in k[len(prefix):]}
-    children = sorted({k[len(prefix):].split(".")[0] for k in sd if k.startswith(prefix) and "." in k[len(prefix):]},
-                      key=lambda s: (s != "synthesis", int(s[1:]) if s[1:].isdigit() and s[0] == "b" else 0, s))
+    own = {k[len(prefix) :]: v for k, v in sd.items() if k.startswith(prefix) and "." not in k[len(prefix) :]}
+    children = sorted(
+        {k[len(prefix) :].split(".")[0] for k in sd if k.startswith(prefix) and "." in k[len(prefix) :]},
+        key=lambda s: (s != "synthesis", int(s[1:]) if s[1:].isdigit() and s[0] == "b" else 0, s),
+    )
     params = {k: torch.nn.Parameter(v.clone(), requires_grad=False) for k, v in own.items() if k not in BUFFERS}
     buffers = {k: v.clone() for k, v in own.items() if k in BUFFERS}
     mods = {c: _tree(fn, easy, sd, prefix + c + ".", {}) for c in children}
@@ -138,21 +169,49 @@ def _tree(fn: Any, easy: type, sd: dict, prefix: str, init_kwargs: dict) -> _Per
     return _Persistent(fn, name, _module_state(params, buffers, mods, extra))
 
 
-def write_fixture_pickle(path: Path, sd: dict[str, torch.Tensor], init_kwargs: dict, numpy1_names: bool = False) -> Path:
+def write_fixture_pickle(
+    path: Path, sd: dict[str, torch.Tensor], init_kwargs: dict, numpy1_names: bool = False
+) -> Path:
     """Write ``{G, D, G_ema, augment_pipe, training_set_kwargs}`` like a stylegan2-ada-pytorch snapshot."""
     with fake_nvidia_globals() as (fn, easy):
         kw = dict(init_kwargs)
         kw["mapping_kwargs"] = easy(kw["mapping_kwargs"])
         kw["synthesis_kwargs"] = easy(kw["synthesis_kwargs"])
         g = _tree(fn, easy, sd, "", kw)
-        d = _Persistent(fn, "Discriminator", _module_state(
-            {"b32.fromrgb.weight": torch.nn.Parameter(torch.randn(4, 3, 1, 1), requires_grad=False)}, {}, {},
-            {"_init_args": (), "_init_kwargs": easy(c_dim=10, architecture="orig")}))
-        aug = _Persistent(fn, "AugmentPipe", _module_state({}, {"p": torch.tensor(0.3), "Hz_geom": torch.randn(12)}, {},
-                                                           {"_init_args": (), "_init_kwargs": easy(xflip=1, rotate90=1)}))
-        data = {"G": g, "D": d, "G_ema": g, "augment_pipe": aug,
-                "training_set_kwargs": dict(class_name="training.dataset.ImageFolderDataset", path="cifar10.zip",
-                                            use_labels=True, max_size=50000, xflip=False, resolution=32)}
+        d = _Persistent(
+            fn,
+            "Discriminator",
+            _module_state(
+                {"b32.fromrgb.weight": torch.nn.Parameter(torch.randn(4, 3, 1, 1), requires_grad=False)},
+                {},
+                {},
+                {"_init_args": (), "_init_kwargs": easy(c_dim=10, architecture="orig")},
+            ),
+        )
+        aug = _Persistent(
+            fn,
+            "AugmentPipe",
+            _module_state(
+                {},
+                {"p": torch.tensor(0.3), "Hz_geom": torch.randn(12)},
+                {},
+                {"_init_args": (), "_init_kwargs": easy(xflip=1, rotate90=1)},
+            ),
+        )
+        data = {
+            "G": g,
+            "D": d,
+            "G_ema": g,
+            "augment_pipe": aug,
+            "training_set_kwargs": dict(
+                class_name="training.dataset.ImageFolderDataset",
+                path="cifar10.zip",
+                use_labels=True,
+                max_size=50000,
+                xflip=False,
+                resolution=32,
+            ),
+        }
         blob = pickle.dumps(data, protocol=3)
     if numpy1_names:
         blob = blob.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
@@ -160,8 +219,15 @@ def write_fixture_pickle(path: Path, sd: dict[str, torch.Tensor], init_kwargs: d
     return path
 
 
-SMALL_KW = dict(z_dim=8, c_dim=4, w_dim=6, img_resolution=16, img_channels=3, mapping_kwargs={"num_layers": 2},
-                synthesis_kwargs={"channel_base": 64, "channel_max": 8, "num_fp16_res": 4, "conv_clamp": 256})
+SMALL_KW = dict(
+    z_dim=8,
+    c_dim=4,
+    w_dim=6,
+    img_resolution=16,
+    img_channels=3,
+    mapping_kwargs={"num_layers": 2},
+    synthesis_kwargs={"channel_base": 64, "channel_max": 8, "num_fp16_res": 4, "conv_clamp": 256},
+)
 
 
 def small_fixture(tmp_path: Path, seed: int = 0, **kw: Any) -> tuple[Path, dict]:
@@ -187,13 +253,20 @@ def write_python_batches(root: Path, per_batch: int = 20) -> tuple[np.ndarray, n
         imgs, labels = fake_images(per_batch, seed=i)
         data = imgs.transpose(0, 3, 1, 2).reshape(per_batch, 3072)
         with open(root / name, "wb") as fh:
-            pickle.dump({b"batch_label": name.encode(), b"labels": labels.tolist(), b"data": data,
-                         b"filenames": [f"{j}.png".encode() for j in range(per_batch)]}, fh, protocol=2)
+            pickle.dump(
+                {
+                    b"batch_label": name.encode(),
+                    b"labels": labels.tolist(),
+                    b"data": data,
+                    b"filenames": [f"{j}.png".encode() for j in range(per_batch)],
+                },
+                fh,
+                protocol=2,
+            )
         if name != "test_batch":
             all_imgs.append(imgs)
             all_labels.append(labels)
     return np.concatenate(all_imgs), np.concatenate(all_labels)
-
 
 
 def write_cifar10_tarball(path: Path, per_batch: int = 10) -> Path:
@@ -278,8 +351,15 @@ def loopback_mirror(folder: Path) -> Iterator[tuple[str, list[str]]]:
 
 
 # ------------------------------------------------------------------ NVIDIA StyleGAN2-ADA snapshot
-CIFAR_SMOKE_KW = dict(z_dim=512, c_dim=10, w_dim=8, img_resolution=32, img_channels=3, mapping_kwargs={"num_layers": 2},
-                      synthesis_kwargs={"channel_base": 64, "channel_max": 8, "num_fp16_res": 4, "conv_clamp": 256})
+CIFAR_SMOKE_KW = dict(
+    z_dim=512,
+    c_dim=10,
+    w_dim=8,
+    img_resolution=32,
+    img_channels=3,
+    mapping_kwargs={"num_layers": 2},
+    synthesis_kwargs={"channel_base": 64, "channel_max": 8, "num_fp16_res": 4, "conv_clamp": 256},
+)
 
 
 def write_cifar10_snapshot(path: Path, seed: int = 0) -> Path:

@@ -1,4 +1,5 @@
 """Accuracy-aware PTQ in the runner and the CLI: held-out real validation by default, the 2022 protocol on request."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
 from doubles import TinyClassifier
 
 from gsoc_helpers.calibration import get_calibration
@@ -40,9 +39,14 @@ def test_runner_accuracy_aware_protocols(tmp_path, monkeypatch, shared_data_root
 
     monkeypatch.setattr(accuracy, "quantize_with_accuracy_control", spy)
     cfg = PTQConfig(preset="performance", bias_correction="fast", activation_range=None)
-    grid = runner.Grid(models=["tiny"], sources=["noise"], sizes=[12], seeds=[0], configs={"d": cfg, "aa": cfg,
-                       "aa-cal": cfg}, accuracy_control={"aa": AccuracyControl(0.05, "heldout", 20),
-                                                         "aa-cal": AccuracyControl(0.05, "calibration")})
+    grid = runner.Grid(
+        models=["tiny"],
+        sources=["noise"],
+        sizes=[12],
+        seeds=[0],
+        configs={"d": cfg, "aa": cfg, "aa-cal": cfg},
+        accuracy_control={"aa": AccuracyControl(0.05, "heldout", 20), "aa-cal": AccuracyControl(0.05, "calibration")},
+    )
     g = torch.Generator().manual_seed(0)
     tests = {"t": (torch.rand(24, 3, 32, 32, generator=g), torch.arange(24) % 10)}
     cells = runner.run_grid(grid, tests, tmp_path, model_factory=lambda n: Tiny(), progress=False)
@@ -57,8 +61,9 @@ def test_runner_accuracy_aware_protocols(tmp_path, monkeypatch, shared_data_root
     runner.run_grid(grid, tests, tmp_path, model_factory=lambda n: Tiny(), progress=False)
     assert len(seen) == 2  # cached
     with pytest.raises(KeyError, match="unknown config"):
-        runner.Grid(models=["tiny"], sources=["noise"], configs={"d": cfg},
-                    accuracy_control={"x": AccuracyControl()}).validate(check_models=False)
+        runner.Grid(
+            models=["tiny"], sources=["noise"], configs={"d": cfg}, accuracy_control={"x": AccuracyControl()}
+        ).validate(check_models=False)
     with pytest.raises(ValueError, match="max_drop"):
         AccuracyControl(max_drop=2).validate()
 
@@ -67,14 +72,46 @@ def test_cli_quantize_study_accuracy_aware(tmp_path, capsys, shared_data_root):
     from gsoc_helpers.cli import main
 
     out = tmp_path / "q"
-    rc = main(["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--sizes", "16", "--seeds",
-               "0", "--accuracy-aware", "--accuracy-data", "heldout", "calibration", "--max-drop", "0.5",
-               "--val-size", "20", "--out", str(out)])
+    rc = main(
+        [
+            "quantize-study",
+            "--models",
+            "akamaster_resnet20",
+            "--sources",
+            "noise",
+            "--sizes",
+            "16",
+            "--seeds",
+            "0",
+            "--accuracy-aware",
+            "--accuracy-data",
+            "heldout",
+            "calibration",
+            "--max-drop",
+            "0.5",
+            "--val-size",
+            "20",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     cells = [json.loads(line) for line in (out / "cells.jsonl").read_text().splitlines()]
     assert sorted(c["config"] for c in cells) == ["accuracy-aware", "accuracy-aware-on-calibration(2022)", "default"]
     assert "accuracy-aware-on-calibration(2022)" in capsys.readouterr().out
     with pytest.raises(SystemExit) as exit_info:  # --max-drop is in points on every command: (0, 100]
-        main(["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--accuracy-aware",
-              "--max-drop", "150", "--out", str(out)])
+        main(
+            [
+                "quantize-study",
+                "--models",
+                "akamaster_resnet20",
+                "--sources",
+                "noise",
+                "--accuracy-aware",
+                "--max-drop",
+                "150",
+                "--out",
+                str(out),
+            ]
+        )
     assert exit_info.value.code == 2 and "--max-drop: must be in (0, 100]" in capsys.readouterr().err

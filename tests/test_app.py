@@ -4,6 +4,7 @@
 One Voilà server (a real subprocess, a free port) serves both tests.  Outside CI a missing browser skips the
 browser test; in CI (``CI`` set) it fails.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,9 @@ def voila_url(tmp_path_factory):
     env = app_environment(tmp_path_factory.mktemp("app_out"))
     log = tmp_path_factory.mktemp("voila") / "voila.log"
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(voila_command(port), stdout=fh, stderr=subprocess.STDOUT, env=env,
-                                cwd=tmp_path_factory.getbasetemp())
+        proc = subprocess.Popen(
+            voila_command(port), stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=tmp_path_factory.getbasetemp()
+        )
         url = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + 120
         while True:
@@ -98,9 +100,17 @@ def test_app_in_headless_chromium(voila_url, tmp_path):
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage",
-                f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1100,900"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1100,900",
+    ):
         opts.add_argument(arg)
     driver = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
     try:

@@ -2,6 +2,7 @@
 and cross-site page loads start no kernel, a cap on open pages answers a clear 503 page, idle kernels are culled,
 the legacy JSON kernel websocket (whose binary messages made Voilà 0.5 loop without end) is refused while the v1
 protocol serves the image's ``request_state`` with bounded server memory, and SIGTERM/SIGINT leave nothing behind."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,14 +30,24 @@ def test_command_line_guards():
     from gsoc_helpers.app import is_loopback
 
     cmd = voila_command(9000)
-    for flag in ("--CappedKernelManager.max_kernels=4", "--CappedKernelManager.allow_remote_hosts=False",
-                 "--MappingKernelManager.cull_idle_timeout=180",
-                 "--Voila.kernel_websocket_connection_class=gsoc_helpers.app_guard.V1OnlyWebsocketConnection",
-                 "--VoilaConfiguration.multi_kernel_manager_class=gsoc_helpers.app_guard.CappedKernelManager"):
+    for flag in (
+        "--CappedKernelManager.max_kernels=4",
+        "--CappedKernelManager.allow_remote_hosts=False",
+        "--MappingKernelManager.cull_idle_timeout=180",
+        "--Voila.kernel_websocket_connection_class=gsoc_helpers.app_guard.V1OnlyWebsocketConnection",
+        "--VoilaConfiguration.multi_kernel_manager_class=gsoc_helpers.app_guard.CappedKernelManager",
+    ):
         assert flag in cmd, flag
     assert "--CappedKernelManager.allow_remote_hosts=True" in voila_command(9000, "0.0.0.0")  # the user opted in
-    assert [is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "localhost", "0.0.0.0", "", "10.0.0.1")] == \
-        [True, True, True, True, False, False, False]
+    assert [is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "localhost", "0.0.0.0", "", "10.0.0.1")] == [
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
     with pytest.raises(ValueError, match="max sessions"):
         voila_command(9000, max_sessions=0)
 
@@ -84,8 +95,13 @@ def guarded_server(tmp_path):
     port = _free_port()
     log = tmp_path / "voila.log"
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(voila_command(port, max_sessions=1, idle_minutes=0.05), stdout=fh,
-                                stderr=subprocess.STDOUT, env=app_environment(tmp_path / "out"), cwd=tmp_path)
+        proc = subprocess.Popen(
+            voila_command(port, max_sessions=1, idle_minutes=0.05),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=app_environment(tmp_path / "out"),
+            cwd=tmp_path,
+        )
         try:
             _wait_listening(port, proc)
             yield port, proc
@@ -99,8 +115,19 @@ def guarded_server(tmp_path):
 
 
 def _ws_msg(msg_type: str, content: dict, session: str) -> dict:
-    return {"header": {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": "", "session": session,
-                       "date": "", "version": "5.3"}, "parent_header": {}, "metadata": {}, "content": content}
+    return {
+        "header": {
+            "msg_id": uuid.uuid4().hex,
+            "msg_type": msg_type,
+            "username": "",
+            "session": session,
+            "date": "",
+            "version": "5.3",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "content": content,
+    }
 
 
 async def _guards(port: int, pid: int) -> dict:
@@ -135,8 +162,7 @@ async def _guards(port: int, pid: int) -> dict:
         parts = [json.dumps(msg[k]).encode() for k in ("header", "parent_header", "metadata", "content")]
         return serialize_msg_to_ws_v1(parts, "shell")
 
-    await ws.write_message(pack(_ws_msg("comm_info_request", {"target_name": "jupyter.widget"}, session)),
-                           binary=True)
+    await ws.write_message(pack(_ws_msg("comm_info_request", {"target_name": "jupyter.widget"}, session)), binary=True)
     rss0 = server.memory_info().rss
     comms, replies, buffered = None, 0, 0
     deadline = time.monotonic() + 30
@@ -147,14 +173,17 @@ async def _guards(port: int, pid: int) -> dict:
         if header["msg_type"] == "comm_info_reply":
             comms = list(content["comms"])
             for cid in comms:  # what the page asks each widget for; the image answers with a binary buffer
-                await ws.write_message(pack(_ws_msg("comm_msg", {"comm_id": cid, "data": {"method": "request_state"}},
-                                                    session)), binary=True)
+                await ws.write_message(
+                    pack(_ws_msg("comm_msg", {"comm_id": cid, "data": {"method": "request_state"}}, session)),
+                    binary=True,
+                )
         elif header["msg_type"] == "comm_msg" and content["data"].get("method") == "update":
             replies += 1
             buffered += len(parts) > 4
     await asyncio.sleep(2)  # the loop of the legacy path grew ~30 MB/s here
-    result.update(comms=len(comms or ()), replies=replies, buffered=buffered,
-                  growth_mb=(server.memory_info().rss - rss0) / 2**20)
+    result.update(
+        comms=len(comms or ()), replies=replies, buffered=buffered, growth_mb=(server.memory_info().rss - rss0) / 2**20
+    )
     ws.close()
     deadline = time.monotonic() + 20  # no page connected now: culled after 3 s idle (checked every second)
     while _kernels(pid) and time.monotonic() < deadline:
@@ -183,8 +212,13 @@ def test_app_server_guards(guarded_server):
 def test_app_command_leaves_nothing_after_a_signal(sig, tmp_path):
     port = _free_port()
     env = app_environment(tmp_path / "out")
-    proc = subprocess.Popen([sys.executable, "-m", "gsoc_helpers", "app", "--port", str(port)], env=env,
-                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gsoc_helpers", "app", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _wait_listening(port, proc)
         assert _get(f"http://127.0.0.1:{port}/")[0] == 200

@@ -23,7 +23,7 @@ def test_translation_is_a_shift_with_zero_padding():
         ok = False
         for ty in (-1, 0, 1):
             for tx in (-1, 0, 1):
-                ref = torch.nn.functional.pad(x[i], [1, 1, 1, 1])[:, 1 + ty:9 + ty, 1 + tx:9 + tx]
+                ref = torch.nn.functional.pad(x[i], [1, 1, 1, 1])[:, 1 + ty : 9 + ty, 1 + tx : 9 + tx]
                 ok |= torch.equal(out[i], ref)
         assert ok, f"sample {i} is not a translation by at most one pixel"
 

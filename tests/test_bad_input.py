@@ -2,6 +2,7 @@
 
 Each row is (what a user typed, a fragment the message must contain).  The numeric checks run before any model or
 data is loaded, so the rows are fast."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from cli_checks import assert_refused
 
 from gsoc_helpers.models.registry import save_generator
@@ -36,8 +36,12 @@ SAMPLE_ROWS = [
 
 @pytest.mark.parametrize("extra,fragment", SAMPLE_ROWS, ids=[" ".join(r[0]) for r in SAMPLE_ROWS])
 def test_sample_refuses_nonsense(student_ckpt, tmp_path, capsys, extra, fragment):
-    assert_refused(["sample", str(student_ckpt), "--out", str(tmp_path / "syn"), "--per-class", "1", *extra], capsys,
-                   fragment, untouched=[tmp_path])
+    assert_refused(
+        ["sample", str(student_ckpt), "--out", str(tmp_path / "syn"), "--per-class", "1", *extra],
+        capsys,
+        fragment,
+        untouched=[tmp_path],
+    )
 
 
 def test_sample_out_is_a_file(student_ckpt, tmp_path, capsys):
@@ -58,12 +62,22 @@ DISTILL_ROWS = [
 
 @pytest.mark.parametrize("extra,fragment", DISTILL_ROWS, ids=[" ".join(r[0]) for r in DISTILL_ROWS])
 def test_distill_refuses_nonsense(tmp_path, capsys, extra, fragment):
-    assert_refused(["distill", str(tmp_path / "syn"), "--out-dir", str(tmp_path / "run"), *extra], capsys, fragment,
-                   untouched=[tmp_path])
+    assert_refused(
+        ["distill", str(tmp_path / "syn"), "--out-dir", str(tmp_path / "run"), *extra],
+        capsys,
+        fragment,
+        untouched=[tmp_path],
+    )
 
 
-TEACHER_ROWS = [(["--steps", "0"], ">= 1"), (["--steps", "-3"], ">= 1"), (["--batch-size", "0"], ">= 1"),
-                (["--threads", "-1"], ">= 1"), (["--lr-g", "0"], "(0, inf]"), (["--max-minutes", "nan"], "finite")]
+TEACHER_ROWS = [
+    (["--steps", "0"], ">= 1"),
+    (["--steps", "-3"], ">= 1"),
+    (["--batch-size", "0"], ">= 1"),
+    (["--threads", "-1"], ">= 1"),
+    (["--lr-g", "0"], "(0, inf]"),
+    (["--max-minutes", "nan"], "finite"),
+]
 
 
 @pytest.mark.parametrize("extra,fragment", TEACHER_ROWS, ids=[" ".join(r[0]) for r in TEACHER_ROWS])
@@ -71,9 +85,16 @@ def test_train_teacher_refuses_nonsense(tmp_path, capsys, extra, fragment):
     assert_refused(["train-teacher", "--out-dir", str(tmp_path / "run"), *extra], capsys, fragment, [tmp_path])
 
 
-@pytest.mark.parametrize("extra,fragment", [(["--batch-size", "0"], ">= 1"), (["--n", "0"], ">= 1"),
-                                            (["--device", "tpu"], "unknown device"), (["--threads", "-1"], ">= 1"),
-                                            (["--psi", "nan"], "finite")])
+@pytest.mark.parametrize(
+    "extra,fragment",
+    [
+        (["--batch-size", "0"], ">= 1"),
+        (["--n", "0"], ">= 1"),
+        (["--device", "tpu"], "unknown device"),
+        (["--threads", "-1"], ">= 1"),
+        (["--psi", "nan"], "finite"),
+    ],
+)
 def test_fid_refuses_nonsense(tmp_path, capsys, extra, fragment):
     assert_refused(["fid", "student", *extra], capsys, fragment)
 
@@ -94,8 +115,8 @@ def test_data_root_flag_is_named_when_wrong(tmp_path, capsys, monkeypatch):
 
 
 def test_generator_checkpoint_that_does_not_fit(student_ckpt, tmp_path, capsys):
-    from safetensors.torch import load_file, save_file
     from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
 
     with safe_open(str(student_ckpt), framework="pt") as fh:
         meta = fh.metadata()
@@ -107,8 +128,12 @@ def test_generator_checkpoint_that_does_not_fit(student_ckpt, tmp_path, capsys):
     extra_key = dict(meta, config=json.dumps({**json.loads(meta["config"]), "bogus": 1}))
     save_file(tensors, str(tmp_path / "config.safetensors"), metadata=extra_key)
     for name, fragment in (("shape.safetensors", "has shape"), ("config.safetensors", "bogus")):
-        assert_refused(["sample", str(tmp_path / name), "--out", str(tmp_path / "o"), "--per-class", "1"], capsys,
-                       fragment, untouched=[tmp_path])
+        assert_refused(
+            ["sample", str(tmp_path / name), "--out", str(tmp_path / "o"), "--per-class", "1"],
+            capsys,
+            fragment,
+            untouched=[tmp_path],
+        )
 
 
 def test_unreachable_url_is_one_line(tmp_path, capsys, monkeypatch):
@@ -119,8 +144,12 @@ def test_unreachable_url_is_one_line(tmp_path, capsys, monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again when the block ends: connections are refused
-    assert_refused(["sample", f"http://127.0.0.1:{port}/cifar10.pkl", "--out", str(tmp_path / "o")], capsys,
-                   f"127.0.0.1:{port}", untouched=[tmp_path / "o"])
+    assert_refused(
+        ["sample", f"http://127.0.0.1:{port}/cifar10.pkl", "--out", str(tmp_path / "o")],
+        capsys,
+        f"127.0.0.1:{port}",
+        untouched=[tmp_path / "o"],
+    )
 
 
 def test_source_option_values_are_typed(capsys):
@@ -140,8 +169,10 @@ def test_source_option_values_are_typed(capsys):
     assert source_options_for("noise", [(None, "std", 0.2), ("noise", "mean", 0.4)]) == {"std": 0.2, "mean": 0.4}
     with pytest.raises(ValueError, match="calibrates on 'noise' only"):
         source_options_for("noise", [("teacher", "truncation_psi", 0.7)])
-    for argv in (["quantize", "m.onnx", "--calibration", "noise", "--out", "o", "--source-option", "steps"],
-                 ["quantize-study", "--source-option", "teacher-truncation"]):
+    for argv in (
+        ["quantize", "m.onnx", "--calibration", "noise", "--out", "o", "--source-option", "steps"],
+        ["quantize-study", "--source-option", "teacher-truncation"],
+    ):
         assert_refused(argv, capsys, "[SOURCE:]KEY=VALUE")
 
 
@@ -156,8 +187,12 @@ def test_app_port_in_use_is_one_line(capsys):
 
 
 def test_demo_only_names_a_notebook_that_does_not_exist(tmp_path, capsys):
-    assert_refused(["demo", "--only", "99", "--output", str(tmp_path / "demo")], capsys,
-                   "--only 99: no notebook name starts with that; the notebooks are 01_", untouched=[tmp_path])
+    assert_refused(
+        ["demo", "--only", "99", "--output", str(tmp_path / "demo")],
+        capsys,
+        "--only 99: no notebook name starts with that; the notebooks are 01_",
+        untouched=[tmp_path],
+    )
 
 
 def test_empty_data_root_offline_is_one_line(tmp_path, capsys, monkeypatch):

@@ -1,4 +1,5 @@
 """Calibration sources: size, class balance, range, determinism, BN-matching, errors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from gsoc_helpers.calibration import (available_sources, balanced_labels, bn_loss, get_calibration,
-                                      register_source)
+from gsoc_helpers.calibration import available_sources, balanced_labels, bn_loss, get_calibration, register_source
 
 
 def _check(cs, size):
@@ -21,8 +21,14 @@ class TinyNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         torch.manual_seed(0)
-        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU(),
-                                  nn.Conv2d(8, 16, 3, 2, 1), nn.BatchNorm2d(16), nn.ReLU())
+        self.body = nn.Sequential(
+            nn.Conv2d(3, 8, 3, 2, 1),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.Conv2d(8, 16, 3, 2, 1),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
+        )
         self.head = nn.Linear(16, 10)
         with torch.no_grad():  # reachable, non-trivial running statistics: those of smooth coloured images
             for bn in (self.body[1], self.body[4]):
@@ -66,11 +72,16 @@ def test_real_from_folder(data_root):
 def test_synthetic_from_dataset_folder(tmp_path):
     from gsoc_helpers.data.synthetic import SyntheticDatasetWriter
 
-    w = SyntheticDatasetWriter(tmp_path / "syn", generator_name="t", generator_checksum="0", per_class=3, z_dim=4,
-                               shard_size=30)
+    w = SyntheticDatasetWriter(
+        tmp_path / "syn", generator_name="t", generator_checksum="0", per_class=3, z_dim=4, shard_size=30
+    )
     rng = np.random.default_rng(0)
-    w.write_shard(0, rng.integers(0, 256, (30, 32, 32, 3), dtype=np.uint8), np.arange(30) % 10,
-                  rng.standard_normal((30, 4)).astype(np.float32))
+    w.write_shard(
+        0,
+        rng.integers(0, 256, (30, 32, 32, 3), dtype=np.uint8),
+        np.arange(30) % 10,
+        rng.standard_normal((30, 4)).astype(np.float32),
+    )
     cs = get_calibration("student", 20, seed=1, dataset=tmp_path / "syn")
     _check(cs, 20)
 

@@ -1,11 +1,16 @@
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from gsoc_helpers.data import (
+    CIFAR10_CLASSES,
+    DataError,
+    ImageDataset,
+    load_cifar10,
+    load_image_folder,
+    load_python_batches,
+)
+
 from conftest import write_image_folder, write_python_batches
-from gsoc_helpers.data import CIFAR10_CLASSES, DataError, ImageDataset, load_cifar10, load_image_folder, \
-    load_python_batches
 
 
 def test_python_batches_roundtrip(tmp_path):

@@ -1,5 +1,6 @@
 """Several processes unpacking the CIFAR-10 tarball into one cache at once all get the complete batches
 (issue #21: 7 of 24 runs failed part-way before the unpacking took a lock)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -82,10 +83,23 @@ def test_unpacking_waits_for_the_lock(tmp_path, monkeypatch):
         assert p.is_alive() and not (target / BATCH_FOLDER).exists()
     p.join(30)
     assert p.exitcode == 0 and (target / BATCH_FOLDER / "batches.meta").is_file()
-    np.testing.assert_array_equal(sorted(x.name for x in (target / BATCH_FOLDER).iterdir()),
-                                  sorted(["batches.meta", "data_batch_1", "data_batch_2", "data_batch_3",
-                                          "data_batch_4", "data_batch_5", "readme.html", "test_batch"]))
+    np.testing.assert_array_equal(
+        sorted(x.name for x in (target / BATCH_FOLDER).iterdir()),
+        sorted(
+            [
+                "batches.meta",
+                "data_batch_1",
+                "data_batch_2",
+                "data_batch_3",
+                "data_batch_4",
+                "data_batch_5",
+                "readme.html",
+                "test_batch",
+            ]
+        ),
+    )
 
 
-pytestmark = pytest.mark.skipif(not hasattr(mp, "get_context") or "fork" not in mp.get_all_start_methods(),
-                                reason="needs the fork start method")
+pytestmark = pytest.mark.skipif(
+    not hasattr(mp, "get_context") or "fork" not in mp.get_all_start_methods(), reason="needs the fork start method"
+)

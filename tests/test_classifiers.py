@@ -1,8 +1,8 @@
 """Classifier zoo: key names/shapes, safe loading, checksums, clear errors, offline accuracy."""
+
 from __future__ import annotations
 
 import hashlib
-import os
 
 import pytest
 import torch
@@ -11,15 +11,38 @@ from gsoc_helpers.models.classifiers import CLASSIFIERS, akamaster, chenyaofo, g
 from gsoc_helpers.models.classifiers._weights import fetch, load_state_dict
 
 # published #Params (M) from chenyaofo/pytorch-cifar-models README
-PARAMS_M = {"resnet20": 0.27, "vgg11_bn": 9.76, "mobilenetv2_x0_5": 0.70, "shufflenetv2_x0_5": 0.35,
-            "repvgg_a0": 7.84, "mobilenetv2_x1_4": 4.33, "shufflenetv2_x2_0": 5.37}
-KEYS = {"resnet20": ["layer2.0.downsample.0.weight", "layer2.0.downsample.1.running_var", "fc.weight"],
-        "vgg11_bn": ["features.0.bias", "features.1.running_mean", "classifier.6.weight"],
-        "mobilenetv2_x0_5": ["features.0.0.weight", "features.1.conv.0.0.weight", "features.2.conv.3.weight",
-                             "classifier.1.weight"],
-        "shufflenetv2_x0_5": ["conv1.1.weight", "stage2.0.branch1.2.weight", "stage2.1.branch2.6.weight", "conv5.0.weight", "fc.bias"],
-        "repvgg_a0": ["stage0.rbr_dense.conv.weight", "stage1.1.rbr_identity.weight", "stage4.0.rbr_1x1.bn.bias",
-                      "linear.weight"]}
+PARAMS_M = {
+    "resnet20": 0.27,
+    "vgg11_bn": 9.76,
+    "mobilenetv2_x0_5": 0.70,
+    "shufflenetv2_x0_5": 0.35,
+    "repvgg_a0": 7.84,
+    "mobilenetv2_x1_4": 4.33,
+    "shufflenetv2_x2_0": 5.37,
+}
+KEYS = {
+    "resnet20": ["layer2.0.downsample.0.weight", "layer2.0.downsample.1.running_var", "fc.weight"],
+    "vgg11_bn": ["features.0.bias", "features.1.running_mean", "classifier.6.weight"],
+    "mobilenetv2_x0_5": [
+        "features.0.0.weight",
+        "features.1.conv.0.0.weight",
+        "features.2.conv.3.weight",
+        "classifier.1.weight",
+    ],
+    "shufflenetv2_x0_5": [
+        "conv1.1.weight",
+        "stage2.0.branch1.2.weight",
+        "stage2.1.branch2.6.weight",
+        "conv5.0.weight",
+        "fc.bias",
+    ],
+    "repvgg_a0": [
+        "stage0.rbr_dense.conv.weight",
+        "stage1.1.rbr_identity.weight",
+        "stage4.0.rbr_1x1.bn.bias",
+        "linear.weight",
+    ],
+}
 
 
 @pytest.mark.parametrize("name", sorted(PARAMS_M))
@@ -59,7 +82,9 @@ def _fake_th(tmp_path):
 def test_akamaster_download_checksum_and_prefix(tmp_path, monkeypatch):
     monkeypatch.setenv("GSOC_CACHE_DIR", str(tmp_path / "cache"))
     ref, blob, prefix = _fake_th(tmp_path)
-    path = fetch(blob.as_uri(), prefix, "classifiers/x/blob.th", subdir="akamaster")  # file:// URL, same code path as https
+    path = fetch(
+        blob.as_uri(), prefix, "classifiers/x/blob.th", subdir="akamaster"
+    )  # file:// URL, same code path as https
     assert path.parent == tmp_path / "cache" / "akamaster"
     model = akamaster.AkamasterResNet(3)
     model.load_state_dict(load_state_dict(path), strict=True)  # module. prefix stripped, weights_only load
@@ -72,8 +97,10 @@ def test_akamaster_download_checksum_and_prefix(tmp_path, monkeypatch):
 def test_missing_weights_is_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("GSOC_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("GSOC_DOWNLOAD_MIRROR", raising=False)
-    with pytest.raises(FileNotFoundError, match="cannot download absent-12345678.th .*GSOC_DOWNLOAD_MIRROR.*"
-                                                "<data root>/classifiers/x/absent-12345678.th"):
+    with pytest.raises(
+        FileNotFoundError,
+        match="cannot download absent-12345678.th .*GSOC_DOWNLOAD_MIRROR.*<data root>/classifiers/x/absent-12345678.th",
+    ):
         fetch((tmp_path / "absent-12345678.th").as_uri(), "12345678", "classifiers/x/absent-12345678.th")
 
 

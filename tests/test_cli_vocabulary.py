@@ -1,6 +1,7 @@
 """One command-line vocabulary (gsoc_helpers.cli.args): --out, --psi, --source-option and --max-drop mean the same
 on every command, old spellings still parse, default output folders come from config, and building the parser
 imports no torch (so --help is fast)."""
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,11 @@ def _help(argv: list[str], capsys) -> str:
 
 
 def test_building_the_parser_imports_no_torch():
-    code = ("import sys; from gsoc_helpers.cli import build_parser; build_parser(); "
-            "import json; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('torch', 'openvino', 'nncf', 'torch_fidelity', 'torchvision'))))")
+    code = (
+        "import sys; from gsoc_helpers.cli import build_parser; build_parser(); "
+        "import json; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'openvino', 'nncf', 'torch_fidelity', 'torchvision'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert json.loads(out.stdout) == []
 
@@ -31,12 +34,14 @@ def test_building_the_parser_imports_no_torch():
 def test_every_command_help_runs_in_a_fresh_process_without_torch():
     commands = sorted(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
     assert len(commands) >= len(COMMAND_MODULES)
-    code = ("import sys, contextlib, io\nfrom gsoc_helpers.cli import main\n"
-            f"for c in {commands!r}:\n"
-            "    with contextlib.redirect_stdout(io.StringIO()):\n"
-            "        try:\n            main([c, '--help'])\n        except SystemExit as e:\n"
-            "            assert e.code == 0, c\n"
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys, contextlib, io\nfrom gsoc_helpers.cli import main\n"
+        f"for c in {commands!r}:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        try:\n            main([c, '--help'])\n        except SystemExit as e:\n"
+        "            assert e.code == 0, c\n"
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "False", out.stderr
 
@@ -49,8 +54,16 @@ def test_out_is_the_one_output_flag_and_old_spellings_still_parse(capsys):
     assert p.parse_args(["distill", "--out", "c"]).out_dir == p.parse_args(["distill", "--out-dir", "c"]).out_dir
     assert p.parse_args(["sample", "teacher", "--truncation-psi", "0.5"]).psi == 0.5
     assert p.parse_args(["sample", "teacher", "--psi", "0.5"]).psi == p.parse_args(["fid", "x", "--psi", "0.5"]).psi
-    for argv in (["demo"], ["train-teacher"], ["distill"], ["sample", "g"], ["export", "g"], ["quantize-study"],
-                 ["reproduce-2022"], ["import-fakecifar10", "src"]):
+    for argv in (
+        ["demo"],
+        ["train-teacher"],
+        ["distill"],
+        ["sample", "g"],
+        ["export", "g"],
+        ["quantize-study"],
+        ["reproduce-2022"],
+        ["import-fakecifar10", "src"],
+    ):
         text = _help(argv, capsys)
         assert "--out DIR" in text and "--out-dir" not in text and "--output" not in text, argv
     assert "--truncation-psi" not in _help(["sample", "g"], capsys)
@@ -83,8 +96,25 @@ def test_max_drop_is_in_points_on_every_command(monkeypatch, capsys):
         raise ValueError("stop here")
 
     monkeypatch.setattr("gsoc_helpers.quantization.tool.quantize_model", fake_quantize_model)
-    assert main(["quantize", "m.onnx", "--calibration", "noise", "--out", "o", "--max-drop", "2",
-                 "--source-option", "std=0.2", "--source-option", "noise:mean=0.4"]) == 2
+    assert (
+        main(
+            [
+                "quantize",
+                "m.onnx",
+                "--calibration",
+                "noise",
+                "--out",
+                "o",
+                "--max-drop",
+                "2",
+                "--source-option",
+                "std=0.2",
+                "--source-option",
+                "noise:mean=0.4",
+            ]
+        )
+        == 2
+    )
     assert seen["max_drop"] == 0.02 and seen["source_options"] == {"std": 0.2, "mean": 0.4}
     for argv in (["quantize", "m", "--calibration", "noise", "--out", "o"], ["quantize-study"]):
         assert "in points" in _help(argv, capsys)
@@ -95,7 +125,8 @@ def test_max_drop_is_in_points_on_every_command(monkeypatch, capsys):
 
 def test_sample_takes_the_same_generator_names_as_fid(tmp_path, capsys):
     """`sample teacher` works like `fid teacher`: one load_generator with one alias table behind both."""
-    assert main(["sample", "teacher", "--per-class", "1", "--out", str(tmp_path / "t"), "--threads", "1"]) == 0, \
+    assert main(["sample", "teacher", "--per-class", "1", "--out", str(tmp_path / "t"), "--threads", "1"]) == 0, (
         capsys.readouterr().err
+    )
     manifest = json.loads((tmp_path / "t" / "manifest.json").read_text())
     assert manifest["generator_name"] == "teacher" and manifest["total"] == 10

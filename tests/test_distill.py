@@ -1,4 +1,5 @@
 """Distillation trainer: a short run, bitwise resume on CPU, DDP smoke test on gloo with 2 processes."""
+
 from __future__ import annotations
 
 import json
@@ -10,9 +11,11 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
-from conftest import tiny_cfg, tiny_real
 
 from gsoc_helpers.training.distill import DistillConfig, DistillTrainer, run_distill
+
+from conftest import tiny_cfg, tiny_real
+
 
 def _states(tr: DistillTrainer) -> dict[str, torch.Tensor]:
     out = {}
@@ -28,8 +31,18 @@ def test_short_run_outputs(tmp_path):
     run = Path(cfg.out_dir)
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [1, 2, 3, 4]
-    for key in ("feat", "pix", "adv_distill", "adv_fresh", "g_total", "d_distill", "d_real", "d_total",
-                "lambda_pix", "images_per_s"):
+    for key in (
+        "feat",
+        "pix",
+        "adv_distill",
+        "adv_fresh",
+        "g_total",
+        "d_distill",
+        "d_real",
+        "d_total",
+        "lambda_pix",
+        "images_per_s",
+    ):
         assert all(np.isfinite(r[key]) for r in lines), key
     assert lines[0]["lambda_pix"] == pytest.approx(0.2)
     assert (run / "samples" / "step_0000003.png").is_file() and (run / "student_ema.safetensors").is_file()
@@ -87,7 +100,7 @@ def test_ddp_two_cpu_processes(tmp_path):
     g0 = torch.load(tmp_path / "G0.pt", weights_only=True)
     g1 = torch.load(tmp_path / "G1.pt", weights_only=True)
     for k in g0:
-        if "running" not in k and "num_batches" not in k:   # weights are synchronised by DDP
+        if "running" not in k and "num_batches" not in k:  # weights are synchronised by DDP
             assert torch.allclose(g0[k], g1[k]), k
     lines = (Path(cfg.out_dir) / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 3 and json.loads(lines[-1])["step"] == 3  # rank 0 logs alone

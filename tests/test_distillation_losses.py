@@ -1,11 +1,17 @@
 """Distillation losses against hand-computed values on tiny tensors."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
 from gsoc_helpers.losses import (
-    DistillLossWeights, LambdaPixSchedule, discriminator_loss, feature_loss, generator_loss, pixel_loss,
+    DistillLossWeights,
+    LambdaPixSchedule,
+    discriminator_loss,
+    feature_loss,
+    generator_loss,
+    pixel_loss,
 )
 from gsoc_helpers.models.discriminator import ProjectionDiscriminator
 
@@ -37,9 +43,9 @@ def test_lambda_pix_schedule_is_per_epoch():
 
 
 def test_generator_total_by_hand():
-    ft, fs = [torch.zeros(1, 1)] * 4, [torch.ones(1, 1)] * 4           # feat = 1/16 + 1/8 + 1/4 + 1 = 1.4375
-    s, t = torch.full((1, 3, 2, 2), 0.5), torch.zeros(1, 3, 2, 2)        # pix = 0.5
-    ls, lf = torch.tensor([2.0, 0.0]), torch.tensor([-1.0, -3.0])        # -mean = -1 and 2
+    ft, fs = [torch.zeros(1, 1)] * 4, [torch.ones(1, 1)] * 4  # feat = 1/16 + 1/8 + 1/4 + 1 = 1.4375
+    s, t = torch.full((1, 3, 2, 2), 0.5), torch.zeros(1, 3, 2, 2)  # pix = 0.5
+    ls, lf = torch.tensor([2.0, 0.0]), torch.tensor([-1.0, -3.0])  # -mean = -1 and 2
     total, terms = generator_loss(ft, fs, s, t, ls, lf, lambda_pix=0.2)
     assert terms["feat"].item() == pytest.approx(1.4375) and terms["pix"].item() == pytest.approx(0.5)
     assert terms["adv_distill"].item() == pytest.approx(-1.0) and terms["adv_fresh"].item() == pytest.approx(2.0)

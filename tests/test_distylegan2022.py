@@ -5,6 +5,7 @@ generation/model/network.py): keys project.*, fc.*, upsample1..3.*, img.*; one-h
 2,054,368 parameters at the defaults. It is saved the way the original saved it: torch.save(state_dict) +
 config.json with the original's keys.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,17 @@ from torch import nn
 from gsoc_helpers.models.distylegan2022 import DiStyleGAN2022
 from gsoc_helpers.models.registry import load_generator, save_generator
 
-ORIGINAL_DEFAULTS = {"c_dim": 10, "z_dim": 512, "ngf": 256, "ndf": 128, "lambda_pixel": 0.2, "lambda_ganG": 0.01,
-                     "lambda_ganD": 0.2, "project_dim": 128, "nc": 3}
+ORIGINAL_DEFAULTS = {
+    "c_dim": 10,
+    "z_dim": 512,
+    "ngf": 256,
+    "ndf": 128,
+    "lambda_pixel": 0.2,
+    "lambda_ganG": 0.01,
+    "lambda_ganD": 0.2,
+    "project_dim": 128,
+    "nc": 3,
+}
 
 
 class ReferenceGenerator(nn.Module):
@@ -31,8 +41,11 @@ class ReferenceGenerator(nn.Module):
         self.fc = nn.Sequential(nn.Linear(project_dim + c_dim, 32 * ngf, bias=False), nn.BatchNorm1d(32 * ngf))
         for i, c in enumerate((ngf, ngf // 2, ngf // 4), start=1):
             # index 0 of the original Sequential is the parameter-free Upsample: keep the indices aligned
-            setattr(self, f"upsample{i}", nn.Sequential(nn.Identity(), nn.Conv2d(c, c, 3, padding=1, bias=False),
-                                                        nn.BatchNorm2d(c)))
+            setattr(
+                self,
+                f"upsample{i}",
+                nn.Sequential(nn.Identity(), nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)),
+            )
         self.img = nn.Sequential(nn.Conv2d(ngf // 8, nc, 3, padding=1, bias=False))
 
     @staticmethod
@@ -141,8 +154,20 @@ def test_cli_sample_from_original_checkpoint(tmp_path, capsys):
     from gsoc_helpers.cli import main
 
     _write_original(tmp_path / "ckpt")
-    rc = main(["sample", str(tmp_path / "ckpt"), "--out", str(tmp_path / "ds"), "--per-class", "2",
-               "--shard", "0/1", "--device", "cpu"])
+    rc = main(
+        [
+            "sample",
+            str(tmp_path / "ckpt"),
+            "--out",
+            str(tmp_path / "ds"),
+            "--per-class",
+            "2",
+            "--shard",
+            "0/1",
+            "--device",
+            "cpu",
+        ]
+    )
     assert rc == 0, capsys.readouterr()
     from gsoc_helpers.data.synthetic import SyntheticDataset
 

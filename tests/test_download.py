@@ -24,15 +24,21 @@ def test_download_verifies_full_and_prefix_checksums(tmp_path):
 import json  # noqa: E402
 import urllib.error  # noqa: E402
 
-from gsoc_helpers import download as dl  # noqa: E402
 from cli_checks import assert_refused  # noqa: E402
+
+from gsoc_helpers import download as dl  # noqa: E402
+
 from official_fixtures import loopback_mirror, write_cifar10_tarball  # noqa: E402
 
 
 def _official(tmp_path, payload: bytes, name: str = "weights-x.pth") -> tuple[dl.OfficialFile, str]:
     digest = hashlib.sha256(payload).hexdigest()
-    return dl.OfficialFile(url=f"https://example.invalid/releases/{name}", cache_subdir="t",
-                           data_root_path=f"t/{name}", sha256_prefix=digest[:8]), digest
+    return dl.OfficialFile(
+        url=f"https://example.invalid/releases/{name}",
+        cache_subdir="t",
+        data_root_path=f"t/{name}",
+        sha256_prefix=digest[:8],
+    ), digest
 
 
 @pytest.fixture
@@ -92,8 +98,12 @@ def test_no_network_no_data_root_one_line_error(isolated, monkeypatch):
 def test_cli_reports_missing_official_file_in_one_line(isolated, monkeypatch, capsys):
     with loopback_mirror(isolated / "mirror") as (base, _):  # an empty mirror: 404 for cifar10.pkl
         monkeypatch.setenv(dl.MIRROR_ENV, base)
-        line = assert_refused(["sample", "cifar10", "--per-class", "1", "--out", str(isolated / "o")], capsys,
-                              "cifar10.pkl", [isolated / "o"])
+        line = assert_refused(
+            ["sample", "cifar10", "--per-class", "1", "--out", str(isolated / "o")],
+            capsys,
+            "cifar10.pkl",
+            [isolated / "o"],
+        )
     assert dl.MIRROR_ENV in line
 
 
@@ -136,5 +146,6 @@ def test_published_checksums_registered():
     for fname, prefix, _, _ in akamaster.WEIGHTS.values():
         assert fname.endswith(f"-{prefix}.th")
     with pytest.raises(ValueError, match="already registered"):
-        dl.register_official(dl.OfficialFile(url="https://other.invalid/cifar10.pkl", cache_subdir="x",
-                                             data_root_path="x"))
+        dl.register_official(
+            dl.OfficialFile(url="https://other.invalid/cifar10.pkl", cache_subdir="x", data_root_path="x")
+        )

@@ -1,6 +1,7 @@
 """Downloads against misbehaving HTTP servers on 127.0.0.1 (issue #21): a truncated checksum-less file is never
 recorded, a stalled or dripping server ends in one line, malformed HTTP is one line, and a user's URL never shares
 a cache entry with an official file of the same name."""
+
 from __future__ import annotations
 
 import contextlib
@@ -17,6 +18,7 @@ from cli_checks import assert_refused
 
 from gsoc_helpers import download as dl
 from gsoc_helpers.models.stylegan2_ada.pickle_loader import load_stylegan2_ada
+
 from official_fixtures import loopback_mirror, write_cifar10_snapshot
 
 
@@ -24,6 +26,7 @@ from official_fixtures import loopback_mirror, write_cifar10_snapshot
 def raw_server(respond: Callable) -> Iterator[str]:
     """A TCP server on 127.0.0.1: each connection's request head is read, then ``respond(socket)`` writes raw bytes.
     Yields the base URL. Every handler ends within seconds, so a test can never hang on it."""
+
     class Handler(socketserver.BaseRequestHandler):
         def handle(self) -> None:
             self.request.settimeout(5)
@@ -100,8 +103,13 @@ def test_malformed_http_is_one_line(case, isolated, monkeypatch, capsys):
     answer, fragment = MALFORMED[case]
     with raw_server(lambda sock: sock.sendall(answer)) as base:
         monkeypatch.setenv(dl.MIRROR_ENV, base)
-        err = assert_refused(["sample", "cifar10", "--per-class", "1", "--out", str(isolated / "o")], capsys,
-                             fragment, [isolated / "o"], progress=True)  # the download's bar was drawn
+        err = assert_refused(
+            ["sample", "cifar10", "--per-class", "1", "--out", str(isolated / "o")],
+            capsys,
+            fragment,
+            [isolated / "o"],
+            progress=True,
+        )  # the download's bar was drawn
     assert "cifar10.pkl" in err and dl.MIRROR_ENV in err, err
     assert _cache_files(isolated / "cache") == [] and not (isolated / "o").exists()
 
@@ -141,11 +149,15 @@ def test_user_url_never_shares_the_official_cache_entry(isolated, monkeypatch, o
     user = write_cifar10_snapshot(isolated / "srv" / "user" / "cifar10.pkl", seed=1)
     with loopback_mirror(isolated / "srv") as (base, _):
         monkeypatch.setenv(dl.MIRROR_ENV, base)
-        steps = [("official", lambda: load_stylegan2_ada("cifar10")),
-                 ("user", lambda: load_stylegan2_ada(f"{base}/user/cifar10.pkl"))]
+        steps = [
+            ("official", lambda: load_stylegan2_ada("cifar10")),
+            ("user", lambda: load_stylegan2_ada(f"{base}/user/cifar10.pkl")),
+        ]
         got = {name: load() for name, load in (steps if official_first else steps[::-1])}
-    want = {"official": hashlib.sha256(official.read_bytes()).hexdigest(),
-            "user": hashlib.sha256(user.read_bytes()).hexdigest()}
+    want = {
+        "official": hashlib.sha256(official.read_bytes()).hexdigest(),
+        "user": hashlib.sha256(user.read_bytes()).hexdigest(),
+    }
     assert {k: g.checksum for k, g in got.items()} == want
     assert got["official"].source != got["user"].source
     for name, g in got.items():
@@ -174,8 +186,11 @@ def test_truncated_file_recorded_by_an_older_version_is_fetched_again(isolated, 
         monkeypatch.setenv(dl.MIRROR_ENV, base)
         path = dl.fetch_official(dl.NVIDIA_CIFAR10_PKL, progress=False)
         assert path.read_bytes() == snapshot and requested == ["/cifar10.pkl"]
-        assert path.with_name("cifar10.pkl.sha256").read_text().split() == [hashlib.sha256(snapshot).hexdigest(),
-                                                                            "cifar10.pkl", dl.PARSED_MARK]
+        assert path.with_name("cifar10.pkl.sha256").read_text().split() == [
+            hashlib.sha256(snapshot).hexdigest(),
+            "cifar10.pkl",
+            dl.PARSED_MARK,
+        ]
         n = len(parsed)
         assert dl.fetch_official(dl.NVIDIA_CIFAR10_PKL, progress=False) == path and len(parsed) == n  # not again
         assert requested == ["/cifar10.pkl"]

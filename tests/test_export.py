@@ -1,5 +1,6 @@
 """OpenVINO export: FP32 matches PyTorch for any ψ, INT8 (project PTQConfig) stays close to FP32 (PSNR), IR
 round trip, psnr()."""
+
 from __future__ import annotations
 
 import math

@@ -1,18 +1,20 @@
 """FakeCIFAR10 (2022 layout) -> synthetic-dataset format, with a folder written the way create_dataset.py wrote it."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 from cli_checks import assert_refused
-from official_fixtures import FAKECIFAR10_BATCH as BATCH
-from official_fixtures import FAKECIFAR10_Z_DIM as Z_DIM
-from official_fixtures import write_fakecifar10
 
 from gsoc_helpers.calibration import get_calibration
 from gsoc_helpers.cli import main
 from gsoc_helpers.data.fakecifar10 import import_fakecifar10
 from gsoc_helpers.data.synthetic import SyntheticDataset
+
+from official_fixtures import FAKECIFAR10_BATCH as BATCH
+from official_fixtures import FAKECIFAR10_Z_DIM as Z_DIM
+from official_fixtures import write_fakecifar10
 
 
 def test_noise_file_holds_its_batch_storage(tmp_path):
@@ -45,14 +47,20 @@ def test_cli_import_and_one_line_errors(tmp_path, capsys):
     assert main(["import-fakecifar10", str(tmp_path / "fc"), "--out", str(tmp_path / "o"), "--per-class", "1"]) == 0
     assert "imported 10 classes x 1 images" in capsys.readouterr().out
     assert len(SyntheticDataset(tmp_path / "o")) == 10
-    cases = [([str(tmp_path / "nope")], "does not exist"),
-             ([str(tmp_path / "o")], "no class_<k> folders"),
-             ([str(tmp_path / "fc"), "--per-class", "3"], "per_class must be in [1, 2]")]
+    cases = [
+        ([str(tmp_path / "nope")], "does not exist"),
+        ([str(tmp_path / "o")], "no class_<k> folders"),
+        ([str(tmp_path / "fc"), "--per-class", "3"], "per_class must be in [1, 2]"),
+    ]
     for argv, msg in cases:
         assert_refused(["import-fakecifar10", *argv, "--out", str(tmp_path / "x")], capsys, msg, [tmp_path])
     (tmp_path / "fc" / "class_3" / "noise_1.pt").unlink()
-    assert_refused(["import-fakecifar10", str(tmp_path / "fc"), "--out", str(tmp_path / "y")], capsys,
-                   "has no noise_1.pt beside it", [tmp_path / "y"])
+    assert_refused(
+        ["import-fakecifar10", str(tmp_path / "fc"), "--out", str(tmp_path / "y")],
+        capsys,
+        "has no noise_1.pt beside it",
+        [tmp_path / "y"],
+    )
     torch.save({"z": torch.nn.Linear(2, 2)}, tmp_path / "fc" / "class_3" / "noise_1.pt")  # code, not a tensor
     with pytest.raises(ValueError, match="not a weights-only torch tensor file"):
         import_fakecifar10(tmp_path / "fc", tmp_path / "z", progress=False)

@@ -1,4 +1,5 @@
 """torch-fidelity metrics: offline Inception (golden features, FID sanity) and input plumbing (tiny extractor)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -7,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
 from doubles import LinearGenerator
+from torch import nn
 
 from gsoc_helpers.metrics import fidelity as F
 
@@ -30,6 +30,7 @@ def _offline_root(shared_data_root: Path) -> Path:
 
 
 # ------------------------------------------------------------------------- real Inception (data root needed)
+
 
 @pytest.mark.slow
 def test_golden_inception_features(shared_data_root):
@@ -70,6 +71,7 @@ def test_offline_inception_refuses_inception_score(shared_data_root):
 
 # ------------------------------------------------------------------------- no data root needed
 
+
 def test_offline_weights_checked_by_sha256(tmp_path):
     bad = tmp_path / "inception" / F.OFFLINE_INCEPTION_FILE
     bad.parent.mkdir()
@@ -86,9 +88,9 @@ def test_resolve_extractor_without_data_root(monkeypatch, tmp_path):
     """No offline trunk: torch-fidelity's weights file comes through gsoc_helpers.download (here a loopback mirror)."""
     import json
 
-    from official_fixtures import loopback_mirror, sha256_of
-
     from gsoc_helpers.download import TORCH_FIDELITY_INCEPTION
+
+    from official_fixtures import loopback_mirror, sha256_of
 
     monkeypatch.delenv("GSOC_DATA_ROOT", raising=False)
     monkeypatch.setenv("GSOC_CACHE_DIR", str(tmp_path / "cache"))
@@ -141,8 +143,16 @@ def TinyGenerator() -> LinearGenerator:
 def test_compute_fidelity_generator_vs_cifar_reference_caches(data_root):
     name = _register_tiny()
     gen = TinyGenerator()
-    res = F.compute_fidelity(gen, metrics=("fid", "kid", "prc"), n_generated=40, reference_split="train",
-                             reference_source="exact", reference_n=20, feature_extractor=name, batch_size=16)
+    res = F.compute_fidelity(
+        gen,
+        metrics=("fid", "kid", "prc"),
+        n_generated=40,
+        reference_split="train",
+        reference_source="exact",
+        reference_n=20,
+        feature_extractor=name,
+        batch_size=16,
+    )
     assert set(res.values) >= {"fid", "kid", "precision", "recall"}
     assert res.values["fid"] > 0 and np.isfinite(res.values["fid"])
     p = res.protocol
@@ -151,8 +161,16 @@ def test_compute_fidelity_generator_vs_cifar_reference_caches(data_root):
     assert sorted(np.bincount(gen.seen)) == [4] * 10  # class-balanced labels
     cached = list((Path(data_root).parent / "cache" / "fidelity").glob("*train-n20*"))
     assert cached, "reference features/statistics should be cached per (dataset, split, n)"
-    again = F.compute_fidelity(TinyGenerator(), metrics=("fid", "kid", "prc"), n_generated=40, reference_split="train",
-                               reference_source="exact", reference_n=20, feature_extractor=name, batch_size=16)
+    again = F.compute_fidelity(
+        TinyGenerator(),
+        metrics=("fid", "kid", "prc"),
+        n_generated=40,
+        reference_split="train",
+        reference_source="exact",
+        reference_n=20,
+        feature_extractor=name,
+        batch_size=16,
+    )
     assert again.values["fid"] == pytest.approx(res.values["fid"], rel=1e-9)
 
 
@@ -162,8 +180,16 @@ def test_compute_fidelity_synthetic_folder_and_arrays(tmp_path, monkeypatch):
     monkeypatch.setenv("GSOC_CACHE_DIR", str(tmp_path / "cache"))
     name = _register_tiny()
     rng = np.random.default_rng(0)
-    w = SyntheticDatasetWriter(tmp_path / "syn", generator_name="fake", generator_checksum="0" * 64, num_classes=2,
-                               per_class=6, z_dim=4, shard_size=12, class_names=("a", "b"))
+    w = SyntheticDatasetWriter(
+        tmp_path / "syn",
+        generator_name="fake",
+        generator_checksum="0" * 64,
+        num_classes=2,
+        per_class=6,
+        z_dim=4,
+        shard_size=12,
+        class_names=("a", "b"),
+    )
     imgs = rng.integers(0, 256, (12, 32, 32, 3), dtype=np.uint8)
     w.write_shard(0, imgs, np.arange(12, dtype=np.int64) % 2, np.zeros((12, 4), np.float32))
     res = F.compute_fidelity(str(tmp_path / "syn"), reference=imgs, metrics=("fid",), feature_extractor=name)
@@ -199,8 +225,15 @@ def test_poisoned_fidelity_cache_never_runs_code(data_root, tmp_path):
     from gsoc_helpers.metrics import feature_cache
 
     name = _register_tiny()
-    kw = dict(metrics=("fid", "kid"), n_generated=20, reference_split="train", reference_source="exact",
-              reference_n=20, feature_extractor=name, batch_size=16)
+    kw = dict(
+        metrics=("fid", "kid"),
+        n_generated=20,
+        reference_split="train",
+        reference_source="exact",
+        reference_n=20,
+        feature_extractor=name,
+        batch_size=16,
+    )
     cache = Path(data_root).parent / "cache" / "fidelity"
     cache.mkdir(parents=True)
     marker = tmp_path / "pwned"

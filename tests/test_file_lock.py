@@ -1,5 +1,6 @@
 """gsoc_helpers.file_lock: one holder at a time; the lock is released when the block ends, an error included. (Four
 processes unpacking CIFAR-10 into one cache under it: test_cifar10_concurrent.py.)"""
+
 from __future__ import annotations
 
 import sys

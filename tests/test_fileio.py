@@ -1,4 +1,5 @@
 """gsoc_helpers.fileio: write-fsync-rename, one temporary-name scheme, sha256."""
+
 from __future__ import annotations
 
 import hashlib
@@ -6,8 +7,7 @@ import os
 
 import pytest
 
-from gsoc_helpers.fileio import (atomic_path, atomic_write_bytes, atomic_write_text, is_temp_name, sha256_file,
-                                 temp_path)
+from gsoc_helpers.fileio import atomic_path, atomic_write_bytes, atomic_write_text, is_temp_name, sha256_file, temp_path
 
 
 def test_atomic_write_replaces_whole_files_and_leaves_no_temporary(tmp_path):

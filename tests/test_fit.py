@@ -1,4 +1,5 @@
 """gsoc_helpers.models.fit: one state-dict fit check whose message names the first misfits in key order."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,14 +24,20 @@ def test_the_first_misfits_are_named():
     model = _model()
     bad = {**model.state_dict(), "0.weight": torch.zeros(3, 5), "extra": torch.zeros(1)}
     del bad["0.bias"]
-    with pytest.raises(ValueError, match=r"^ckpt: missing key '0.bias'; unexpected key 'extra'; key '0.weight' has "
-                                         r"shape \(3, 5\), expected \(3, 2\)$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^ckpt: missing key '0.bias'; unexpected key 'extra'; key '0.weight' has "
+        r"shape \(3, 5\), expected \(3, 2\)$",
+    ):
         check_state_fits(model, bad, "ckpt")
 
 
 def test_more_than_three_misfits_are_counted_and_the_error_type_is_the_callers():
     model = _model()
-    with pytest.raises(KeyError, match=r"w: missing key '0.weight'; missing key '0.bias'; missing key '1.weight' "
-                                       r"\(and 3 more\)"):
+    with pytest.raises(
+        KeyError,
+        match=r"w: missing key '0.weight'; missing key '0.bias'; missing key '1.weight' "
+        r"\(and 3 more\)",
+    ):
         check_state_fits(model, {}, "w", error=KeyError)
     assert len(state_mismatches(model, {})) == 6  # 0.weight, 0.bias, 1.weight, 1.bias, running mean and var

@@ -1,4 +1,5 @@
 """The ``fractal`` calibration source: FractalDB-style IFS fractals, seeded and class-balanced."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """The full profile's code path end to end: ``demo --profile full --smoke`` with NO data root, every official file
 served by a loopback mirror (127.0.0.1) in its official format, made here (reduced sizes, not the real weights)."""
+
 from __future__ import annotations
 
 import os
@@ -9,11 +10,18 @@ import time
 from pathlib import Path
 
 import pytest
-from official_fixtures import (loopback_mirror, write_checksums, write_chenyaofo_weights, write_cifar10_snapshot,
-                               write_cifar10_tarball, write_inception_weights)
 
 from gsoc_helpers.download import CIFAR10_TARBALL, NVIDIA_CIFAR10_PKL, TORCH_FIDELITY_INCEPTION
 from gsoc_helpers.profiles import run_sizes
+
+from official_fixtures import (
+    loopback_mirror,
+    write_checksums,
+    write_chenyaofo_weights,
+    write_cifar10_snapshot,
+    write_cifar10_tarball,
+    write_inception_weights,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,14 +39,33 @@ def test_demo_full_profile_smoke_against_loopback_mirror(tmp_path):
     checksums = write_checksums(mirror, tmp_path / "checksums.json")  # fixtures stand in for the official files
 
     env = {k: v for k, v in os.environ.items() if k not in ("GSOC_DATA_ROOT", "GSOC_PROFILE")}
-    env.update(GSOC_CACHE_DIR=str(tmp_path / "cache"), GSOC_OUTPUT_DIR=str(tmp_path / "outputs"),
-               GSOC_DOWNLOAD_CHECKSUMS=str(checksums), MPLBACKEND="Agg")
+    env.update(
+        GSOC_CACHE_DIR=str(tmp_path / "cache"),
+        GSOC_OUTPUT_DIR=str(tmp_path / "outputs"),
+        GSOC_DOWNLOAD_CHECKSUMS=str(checksums),
+        MPLBACKEND="Agg",
+    )
     with loopback_mirror(mirror) as (base, requested):
         env["GSOC_DOWNLOAD_MIRROR"] = base
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "gsoc_helpers", "demo", "--profile", "full", "--smoke",
-                               "--output", str(tmp_path / "demo")], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=900)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gsoc_helpers",
+                "demo",
+                "--profile",
+                "full",
+                "--smoke",
+                "--output",
+                str(tmp_path / "demo"),
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         seconds = time.perf_counter() - start
     summary = (tmp_path / "demo" / "SUMMARY.md").read_text()
     assert proc.returncode == 0, f"demo failed after {seconds:.0f} s:\n{summary}\n{proc.stderr[-3000:]}"

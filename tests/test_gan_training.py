@@ -8,8 +8,18 @@ from gsoc_helpers.training.gan import GANTrainConfig, GANTrainer
 
 
 def _cfg(tmp_path, **kw):
-    base = dict(out_dir=str(tmp_path / "run"), steps=4, batch_size=4, ngf=8, ndf=8, z_dim=16,
-                grid_every=0, log_every=1, seed=3, augment="color,translation,cutout")
+    base = dict(
+        out_dir=str(tmp_path / "run"),
+        steps=4,
+        batch_size=4,
+        ngf=8,
+        ndf=8,
+        z_dim=16,
+        grid_every=0,
+        log_every=1,
+        seed=3,
+        augment="color,translation,cutout",
+    )
     base.update(kw)
     return GANTrainConfig(**base)
 
@@ -51,8 +61,9 @@ def test_two_steps_logs_grid_export(tmp_path):
     path = tr.export()
     assert read_generator_metadata(path)["extra"]["train_steps"] == 2
     g = load_generator(path)
-    assert torch.equal(g(torch.ones(1, 16), torch.tensor([1])),
-                       tr.ema.module.eval()(torch.ones(1, 16), torch.tensor([1])))
+    assert torch.equal(
+        g(torch.ones(1, 16), torch.tensor([1])), tr.ema.module.eval()(torch.ones(1, 16), torch.tensor([1]))
+    )
 
 
 def test_resume_equals_uninterrupted(tmp_path):
@@ -97,8 +108,24 @@ def test_cli_train_teacher_on_image_folder(tmp_path, capsys):
         (tmp_path / "imgs" / name).mkdir(parents=True)
         Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "imgs" / name / "0.png")
     out = tmp_path / "cli"
-    argv = ["train-teacher", "--out-dir", str(out), "--steps", "2", "--batch-size", "2", "--ngf", "8",
-            "--ndf", "8", "--grid-every", "0", "--data-source", str(tmp_path / "imgs"), "--no-progress"]
+    argv = [
+        "train-teacher",
+        "--out-dir",
+        str(out),
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--ngf",
+        "8",
+        "--ndf",
+        "8",
+        "--grid-every",
+        "0",
+        "--data-source",
+        str(tmp_path / "imgs"),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["step"] == 2 and (out / "generator_ema.safetensors").is_file()

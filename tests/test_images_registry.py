@@ -118,7 +118,7 @@ def test_interleaved_rates_alternate_engines_and_take_medians():
 def test_registry_refuses_a_second_class_under_a_taken_kind():
     import importlib
 
-    from gsoc_helpers.models.registry import KIND_MODULES, _GENERATORS, register_generator
+    from gsoc_helpers.models.registry import _GENERATORS, KIND_MODULES, register_generator
 
     for kind, module in KIND_MODULES.items():  # the explicit table names the module that registers each kind
         importlib.import_module(module)

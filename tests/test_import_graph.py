@@ -1,5 +1,6 @@
 """The package's module-level import graph has no cycle (every top-level ``import``/``from ... import`` between
 gsoc_helpers modules, read with ast; imports inside functions are deliberate lazy imports and not counted)."""
+
 from __future__ import annotations
 
 import ast
@@ -50,7 +51,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(u)
         for v in sorted(graph[u]):
             if state.get(v) == 1:
-                return stack[stack.index(v):] + [v]
+                return stack[stack.index(v) :] + [v]
             if not state.get(v) and (found := visit(v)):
                 return found
         stack.pop()

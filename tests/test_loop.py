@@ -1,4 +1,5 @@
 """training.loop: the checkpoint, settings check, metrics log, sample names and time budget both trainers share."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,10 @@ def test_checkpoint_roundtrip_stores_the_settings_and_refuses_changed_ones(tmp_p
 
 
 def test_reads_the_older_distillation_settings_format(tmp_path):
-    legacy = {"step": torch.tensor(1),
-              "config_json": torch.tensor(list(json.dumps({"seed": 5}).encode()), dtype=torch.uint8)}
+    legacy = {
+        "step": torch.tensor(1),
+        "config_json": torch.tensor(list(json.dumps({"seed": 5}).encode()), dtype=torch.uint8),
+    }
     torch.save(legacy, tmp_path / "checkpoint.pt")
     with pytest.raises(ValueError, match=r"seed: 5 -> 0"):
         RunFiles(tmp_path, Settings(), ()).load()

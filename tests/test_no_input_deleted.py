@@ -1,5 +1,6 @@
 """No command deletes, or writes among, its own inputs: an output folder that is, holds or lies inside an input is
 refused in one line (issue #21); ``.partial-PID`` folders of killed runs are cleaned; Ctrl-C says what is kept."""
+
 from __future__ import annotations
 
 import os
@@ -9,11 +10,12 @@ from pathlib import Path
 
 import pytest
 from cli_checks import QUANTIZE_FAST, assert_refused
-from conftest import write_image_folder, write_tiny_synthetic
 from doubles import tiny_onnx
-from official_fixtures import write_fakecifar10
 
 from gsoc_helpers.cli import main
+
+from conftest import write_image_folder, write_tiny_synthetic
+from official_fixtures import write_fakecifar10
 
 
 @pytest.fixture
@@ -23,8 +25,12 @@ def inputs(tmp_path: Path) -> dict[str, Path]:
     (tmp_path / "models" / "notes.txt").write_text("an unrelated file of the user")
     write_image_folder(tmp_path / "cal", per_class=1)
     write_image_folder(tmp_path / "held", per_class=1)
-    return {"root": tmp_path, "onnx": tmp_path / "models" / "tiny.onnx", "cal": tmp_path / "cal",
-            "held": tmp_path / "held"}
+    return {
+        "root": tmp_path,
+        "onnx": tmp_path / "models" / "tiny.onnx",
+        "cal": tmp_path / "cal",
+        "held": tmp_path / "held",
+    }
 
 
 def test_quantize_overwrite_refuses_every_input_and_deletes_nothing(inputs, capsys):
@@ -38,8 +44,18 @@ def test_quantize_overwrite_refuses_every_input_and_deletes_nothing(inputs, caps
         inputs["held"] / "new": "lies inside the held-out folder",
     }
     for out, message in cases.items():
-        argv = ["quantize", onnx, "--calibration", str(inputs["cal"]), "--held-out", str(inputs["held"]),
-                "--out", str(out), "--overwrite", *QUANTIZE_FAST]
+        argv = [
+            "quantize",
+            onnx,
+            "--calibration",
+            str(inputs["cal"]),
+            "--held-out",
+            str(inputs["held"]),
+            "--out",
+            str(out),
+            "--overwrite",
+            *QUANTIZE_FAST,
+        ]
         assert_refused(argv, capsys, message, untouched=[root])  # nothing deleted, nothing added
 
 
@@ -67,13 +83,46 @@ def test_quantize_out_dot_fills_the_current_folder_and_cleans_stale_partials(inp
 def test_train_teacher_and_distill_refuse_their_inputs(tmp_path, capsys):
     write_image_folder(tmp_path / "imgs", per_class=1)
     syn = write_tiny_synthetic(tmp_path / "syn")
-    tt = ["train-teacher", "--steps", "1", "--batch-size", "2", "--ngf", "8", "--ndf", "8", "--grid-every", "0",
-          "--data-source", str(tmp_path / "imgs"), "--no-progress", "--overwrite", "--out-dir"]
+    tt = [
+        "train-teacher",
+        "--steps",
+        "1",
+        "--batch-size",
+        "2",
+        "--ngf",
+        "8",
+        "--ndf",
+        "8",
+        "--grid-every",
+        "0",
+        "--data-source",
+        str(tmp_path / "imgs"),
+        "--no-progress",
+        "--overwrite",
+        "--out-dir",
+    ]
     assert_refused(tt + [str(tmp_path / "imgs")], capsys, "is the data source folder", [tmp_path])
     assert_refused(tt + [str(tmp_path)], capsys, "holds the data source folder", [tmp_path])
     assert_refused(tt + [str(tmp_path / "imgs" / "cat")], capsys, "lies inside the data source", [tmp_path])
-    d = ["distill", str(syn), "--ngf", "16", "--ndf", "8", "--batch-size", "4", "--max-steps", "1", "--device",
-         "cpu", "--no-progress", "--real-source", str(tmp_path / "imgs"), "--overwrite", "--out-dir"]
+    d = [
+        "distill",
+        str(syn),
+        "--ngf",
+        "16",
+        "--ndf",
+        "8",
+        "--batch-size",
+        "4",
+        "--max-steps",
+        "1",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--real-source",
+        str(tmp_path / "imgs"),
+        "--overwrite",
+        "--out-dir",
+    ]
     assert_refused(d + [str(syn)], capsys, "is the synthetic dataset", [tmp_path])
     assert_refused(d + [str(tmp_path / "imgs")], capsys, "is the real image folder", [tmp_path])
 
@@ -84,14 +133,21 @@ def test_import_and_sample_refuse_to_write_among_their_inputs(tmp_path, capsys):
     (tmp_path / "g" / "gen.safetensors").write_bytes(b"not read: refused before loading")
     fc = str(tmp_path / "fc")
     assert_refused(["import-fakecifar10", fc, "--out", fc], capsys, "is the FakeCIFAR10 folder", [tmp_path])
-    assert_refused(["import-fakecifar10", fc, "--out", str(tmp_path / "fc" / "class_0")], capsys,
-                   "lies inside the FakeCIFAR10", [tmp_path])
-    assert_refused(["sample", str(tmp_path / "g" / "gen.safetensors"), "--out", str(tmp_path / "g")], capsys,
-                   "holds the generator", [tmp_path])
+    assert_refused(
+        ["import-fakecifar10", fc, "--out", str(tmp_path / "fc" / "class_0")],
+        capsys,
+        "lies inside the FakeCIFAR10",
+        [tmp_path],
+    )
+    assert_refused(
+        ["sample", str(tmp_path / "g" / "gen.safetensors"), "--out", str(tmp_path / "g")],
+        capsys,
+        "holds the generator",
+        [tmp_path],
+    )
 
 
-@pytest.mark.parametrize("command,said", [("quantize", "nothing was written"), ("distill", "--resume"),
-                                          ("fid", None)])
+@pytest.mark.parametrize("command,said", [("quantize", "nothing was written"), ("distill", "--resume"), ("fid", None)])
 def test_ctrl_c_says_only_what_is_kept(command, said, monkeypatch, capsys):
     import gsoc_helpers.cli as cli
 
@@ -100,8 +156,11 @@ def test_ctrl_c_says_only_what_is_kept(command, said, monkeypatch, capsys):
     def interrupted(args):
         raise KeyboardInterrupt
 
-    argv = {"quantize": ["quantize", "m.onnx", "--calibration", "noise", "--out", "o"],
-            "distill": ["distill", "syn"], "fid": ["fid", "a", "b"]}[command]
+    argv = {
+        "quantize": ["quantize", "m.onnx", "--calibration", "noise", "--out", "o"],
+        "distill": ["distill", "syn"],
+        "fid": ["fid", "a", "b"],
+    }[command]
     args = parser.parse_known_args(argv)[0]
     args.func = interrupted
     monkeypatch.setattr(cli, "build_parser", lambda: type("P", (), {"parse_args": lambda self, a: args})())

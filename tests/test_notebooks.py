@@ -1,4 +1,5 @@
 """The stored notebooks are clean, and each runs top to bottom with smoke parameters."""
+
 from __future__ import annotations
 
 import os
@@ -29,16 +30,24 @@ def test_notebook_stored_without_outputs_and_has_parameters(path):
 def test_papermill_injects_after_parameters_cell(tmp_path):
     import papermill
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# t"),
-                                         nbformat.v4.new_code_cell("A = 1", metadata={"tags": ["parameters"]}),
-                                         nbformat.v4.new_code_cell("print(A)")])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# t"),
+            nbformat.v4.new_code_cell("A = 1", metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell("print(A)"),
+        ]
+    )
     nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
     nbformat.write(nb, str(tmp_path / "in.ipynb"))
-    papermill.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"),
-                               parameters={"A": 2, "SIZES": {"fid_n": "8"}}, prepare_only=True)
+    papermill.execute_notebook(
+        str(tmp_path / "in.ipynb"),
+        str(tmp_path / "out.ipynb"),
+        parameters={"A": 2, "SIZES": {"fid_n": "8"}},
+        prepare_only=True,
+    )
     cells = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4).cells
     assert "injected-parameters" in cells[2].metadata["tags"]
-    assert "A = 2" in cells[2].source and "SIZES = {\"fid_n\": \"8\"}" in cells[2].source
+    assert "A = 2" in cells[2].source and 'SIZES = {"fid_n": "8"}' in cells[2].source
 
 
 @pytest.mark.slow
@@ -56,9 +65,28 @@ def test_every_notebook_passes_under_nbmake_at_smoke_scale(tmp_path, shared_data
     for path in NOTEBOOKS:
         shutil.copy2(path, copies / path.name)
     env = {**os.environ, "GSOC_SCALE": "smoke", "GSOC_PROFILE": "quick", "GSOC_OUTPUT_DIR": str(tmp_path / "out")}
-    run = subprocess.run([sys.executable, "-m", "pytest", "--nbmake", "--overwrite", "-p", "no:cacheprovider", "-q",
-                          "-c", os.devnull, "--rootdir", str(tmp_path), str(copies)], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=1200)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbmake",
+            "--overwrite",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-c",
+            os.devnull,
+            "--rootdir",
+            str(tmp_path),
+            str(copies),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert f"{len(NOTEBOOKS)} passed" in run.stdout
     for path in NOTEBOOKS:
@@ -80,22 +108,45 @@ def test_notebook_has_an_execution_timeout(path):
 
 
 def test_output_noise_finds_warnings_and_progress_bars():
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("stream", name="stderr",
-                                                                       text="a.py:3: FutureWarning: old\n")]),
-        nbformat.v4.new_code_cell("y", outputs=[nbformat.v4.new_output("stream", name="stdout", text="ok 98.5 %\n")]),
-        nbformat.v4.new_code_cell("z", outputs=[nbformat.v4.new_output(
-            "display_data", data={"text/plain": "Statistics collection ━━━ 100%"})])])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "x", outputs=[nbformat.v4.new_output("stream", name="stderr", text="a.py:3: FutureWarning: old\n")]
+            ),
+            nbformat.v4.new_code_cell(
+                "y", outputs=[nbformat.v4.new_output("stream", name="stdout", text="ok 98.5 %\n")]
+            ),
+            nbformat.v4.new_code_cell(
+                "z",
+                outputs=[nbformat.v4.new_output("display_data", data={"text/plain": "Statistics collection ━━━ 100%"})],
+            ),
+        ]
+    )
     assert output_noise(nb) == ["cell 0: a.py:3: FutureWarning: old", "cell 2: Statistics collection ━━━ 100%"]
 
 
 def test_output_noise_finds_log_lines_and_stale_bars():
-    lines = ["INFO:nncf:Elapsed Time: 00:00:00", "INFO:nncf:Accuracy drop: -0.0020000000000000018",
-             "WARNING:root:something", "[IPKernelApp] INFO | kernel", "ERROR: failed", "  0%|          | 0/3000"]
-    kept = ["information: 3 layers left in FP32", "accuracy drop of 0.2 points", "agreement 98.5 % | KL 2e-3",
-            "distill: 60/60 steps in 12.3 s (4.87 steps/s)"]
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
-        "stream", name="stdout", text="\n".join(lines + kept) + "\n")])])
+    lines = [
+        "INFO:nncf:Elapsed Time: 00:00:00",
+        "INFO:nncf:Accuracy drop: -0.0020000000000000018",
+        "WARNING:root:something",
+        "[IPKernelApp] INFO | kernel",
+        "ERROR: failed",
+        "  0%|          | 0/3000",
+    ]
+    kept = [
+        "information: 3 layers left in FP32",
+        "accuracy drop of 0.2 points",
+        "agreement 98.5 % | KL 2e-3",
+        "distill: 60/60 steps in 12.3 s (4.87 steps/s)",
+    ]
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "x", outputs=[nbformat.v4.new_output("stream", name="stdout", text="\n".join(lines + kept) + "\n")]
+            )
+        ]
+    )
     assert output_noise(nb) == [f"cell 0: {ln.strip()}" for ln in lines]
 
 

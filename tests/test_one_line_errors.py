@@ -1,4 +1,5 @@
 """Bad inputs of issue #21 that gave a traceback (or were accepted): each is now one line, exit 2, nothing written."""
+
 from __future__ import annotations
 
 import shutil
@@ -8,11 +9,12 @@ import pytest
 import torch
 from cli_checks import QUANTIZE_FAST, assert_refused
 from doubles import tiny_onnx
-from official_fixtures import FAKECIFAR10_Z_DIM as Z_DIM
-from official_fixtures import write_fakecifar10
 from PIL import Image
 
 from gsoc_helpers.quantization.user_model import first_line
+
+from official_fixtures import FAKECIFAR10_Z_DIM as Z_DIM
+from official_fixtures import write_fakecifar10
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,14 +22,36 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_unknown_source_option_key_quantize_and_study(tmp_path, capsys):
     onnx = str(tiny_onnx(tmp_path / "m.onnx"))
     out = str(tmp_path / "out")
-    assert_refused(["quantize", onnx, "--calibration", "noise", "--source-option", "sdt=0.1", "--out", out,
-                    *QUANTIZE_FAST], capsys, "has no option 'sdt'; its options are mean, std", [tmp_path])
+    assert_refused(
+        ["quantize", onnx, "--calibration", "noise", "--source-option", "sdt=0.1", "--out", out, *QUANTIZE_FAST],
+        capsys,
+        "has no option 'sdt'; its options are mean, std",
+        [tmp_path],
+    )
     (tmp_path / "cal").mkdir()
     Image.new("RGB", (32, 32), (1, 2, 3)).save(tmp_path / "cal" / "a.png")
-    assert_refused(["quantize", onnx, "--calibration", str(tmp_path / "cal"), "--source-option", "mean=0.1", "--out",
-                    out, *QUANTIZE_FAST], capsys, "not to a folder", [tmp_path])
-    assert_refused(["quantize-study", "--sources", "noise", "bn-matching", "--source-option", "bn-matching:step=3",
-                    "--out", out], capsys, "'bn-matching' has no option 'step'", [tmp_path])
+    assert_refused(
+        [
+            "quantize",
+            onnx,
+            "--calibration",
+            str(tmp_path / "cal"),
+            "--source-option",
+            "mean=0.1",
+            "--out",
+            out,
+            *QUANTIZE_FAST,
+        ],
+        capsys,
+        "not to a folder",
+        [tmp_path],
+    )
+    assert_refused(
+        ["quantize-study", "--sources", "noise", "bn-matching", "--source-option", "bn-matching:step=3", "--out", out],
+        capsys,
+        "'bn-matching' has no option 'step'",
+        [tmp_path],
+    )
 
 
 BAD_LATENTS = {  # name: (tensor saved as class_1/noise_0.pt, fragment)
@@ -44,37 +68,62 @@ def test_bad_fakecifar10_latents_are_one_line(case, tmp_path, capsys):
     write_fakecifar10(tmp_path / "fc", per_class=(1,) * 10)
     tensor, fragment = BAD_LATENTS[case]
     torch.save(tensor, tmp_path / "fc" / "class_1" / "noise_0.pt")
-    assert_refused(["import-fakecifar10", str(tmp_path / "fc"), "--out", str(tmp_path / "o")], capsys, fragment,
-                   [tmp_path / "fc"], progress=True)  # found while importing: its bar was drawn
+    assert_refused(
+        ["import-fakecifar10", str(tmp_path / "fc"), "--out", str(tmp_path / "o")],
+        capsys,
+        fragment,
+        [tmp_path / "fc"],
+        progress=True,
+    )  # found while importing: its bar was drawn
     torch.save(tensor, tmp_path / "fc" / "class_0" / "noise_0.pt")  # the first file, which gives z_dim
-    assert_refused(["import-fakecifar10", str(tmp_path / "fc"), "--out", str(tmp_path / "p")], capsys, fragment,
-                   [tmp_path / "fc", tmp_path / "p"])
+    assert_refused(
+        ["import-fakecifar10", str(tmp_path / "fc"), "--out", str(tmp_path / "p")],
+        capsys,
+        fragment,
+        [tmp_path / "fc", tmp_path / "p"],
+    )
 
 
 def test_duplicate_fakecifar10_ids_are_refused(tmp_path, capsys):
     write_fakecifar10(tmp_path / "fc", per_class=(2,) * 10)
     shutil.copy(tmp_path / "fc" / "class_3" / "image_1.png", tmp_path / "fc" / "class_3" / "image_01.png")
-    assert_refused(["import-fakecifar10", str(tmp_path / "fc"), "--out", str(tmp_path / "o")], capsys,
-                   "holds both image_01.png and image_1.png, the same id 1", [tmp_path])
+    assert_refused(
+        ["import-fakecifar10", str(tmp_path / "fc"), "--out", str(tmp_path / "o")],
+        capsys,
+        "holds both image_01.png and image_1.png, the same id 1",
+        [tmp_path],
+    )
 
 
 def test_openvino_reason_is_the_line_shown(tmp_path, capsys):
     (tmp_path / "bad.xml").write_text("<net><layers></net>")
     (tmp_path / "bad.bin").write_bytes(b"")
-    line = assert_refused(["quantize", str(tmp_path / "bad.xml"), "--calibration", "noise", "--out",
-                           str(tmp_path / "o"), *QUANTIZE_FAST], capsys, "Unable to read the model", [tmp_path])
+    line = assert_refused(
+        ["quantize", str(tmp_path / "bad.xml"), "--calibration", "noise", "--out", str(tmp_path / "o"), *QUANTIZE_FAST],
+        capsys,
+        "Unable to read the model",
+        [tmp_path],
+    )
     assert "core.cpp" not in line, line
-    text = ("Exception from src/inference/src/cpp/core.cpp:84:\nCheck 'false' failed at src/frontends/onnx/x.cpp:7:\n"
-            "Unsupported operator Foo\n")
+    text = (
+        "Exception from src/inference/src/cpp/core.cpp:84:\nCheck 'false' failed at src/frontends/onnx/x.cpp:7:\n"
+        "Unsupported operator Foo\n"
+    )
     assert first_line(text) == "Unsupported operator Foo"
-    assert first_line("Exception from src/inference/src/cpp/core.cpp:84:\n") == \
-        "Exception from src/inference/src/cpp/core.cpp:84:"  # nothing better: keep what there is
+    assert (
+        first_line("Exception from src/inference/src/cpp/core.cpp:84:\n")
+        == "Exception from src/inference/src/cpp/core.cpp:84:"
+    )  # nothing better: keep what there is
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "Infinity"])
 def test_demo_refuses_non_finite_parameters_before_starting(value, tmp_path, capsys):
-    assert_refused(["demo", "-p", "TRUNCATION_PSI", value, "--output", str(tmp_path / "d")], capsys,
-                   "must be a finite number", [tmp_path])
+    assert_refused(
+        ["demo", "-p", "TRUNCATION_PSI", value, "--output", str(tmp_path / "d")],
+        capsys,
+        "must be a finite number",
+        [tmp_path],
+    )
 
 
 def test_quantize_help_and_readme_say_a_factory_runs_code(capsys):

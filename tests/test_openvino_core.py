@@ -1,4 +1,5 @@
 """gsoc_helpers.openvino.core: ISA names, the INT8 verdict sentence, cached compilation (CPU-independent checks)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,14 +9,26 @@ import torch
 ov = pytest.importorskip("openvino")
 
 from gsoc_helpers.openvino.core import (  # noqa: E402
-    PRECISIONS, compile_model, cpu_isa, default_precision, int8_verdict, isa_from_flags,
+    PRECISIONS,
+    compile_model,
+    cpu_isa,
+    default_precision,
+    int8_verdict,
+    isa_from_flags,
 )
 
 
-@pytest.mark.parametrize("flags,isa", [({"avx2", "avx512f", "avx512_vnni", "amx_tile", "amx_int8"}, "AMX"),
-                                       ({"avx2", "avx512f", "avx512_vnni", "avx512_bf16"}, "AVX-512 VNNI"),
-                                       ({"avx2", "avx512f"}, "AVX-512"), ({"avx2", "avx_vnni"}, "AVX2 VNNI"),
-                                       ({"avx2", "fma"}, "AVX2"), ({"sse4_2"}, "baseline")])
+@pytest.mark.parametrize(
+    "flags,isa",
+    [
+        ({"avx2", "avx512f", "avx512_vnni", "amx_tile", "amx_int8"}, "AMX"),
+        ({"avx2", "avx512f", "avx512_vnni", "avx512_bf16"}, "AVX-512 VNNI"),
+        ({"avx2", "avx512f"}, "AVX-512"),
+        ({"avx2", "avx_vnni"}, "AVX2 VNNI"),
+        ({"avx2", "fma"}, "AVX2"),
+        ({"sse4_2"}, "baseline"),
+    ],
+)
 def test_isa_from_cpu_flags(flags, isa):
     assert isa_from_flags(flags) == isa
 

@@ -1,5 +1,6 @@
 """FID features through the OpenVINO f32 twin of torch-fidelity's Inception: equal to torch's (<= 1e-4 of their
 largest magnitude) and the same FID within 0.1, on the data root's trunk; a twin that differs stays in PyTorch."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,8 +16,9 @@ def _extractor(root):
     from torch_fidelity.utils import create_feature_extractor
 
     choice = F.resolve_extractor(root)
-    return create_feature_extractor(choice.name, ["2048"], cuda=False, verbose=False,
-                                    feature_extractor_weights_path=choice.weights_path)
+    return create_feature_extractor(
+        choice.name, ["2048"], cuda=False, verbose=False, feature_extractor_weights_path=choice.weights_path
+    )
 
 
 @pytest.mark.slow
@@ -32,12 +34,11 @@ def test_twin_features_and_fid_match_torch_fidelity(shared_data_root, tmp_path, 
     torch_fe, ov_fe = _extractor(shared_data_root), _extractor(shared_data_root)
     assert use_openvino_features(ov_fe)
     with torch.no_grad():
-        want = torch.cat([torch_fe(x[s:s + 6])[0] for s in (0, 6)]).numpy()
-        got = torch.cat([ov_fe(x[s:s + 6])[0] for s in (0, 6)]).numpy()
+        want = torch.cat([torch_fe(x[s : s + 6])[0] for s in (0, 6)]).numpy()
+        got = torch.cat([ov_fe(x[s : s + 6])[0] for s in (0, 6)]).numpy()
     assert got.shape == want.shape == (12, 2048)
     assert np.abs(got - want).max() <= FEATURE_RTOL * np.abs(want).max()
-    fid = {k: F.metrics_from_features(f[:6], f[6:], metrics=("fid",))["fid"] for k, f in (("torch", want),
-                                                                                          ("ov", got))}
+    fid = {k: F.metrics_from_features(f[:6], f[6:], metrics=("fid",))["fid"] for k, f in (("torch", want), ("ov", got))}
     assert fid["torch"] > 1 and abs(fid["ov"] - fid["torch"]) < 0.1
     assert list((tmp_path / "cache" / "openvino" / "ir").glob("*.xml"))  # the conversion is kept for next time
 

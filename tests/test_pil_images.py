@@ -1,5 +1,6 @@
 """Every image loader reads every PIL mode correctly or refuses it in one line, refuses decompression bombs before
 decoding, and warns about calibration sets that cannot calibrate (issue #21)."""
+
 from __future__ import annotations
 
 import struct
@@ -30,12 +31,14 @@ def _save(path: Path, im: Image.Image) -> Path:
 def png_header_only(path: Path, width: int, height: int) -> Path:
     """A PNG whose header claims ``width`` x ``height`` (8-bit RGB) with a few bytes of data: a decompression bomb
     as far as any loader that trusts the header can tell."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -126,5 +129,17 @@ def test_quantize_warns_on_a_one_image_calibration_folder(tmp_path):
 
     _save(tmp_path / "cal" / "only.png", Image.fromarray(RAMP16))
     with pytest.warns(UserWarning, match="only 1 image"):
-        assert main(["quantize", str(tiny_onnx(tmp_path / "m.onnx")), "--calibration", str(tmp_path / "cal"),
-                     "--out", str(tmp_path / "out"), *QUANTIZE_FAST]) == 0
+        assert (
+            main(
+                [
+                    "quantize",
+                    str(tiny_onnx(tmp_path / "m.onnx")),
+                    "--calibration",
+                    str(tmp_path / "cal"),
+                    "--out",
+                    str(tmp_path / "out"),
+                    *QUANTIZE_FAST,
+                ]
+            )
+            == 0
+        )

@@ -1,4 +1,5 @@
 """gsoc_helpers.pixels: the one pair of [0,1] <-> uint8 conversions and NVIDIA's [-1,1] -> uint8 mapping."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Profile (where inputs come from) x scale (how much work), overrides, GSOC_PROFILE, and demo's -p NAME VALUE."""
+
 from __future__ import annotations
 
 import pytest
@@ -53,19 +54,30 @@ def test_every_parameters_cell_names_gsoc_scale():
     import nbformat
 
     for path in list_notebooks():
-        cell = next(c for c in nbformat.read(str(path), as_version=4).cells
-                    if "parameters" in c.metadata.get("tags", []))
+        cell = next(
+            c for c in nbformat.read(str(path), as_version=4).cells if "parameters" in c.metadata.get("tags", [])
+        )
         assert "$GSOC_SCALE" in cell.source and "$GSOC_PROFILE" in cell.source, path.name
 
 
 def test_overrides_parsed_and_validated():
-    s = run_sizes("full", "smoke", quant_models="chenyaofo_resnet20, chenyaofo_resnet56", quant_sizes="1,10",
-                  fid_n="8", speed_seconds=0.1)
+    s = run_sizes(
+        "full",
+        "smoke",
+        quant_models="chenyaofo_resnet20, chenyaofo_resnet56",
+        quant_sizes="1,10",
+        fid_n="8",
+        speed_seconds=0.1,
+    )
     assert s.quant_models == ("chenyaofo_resnet20", "chenyaofo_resnet56") and s.quant_sizes == (1, 10)
     assert s.fid_n == 8 and s.speed_seconds == 0.1
     assert run_sizes("full", "smoke", quant_model_count=2).quant_models[:2] == PROFILES["full"].quant_models[:2]
-    for bad, match in (({"fid_n": "-1"}, "fid_n"), ({"quant_sizes": "a"}, "quant_sizes"), ({"quant_models": ""}, "empty"),
-                       ({"nonsense": 1}, "unknown run size 'nonsense'")):
+    for bad, match in (
+        ({"fid_n": "-1"}, "fid_n"),
+        ({"quant_sizes": "a"}, "quant_sizes"),
+        ({"quant_models": ""}, "empty"),
+        ({"nonsense": 1}, "unknown run size 'nonsense'"),
+    ):
         with pytest.raises(ValueError, match=match):
             run_sizes("quick", "smoke", **bad)
     with pytest.raises(ValueError, match="unknown scale 'huge'"):
@@ -91,16 +103,29 @@ def test_every_notebook_reads_profile_scale_sizes_device():
         src = "\n".join(c.source for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "code")
         assert "run_sizes(PROFILE, SCALE, **SIZES)" in src, path.name
         assert "SMOKE" not in src and 'grid("student"' not in src and "342" not in src and "391" not in src, path.name
-        assert "real_source=\"exact\"" not in src and "ndf=128" not in src and "20 if" not in src, path.name
+        assert 'real_source="exact"' not in src and "ndf=128" not in src and "20 if" not in src, path.name
         assert 'torch.cuda.is_available() else "cpu"' not in src, path.name  # resolve_device(DEVICE): "auto"
 
 
 def test_demo_parameters_papermill_convention(monkeypatch):
     monkeypatch.delenv("GSOC_PROFILE", raising=False)
-    p = demo_parameters("full", None, [["quant_models", "chenyaofo_resnet20,chenyaofo_resnet56"], ["SEED", "3"],
-                                       ["TRUNCATION_PSI", "0.7"], ["FID_N", "16"]])
-    assert p == {"PROFILE": "full", "SCALE": "full", "SEED": 3, "TRUNCATION_PSI": 0.7,
-                 "SIZES": {"quant_models": "chenyaofo_resnet20,chenyaofo_resnet56", "fid_n": "16"}}
+    p = demo_parameters(
+        "full",
+        None,
+        [
+            ["quant_models", "chenyaofo_resnet20,chenyaofo_resnet56"],
+            ["SEED", "3"],
+            ["TRUNCATION_PSI", "0.7"],
+            ["FID_N", "16"],
+        ],
+    )
+    assert p == {
+        "PROFILE": "full",
+        "SCALE": "full",
+        "SEED": 3,
+        "TRUNCATION_PSI": 0.7,
+        "SIZES": {"quant_models": "chenyaofo_resnet20,chenyaofo_resnet56", "fid_n": "16"},
+    }
     assert demo_parameters(None, "smoke", [])["PROFILE"] == "quick"
 
 
@@ -110,14 +135,18 @@ def test_demo_reads_gsoc_profile(monkeypatch):
     assert demo_parameters("quick", "smoke", [])["PROFILE"] == "quick"
 
 
-@pytest.mark.parametrize("argv,match", [
-    (["-p", "bogus", "1"], "unknown parameter 'bogus'"),
-    (["-p", "fid_n", "many"], "bad value 'many' for fid_n"),
-    (["--scale", "smoke", "-p", "quant_sizes", "0,x"], "quant_sizes"),
-])
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["-p", "bogus", "1"], "unknown parameter 'bogus'"),
+        (["-p", "fid_n", "many"], "bad value 'many' for fid_n"),
+        (["--scale", "smoke", "-p", "quant_sizes", "0,x"], "quant_sizes"),
+    ],
+)
 def test_demo_bad_parameter_one_line_exit_2(argv, match, capsys, tmp_path):
-    assert_refused(["demo", "--output", str(tmp_path / "d")] + argv, capsys, match,
-                   [tmp_path])  # refused before any notebook ran
+    assert_refused(
+        ["demo", "--output", str(tmp_path / "d")] + argv, capsys, match, [tmp_path]
+    )  # refused before any notebook ran
 
 
 @pytest.mark.slow
@@ -126,8 +155,25 @@ def test_demo_p_override_reaches_the_notebook(tmp_path, monkeypatch):
     from gsoc_helpers.data.synthetic import SyntheticDataset
 
     monkeypatch.delenv("GSOC_PROFILE", raising=False)
-    assert main(["demo", "--smoke", "--only", "01", "--output", str(tmp_path / "d"),
-                 "-p", "sample_per_class", "1", "-p", "TRUNCATION_PSI", "0.7"]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "--smoke",
+                "--only",
+                "01",
+                "--output",
+                str(tmp_path / "d"),
+                "-p",
+                "sample_per_class",
+                "1",
+                "-p",
+                "TRUNCATION_PSI",
+                "0.7",
+            ]
+        )
+        == 0
+    )
     ds = SyntheticDataset(tmp_path / "d" / "quick-smoke" / "synthetic" / "teacher")
     assert len(ds) == 10 and ds.manifest["truncation_psi"] == 0.7
     assert "'sample_per_class': '1'" in (tmp_path / "d" / "SUMMARY.md").read_text()

@@ -1,5 +1,6 @@
 """gsoc_helpers.models.protocol: the one check of the generator protocol (a ValueError naming what is missing) and
 its yes/no form."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,10 +28,15 @@ class FloatResolution(torch.nn.Module):
     z_dim, c_dim, img_resolution = 4, 10, 32.0
 
 
-@pytest.mark.parametrize("bad,why", [(NoResolution(), "NoResolution lacks integer attribute 'img_resolution'"),
-                                     (BoolDim(), "lacks integer attribute 'z_dim'"),
-                                     (FloatResolution(), "'img_resolution'"),
-                                     (object(), "object is not callable")])
+@pytest.mark.parametrize(
+    "bad,why",
+    [
+        (NoResolution(), "NoResolution lacks integer attribute 'img_resolution'"),
+        (BoolDim(), "lacks integer attribute 'z_dim'"),
+        (FloatResolution(), "'img_resolution'"),
+        (object(), "object is not callable"),
+    ],
+)
 def test_what_is_missing_is_named(bad, why):
     assert not is_generator(bad) and why in protocol_problem(bad)
     with pytest.raises(ValueError, match=why):

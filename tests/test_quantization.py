@@ -1,4 +1,5 @@
 """PTQ on a tiny model, evaluation metrics, the resumable runner, tables, plots, CLI errors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,14 @@ class Tiny(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         torch.manual_seed(0)
-        self.f = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.BatchNorm2d(16), nn.ReLU(), nn.Conv2d(16, 32, 3, 2, 1),
-                               nn.BatchNorm2d(32), nn.ReLU())
+        self.f = nn.Sequential(
+            nn.Conv2d(3, 16, 3, 2, 1),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 3, 2, 1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+        )
         self.fc = nn.Linear(32, 10)
 
     def forward(self, x):
@@ -114,8 +121,13 @@ def test_runner_caches_and_resumes(tmp_path, monkeypatch):
         return real_quantize(*a, **k)
 
     monkeypatch.setattr(runner, "quantize", counting)
-    grid = runner.Grid(models=["akamaster_resnet20"], sources=["noise"], sizes=[10], seeds=[0, 1],
-                       configs={"fast": PTQConfig(bias_correction="fast")})
+    grid = runner.Grid(
+        models=["akamaster_resnet20"],
+        sources=["noise"],
+        sizes=[10],
+        seeds=[0, 1],
+        configs={"fast": PTQConfig(bias_correction="fast")},
+    )
     tests = {"t": _data(32)}
     cells = runner.run_grid(grid, tests, tmp_path, model_factory=lambda name: Tiny(), progress=False)
     assert len(cells) == 2 and len(calls) == 2
@@ -126,8 +138,13 @@ def test_runner_caches_and_resumes(tmp_path, monkeypatch):
     path.write_text(lines[0] + "\n" + lines[1][:20])  # interrupted while writing the second cell
     cells = runner.run_grid(grid, tests, tmp_path, model_factory=lambda name: Tiny(), progress=False)
     assert len(calls) == 3 and sorted(c["seed"] for c in cells) == [0, 1]
-    changed = runner.Grid(models=grid.models, sources=grid.sources, sizes=grid.sizes, seeds=[0],
-                          configs={"fast": PTQConfig(bias_correction="none")})  # same name, other settings
+    changed = runner.Grid(
+        models=grid.models,
+        sources=grid.sources,
+        sizes=grid.sizes,
+        seeds=[0],
+        configs={"fast": PTQConfig(bias_correction="none")},
+    )  # same name, other settings
     mine = runner.run_grid(changed, tests, tmp_path, model_factory=lambda name: Tiny(), progress=False)
     assert len(calls) == 4 and len(mine) == 1 and "bias_correction=none" in mine[0]["config_key"]
     assert len(runner.load_cells(path)) == 3  # the cache keeps both settings; the summary sees one
@@ -152,8 +169,11 @@ def test_runner_rejects_bad_grid(tmp_path):
 
 def test_cli_errors(capsys):
     assert_refused(["quantize-study", "--models", "nope", "--sources", "noise"], capsys, "unknown classifier")
-    assert_refused(["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--sizes", "0"], capsys,
-                   "--sizes: must be >= 1")  # refused by argparse before anything runs
+    assert_refused(
+        ["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--sizes", "0"],
+        capsys,
+        "--sizes: must be >= 1",
+    )  # refused by argparse before anything runs
 
 
 @pytest.mark.slow
@@ -163,18 +183,18 @@ def test_accuracy_control_runs_on_held_out_data(trained_tiny):
     from gsoc_helpers.quantization.ptq import quantize_with_accuracy_control
 
     x, y = separable(100, 2)
-    int8 = quantize_with_accuracy_control(to_openvino(trained_tiny), separable(20, 1)[0], x, y, max_drop=0.05,
-                                          config=PTQConfig(bias_correction="fast"))
+    int8 = quantize_with_accuracy_control(
+        to_openvino(trained_tiny), separable(20, 1)[0], x, y, max_drop=0.05, config=PTQConfig(bias_correction="fast")
+    )
     res = ev.compare(ev.logits(to_openvino(trained_tiny), x, threads=1), ev.logits(int8, x, threads=1), y.numpy())
     assert res["top1_fp32"] >= 99 and res["top1_int8"] >= res["top1_fp32"] - 5 - 2, res
 
 
 def test_config_maps_to_nncf_parameters():
+    import nncf
     from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 
     from gsoc_helpers.quantization.ptq import NNCF_DEFAULTS, nncf_kwargs
-
-    import nncf
 
     kw = nncf_kwargs(PTQConfig(), 50)  # project default: global min/max ranges, mixed preset, no bias correction
     assert kw["subset_size"] == 50 and kw["preset"] == nncf.QuantizationPreset.MIXED

@@ -1,4 +1,5 @@
 """Notebook 05's plot and conclusions on tables with several models, calibration sizes and configs."""
+
 from __future__ import annotations
 
 import itertools
@@ -14,10 +15,18 @@ from gsoc_helpers.quantization.runner import summarize
 
 def _cells(models=("m1", "m2"), sizes=(10, 100), sources=("real", "noise", "teacher"), seeds=(0, 1)):
     rng = np.random.default_rng(0)
-    return [{"model": m, "source": s, "size": n, "seed": k, "config": c,
-             "exact_agreement": 90 + (5 if s == "real" else 0) + (2 if c == "default" else 0) + rng.normal(),
-             "exact_kl": abs(rng.normal()) * 1e-3}
-            for m, n, s, k, c in itertools.product(models, sizes, sources, seeds, ("default", "nncf-default"))]
+    return [
+        {
+            "model": m,
+            "source": s,
+            "size": n,
+            "seed": k,
+            "config": c,
+            "exact_agreement": 90 + (5 if s == "real" else 0) + (2 if c == "default" else 0) + rng.normal(),
+            "exact_kl": abs(rng.normal()) * 1e-3,
+        }
+        for m, n, s, k, c in itertools.product(models, sizes, sources, seeds, ("default", "nncf-default"))
+    ]
 
 
 def test_plots_with_several_models_and_sizes(tmp_path):

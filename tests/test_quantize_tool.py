@@ -1,18 +1,17 @@
 """`gsoc-helpers quantize` / quantize_model: every MODEL kind, every bad input, the report against a direct
 OpenVINO computation on the same machine (no fixed quantized numbers: they differ between CPUs)."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import numpy as np
+import openvino as ov
 import pytest
 import torch
 from cli_checks import assert_refused
-from conftest import write_image_folder
 from torch import nn
-
-import openvino as ov
 
 from gsoc_helpers.cli import main
 from gsoc_helpers.quantization import evaluate as ev
@@ -20,10 +19,22 @@ from gsoc_helpers.quantization import tool
 from gsoc_helpers.quantization.tool import QuantizeOptions, quantize_model
 from gsoc_helpers.quantization.user_model import Preprocessing
 
+from conftest import write_image_folder
+
 FAST = dict(calibration_size=20, held_out_size=20, speed_batches=(2,), speed_seconds=0.05, threads=1)
-FAST_CLI = ["--calibration-size", "20", "--held-out-size", "20", "--speed-batches", "2", "--speed-seconds", "0.05",
-            "--threads", "1"]
-FACTORY_SRC = '''
+FAST_CLI = [
+    "--calibration-size",
+    "20",
+    "--held-out-size",
+    "20",
+    "--speed-batches",
+    "2",
+    "--speed-seconds",
+    "0.05",
+    "--threads",
+    "1",
+]
+FACTORY_SRC = """
 import torch
 from torch import nn
 
@@ -45,7 +56,7 @@ def not_a_module():
 
 def broken():
     raise RuntimeError("no GPU here")
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -142,13 +153,26 @@ def test_onnx_model_report_matches_direct_openvino(work, tmp_path, monkeypatch):
     monkeypatch.setattr(tool, "quantize", spy)
     prep = Preprocessing(mean=(125.0, 122.0, 113.0), std=(63.0, 62.0, 66.0), value_range=(0.0, 255.0))
     out = tmp_path / "out"
-    res = quantize_model(str(work["root"] / "tiny.onnx"), "noise", out, preprocessing=prep,
-                         held_out=work["root"] / "held", options=QuantizeOptions(**FAST), progress=False)
+    res = quantize_model(
+        str(work["root"] / "tiny.onnx"),
+        "noise",
+        out,
+        preprocessing=prep,
+        held_out=work["root"] / "held",
+        options=QuantizeOptions(**FAST),
+        progress=False,
+    )
     # calibration images went through exactly the stated preprocessing
     want = _prep_numpy(get_calibration("noise", 20, 0).images.numpy(), prep.mean, prep.std, 0, 255)
     np.testing.assert_allclose(seen["cal"].numpy(), want, atol=1e-4)
-    assert sorted(p.name for p in out.iterdir()) == ["model_fp32.bin", "model_fp32.xml", "model_int8.bin",
-                                                     "model_int8.xml", "report.json", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "model_fp32.bin",
+        "model_fp32.xml",
+        "model_int8.bin",
+        "model_int8.xml",
+        "report.json",
+        "report.md",
+    ]
     report = json.loads((out / "report.json").read_text())
     assert report == json.loads(json.dumps(res.report))
     x, y = _read_folder(work["root"] / "held")
@@ -160,10 +184,15 @@ def test_onnx_model_report_matches_direct_openvino(work, tmp_path, monkeypatch):
     with torch.no_grad():
         ref = work["net"](torch.from_numpy(_prep_numpy(x, prep.mean, prep.std, 0, 255))).numpy()
     fp32 = ov.Core().read_model(str(out / "model_fp32.xml"))
-    assert np.abs(ev.logits(ev.compile_model(fp32, 1), torch.from_numpy(_prep_numpy(x, prep.mean, prep.std, 0, 255)))
-                  - ref).max() < 1e-3
-    size = {n: (out / f"{n}.xml").stat().st_size + (out / f"{n}.bin").stat().st_size
-            for n in ("model_fp32", "model_int8")}
+    assert (
+        np.abs(
+            ev.logits(ev.compile_model(fp32, 1), torch.from_numpy(_prep_numpy(x, prep.mean, prep.std, 0, 255))) - ref
+        ).max()
+        < 1e-3
+    )
+    size = {
+        n: (out / f"{n}.xml").stat().st_size + (out / f"{n}.bin").stat().st_size for n in ("model_fp32", "model_int8")
+    }
     assert report["size"]["fp32_bytes"] == size["model_fp32"] and report["size"]["int8_bytes"] == size["model_int8"]
     int8 = ov.Core().read_model(str(out / "model_int8.xml"))
     assert report["fp32_layers"]["names"] == ev.fp32_layers(int8) and report["fp32_layers"]["total"] == 3
@@ -180,8 +209,14 @@ def test_ir_model_on_held_out_synthetic_images(work, tmp_path):
     from gsoc_helpers.quantization.user_images import HELD_OUT_SEED_OFFSET
 
     out = tmp_path / "ir"
-    res = quantize_model(str(work["root"] / "tiny.xml"), "student", out, preprocessing=Preprocessing(),
-                         options=QuantizeOptions(**FAST), progress=False)
+    res = quantize_model(
+        str(work["root"] / "tiny.xml"),
+        "student",
+        out,
+        preprocessing=Preprocessing(),
+        options=QuantizeOptions(**FAST),
+        progress=False,
+    )
     e = res.report["evaluation"]
     assert e["set"] == "held-out synthetic images" and e["images"] == 20 and e["drop"] is None
     x = get_calibration("student", 20, 0 + HELD_OUT_SEED_OFFSET).images.numpy()
@@ -194,10 +229,30 @@ def test_ir_model_on_held_out_synthetic_images(work, tmp_path):
 def test_factory_with_safetensors_via_cli_and_bn_matching(work, tmp_path, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(work["pkg"]))
     out = tmp_path / "f"
-    assert main(["quantize", "qtool_factory:make", "--weights", str(work["root"] / "w.safetensors"),
-                 "--calibration", "bn-matching", "--source-option", "steps=2", "--source-option", "progress=0",
-                 "--calibration-size", "10", "--held-out", str(work["root"] / "held"), "--out", str(out),
-                 *FAST_CLI[2:]]) == 0
+    assert (
+        main(
+            [
+                "quantize",
+                "qtool_factory:make",
+                "--weights",
+                str(work["root"] / "w.safetensors"),
+                "--calibration",
+                "bn-matching",
+                "--source-option",
+                "steps=2",
+                "--source-option",
+                "progress=0",
+                "--calibration-size",
+                "10",
+                "--held-out",
+                str(work["root"] / "held"),
+                "--out",
+                str(out),
+                *FAST_CLI[2:],
+            ]
+        )
+        == 0
+    )
     assert "agreement" in capsys.readouterr().out
     report = json.loads((out / "report.json").read_text())
     assert report["model"]["kind"] == "pytorch" and "bn-matching" in report["calibration"]["description"]
@@ -217,15 +272,23 @@ def test_factory_with_torch_state_dict_user_calibration_folder_and_resize(work, 
 
     monkeypatch.syspath_prepend(str(work["pkg"]))
     p = Preprocessing(image_size=48)
-    res = quantize_model("qtool_factory:make", str(work["root"] / "flat"), tmp_path / "g",
-                         weights=work["root"] / "w.pt", held_out=work["root"] / "held", preprocessing=p,
-                         options=QuantizeOptions(**FAST), progress=False)
+    res = quantize_model(
+        "qtool_factory:make",
+        str(work["root"] / "flat"),
+        tmp_path / "g",
+        weights=work["root"] / "w.pt",
+        held_out=work["root"] / "held",
+        preprocessing=p,
+        options=QuantizeOptions(**FAST),
+        progress=False,
+    )
     r = res.report
     assert r["calibration"]["images"] == 12 and "flat" in r["calibration"]["description"]
     assert r["model"]["input"] == [-1, 3, 48, 48]
     x, y = _read_folder(work["root"] / "held")
-    x48 = F.interpolate(torch.from_numpy(x), size=(48, 48), mode="bilinear", align_corners=False,
-                        antialias=True).numpy()
+    x48 = F.interpolate(
+        torch.from_numpy(x), size=(48, 48), mode="bilinear", align_corners=False, antialias=True
+    ).numpy()
     xp = _prep_numpy(x48, p.mean, p.std)
     _check_against_direct(r, _direct(res.out, xp, y))
     with torch.no_grad():
@@ -254,9 +317,13 @@ def test_folder_labels_by_class_index_and_any_image_size(tmp_path):
 
 @pytest.mark.slow
 def test_registered_classifier(shared_data_root, tmp_path):
-    res = quantize_model("akamaster_resnet20", "noise", tmp_path / "r",
-                         options=QuantizeOptions(**{**FAST, "calibration_size": 10, "held_out_size": 10}),
-                         progress=False)
+    res = quantize_model(
+        "akamaster_resnet20",
+        "noise",
+        tmp_path / "r",
+        options=QuantizeOptions(**{**FAST, "calibration_size": 10, "held_out_size": 10}),
+        progress=False,
+    )
     r = res.report
     assert r["model"]["kind"] == "registered" and r["preprocessing"]["mean"] == [0.0]
     assert r["fp32_layers"]["total"] == 20 and 0 <= r["evaluation"]["agreement"] <= 100
@@ -265,8 +332,14 @@ def test_registered_classifier(shared_data_root, tmp_path):
 
 
 def test_accuracy_aware_ptq_on_labelled_held_out_folder(work, tmp_path):
-    res = quantize_model(str(work["root"] / "tiny.onnx"), "noise", tmp_path / "a", held_out=work["root"] / "held",
-                         options=QuantizeOptions(**FAST, max_drop=0.01), progress=False)
+    res = quantize_model(
+        str(work["root"] / "tiny.onnx"),
+        "noise",
+        tmp_path / "a",
+        held_out=work["root"] / "held",
+        options=QuantizeOptions(**FAST, max_drop=0.01),
+        progress=False,
+    )
     r = res.report
     assert r["ptq"]["accuracy_control"] == {"max_drop_points": 1.0, "validation_images": 20}
     assert r["evaluation"]["images"] == 20 and r["evaluation"]["drop"] is not None
@@ -315,18 +388,23 @@ def _cases(work: dict, tmp: Path) -> dict[str, tuple[list[str], str]]:
         "ir not 3 channels": ([str(_bad_ir(tmp)), "--calibration", "noise"], "input must be [N,3,H,W]"),
         "factory not importable": (["no_such_module_xyz:make", "--calibration", "noise", *w], "cannot import"),
         "factory missing": (["qtool_factory:nothing", "--calibration", "noise", *w], "no callable"),
-        "factory not a module": (["qtool_factory:not_a_module", "--calibration", "noise", *w],
-                                 "not a torch.nn.Module"),
+        "factory not a module": (["qtool_factory:not_a_module", "--calibration", "noise", *w], "not a torch.nn.Module"),
         "factory raises": (["qtool_factory:broken", "--calibration", "noise", *w], "no GPU here"),
         "factory without weights": (["qtool_factory:make", "--calibration", "noise"], "needs a weights file"),
-        "weights do not fit": (["qtool_factory:make", "--calibration", "noise", "--weights",
-                                str(tmp / "bad.safetensors")], "do not fit"),
-        "weights not a state dict": (["qtool_factory:make", "--calibration", "noise", "--weights",
-                                      str(tmp / "model.pt")], "cannot read weights"),
+        "weights do not fit": (
+            ["qtool_factory:make", "--calibration", "noise", "--weights", str(tmp / "bad.safetensors")],
+            "do not fit",
+        ),
+        "weights not a state dict": (
+            ["qtool_factory:make", "--calibration", "noise", "--weights", str(tmp / "model.pt")],
+            "cannot read weights",
+        ),
         "weights for onnx": ([onnx, "--calibration", "noise", *w], "weights apply only"),
         "calibration folder empty": ([onnx, "--calibration", str(tmp / "empty")], "holds no images"),
-        "held-out folder empty": ([onnx, "--calibration", "noise", "--held-out", str(tmp / "empty")],
-                                  "holds no images"),
+        "held-out folder empty": (
+            [onnx, "--calibration", "noise", "--held-out", str(tmp / "empty")],
+            "holds no images",
+        ),
         "unknown source": ([onnx, "--calibration", "no-such-source"], "unknown calibration source"),
         "bn-matching on onnx": ([onnx, "--calibration", "bn-matching"], "needs a PyTorch model"),
         "std zero": ([onnx, "--calibration", "noise", "--std", "0"], "std must be > 0"),
@@ -337,8 +415,10 @@ def _cases(work: dict, tmp: Path) -> dict[str, tuple[list[str], str]]:
         "image size tiny": ([onnx, "--calibration", "noise", "--image-size", "2"], "must be >= 8"),
         "image size vs model": ([onnx, "--calibration", "noise", "--image-size", "64"], "stated image size is 64"),
         "max drop without held-out": ([onnx, "--calibration", "noise", "--max-drop", "1"], "needs a labelled"),
-        "max drop unlabelled": ([onnx, "--calibration", "noise", "--max-drop", "1", "--held-out", str(root / "flat")],
-                                "needs labelled"),
+        "max drop unlabelled": (
+            [onnx, "--calibration", "noise", "--max-drop", "1", "--held-out", str(root / "flat")],
+            "needs labelled",
+        ),
         "held-out = calibration": ([onnx, "--calibration", held, "--held-out", held], "must not be the calibration"),
         "calibration size 0": ([onnx, "--calibration", "noise", "--calibration-size", "0"], "must be >= 1"),
         "max drop 0": ([onnx, "--calibration", "noise", "--max-drop", "0", "--held-out", held], "must be in (0"),
@@ -359,26 +439,34 @@ def test_existing_output_kept_on_error_and_refused_without_overwrite(work, tmp_p
     out.mkdir()
     (out / "old.txt").write_text("mine")
     onnx = str(work["root"] / "tiny.onnx")
-    assert_refused(["quantize", onnx, "--calibration", "noise", "--out", str(out), *FAST_CLI], capsys, "not empty",
-                   [tmp_path])
+    assert_refused(
+        ["quantize", onnx, "--calibration", "noise", "--out", str(out), *FAST_CLI], capsys, "not empty", [tmp_path]
+    )
 
     def fail(*a, **k):
         raise ValueError("nncf failed")
 
     monkeypatch.setattr(tool, "quantize", fail)  # an error after the temporary folder exists
     for argv in (["--out", str(out), "--overwrite"], ["--out", str(tmp_path / "new")]):
-        assert_refused(["quantize", onnx, "--calibration", "noise", *argv, *FAST_CLI], capsys, "nncf failed",
-                       [tmp_path], progress=True)
+        assert_refused(
+            ["quantize", onnx, "--calibration", "noise", *argv, *FAST_CLI],
+            capsys,
+            "nncf failed",
+            [tmp_path],
+            progress=True,
+        )
     assert (out / "old.txt").read_text() == "mine"
 
 
 def test_function_refuses_bad_values_before_writing(work, tmp_path):
     onnx = str(work["root"] / "tiny.onnx")
-    bad = [(dict(options=QuantizeOptions(calibration_size=0)), "calibration size"),
-           (dict(options=QuantizeOptions(max_drop=0.0)), "max drop"),
-           (dict(options=QuantizeOptions(speed_seconds=float("nan"))), "speed seconds"),
-           (dict(preprocessing=Preprocessing(image_size=2)), "image size"),
-           (dict(preprocessing=Preprocessing(std=(float("inf"),))), "finite")]
+    bad = [
+        (dict(options=QuantizeOptions(calibration_size=0)), "calibration size"),
+        (dict(options=QuantizeOptions(max_drop=0.0)), "max drop"),
+        (dict(options=QuantizeOptions(speed_seconds=float("nan"))), "speed seconds"),
+        (dict(preprocessing=Preprocessing(image_size=2)), "image size"),
+        (dict(preprocessing=Preprocessing(std=(float("inf"),))), "finite"),
+    ]
     for kwargs, message in bad:
         with pytest.raises(ValueError, match=message):
             quantize_model(onnx, "noise", tmp_path / "out", progress=False, **kwargs)

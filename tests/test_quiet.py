@@ -1,5 +1,6 @@
 """gsoc_helpers.quiet: only the named third-party notices are silenced, our own warnings still show; tracing() is
 True only while a model is traced; NNCF's rich console is sent to a buffer and restored."""
+
 from __future__ import annotations
 
 import warnings
@@ -24,8 +25,10 @@ def test_quiet_tracing_silences_only_the_named_notices():
             warn("`torch.jit.trace` is deprecated", UserWarning)  # another category: kept
         warn("`torch.jit.trace` is deprecated. Please switch", FutureWarning)  # after the block: kept
     assert [(w.category, str(w.message)) for w in seen] == [
-        (UserWarning, "calibration folder holds only 1 image"), (UserWarning, "`torch.jit.trace` is deprecated"),
-        (FutureWarning, "`torch.jit.trace` is deprecated. Please switch")]
+        (UserWarning, "calibration folder holds only 1 image"),
+        (UserWarning, "`torch.jit.trace` is deprecated"),
+        (FutureWarning, "`torch.jit.trace` is deprecated. Please switch"),
+    ]
 
 
 def test_tracing_is_true_only_inside_a_trace():

@@ -1,5 +1,6 @@
 """Nothing is lost or silently mixed: run folders are not reused unless asked, resumed runs keep their settings,
 logs hold each step once, and an interrupted or damaged synthetic dataset is repaired on the next run."""
+
 from __future__ import annotations
 
 import json
@@ -7,9 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from cli_checks import assert_refused
-from conftest import tiny_cfg, tiny_real, write_tiny_synthetic
 from doubles import TinyGenerator
 from PIL import Image
 
@@ -19,11 +18,13 @@ from gsoc_helpers.data.synthetic import SyntheticDataset, SyntheticDatasetWriter
 from gsoc_helpers.sampling import sample_dataset
 from gsoc_helpers.training.distill import DistillTrainer
 
+from conftest import tiny_cfg, tiny_real, write_tiny_synthetic
+
 
 def with_opt(argv: list[str], flag: str, value: str) -> list[str]:
     """``argv`` with the value after ``flag`` replaced."""
     i = argv.index(flag)
-    return argv[:i + 1] + [value] + argv[i + 2:]
+    return argv[: i + 1] + [value] + argv[i + 2 :]
 
 
 def _steps(path: Path) -> list[int]:
@@ -42,15 +43,34 @@ def image_tree(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_train_teacher_never_overwrites_a_run_unless_told(tmp_path, image_tree, capsys):
     out = tmp_path / "run"
-    argv = ["train-teacher", "--out-dir", str(out), "--steps", "2", "--batch-size", "2", "--ngf", "8", "--ndf", "8",
-            "--grid-every", "0", "--log-every", "1", "--data-source", str(image_tree), "--no-progress"]
+    argv = [
+        "train-teacher",
+        "--out-dir",
+        str(out),
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--ngf",
+        "8",
+        "--ndf",
+        "8",
+        "--grid-every",
+        "0",
+        "--log-every",
+        "1",
+        "--data-source",
+        str(image_tree),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     capsys.readouterr()
     assert_refused(argv, capsys, "not empty", untouched=[out])
     assert main(argv + ["--resume"]) == 0 and _steps(out / "metrics.jsonl") == [1, 2]  # nothing left to do
     assert main(with_opt(argv, "--steps", "3") + ["--resume"]) == 0 and _steps(out / "metrics.jsonl") == [1, 2, 3]
-    assert_refused(with_opt(with_opt(argv, "--steps", "4"), "--ngf", "16") + ["--resume"], capsys, "ngf: 8 -> 16",
-                   untouched=[out])
+    assert_refused(
+        with_opt(with_opt(argv, "--steps", "4"), "--ngf", "16") + ["--resume"], capsys, "ngf: 8 -> 16", untouched=[out]
+    )
     assert main(argv + ["--overwrite"]) == 0 and _steps(out / "metrics.jsonl") == [1, 2]
 
 
@@ -59,8 +79,23 @@ def test_corrupt_checkpoint_is_one_line(tmp_path, image_tree, capsys, content):
     out = tmp_path / "run"
     out.mkdir()
     (out / "checkpoint.pt").write_bytes(content)
-    argv = ["train-teacher", "--out-dir", str(out), "--steps", "2", "--batch-size", "2", "--ngf", "8", "--ndf", "8",
-            "--data-source", str(image_tree), "--no-progress", "--resume"]
+    argv = [
+        "train-teacher",
+        "--out-dir",
+        str(out),
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--ngf",
+        "8",
+        "--ndf",
+        "8",
+        "--data-source",
+        str(image_tree),
+        "--no-progress",
+        "--resume",
+    ]
     assert_refused(argv, capsys, "checkpoint", untouched=[out])
 
 
@@ -72,8 +107,25 @@ def test_distill_resume_refuses_changed_settings(tmp_path, capsys):
         (real / name).mkdir(parents=True)
         Image.fromarray(np.full((32, 32, 3), i * 20, np.uint8)).save(real / name / "0.png")
     out = tmp_path / "run"
-    argv = ["distill", str(syn), "--out-dir", str(out), "--real-source", str(real), "--ngf", "16", "--ndf", "8",
-            "--batch-size", "8", "--max-steps", "2", "--device", "cpu", "--no-progress"]
+    argv = [
+        "distill",
+        str(syn),
+        "--out-dir",
+        str(out),
+        "--real-source",
+        str(real),
+        "--ngf",
+        "16",
+        "--ndf",
+        "8",
+        "--batch-size",
+        "8",
+        "--max-steps",
+        "2",
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
     assert main(argv) == 0
     capsys.readouterr()
     assert_refused(argv, capsys, "not empty", [out])
@@ -110,14 +162,28 @@ def test_sampler_removes_leftovers_and_rewrites_a_corrupted_shard(tmp_path):
     assert rep.written == 3 and rep.complete and not stale.exists()
     assert np.array_equal(SyntheticDataset(root).image_array(), good)
     damaged.write_bytes(b"")
-    w = SyntheticDatasetWriter(root, generator_name="tiny", generator_checksum=json.loads(
-        (root / "manifest.json").read_text())["generator_checksum"], num_classes=3, per_class=4, z_dim=4,
-        image_size=4, shard_size=3, class_names=("class_0", "class_1", "class_2"))
+    w = SyntheticDatasetWriter(
+        root,
+        generator_name="tiny",
+        generator_checksum=json.loads((root / "manifest.json").read_text())["generator_checksum"],
+        num_classes=3,
+        per_class=4,
+        z_dim=4,
+        image_size=4,
+        shard_size=3,
+        class_names=("class_0", "class_1", "class_2"),
+    )
     assert not w.is_complete()  # a damaged shard never reports the dataset complete
 
 
 def test_sampler_refuses_non_finite_truncation(tmp_path):
     with pytest.raises(ValueError, match="finite"):
-        sample_dataset(TinyGenerator(), tmp_path / "ds", generator_name="tiny", per_class=1, truncation_psi=float("nan"),
-                       progress=False)
+        sample_dataset(
+            TinyGenerator(),
+            tmp_path / "ds",
+            generator_name="tiny",
+            per_class=1,
+            truncation_psi=float("nan"),
+            progress=False,
+        )
     assert not (tmp_path / "ds" / "manifest.json").exists()

@@ -1,5 +1,6 @@
 """gsoc_helpers.safety: an output folder apart from every input, and the leftovers of killed runs removed (only
 those whose process is gone). The commands that use it are tested in test_no_input_deleted.py."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """The sampler's backends: choice, the probe's exactness check against the reference forward, fallback, manifest,
 reproducibility -- on a small StyleGAN2-ADA and on the NVIDIA-format pickle fixture (no speed is asserted)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,14 @@ def _cache(tmp_path, monkeypatch):
 
 def _small_stylegan() -> Generator:
     torch.manual_seed(0)
-    cfg = StyleGAN2Config(z_dim=8, c_dim=4, w_dim=6, img_resolution=16, mapping_kwargs={"num_layers": 2},
-                          synthesis_kwargs={"channel_base": 64, "channel_max": 8, "num_fp16_res": 4, "conv_clamp": 256})
+    cfg = StyleGAN2Config(
+        z_dim=8,
+        c_dim=4,
+        w_dim=6,
+        img_resolution=16,
+        mapping_kwargs={"num_layers": 2},
+        synthesis_kwargs={"channel_base": 64, "channel_max": 8, "num_fp16_res": 4, "conv_clamp": 256},
+    )
     g = Generator(cfg).eval().requires_grad_(False)
     with torch.no_grad():
         for k, t in g.state_dict().items():
@@ -44,7 +51,7 @@ class WrongFastPath(nn.Module):
         self.lin = nn.Linear(4 + 3, 3 * 4 * 4)
         self.fused = False
 
-    def set_fused_modconv(self, fused: bool) -> "WrongFastPath":
+    def set_fused_modconv(self, fused: bool) -> WrongFastPath:
         self.fused = fused
         return self
 
@@ -95,8 +102,9 @@ def test_fast_path_that_differs_falls_back_to_the_reference(tmp_path):
     choice = choose_backend(g, "torch")
     assert choice.backend == "torch" and g.fused and "reference forward itself" in choice.note
     assert "uint8 levels" in choice.refused[0]
-    rep = sample_dataset(WrongFastPath(), tmp_path / "ds", generator_name="w", per_class=2, progress=False,
-                         backend="torch")
+    rep = sample_dataset(
+        WrongFastPath(), tmp_path / "ds", generator_name="w", per_class=2, progress=False, backend="torch"
+    )
     ref = WrongFastPath().set_fused_modconv(True)
     with torch.no_grad():
         z = torch.from_numpy(SyntheticDataset(tmp_path / "ds").z[:1])
@@ -157,8 +165,10 @@ def test_cli_backends_on_the_nvidia_format_fixture(tmp_path, capsys):
     assert SyntheticDataset(t).manifest["extra"]["backend"] == "torch"
     diff = np.abs(SyntheticDataset(t).image_array().astype(int) - first.astype(int)).max()
     assert diff <= 2 * UINT8_TOLERANCE  # each within 1 level of the reference forward
-    assert cli_main(["sample", str(pkl), "--out", str(tmp_path / "x"), "--backend", "torch", "--precision", "bf16",
-                     *args]) == 2
+    assert (
+        cli_main(["sample", str(pkl), "--out", str(tmp_path / "x"), "--backend", "torch", "--precision", "bf16", *args])
+        == 2
+    )
     assert "bf16 runs through OpenVINO" in capsys.readouterr().err
 
 

@@ -1,4 +1,5 @@
 """Synthetic dataset sampling: balanced, reproducible per index, resumable, shardable, any generator."""
+
 from __future__ import annotations
 
 import json
@@ -6,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from cli_checks import assert_refused
 from doubles import TinyGenerator
 
@@ -17,8 +17,9 @@ from gsoc_helpers.sampling import parse_shard, sample_dataset
 
 def test_sample_balanced_reproducible_fixed_uint8_mapping(tmp_path):
     g = TinyGenerator()
-    rep = sample_dataset(g, tmp_path / "ds", generator_name="tiny", per_class=5, shard_size=4, batch_size=3,
-                         progress=False)
+    rep = sample_dataset(
+        g, tmp_path / "ds", generator_name="tiny", per_class=5, shard_size=4, batch_size=3, progress=False
+    )
     assert rep.written == 15 and rep.complete and rep.images_per_second > 0
     ds = SyntheticDataset(tmp_path / "ds")
     assert len(ds) == 15 and np.bincount(ds.labels).tolist() == [5, 5, 5]
@@ -52,8 +53,9 @@ def test_shards_and_torchrun_env_make_one_consistent_dataset(tmp_path, monkeypat
     whole = tmp_path / "whole"
     sample_dataset(g, whole, generator_name="tiny", per_class=4, shard_size=2, progress=False)
     split = tmp_path / "split"
-    r0 = sample_dataset(g, split, generator_name="tiny", per_class=4, shard_size=2, shard_index=0, num_shards=2,
-                        progress=False)
+    r0 = sample_dataset(
+        g, split, generator_name="tiny", per_class=4, shard_size=2, shard_index=0, num_shards=2, progress=False
+    )
     assert not r0.complete and r0.written == 6
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
@@ -72,17 +74,49 @@ def test_cli_sample_from_nvidia_pickle(tmp_path, capsys):
 
     pkl, _ = small_fixture(tmp_path)
     out = tmp_path / "ds"
-    rc = cli_main(["sample", str(pkl), "--out", str(out), "--per-class", "2", "--shard-size", "3", "--device", "cpu",
-                   "--truncation-psi", "0.7"])
+    rc = cli_main(
+        [
+            "sample",
+            str(pkl),
+            "--out",
+            str(out),
+            "--per-class",
+            "2",
+            "--shard-size",
+            "3",
+            "--device",
+            "cpu",
+            "--truncation-psi",
+            "0.7",
+        ]
+    )
     assert rc == 0
     ds = SyntheticDataset(out)
     assert len(ds) == 8 and ds.manifest["truncation_psi"] == 0.7 and ds.image(0).shape == (16, 16, 3)
     assert ds.manifest["z_dim"] == 8 and ds.manifest["num_classes"] == 4
     first = ds.image_array()
-    assert cli_main(["sample", str(pkl), "--out", str(out), "--per-class", "2", "--shard-size", "3",
-                     "--truncation-psi", "0.7", "--device", "cpu"]) == 0  # resume: nothing to do
+    assert (
+        cli_main(
+            [
+                "sample",
+                str(pkl),
+                "--out",
+                str(out),
+                "--per-class",
+                "2",
+                "--shard-size",
+                "3",
+                "--truncation-psi",
+                "0.7",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )  # resume: nothing to do
     assert np.array_equal(SyntheticDataset(out).image_array(), first)
     capsys.readouterr()
-    assert_refused(["sample", str(pkl), "--out", str(out), "--per-class", "3"], capsys, "per_class",
-                   [out])  # other settings than the dataset's: refused
+    assert_refused(
+        ["sample", str(pkl), "--out", str(out), "--per-class", "3"], capsys, "per_class", [out]
+    )  # other settings than the dataset's: refused
     assert_refused(["sample", str(tmp_path / "nope.pkl"), "--out", str(out)], capsys, "nope.pkl", [out])

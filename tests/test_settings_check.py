@@ -1,4 +1,5 @@
 """gsoc_helpers.training.settings_check: the one range check of trainer settings names the first bad field."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,16 +26,19 @@ def test_settings_in_range_pass():
     check_settings(Cfg(steps=1, lr=1.0, beta=0.0, max_minutes=0), WHOLE, RANGES)  # the bounds themselves
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("steps", 0, "steps must be a whole number >= 1, got 0"),
-    ("steps", 2.0, "steps must be a whole number >= 1, got 2.0"),
-    ("steps", True, "steps must be a whole number >= 1, got True"),
-    ("lr", 0.0, "lr must be a finite number in (0, 1], got 0.0"),  # low end excluded
-    ("lr", float("nan"), "lr must be a finite number in (0, 1], got nan"),
-    ("beta", -0.1, "beta must be a finite number in [0, 1], got -0.1"),
-    ("beta", 1.5, "beta must be a finite number in [0, 1], got 1.5"),
-    ("max_minutes", float("inf"), "max_minutes must be a finite number"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("steps", 0, "steps must be a whole number >= 1, got 0"),
+        ("steps", 2.0, "steps must be a whole number >= 1, got 2.0"),
+        ("steps", True, "steps must be a whole number >= 1, got True"),
+        ("lr", 0.0, "lr must be a finite number in (0, 1], got 0.0"),  # low end excluded
+        ("lr", float("nan"), "lr must be a finite number in (0, 1], got nan"),
+        ("beta", -0.1, "beta must be a finite number in [0, 1], got -0.1"),
+        ("beta", 1.5, "beta must be a finite number in [0, 1], got 1.5"),
+        ("max_minutes", float("inf"), "max_minutes must be a finite number"),
+    ],
+)
 def test_the_first_bad_field_is_named(field, value, message):
     with pytest.raises(ValueError) as err:
         check_settings(Cfg(**{field: value}), WHOLE, RANGES, optional=("max_minutes",))

@@ -1,5 +1,6 @@
 """Notebook 03's speed columns: every generator and backend measured in the same interleaved rounds; the CPU's ISA
 and OpenVINO's default precision named (no speed is asserted)."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,6 +36,8 @@ def test_generator_speeds_interleave_models_and_name_backends(tmp_path, monkeypa
     assert all(x > 0 for v in speeds.values() for x in v.values())
     eager = {"teacher": Lin(1), "student": Lin(2)}
     assert set(generator_speeds(eager, batches=(1, 2), openvino=False, min_seconds=0.0, rounds=3)["student"]) == {
-        "PyTorch img/s b1", "PyTorch img/s b2"}
+        "PyTorch img/s b1",
+        "PyTorch img/s b2",
+    }
     assert eager["teacher"].calls == eager["student"].calls == 2 * (1 + 3)  # per batch: warm-up + 3 rounds
     assert cpu_isa() in machine_description("cpu") and default_precision() in machine_description("cpu")

@@ -1,4 +1,5 @@
 """Student generator: shapes, protocol, presets, registry round trip."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,7 +24,7 @@ def test_forward_protocol_and_labels():
     x = g(z, y, truncation_psi=1.0, noise_mode="random")
     assert x.shape == (4, 3, 32, 32) and x.dtype == torch.float32 and x.abs().max() <= 1
     assert torch.equal(x, g(z, torch.nn.functional.one_hot(y, 10).float()))
-    assert not torch.allclose(x, g(z, (y + 1) % 10))           # the class matters
+    assert not torch.allclose(x, g(z, (y + 1) % 10))  # the class matters
     assert torch.allclose(g(z, y, truncation_psi=0.0), g(torch.zeros_like(z), y))  # psi scales z toward 0
     with pytest.raises(ValueError, match="labels must be in"):
         g(z, torch.tensor([0, 1, 2, 10]))

@@ -1,4 +1,5 @@
 """Smoke test of benchmarks/bench_generators.py (student only, PyTorch only, tiny timing window)."""
+
 from __future__ import annotations
 
 import csv
@@ -13,8 +14,23 @@ def test_bench_generators_student_only(tmp_path, capsys):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     out = tmp_path / "bench"
-    assert mod.main(["--student", "preset:tiny", "--no-teacher", "--no-openvino", "--batches", "1,4",
-                     "--min-seconds", "0.01", "--out", str(out)]) == 0
+    assert (
+        mod.main(
+            [
+                "--student",
+                "preset:tiny",
+                "--no-teacher",
+                "--no-openvino",
+                "--batches",
+                "1,4",
+                "--min-seconds",
+                "0.01",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader(open(out.with_suffix(".csv"))))
     assert rows[0]["parameters"] == "171835" and float(rows[0]["PyTorch b4"]) > 0
     assert "| student preset:tiny |" in out.with_suffix(".md").read_text()

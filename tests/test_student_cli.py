@@ -1,4 +1,5 @@
 """CLI: ``distill`` on tiny data (real images from a class-folder tree) and ``export`` with INT8."""
+
 from __future__ import annotations
 
 import json
@@ -6,15 +7,15 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from cli_checks import assert_refused
-from conftest import write_tiny_synthetic
 from PIL import Image
 
 from gsoc_helpers.cli import main
 from gsoc_helpers.data import CIFAR10_CLASSES
 from gsoc_helpers.models.registry import save_generator
 from gsoc_helpers.models.student import StudentConfig, StudentGenerator
+
+from conftest import write_tiny_synthetic
 
 
 @pytest.mark.slow
@@ -25,8 +26,25 @@ def test_distill_cli(tmp_path, capsys):
         (tmp_path / "real" / name).mkdir(parents=True)
         Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "real" / name / "0.png")
     out = tmp_path / "run"
-    argv = ["distill", str(syn), "--out-dir", str(out), "--real-source", str(tmp_path / "real"), "--ngf", "16",
-            "--ndf", "8", "--batch-size", "8", "--max-steps", "2", "--device", "cpu", "--no-progress"]
+    argv = [
+        "distill",
+        str(syn),
+        "--out-dir",
+        str(out),
+        "--real-source",
+        str(tmp_path / "real"),
+        "--ngf",
+        "16",
+        "--ndf",
+        "8",
+        "--batch-size",
+        "8",
+        "--max-steps",
+        "2",
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["step"] == 2
     assert main(argv[:-4] + ["3", "--device", "cpu", "--no-progress", "--resume"]) == 0  # resumes from step 2

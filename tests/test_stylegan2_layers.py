@@ -1,4 +1,5 @@
 """StyleGAN2-ADA blocks vs direct, unoptimised formulas written here from the paper's definitions."""
+
 from __future__ import annotations
 
 import math
@@ -9,7 +10,14 @@ import torch
 
 from gsoc_helpers.models.stylegan2_ada import CIFAR10_NUM_PARAMS, Generator, StyleGAN2Config
 from gsoc_helpers.models.stylegan2_ada.layers import (
-    FullyConnectedLayer, SynthesisLayer, ToRGBLayer, bias_act, modulated_conv2d, setup_filter, upfirdn2d, upsample2d,
+    FullyConnectedLayer,
+    SynthesisLayer,
+    ToRGBLayer,
+    bias_act,
+    modulated_conv2d,
+    setup_filter,
+    upfirdn2d,
+    upsample2d,
 )
 
 F1 = np.array([1.0, 3.0, 3.0, 1.0])
@@ -35,7 +43,9 @@ def naive_fir_up2(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def naive_modconv(x: np.ndarray, weight: np.ndarray, styles: np.ndarray, demod: bool = True, up: bool = False) -> np.ndarray:
+def naive_modconv(
+    x: np.ndarray, weight: np.ndarray, styles: np.ndarray, demod: bool = True, up: bool = False
+) -> np.ndarray:
     """Per-sample weights W_n = W * s_n (over input channels), / sqrt(sum W_n^2 + 1e-8) per output channel.
 
     up=False: 'same' correlation (pad k//2).  up=True: zero-insert the input (x at even positions),
@@ -47,26 +57,26 @@ def naive_modconv(x: np.ndarray, weight: np.ndarray, styles: np.ndarray, demod: 
     for s in range(n):
         wn = weight * styles[s][None, :, None, None]
         if demod:
-            wn = wn / np.sqrt((wn ** 2).sum(axis=(1, 2, 3), keepdims=True) + 1e-8)
+            wn = wn / np.sqrt((wn**2).sum(axis=(1, 2, 3), keepdims=True) + 1e-8)
         if not up:
             p = k // 2
             xp = np.pad(x[s], ((0, 0), (p, p), (p, p)))
             y = np.zeros((o, h, w))
             for a in range(k):
                 for b in range(k):
-                    y += np.einsum("oi,ihw->ohw", wn[:, :, a, b], xp[:, a:a + h, b:b + w])
+                    y += np.einsum("oi,ihw->ohw", wn[:, :, a, b], xp[:, a : a + h, b : b + w])
         else:
             z = np.zeros((i, 2 * h - 1, 2 * w - 1))
             z[:, ::2, ::2] = x[s]
             t = np.zeros((o, 2 * h + 1, 2 * w + 1))
             for a in range(k):
                 for b in range(k):  # t[y] = sum_a W[a] z[y - a]
-                    t[:, a:a + 2 * h - 1, b:b + 2 * w - 1] += np.einsum("oi,ihw->ohw", wn[:, :, a, b], z)
+                    t[:, a : a + 2 * h - 1, b : b + 2 * w - 1] += np.einsum("oi,ihw->ohw", wn[:, :, a, b], z)
             tp = np.pad(t, ((0, 0), (1, 1), (1, 1)))
             y = np.zeros((o, 2 * h, 2 * w))
             for a in range(4):
                 for b in range(4):
-                    y += 4 * FIR[a, b] * tp[:, a:a + 2 * h, b:b + 2 * w]
+                    y += 4 * FIR[a, b] * tp[:, a : a + 2 * h, b : b + 2 * w]
         outs.append(y)
     return np.stack(outs)
 
@@ -77,7 +87,7 @@ def naive_fc(x: np.ndarray, w: np.ndarray, b: np.ndarray, lr: float = 1.0, act: 
 
 
 def naive_norm(x: np.ndarray) -> np.ndarray:
-    return x / np.sqrt((x ** 2).mean(axis=1, keepdims=True) + 1e-8)
+    return x / np.sqrt((x**2).mean(axis=1, keepdims=True) + 1e-8)
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -109,7 +119,7 @@ def test_upfirdn2d_general_convolution_with_padding_crop_and_down():
     xn = _np(x)
     z = np.zeros((1, 2, 5 * up, 6 * up))
     z[:, :, ::up, ::up] = xn
-    z = np.pad(z, ((0, 0), (0, 0), (py0, py1), (px0, 0)))[:, :, :, :px1 or None]
+    z = np.pad(z, ((0, 0), (0, 0), (py0, py1), (px0, 0)))[:, :, :, : px1 or None]
     fn, (kh, kw) = _np(f) * gain, f.shape
     oh, ow = z.shape[2] - kh + 1, z.shape[3] - kw + 1
     ref = np.zeros((1, 2, oh, ow))
@@ -137,16 +147,20 @@ def test_fully_connected_equalized_lr(act, lr):
     with torch.no_grad():
         fc.bias.normal_()
     x = torch.randn(4, 7)
-    np.testing.assert_allclose(_np(fc(x)), naive_fc(_np(x), _np(fc.weight), _np(fc.bias), lr, act), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        _np(fc(x)), naive_fc(_np(x), _np(fc.weight), _np(fc.bias), lr, act), rtol=1e-5, atol=1e-5
+    )
 
 
-@pytest.mark.parametrize("up,demod,fused", [(1, True, True), (1, True, False), (2, True, True), (2, True, False),
-                                            (1, False, True)])
+@pytest.mark.parametrize(
+    "up,demod,fused", [(1, True, True), (1, True, False), (2, True, True), (2, True, False), (1, False, True)]
+)
 def test_modulated_conv_matches_direct_formula(up, demod, fused):
     torch.manual_seed(3)
     x, weight, styles = torch.randn(2, 3, 4, 4), torch.randn(5, 3, 3, 3), torch.randn(2, 3)
-    y = modulated_conv2d(x, weight, styles, up=up, padding=1, resample_filter=setup_filter(), demodulate=demod,
-                         fused=fused)
+    y = modulated_conv2d(
+        x, weight, styles, up=up, padding=1, resample_filter=setup_filter(), demodulate=demod, fused=fused
+    )
     ref = naive_modconv(_np(x), _np(weight), _np(styles), demod=demod, up=up == 2)
     assert y.shape == ref.shape
     np.testing.assert_allclose(_np(y), ref, atol=2e-5, rtol=1e-5)
@@ -178,13 +192,21 @@ def test_torgb_no_demodulation_style_gain():
         rgb.bias.normal_()
     x, w = torch.randn(2, 4, 5, 5), torch.randn(2, 6)
     styles = naive_fc(_np(w), _np(rgb.affine.weight), _np(rgb.affine.bias)) / math.sqrt(4)
-    ref = np.einsum("oi,ni,nihw->nohw", _np(rgb.weight)[:, :, 0, 0], styles, _np(x)) + _np(rgb.bias)[None, :, None, None]
+    ref = (
+        np.einsum("oi,ni,nihw->nohw", _np(rgb.weight)[:, :, 0, 0], styles, _np(x)) + _np(rgb.bias)[None, :, None, None]
+    )
     np.testing.assert_allclose(_np(rgb(x, w)), ref, atol=1e-5)
 
 
-SMALL = StyleGAN2Config(z_dim=8, c_dim=4, w_dim=6, img_resolution=16, img_channels=3,
-                        mapping_kwargs={"num_layers": 2},
-                        synthesis_kwargs={"channel_base": 64, "channel_max": 8, "num_fp16_res": 4, "conv_clamp": 256})
+SMALL = StyleGAN2Config(
+    z_dim=8,
+    c_dim=4,
+    w_dim=6,
+    img_resolution=16,
+    img_channels=3,
+    mapping_kwargs={"num_layers": 2},
+    synthesis_kwargs={"channel_base": 64, "channel_max": 8, "num_fp16_res": 4, "conv_clamp": 256},
+)
 
 
 def small_generator(seed: int = 0) -> Generator:

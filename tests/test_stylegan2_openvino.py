@@ -5,6 +5,7 @@ max |diff| <= 1e-4 on outputs reaching |x| ~ 10 (measured about 6e-6 for this sm
 Tracing switches modulated convs to the batch-size independent (non-fused) form, so the IR has a
 dynamic batch dimension.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +21,14 @@ OV_TOLERANCE = 1e-4
 def _tiny_generator() -> Generator:
     """A 16x16 StyleGAN2 with non-zero noise strengths and w_avg (so truncation and noise matter)."""
     torch.manual_seed(0)
-    cfg = StyleGAN2Config(z_dim=8, c_dim=4, w_dim=6, img_resolution=16, mapping_kwargs={"num_layers": 2},
-                          synthesis_kwargs={"channel_base": 64, "channel_max": 8, "num_fp16_res": 4, "conv_clamp": 256})
+    cfg = StyleGAN2Config(
+        z_dim=8,
+        c_dim=4,
+        w_dim=6,
+        img_resolution=16,
+        mapping_kwargs={"num_layers": 2},
+        synthesis_kwargs={"channel_base": 64, "channel_max": 8, "num_fp16_res": 4, "conv_clamp": 256},
+    )
     g = Generator(cfg).eval()
     with torch.no_grad():
         for k, t in g.state_dict().items():

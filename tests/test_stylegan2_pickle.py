@@ -1,4 +1,5 @@
 """Safe loading of NVIDIA-format StyleGAN2-ADA pickles (fixtures built here with the official structure)."""
+
 from __future__ import annotations
 
 import collections
@@ -14,15 +15,21 @@ import torch
 
 from gsoc_helpers import load_stylegan2_ada
 from gsoc_helpers.models.stylegan2_ada import CIFAR10_CONFIG, Generator, StyleGAN2PickleError, read_stylegan2_pickle
+
 from official_fixtures import BUFFERS, SMALL_KW, official_generator_shapes, small_fixture, write_fixture_pickle
 
 
 def test_fixture_uses_official_globals_only(tmp_path):
     path, _ = small_fixture(tmp_path)
     blob = path.read_bytes()
-    for name in (b"torch_utils.persistence\n_reconstruct_persistent_obj", b"dnnlib.util\nEasyDict",
-                 b"torch.storage\n_load_from_bytes", b"torch._utils\n_rebuild_parameter\n", b"collections\nOrderedDict",
-                 b"numpy._core.multiarray\nscalar"):
+    for name in (
+        b"torch_utils.persistence\n_reconstruct_persistent_obj",
+        b"dnnlib.util\nEasyDict",
+        b"torch.storage\n_load_from_bytes",
+        b"torch._utils\n_rebuild_parameter\n",
+        b"collections\nOrderedDict",
+        b"numpy._core.multiarray\nscalar",
+    ):
         assert name in blob
     assert not any(m in sys.modules for m in ("torch_utils", "dnnlib"))
 
@@ -43,7 +50,8 @@ def test_load_small_fixture_exact_weights_and_outputs(tmp_path, numpy1):
     raw = read_stylegan2_pickle(path)
     assert set(raw) == {"G", "D", "G_ema", "augment_pipe", "training_set_kwargs"}
     assert raw["G_ema"].state["_modules"]["synthesis"].state["_modules"]["b8"].state["_modules"]["conv0"].state[
-        "act_gain"] == pytest.approx(np.sqrt(2))
+        "act_gain"
+    ] == pytest.approx(np.sqrt(2))
 
 
 def test_full_cifar10_names_and_shapes_from_independent_table(tmp_path):
@@ -53,8 +61,15 @@ def test_full_cifar10_names_and_shapes_from_independent_table(tmp_path):
     assert ours == shapes
     sd = {k: torch.zeros(s) for k, s in shapes.items()}
     sd["mapping.w_avg"] = torch.arange(512, dtype=torch.float32)
-    kw = dict(z_dim=512, c_dim=10, w_dim=512, img_resolution=32, img_channels=3, mapping_kwargs={"num_layers": 2},
-              synthesis_kwargs={"channel_base": 32768, "channel_max": 512, "num_fp16_res": 4, "conv_clamp": 256})
+    kw = dict(
+        z_dim=512,
+        c_dim=10,
+        w_dim=512,
+        img_resolution=32,
+        img_channels=3,
+        mapping_kwargs={"num_layers": 2},
+        synthesis_kwargs={"channel_base": 32768, "channel_max": 512, "num_fp16_res": 4, "conv_clamp": 256},
+    )
     g = load_stylegan2_ada(write_fixture_pickle(tmp_path / "cifar10.pkl", sd, kw))
     assert sum(p.numel() for p in g.parameters()) == 20_215_315
     assert torch.equal(g.mapping.w_avg, sd["mapping.w_avg"])
@@ -132,9 +147,9 @@ def test_url_download_cached_with_checksum(tmp_path, monkeypatch):
 
 def test_official_alias_fetched_through_mirror(tmp_path, monkeypatch):
     """'cifar10' resolves to NVIDIA's URL; with $GSOC_DOWNLOAD_MIRROR the file named cifar10.pkl comes from there."""
-    from official_fixtures import loopback_mirror, write_checksums, write_cifar10_snapshot
-
     from gsoc_helpers.download import NVIDIA_CIFAR10_PKL
+
+    from official_fixtures import loopback_mirror, write_cifar10_snapshot
 
     assert NVIDIA_CIFAR10_PKL.url == "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/cifar10.pkl"
     (tmp_path / "mirror").mkdir()
@@ -170,16 +185,25 @@ class _CraftedTensor:
         self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
 
     def __reduce__(self):
-        return torch._utils._rebuild_tensor_v2, (self.storage, self.offset, self.size, self.stride, False,
-                                                 collections.OrderedDict())
+        return torch._utils._rebuild_tensor_v2, (
+            self.storage,
+            self.offset,
+            self.size,
+            self.stride,
+            False,
+            collections.OrderedDict(),
+        )
 
 
-@pytest.mark.parametrize("offset,size,stride,why", [
-    (0, (10_000_000_000,), (1,), "needs element"),        # 40 GB of float32 from a 16-byte storage
-    (5, (1,), (1,), "needs element"),                      # offset past the end: would read unwritten memory
-    (0, (2, 3), (3, 1), "needs element"),                 # 6 elements from 4
-    (-1, (1,), (1,), "negative"),
-])
+@pytest.mark.parametrize(
+    "offset,size,stride,why",
+    [
+        (0, (10_000_000_000,), (1,), "needs element"),  # 40 GB of float32 from a 16-byte storage
+        (5, (1,), (1,), "needs element"),  # offset past the end: would read unwritten memory
+        (0, (2, 3), (3, 1), "needs element"),  # 6 elements from 4
+        (-1, (1,), (1,), "negative"),
+    ],
+)
 def test_tensor_outside_its_storage_is_refused(tmp_path, offset, size, stride, why):
     import warnings
 
@@ -215,9 +239,11 @@ def test_saved_stylegan2_teacher_loads_in_a_fresh_process(tmp_path):
 
     path, _ = small_fixture(tmp_path)
     st = save_generator(load_generator(str(path)), tmp_path / "teacher.safetensors")
-    code = ("import sys; from gsoc_helpers.models.registry import load_generator; "
-            "assert 'gsoc_helpers.models.stylegan2_ada' not in sys.modules; "
-            f"g = load_generator({str(st)!r}); print(type(g).__name__, g.generator_kind)")
+    code = (
+        "import sys; from gsoc_helpers.models.registry import load_generator; "
+        "assert 'gsoc_helpers.models.stylegan2_ada' not in sys.modules; "
+        f"g = load_generator({str(st)!r}); print(type(g).__name__, g.generator_kind)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["Generator", "stylegan2-ada"]

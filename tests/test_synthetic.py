@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from gsoc_helpers.data import DataError
-from gsoc_helpers.data.synthetic import SyntheticDataset, SyntheticDatasetWriter, \
-    latent_for_index, latents_for_range
+from gsoc_helpers.data.synthetic import SyntheticDataset, SyntheticDatasetWriter, latent_for_index, latents_for_range
 
 KW = dict(generator_name="fake", generator_checksum="abc", per_class=5, z_dim=4, shard_size=7, seed=3)
 

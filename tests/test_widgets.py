@@ -1,6 +1,7 @@
 """generate_grid (gsoc_helpers.sampling) / grid_png (gsoc_helpers.images), the model caches (load_generator,
 models.loading) and the ipywidgets panel,
 driven headless with small generators; the OpenVINO backend is the real OpenVINO runtime on a tiny student."""
+
 from __future__ import annotations
 
 import io
@@ -43,7 +44,7 @@ def tiny_student(seed: int) -> StudentGenerator:
 
 
 def _cell(grid: np.ndarray, r: int, c: int) -> np.ndarray:
-    return grid[2 + r * 10: 10 + r * 10, 2 + c * 10: 10 + c * 10]
+    return grid[2 + r * 10 : 10 + r * 10, 2 + c * 10 : 10 + c * 10]
 
 
 def test_generate_grid_layout_labels_and_determinism():
@@ -63,11 +64,18 @@ def test_generate_grid_layout_labels_and_determinism():
     assert g.calls[-1][2] == 0.5
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(classes=[]), "no class"), (dict(classes=["unicorn"]), "unknown class"), (dict(classes=[12]), "range"),
-    (dict(per_class=0), "at least 1"), (dict(per_class=10_000), "too many"), (dict(backend="tpu"), "backend"),
-    (dict(truncation_psi=5.0), "psi"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(classes=[]), "no class"),
+        (dict(classes=["unicorn"]), "unknown class"),
+        (dict(classes=[12]), "range"),
+        (dict(per_class=0), "at least 1"),
+        (dict(per_class=10_000), "too many"),
+        (dict(backend="tpu"), "backend"),
+        (dict(truncation_psi=5.0), "psi"),
+    ],
+)
 def test_generate_grid_bad_input(kwargs, match):
     args = dict(classes=["cat"], per_class=2) | kwargs
     with pytest.raises(ValueError, match=match):
@@ -184,8 +192,12 @@ def test_panel_menu_loads_the_models_it_is_given(tmp_path):
         asked.append(name)
         return tiny_student(3)
 
-    panel = Wd.GeneratorPanel(loader=loader, save_dir=tmp_path, auto_update=False,
-                              models={"student": str(tmp_path / "student_ema.safetensors"), "teacher": "cifar10"})
+    panel = Wd.GeneratorPanel(
+        loader=loader,
+        save_dir=tmp_path,
+        auto_update=False,
+        models={"student": str(tmp_path / "student_ema.safetensors"), "teacher": "cifar10"},
+    )
     assert list(panel.model.options) == ["student", "teacher"]
     assert panel.on_generate() and asked == [str(tmp_path / "student_ema.safetensors")]
     panel.model.value = "teacher"

@@ -3,6 +3,7 @@
 Each module listed in :data:`COMMAND_MODULES` is named after its sub-command and defines ``register(subparsers)`` that adds
 its sub-commands; a sub-command's handler is stored as ``func`` on its parser.
 """
+
 from __future__ import annotations
 
 import argparse

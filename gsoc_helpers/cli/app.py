@@ -1,4 +1,5 @@
 """Sub-command ``gsoc-helpers app``: the generation panel served by Voilà."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,10 +18,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("app", help="serve the class-conditional generation panel with Voilà on 127.0.0.1")
     p.add_argument("--port", type=port, default=8866, help="TCP port (default 8866, Voilà's)")
-    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1, local only; another address "
-                   "also accepts requests naming any host)")
-    p.add_argument("--max-sessions", type=positive_int, default=MAX_SESSIONS,
-                   help=f"most open pages at a time, each a kernel of about 800 MB (default {MAX_SESSIONS})")
-    p.add_argument("--idle-minutes", type=positive_float, default=IDLE_MINUTES,
-                   help=f"stop a kernel no page is connected to after this long idle (default {IDLE_MINUTES:g})")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="bind address (default 127.0.0.1, local only; another address also accepts requests naming any host)",
+    )
+    p.add_argument(
+        "--max-sessions",
+        type=positive_int,
+        default=MAX_SESSIONS,
+        help=f"most open pages at a time, each a kernel of about 800 MB (default {MAX_SESSIONS})",
+    )
+    p.add_argument(
+        "--idle-minutes",
+        type=positive_float,
+        default=IDLE_MINUTES,
+        help=f"stop a kernel no page is connected to after this long idle (default {IDLE_MINUTES:g})",
+    )
     p.set_defaults(func=_app)

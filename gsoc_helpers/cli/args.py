@@ -10,6 +10,7 @@ commands share, each defined once here:
 
 This module imports no torch: building the parser must stay fast (``--help`` under a second).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,10 @@ from pathlib import Path
 from typing import Callable, NoReturn
 
 # What every command taking a generator accepts (gsoc_helpers.models.registry.load_generator).
-GENERATOR_HELP = ("teacher | offline-teacher | student (bundled), cifar10 (NVIDIA StyleGAN2-ADA, downloaded), "
-                  "a StyleGAN2-ADA .pkl path or URL, a .safetensors checkpoint or a 2022 DiStyleGAN folder")
+GENERATOR_HELP = (
+    "teacher | offline-teacher | student (bundled), cifar10 (NVIDIA StyleGAN2-ADA, downloaded), "
+    "a StyleGAN2-ADA .pkl path or URL, a .safetensors checkpoint or a 2022 DiStyleGAN folder"
+)
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 
 
@@ -35,8 +38,7 @@ class _HideDeprecated(argparse.HelpFormatter):
     def _format_action_invocation(self, action: argparse.Action) -> str:
         shown = [s for s in action.option_strings if s not in DEPRECATED_FLAGS]
         if action.option_strings and shown != action.option_strings:
-            action = argparse.Action(shown, action.dest, nargs=action.nargs, metavar=action.metavar,
-                                     help=action.help)
+            action = argparse.Action(shown, action.dest, nargs=action.nargs, metavar=action.metavar, help=action.help)
         return super()._format_action_invocation(action)
 
 
@@ -60,6 +62,7 @@ def _number(kind: Callable[[str], float], text: str) -> float:
 
 def int_at_least(low: int) -> Callable[[str], int]:
     """argparse type: an integer >= ``low``."""
+
     def convert(text: str) -> int:
         value = int(_number(int, text))
         if value < low:
@@ -76,6 +79,7 @@ non_negative_int = int_at_least(0)
 
 def float_in(low: float = -math.inf, high: float = math.inf, low_open: bool = False) -> Callable[[str], float]:
     """argparse type: a finite float in [low, high] ((low, high] with ``low_open``); NaN and inf refused."""
+
     def convert(text: str) -> float:
         value = float(_number(float, text))
         if not math.isfinite(value):
@@ -135,26 +139,46 @@ def fail(message: str) -> NoReturn:
 
 
 # ---------------------------------------------------------------------------------------------- shared flags
-def add_out(p: argparse.ArgumentParser, help: str, *, required: bool = False, default: object = None,
-            dest: str = "out") -> None:
+def add_out(
+    p: argparse.ArgumentParser, help: str, *, required: bool = False, default: object = None, dest: str = "out"
+) -> None:
     """``--out DIR`` (hidden old spellings ``--out-dir``, ``--output``)."""
-    p.add_argument("--out", "--out-dir", "--output", dest=dest, type=output_folder, required=required,
-                   default=default, metavar="DIR", help=help)
+    p.add_argument(
+        "--out",
+        "--out-dir",
+        "--output",
+        dest=dest,
+        type=output_folder,
+        required=required,
+        default=default,
+        metavar="DIR",
+        help=help,
+    )
 
 
 def add_psi(p: argparse.ArgumentParser, default: float = 1.0, help: str = "truncation psi") -> None:
     """``--psi X`` (hidden old spelling ``--truncation-psi``), stored as ``args.psi``."""
-    p.add_argument("--psi", "--truncation-psi", dest="psi", type=finite_float, default=default,
-                   help=f"{help} (default {default:g})")
+    p.add_argument(
+        "--psi",
+        "--truncation-psi",
+        dest="psi",
+        type=finite_float,
+        default=default,
+        help=f"{help} (default {default:g})",
+    )
 
 
 def add_max_drop(p: argparse.ArgumentParser, default_fraction: float | None, what: str) -> None:
     """``--max-drop POINTS`` in top-1 points, (0, 100]; ``args.max_drop`` stays in points (convert with
     :func:`gsoc_helpers.quantization.settings.points_to_fraction`)."""
     shown = "" if default_fraction is None else f" (default {default_fraction * 100:g})"
-    p.add_argument("--max-drop", type=float_in(0.0, 100.0, low_open=True), metavar="POINTS",
-                   default=None if default_fraction is None else round(default_fraction * 100, 10),
-                   help=f"{what}: largest allowed top-1 drop in points, e.g. 2 = 2 points{shown}")
+    p.add_argument(
+        "--max-drop",
+        type=float_in(0.0, 100.0, low_open=True),
+        metavar="POINTS",
+        default=None if default_fraction is None else round(default_fraction * 100, 10),
+        help=f"{what}: largest allowed top-1 drop in points, e.g. 2 = 2 points{shown}",
+    )
 
 
 def source_option(text: str) -> tuple[str | None, str, object]:
@@ -163,12 +187,19 @@ def source_option(text: str) -> tuple[str | None, str, object]:
     head, sep, value = text.partition("=")
     source, colon, key = head.rpartition(":")
     if not sep or not key or (colon and not source):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected [SOURCE:]KEY=VALUE, e.g. teacher:truncation_psi=0.7 "
-                                         "or steps=50")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected [SOURCE:]KEY=VALUE, e.g. teacher:truncation_psi=0.7 or steps=50"
+        )
     return (source or None), key, typed_value(value)
 
 
 def add_source_option(p: argparse.ArgumentParser, example: str) -> None:
     """``--source-option [SOURCE:]KEY=VALUE`` (repeatable), parsed by :func:`source_option`."""
-    p.add_argument("--source-option", action="append", type=source_option, default=[], metavar="[SOURCE:]KEY=VALUE",
-                   help=f"keyword argument of a calibration source, typed like papermill -p (repeatable), e.g. {example}")
+    p.add_argument(
+        "--source-option",
+        action="append",
+        type=source_option,
+        default=[],
+        metavar="[SOURCE:]KEY=VALUE",
+        help=f"keyword argument of a calibration source, typed like papermill -p (repeatable), e.g. {example}",
+    )

@@ -1,4 +1,5 @@
 """Data sub-commands: ``gsoc-helpers data-info``."""
+
 from __future__ import annotations
 
 import argparse

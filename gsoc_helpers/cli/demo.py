@@ -1,4 +1,5 @@
 """Sub-command ``gsoc-helpers demo``: run every notebook headless with papermill."""
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,10 @@ def demo_parameters(profile: str | None, scale: str | None, pairs: list[list[str
             if isinstance(params[name], float) and not math.isfinite(params[name]):
                 raise ValueError(f"-p {name} {value}: must be a finite number")
         else:
-            raise ValueError(f"unknown parameter {name!r} for -p; expected a notebook parameter "
-                             f"({', '.join(sorted(names))}) or a run size ({', '.join(OVERRIDABLE)})")
+            raise ValueError(
+                f"unknown parameter {name!r} for -p; expected a notebook parameter "
+                f"({', '.join(sorted(names))}) or a run size ({', '.join(OVERRIDABLE)})"
+            )
     run_sizes(params["PROFILE"], params["SCALE"], **params["SIZES"])  # the whole combination is valid
     return params
 
@@ -44,25 +47,39 @@ def _demo(args: argparse.Namespace) -> int:
     folder = Path(args.notebook_dir) if args.notebook_dir else NOTEBOOK_DIR
     params = demo_parameters(args.profile, "smoke" if args.smoke else args.scale, args.param or [], folder)
     out = Path(args.out) if args.out else default_output("demo")
-    runs = run_series(SeriesConfig(notebook_dir=folder, output_dir=out, parameters=params,
-                                   only=tuple(args.only or ())))
+    runs = run_series(SeriesConfig(notebook_dir=folder, output_dir=out, parameters=params, only=tuple(args.only or ())))
     print(f"summary: {out / 'SUMMARY.md'}")
     return 0 if all(r.ok for r in runs) else 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the notebook series headless (papermill) and write SUMMARY.md")
-    p.add_argument("--profile", default=None, choices=["quick", "full"],
-                   help="where inputs come from (default $GSOC_PROFILE, else quick)")
-    p.add_argument("--scale", default=None, choices=["smoke", "quick", "full"],
-                   help="how much work (default: the profile's own)")
+    p.add_argument(
+        "--profile",
+        default=None,
+        choices=["quick", "full"],
+        help="where inputs come from (default $GSOC_PROFILE, else quick)",
+    )
+    p.add_argument(
+        "--scale", default=None, choices=["smoke", "quick", "full"], help="how much work (default: the profile's own)"
+    )
     p.add_argument("--smoke", action="store_true", help="same as --scale smoke (seconds per notebook)")
-    p.add_argument("-p", "--parameter", dest="param", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                   help="papermill-style override, e.g. -p quant_models chenyaofo_resnet20,chenyaofo_resnet56 "
-                        "or -p SEED 1 (repeatable)")
+    p.add_argument(
+        "-p",
+        "--parameter",
+        dest="param",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="papermill-style override, e.g. -p quant_models chenyaofo_resnet20,chenyaofo_resnet56 "
+        "or -p SEED 1 (repeatable)",
+    )
     add_out(p, "output folder (default <output dir>/demo)")
     p.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 01 03")
-    p.add_argument("--notebook-dir", default=None,
-                   help="folder of the numbered notebooks (default: the checkout's notebooks/; needed when the "
-                        "package is installed from a wheel or git, which carries no notebooks)")
+    p.add_argument(
+        "--notebook-dir",
+        default=None,
+        help="folder of the numbered notebooks (default: the checkout's notebooks/; needed when the "
+        "package is installed from a wheel or git, which carries no notebooks)",
+    )
     p.set_defaults(func=_demo)

@@ -2,6 +2,7 @@
 
 ``distill`` works under ``torchrun --nproc_per_node K -m gsoc_helpers distill ...`` (DDP) as well.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,11 @@ def _distill(args: argparse.Namespace) -> int:
     from ..training.distill import run_distill
 
     cfg = DistillConfig.from_dict(json.loads(open(args.config).read())) if args.config else DistillConfig()
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(DistillConfig)
-                 if getattr(args, f.name, None) is not None}
+    overrides = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(DistillConfig)
+        if getattr(args, f.name, None) is not None
+    }
     cfg = dataclasses.replace(cfg, **overrides)
     result = run_distill(cfg, resume=args.resume, overwrite=args.overwrite)
     print(json.dumps(result))

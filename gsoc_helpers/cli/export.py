@@ -1,4 +1,5 @@
 """Sub-command ``gsoc-helpers export``: a generator checkpoint to OpenVINO IR (FP32, optionally INT8)."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,10 +10,10 @@ from .args import GENERATOR_HELP, add_out, non_negative_int, positive_int
 
 
 def _export(args: argparse.Namespace) -> int:
+    import torch
+
     from ..export import OpenVINOGenerator, export_generator, psnr
     from ..models.registry import load_generator
-
-    import torch
 
     model = load_generator(args.generator)
     fp32 = export_generator(model, args.out)
@@ -33,8 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("generator", help=GENERATOR_HELP)
     add_out(p, "output folder (default <output dir>/export)", default=str(default_output("export")))
     p.add_argument("--int8", action="store_true", help="also write an NNCF INT8 IR and report its PSNR vs FP32")
-    p.add_argument("--calibration-size", type=positive_int, default=None,
-                   help="random (z, class) inputs calibrating the INT8 IR (default: export_generator's, "
-                        f"{CALIBRATION_SIZE})")
-    p.add_argument("--seed", type=non_negative_int, default=None, help="calibration seed (default: export_generator's, 0)")
+    p.add_argument(
+        "--calibration-size",
+        type=positive_int,
+        default=None,
+        help=f"random (z, class) inputs calibrating the INT8 IR (default: export_generator's, {CALIBRATION_SIZE})",
+    )
+    p.add_argument(
+        "--seed", type=non_negative_int, default=None, help="calibration seed (default: export_generator's, 0)"
+    )
     p.set_defaults(func=_export)

@@ -1,4 +1,5 @@
 """Sub-command ``gsoc-helpers fid``: FID/KID/precision-recall through torch-fidelity."""
+
 from __future__ import annotations
 
 import argparse
@@ -24,16 +25,25 @@ def _fid(args: argparse.Namespace) -> int:
     elif target.startswith("cifar10-"):
         from ..data import load_cifar10
 
-        split, _, source = target[len("cifar10-"):].partition(":")
+        split, _, source = target[len("cifar10-") :].partition(":")
         candidate = load_cifar10(split, source=source or "auto")
     else:
         from ..models.registry import load_generator
 
         candidate = load_generator(target, device=args.device)
-    res = compute_fidelity(candidate, metrics=tuple(args.metrics.split(",")), n_generated=args.n,
-                           n_candidate=args.n_candidate, reference_split=args.split, reference_source=args.source,
-                           reference_n=args.reference_n, truncation_psi=args.psi, batch_size=args.batch_size,
-                           device=args.device, verbose=args.verbose)
+    res = compute_fidelity(
+        candidate,
+        metrics=tuple(args.metrics.split(",")),
+        n_generated=args.n,
+        n_candidate=args.n_candidate,
+        reference_split=args.split,
+        reference_source=args.source,
+        reference_n=args.reference_n,
+        truncation_psi=args.psi,
+        batch_size=args.batch_size,
+        device=args.device,
+        verbose=args.verbose,
+    )
     print(res)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -44,8 +54,10 @@ def _fid(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fid", help="FID / KID / precision-recall of a generator, synthetic set or CIFAR-10 split")
-    p.add_argument("candidate", help="a synthetic dataset folder, cifar10-<train|test>[:<source>], or a generator: "
-                                     + GENERATOR_HELP)
+    p.add_argument(
+        "candidate",
+        help="a synthetic dataset folder, cifar10-<train|test>[:<source>], or a generator: " + GENERATOR_HELP,
+    )
     p.add_argument("--metrics", default="fid,kid,prc", help="comma list of fid, kid, prc, isc")
     p.add_argument("--n", type=positive_int, default=10_000, help="images to generate (generator candidates)")
     p.add_argument("--n-candidate", type=positive_int, default=None, help="subset of an image candidate (default all)")

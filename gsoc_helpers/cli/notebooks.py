@@ -1,4 +1,5 @@
 """Sub-command ``gsoc-helpers notebooks --strip | --render DIR``: maintenance of the stored notebooks."""
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,12 @@ def _notebooks(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("notebooks", help="maintenance of the stored notebooks")
     p.add_argument("--strip", action="store_true", help="remove outputs from the stored notebooks")
-    p.add_argument("--render", metavar="EXECUTED_DIR", default=None,
-                   help="write readable executed copies (docs/notebooks/) from a demo's executed notebooks "
-                        "(`make docs` runs the quick-profile demo and this)")
+    p.add_argument(
+        "--render",
+        metavar="EXECUTED_DIR",
+        default=None,
+        help="write readable executed copies (docs/notebooks/) from a demo's executed notebooks "
+        "(`make docs` runs the quick-profile demo and this)",
+    )
     p.add_argument("--docs-dir", default=None, help="where --render writes (default: the checkout's docs/notebooks)")
     p.set_defaults(func=_notebooks)

@@ -1,4 +1,5 @@
 """Quantization sub-command: ``gsoc-helpers quantize-study --models ... --sources ... [--sizes] [--seeds]``."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,6 +15,7 @@ NNCF = "nncf"  # on the command line: "NNCF's own default" (None in PTQConfig)
 def _nncf_or(value: str) -> str | None:
     return None if value == NNCF else value
 
+
 # Config names of accuracy-aware runs in the tables, per validation data (labelled: the 2022 protocol is explicit).
 AAC_CONFIG_NAMES = {"heldout": "accuracy-aware", "calibration": "accuracy-aware-on-calibration(2022)"}
 
@@ -22,8 +24,12 @@ def accuracy_controls(args: argparse.Namespace) -> dict[str, AccuracyControl]:
     """Config name -> AccuracyControl for each ``--accuracy-data`` choice when ``--accuracy-aware`` is given."""
     if not args.accuracy_aware:
         return {}
-    out = {AAC_CONFIG_NAMES[v]: AccuracyControl(max_drop=points_to_fraction(args.max_drop), validation=v, val_size=args.val_size)
-           for v in dict.fromkeys(args.accuracy_data)}
+    out = {
+        AAC_CONFIG_NAMES[v]: AccuracyControl(
+            max_drop=points_to_fraction(args.max_drop), validation=v, val_size=args.val_size
+        )
+        for v in dict.fromkeys(args.accuracy_data)
+    }
     for control in out.values():
         control.validate()
     return out
@@ -31,12 +37,20 @@ def accuracy_controls(args: argparse.Namespace) -> dict[str, AccuracyControl]:
 
 def add_accuracy_arguments(p: argparse.ArgumentParser) -> None:
     d = AccuracyControl()
-    p.add_argument("--accuracy-aware", action="store_true",
-                   help="also run NNCF accuracy-aware PTQ (quantize_with_accuracy_control) with the default settings")
+    p.add_argument(
+        "--accuracy-aware",
+        action="store_true",
+        help="also run NNCF accuracy-aware PTQ (quantize_with_accuracy_control) with the default settings",
+    )
     add_max_drop(p, d.max_drop, "accuracy-aware")
-    p.add_argument("--accuracy-data", nargs="+", default=[d.validation], choices=list(VALIDATION_DATA),
-                   help="accuracy-aware validation data: heldout = real train images not in the calibration set "
-                        "(default); calibration = the 2022 protocol, accuracy measured on the calibration set itself")
+    p.add_argument(
+        "--accuracy-data",
+        nargs="+",
+        default=[d.validation],
+        choices=list(VALIDATION_DATA),
+        help="accuracy-aware validation data: heldout = real train images not in the calibration set "
+        "(default); calibration = the 2022 protocol, accuracy measured on the calibration set itself",
+    )
     p.add_argument("--val-size", type=int, default=d.val_size, help="accuracy-aware: held-out images")
 
 
@@ -50,9 +64,14 @@ def _study(args: argparse.Namespace) -> int:
     from ..quantization.runner import Grid, run_grid, summarize
 
     torch.set_num_threads(args.threads)
-    configs = {PROJECT_DEFAULT: PTQConfig(preset=_nncf_or(args.preset), bias_correction=args.bias_correction,
-                                    activation_range=_nncf_or(args.activation_range),
-                                    overflow_fix=_nncf_or(args.overflow_fix))}
+    configs = {
+        PROJECT_DEFAULT: PTQConfig(
+            preset=_nncf_or(args.preset),
+            bias_correction=args.bias_correction,
+            activation_range=_nncf_or(args.activation_range),
+            overflow_fix=_nncf_or(args.overflow_fix),
+        )
+    }
     if args.compare_nncf_defaults:
         configs["nncf-default"] = NNCF_DEFAULTS
     controls = accuracy_controls(args)
@@ -60,15 +79,23 @@ def _study(args: argparse.Namespace) -> int:
     opts = {"bn-matching": {"steps": args.bn_steps}}
     for src, key, value in args.source_option:  # SOURCE:KEY=VALUE
         if src is None:
-            raise ValueError(f"--source-option {key}=...: name the source, e.g. teacher:{key}=..., since this command "
-                             "calibrates on several")
+            raise ValueError(
+                f"--source-option {key}=...: name the source, e.g. teacher:{key}=..., since this command "
+                "calibrates on several"
+            )
         opts.setdefault(src, {})[key] = value
     for src, given_opts in opts.items():  # an unknown key: one line now, not a traceback hours into the grid
         if src in args.sources:
             check_source_options(src, {k: v for k, v in given_opts.items() if k != "classifier"})
     given = {k: v for k, v in (("sizes", args.sizes), ("seeds", args.seeds)) if v is not None}
-    grid = Grid(models=args.models, sources=args.sources, configs=configs, source_options=opts,
-                accuracy_control=controls, **given)
+    grid = Grid(
+        models=args.models,
+        sources=args.sources,
+        configs=configs,
+        source_options=opts,
+        accuracy_control=controls,
+        **given,
+    )
     grid.validate()
     tests = {t: load_cifar10("test", source=t).to_tensors() for t in args.test_sets}
     out = args.out or default_output("quantize-study")
@@ -83,18 +110,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("quantize-study", help="INT8 PTQ (OpenVINO+NNCF) grid over models x calibration sources")
     p.add_argument("--models", nargs="+", default=["akamaster_resnet20"])
     p.add_argument("--sources", nargs="+", default=["real", "noise", "bn-matching"])
-    p.add_argument("--sizes", nargs="+", type=positive_int, default=None,
-                   help=f"calibration sizes (default {CALIBRATION_SIZE})")
-    p.add_argument("--seeds", nargs="+", type=non_negative_int, default=None, help=f"seeds (default {' '.join(map(str, SEEDS))})")
-    p.add_argument("--preset", default=ptq.preset or NNCF, choices=[NNCF, "mixed", "performance"],
-                   help=f"default {ptq.preset or NNCF} (nncf = NNCF's performance preset)")
-    p.add_argument("--bias-correction", default=ptq.bias_correction, choices=list(BIAS_CORRECTIONS),
-                   help=f"default {ptq.bias_correction} (fast = NNCF's default)")
-    p.add_argument("--activation-range", default=ptq.activation_range or NNCF, choices=[NNCF, *ACTIVATION_RANGES],
-                   help=f"activation range estimator (default {ptq.activation_range or NNCF}; "
-                        "nncf = NNCF's mean_minmax)")
-    p.add_argument("--overflow-fix", default=ptq.overflow_fix or NNCF, choices=[NNCF, *OVERFLOW_FIXES],
-                   help=f"default {ptq.overflow_fix or NNCF} (nncf = NNCF's first_layer_only)")
+    p.add_argument(
+        "--sizes", nargs="+", type=positive_int, default=None, help=f"calibration sizes (default {CALIBRATION_SIZE})"
+    )
+    p.add_argument(
+        "--seeds", nargs="+", type=non_negative_int, default=None, help=f"seeds (default {' '.join(map(str, SEEDS))})"
+    )
+    p.add_argument(
+        "--preset",
+        default=ptq.preset or NNCF,
+        choices=[NNCF, "mixed", "performance"],
+        help=f"default {ptq.preset or NNCF} (nncf = NNCF's performance preset)",
+    )
+    p.add_argument(
+        "--bias-correction",
+        default=ptq.bias_correction,
+        choices=list(BIAS_CORRECTIONS),
+        help=f"default {ptq.bias_correction} (fast = NNCF's default)",
+    )
+    p.add_argument(
+        "--activation-range",
+        default=ptq.activation_range or NNCF,
+        choices=[NNCF, *ACTIVATION_RANGES],
+        help=f"activation range estimator (default {ptq.activation_range or NNCF}; nncf = NNCF's mean_minmax)",
+    )
+    p.add_argument(
+        "--overflow-fix",
+        default=ptq.overflow_fix or NNCF,
+        choices=[NNCF, *OVERFLOW_FIXES],
+        help=f"default {ptq.overflow_fix or NNCF} (nncf = NNCF's first_layer_only)",
+    )
     p.add_argument("--compare-nncf-defaults", action="store_true", help="also run nncf.quantize's defaults")
     add_accuracy_arguments(p)
     p.add_argument("--bn-steps", type=positive_int, default=200, help="optimisation steps of the bn-matching source")

@@ -1,4 +1,5 @@
 """Sampling sub-command: ``gsoc-helpers sample GENERATOR --out DIR [--per-class 5000] [--shard i/n]``."""
+
 from __future__ import annotations
 
 import argparse
@@ -25,16 +26,30 @@ def _sample(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_output("sample", Path(canonical_name(args.generator)).stem)
     refuse_overlap(out, [("generator", args.generator)])
     model = load_generator(args.generator, device=str(device))
-    report = sample_dataset(model, out, generator_name=args.name or str(args.generator), per_class=args.per_class,
-                            seed=args.seed, truncation_psi=args.psi, noise_mode=args.noise_mode,
-                            batch_size=args.batch_size, shard_size=args.shard_size, shard_index=i, num_shards=n,
-                            device=device, backend=args.backend, precision=args.precision,
-                            threads=args.threads or None)
+    report = sample_dataset(
+        model,
+        out,
+        generator_name=args.name or str(args.generator),
+        per_class=args.per_class,
+        seed=args.seed,
+        truncation_psi=args.psi,
+        noise_mode=args.noise_mode,
+        batch_size=args.batch_size,
+        shard_size=args.shard_size,
+        shard_index=i,
+        num_shards=n,
+        device=device,
+        backend=args.backend,
+        precision=args.precision,
+        threads=args.threads or None,
+    )
     if report.backend_summary:
         print(report.backend_summary)
-    print(f"shard {i}/{n}: wrote {report.written} images to {report.root} in {report.seconds:.1f} s "
-          f"({report.images_per_second:.1f} images/s; backend set-up {report.setup_seconds:.1f} s before); "
-          f"dataset complete: {report.complete}")
+    print(
+        f"shard {i}/{n}: wrote {report.written} images to {report.root} in {report.seconds:.1f} s "
+        f"({report.images_per_second:.1f} images/s; backend set-up {report.setup_seconds:.1f} s before); "
+        f"dataset complete: {report.complete}"
+    )
     return 0
 
 
@@ -51,11 +66,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shard", default=None, help="'i/n': this worker's part (default torchrun RANK/WORLD_SIZE or 0/1)")
     p.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda:0")
     p.add_argument("--name", default=None, help="generator name recorded in the manifest (default: the argument)")
-    p.add_argument("--threads", type=non_negative_int, default=0,
-                   help="CPU threads of torch and OpenVINO (0 = their default)")
-    p.add_argument("--backend", default="auto", choices=["auto", "torch", "openvino"],
-                   help="auto (default): the OpenVINO f32 twin on the CPU for large runs, else PyTorch; a probe batch "
-                        "is checked against the reference forward (<= 1 uint8 level) before any shard is written")
-    p.add_argument("--precision", default="f32", choices=["f32", "bf16"],
-                   help="f32 (default, exact) or bf16 (OpenVINO, faster on CPUs with bf16; its deviation is printed)")
+    p.add_argument(
+        "--threads", type=non_negative_int, default=0, help="CPU threads of torch and OpenVINO (0 = their default)"
+    )
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "torch", "openvino"],
+        help="auto (default): the OpenVINO f32 twin on the CPU for large runs, else PyTorch; a probe batch "
+        "is checked against the reference forward (<= 1 uint8 level) before any shard is written",
+    )
+    p.add_argument(
+        "--precision",
+        default="f32",
+        choices=["f32", "bf16"],
+        help="f32 (default, exact) or bf16 (OpenVINO, faster on CPUs with bf16; its deviation is printed)",
+    )
     p.set_defaults(func=_sample)

@@ -1,4 +1,5 @@
 """``gsoc-helpers train-teacher``: train the offline class-conditional GAN teacher on CIFAR-10."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,8 +14,9 @@ def _train(args: argparse.Namespace) -> int:
     from ..training.gan import run_training
 
     kw = {f.name: getattr(args, f.name) for f in fields(GANTrainConfig) if hasattr(args, f.name)}
-    summary = run_training(GANTrainConfig(**kw), resume=args.resume, progress=not args.no_progress,
-                           overwrite=args.overwrite)
+    summary = run_training(
+        GANTrainConfig(**kw), resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite
+    )
     print(json.dumps(summary))
     return 0
 
@@ -36,7 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--augment", default=d.augment, help="DiffAugment policy, e.g. 'color,translation' ('' = none)")
     p.add_argument("--no-hflip", dest="hflip", action="store_false")
     p.add_argument("--seed", type=non_negative_int, default=d.seed)
-    p.add_argument("--max-minutes", type=non_negative_float, default=None, help="wall-clock budget; stops cleanly and saves")
+    p.add_argument(
+        "--max-minutes", type=non_negative_float, default=None, help="wall-clock budget; stops cleanly and saves"
+    )
     p.add_argument("--checkpoint-minutes", type=positive_float, default=d.checkpoint_minutes)
     p.add_argument("--grid-every", type=non_negative_int, default=d.grid_every)
     p.add_argument("--log-every", type=positive_int, default=d.log_every)

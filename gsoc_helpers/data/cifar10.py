@@ -10,6 +10,7 @@ Sources
 * a folder path  -- an image-folder tree ``<path>/<class>/*`` or ``<path>/<split>/<class>/*`` or a batches folder.
 * ``"auto"``     -- batches if found locally, else exact, else jpeg, else download.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,8 +52,9 @@ def load_image(path: Path, size: int = 32) -> np.ndarray:
     return arr
 
 
-def load_image_folder(path: str | os.PathLike, class_names: tuple[str, ...] = CIFAR10_CLASSES,
-                      image_size: int = 32) -> ImageDataset:
+def load_image_folder(
+    path: str | os.PathLike, class_names: tuple[str, ...] = CIFAR10_CLASSES, image_size: int = 32
+) -> ImageDataset:
     """Read ``<path>/<class_name>/*.png|jpg`` into uint8 [N, H, W, 3]; files sorted by name per class."""
     root = Path(path)
     if not root.is_dir():
@@ -63,7 +65,8 @@ def load_image_folder(path: str | os.PathLike, class_names: tuple[str, ...] = CI
     if unknown or missing:
         raise DataError(
             f"image folder {str(root)!r}: class folders do not match the expected names {list(class_names)}"
-            + (f"; unknown: {unknown}" if unknown else "") + (f"; missing: {missing}" if missing else "")
+            + (f"; unknown: {unknown}" if unknown else "")
+            + (f"; missing: {missing}" if missing else "")
         )
     images, labels = [], []
     for label, name in enumerate(class_names):
@@ -80,9 +83,13 @@ def _unpickle_batch(path: Path) -> dict:
     """Read one official python batch (a pickle of plain dicts/lists/ndarrays) with a restricted unpickler."""
 
     class _BatchUnpickler(pickle.Unpickler):
-        ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                   ("numpy", "ndarray"), ("numpy", "dtype"),
-                   ("_codecs", "encode")}  # protocol-2 pickles written by Python 3 encode bytes this way
+        ALLOWED = {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("_codecs", "encode"),
+        }  # protocol-2 pickles written by Python 3 encode bytes this way
 
         def find_class(self, module: str, name: str):
             if (module, name) not in self.ALLOWED:
@@ -108,8 +115,10 @@ def load_python_batches(folder: str | os.PathLike, split: str = "train") -> Imag
     names = TRAIN_BATCHES if split == "train" else TEST_BATCHES
     missing = [n for n in names if not (root / n).is_file()]
     if not root.is_dir() or missing:
-        raise DataError(f"CIFAR-10 batches folder {str(root)!r} lacks {missing or list(names)}; expected the "
-                        f"official python version ({', '.join(TRAIN_BATCHES + TEST_BATCHES)}, batches.meta)")
+        raise DataError(
+            f"CIFAR-10 batches folder {str(root)!r} lacks {missing or list(names)}; expected the "
+            f"official python version ({', '.join(TRAIN_BATCHES + TEST_BATCHES)}, batches.meta)"
+        )
     class_names = CIFAR10_CLASSES
     if (root / "batches.meta").is_file():
         meta = _unpickle_batch(root / "batches.meta")
@@ -126,8 +135,10 @@ def load_python_batches(folder: str | os.PathLike, split: str = "train") -> Imag
             raise DataError(f"{str(root / name)!r}: missing 'data' or 'labels' entry")
         data = np.asarray(data)
         if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or len(lab) != len(data):
-            raise DataError(f"{str(root / name)!r}: expected uint8 data [N, 3072] and N labels, got "
-                            f"{data.dtype} {data.shape} and {len(lab)} labels")
+            raise DataError(
+                f"{str(root / name)!r}: expected uint8 data [N, 3072] and N labels, got "
+                f"{data.dtype} {data.shape} and {len(lab)} labels"
+            )
         images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
         labels.append(np.asarray(lab, dtype=np.int64))
     return ImageDataset(np.concatenate(images), np.concatenate(labels), class_names, source=f"batches:{root}:{split}")
@@ -153,8 +164,11 @@ def download_cifar10(root: str | os.PathLike | None = None) -> Path:
         if done.is_file():
             return target / BATCH_FOLDER
         with tarfile.open(tarball, "r:gz") as tar:
-            members = [m for m in tar.getmembers() if m.name.startswith(BATCH_FOLDER + "/") and m.isfile()
-                       and ".." not in Path(m.name).parts]
+            members = [
+                m
+                for m in tar.getmembers()
+                if m.name.startswith(BATCH_FOLDER + "/") and m.isfile() and ".." not in Path(m.name).parts
+            ]
             if not members:
                 raise DataError(f"{str(tarball)!r} holds no {BATCH_FOLDER}/ files; not the CIFAR-10 python tarball")
             with tempfile.TemporaryDirectory(dir=target) as tmp:  # unpacked aside, renamed when complete
@@ -165,8 +179,9 @@ def download_cifar10(root: str | os.PathLike | None = None) -> Path:
     return target / BATCH_FOLDER
 
 
-def load_cifar10(split: str = "train", source: str = "auto",
-                 data_root: str | os.PathLike | None = None) -> ImageDataset:
+def load_cifar10(
+    split: str = "train", source: str = "auto", data_root: str | os.PathLike | None = None
+) -> ImageDataset:
     """CIFAR-10 ``split`` as an ImageDataset (uint8 [N, 32, 32, 3], int64 labels) from ``source`` (see module doc)."""
     _check_split(split)
     root = get_data_root(data_root)
@@ -185,13 +200,17 @@ def load_cifar10(split: str = "train", source: str = "auto",
             return load_python_batches(found, split)
         if source == "batches":
             raise DataError(f"no {BATCH_FOLDER}/ folder under the data root ({root}) or the cache ({get_cache_dir()})")
-    for name in (("exact", "jpeg") if source == "auto" else (source,) if source in ("exact", "jpeg") else ()):
+    for name in ("exact", "jpeg") if source == "auto" else (source,) if source in ("exact", "jpeg") else ():
         folder = None if root is None else root / f"cifar10-{name}" / split
         if folder is not None and folder.is_dir():
             ds = load_image_folder(folder)
             ds.source = f"cifar10-{name}:{split}" + (" (JPEG q75, lossy)" if name == "jpeg" else "")
             return ds
         if source != "auto":
-            where = "no data root is set ($GSOC_DATA_ROOT or --data-root)" if root is None else f"{str(folder)!r} is missing"
+            where = (
+                "no data root is set ($GSOC_DATA_ROOT or --data-root)"
+                if root is None
+                else f"{str(folder)!r} is missing"
+            )
             raise DataError(f"CIFAR-10 source {name!r} unavailable: {where}")
     return load_python_batches(download_cifar10(), split)

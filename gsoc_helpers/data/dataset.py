@@ -1,4 +1,5 @@
 """The in-memory image dataset type shared by every CIFAR-10 loader."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,13 +7,21 @@ from dataclasses import dataclass
 import numpy as np
 
 CIFAR10_CLASSES: tuple[str, ...] = (
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 
 
 class DataError(ValueError):
     """Bad or missing data: the message names the path and what was expected."""
-
 
 
 def balanced_labels(size: int, seed: int, num_classes: int = 10) -> np.ndarray:
@@ -56,7 +65,7 @@ class ImageDataset:
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def subset(self, indices) -> "ImageDataset":
+    def subset(self, indices) -> ImageDataset:
         idx = np.asarray(indices, dtype=np.int64)
         return ImageDataset(self.images[idx], self.labels[idx], self.class_names, self.source)
 

@@ -10,6 +10,7 @@ The project's format wants image ``i`` to have label ``i % num_classes``, so the
 index ``i`` is the ``(i // C)``-th image (by numeric id) of class ``i % C``. ``per_class`` defaults to the smallest
 class. The import is resumable (shards already written are skipped).
 """
+
 from __future__ import annotations
 
 import os
@@ -51,24 +52,29 @@ def scan(src: str | os.PathLike) -> dict[int, list[int]]:
     if not classes:
         raise DataError(f"{str(root)!r} has no class_<k> folders: not a FakeCIFAR10 layout")
     if sorted(classes) != list(range(len(classes))):
-        raise DataError(f"{str(root)!r}: class folders must be class_0..class_{len(classes) - 1}, found "
-                        f"{sorted(classes)}")
+        raise DataError(
+            f"{str(root)!r}: class folders must be class_0..class_{len(classes) - 1}, found {sorted(classes)}"
+        )
     out = {}
     for k, folder in sorted(classes.items()):
         names: dict[int, str] = {}
         for f in sorted(folder.iterdir()):
-            if (m := _IMAGE_RE.match(f.name)):
+            if m := _IMAGE_RE.match(f.name):
                 other = names.setdefault(int(m.group(1)), f.name)
                 if other != f.name:  # image_03.png beside image_3.png: one id, two images
-                    raise DataError(f"{str(folder)!r} holds both {other} and {f.name}, the same id "
-                                    f"{int(m.group(1))}; remove or rename one")
+                    raise DataError(
+                        f"{str(folder)!r} holds both {other} and {f.name}, the same id "
+                        f"{int(m.group(1))}; remove or rename one"
+                    )
         ids = sorted(names)
         if not ids:
             raise DataError(f"{str(folder)!r} holds no image_<i>.png files")
         lonely = [i for i in ids if not (folder / f"noise_{i}.pt").is_file()]
         if lonely:
-            raise DataError(f"{str(folder / f'image_{lonely[0]}.png')!r} has no noise_{lonely[0]}.pt beside it "
-                            f"({len(lonely)} such images in class_{k})")
+            raise DataError(
+                f"{str(folder / f'image_{lonely[0]}.png')!r} has no noise_{lonely[0]}.pt beside it "
+                f"({len(lonely)} such images in class_{k})"
+            )
         out[k] = ids
     return out
 
@@ -80,28 +86,37 @@ def load_latent(path: Path) -> np.ndarray:
             warnings.simplefilter("ignore", UserWarning)
             z = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as err:
-        raise DataError(f"{str(path)!r} is not a weights-only torch tensor file: {str(err).splitlines()[0]}") \
-            from None
+        raise DataError(f"{str(path)!r} is not a weights-only torch tensor file: {str(err).splitlines()[0]}") from None
     if not isinstance(z, torch.Tensor) or z.dim() not in (1, 2) or (z.dim() == 2 and z.shape[0] != 1):
-        raise DataError(f"{str(path)!r} must hold one latent row [z_dim], got "
-                        f"{tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__}")
+        raise DataError(
+            f"{str(path)!r} must hold one latent row [z_dim], got "
+            f"{tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__}"
+        )
     if z.layout != torch.strided:
-        raise DataError(f"{str(path)!r} holds a {str(z.layout).replace('torch.', '')} tensor; expected a dense "
-                        "latent row")
+        raise DataError(
+            f"{str(path)!r} holds a {str(z.layout).replace('torch.', '')} tensor; expected a dense latent row"
+        )
     if z.numel() == 0:
         raise DataError(f"{str(path)!r} holds an empty tensor; expected one latent row [z_dim]")
-    if z.is_complex() or not (z.is_floating_point() or z.dtype in (torch.int8, torch.int16, torch.int32,
-                                                                    torch.int64, torch.uint8)):
+    if z.is_complex() or not (
+        z.is_floating_point() or z.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
+    ):
         raise DataError(f"{str(path)!r} holds a {str(z.dtype).replace('torch.', '')} tensor; expected real numbers")
     z = z.detach().reshape(-1).to(torch.float32)
     if not bool(torch.isfinite(z).all()):
-        raise DataError(f"{str(path)!r} holds {int((~torch.isfinite(z)).sum())} NaN or infinite values; a latent "
-                        "must be finite")
+        raise DataError(
+            f"{str(path)!r} holds {int((~torch.isfinite(z)).sum())} NaN or infinite values; a latent must be finite"
+        )
     return z.numpy().copy()
 
 
-def import_fakecifar10(src: str | os.PathLike, out: str | os.PathLike, per_class: int | None = None,
-                       shard_size: int = 1000, progress: bool = True) -> ImportReport:
+def import_fakecifar10(
+    src: str | os.PathLike,
+    out: str | os.PathLike,
+    per_class: int | None = None,
+    shard_size: int = 1000,
+    progress: bool = True,
+) -> ImportReport:
     """Write ``src`` (FakeCIFAR10 layout) as a synthetic dataset at ``out``; returns what was written."""
     src = Path(src)
     refuse_overlap(out, [("FakeCIFAR10 folder", src)])
@@ -114,10 +129,22 @@ def import_fakecifar10(src: str | os.PathLike, out: str | os.PathLike, per_class
     z_dim = int(load_latent(src / "class_0" / f"noise_{ids[0][0]}.pt").shape[0])
     names = CIFAR10_CLASSES if num_classes == len(CIFAR10_CLASSES) else tuple(f"class_{k}" for k in range(num_classes))
     writer = SyntheticDatasetWriter(
-        out, generator_name=GENERATOR_NAME, generator_checksum="unknown (imported)", num_classes=num_classes,
-        per_class=per_class, z_dim=z_dim, seed=0, truncation_psi=1.0, shard_size=shard_size, class_names=names,
-        extra={"imported_from": str(src.resolve()), "latent": LATENT_NOTE, "index_to_source":
-               "index i -> class_{i % C}/image_{ids[i % C][i // C]}.png with ids sorted numerically"})
+        out,
+        generator_name=GENERATOR_NAME,
+        generator_checksum="unknown (imported)",
+        num_classes=num_classes,
+        per_class=per_class,
+        z_dim=z_dim,
+        seed=0,
+        truncation_psi=1.0,
+        shard_size=shard_size,
+        class_names=names,
+        extra={
+            "imported_from": str(src.resolve()),
+            "latent": LATENT_NOTE,
+            "index_to_source": "index i -> class_{i % C}/image_{ids[i % C][i // C]}.png with ids sorted numerically",
+        },
+    )
     pending = writer.pending_shards()
     written = 0
     bar = tqdm(total=sum(e - s for s, e in pending), desc="import FakeCIFAR10", unit="img", disable=not progress)
@@ -135,5 +162,11 @@ def import_fakecifar10(src: str | os.PathLike, out: str | os.PathLike, per_class
         writer.write_shard(start, np.stack(imgs), writer.expected_labels(start, stop), np.stack(zs))
         written += stop - start
     bar.close()
-    return ImportReport(Path(out), per_class, num_classes, z_dim, written,
-                        {k: len(v) - per_class for k, v in ids.items() if len(v) > per_class})
+    return ImportReport(
+        Path(out),
+        per_class,
+        num_classes,
+        z_dim,
+        written,
+        {k: len(v) - per_class for k, v in ids.items() if len(v) > per_class},
+    )

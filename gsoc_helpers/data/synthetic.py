@@ -14,6 +14,7 @@ name and renamed, and a shard only counts once its completion record exists: an 
 half-written shard behind, and resuming writes exactly the missing shards (no duplicates, no holes).  Several
 processes may write one dataset at once by splitting the shards (``pending_shards(i, n)``).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,18 @@ from .dataset import CIFAR10_CLASSES, DataError, ImageDataset
 
 FORMAT = "gsoc-synthetic-v1"
 MANIFEST = "manifest.json"
-_PARAM_KEYS = ("generator_name", "generator_checksum", "num_classes", "per_class", "z_dim", "image_size",
-               "seed", "truncation_psi", "shard_size", "class_names")
+_PARAM_KEYS = (
+    "generator_name",
+    "generator_checksum",
+    "num_classes",
+    "per_class",
+    "z_dim",
+    "image_size",
+    "seed",
+    "truncation_psi",
+    "shard_size",
+    "class_names",
+)
 
 
 def latent_for_index(seed: int, index: int, z_dim: int) -> np.ndarray:
@@ -40,8 +51,11 @@ def latent_for_index(seed: int, index: int, z_dim: int) -> np.ndarray:
 
 def latents_for_range(seed: int, start: int, stop: int, z_dim: int) -> np.ndarray:
     """float32 [stop - start, z_dim]: :func:`latent_for_index` for every index in ``range(start, stop)``."""
-    return np.stack([latent_for_index(seed, i, z_dim) for i in range(start, stop)]) if stop > start \
+    return (
+        np.stack([latent_for_index(seed, i, z_dim) for i in range(start, stop)])
+        if stop > start
         else np.zeros((0, z_dim), np.float32)
+    )
 
 
 def _atomic_save_npy(path: Path, array: np.ndarray) -> str:
@@ -60,27 +74,52 @@ def _shard_stem(root: Path, k: int) -> Path:
 class SyntheticDatasetWriter:
     """Create (or re-open, with identical parameters) a synthetic dataset at ``root`` and write its shards."""
 
-    def __init__(self, root: str | os.PathLike, *, generator_name: str, generator_checksum: str,
-                 num_classes: int = 10, per_class: int = 5000, z_dim: int = 512, image_size: int = 32,
-                 seed: int = 0, truncation_psi: float = 1.0, shard_size: int = 1000,
-                 class_names: tuple[str, ...] = CIFAR10_CLASSES, extra: dict | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        *,
+        generator_name: str,
+        generator_checksum: str,
+        num_classes: int = 10,
+        per_class: int = 5000,
+        z_dim: int = 512,
+        image_size: int = 32,
+        seed: int = 0,
+        truncation_psi: float = 1.0,
+        shard_size: int = 1000,
+        class_names: tuple[str, ...] = CIFAR10_CLASSES,
+        extra: dict | None = None,
+    ) -> None:
         if per_class < 1 or num_classes < 1 or shard_size < 1 or z_dim < 1:
             raise ValueError("per_class, num_classes, shard_size and z_dim must all be >= 1")
         if len(class_names) != num_classes:
             raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
         self.root = Path(root)
-        params = dict(generator_name=generator_name, generator_checksum=generator_checksum,
-                      num_classes=int(num_classes), per_class=int(per_class), z_dim=int(z_dim),
-                      image_size=int(image_size), seed=int(seed), truncation_psi=float(truncation_psi),
-                      shard_size=int(shard_size), class_names=list(class_names))
+        params = dict(
+            generator_name=generator_name,
+            generator_checksum=generator_checksum,
+            num_classes=int(num_classes),
+            per_class=int(per_class),
+            z_dim=int(z_dim),
+            image_size=int(image_size),
+            seed=int(seed),
+            truncation_psi=float(truncation_psi),
+            shard_size=int(shard_size),
+            class_names=list(class_names),
+        )
         if self.root.exists() and not self.root.is_dir():
             raise DataError(f"synthetic dataset folder {str(self.root)!r} is a file, expected a folder")
         if not np.isfinite(truncation_psi):
             raise ValueError(f"truncation_psi must be a finite number, got {truncation_psi!r}")
         (self.root / "shards").mkdir(parents=True, exist_ok=True)
         _remove_stale_temporaries(self.root)
-        manifest = {"format": FORMAT, **params, "total": num_classes * per_class, "extra": extra or {},
-                    "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        manifest = {
+            "format": FORMAT,
+            **params,
+            "total": num_classes * per_class,
+            "extra": extra or {},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
         self.manifest = self._create_or_open(manifest)
 
     def _create_or_open(self, manifest: dict) -> dict:
@@ -94,8 +133,10 @@ class SyntheticDatasetWriter:
             existing = read_manifest(self.root)
             diff = {k: (existing.get(k), manifest[k]) for k in _PARAM_KEYS if existing.get(k) != manifest[k]}
             if diff:
-                raise DataError(f"{str(path)!r} was written with other parameters; (existing, requested): {diff}. "
-                                "Use another output folder or the same parameters to resume.") from None
+                raise DataError(
+                    f"{str(path)!r} was written with other parameters; (existing, requested): {diff}. "
+                    "Use another output folder or the same parameters to resume."
+                ) from None
             return existing
         finally:
             tmp.unlink(missing_ok=True)
@@ -111,8 +152,7 @@ class SyntheticDatasetWriter:
     def shard_ranges(self) -> list[tuple[int, int]]:
         return [(s, min(s + self.shard_size, self.total)) for s in range(0, self.total, self.shard_size)]
 
-    def pending_shards(self, shard_index: int = 0, num_shards: int = 1, verify: bool = False
-                       ) -> list[tuple[int, int]]:
+    def pending_shards(self, shard_index: int = 0, num_shards: int = 1, verify: bool = False) -> list[tuple[int, int]]:
         """(start, stop) of the shards not yet written that belong to worker ``shard_index`` of ``num_shards``.
 
         With ``verify``, a written shard whose files are missing or fail their sha256 counts as not written: its
@@ -125,8 +165,9 @@ class SyntheticDatasetWriter:
                 continue
             record = _shard_stem(self.root, k).with_suffix(".json")
             if record.is_file() and verify and not shard_is_intact(self.root, k):
-                warnings.warn(f"{str(record.parent)!r}: shard {k} is corrupt or incomplete; writing it again",
-                              stacklevel=2)
+                warnings.warn(
+                    f"{str(record.parent)!r}: shard {k} is corrupt or incomplete; writing it again", stacklevel=2
+                )
                 record.unlink(missing_ok=True)
             if not record.is_file():
                 out.append((s, e))
@@ -139,26 +180,33 @@ class SyntheticDatasetWriter:
         """Write the shard beginning at ``start``: images uint8 [n, H, W, 3], labels int64 [n], z float32 [n, z_dim]."""
         ranges = dict(self.shard_ranges())
         if start not in ranges:
-            raise ValueError(f"start {start} is not a shard boundary (shard size {self.shard_size}, total {self.total})")
+            raise ValueError(
+                f"start {start} is not a shard boundary (shard size {self.shard_size}, total {self.total})"
+            )
         stop, n, size = ranges[start], ranges[start] - start, int(self.manifest["image_size"])
         images, labels, z = np.asarray(images), np.asarray(labels, dtype=np.int64), np.asarray(z, dtype=np.float32)
         if images.dtype != np.uint8 or images.shape != (n, size, size, 3):
-            raise ValueError(f"shard {start}:{stop}: expected uint8 images {(n, size, size, 3)}, got "
-                             f"{images.dtype} {images.shape}")
+            raise ValueError(
+                f"shard {start}:{stop}: expected uint8 images {(n, size, size, 3)}, got {images.dtype} {images.shape}"
+            )
         if not np.array_equal(labels, self.expected_labels(start, stop)):
             raise ValueError(f"shard {start}:{stop}: labels must be index % num_classes")
         if z.shape != (n, int(self.manifest["z_dim"])):
             raise ValueError(f"shard {start}:{stop}: expected z of shape {(n, self.manifest['z_dim'])}, got {z.shape}")
         stem = _shard_stem(self.root, start // self.shard_size)
-        digests = {part: _atomic_save_npy(stem.with_name(f"{stem.name}.{part}.npy"), arr)
-                   for part, arr in (("images", images), ("labels", labels), ("z", z))}
+        digests = {
+            part: _atomic_save_npy(stem.with_name(f"{stem.name}.{part}.npy"), arr)
+            for part, arr in (("images", images), ("labels", labels), ("z", z))
+        }
         record = {"start": start, "stop": stop, "count": n, "sha256": digests}
         atomic_write_bytes(stem.with_suffix(".json"), json.dumps(record).encode())
 
     def is_complete(self, verify: bool = True) -> bool:
         """Every shard written (and, with ``verify``, every file matching its recorded sha256)."""
-        return all(shard_is_intact(self.root, k) if verify else _shard_stem(self.root, k).with_suffix(".json").is_file()
-                   for k in range(len(self.shard_ranges())))
+        return all(
+            shard_is_intact(self.root, k) if verify else _shard_stem(self.root, k).with_suffix(".json").is_file()
+            for k in range(len(self.shard_ranges()))
+        )
 
 
 def shard_is_intact(root: str | os.PathLike, k: int) -> bool:
@@ -166,8 +214,10 @@ def shard_is_intact(root: str | os.PathLike, k: int) -> bool:
     stem = _shard_stem(Path(root), k)
     try:
         record = json.loads(stem.with_suffix(".json").read_text())
-        return all(sha256_file(stem.with_name(f"{stem.name}.{part}.npy")) == record["sha256"][part]
-                   for part in ("images", "labels", "z"))
+        return all(
+            sha256_file(stem.with_name(f"{stem.name}.{part}.npy")) == record["sha256"][part]
+            for part in ("images", "labels", "z")
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
@@ -227,8 +277,10 @@ class SyntheticDataset(_TorchDataset):
         n_shards = -(-self.total // self.shard_size)
         missing = [k for k in range(n_shards) if not _shard_stem(self.root, k).with_suffix(".json").is_file()]
         if missing:
-            raise DataError(f"{str(self.root)!r} is incomplete: {len(missing)} of {n_shards} shards missing "
-                            f"(first: {missing[:5]}); run the sampler again with the same arguments to resume")
+            raise DataError(
+                f"{str(self.root)!r} is incomplete: {len(missing)} of {n_shards} shards missing "
+                f"(first: {missing[:5]}); run the sampler again with the same arguments to resume"
+            )
         self._images: list[np.ndarray] = []
         labels, zs = [], []
         for k in range(n_shards):
@@ -246,8 +298,11 @@ class SyntheticDataset(_TorchDataset):
                 except ValueError as err:
                     raise DataError(f"shard file {str(path)!r} is not a readable .npy: {err}") from None
             size, n = int(m["image_size"]), record["count"]
-            if parts["images"].shape != (n, size, size, 3) or len(parts["labels"]) != n or \
-                    parts["z"].shape != (n, int(m["z_dim"])):
+            if (
+                parts["images"].shape != (n, size, size, 3)
+                or len(parts["labels"]) != n
+                or parts["z"].shape != (n, int(m["z_dim"]))
+            ):
                 raise DataError(f"shard {str(stem)!r}: shapes do not match its record / the manifest")
             self._images.append(parts["images"])
             labels.append(parts["labels"])

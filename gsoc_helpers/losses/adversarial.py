@@ -1,4 +1,5 @@
 """Hinge adversarial losses (Lim & Ye 2017; Miyato et al. 2018)."""
+
 from __future__ import annotations
 
 import torch

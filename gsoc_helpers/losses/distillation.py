@@ -6,6 +6,7 @@ Discriminator: L_D = hinge_D(D(teacher), D(student)) + 0.2 * hinge_D(D(real CIFA
 Feature loss: sum_k w_k * mean|f_k(teacher) - f_k(student)| over the four D blocks, w = (1/16, 1/8, 1/4, 1).
 lambda_pix starts at 0.2 and decays per *epoch* (the original decayed it per step: zero after 20 steps).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,13 +19,17 @@ from ..training.configs import FEATURE_WEIGHTS, DistillLossWeights  # noqa: F401
 from .adversarial import d_hinge_loss, g_hinge_loss
 
 
-
-def feature_loss(teacher_feats: Sequence[torch.Tensor], student_feats: Sequence[torch.Tensor],
-                 weights: Sequence[float] = FEATURE_WEIGHTS) -> torch.Tensor:
+def feature_loss(
+    teacher_feats: Sequence[torch.Tensor],
+    student_feats: Sequence[torch.Tensor],
+    weights: Sequence[float] = FEATURE_WEIGHTS,
+) -> torch.Tensor:
     """sum_k weights[k] * mean(|teacher_feats[k] - student_feats[k]|) -> scalar."""
     if not len(teacher_feats) == len(student_feats) == len(weights):
-        raise ValueError(f"need equally many feature maps and weights, got {len(teacher_feats)}, "
-                         f"{len(student_feats)} and {len(weights)}")
+        raise ValueError(
+            f"need equally many feature maps and weights, got {len(teacher_feats)}, "
+            f"{len(student_feats)} and {len(weights)}"
+        )
     total = student_feats[0].new_zeros(())
     for w, ft, fs in zip(weights, teacher_feats, student_feats):
         total = total + w * F.l1_loss(fs, ft)
@@ -52,25 +57,41 @@ class LambdaPixSchedule:
         return max(self.floor, self.start - self.decay * epoch)
 
 
-def generator_loss(d_feats_teacher: Sequence[torch.Tensor], d_feats_student: Sequence[torch.Tensor],
-                   student: torch.Tensor, teacher: torch.Tensor, logits_student: torch.Tensor,
-                   logits_fresh: torch.Tensor, lambda_pix: float,
-                   weights: DistillLossWeights | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def generator_loss(
+    d_feats_teacher: Sequence[torch.Tensor],
+    d_feats_student: Sequence[torch.Tensor],
+    student: torch.Tensor,
+    teacher: torch.Tensor,
+    logits_student: torch.Tensor,
+    logits_fresh: torch.Tensor,
+    lambda_pix: float,
+    weights: DistillLossWeights | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Total generator loss (scalar) and its terms {'feat', 'pix', 'adv_distill', 'adv_fresh', 'g_total'}."""
     w = weights or DistillLossWeights()
-    terms = {"feat": feature_loss(d_feats_teacher, d_feats_student, w.feature_weights),
-             "pix": pixel_loss(student, teacher),
-             "adv_distill": g_hinge_loss(logits_student),
-             "adv_fresh": g_hinge_loss(logits_fresh)}
-    total = terms["feat"] + lambda_pix * terms["pix"] + w.adv_distill * terms["adv_distill"] \
+    terms = {
+        "feat": feature_loss(d_feats_teacher, d_feats_student, w.feature_weights),
+        "pix": pixel_loss(student, teacher),
+        "adv_distill": g_hinge_loss(logits_student),
+        "adv_fresh": g_hinge_loss(logits_fresh),
+    }
+    total = (
+        terms["feat"]
+        + lambda_pix * terms["pix"]
+        + w.adv_distill * terms["adv_distill"]
         + w.adv_fresh * terms["adv_fresh"]
+    )
     terms["g_total"] = total
     return total, terms
 
 
-def discriminator_loss(logits_teacher: torch.Tensor, logits_student: torch.Tensor, logits_real: torch.Tensor,
-                       logits_student_vs_real: torch.Tensor | None = None,
-                       weights: DistillLossWeights | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def discriminator_loss(
+    logits_teacher: torch.Tensor,
+    logits_student: torch.Tensor,
+    logits_real: torch.Tensor,
+    logits_student_vs_real: torch.Tensor | None = None,
+    weights: DistillLossWeights | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """hinge_D(teacher, student) + real_d * hinge_D(real, student') -> (scalar, {'d_distill', 'd_real', 'd_total'}).
 
     ``logits_student_vs_real`` defaults to ``logits_student`` (the same student images as fake)."""

@@ -1,4 +1,5 @@
 """Model size and compute: parameters and multiply-accumulates (MACs) per forward pass."""
+
 from __future__ import annotations
 
 import torch

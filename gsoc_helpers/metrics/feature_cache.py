@@ -6,6 +6,7 @@ here instead: ``<cache>/fidelity/<name>.npz`` holds one float32 array ``features
 holds its digest.  A file whose digest does not match, that cannot be read without pickles, or whose shape is
 wrong is ignored and recomputed.
 """
+
 from __future__ import annotations
 
 import os
@@ -57,8 +58,9 @@ def save_features(path: str | os.PathLike, features: np.ndarray) -> Path:
     return path
 
 
-def cached_features(cache_dir: str | os.PathLike | None, name: str | None,
-                    compute: Callable[[], np.ndarray]) -> np.ndarray:
+def cached_features(
+    cache_dir: str | os.PathLike | None, name: str | None, compute: Callable[[], np.ndarray]
+) -> np.ndarray:
     """Features named ``name`` from the cache, else ``compute()`` (stored when ``cache_dir`` and ``name`` are set)."""
     if cache_dir is None or name is None:
         return np.asarray(compute(), dtype=np.float32)

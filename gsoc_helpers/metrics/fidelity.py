@@ -16,6 +16,7 @@ Reference features are cached under ``get_cache_dir()/fidelity`` as ``.npz`` fil
 (:mod:`.feature_cache`), named by (dataset, split, n, extractor); torch-fidelity's own cache, which reloads
 pickles, is never used.
 """
+
 from __future__ import annotations
 
 import functools
@@ -29,25 +30,39 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 from torch import nn
-
 from torch_fidelity.defaults import DEFAULTS as TF_DEFAULTS
 
 from ..config import get_cache_dir
 from ..models.protocol import is_generator
 from ..pixels import nvidia_uint8
 from .inception import (  # noqa: F401  (re-exported)
-    OFFLINE_EXTRACTOR, OFFLINE_INCEPTION_FILE, OFFLINE_INCEPTION_SHA256, ONLINE_EXTRACTOR, ExtractorChoice,
-    InceptionScoreUnavailable, _offline_class, load_offline_inception_state, register_offline_extractor,
-    resolve_extractor, sha256_file,
+    OFFLINE_EXTRACTOR,
+    OFFLINE_INCEPTION_FILE,
+    OFFLINE_INCEPTION_SHA256,
+    ONLINE_EXTRACTOR,
+    ExtractorChoice,
+    InceptionScoreUnavailable,
+    _offline_class,
+    load_offline_inception_state,
+    register_offline_extractor,
+    resolve_extractor,
+    sha256_file,
 )
 
 FEATURE_LAYER = "2048"
-METRIC_KEYS = {"fid": "frechet_inception_distance", "kid": "kernel_inception_distance_mean",
-               "kid_std": "kernel_inception_distance_std", "precision": "precision", "recall": "recall",
-               "isc": "inception_score_mean", "isc_std": "inception_score_std"}
+METRIC_KEYS = {
+    "fid": "frechet_inception_distance",
+    "kid": "kernel_inception_distance_mean",
+    "kid_std": "kernel_inception_distance_std",
+    "precision": "precision",
+    "recall": "recall",
+    "isc": "inception_score_mean",
+    "isc_std": "inception_score_std",
+}
 
 
 # ----------------------------------------------------------------------------------------------- inputs
+
 
 class UInt8Images(torch.utils.data.Dataset):
     """uint8 [N, H, W, 3] array -> items uint8 tensor [3, H, W] (what torch-fidelity's extractors want)."""
@@ -115,8 +130,10 @@ def as_fidelity_input(source: Any, n: int | None = None, seed: int = 0) -> tuple
     elif isinstance(source, (np.ndarray, torch.Tensor)):
         images, desc = np.asarray(source), "array"
     else:
-        raise ValueError(f"unsupported fidelity input {type(source).__name__}; expected a generator, a synthetic "
-                         "dataset folder, an ImageDataset or a uint8 array [N, H, W, 3]")
+        raise ValueError(
+            f"unsupported fidelity input {type(source).__name__}; expected a generator, a synthetic "
+            "dataset folder, an ImageDataset or a uint8 array [N, H, W, 3]"
+        )
     total = len(images)
     if n is not None:
         if n <= 0 or n > total:
@@ -129,8 +146,14 @@ def as_fidelity_input(source: Any, n: int | None = None, seed: int = 0) -> tuple
 
 # ----------------------------------------------------------------------------------------------- metrics
 # KID kernel and precision/recall settings: torch-fidelity's own defaults (read, not re-typed)
-_KERNEL_KEYS = ("kid_kernel", "kid_kernel_poly_degree", "kid_kernel_poly_gamma", "kid_kernel_poly_coef0",
-                "prc_neighborhood", "prc_batch_size")
+_KERNEL_KEYS = (
+    "kid_kernel",
+    "kid_kernel_poly_degree",
+    "kid_kernel_poly_gamma",
+    "kid_kernel_poly_coef0",
+    "prc_neighborhood",
+    "prc_batch_size",
+)
 
 
 @dataclass
@@ -138,12 +161,12 @@ class FidelityConfig:
     """Protocol of one metric call."""
 
     metrics: tuple[str, ...] = ("fid", "kid", "prc")  # any of fid, kid, prc, isc
-    n_generated: int = 10_000            # samples drawn from a generator candidate
-    n_candidate: int | None = None       # subset of an image candidate (None: all)
-    reference: str = "cifar10"           # "cifar10" or a description when an explicit reference is given
+    n_generated: int = 10_000  # samples drawn from a generator candidate
+    n_candidate: int | None = None  # subset of an image candidate (None: all)
+    reference: str = "cifar10"  # "cifar10" or a description when an explicit reference is given
     reference_split: str = "train"
-    reference_source: str = "auto"       # load_cifar10 source
-    reference_n: int | None = None       # None: the whole split
+    reference_source: str = "auto"  # load_cifar10 source
+    reference_n: int | None = None  # None: the whole split
     truncation_psi: float = 1.0
     batch_size: int = 64
     kid_subsets: int = TF_DEFAULTS["kid_subsets"]
@@ -154,7 +177,7 @@ class FidelityConfig:
     cache: bool = True
     device: str = "cpu"
     verbose: bool = False
-    openvino: bool = True                # CPU: the '2048' features through the checked OpenVINO f32 twin
+    openvino: bool = True  # CPU: the '2048' features through the checked OpenVINO f32 twin
 
 
 @dataclass
@@ -172,8 +195,10 @@ class FidelityResult:
     def __str__(self) -> str:
         vals = ", ".join(f"{k}={v:.4g}" for k, v in self.values.items())
         p = self.protocol
-        return (f"{vals}  [{p['candidate']} n={p['n_candidate']} vs {p['reference']} n={p['reference_n']}; "
-                f"{p['feature_extractor']}; {self.seconds:.1f}s]")
+        return (
+            f"{vals}  [{p['candidate']} n={p['n_candidate']} vs {p['reference']} n={p['reference_n']}; "
+            f"{p['feature_extractor']}; {self.seconds:.1f}s]"
+        )
 
 
 def _short(raw: dict[str, float]) -> dict[str, float]:
@@ -199,8 +224,9 @@ def _reference(cfg: FidelityConfig, reference: Any) -> tuple[Any, int, str, str 
     return data, n, desc, None
 
 
-def compute_fidelity(candidate: Any, config: FidelityConfig | None = None, reference: Any = None,
-                     **overrides: Any) -> FidelityResult:
+def compute_fidelity(
+    candidate: Any, config: FidelityConfig | None = None, reference: Any = None, **overrides: Any
+) -> FidelityResult:
     """Metrics of ``candidate`` against ``reference`` (default: CIFAR-10 ``config.reference_split``).
 
     ``overrides`` replace fields of ``config``.  Raises :class:`InceptionScoreUnavailable` when 'isc' is asked with
@@ -220,12 +246,21 @@ def compute_fidelity(candidate: Any, config: FidelityConfig | None = None, refer
         raise InceptionScoreUnavailable(
             "Inception Score needs the Inception classification (fc) layer, but the feature extractor in use "
             f"({choice.name}: {choice.weights_path}) is the offline trunk without it; drop 'isc' or run the full "
-            "profile (torch-fidelity downloads the complete weights)")
+            "profile (torch-fidelity downloads the complete weights)"
+        )
     t0 = time.perf_counter()
     kwargs: dict[str, Any] = dict(
-        fid="fid" in cfg.metrics, kid="kid" in cfg.metrics, prc="prc" in cfg.metrics, isc="isc" in cfg.metrics,
-        feature_extractor=choice.name, batch_size=cfg.batch_size, cuda=str(cfg.device).startswith("cuda"),
-        rng_seed=cfg.seed, verbose=cfg.verbose, save_cpu_ram=True, cache=False,  # never torch-fidelity's cache
+        fid="fid" in cfg.metrics,
+        kid="kid" in cfg.metrics,
+        prc="prc" in cfg.metrics,
+        isc="isc" in cfg.metrics,
+        feature_extractor=choice.name,
+        batch_size=cfg.batch_size,
+        cuda=str(cfg.device).startswith("cuda"),
+        rng_seed=cfg.seed,
+        verbose=cfg.verbose,
+        save_cpu_ram=True,
+        cache=False,  # never torch-fidelity's cache
         kid_subsets=cfg.kid_subsets,
     )
     if choice.weights_path is not None:
@@ -239,7 +274,8 @@ def compute_fidelity(candidate: Any, config: FidelityConfig | None = None, refer
         kwargs["input1"] = GenerativeModelModuleWrapper(model, int(candidate.z_dim), "normal", 0)
         kwargs["input1_model_num_samples"] = n1 = int(cfg.n_generated)
         cand_desc = f"generator:{type(candidate).__name__}" + (
-            f"({Path(candidate.checkpoint_path).name})" if getattr(candidate, "checkpoint_path", None) else "")
+            f"({Path(candidate.checkpoint_path).name})" if getattr(candidate, "checkpoint_path", None) else ""
+        )
     else:
         kwargs["input1"], n1, cand_desc = as_fidelity_input(candidate, cfg.n_candidate, seed=1)
     cache_name = None
@@ -252,11 +288,18 @@ def compute_fidelity(candidate: Any, config: FidelityConfig | None = None, refer
     raw = _calculate(kwargs, cfg, cache_name if cfg.metrics != ("isc",) else None)
     seconds = time.perf_counter() - t0
     protocol = {
-        "candidate": cand_desc, "n_candidate": n1, "reference": ref_desc,
-        "reference_split": cfg.reference_split if reference is None else None, "reference_n": n2,
-        "feature_extractor": choice.name, "feature_extractor_description": choice.description,
-        "feature_layer": FEATURE_LAYER, "truncation_psi": cfg.truncation_psi, "seed": cfg.seed,
-        "kid_subset_size": kwargs.get("kid_subset_size"), "kid_subsets": cfg.kid_subsets,
+        "candidate": cand_desc,
+        "n_candidate": n1,
+        "reference": ref_desc,
+        "reference_split": cfg.reference_split if reference is None else None,
+        "reference_n": n2,
+        "feature_extractor": choice.name,
+        "feature_extractor_description": choice.description,
+        "feature_layer": FEATURE_LAYER,
+        "truncation_psi": cfg.truncation_psi,
+        "seed": cfg.seed,
+        "kid_subset_size": kwargs.get("kid_subset_size"),
+        "kid_subsets": cfg.kid_subsets,
         "torch_fidelity": torch_fidelity.__version__,
     }
     return FidelityResult(_short(raw), protocol, seconds, {k: float(v) for k, v in raw.items()})
@@ -267,8 +310,11 @@ def _calculate(kwargs: dict[str, Any], cfg: FidelityConfig, reference_cache_name
     ``.npz`` cache (:mod:`.feature_cache`) instead of torch-fidelity's pickle-based one."""
     import torch_fidelity
     from torch_fidelity.metric_isc import isc_featuresdict_to_metric
-    from torch_fidelity.utils import (create_feature_extractor, extract_featuresdict_from_input_id,
-                                      resolve_feature_layer_for_metric)
+    from torch_fidelity.utils import (
+        create_feature_extractor,
+        extract_featuresdict_from_input_id,
+        resolve_feature_layer_for_metric,
+    )
 
     from .feature_cache import cached_features
 
@@ -285,8 +331,9 @@ def _calculate(kwargs: dict[str, Any], cfg: FidelityConfig, reference_cache_name
     feats1 = extract_featuresdict_from_input_id(1, fe, **kwargs)
     cache_dir = get_cache_dir() / "fidelity" if reference_cache_name else None
     name = f"{reference_cache_name}-{kwargs['feature_extractor']}-{layer}" if reference_cache_name else None
-    f2 = cached_features(cache_dir, name,
-                         lambda: extract_featuresdict_from_input_id(2, fe, **kwargs)[layer].cpu().numpy())
+    f2 = cached_features(
+        cache_dir, name, lambda: extract_featuresdict_from_input_id(2, fe, **kwargs)[layer].cpu().numpy()
+    )
     f1 = feats1[layer].cpu().numpy()
     wanted = [m for m in ("fid", "kid", "prc") if kwargs.get(m)]
     raw = _raw_metrics_from_features(f1, f2, wanted, kwargs["kid_subset_size"], cfg.kid_subsets, cfg.seed)
@@ -296,6 +343,7 @@ def _calculate(kwargs: dict[str, Any], cfg: FidelityConfig, reference_cache_name
 
 
 # ----------------------------------------------------------------------------------------------- direct features
+
 
 @functools.lru_cache(maxsize=2)
 def _cached_extractor(name: str, weights_path: str | None) -> nn.Module:
@@ -311,11 +359,19 @@ def _cached_extractor(name: str, weights_path: str | None) -> nn.Module:
     return fe
 
 
-def extract_features(images: np.ndarray, data_root: str | os.PathLike | None = None, batch_size: int = 32,
-                     feature_extractor: str | None = None, progress: bool = False) -> np.ndarray:
+def extract_features(
+    images: np.ndarray,
+    data_root: str | os.PathLike | None = None,
+    batch_size: int = 32,
+    feature_extractor: str | None = None,
+    progress: bool = False,
+) -> np.ndarray:
     """uint8 [N, H, W, 3] -> float32 [N, 2048] Inception pool features (same extractor as compute_fidelity)."""
-    choice = resolve_extractor(data_root) if feature_extractor is None else ExtractorChoice(
-        feature_extractor, None, True, feature_extractor)
+    choice = (
+        resolve_extractor(data_root)
+        if feature_extractor is None
+        else ExtractorChoice(feature_extractor, None, True, feature_extractor)
+    )
     fe = _cached_extractor(choice.name, choice.weights_path)
     data = UInt8Images(images)
     out = []
@@ -328,8 +384,9 @@ def extract_features(images: np.ndarray, data_root: str | os.PathLike | None = N
     return np.concatenate(out).astype(np.float32)
 
 
-def _raw_metrics_from_features(f1: np.ndarray, f2: np.ndarray, metrics: Sequence[str], kid_subset_size: int,
-                               kid_subsets: int, seed: int) -> dict[str, float]:
+def _raw_metrics_from_features(
+    f1: np.ndarray, f2: np.ndarray, metrics: Sequence[str], kid_subset_size: int, kid_subsets: int, seed: int
+) -> dict[str, float]:
     """torch-fidelity's FID / KID / precision-recall formulas on two float [N, D] arrays (long keys)."""
     from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
     from torch_fidelity.metric_kid import kid_features_to_metric
@@ -341,9 +398,14 @@ def _raw_metrics_from_features(f1: np.ndarray, f2: np.ndarray, metrics: Sequence
     out: dict[str, float] = {}
     if "fid" in metrics:
         out.update(fid_statistics_to_metric(fid_features_to_statistics(a), fid_features_to_statistics(b), False))
-    kw = {**{k: TF_DEFAULTS[k] for k in _KERNEL_KEYS}, "kid_subsets": kid_subsets,
-          "kid_subset_size": min(kid_subset_size, len(a), len(b)), "rng_seed": seed, "verbose": False,
-          "save_cpu_ram": True}
+    kw = {
+        **{k: TF_DEFAULTS[k] for k in _KERNEL_KEYS},
+        "kid_subsets": kid_subsets,
+        "kid_subset_size": min(kid_subset_size, len(a), len(b)),
+        "rng_seed": seed,
+        "verbose": False,
+        "save_cpu_ram": True,
+    }
     if "kid" in metrics:
         out.update(kid_features_to_metric(a, b, **kw))
     if "prc" in metrics:
@@ -351,9 +413,13 @@ def _raw_metrics_from_features(f1: np.ndarray, f2: np.ndarray, metrics: Sequence
     return {k: float(v) for k, v in out.items()}
 
 
-def metrics_from_features(f1: np.ndarray, f2: np.ndarray, metrics: Sequence[str] = ("fid", "kid", "prc"),
-                          kid_subset_size: int = TF_DEFAULTS["kid_subset_size"],
-                          kid_subsets: int = TF_DEFAULTS["kid_subsets"], seed: int = TF_DEFAULTS["rng_seed"]
-                          ) -> dict[str, float]:
+def metrics_from_features(
+    f1: np.ndarray,
+    f2: np.ndarray,
+    metrics: Sequence[str] = ("fid", "kid", "prc"),
+    kid_subset_size: int = TF_DEFAULTS["kid_subset_size"],
+    kid_subsets: int = TF_DEFAULTS["kid_subsets"],
+    seed: int = TF_DEFAULTS["rng_seed"],
+) -> dict[str, float]:
     """FID / KID / precision-recall (short keys) from two float [N, D] feature arrays with torch-fidelity's formulas."""
     return _short(_raw_metrics_from_features(f1, f2, metrics, kid_subset_size, kid_subsets, seed))

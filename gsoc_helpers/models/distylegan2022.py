@@ -15,6 +15,7 @@ the z-projection width is ``project_dim``, independent of ``ngf``.
 Follows the generator protocol; ``truncation_psi`` scales z towards 0 and ``noise_mode`` is ignored, as for the
 student. The original sampled z ~ N(0, I) in ``generate`` but distilled on the teacher's U[0, 1) latents.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .inputs import onehot_labels
 from ..fileio import sha256_file
 from .fit import check_state_fits
+from .inputs import onehot_labels
 from .registry import register_generator
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "generator.pt"
@@ -54,8 +55,12 @@ def _glu_block(fc_in: int, out: int) -> nn.Sequential:
 
 def _up_block(channels: int) -> nn.Sequential:
     """[N, c, H, W] -> [N, c/2, 2H, 2W]."""
-    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
-                         nn.Conv2d(channels, channels, 3, 1, 1, bias=False), nn.BatchNorm2d(channels), nn.GLU(1))
+    return nn.Sequential(
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Conv2d(channels, channels, 3, 1, 1, bias=False),
+        nn.BatchNorm2d(channels),
+        nn.GLU(1),
+    )
 
 
 @register_generator("distylegan2022")
@@ -75,13 +80,13 @@ class DiStyleGAN2022(nn.Module):
         self.img = nn.Sequential(nn.Conv2d(ngf // 8, cfg.nc, 3, 1, 1, bias=False), nn.Tanh())
 
     @classmethod
-    def from_config(cls, config: dict) -> "DiStyleGAN2022":
+    def from_config(cls, config: dict) -> DiStyleGAN2022:
         known = {f.name for f in fields(DiStyleGAN2022Config)}
         return cls(DiStyleGAN2022Config(**{k: int(v) for k, v in config.items() if k in known}))
 
-
-    def forward(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0,
-                noise_mode: str = "const") -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "const"
+    ) -> torch.Tensor:
         """z: float [N, z_dim]; labels: int64 [N] or one-hot [N, c_dim] -> float [N, nc, 32, 32] in [-1, 1]."""
         onehot = onehot_labels(z, labels, self.z_dim, self.c_dim)
         h = self.fc(torch.cat([self.project(z * truncation_psi), onehot], 1))
@@ -104,8 +109,9 @@ def infer_config(state: dict[str, torch.Tensor]) -> DiStyleGAN2022Config:
     p2, z = state["project.0.weight"].shape
     fc_out, fc_in = state["fc.0.weight"].shape
     nc = state["img.0.weight"].shape[0]
-    return DiStyleGAN2022Config(z_dim=int(z), c_dim=int(fc_in - p2 // 2), ngf=int(fc_out // 32),
-                                project_dim=int(p2 // 2), nc=int(nc))
+    return DiStyleGAN2022Config(
+        z_dim=int(z), c_dim=int(fc_in - p2 // 2), ngf=int(fc_out // 32), project_dim=int(p2 // 2), nc=int(nc)
+    )
 
 
 def load_original(path: str | os.PathLike) -> DiStyleGAN2022:
@@ -118,8 +124,10 @@ def load_original(path: str | os.PathLike) -> DiStyleGAN2022:
     p = Path(path)
     weights = p / WEIGHTS_FILE if p.is_dir() else p
     if not weights.is_file():
-        raise FileNotFoundError(f"{str(weights)!r} not found (an original DiStyleGAN checkpoint is a folder with "
-                                f"{CONFIG_FILE} and {WEIGHTS_FILE})")
+        raise FileNotFoundError(
+            f"{str(weights)!r} not found (an original DiStyleGAN checkpoint is a folder with "
+            f"{CONFIG_FILE} and {WEIGHTS_FILE})"
+        )
     try:
         state = torch.load(weights, weights_only=True, map_location="cpu")
     except Exception as err:  # pickle/zip errors of any kind: a one-line user error
@@ -135,8 +143,9 @@ def load_original(path: str | os.PathLike) -> DiStyleGAN2022:
     else:
         config = infer_config(state)
     model = DiStyleGAN2022(config)
-    check_state_fits(model, state, f"{str(weights)!r} does not fit the original DiStyleGAN generator with "
-                                   f"{asdict(config)}")
+    check_state_fits(
+        model, state, f"{str(weights)!r} does not fit the original DiStyleGAN generator with {asdict(config)}"
+    )
     model.load_state_dict(state)
     model.checkpoint_path, model.checksum = str(weights), sha256_file(weights)
     return model.eval()

@@ -1,5 +1,6 @@
 """Does a state dict fit a model? One check for every loader (our checkpoints, the 2022 DiStyleGAN, StyleGAN2-ADA
 pickles, a user's classifier weights), so each error names the first key that does not fit."""
+
 from __future__ import annotations
 
 from typing import Mapping
@@ -21,8 +22,9 @@ def state_mismatches(model: nn.Module, state: Mapping[str, object]) -> list[str]
     return out
 
 
-def check_state_fits(model: nn.Module, state: Mapping[str, object], what: str,
-                     error: type[Exception] = ValueError) -> None:
+def check_state_fits(
+    model: nn.Module, state: Mapping[str, object], what: str, error: type[Exception] = ValueError
+) -> None:
     """Raise ``error(f"{what}: <first misfits> (and N more)")`` unless ``state`` fits ``model`` exactly; the
     message names the first three misfits in the model's key order."""
     bad = state_mismatches(model, state)

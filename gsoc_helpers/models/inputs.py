@@ -1,4 +1,5 @@
 """The generator protocol's inputs, checked in one place for every generator of this package."""
+
 from __future__ import annotations
 
 import torch

@@ -2,6 +2,7 @@
 model, so every ψ runs on the same compiled model). Generators themselves are loaded, and cached, by
 :func:`gsoc_helpers.models.registry.load_generator`.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -9,6 +9,7 @@ Follows the generator protocol. ``truncation_psi`` scales z towards 0 (z <- psi 
 N(0, I) is 0, so this is the "truncation trick" of a model without a mapping network); psi=1 is
 the untouched distribution. ``noise_mode`` is accepted and ignored (no noise inputs).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -86,12 +87,12 @@ class OfflineTeacher(nn.Module):
                 nn.init.zeros_(m.bias)
 
     @classmethod
-    def from_config(cls, config: dict) -> "OfflineTeacher":
+    def from_config(cls, config: dict) -> OfflineTeacher:
         return cls(OfflineTeacherConfig(**config))
 
-
-    def forward(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0,
-                noise_mode: str = "const") -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "const"
+    ) -> torch.Tensor:
         """z: float [N, z_dim]; labels: int64 [N] or one-hot float [N, c_dim] -> float [N, 3, 32, 32] in [-1, 1]."""
         labels = onehot_labels(z, labels, self.z_dim, self.c_dim).argmax(dim=1)
         h = self.fc(z * truncation_psi).view(z.shape[0], -1, 4, 4)

@@ -5,6 +5,7 @@ A generator has integer attributes ``z_dim``, ``c_dim`` and ``img_resolution`` a
 [-1, 1] (R = ``img_resolution``). :func:`check_generator` is the one check (ValueError naming what is missing);
 :func:`is_generator` the same rule as a yes/no (to tell a generator from a folder or an image set).
 """
+
 from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable

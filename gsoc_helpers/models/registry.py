@@ -6,6 +6,7 @@ with a ``config`` dataclass attribute and a ``from_config(dict)`` classmethod, r
 loading a checkpoint imports just that module (a duplicate kind is refused). Nothing executable is ever read from
 a checkpoint.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,9 +17,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from torch import nn
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from ..config import bundled_dir
 from ..fileio import atomic_path
@@ -41,20 +42,25 @@ _CACHE: dict[tuple[str, str], nn.Module] = {}
 
 def _same_definition(a: object, b: object) -> bool:
     """Same module and qualified name: the one definition imported again (a reload), not a clash."""
-    return (getattr(a, "__module__", None), getattr(a, "__qualname__", None)) == \
-        (getattr(b, "__module__", None), getattr(b, "__qualname__", None))
+    return (getattr(a, "__module__", None), getattr(a, "__qualname__", None)) == (
+        getattr(b, "__module__", None),
+        getattr(b, "__qualname__", None),
+    )
 
 
 def register_generator(kind: str) -> Callable[[type], type]:
     """Class decorator: checkpoints whose metadata says ``kind`` load into this class.  A second, different
     class under the same kind raises ValueError (registries refuse duplicates)."""
+
     def wrap(cls: type) -> type:
         if not hasattr(cls, "from_config"):
             raise TypeError(f"{cls.__name__} needs a from_config(dict) classmethod to be registered")
         old = _GENERATORS.get(kind)
         if old is not None and not _same_definition(old, cls):
-            raise ValueError(f"generator kind {kind!r} is already registered by {old.__module__}.{old.__qualname__}; "
-                             f"refusing {cls.__module__}.{cls.__qualname__}")
+            raise ValueError(
+                f"generator kind {kind!r} is already registered by {old.__module__}.{old.__qualname__}; "
+                f"refusing {cls.__module__}.{cls.__qualname__}"
+            )
         _GENERATORS[kind] = cls
         setattr(cls, "generator_kind", kind)  # noqa: B010  (cls is any class)
         return cls
@@ -67,7 +73,9 @@ def _kind_class(kind: str, path: Path) -> Any:
     if kind not in _GENERATORS and kind in KIND_MODULES:
         importlib.import_module(KIND_MODULES[kind])
     if kind not in _GENERATORS:
-        raise ValueError(f"{str(path)!r}: unknown generator kind {kind!r}; known: {sorted(set(KIND_MODULES) | set(_GENERATORS))}")
+        raise ValueError(
+            f"{str(path)!r}: unknown generator kind {kind!r}; known: {sorted(set(KIND_MODULES) | set(_GENERATORS))}"
+        )
     return _GENERATORS[kind]
 
 
@@ -85,8 +93,12 @@ def save_generator(model: nn.Module, path: str | os.PathLike, extra_metadata: di
         raise TypeError(f"{type(model).__name__} is not a registered generator kind")
     path = Path(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    meta = {"format": "gsoc-generator-v1", "kind": kind, "config": json.dumps(_config_dict(model)),
-            "extra": json.dumps(extra_metadata or {})}
+    meta = {
+        "format": "gsoc-generator-v1",
+        "kind": kind,
+        "config": json.dumps(_config_dict(model)),
+        "extra": json.dumps(extra_metadata or {}),
+    }
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
     return path
@@ -101,8 +113,10 @@ def read_generator_metadata(path: str | os.PathLike) -> dict:
     except Exception as err:
         raise ValueError(f"{str(path)!r} is not a readable safetensors file: {err}") from None
     if meta.get("format") != "gsoc-generator-v1" or "kind" not in meta:
-        raise ValueError(f"{str(path)!r} is a safetensors file but not a gsoc_helpers generator checkpoint "
-                         "(no 'kind'/'config' metadata)")
+        raise ValueError(
+            f"{str(path)!r} is a safetensors file but not a gsoc_helpers generator checkpoint "
+            "(no 'kind'/'config' metadata)"
+        )
     return {"kind": meta["kind"], "config": json.loads(meta["config"]), "extra": json.loads(meta.get("extra", "{}"))}
 
 
@@ -115,8 +129,10 @@ def resolve_generator_path(path_or_name: str | os.PathLike) -> Path:
         return path
     path = Path(name).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"generator checkpoint {name!r} not found; expected a file path, a StyleGAN2-ADA "
-                                f".pkl, or one of the bundled names {sorted(BUNDLED)}")
+        raise FileNotFoundError(
+            f"generator checkpoint {name!r} not found; expected a file path, a StyleGAN2-ADA "
+            f".pkl, or one of the bundled names {sorted(BUNDLED)}"
+        )
     return path
 
 
@@ -125,8 +141,9 @@ def canonical_name(name: str | os.PathLike) -> str:
     return ALIASES.get(str(name), str(name))
 
 
-def load_generator(name: str | os.PathLike | nn.Module, device: str | torch.device = "cpu",
-                   cache: bool = False) -> nn.Module:
+def load_generator(
+    name: str | os.PathLike | nn.Module, device: str | torch.device = "cpu", cache: bool = False
+) -> nn.Module:
     """A generator in eval mode on ``device`` from:
 
     * a bundled name (``"offline-teacher"``, ``"student"``) or an alias (``"teacher"``, :data:`ALIASES`);
@@ -166,8 +183,10 @@ def _load(name: str) -> nn.Module:
     try:
         model = cls.from_config(meta["config"])
     except (TypeError, KeyError, ValueError) as err:
-        raise ValueError(f"{str(path)!r}: its stored config does not fit a {meta['kind']} generator "
-                         f"({type(err).__name__}: {' '.join(str(err).split())})") from None
+        raise ValueError(
+            f"{str(path)!r}: its stored config does not fit a {meta['kind']} generator "
+            f"({type(err).__name__}: {' '.join(str(err).split())})"
+        ) from None
     state = load_file(str(path))
     check_state_fits(model, state, f"{str(path)!r} does not fit a {meta['kind']} generator with its config")
     model.load_state_dict(state)

@@ -9,6 +9,7 @@ Architecture (facts from the original DiStyleGAN, defaults z 512, 10 classes, ng
 Follows the generator protocol. ``truncation_psi`` is implemented as scaling z towards 0 (z <- psi * z, the
 mean of N(0, I)): psi=1 leaves z untouched. ``noise_mode`` is accepted and ignored (no noise inputs).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ class StudentConfig:
     ngf: int = 256
 
     @classmethod
-    def preset(cls, name: str, **overrides) -> "StudentConfig":
+    def preset(cls, name: str, **overrides) -> StudentConfig:
         if name not in PRESETS:
             raise KeyError(f"unknown student preset {name!r}; expected one of {sorted(PRESETS)}")
         return cls(ngf=PRESETS[name], **overrides)
@@ -44,9 +45,12 @@ class _UpBlock(nn.Sequential):
     """[N, c, H, W] -> [N, c/2, 2H, 2W]: nearest x2, conv3x3 (c -> c), BN, GLU over channels."""
 
     def __init__(self, channels: int) -> None:
-        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"),
-                         nn.Conv2d(channels, channels, 3, 1, 1, bias=False),
-                         nn.BatchNorm2d(channels), nn.GLU(dim=1))
+        super().__init__(
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(channels, channels, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.GLU(dim=1),
+        )
 
 
 @register_generator("student")
@@ -64,18 +68,19 @@ class StudentGenerator(nn.Module):
         self.z_dim, self.c_dim, self.img_resolution = cfg.z_dim, cfg.c_dim, cfg.img_resolution
         ngf = cfg.ngf
         self.z_fc = nn.Sequential(nn.Linear(cfg.z_dim, ngf, bias=False), nn.BatchNorm1d(ngf), nn.GLU(dim=1))
-        self.fc = nn.Sequential(nn.Linear(ngf // 2 + cfg.c_dim, ngf * 2 * 16, bias=False),
-                                nn.BatchNorm1d(ngf * 2 * 16), nn.GLU(dim=1))
+        self.fc = nn.Sequential(
+            nn.Linear(ngf // 2 + cfg.c_dim, ngf * 2 * 16, bias=False), nn.BatchNorm1d(ngf * 2 * 16), nn.GLU(dim=1)
+        )
         self.blocks = nn.Sequential(_UpBlock(ngf), _UpBlock(ngf // 2), _UpBlock(ngf // 4))
         self.to_rgb = nn.Conv2d(ngf // 8, 3, 3, 1, 1)
 
     @classmethod
-    def from_config(cls, config: dict) -> "StudentGenerator":
+    def from_config(cls, config: dict) -> StudentGenerator:
         return cls(StudentConfig(**config))
 
-
-    def forward(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0,
-                noise_mode: str = "const") -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "const"
+    ) -> torch.Tensor:
         """z: float [N, z_dim]; labels: int64 [N] or one-hot [N, c_dim] -> float [N, 3, 32, 32] in [-1, 1]."""
         onehot = onehot_labels(z, labels, self.z_dim, self.c_dim)
         h = self.z_fc(z * truncation_psi)

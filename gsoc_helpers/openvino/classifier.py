@@ -1,4 +1,5 @@
 """Classifiers through OpenVINO: conversion from PyTorch and async throughput at a fixed batch size."""
+
 from __future__ import annotations
 
 import time
@@ -21,12 +22,16 @@ def to_openvino(model: nn.Module, image_size: int = 32):
 
     model = model.eval()
     with torch.no_grad(), quiet_tracing():
-        return ov.convert_model(model, example_input=torch.zeros(1, 3, image_size, image_size),
-                                input=[ov.PartialShape([-1, 3, image_size, image_size])])
+        return ov.convert_model(
+            model,
+            example_input=torch.zeros(1, 3, image_size, image_size),
+            input=[ov.PartialShape([-1, 3, image_size, image_size])],
+        )
 
 
-def throughput(ov_model, batch_size: int, seconds: float = 3.0, threads: int | None = None,
-               precision: str | None = "f32") -> float:
+def throughput(
+    ov_model, batch_size: int, seconds: float = 3.0, threads: int | None = None, precision: str | None = "f32"
+) -> float:
     """Images/s with an OpenVINO AsyncInferQueue (THROUGHPUT hint) at a fixed batch size. ``precision`` as in
     :func:`~gsoc_helpers.openvino.core.compile_model` (``None``: OpenVINO's choice, bf16 for float ops on CPUs that
     have it)."""

@@ -11,6 +11,7 @@
   ``"AVX2 VNNI"``, ``"AVX2"`` or ``"baseline"``), named beside every speed figure.
 * :func:`int8_verdict` -- one sentence on what INT8 buys on this kind of CPU, from measured ratios.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,7 +32,7 @@ def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def core() -> Any:
     """The process's one ``openvino.Core`` (creating one per compilation costs start-up time)."""
     import openvino as ov
@@ -39,8 +40,14 @@ def core() -> Any:
     return ov.Core()
 
 
-def compile_model(ov_model: Any, threads: int | None = None, precision: str | None = "f32", device: str = "CPU",
-                  cache: bool = True, **config: Any) -> Any:
+def compile_model(
+    ov_model: Any,
+    threads: int | None = None,
+    precision: str | None = "f32",
+    device: str = "CPU",
+    cache: bool = True,
+    **config: Any,
+) -> Any:
     """Compile ``ov_model`` (an ``openvino.Model`` or an IR path) for ``device``.
 
     ``precision="f32"`` (default) keeps every non-INT8 op in f32; ``None`` lets OpenVINO choose (bf16 on CPUs with
@@ -145,7 +152,7 @@ def isa_from_flags(flags: set[str]) -> str:
     return "baseline"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cpu_isa() -> str:
     """'AMX' | 'AVX-512 VNNI' | 'AVX-512' | 'AVX2 VNNI' | 'AVX2' | 'baseline' for this CPU (/proc/cpuinfo; elsewhere
     torch's detected capability)."""
@@ -173,23 +180,35 @@ def cpu_description() -> str:
     return f"{name} ({cpu_isa()}, OpenVINO default precision {default})"
 
 
-_ISA_NOTE = {"AMX": "AMX runs bf16 and INT8 matrix tiles alike",
-             "AVX-512 VNNI": "VNNI gives INT8 dot products, AVX512-BF16 (if present) bf16 ones",
-             "AVX-512": "no VNNI: INT8 runs without dedicated dot-product instructions",
-             "AVX2 VNNI": "AVX-VNNI gives INT8 dot products on 256-bit vectors",
-             "AVX2": "no VNNI: INT8 runs without dedicated dot-product instructions",
-             "baseline": "no vector extensions OpenVINO accelerates"}
+_ISA_NOTE = {
+    "AMX": "AMX runs bf16 and INT8 matrix tiles alike",
+    "AVX-512 VNNI": "VNNI gives INT8 dot products, AVX512-BF16 (if present) bf16 ones",
+    "AVX-512": "no VNNI: INT8 runs without dedicated dot-product instructions",
+    "AVX2 VNNI": "AVX-VNNI gives INT8 dot products on 256-bit vectors",
+    "AVX2": "no VNNI: INT8 runs without dedicated dot-product instructions",
+    "baseline": "no vector extensions OpenVINO accelerates",
+}
 
 
-def int8_verdict(isa: str, int8_over_f32: float, int8_over_default: float, size_ratio: float,
-                 default: str = "f32", margin: float = 1.1) -> str:
+def int8_verdict(
+    isa: str,
+    int8_over_f32: float,
+    int8_over_default: float,
+    size_ratio: float,
+    default: str = "f32",
+    margin: float = 1.1,
+) -> str:
     """One sentence: what INT8 buys on a CPU of kind ``isa`` given measured throughput ratios (INT8 / f32,
     INT8 / OpenVINO's default precision ``default``) and ``size_ratio`` (f32 size / INT8 size).  Speed is claimed
     only where INT8 is at least ``margin`` times faster than what the CPU already runs by default."""
     note = _ISA_NOTE.get(isa, isa)
     if int8_over_default >= margin:
-        return (f"On this {isa} CPU ({note}) INT8 is {int8_over_default:.2f}x as fast as OpenVINO's default "
-                f"precision ({default}) and {int8_over_f32:.2f}x as fast as f32, at {size_ratio:.1f}x smaller weights.")
-    return (f"On this {isa} CPU ({note}) INT8 buys size ({size_ratio:.1f}x smaller weights) but no speed over "
-            f"OpenVINO's default precision ({default}: INT8 runs at {int8_over_default:.2f}x its speed; "
-            f"{int8_over_f32:.2f}x that of f32).")
+        return (
+            f"On this {isa} CPU ({note}) INT8 is {int8_over_default:.2f}x as fast as OpenVINO's default "
+            f"precision ({default}) and {int8_over_f32:.2f}x as fast as f32, at {size_ratio:.1f}x smaller weights."
+        )
+    return (
+        f"On this {isa} CPU ({note}) INT8 buys size ({size_ratio:.1f}x smaller weights) but no speed over "
+        f"OpenVINO's default precision ({default}: INT8 runs at {int8_over_default:.2f}x its speed; "
+        f"{int8_over_f32:.2f}x that of f32)."
+    )

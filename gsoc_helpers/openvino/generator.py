@@ -6,6 +6,7 @@ compiled model serves every ψ) and returns float32 [N, 3, R, R] in ~[-1, 1]; no
 INT8 calibration uses random z ~ N(0, I), uniform random labels and ψ = 1 (no data needed) and goes through the
 project's one quantize function, :func:`gsoc_helpers.quantization.ptq.quantize`, with a :class:`PTQConfig`.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,7 +20,6 @@ from torch import nn
 
 from ..quiet import quiet_tracing
 from .core import compile_model
-
 
 INPUT_NAMES = ("z", "labels", "truncation_psi")
 
@@ -59,9 +59,11 @@ def convert_generator(model: nn.Module, batch_size: int | None = None):
         psi = torch.tensor(0.5)  # not 1: a model that skips truncation at psi == 1 still traces the truncation
         b = -1 if batch_size is None else int(batch_size)
         with torch.no_grad(), quiet_tracing():
-            ov_model = ov.convert_model(_ExportWrapper(model), example_input=(z, c, psi),
-                                        input=[ov.PartialShape([b, int(model.z_dim)]), ov.PartialShape([b]),
-                                               ov.PartialShape([])])
+            ov_model = ov.convert_model(
+                _ExportWrapper(model),
+                example_input=(z, c, psi),
+                input=[ov.PartialShape([b, int(model.z_dim)]), ov.PartialShape([b]), ov.PartialShape([])],
+            )
     finally:
         model.train(was_training)
     for port, name in zip(ov_model.inputs, INPUT_NAMES):
@@ -100,8 +102,14 @@ class OpenVINOGenerator:
     (:func:`gsoc_helpers.openvino.core.compile_model`) are kept in the cache folder.
     """
 
-    def __init__(self, model_or_xml_path: Any, device: str = "CPU", precision: str | None = "f32",
-                 threads: int | None = None, cache: bool = True) -> None:
+    def __init__(
+        self,
+        model_or_xml_path: Any,
+        device: str = "CPU",
+        precision: str | None = "f32",
+        threads: int | None = None,
+        cache: bool = True,
+    ) -> None:
         import openvino as ov
 
         if isinstance(model_or_xml_path, nn.Module):
@@ -115,18 +123,22 @@ class OpenVINOGenerator:
             ov_model = model_or_xml_path
         self.ov_model = ov_model
         try:
-            info = {k: int(str(ov_model.get_rt_info(["gsoc_generator", k]))) for k in ("z_dim", "c_dim",
-                                                                                        "img_resolution")}
+            info = {
+                k: int(str(ov_model.get_rt_info(["gsoc_generator", k]))) for k in ("z_dim", "c_dim", "img_resolution")
+            }
         except Exception:  # IR written elsewhere: read what the shapes say
-            info = {"z_dim": int(ov_model.inputs[0].get_partial_shape()[1].get_length()), "c_dim": 10,
-                    "img_resolution": int(ov_model.outputs[0].get_partial_shape()[2].get_length())}
+            info = {
+                "z_dim": int(ov_model.inputs[0].get_partial_shape()[1].get_length()),
+                "c_dim": 10,
+                "img_resolution": int(ov_model.outputs[0].get_partial_shape()[2].get_length()),
+            }
         self.z_dim, self.c_dim, self.img_resolution = info["z_dim"], info["c_dim"], info["img_resolution"]
         self.precision = precision
         self.compiled = compile_model(ov_model, threads, precision, device=device, cache=cache)
         self.has_psi_input = any("truncation_psi" in p.get_names() for p in ov_model.inputs)
         self.training = False
 
-    def eval(self) -> "OpenVINOGenerator":
+    def eval(self) -> OpenVINOGenerator:
         return self
 
     def __call__(self, z, labels, truncation_psi: float = 1.0, noise_mode: str = "const") -> torch.Tensor:
@@ -136,8 +148,10 @@ class OpenVINOGenerator:
         """z: float [N, z_dim]; labels: int64 [N] or one-hot [N, c_dim]; any truncation_psi (an input of the IR;
         an IR written before ψ was an input accepts ψ = 1 only)."""
         if not self.has_psi_input and float(truncation_psi) != 1.0:
-            raise ValueError("this OpenVINO IR has truncation fixed at 1.0 (exported before ψ was an input); "
-                             f"got truncation_psi={truncation_psi}: export it again")
+            raise ValueError(
+                "this OpenVINO IR has truncation fixed at 1.0 (exported before ψ was an input); "
+                f"got truncation_psi={truncation_psi}: export it again"
+            )
         z = torch.as_tensor(z).detach().float().cpu()
         labels = torch.as_tensor(labels).detach().cpu()
         if labels.dim() == 2:
@@ -159,11 +173,17 @@ def _calibration_items(model: nn.Module, n: int, seed: int) -> list[dict[str, np
     z = torch.randn(n, int(model.z_dim), generator=g)
     c = torch.randint(0, int(model.c_dim), (n,), generator=g)
     psi = np.asarray(1.0, dtype=np.float32)
-    return [{"z": z[i:i + 1].numpy(), "labels": c[i:i + 1].numpy(), "truncation_psi": psi} for i in range(n)]
+    return [{"z": z[i : i + 1].numpy(), "labels": c[i : i + 1].numpy(), "truncation_psi": psi} for i in range(n)]
 
 
-def export_generator(model: nn.Module, out_dir: str | os.PathLike, int8: bool = False,
-                     calibration_size: int = 300, seed: int = 0, config: Any = None) -> Path:
+def export_generator(
+    model: nn.Module,
+    out_dir: str | os.PathLike,
+    int8: bool = False,
+    calibration_size: int = 300,
+    seed: int = 0,
+    config: Any = None,
+) -> Path:
     """Write ``out_dir/generator_fp32.xml`` (or ``generator_int8.xml``) -> the .xml path.
 
     INT8 goes through :func:`gsoc_helpers.quantization.ptq.quantize` with ``config`` (a ``PTQConfig``; default
@@ -194,4 +214,4 @@ def psnr(a, b, data_range: float = 2.0) -> float:
     if a.shape != b.shape:
         raise ValueError(f"psnr needs equal shapes, got {tuple(a.shape)} and {tuple(b.shape)}")
     mse = float(((a - b) ** 2).mean())
-    return math.inf if mse == 0 else 10.0 * math.log10(data_range ** 2 / mse)
+    return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)

@@ -8,6 +8,7 @@ both ways and the twin is kept only if its features match torch's within :data:`
 magnitude (measured about 1e-6 on the 2015-12-05 network); otherwise the extractor stays in PyTorch and a warning
 says why.  Only the '2048' layer is handled (FID, KID, precision/recall); logits (IS) stay in PyTorch.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -45,8 +46,11 @@ def feature_twin(extractor: nn.Module, height: int, width: int, threads: int | N
     def convert():
         with torch.no_grad(), quiet_tracing(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            return ov.convert_model(wrapper, example_input=torch.zeros(2, 3, height, width, dtype=torch.uint8),
-                                    input=[ov.PartialShape([-1, 3, height, width])])
+            return ov.convert_model(
+                wrapper,
+                example_input=torch.zeros(2, 3, height, width, dtype=torch.uint8),
+                input=[ov.PartialShape([-1, 3, height, width])],
+            )
 
     key = module_digest(wrapper, "fid-2048", height, width)
     if (key, threads) not in _COMPILED:
@@ -82,20 +86,25 @@ def use_openvino_features(extractor: nn.Module, threads: int | None = None) -> b
     return True
 
 
-def _checked_twin(extractor: nn.Module, torch_forward: Any, probe: torch.Tensor, key: tuple[int, int],
-                  threads: int | None) -> Any:
+def _checked_twin(
+    extractor: nn.Module, torch_forward: Any, probe: torch.Tensor, key: tuple[int, int], threads: int | None
+) -> Any:
     try:
         twin = feature_twin(extractor, *key, threads=threads)
     except Exception as err:  # noqa: BLE001 - conversion problems: stay in PyTorch, say so
-        warnings.warn(f"FID features stay in PyTorch: OpenVINO conversion failed ({type(err).__name__}: {err})",
-                      stacklevel=3)
+        warnings.warn(
+            f"FID features stay in PyTorch: OpenVINO conversion failed ({type(err).__name__}: {err})", stacklevel=3
+        )
         return None
     with torch.no_grad():
         want = torch_forward(probe)[0].float().numpy()
     got = np.asarray(twin(probe.numpy())[0], dtype=np.float32)
     err = float(np.abs(got - want).max() / max(float(np.abs(want).max()), 1e-12))
     if not err <= FEATURE_RTOL:
-        warnings.warn(f"FID features stay in PyTorch: the OpenVINO twin differs by {err:.2e} of the features' "
-                      f"largest magnitude (> {FEATURE_RTOL:g})", stacklevel=3)
+        warnings.warn(
+            f"FID features stay in PyTorch: the OpenVINO twin differs by {err:.2e} of the features' "
+            f"largest magnitude (> {FEATURE_RTOL:g})",
+            stacklevel=3,
+        )
         return None
     return twin

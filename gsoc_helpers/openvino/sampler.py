@@ -14,6 +14,7 @@ conversion (>= :data:`AUTO_MIN_IMAGES` images; the IR is cached afterwards) at b
 PyTorch eager.  benchmarks/bench_teacher.py (README "Teacher speed") measured the teacher's twin 1.4x eager PyTorch
 at batch 64; at batch 1 a quiet run favoured eager and a loaded one the twin, so small batches stay eager.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,14 +50,20 @@ class BackendChoice:
 
     def manifest(self) -> dict[str, Any]:
         """The entries the dataset manifest records."""
-        return {"backend": self.backend, "precision": self.precision,
-                "probe_max_uint8_diff": int(self.max_levels), "probe_images": int(self.probe_n)}
+        return {
+            "backend": self.backend,
+            "precision": self.precision,
+            "probe_max_uint8_diff": int(self.max_levels),
+            "probe_images": int(self.probe_n),
+        }
 
     def summary(self) -> str:
         """One line for the log, e.g. 'backend openvino f32: probe of 8 images max |diff| 1.2e-05 (0 uint8 levels)'."""
         what = "deviation from the f32 reference" if self.precision != "f32" else "max |diff| from the reference"
-        line = (f"backend {self.backend} {self.precision}: probe of {self.probe_n} images, {what} "
-                f"{self.max_abs:.3g} ({self.max_levels} uint8 levels)")
+        line = (
+            f"backend {self.backend} {self.precision}: probe of {self.probe_n} images, {what} "
+            f"{self.max_abs:.3g} ({self.max_levels} uint8 levels)"
+        )
         return line + (f"; {self.note}" if self.note else "")
 
 
@@ -87,8 +94,9 @@ def _levels(x: torch.Tensor) -> torch.Tensor:
     return (x * 127.5 + 128).clamp(0, 255).to(torch.uint8).to(torch.int16)
 
 
-def compare_to_reference(candidate: Any, reference: torch.Tensor, z: np.ndarray, labels: np.ndarray, psi: float,
-                         noise_mode: str, device: Any) -> tuple[float, int]:
+def compare_to_reference(
+    candidate: Any, reference: torch.Tensor, z: np.ndarray, labels: np.ndarray, psi: float, noise_mode: str, device: Any
+) -> tuple[float, int]:
     """(max |candidate - reference|, max uint8-level difference) on the probe batch."""
     out = _images(candidate, z, labels, psi, noise_mode, device)
     if out.shape != reference.shape:
@@ -111,10 +119,20 @@ def auto_backend(device: torch.device, batch_size: int, images: int | None, nois
     return "openvino"
 
 
-def choose_backend(generator: nn.Module, backend: str = "auto", precision: str = "f32", *,
-                   device: str | torch.device = "cpu", batch_size: int = 64, images: int | None = None,
-                   truncation_psi: float = 1.0, noise_mode: str = "const", seed: int = 0,
-                   threads: int | None = None, probe_n: int = PROBE_N) -> BackendChoice:
+def choose_backend(
+    generator: nn.Module,
+    backend: str = "auto",
+    precision: str = "f32",
+    *,
+    device: str | torch.device = "cpu",
+    batch_size: int = 64,
+    images: int | None = None,
+    truncation_psi: float = 1.0,
+    noise_mode: str = "const",
+    seed: int = 0,
+    threads: int | None = None,
+    probe_n: int = PROBE_N,
+) -> BackendChoice:
     """Pick and check the backend that generates ``images`` images at ``batch_size`` (see the module docstring).
 
     Raises ValueError for a combination that cannot run (OpenVINO off the CPU or with random noise, bf16 with
@@ -132,7 +150,9 @@ def choose_backend(generator: nn.Module, backend: str = "auto", precision: str =
         if device.type != "cpu":
             raise ValueError(f"the OpenVINO backend runs on the CPU, not {device}; use --device cpu or --backend torch")
         if noise_mode != "const":
-            raise ValueError(f"the OpenVINO twin has noise_mode 'const' built in, got {noise_mode!r}; use --backend torch")
+            raise ValueError(
+                f"the OpenVINO twin has noise_mode 'const' built in, got {noise_mode!r}; use --backend torch"
+            )
     first = auto_backend(device, batch_size, images, noise_mode, precision) if backend == "auto" else backend
     if first == "torch" and not hasattr(generator, "set_fused_modconv"):  # eager is its own reference: no probe
         return BackendChoice(generator, "torch", "f32", note="PyTorch eager is the reference forward")
@@ -155,8 +175,7 @@ def choose_backend(generator: nn.Module, backend: str = "auto", precision: str =
             refused.append(f"OpenVINO unavailable ({type(err).__name__}: {err})")
         else:
             if precision != "f32" or levels <= UINT8_TOLERANCE:
-                return BackendChoice(twin, "openvino", precision, max_abs, levels, n,
-                                     "; ".join(refused), refused)
+                return BackendChoice(twin, "openvino", precision, max_abs, levels, n, "; ".join(refused), refused)
             refused.append(f"OpenVINO f32 differs from the reference by {levels} uint8 levels (> {UINT8_TOLERANCE})")
     max_abs, levels = compare_to_reference(generator, reference, z, labels, truncation_psi, noise_mode, device)
     if levels <= UINT8_TOLERANCE:
@@ -165,5 +184,6 @@ def choose_backend(generator: nn.Module, backend: str = "auto", precision: str =
     refused.append(f"PyTorch eager differs from the reference by {levels} uint8 levels (> {UINT8_TOLERANCE})")
     if hasattr(generator, "set_fused_modconv"):
         generator.set_fused_modconv(True)
-    return BackendChoice(generator, "torch", "f32", 0.0, 0, n,
-                         "; ".join(refused + ["using the reference forward itself"]), refused)
+    return BackendChoice(
+        generator, "torch", "f32", 0.0, 0, n, "; ".join(refused + ["using the reference forward itself"]), refused
+    )

@@ -12,43 +12,55 @@ Which images it validates on matters:
   measured its metric on the calibration data loader). For synthetic or fractal calibration sets the labels are
   the generator's condition or a nominal fractal category, so the "accuracy" it controls is not CIFAR-10 accuracy.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from ..pixels import uint8_to_unit, unit_to_uint8
 from ..calibration import CalibrationSet, _pick, balanced_labels, train_split
+from ..pixels import uint8_to_unit, unit_to_uint8
 from .ptq import quantize_with_accuracy_control
 from .settings import VALIDATION_DATA, AccuracyControl  # noqa: F401  (re-exported)
+
 
 def _row_keys(u8: np.ndarray) -> set[bytes]:
     return {row.tobytes() for row in u8.reshape(len(u8), -1)}
 
 
-def heldout_validation(calibration: CalibrationSet, size: int, seed: int, train_source: str = "auto",
-                       data_root=None) -> tuple[torch.Tensor, torch.Tensor]:
+def heldout_validation(
+    calibration: CalibrationSet, size: int, seed: int, train_source: str = "auto", data_root=None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(images float32 [size,3,32,32] in [0,1], labels int64 [size]): class-balanced real CIFAR-10 train images,
     none of them pixel-identical to a calibration image."""
     ds = train_split(train_source, data_root)
     used = _row_keys(unit_to_uint8(calibration.images))
     free = np.array([i for i in range(len(ds.labels)) if ds.images[i].tobytes() not in used])
-    idx = free[_pick(ds.labels[free], balanced_labels(size, seed + 104729), seed + 104729,
-                     f"held-out CIFAR-10 train ({ds.source})")]
+    idx = free[
+        _pick(
+            ds.labels[free],
+            balanced_labels(size, seed + 104729),
+            seed + 104729,
+            f"held-out CIFAR-10 train ({ds.source})",
+        )
+    ]
     return uint8_to_unit(ds.images[idx]), torch.from_numpy(ds.labels[idx].astype(np.int64))
 
 
-def validation_data(control: AccuracyControl, calibration: CalibrationSet, seed: int) -> tuple[torch.Tensor,
-                                                                                               torch.Tensor]:
+def validation_data(
+    control: AccuracyControl, calibration: CalibrationSet, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     if control.validation == "calibration":
         return calibration.images, calibration.labels
     return heldout_validation(calibration, control.val_size, seed, control.train_source)
 
 
-def quantize_accuracy_aware(fp32_ov_model, calibration: CalibrationSet, config, control: AccuracyControl,
-                            seed: int = 0):
+def quantize_accuracy_aware(
+    fp32_ov_model, calibration: CalibrationSet, config, control: AccuracyControl, seed: int = 0
+):
     """INT8 ``openvino.Model`` from NNCF accuracy control (see module doc); ``config``: a :class:`PTQConfig`."""
     control.validate()
     vx, vy = validation_data(control, calibration, seed)
-    return quantize_with_accuracy_control(fp32_ov_model, calibration.images, vx, vy, max_drop=control.max_drop,
-                                          config=config)
+    return quantize_with_accuracy_control(
+        fp32_ov_model, calibration.images, vx, vy, max_drop=control.max_drop, config=config
+    )

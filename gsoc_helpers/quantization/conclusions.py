@@ -1,4 +1,5 @@
 """The conclusions paragraph of a quantization study: one block of bullet lines per (model, calibration size)."""
+
 from __future__ import annotations
 
 from .settings import PROJECT_DEFAULT
@@ -14,16 +15,20 @@ def conclusions(table, metric: str, speed=None, config: str = PROJECT_DEFAULT, b
     CPU's ISA: :func:`gsoc_helpers.openvino.core.int8_verdict`).  Works for any number of models, sizes and sources."""
     col = f"{metric}_mean"
     if col not in table.columns:
-        raise ValueError(f"no column {col!r} in the table; expected one of "
-                         f"{sorted(c[:-5] for c in table.columns if c.endswith('_mean'))}")
+        raise ValueError(
+            f"no column {col!r} in the table; expected one of "
+            f"{sorted(c[:-5] for c in table.columns if c.endswith('_mean'))}"
+        )
     lines: list[str] = []
     for (model, size), group in table.groupby(["model", "size"], sort=False):
         ours = group[group["config"] == config].groupby("source", sort=False)[col].mean()
         if ours.empty:
             continue
         ranking = ours.sort_values(ascending=False)
-        lines.append(f"- **{model}, {size} calibration images**: {metric} ({config}): "
-                     + ", ".join(f"{s} {v:.2f}" for s, v in ranking.items()))
+        lines.append(
+            f"- **{model}, {size} calibration images**: {metric} ({config}): "
+            + ", ".join(f"{s} {v:.2f}" for s, v in ranking.items())
+        )
         if "real" in ours.index:
             lines += [f"  - {s}: {ours[s] - ours['real']:+.2f} vs real calibration" for s in ours.index if s != "real"]
         base = group[group["config"] == baseline].groupby("source", sort=False)[col].mean()
@@ -32,12 +37,22 @@ def conclusions(table, metric: str, speed=None, config: str = PROJECT_DEFAULT, b
             lines.append(f"  - {config} vs {baseline}: " + ", ".join(f"{s} {ours[s] - base[s]:+.2f}" for s in common))
     if speed is not None and len(speed):
         last = speed.index[-1]
-        lines.append(f"- INT8 speed-up at {last}: {float(speed.loc[last, 'INT8 / FP32']):.2f}x over FP32, "
-                     f"{float(speed.loc[last, 'INT8 / default']):.2f}x over OpenVINO's default float precision")
+        lines.append(
+            f"- INT8 speed-up at {last}: {float(speed.loc[last, 'INT8 / FP32']):.2f}x over FP32, "
+            f"{float(speed.loc[last, 'INT8 / default']):.2f}x over OpenVINO's default float precision"
+        )
         if {"FP32 MB", "INT8 MB"} <= set(speed.columns):
             from ..openvino.core import cpu_isa, default_precision, int8_verdict
 
             size = float(speed.loc[last, "FP32 MB"]) / float(speed.loc[last, "INT8 MB"])
-            lines.append("- " + int8_verdict(cpu_isa(), float(speed.loc[last, "INT8 / FP32"]),
-                                             float(speed.loc[last, "INT8 / default"]), size, default_precision()))
+            lines.append(
+                "- "
+                + int8_verdict(
+                    cpu_isa(),
+                    float(speed.loc[last, "INT8 / FP32"]),
+                    float(speed.loc[last, "INT8 / default"]),
+                    size,
+                    default_precision(),
+                )
+            )
     return "\n".join(lines)

@@ -1,5 +1,6 @@
 """Measure an FP32/INT8 pair with OpenVINO: top-1, agreement, KL of softmaxes, size (compilation and throughput live
 in :mod:`gsoc_helpers.openvino`)."""
+
 from __future__ import annotations
 
 import tempfile
@@ -16,11 +17,16 @@ def logits(ov_model_or_compiled, images: torch.Tensor, batch_size: int = 250, th
     """float32 [N,10] logits of images float32 [N,3,32,32] in [0,1]."""
     import openvino as ov
 
-    compiled = (compile_model(ov_model_or_compiled, threads) if isinstance(ov_model_or_compiled, ov.Model)
-                else ov_model_or_compiled)
+    compiled = (
+        compile_model(ov_model_or_compiled, threads)
+        if isinstance(ov_model_or_compiled, ov.Model)
+        else ov_model_or_compiled
+    )
     out = compiled.outputs[0]
     x = images.numpy()
-    return np.concatenate([compiled(x[s:s + batch_size])[out] for s in range(0, len(x), batch_size)]).astype(np.float32)
+    return np.concatenate([compiled(x[s : s + batch_size])[out] for s in range(0, len(x), batch_size)]).astype(
+        np.float32
+    )
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:

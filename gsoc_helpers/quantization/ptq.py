@@ -7,6 +7,7 @@ correction, every calibration image used.
 NNCF's own defaults (:data:`NNCF_DEFAULTS`) are the performance preset (symmetric activations), mean-of-min/max
 activation ranges, fast bias correction, the overflow fix on the first layer and ``subset_size=300``.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -19,11 +20,9 @@ from ..openvino.classifier import to_openvino  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:  # torch is imported lazily: the CLI reads this module's constants at start-up
     import torch
-    from torch import nn
 
 
-ACTIVATION_RANGES = ("minmax", "mean_minmax", "median_minmax", "mean_no_outliers_minmax", "mean_quantile",
-                     "histogram")
+ACTIVATION_RANGES = ("minmax", "mean_minmax", "median_minmax", "mean_no_outliers_minmax", "mean_quantile", "histogram")
 BIAS_CORRECTIONS = ("full", "fast", "none")
 OVERFLOW_FIXES = ("disable", "enable", "first_layer_only")
 
@@ -32,9 +31,9 @@ OVERFLOW_FIXES = ("disable", "enable", "first_layer_only")
 class PTQConfig:
     """Settings of :func:`quantize`; ``None`` means "NNCF's default" for that setting."""
 
-    preset: str | None = "mixed"        # None (NNCF default = performance) | "performance" | "mixed" (asym. acts)
-    bias_correction: str = "none"       # "full" BiasCorrection | "fast" (NNCF default) | "none"
-    subset_size: int | None = None      # None = every calibration image
+    preset: str | None = "mixed"  # None (NNCF default = performance) | "performance" | "mixed" (asym. acts)
+    bias_correction: str = "none"  # "full" BiasCorrection | "fast" (NNCF default) | "none"
+    subset_size: int | None = None  # None = every calibration image
     activation_range: str | None = "minmax"  # None (NNCF default = mean_minmax) | one of ACTIVATION_RANGES
     # None (NNCF default = first_layer_only) | "disable" (full 8-bit weights: safe only on CPUs with VNNI/AMX,
     # measured up to +0.3 points of agreement there) | "enable" | "first_layer_only"
@@ -47,15 +46,15 @@ class PTQConfig:
         d = asdict(self)
         return ",".join(f"{k}={v}" for k, v in d.items() if v not in (None, [], ()))
 
-
     def validate(self) -> None:
         if self.preset not in (None, "mixed", "performance"):
             raise ValueError(f"preset must be None, 'mixed' or 'performance', got {self.preset!r}")
         if self.bias_correction not in BIAS_CORRECTIONS:
             raise ValueError(f"bias_correction must be one of {BIAS_CORRECTIONS}, got {self.bias_correction!r}")
         if self.activation_range not in (None, *ACTIVATION_RANGES):
-            raise ValueError(f"activation_range must be None or one of {ACTIVATION_RANGES}, "
-                             f"got {self.activation_range!r}")
+            raise ValueError(
+                f"activation_range must be None or one of {ACTIVATION_RANGES}, got {self.activation_range!r}"
+            )
         if self.overflow_fix not in (None, *OVERFLOW_FIXES):
             raise ValueError(f"overflow_fix must be None or one of {OVERFLOW_FIXES}, got {self.overflow_fix!r}")
 
@@ -74,23 +73,27 @@ def _nncf_dataset(images: torch.Tensor | Sequence[dict]):
     if images.ndim != 4 or len(images) == 0:
         raise ValueError(f"calibration images must be a non-empty [N,3,H,W] tensor, got shape {tuple(images.shape)}")
     arr = images.detach().cpu().float().numpy()
-    return nncf.Dataset([arr[i:i + 1] for i in range(len(arr))])
+    return nncf.Dataset([arr[i : i + 1] for i in range(len(arr))])
 
 
 def nncf_kwargs(cfg: PTQConfig, n: int) -> dict:
     """The keyword arguments ``nncf.quantize`` gets for ``cfg`` and ``n`` calibration images."""
     import nncf
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
-
     from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 
     kw: dict = {"subset_size": min(cfg.subset_size or n, n), "fast_bias_correction": cfg.bias_correction == "fast"}
     if cfg.preset is not None:
-        kw["preset"] = {"mixed": nncf.QuantizationPreset.MIXED,
-                        "performance": nncf.QuantizationPreset.PERFORMANCE}[cfg.preset]
+        kw["preset"] = {"mixed": nncf.QuantizationPreset.MIXED, "performance": nncf.QuantizationPreset.PERFORMANCE}[
+            cfg.preset
+        ]
     if cfg.ignored_names or cfg.ignored_types or cfg.ignored_patterns:
-        kw["ignored_scope"] = nncf.IgnoredScope(names=list(cfg.ignored_names), types=list(cfg.ignored_types),
-                                                patterns=list(cfg.ignored_patterns), validate=False)
+        kw["ignored_scope"] = nncf.IgnoredScope(
+            names=list(cfg.ignored_names),
+            types=list(cfg.ignored_types),
+            patterns=list(cfg.ignored_patterns),
+            validate=False,
+        )
     adv: dict = {}
     if cfg.overflow_fix is not None:
         adv["overflow_fix"] = OverflowFix(cfg.overflow_fix)
@@ -116,8 +119,14 @@ def quantize(ov_model, calibration: torch.Tensor | Sequence[dict], config: PTQCo
         return nncf.quantize(ov_model, _nncf_dataset(calibration), **nncf_kwargs(cfg, len(calibration)))
 
 
-def quantize_with_accuracy_control(ov_model, calibration: torch.Tensor, val_images: torch.Tensor,
-                                   val_labels: torch.Tensor, max_drop: float = 0.003, config: PTQConfig | None = None):
+def quantize_with_accuracy_control(
+    ov_model,
+    calibration: torch.Tensor,
+    val_images: torch.Tensor,
+    val_labels: torch.Tensor,
+    max_drop: float = 0.003,
+    config: PTQConfig | None = None,
+):
     """NNCF accuracy-aware PTQ: layers are reverted to FP32 until top-1 on ``val_images``/``val_labels`` drops by at
     most ``max_drop`` (absolute, fraction).  Callers pass held-out real images by default; the 2022 protocol
     (:mod:`.accuracy`, ``validation="calibration"``) passes the calibration set itself."""
@@ -127,7 +136,7 @@ def quantize_with_accuracy_control(ov_model, calibration: torch.Tensor, val_imag
     cfg.validate()
     val_x = val_images.numpy()
     val_y = val_labels.numpy()
-    items = [(val_x[i:i + 1], int(val_y[i])) for i in range(len(val_x))]
+    items = [(val_x[i : i + 1], int(val_y[i])) for i in range(len(val_x))]
 
     def validate(compiled, data) -> float:
         out = compiled.outputs[0]
@@ -140,8 +149,14 @@ def quantize_with_accuracy_control(ov_model, calibration: torch.Tensor, val_imag
 
     with quiet_progress():
         return nncf.quantize_with_accuracy_control(
-            ov_model, _nncf_dataset(calibration), nncf.Dataset(items, lambda t: t[0]), validate, max_drop=max_drop,
-            advanced_quantization_parameters=adv, **kw)
+            ov_model,
+            _nncf_dataset(calibration),
+            nncf.Dataset(items, lambda t: t[0]),
+            validate,
+            max_drop=max_drop,
+            advanced_quantization_parameters=adv,
+            **kw,
+        )
 
 
 def save_ir(ov_model, path: str | Path) -> Path:

@@ -12,6 +12,7 @@ several seeds with the project's PTQ default and held-out accuracy control, and 
 Offline, the original's models, teacher, student and full CIFAR-10 cannot be had; :func:`plan` then substitutes
 the offline zoo, the bundled generators and the bit-exact CIFAR-10 subset, and lists each substitution.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,11 +23,16 @@ import numpy as np
 # Models, data and the runner (torch) are imported inside the functions that use them: building the command-line
 # parser reads ORIGINAL_SIZE from this module and must not import torch.
 from ..defaults import CALIBRATION_SIZE, SEEDS
-from .settings import AccuracyControl
 from .ptq import PTQConfig
+from .settings import AccuracyControl
 
-ORIGINAL_MODELS = ("chenyaofo_resnet20", "chenyaofo_vgg16_bn", "chenyaofo_mobilenetv2_x1_4",
-                   "chenyaofo_shufflenetv2_x2_0", "chenyaofo_repvgg_a2")
+ORIGINAL_MODELS = (
+    "chenyaofo_resnet20",
+    "chenyaofo_vgg16_bn",
+    "chenyaofo_mobilenetv2_x1_4",
+    "chenyaofo_shufflenetv2_x2_0",
+    "chenyaofo_repvgg_a2",
+)
 SOURCE_NAMES = {"real": "CIFAR-10", "teacher": "StyleGAN2-ADA", "student": "DiStyleGAN", "fractal": "Fractal"}
 ORIGINAL_SIZE = 5000  # per calibration set, 500 per class (the README; the notebook fed all 50,000 real images)
 # POT DefaultQuantization {target_device: ANY} == nncf.quantize(preset=PERFORMANCE, subset_size=N, fast bias corr.)
@@ -62,10 +68,18 @@ def _original_available() -> str | None:
     return None
 
 
-def plan(zoo: str = "auto", models: list[str] | None = None, original_size: int = ORIGINAL_SIZE,
-         project_size: int = CALIBRATION_SIZE, seeds: list[int] | None = None, teacher: str | None = None,
-         student: str | None = None, teacher_dataset: str | None = None,
-         student_dataset: str | None = None, val_size: int = AccuracyControl.val_size) -> Plan:
+def plan(
+    zoo: str = "auto",
+    models: list[str] | None = None,
+    original_size: int = ORIGINAL_SIZE,
+    project_size: int = CALIBRATION_SIZE,
+    seeds: list[int] | None = None,
+    teacher: str | None = None,
+    student: str | None = None,
+    teacher_dataset: str | None = None,
+    student_dataset: str | None = None,
+    val_size: int = AccuracyControl.val_size,
+) -> Plan:
     """What to run: ``zoo`` "original" (chenyaofo + NVIDIA's teacher, online), "offline" or "auto" (original if it
     loads). ``teacher``/``student``: generator names/paths (``student`` may be a 2022 DiStyleGAN folder);
     ``*_dataset``: synthetic-dataset folders instead (e.g. an imported FakeCIFAR10)."""
@@ -85,9 +99,11 @@ def plan(zoo: str = "auto", models: list[str] | None = None, original_size: int 
         from ..models.classifiers import OFFLINE_ZOO
 
         chosen, teacher_gen, test = list(OFFLINE_ZOO), teacher or "offline-teacher", "exact"
-        subs += [f"models: chenyaofo {', '.join(m.split('_', 1)[1] for m in ORIGINAL_MODELS)} -> "
-                 f"{', '.join(models or OFFLINE_ZOO)} (offline zoo: akamaster, data root)",
-                 "CIFAR-10: full 50,000/10,000 train/test splits -> the data root's bit-exact subset"]
+        subs += [
+            f"models: chenyaofo {', '.join(m.split('_', 1)[1] for m in ORIGINAL_MODELS)} -> "
+            f"{', '.join(models or OFFLINE_ZOO)} (offline zoo: akamaster, data root)",
+            "CIFAR-10: full 50,000/10,000 train/test splits -> the data root's bit-exact subset",
+        ]
         if teacher is None and teacher_dataset is None:
             subs.append("StyleGAN2-ADA teacher (NVIDIA CIFAR-10) -> bundled 'offline-teacher'")
         from ..data import load_cifar10
@@ -99,12 +115,22 @@ def plan(zoo: str = "auto", models: list[str] | None = None, original_size: int 
     if student is None and student_dataset is None:
         subs.append("DiStyleGAN (published 2022 weights; pass --student FOLDER) -> bundled 'student'")
     subs.append("fractals: Datumaro IFS + colorisation network -> gsoc_helpers.fractals (FractalDB-style, numpy/PIL)")
-    opts: dict[str, dict] = {"real": {}, "fractal": {},
-                             "teacher": {"dataset": teacher_dataset} if teacher_dataset else {"generator": teacher_gen},
-                             "student": {"dataset": student_dataset} if student_dataset else
-                             {"generator": student or "student"}}
-    return Plan(list(models) if models else chosen, opts, test, int(original_size), int(project_size),
-                list(seeds) if seeds is not None else list(SEEDS), subs, int(val_size))
+    opts: dict[str, dict] = {
+        "real": {},
+        "fractal": {},
+        "teacher": {"dataset": teacher_dataset} if teacher_dataset else {"generator": teacher_gen},
+        "student": {"dataset": student_dataset} if student_dataset else {"generator": student or "student"},
+    }
+    return Plan(
+        list(models) if models else chosen,
+        opts,
+        test,
+        int(original_size),
+        int(project_size),
+        list(seeds) if seeds is not None else list(SEEDS),
+        subs,
+        int(val_size),
+    )
 
 
 def grids(p: Plan):
@@ -112,13 +138,24 @@ def grids(p: Plan):
     from .runner import Grid
 
     sources = list(SOURCE_NAMES)
-    original = Grid(models=p.models, sources=sources, sizes=[p.original_size], seeds=[0],
-                    configs={ORIGINAL_CONFIGS[0]: POT_DEFAULT, ORIGINAL_CONFIGS[1]: POT_DEFAULT},
-                    source_options=p.source_options, accuracy_control={ORIGINAL_CONFIGS[1]: POT_ACCURACY_AWARE})
-    project = Grid(models=p.models, sources=sources, sizes=[p.project_size], seeds=p.seeds,
-                   configs={PROJECT_CONFIGS[0]: PTQConfig(), PROJECT_CONFIGS[1]: PTQConfig()},
-                   source_options=p.source_options,
-                   accuracy_control={PROJECT_CONFIGS[1]: AccuracyControl(val_size=p.val_size)})
+    original = Grid(
+        models=p.models,
+        sources=sources,
+        sizes=[p.original_size],
+        seeds=[0],
+        configs={ORIGINAL_CONFIGS[0]: POT_DEFAULT, ORIGINAL_CONFIGS[1]: POT_DEFAULT},
+        source_options=p.source_options,
+        accuracy_control={ORIGINAL_CONFIGS[1]: POT_ACCURACY_AWARE},
+    )
+    project = Grid(
+        models=p.models,
+        sources=sources,
+        sizes=[p.project_size],
+        seeds=p.seeds,
+        configs={PROJECT_CONFIGS[0]: PTQConfig(), PROJECT_CONFIGS[1]: PTQConfig()},
+        source_options=p.source_options,
+        accuracy_control={PROJECT_CONFIGS[1]: AccuracyControl(val_size=p.val_size)},
+    )
     return original, project
 
 
@@ -144,9 +181,12 @@ def side_by_side(original_cells: list[dict], project_cells: list[dict], test_set
         r[f"{tag} agreement"] = f"{a.mean():.2f} ± {a.std(ddof=1) if len(a) > 1 else 0:.2f}"
         r[f"{tag} KL(1e-3)"] = f"{k.mean():.2f} ± {k.std(ddof=1) if len(k) > 1 else 0:.2f}"
     out = pd.DataFrame.from_dict(rows, orient="index")
-    order = ["FP32 top-1"] + [f"2022 {c} {m}" for c in ("default", "acc-aware") for m in ("INT8 top-1", "drop")] + \
-        ["2022 acc-aware FP32 layers"] + [f"ours {c} {m}" for c in ("default", "acc-aware")
-                                          for m in ("agreement", "KL(1e-3)")]
+    order = (
+        ["FP32 top-1"]
+        + [f"2022 {c} {m}" for c in ("default", "acc-aware") for m in ("INT8 top-1", "drop")]
+        + ["2022 acc-aware FP32 layers"]
+        + [f"ours {c} {m}" for c in ("default", "acc-aware") for m in ("agreement", "KL(1e-3)")]
+    )
     out = out[[c for c in order if c in out.columns]]
     out.index = pd.MultiIndex.from_tuples(out.index, names=["model", "calibration"])
     return out
@@ -166,11 +206,13 @@ def run(p: Plan, out_dir: str | Path, threads: int = 1, progress: bool = True, m
     cells_ours = run_grid(project, tests, out / "project_protocol", threads=threads, progress=progress, **kw)
     table = side_by_side(cells_2022, cells_ours, p.test_set)
     n_test = len(tests[p.test_set][1])
-    head = (f"# 2022 Part II grid beside this project's protocol\n\n2022 protocol: {p.original_size} calibration "
-            f"images, one run, POT DefaultQuantization / AccuracyAware (max drop 2 points, on the calibration set) "
-            f"via NNCF. Project protocol: {p.project_size} images, seeds {p.seeds}, project PTQ default / accuracy "
-            f"control on held-out real images. Test set: {p.test_set} ({n_test} images).\n\nSubstitutes:\n" +
-            "".join(f"- {s}\n" for s in p.substitutes or ["none"]))
+    head = (
+        f"# 2022 Part II grid beside this project's protocol\n\n2022 protocol: {p.original_size} calibration "
+        f"images, one run, POT DefaultQuantization / AccuracyAware (max drop 2 points, on the calibration set) "
+        f"via NNCF. Project protocol: {p.project_size} images, seeds {p.seeds}, project PTQ default / accuracy "
+        f"control on held-out real images. Test set: {p.test_set} ({n_test} images).\n\nSubstitutes:\n"
+        + "".join(f"- {s}\n" for s in p.substitutes or ["none"])
+    )
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "reproduce_2022.csv")
     (out / "reproduce_2022.md").write_text(head + "\n" + table.to_markdown() + "\n")

@@ -4,6 +4,7 @@ Every finished cell is appended as one JSON line to ``<out>/cells.jsonl``; a rer
 so an interrupted run resumes. :func:`summarize` turns the cells into a pandas table (mean ± std over seeds)
 saved as CSV and Markdown.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,13 +17,13 @@ import pandas as pd
 import torch
 
 from ..calibration import available_sources, get_calibration
-from ..models.classifiers import CLASSIFIERS, get_classifier
-from . import evaluate as ev
 from ..defaults import CALIBRATION_SIZE, SEEDS
+from ..models.classifiers import CLASSIFIERS, get_classifier
 from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
+from . import evaluate as ev
 from .accuracy import quantize_accuracy_aware
-from .settings import PROJECT_DEFAULT, AccuracyControl
 from .ptq import PTQConfig, quantize, to_openvino
+from .settings import PROJECT_DEFAULT, AccuracyControl
 
 METRICS = ("top1_fp32", "top1_int8", "drop", "agreement", "kl")
 
@@ -55,8 +56,16 @@ class Grid:
             control.validate()
 
 
-def cell_key(model: str, source: str, size: int, seed: int, config_name: str, config: PTQConfig,
-             source_options: dict | None = None, accuracy_control: AccuracyControl | None = None) -> str:
+def cell_key(
+    model: str,
+    source: str,
+    size: int,
+    seed: int,
+    config_name: str,
+    config: PTQConfig,
+    source_options: dict | None = None,
+    accuracy_control: AccuracyControl | None = None,
+) -> str:
     opts = {k: str(v) for k, v in (source_options or {}).items() if k not in ("classifier", "progress")}
     extra = "|" + json.dumps(opts, sort_keys=True) if opts else ""
     aac = f",{accuracy_control.key()}" if accuracy_control is not None else ""
@@ -76,9 +85,14 @@ def load_cells(path: Path) -> list[dict]:
     return out
 
 
-def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]], out_dir: str | Path,
-             model_factory: Callable[[str], torch.nn.Module] = get_classifier, threads: int | None = 1,
-             progress: bool = True) -> list[dict]:
+def run_grid(
+    grid: Grid,
+    test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    out_dir: str | Path,
+    model_factory: Callable[[str], torch.nn.Module] = get_classifier,
+    threads: int | None = 1,
+    progress: bool = True,
+) -> list[dict]:
     """Run every missing cell; return the grid's cells (cached + new), never other cells the cache holds (say,
     from an earlier setting under the same config name). ``test_sets``: name -> (images [N,3,32,32], labels)."""
     grid.validate(check_models=model_factory is get_classifier)
@@ -90,9 +104,20 @@ def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
     if text and (not text.endswith("\n") or text.count("\n") != len(cached)):  # drop a line cut by an interrupt
         path.write_text("".join(json.dumps(c) + "\n" for c in cached))
     done = {c["key"] for c in cached}
-    cells = {cell_key(m, s, n, seed, cn, grid.configs[cn], grid.source_options.get(s),
-                      grid.accuracy_control.get(cn)): (m, s, n, seed, cn)
-             for m in grid.models for s in grid.sources for n in grid.sizes for seed in grid.seeds for cn in grid.configs}
+    cells = {
+        cell_key(m, s, n, seed, cn, grid.configs[cn], grid.source_options.get(s), grid.accuracy_control.get(cn)): (
+            m,
+            s,
+            n,
+            seed,
+            cn,
+        )
+        for m in grid.models
+        for s in grid.sources
+        for n in grid.sizes
+        for seed in grid.seeds
+        for cn in grid.configs
+    }
     todo = [cell for key, cell in cells.items() if key not in done]
     cache: dict[str, tuple] = {}
     for m, s, n, seed, cn in tqdm(todo, desc="quantize-study", disable=not progress):
@@ -108,12 +133,21 @@ def run_grid(grid: Grid, test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
             opts.setdefault("progress", False)
         calib = get_calibration(s, n, seed, **opts)
         control = grid.accuracy_control.get(cn)
-        int8 = (quantize_accuracy_aware(fp32, calib, grid.configs[cn], control, seed) if control is not None
-                else quantize(fp32, calib.images, grid.configs[cn]))
+        int8 = (
+            quantize_accuracy_aware(fp32, calib, grid.configs[cn], control, seed)
+            if control is not None
+            else quantize(fp32, calib.images, grid.configs[cn])
+        )
         label = grid.source_labels.get(s, s)
-        rec: dict = {"key": cell_key(m, s, n, seed, cn, grid.configs[cn], grid.source_options.get(s), control),
-                     "model": m, "source": label, "size": n,
-                     "seed": seed, "config": cn, "config_key": grid.configs[cn].key()}
+        rec: dict = {
+            "key": cell_key(m, s, n, seed, cn, grid.configs[cn], grid.source_options.get(s), control),
+            "model": m,
+            "source": label,
+            "size": n,
+            "seed": seed,
+            "config": cn,
+            "config_key": grid.configs[cn].key(),
+        }
         if control is not None:
             rec["accuracy_control"] = control.key()
             rec["n_fp32_layers"] = len(ev.fp32_layers(int8))
@@ -172,8 +206,10 @@ def compact_markdown(table, test_set: str) -> str:
     (%), KL (1e-3 nats), top-1 drop (points), each ``mean ± std`` over seeds rounded to 2 decimals.  The full table
     (every test set, FP32/INT8 top-1, std) is :func:`markdown` and the CSV that :func:`summarize` saves."""
     if f"{test_set}_agreement_mean" not in table.columns:
-        raise ValueError(f"no {test_set}_agreement_mean column; test sets: "
-                         f"{sorted({c.split('_')[0] for c in table.columns if c.endswith('_agreement_mean')})}")
+        raise ValueError(
+            f"no {test_set}_agreement_mean column; test sets: "
+            f"{sorted({c.split('_')[0] for c in table.columns if c.endswith('_agreement_mean')})}"
+        )
     keys = [k for k in ("model", "size") if table[k].nunique() > 1] + ["source", "config"]
     head = [{"config": "setting"}.get(k, k) for k in keys] + ["agreement (%)", "KL (1e-3)", "top-1 drop (points)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(keys) + "---:|" * 3]
@@ -184,4 +220,3 @@ def compact_markdown(table, test_set: str) -> str:
             cells.append(format_mean_std(r[f"{c}_mean"] * scale, r[f"{c}_std"] * scale, r["n_seeds"]))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-

@@ -1,6 +1,7 @@
 """Settings of the quantization tools as plain dataclasses (no torch: the command line reads their defaults while
 it builds its parser). On the command line ``--max-drop`` is in top-1 points; here, as NNCF takes it, a fraction:
 :func:`points_to_fraction` converts."""
+
 from __future__ import annotations
 
 import math
@@ -43,13 +44,13 @@ class QuantizeOptions:
 
     calibration_size: int = CALIBRATION_SIZE  # images from the source (a smaller folder: all of it)
     seed: int = 0
-    held_out_size: int = 500           # held-out synthetic images when no held-out folder is given
-    max_drop: float | None = None      # fraction of top-1 (0.01 = 1 point): accuracy-aware PTQ on the labelled
-                                       # held-out folder
-    nncf_defaults: bool = False        # NNCF's own defaults instead of the project's measured best PTQConfig
+    held_out_size: int = 500  # held-out synthetic images when no held-out folder is given
+    max_drop: float | None = None  # fraction of top-1 (0.01 = 1 point): accuracy-aware PTQ on the labelled
+    # held-out folder
+    nncf_defaults: bool = False  # NNCF's own defaults instead of the project's measured best PTQConfig
     speed_batches: tuple[int, ...] = (1, 64)
     speed_seconds: float = 2.0
-    threads: int | None = None         # OpenVINO inference threads (None: OpenVINO's choice)
+    threads: int | None = None  # OpenVINO inference threads (None: OpenVINO's choice)
     source_options: dict = field(default_factory=dict)  # keyword arguments of the calibration source
 
     def validate(self) -> None:

@@ -5,6 +5,7 @@ Writes into ``out``: ``model_fp32.xml/.bin`` (the FP32 IR it started from), ``mo
 ``report.json`` and ``report.md`` (:mod:`.report`). Everything is written into a temporary folder beside ``out``
 and renamed at the end, so an error or an interrupt leaves no half-written ``out``.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,13 +17,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import evaluate as ev
 from ..safety import clean_stale_temporaries, refuse_overlap, refuse_replacing_cwd
+from . import evaluate as ev
 from .ptq import NNCF_DEFAULTS, PTQConfig, quantize, quantize_with_accuracy_control, save_ir
 from .report import environment, write_report
 from .settings import QuantizeOptions
-from .user_images import (ImageSet, calibration_images, check_calibration_spec, held_out_synthetic, load_folder,
-                          warn_if_degenerate)
+from .user_images import (
+    ImageSet,
+    calibration_images,
+    check_calibration_spec,
+    held_out_synthetic,
+    load_folder,
+    warn_if_degenerate,
+)
 from .user_model import Preprocessing, UserModel, load_user_model
 
 FP32_FILE, INT8_FILE = "model_fp32.xml", "model_int8.xml"
@@ -69,10 +76,15 @@ def _split(held: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
     if n < 20:
         raise ValueError(f"accuracy-aware PTQ (max drop) needs at least 20 labelled held-out images, got {n}")
     perm = torch.from_numpy(np.random.default_rng(seed).permutation(n))
-    a, b = perm[: n // 2].sort().values, perm[n // 2:].sort().values
-    return (ImageSet(held.images[a], held.labels[a], f"{len(a)} of {held.description}"),
-            ImageSet(held.images[b], held.labels[b], f"{len(b)} of {held.description} (the other "
-                     f"{len(a)} validated accuracy-aware PTQ)"))
+    a, b = perm[: n // 2].sort().values, perm[n // 2 :].sort().values
+    return (
+        ImageSet(held.images[a], held.labels[a], f"{len(a)} of {held.description}"),
+        ImageSet(
+            held.images[b],
+            held.labels[b],
+            f"{len(b)} of {held.description} (the other {len(a)} validated accuracy-aware PTQ)",
+        ),
+    )
 
 
 def _evaluate(fp32, int8, um: UserModel, held: ImageSet, threads: int | None) -> dict:
@@ -91,9 +103,11 @@ def _evaluate(fp32, int8, um: UserModel, held: ImageSet, threads: int | None) ->
 def _speed(fp32, int8, opts: QuantizeOptions) -> dict:
     batches = {}
     for b in opts.speed_batches:
-        batches[str(int(b))] = {"fp32": ev.throughput(fp32, int(b), opts.speed_seconds, opts.threads, "f32"),
-                                "default": ev.throughput(fp32, int(b), opts.speed_seconds, opts.threads, None),
-                                "int8": ev.throughput(int8, int(b), opts.speed_seconds, opts.threads, None)}
+        batches[str(int(b))] = {
+            "fp32": ev.throughput(fp32, int(b), opts.speed_seconds, opts.threads, "f32"),
+            "default": ev.throughput(fp32, int(b), opts.speed_seconds, opts.threads, None),
+            "int8": ev.throughput(int8, int(b), opts.speed_seconds, opts.threads, None),
+        }
     return {"seconds": opts.speed_seconds, "threads": opts.threads, "batches": batches}
 
 
@@ -101,10 +115,19 @@ def _layer_total(model) -> int:
     return sum(op.get_type_name() in ("Convolution", "GroupConvolution", "MatMul") for op in model.get_ordered_ops())
 
 
-def quantize_model(model: str, calibration: str, out: str | os.PathLike, *, weights: str | os.PathLike | None = None,
-                   preprocessing: Preprocessing | None = None, held_out: str | os.PathLike | None = None,
-                   options: QuantizeOptions | None = None, config: PTQConfig | None = None,
-                   overwrite: bool = False, progress: bool = True) -> QuantizeResult:
+def quantize_model(
+    model: str,
+    calibration: str,
+    out: str | os.PathLike,
+    *,
+    weights: str | os.PathLike | None = None,
+    preprocessing: Preprocessing | None = None,
+    held_out: str | os.PathLike | None = None,
+    options: QuantizeOptions | None = None,
+    config: PTQConfig | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> QuantizeResult:
     """INT8-quantize ``model`` (an .onnx / .xml path, a registered classifier name, or ``package.module:factory``
     with ``weights``) calibrated on ``calibration`` (a registered source name or a folder of images) preprocessed
     by ``preprocessing`` (None: CIFAR-10 defaults). ``held_out``: a folder of images to measure agreement on
@@ -118,8 +141,11 @@ def quantize_model(model: str, calibration: str, out: str | os.PathLike, *, weig
     cfg = config or (NNCF_DEFAULTS if opts.nncf_defaults else PTQConfig())
     cfg.validate()
     out = Path(os.path.abspath(Path(out).expanduser()))  # "." has a name too
-    _check_out(out, overwrite, [("model", model), ("weights", weights), ("calibration folder", calibration),
-                                ("held-out folder", held_out)])
+    _check_out(
+        out,
+        overwrite,
+        [("model", model), ("weights", weights), ("calibration folder", calibration), ("held-out folder", held_out)],
+    )
     clean_stale_temporaries(out)
     if preprocessing is not None:
         preprocessing.validate()
@@ -130,8 +156,11 @@ def quantize_model(model: str, calibration: str, out: str | os.PathLike, *, weig
         from ..calibration import check_source_options
 
         check_source_options(str(calibration), opts.source_options)
-    if (held_out is not None and cal_kind == "folder"
-            and Path(held_out).expanduser().resolve() == Path(str(calibration)).expanduser().resolve()):
+    if (
+        held_out is not None
+        and cal_kind == "folder"
+        and Path(held_out).expanduser().resolve() == Path(str(calibration)).expanduser().resolve()
+    ):
         raise ValueError("the held-out folder must not be the calibration folder")
     if opts.max_drop is not None and held_out is None:
         raise ValueError("max drop (accuracy-aware PTQ) needs a labelled held-out folder (--held-out)")
@@ -141,20 +170,31 @@ def quantize_model(model: str, calibration: str, out: str | os.PathLike, *, weig
     if held_out is not None:
         held = load_folder(held_out, um.preprocessing.image_size)
         if opts.max_drop is not None and held.labels is None:
-            raise ValueError(f"max drop needs labelled held-out images (class folders named by CIFAR-10 class or "
-                             f"class index) in {str(held_out)!r}")
+            raise ValueError(
+                f"max drop needs labelled held-out images (class folders named by CIFAR-10 class or "
+                f"class index) in {str(held_out)!r}"
+            )
         if held.labels is not None and int(held.labels.max()) >= um.num_classes:
-            raise ValueError(f"held-out class folders go up to class {int(held.labels.max())} but the model has "
-                             f"{um.num_classes} classes")
+            raise ValueError(
+                f"held-out class folders go up to class {int(held.labels.max())} but the model has "
+                f"{um.num_classes} classes"
+            )
     with tqdm(total=5, desc="calibration images", disable=not progress) as bar:
         return _run(um, held, str(calibration), out, opts, cfg, bar, t0)
 
 
-def _run(um: UserModel, held: ImageSet | None, calibration: str, out: Path, opts: QuantizeOptions, cfg: PTQConfig,
-         bar, t0: float) -> QuantizeResult:
+def _run(
+    um: UserModel,
+    held: ImageSet | None,
+    calibration: str,
+    out: Path,
+    opts: QuantizeOptions,
+    cfg: PTQConfig,
+    bar,
+    t0: float,
+) -> QuantizeResult:
     size = um.preprocessing.image_size
-    cal = calibration_images(calibration, opts.calibration_size, opts.seed, size, um.torch_model,
-                             opts.source_options)
+    cal = calibration_images(calibration, opts.calibration_size, opts.seed, size, um.torch_model, opts.source_options)
     warn_if_degenerate(cal.images, cal.description)
     with torch.no_grad():
         cal_x = um.preprocessing(cal.images)
@@ -182,26 +222,44 @@ def _run(um: UserModel, held: ImageSet | None, calibration: str, out: Path, opts
             what = "held-out synthetic images"
         else:
             what = "held-out folder"
-        evaluation = {"set": what, "description": held.description, **_evaluate(um.ov_model, int8, um, held,
-                                                                                  opts.threads)}
+        evaluation = {
+            "set": what,
+            "description": held.description,
+            **_evaluate(um.ov_model, int8, um, held, opts.threads),
+        }
         bar.set_description("speed")
         bar.update(1)
         speed = _speed(um.ov_model, int8, opts)
         bar.set_description("report")
         bar.update(1)
-        sizes = {"fp32_file": FP32_FILE, "int8_file": INT8_FILE,
-                 "fp32_bytes": fp32_xml.stat().st_size + fp32_xml.with_suffix(".bin").stat().st_size,
-                 "int8_bytes": int8_xml.stat().st_size + int8_xml.with_suffix(".bin").stat().st_size}
+        sizes = {
+            "fp32_file": FP32_FILE,
+            "int8_file": INT8_FILE,
+            "fp32_bytes": fp32_xml.stat().st_size + fp32_xml.with_suffix(".bin").stat().st_size,
+            "int8_bytes": int8_xml.stat().st_size + int8_xml.with_suffix(".bin").stat().st_size,
+        }
         report = {
-            "model": um.describe(), "preprocessing": um.preprocessing.to_dict(),
-            "calibration": {"spec": calibration, "images": len(cal.images), "seed": opts.seed,
-                            "description": cal.description},
-            "ptq": {"name": "NNCF defaults" if cfg == NNCF_DEFAULTS else
-                    ("project default (measured best)" if cfg == PTQConfig() else "custom"),
-                    "key": cfg.key(), "accuracy_control": accuracy},
-            "evaluation": evaluation, "speed": speed, "size": sizes,
+            "model": um.describe(),
+            "preprocessing": um.preprocessing.to_dict(),
+            "calibration": {
+                "spec": calibration,
+                "images": len(cal.images),
+                "seed": opts.seed,
+                "description": cal.description,
+            },
+            "ptq": {
+                "name": "NNCF defaults"
+                if cfg == NNCF_DEFAULTS
+                else ("project default (measured best)" if cfg == PTQConfig() else "custom"),
+                "key": cfg.key(),
+                "accuracy_control": accuracy,
+            },
+            "evaluation": evaluation,
+            "speed": speed,
+            "size": sizes,
             "fp32_layers": {"names": ev.fp32_layers(int8), "total": _layer_total(int8)},
-            "environment": environment(), "wall_seconds": time.perf_counter() - t0,
+            "environment": environment(),
+            "wall_seconds": time.perf_counter() - t0,
         }
         write_report(report, tmp)
         _publish(tmp, out)

@@ -7,6 +7,7 @@ model's image size (bilinear, antialiased; no crop; a warning says how many were
 *labelled* when its images sit in class folders named by CIFAR-10 class names or by class indices (``0``, ``1``,
 ...): the label is that class's index.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -17,22 +18,21 @@ import numpy as np
 import torch
 
 from ..calibration import available_sources, get_calibration
-
 from ..data.cifar10 import IMAGE_SUFFIXES
 from ..data.dataset import CIFAR10_CLASSES
 from ..pil_images import read_rgb
 from ..pixels import uint8_to_unit
 from .user_model import resize
 
-HELD_OUT_SOURCE = "student"      # generator of the held-out synthetic images when no held-out folder is given
+HELD_OUT_SOURCE = "student"  # generator of the held-out synthetic images when no held-out folder is given
 HELD_OUT_SEED_OFFSET = 1_000_003  # held-out seed = calibration seed + this: latents disjoint from calibration's
 
 
 @dataclass
 class ImageSet:
-    images: torch.Tensor            # float32 [N,3,S,S] in [0,1] (before the model's preprocessing)
-    labels: torch.Tensor | None     # int64 [N] or None (unlabelled)
-    description: str                # what they are, for the report
+    images: torch.Tensor  # float32 [N,3,S,S] in [0,1] (before the model's preprocessing)
+    labels: torch.Tensor | None  # int64 [N] or None (unlabelled)
+    description: str  # what they are, for the report
 
 
 def image_files(folder: str | Path) -> list[Path]:
@@ -73,9 +73,13 @@ def load_folder(folder: str | Path, image_size: int, max_images: int | None = No
         x = uint8_to_unit(arr[None])
         out.append(resize(x, image_size))
     if other_sizes:
-        warnings.warn(f"{len(other_sizes)} of {len(idx)} images in {str(root)!r} are not the model's "
-                      f"{image_size}x{image_size} (e.g. {other_sizes[0]}); resized without crop, which changes "
-                      "their statistics", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"{len(other_sizes)} of {len(idx)} images in {str(root)!r} are not the model's "
+            f"{image_size}x{image_size} (e.g. {other_sizes[0]}); resized without crop, which changes "
+            "their statistics",
+            UserWarning,
+            stacklevel=2,
+        )
     y = None if labels is None else torch.tensor([labels[i] for i in idx], dtype=torch.int64)
     what = f"{len(idx)} images from folder {str(root)!r}" + (" (labelled by class folder)" if y is not None else "")
     return ImageSet(torch.cat(out).contiguous(), y, what)
@@ -89,20 +93,24 @@ def check_calibration_spec(spec: str, torch_model_available: bool | None = None)
     """'folder' or 'source' for a calibration spec; KeyError / ValueError otherwise."""
     if spec in available_sources():
         if spec == "bn-matching" and torch_model_available is False:
-            raise ValueError("the bn-matching source needs a PyTorch model (a registered classifier or "
-                             "package.module:factory), not an ONNX/IR file")
+            raise ValueError(
+                "the bn-matching source needs a PyTorch model (a registered classifier or "
+                "package.module:factory), not an ONNX/IR file"
+            )
         return "source"
     if is_folder(spec):
         image_files(spec)
         return "folder"
     if Path(str(spec)).expanduser().exists():
         raise ValueError(f"calibration {spec!r} is a file; expected a source name or a folder of images")
-    raise KeyError(f"unknown calibration source {spec!r}; expected one of {sorted(available_sources())} "
-                   "or a folder of images")
+    raise KeyError(
+        f"unknown calibration source {spec!r}; expected one of {sorted(available_sources())} or a folder of images"
+    )
 
 
-def calibration_images(spec: str, size: int, seed: int, image_size: int, torch_model=None,
-                       source_options: dict | None = None) -> ImageSet:
+def calibration_images(
+    spec: str, size: int, seed: int, image_size: int, torch_model=None, source_options: dict | None = None
+) -> ImageSet:
     """``size`` calibration images (all of a smaller folder) float32 [N,3,S,S] in [0,1]."""
     kind = check_calibration_spec(spec, torch_model is not None)
     if kind == "folder":
@@ -112,8 +120,9 @@ def calibration_images(spec: str, size: int, seed: int, image_size: int, torch_m
     if spec == "bn-matching":
         opts.setdefault("classifier", torch_model)
     cal = get_calibration(spec, size, seed, **opts)
-    return ImageSet(resize(cal.images, image_size), None, f"{size} images from source {spec!r} "
-                    f"({cal.source}, seed {seed})")
+    return ImageSet(
+        resize(cal.images, image_size), None, f"{size} images from source {spec!r} ({cal.source}, seed {seed})"
+    )
 
 
 def warn_if_degenerate(images: torch.Tensor, description: str) -> None:
@@ -129,8 +138,12 @@ def warn_if_degenerate(images: torch.Tensor, description: str) -> None:
         problem = f"{n} images that are each one flat colour"
     else:
         return
-    warnings.warn(f"the calibration set is {problem} ({description}); the INT8 ranges it gives will not fit real "
-                  "inputs: use more, varied images", UserWarning, stacklevel=2)
+    warnings.warn(
+        f"the calibration set is {problem} ({description}); the INT8 ranges it gives will not fit real "
+        "inputs: use more, varied images",
+        UserWarning,
+        stacklevel=2,
+    )
 
 
 def held_out_synthetic(size: int, seed: int, image_size: int) -> ImageSet:
@@ -138,6 +151,9 @@ def held_out_synthetic(size: int, seed: int, image_size: int) -> ImageSet:
     calibration images). Labels are not given: they are the generator's intended classes, not ground truth."""
     held_seed = seed + HELD_OUT_SEED_OFFSET
     cal = get_calibration(HELD_OUT_SOURCE, size, held_seed)
-    return ImageSet(resize(cal.images, image_size), None,
-                    f"{size} held-out synthetic images from the {HELD_OUT_SOURCE} generator (seed {held_seed}, "
-                    "not among the calibration images)")
+    return ImageSet(
+        resize(cal.images, image_size),
+        None,
+        f"{size} held-out synthetic images from the {HELD_OUT_SOURCE} generator (seed {held_seed}, "
+        "not among the calibration images)",
+    )

@@ -14,6 +14,7 @@ Model kinds (:func:`load_user_model`):
 
 Every kind ends as an ``openvino.Model`` with one float32 input ``[?, 3, S, S]`` and one output ``[?, classes]``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -33,8 +34,8 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ..defaults import CIFAR10_MEAN, CIFAR10_STD, IMAGE_SIZE, VALUE_RANGE  # see gsoc_helpers.defaults
-from ..models.fit import check_state_fits
 from ..models.classifiers import CLASSIFIERS, get_classifier
+from ..models.fit import check_state_fits
 
 MODEL_SUFFIXES = (".onnx", ".xml")
 _FACTORY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
@@ -67,7 +68,7 @@ class Preprocessing:
     image_size: int = IMAGE_SIZE
 
     @classmethod
-    def identity(cls, image_size: int = 32) -> "Preprocessing":
+    def identity(cls, image_size: int = 32) -> Preprocessing:
         """[0,1] images as they are (models with normalisation inside, e.g. the registered classifiers)."""
         return cls(mean=(0.0,), std=(1.0,), value_range=(0.0, 1.0), image_size=image_size)
 
@@ -83,12 +84,20 @@ class Preprocessing:
         if min(std) <= 0 or max(std) > hi - lo:
             raise ValueError(f"std must be > 0 and at most the value range's width {hi - lo:g}, got {list(std)}")
         if min(mean) < lo or max(mean) > hi:
-            raise ValueError(f"mean {list(mean)} lies outside the value range [{lo:g}, {hi:g}]; state mean/std in "
-                             "the units of the value range")
+            raise ValueError(
+                f"mean {list(mean)} lies outside the value range [{lo:g}, {hi:g}]; state mean/std in "
+                "the units of the value range"
+            )
         if hi - lo > 2 and max(mean) <= 1 and max(std) <= 1:
-            raise ValueError(f"mean {list(mean)} and std {list(std)} look like [0,1] units but the value range is "
-                             f"[{lo:g}, {hi:g}]; state mean/std in the units of the value range")
-        if not isinstance(self.image_size, int) or isinstance(self.image_size, bool) or not 8 <= self.image_size <= 1024:
+            raise ValueError(
+                f"mean {list(mean)} and std {list(std)} look like [0,1] units but the value range is "
+                f"[{lo:g}, {hi:g}]; state mean/std in the units of the value range"
+            )
+        if (
+            not isinstance(self.image_size, int)
+            or isinstance(self.image_size, bool)
+            or not 8 <= self.image_size <= 1024
+        ):
             raise ValueError(f"image size must be an integer in [8, 1024], got {self.image_size!r}")
 
     def to_dict(self) -> dict:
@@ -125,17 +134,22 @@ class Preprocessed(nn.Module):
 
 @dataclass
 class UserModel:
-    ov_model: Any                      # openvino.Model: input float32 [?,3,S,S], output [?,num_classes]
-    kind: str                          # "onnx" | "openvino-ir" | "registered" | "pytorch"
-    spec: str                          # what the user gave
+    ov_model: Any  # openvino.Model: input float32 [?,3,S,S], output [?,num_classes]
+    kind: str  # "onnx" | "openvino-ir" | "registered" | "pytorch"
+    spec: str  # what the user gave
     preprocessing: Preprocessing
     num_classes: int
     torch_model: nn.Module | None = None  # the PyTorch model taking [0,1] images (registered / factory kinds)
     weights: str | None = None
 
     def describe(self) -> dict:
-        return {"spec": self.spec, "kind": self.kind, "weights": self.weights, "num_classes": self.num_classes,
-                "input": [-1, 3, self.preprocessing.image_size, self.preprocessing.image_size]}
+        return {
+            "spec": self.spec,
+            "kind": self.kind,
+            "weights": self.weights,
+            "num_classes": self.num_classes,
+            "input": [-1, 3, self.preprocessing.image_size, self.preprocessing.image_size],
+        }
 
 
 def model_kind(spec: str) -> str:
@@ -147,16 +161,20 @@ def model_kind(spec: str) -> str:
             return "onnx"
         if suffix == ".xml":
             return "openvino-ir"
-        raise ValueError(f"unknown model file kind {suffix or path.name!r} ({str(path)!r}); expected .onnx, an "
-                         "OpenVINO .xml, a registered classifier name, or package.module:factory with weights")
+        raise ValueError(
+            f"unknown model file kind {suffix or path.name!r} ({str(path)!r}); expected .onnx, an "
+            "OpenVINO .xml, a registered classifier name, or package.module:factory with weights"
+        )
     if path.is_dir():
         raise ValueError(f"model {spec!r} is a folder; expected an .onnx or .xml file")
     if spec in CLASSIFIERS:
         return "registered"
     if _FACTORY.match(spec):
         return "pytorch"
-    raise FileNotFoundError(f"model {spec!r} not found: no such file, not a registered classifier "
-                            f"({', '.join(sorted(CLASSIFIERS)[:4])}, ...), not package.module:factory")
+    raise FileNotFoundError(
+        f"model {spec!r} not found: no such file, not a registered classifier "
+        f"({', '.join(sorted(CLASSIFIERS)[:4])}, ...), not package.module:factory"
+    )
 
 
 def check_ov_model(ov_model, image_size: int, what: str):
@@ -187,8 +205,9 @@ def check_ov_model(ov_model, image_size: int, what: str):
 
 def _read_file(path: Path, kind: str):
     if kind == "openvino-ir" and not path.with_suffix(".bin").is_file():
-        raise FileNotFoundError(f"OpenVINO IR {str(path)!r} has no weights file {path.with_suffix('.bin').name!r} "
-                                "beside it")
+        raise FileNotFoundError(
+            f"OpenVINO IR {str(path)!r} has no weights file {path.with_suffix('.bin').name!r} beside it"
+        )
     try:
         return ov.Core().read_model(str(path))
     except Exception as err:  # noqa: BLE001
@@ -227,15 +246,17 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
         else:
             state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001
-        raise ValueError(f"cannot read weights {str(path)!r} (safetensors, or a state dict torch.load can read "
-                         f"with weights_only=True): {first_line(err)}") from None
+        raise ValueError(
+            f"cannot read weights {str(path)!r} (safetensors, or a state dict torch.load can read "
+            f"with weights_only=True): {first_line(err)}"
+        ) from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"weights {str(path)!r} are not a state dict (name -> tensor)")
     own = model.state_dict()
     if state and all(k.startswith("module.") for k in state) and not any(k.startswith("module.") for k in own):
-        state = {k[len("module."):]: v for k, v in state.items()}
+        state = {k[len("module.") :]: v for k, v in state.items()}
     check_state_fits(model, state, f"weights {str(path)!r} do not fit the model")
     model.load_state_dict(state)
 
@@ -254,8 +275,9 @@ def _torch_to_openvino(net: nn.Module, image_size: int, what: str):
         return to_openvino(net, image_size)
 
 
-def load_user_model(spec: str, weights: str | os.PathLike | None = None,
-                    preprocessing: Preprocessing | None = None) -> UserModel:
+def load_user_model(
+    spec: str, weights: str | os.PathLike | None = None, preprocessing: Preprocessing | None = None
+) -> UserModel:
     """Load ``spec`` (see module doc) as a checked :class:`UserModel`. ``preprocessing`` None: CIFAR-10 defaults
     (identity for registered classifiers, which must not be given one)."""
     kind = model_kind(str(spec))
@@ -264,8 +286,10 @@ def load_user_model(spec: str, weights: str | os.PathLike | None = None,
         raise ValueError(f"weights apply only to package.module:factory models, not to a {kind} model")
     if kind == "registered":
         if preprocessing is not None and preprocessing != Preprocessing.identity():
-            raise ValueError(f"registered classifier {spec!r} takes [0,1] 32x32 images with its normalisation inside; "
-                             "do not state mean/std/value range/image size for it")
+            raise ValueError(
+                f"registered classifier {spec!r} takes [0,1] 32x32 images with its normalisation inside; "
+                "do not state mean/std/value range/image size for it"
+            )
         preprocessing = Preprocessing.identity()
     preprocessing = preprocessing or Preprocessing()
     preprocessing.validate()
@@ -279,12 +303,14 @@ def load_user_model(spec: str, weights: str | os.PathLike | None = None,
             net = get_classifier(spec)
         else:
             if weights is None:
-                raise ValueError(f"{spec}: a PyTorch factory needs a weights file (--weights: .safetensors or a "
-                                 "state dict)")
+                raise ValueError(
+                    f"{spec}: a PyTorch factory needs a weights file (--weights: .safetensors or a state dict)"
+                )
             net = load_factory(spec).float().eval()
             load_weights(net, weights)
         ov_model = _torch_to_openvino(net, size, spec)
         torch_model = Preprocessed(net, preprocessing).eval()
     ov_model, num_classes = check_ov_model(ov_model, size, spec)
-    return UserModel(ov_model, kind, spec, preprocessing, num_classes, torch_model,
-                     None if weights is None else str(weights))
+    return UserModel(
+        ov_model, kind, spec, preprocessing, num_classes, torch_model, None if weights is None else str(weights)
+    )

@@ -5,6 +5,7 @@ color (brightness +-0.5, saturation x[0,2], contrast x[0.5,1.5]), translation (u
 size, zero padded) and cutout (a square of half the size, zeroed). Randomness comes from ``generator``
 when given (reproducible), else from the global torch RNG.
 """
+
 from __future__ import annotations
 
 import torch
@@ -48,7 +49,12 @@ def cutout(x: torch.Tensor, g: torch.Generator | None = None, ratio: float = 0.5
     ox = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=g, device=x.device)
     gy = torch.arange(h, device=x.device).view(1, h, 1)
     gx = torch.arange(w, device=x.device).view(1, 1, w)
-    inside = ((gy - oy + ch // 2) >= 0) & ((gy - oy + ch // 2) < ch) & ((gx - ox + cw // 2) >= 0) & ((gx - ox + cw // 2) < cw)
+    inside = (
+        ((gy - oy + ch // 2) >= 0)
+        & ((gy - oy + ch // 2) < ch)
+        & ((gx - ox + cw // 2) >= 0)
+        & ((gx - ox + cw // 2) < cw)
+    )
     return x * (~inside).unsqueeze(1).to(x.dtype)
 
 
@@ -63,8 +69,9 @@ def parse_policy(policy: str) -> list[str]:
     return names
 
 
-def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout",
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+def diff_augment(
+    x: torch.Tensor, policy: str = "color,translation,cutout", generator: torch.Generator | None = None
+) -> torch.Tensor:
     """x: float [N, C, H, W] (≈[-1, 1]) -> augmented tensor of the same shape; differentiable in x."""
     for name in parse_policy(policy):
         x = _FUNCS[name](x, generator)

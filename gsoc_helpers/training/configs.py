@@ -1,5 +1,6 @@
 """The trainers' settings as plain dataclasses, shared by the command line, the notebooks and the trainers (no
 torch here: the command line builds its flags from these fields while it builds its parser)."""
+
 from __future__ import annotations
 
 import math
@@ -13,9 +14,9 @@ FEATURE_WEIGHTS: tuple[float, ...] = (1 / 16, 1 / 8, 1 / 4, 1.0)  # of the four 
 
 @dataclass
 class DistillLossWeights:
-    adv_distill: float = 0.01   # hinge G loss on the distillation (teacher z, class) images
-    adv_fresh: float = 0.002    # hinge G loss on images from fresh noise
-    real_d: float = 0.2         # weight of the real-CIFAR-10 vs student hinge D term
+    adv_distill: float = 0.01  # hinge G loss on the distillation (teacher z, class) images
+    adv_fresh: float = 0.002  # hinge G loss on images from fresh noise
+    real_d: float = 0.2  # weight of the real-CIFAR-10 vs student hinge D term
     feature_weights: tuple[float, ...] = FEATURE_WEIGHTS
 
 
@@ -35,7 +36,7 @@ class GANTrainConfig:
     augment: str = "color,translation"
     hflip: bool = True
     seed: int = 0
-    max_minutes: float | None = None    # None or 0 = no limit; on expiry a checkpoint is saved and training stops
+    max_minutes: float | None = None  # None or 0 = no limit; on expiry a checkpoint is saved and training stops
     checkpoint_minutes: float = 5.0
     grid_every: int = 200
     log_every: int = 10
@@ -43,15 +44,31 @@ class GANTrainConfig:
     data_source: str = "jpeg"
     extra: dict = field(default_factory=dict)
 
-
-    def validate(self) -> "GANTrainConfig":
+    def validate(self) -> GANTrainConfig:
         """ValueError (one line) for any setting out of range; returns self."""
-        check_settings(self, whole={"steps": 1, "batch_size": 1, "ngf": 1, "ndf": 1, "z_dim": 1, "grid_every": 0,
-                                    "log_every": 1, "threads": 1},
-                       ranges={"lr_g": (0.0, 1.0, True), "lr_d": (0.0, 1.0, True), "beta1": (0.0, 1.0, False),
-                               "beta2": (0.0, 1.0, False), "ema_decay": (0.0, 1.0, False),
-                               "checkpoint_minutes": (0.0, math.inf, True), "max_minutes": (0.0, math.inf, False)},
-                       optional=("threads", "max_minutes"))
+        check_settings(
+            self,
+            whole={
+                "steps": 1,
+                "batch_size": 1,
+                "ngf": 1,
+                "ndf": 1,
+                "z_dim": 1,
+                "grid_every": 0,
+                "log_every": 1,
+                "threads": 1,
+            },
+            ranges={
+                "lr_g": (0.0, 1.0, True),
+                "lr_d": (0.0, 1.0, True),
+                "beta1": (0.0, 1.0, False),
+                "beta2": (0.0, 1.0, False),
+                "ema_decay": (0.0, 1.0, False),
+                "checkpoint_minutes": (0.0, math.inf, True),
+                "max_minutes": (0.0, math.inf, False),
+            },
+            optional=("threads", "max_minutes"),
+        )
         return self
 
 
@@ -61,43 +78,61 @@ class DistillConfig:
 
     synthetic_root: str = ""
     out_dir: str = field(default_factory=lambda: str(default_output("distill")))
-    real_source: str = "auto"           # load_cifar10 source ("auto", "exact", "jpeg", "batches", a folder)
+    real_source: str = "auto"  # load_cifar10 source ("auto", "exact", "jpeg", "batches", a folder)
     ngf: int = 256
     ndf: int = 128
-    z_dim: int = 0                      # 0: take it from the synthetic dataset's manifest
-    batch_size: int = 128               # per process
+    z_dim: int = 0  # 0: take it from the synthetic dataset's manifest
+    batch_size: int = 128  # per process
     epochs: int = 150
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
     lambda_pix: float = 0.2
-    lambda_pix_decay: float = 0.01      # per epoch (TinyGAN); the original decayed per step by mistake
+    lambda_pix_decay: float = 0.01  # per epoch (TinyGAN); the original decayed per step by mistake
     ema_decay: float = 0.999
-    diffaug: str = ""                   # DiffAugment policy for D inputs, "" = off
+    diffaug: str = ""  # DiffAugment policy for D inputs, "" = off
     seed: int = 0
     log_every: int = 10
     sample_every: int = 500
     ckpt_every: int = 1000
-    max_steps: int = 0                  # 0 = no limit (epochs decide)
-    max_minutes: float = 0.0            # 0 = no limit; on expiry a checkpoint is saved and training stops
+    max_steps: int = 0  # 0 = no limit (epochs decide)
+    max_minutes: float = 0.0  # 0 = no limit; on expiry a checkpoint is saved and training stops
     device: str = "auto"
-    amp: bool = True                    # bfloat16 autocast on CUDA (ignored on CPU)
+    amp: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
     progress: bool = True
     loss_weights: DistillLossWeights = field(default_factory=DistillLossWeights)
 
-    def validate(self) -> "DistillConfig":
+    def validate(self) -> DistillConfig:
         """ValueError (one line) for any setting out of range; returns self."""
-        check_settings(self, whole={"ngf": 8, "ndf": 1, "z_dim": 0, "batch_size": 1, "epochs": 1, "log_every": 1,
-                                    "sample_every": 0, "ckpt_every": 0, "max_steps": 0},
-                       ranges={"lr": (0.0, 1.0, True), "beta1": (0.0, 1.0, False), "beta2": (0.0, 1.0, False),
-                               "lambda_pix": (0.0, math.inf, False), "lambda_pix_decay": (0.0, math.inf, False),
-                               "ema_decay": (0.0, 1.0, False), "max_minutes": (0.0, math.inf, False)})
+        check_settings(
+            self,
+            whole={
+                "ngf": 8,
+                "ndf": 1,
+                "z_dim": 0,
+                "batch_size": 1,
+                "epochs": 1,
+                "log_every": 1,
+                "sample_every": 0,
+                "ckpt_every": 0,
+                "max_steps": 0,
+            },
+            ranges={
+                "lr": (0.0, 1.0, True),
+                "beta1": (0.0, 1.0, False),
+                "beta2": (0.0, 1.0, False),
+                "lambda_pix": (0.0, math.inf, False),
+                "lambda_pix_decay": (0.0, math.inf, False),
+                "ema_decay": (0.0, 1.0, False),
+                "max_minutes": (0.0, math.inf, False),
+            },
+        )
         if self.ngf % 8:
             raise ValueError(f"ngf must be a multiple of 8 (the last block has ngf/8 channels), got {self.ngf}")
         return self
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DistillConfig":
+    def from_dict(cls, d: dict) -> DistillConfig:
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:

@@ -8,6 +8,7 @@ other random draw of step s on rank r (fresh z and classes, real-image indices, 
 torch.Generator seeded with (seed, s, r).  A checkpoint holds G, EMA, D, both optimisers, the global torch/CUDA
 RNG states and the step, so a resumed run continues exactly (bitwise on CPU) like an uninterrupted one.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DistributedSampler
 
-from ..data import SOURCES, ImageDataset, load_cifar10
 from ..config import resolve_device
+from ..data import SOURCES, ImageDataset, load_cifar10
 from ..data.synthetic import SyntheticDataset
 from ..images import save_grid, uint8_to_float
 from ..losses.distillation import LambdaPixSchedule, discriminator_loss, generator_loss
@@ -29,20 +30,31 @@ from ..models.registry import save_generator
 from ..models.student import StudentConfig, StudentGenerator
 from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 from .augment import diff_augment
+from .configs import DistillConfig  # noqa: F401  (re-exported)
 from .ema import EMA
 from .loop import CHECKPOINT, METRICS, SAMPLES, RunFiles, TimeBudget, load_trainer_state, trainer_state
 from .run_folder import RunMode, prepare_run_folder
-from .configs import DistillConfig  # noqa: F401  (re-exported)
 
 # What a distillation run writes into its folder (deleted by overwrite), and the settings a resumed run may change.
 RUN_FILES = (CHECKPOINT, METRICS, SAMPLES, "student_ema.safetensors")
-MAY_CHANGE_ON_RESUME = ("synthetic_root", "out_dir", "epochs", "max_steps", "max_minutes", "log_every",
-                        "sample_every", "ckpt_every", "device", "amp", "progress")
+MAY_CHANGE_ON_RESUME = (
+    "synthetic_root",
+    "out_dir",
+    "epochs",
+    "max_steps",
+    "max_minutes",
+    "log_every",
+    "sample_every",
+    "ckpt_every",
+    "device",
+    "amp",
+    "progress",
+)
 
 
 def _step_generator(seed: int, step: int, rank: int, device: torch.device) -> torch.Generator:
     g = torch.Generator(device=device)
-    g.manual_seed((seed * 1_000_003 + step * 7_919 + rank * 104_729) % (2 ** 63))
+    g.manual_seed((seed * 1_000_003 + step * 7_919 + rank * 104_729) % (2**63))
     return g
 
 
@@ -64,15 +76,15 @@ class DistillTrainer:
         if not cfg.synthetic_root:
             raise ValueError("DistillConfig.synthetic_root is empty: give the synthetic dataset folder")
         syn = SyntheticDataset(cfg.synthetic_root)
-        self.syn_images = torch.from_numpy(syn.image_array())          # uint8 [N, H, W, 3]
-        self.syn_labels = torch.from_numpy(syn.labels)                  # int64 [N]
-        self.syn_z = torch.from_numpy(syn.z)                            # float32 [N, z_dim]
+        self.syn_images = torch.from_numpy(syn.image_array())  # uint8 [N, H, W, 3]
+        self.syn_labels = torch.from_numpy(syn.labels)  # int64 [N]
+        self.syn_z = torch.from_numpy(syn.z)  # float32 [N, z_dim]
         self.num_classes = int(syn.manifest["num_classes"])
         z_dim = int(syn.manifest["z_dim"])
         if cfg.z_dim and cfg.z_dim != z_dim:
             raise ValueError(f"z_dim={cfg.z_dim} but the synthetic dataset {cfg.synthetic_root!r} has z_dim={z_dim}")
         real = real if real is not None else load_cifar10("train", source=cfg.real_source)
-        self.real_images = torch.from_numpy(real.images)               # uint8 [M, 32, 32, 3]
+        self.real_images = torch.from_numpy(real.images)  # uint8 [M, 32, 32, 3]
         self.real_labels = torch.from_numpy(real.labels)
         if len(syn) < cfg.batch_size * self.world:
             raise ValueError(f"{len(syn)} synthetic images < batch {cfg.batch_size} x {self.world} processes")
@@ -101,8 +113,14 @@ class DistillTrainer:
     # ----------------------------------------------------------------- data
     def epoch_indices(self, epoch: int) -> torch.Tensor:
         """This rank's synthetic indices of ``epoch``: int64 [steps_per_epoch, batch], derived from (seed, epoch)."""
-        sampler = DistributedSampler(range(len(self.syn_labels)), num_replicas=self.world, rank=self.rank,
-                                     shuffle=True, seed=self.cfg.seed, drop_last=True)
+        sampler = DistributedSampler(
+            range(len(self.syn_labels)),
+            num_replicas=self.world,
+            rank=self.rank,
+            shuffle=True,
+            seed=self.cfg.seed,
+            drop_last=True,
+        )
         sampler.set_epoch(epoch)
         idx = torch.tensor(list(sampler), dtype=torch.long)
         b = self.cfg.batch_size
@@ -119,7 +137,7 @@ class DistillTrainer:
         y_fresh = torch.randint(0, self.num_classes, (n,), generator=g).to(dev)
         ridx = torch.randint(0, len(self.real_labels), (n,), generator=g)
         x_r, y_r = uint8_to_float(self.real_images[ridx]).to(dev), self.real_labels[ridx].to(dev)
-        aug_seed = int(torch.randint(0, 2 ** 62, (1,), generator=g))
+        aug_seed = int(torch.randint(0, 2**62, (1,), generator=g))
         lam = self.lambda_pix(epoch)
         amp = cfg.amp and dev.type == "cuda"
 
@@ -129,12 +147,13 @@ class DistillTrainer:
             return diff_augment(x, cfg.diffaug, generator=_step_generator(aug_seed, k, 0, x.device))
 
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-            x_all = self.G_ddp(torch.cat([z, z_fresh]), torch.cat([y, y_fresh]))   # one DDP forward per step
+            x_all = self.G_ddp(torch.cat([z, z_fresh]), torch.cat([y, y_fresh]))  # one DDP forward per step
             x_s, x_f = x_all[:n], x_all[n:]
             # discriminator: teacher = real, student = fake; plus 0.2 x (real CIFAR-10 vs student)
             logits = self.D_ddp(aug(torch.cat([x_t, x_s.detach(), x_r]), 0), torch.cat([y, y, y_r])).float()
-            d_loss, d_terms = discriminator_loss(logits[:n], logits[n:2 * n], logits[2 * n:],
-                                                 weights=cfg.loss_weights)
+            d_loss, d_terms = discriminator_loss(
+                logits[:n], logits[n : 2 * n], logits[2 * n :], weights=cfg.loss_weights
+            )
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
@@ -146,8 +165,16 @@ class DistillTrainer:
                 _, f_t = self.D(x_t, y, return_features=True)
             l_sf, f_sf = self.D(torch.cat([x_s, aug(x_f, 1)]), torch.cat([y, y_fresh]), return_features=True)
             f_s = [f[:n].float() for f in f_sf]
-            g_loss, g_terms = generator_loss([f.float() for f in f_t], f_s, x_s.float(), x_t, l_sf[:n].float(),
-                                             l_sf[n:].float(), lam, cfg.loss_weights)
+            g_loss, g_terms = generator_loss(
+                [f.float() for f in f_t],
+                f_s,
+                x_s.float(),
+                x_t,
+                l_sf[:n].float(),
+                l_sf[n:].float(),
+                lam,
+                cfg.loss_weights,
+            )
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
@@ -199,8 +226,11 @@ class DistillTrainer:
     def export_ema(self) -> Path | None:
         if self.rank != 0:
             return None
-        return save_generator(self.ema.module, self.out / "student_ema.safetensors",
-                              {"step": self.step, "synthetic_root": str(self.cfg.synthetic_root)})
+        return save_generator(
+            self.ema.module,
+            self.out / "student_ema.safetensors",
+            {"step": self.step, "synthetic_root": str(self.cfg.synthetic_root)},
+        )
 
     # --------------------------------------------------------------- loop
     def _time_is_up(self, budget: TimeBudget) -> bool:
@@ -220,8 +250,12 @@ class DistillTrainer:
         cfg = self.cfg
         mode: RunMode = "overwrite" if overwrite else "resume" if resume else "new"
         real = None if cfg.real_source in SOURCES else cfg.real_source
-        prepare_run_folder(self.out, mode if self.rank == 0 or mode != "overwrite" else "resume", RUN_FILES,
-                           inputs=[("synthetic dataset", cfg.synthetic_root), ("real image folder", real)])
+        prepare_run_folder(
+            self.out,
+            mode if self.rank == 0 or mode != "overwrite" else "resume",
+            RUN_FILES,
+            inputs=[("synthetic dataset", cfg.synthetic_root), ("real image folder", real)],
+        )
         if mode == "resume":
             self.load_checkpoint()
         self.files.trim_log(self.step)  # a restart before the first checkpoint must not log its steps twice
@@ -232,8 +266,9 @@ class DistillTrainer:
         self.D.train()
         budget, t_last, s_last = TimeBudget(cfg.max_minutes), time.perf_counter(), self.step
         stopped, ips = "done", 0.0
-        bar = tqdm(total=total, initial=self.step, disable=not cfg.progress or self.rank != 0, desc="distill",
-                   unit="step")
+        bar = tqdm(
+            total=total, initial=self.step, disable=not cfg.progress or self.rank != 0, desc="distill", unit="step"
+        )
         while self.step < total:
             epoch, k = divmod(self.step, self.steps_per_epoch)
             batches = self.epoch_indices(epoch)
@@ -258,8 +293,12 @@ class DistillTrainer:
             if stopped != "done":
                 break
         bar.close()
-        if stopped == "done" and cfg.max_steps and self.step >= cfg.max_steps and \
-                self.step < cfg.epochs * self.steps_per_epoch:
+        if (
+            stopped == "done"
+            and cfg.max_steps
+            and self.step >= cfg.max_steps
+            and self.step < cfg.epochs * self.steps_per_epoch
+        ):
             stopped = "max_steps"
         self.save_checkpoint()
         self.save_samples()
@@ -267,8 +306,9 @@ class DistillTrainer:
         return {"step": self.step, "stopped": stopped, "images_per_s": ips}
 
 
-def run_distill(cfg: DistillConfig, resume: bool = True, real: ImageDataset | None = None,
-                overwrite: bool = False) -> dict:
+def run_distill(
+    cfg: DistillConfig, resume: bool = True, real: ImageDataset | None = None, overwrite: bool = False
+) -> dict:
     """Entry point for the CLI / torchrun: sets up the process group when WORLD_SIZE > 1, then trains."""
     own_group = False
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():

@@ -1,4 +1,5 @@
 """Exponential moving average of a model's parameters (buffers are copied)."""
+
 from __future__ import annotations
 
 import copy
@@ -40,8 +41,11 @@ class EMA:
         self.num_updates += 1
 
     def state_dict(self) -> dict:
-        return {"module": self.module.state_dict(), "num_updates": torch.tensor(self.num_updates),
-                "decay": torch.tensor(self.decay, dtype=torch.float64)}
+        return {
+            "module": self.module.state_dict(),
+            "num_updates": torch.tensor(self.num_updates),
+            "decay": torch.tensor(self.decay, dtype=torch.float64),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.module.load_state_dict(state["module"])

@@ -7,6 +7,7 @@ RNG state, the step and the settings. ``max_minutes`` stops cleanly at a wall-cl
 metrics.jsonl, samples/step_XXXXXXX.png, checkpoint.pt and, at the end, the EMA generator as
 ``generator_ema.safetensors`` (registry format).
 """
+
 from __future__ import annotations
 
 import time
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from ..data.cifar10 import SOURCES
 from ..data import load_cifar10
+from ..data.cifar10 import SOURCES
 from ..images import save_grid
 from ..losses import d_hinge_loss, g_hinge_loss
 from ..models.discriminator import ProjectionDiscriminator
@@ -30,8 +31,17 @@ from .loop import CHECKPOINT, METRICS, SAMPLES, RunFiles, TimeBudget, load_train
 from .run_folder import prepare_run_folder
 
 RUN_FILES = (CHECKPOINT, METRICS, SAMPLES, "generator_ema.safetensors")
-MAY_CHANGE_ON_RESUME = ("out_dir", "steps", "max_minutes", "checkpoint_minutes", "grid_every", "log_every",
-                        "threads", "data_source", "extra")
+MAY_CHANGE_ON_RESUME = (
+    "out_dir",
+    "steps",
+    "max_minutes",
+    "checkpoint_minutes",
+    "grid_every",
+    "log_every",
+    "threads",
+    "data_source",
+    "extra",
+)
 
 
 class GANTrainer:
@@ -98,8 +108,12 @@ class GANTrainer:
         self.opt_g.step()
         self.ema.update(self.G)
         self.step += 1
-        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "d_real": d_real.mean().item(),
-                "d_fake": d_fake.mean().item()}
+        return {
+            "loss_d": loss_d.item(),
+            "loss_g": loss_g.item(),
+            "d_real": d_real.mean().item(),
+            "d_fake": d_fake.mean().item(),
+        }
 
     @torch.no_grad()
     def save_grid(self) -> Path:
@@ -120,8 +134,11 @@ class GANTrainer:
                 m = self.train_step(images, labels)
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == 1:
-                    m.update(step=self.step, sec_per_step=round(time.perf_counter() - t0, 3),
-                             elapsed_min=round(budget.minutes(), 2))
+                    m.update(
+                        step=self.step,
+                        sec_per_step=round(time.perf_counter() - t0, 3),
+                        elapsed_min=round(budget.minutes(), 2),
+                    )
                     self.files.log(m)
                     bar.set_postfix(d=f"{m['loss_d']:.3f}", g=f"{m['loss_g']:.3f}")
                 if cfg.grid_every and self.step % cfg.grid_every == 0:
@@ -140,8 +157,11 @@ class GANTrainer:
 
     def export(self, path: Path | None = None) -> Path:
         path = Path(path or self.out / "generator_ema.safetensors")
-        extra = {"train_steps": self.step, "train_config": asdict(self.cfg),
-                 "data": f"CIFAR-10 train ({self.cfg.data_source})"}
+        extra = {
+            "train_steps": self.step,
+            "train_config": asdict(self.cfg),
+            "data": f"CIFAR-10 train ({self.cfg.data_source})",
+        }
         return save_generator(self.ema.module, path, extra_metadata=extra)
 
 
@@ -159,8 +179,12 @@ def run_training(cfg: GANTrainConfig, resume: bool = False, progress: bool = Tru
     (delete the earlier run's files first)."""
     cfg.validate()
     data = None if cfg.data_source in SOURCES else cfg.data_source
-    prepare_run_folder(cfg.out_dir, "overwrite" if overwrite else "resume" if resume else "new", RUN_FILES,
-                       inputs=[("data source folder", data)])
+    prepare_run_folder(
+        cfg.out_dir,
+        "overwrite" if overwrite else "resume" if resume else "new",
+        RUN_FILES,
+        inputs=[("data source folder", data)],
+    )
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     trainer = GANTrainer(cfg)

@@ -6,6 +6,7 @@ its metrics log (``metrics.jsonl``, one line per logged step, trimmed when a run
 (``samples/step_XXXXXXX.png``). :class:`TimeBudget` is the wall-clock limit (``max_minutes``). Every trainer stops
 for one of :data:`STOP_REASONS`. Under DDP only rank 0 writes (``writer=False`` elsewhere).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -84,8 +85,11 @@ TRAINER_PARTS = ("G", "D", "ema", "opt_g", "opt_d")
 
 def trainer_state(trainer: Any) -> dict:
     """The state both trainers checkpoint: each of :data:`TRAINER_PARTS`, the step and torch's RNG state."""
-    return {**{k: getattr(trainer, k).state_dict() for k in TRAINER_PARTS}, "step": torch.tensor(trainer.step),
-            "torch_rng": torch.get_rng_state()}
+    return {
+        **{k: getattr(trainer, k).state_dict() for k in TRAINER_PARTS},
+        "step": torch.tensor(trainer.step),
+        "torch_rng": torch.get_rng_state(),
+    }
 
 
 def load_trainer_state(trainer: Any, state: dict) -> None:

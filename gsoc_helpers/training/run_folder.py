@@ -6,6 +6,7 @@
   stored value differs from the requested one, except keys that may change between sessions (budgets, logging).
 * ``metrics.jsonl`` keeps one line per logged step: :func:`trim_log` drops lines past the step a run restarts from.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,9 @@ RunMode = Literal["new", "resume", "overwrite"]
 MODES = ("new", "resume", "overwrite")
 
 
-def prepare_run_folder(out: str | Path, mode: RunMode, own_files: Iterable[str],
-                       inputs: Iterable[tuple[str, str | Path | None]] = ()) -> Path:
+def prepare_run_folder(
+    out: str | Path, mode: RunMode, own_files: Iterable[str], inputs: Iterable[tuple[str, str | Path | None]] = ()
+) -> Path:
     """Create ``out`` or check it may be used in ``mode``; ``overwrite`` deletes the run's ``own_files`` first.
 
     Raises FileExistsError (one line, naming what is there and the two flags) for a non-empty folder in ``new``
@@ -39,8 +41,10 @@ def prepare_run_folder(out: str | Path, mode: RunMode, own_files: Iterable[str],
     present = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
     if present and mode == "new":
         shown = ", ".join(present[:4]) + (", ..." if len(present) > 4 else "")
-        raise FileExistsError(f"run folder {str(out)!r} is not empty ({shown}); use --resume to continue that run "
-                              "or --overwrite to start it again (resume=True / overwrite=True in Python)")
+        raise FileExistsError(
+            f"run folder {str(out)!r} is not empty ({shown}); use --resume to continue that run "
+            "or --overwrite to start it again (resume=True / overwrite=True in Python)"
+        )
     if mode == "overwrite":
         temporaries = [p.name for p in out.iterdir() if is_temp_name(p.name)] if out.is_dir() else []
         for name in [*own_files, *temporaries]:  # temporaries: of a writer killed mid-write
@@ -66,13 +70,16 @@ def config_differences(stored: dict[str, Any], requested: dict[str, Any], may_ch
     return out
 
 
-def refuse_changed_config(path: str | Path, stored: dict[str, Any], requested: dict[str, Any],
-                          may_change: Iterable[str]) -> None:
+def refuse_changed_config(
+    path: str | Path, stored: dict[str, Any], requested: dict[str, Any], may_change: Iterable[str]
+) -> None:
     """ValueError naming the keys that differ between the checkpoint's settings and the requested ones."""
     diff = config_differences(stored, requested, may_change)
     if diff:
-        raise ValueError(f"cannot resume {str(path)!r} with other settings ({'; '.join(diff)}); use the stored "
-                         "settings, another folder, or --overwrite to start again")
+        raise ValueError(
+            f"cannot resume {str(path)!r} with other settings ({'; '.join(diff)}); use the stored "
+            "settings, another folder, or --overwrite to start again"
+        )
 
 
 def trim_log(path: str | Path, last_step: int) -> None:
@@ -100,8 +107,10 @@ def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many kinds for a corrupt file: all mean the same to the user
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-        raise ValueError(f"checkpoint {str(path)!r} is not readable ({type(err).__name__}: {first}); delete it or "
-                         "use --overwrite to start again") from None
+        raise ValueError(
+            f"checkpoint {str(path)!r} is not readable ({type(err).__name__}: {first}); delete it or "
+            "use --overwrite to start again"
+        ) from None
     if not isinstance(state, dict) or "step" not in state:
         raise ValueError(f"checkpoint {str(path)!r} is not a training checkpoint of this project")
     return state

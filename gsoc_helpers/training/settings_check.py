@@ -1,12 +1,17 @@
 """Range checks for the settings of a training run, shared by every trainer's config (one-line ValueErrors)."""
+
 from __future__ import annotations
 
 import math
 from typing import Any, Mapping
 
 
-def check_settings(cfg: Any, whole: Mapping[str, int] = {}, ranges: Mapping[str, tuple[float, float, bool]] = {},
-                   optional: tuple[str, ...] = ()) -> None:
+def check_settings(
+    cfg: Any,
+    whole: Mapping[str, int] = {},
+    ranges: Mapping[str, tuple[float, float, bool]] = {},
+    optional: tuple[str, ...] = (),
+) -> None:
     """ValueError naming the first field of ``cfg`` out of range.
 
     ``whole``: field -> smallest allowed whole number.  ``ranges``: field -> (low, high, low excluded) for finite
@@ -23,5 +28,6 @@ def check_settings(cfg: Any, whole: Mapping[str, int] = {}, ranges: Mapping[str,
             continue
         number = float(value)
         if not math.isfinite(number) or number < lo or number > high or (open_low and number == lo):
-            raise ValueError(f"{name} must be a finite number in {'(' if open_low else '['}{lo:g}, {high:g}], "
-                             f"got {value!r}")
+            raise ValueError(
+                f"{name} must be a finite number in {'(' if open_low else '['}{lo:g}, {high:g}], got {value!r}"
+            )

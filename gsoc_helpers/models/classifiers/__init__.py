@@ -3,6 +3,7 @@
 Names: ``akamaster_resnet20/32/44/56`` (offline zoo, weights in the data root) and ``chenyaofo_<arch>`` for every
 arch in :data:`chenyaofo.RELEASES` (downloaded by URL, full profile).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,9 +41,13 @@ def _registry() -> dict[str, ClassifierInfo]:
     out = {}
     for arch, (_, _, _, prec) in akamaster.WEIGHTS.items():
         # akamaster's best_prec1 is stored in the checkpoint (their own 10k test evaluation)
-        out[f"akamaster_{arch}"] = ClassifierInfo(f"akamaster_{arch}", "akamaster", arch, akamaster.MEAN, akamaster.STD, prec)
+        out[f"akamaster_{arch}"] = ClassifierInfo(
+            f"akamaster_{arch}", "akamaster", arch, akamaster.MEAN, akamaster.STD, prec
+        )
     for arch, (_, _, top1) in chenyaofo.RELEASES.items():
-        out[f"chenyaofo_{arch}"] = ClassifierInfo(f"chenyaofo_{arch}", "chenyaofo", arch, chenyaofo.MEAN, chenyaofo.STD, top1)
+        out[f"chenyaofo_{arch}"] = ClassifierInfo(
+            f"chenyaofo_{arch}", "chenyaofo", arch, chenyaofo.MEAN, chenyaofo.STD, top1
+        )
     return out
 
 
@@ -59,8 +64,11 @@ def classifier_info(name: str) -> ClassifierInfo:
 def get_classifier(name: str, pretrained: bool = True, normalize: bool = True) -> nn.Module:
     """Model in eval mode. With ``normalize`` (default) it takes images in [0,1]; else pre-normalised input."""
     info = classifier_info(name)
-    net = (akamaster.akamaster_resnet(info.arch, pretrained) if info.family == "akamaster"
-           else chenyaofo.chenyaofo_model(info.arch, pretrained))
+    net = (
+        akamaster.akamaster_resnet(info.arch, pretrained)
+        if info.family == "akamaster"
+        else chenyaofo.chenyaofo_model(info.arch, pretrained)
+    )
     return (Normalized(net, info.mean, info.std) if normalize else net).eval()
 
 

@@ -1,4 +1,5 @@
 """Weight files: local copy, cached download, sha256-prefix check, safe loading (weights_only)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +14,9 @@ def fetch(url: str, prefix: str, data_root_path: str, subdir: str = "classifiers
     """A verified weight file through :func:`gsoc_helpers.download.fetch_official`: ``<data root>/<data_root_path>``
     if present, else the cache, else downloaded from ``url`` (or ``$GSOC_DOWNLOAD_MIRROR``); ``prefix`` is the
     sha256 prefix published in the file name."""
-    return fetch_official(OfficialFile(url=url, cache_subdir=subdir, data_root_path=data_root_path, sha256_prefix=prefix))
+    return fetch_official(
+        OfficialFile(url=url, cache_subdir=subdir, data_root_path=data_root_path, sha256_prefix=prefix)
+    )
 
 
 def load_into(model: torch.nn.Module, path: Path) -> None:
@@ -30,4 +33,4 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
         raise ValueError(f"{str(path)!r}: expected a state dict, got {type(obj).__name__}")
-    return {k[len("module."):] if k.startswith("module.") else k: v for k, v in obj.items()}
+    return {k[len("module.") :] if k.startswith("module.") else k: v for k, v in obj.items()}

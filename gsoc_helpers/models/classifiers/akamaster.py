@@ -5,6 +5,7 @@ layer1-3 of n BasicBlocks (16/32/64 channels), linear(64->10); the option-A shor
 channels (no parameters); inputs RGB in [0,1] normalised with ImageNet mean/std; checkpoints are
 ``{'state_dict' (keys prefixed 'module.'), 'best_prec1'}``; the hex suffix of each file name is its sha256 prefix.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,7 +53,9 @@ class AkamasterResNet(nn.Module):
         self.bn1 = nn.BatchNorm2d(16)
         cin, layers = 16, []
         for cout, stride in ((16, 1), (32, 2), (64, 2)):
-            layers.append(nn.Sequential(*[_Block(cin if i == 0 else cout, cout, stride if i == 0 else 1) for i in range(n)]))
+            layers.append(
+                nn.Sequential(*[_Block(cin if i == 0 else cout, cout, stride if i == 0 else 1) for i in range(n)])
+            )
             cin = cout
         self.layer1, self.layer2, self.layer3 = layers
         self.linear = nn.Linear(64, num_classes)

@@ -6,6 +6,7 @@ name below is chosen so that ``state_dict()`` keys and shapes equal theirs, and 
 (plain state dicts; the hex suffix of the file name is the sha256 prefix) load with ``strict=True``.
 Inputs: float32 [N,3,32,32] normalised with mean (0.4914, 0.4822, 0.4465), std (0.2023, 0.1994, 0.2010).
 """
+
 from __future__ import annotations
 
 import torch
@@ -19,15 +20,24 @@ LOCAL_SUBDIR = "classifiers/chenyaofo_pytorch-cifar-models"  # data-root folder 
 _REL = "https://github.com/chenyaofo/pytorch-cifar-models/releases/download/"
 # name -> (release tag, sha256 prefix, published CIFAR-10 top-1 %)
 RELEASES: dict[str, tuple[str, str, float]] = {
-    "resnet20": ("resnet", "4118986f", 92.60), "resnet32": ("resnet", "ef93fc4d", 93.53),
-    "resnet44": ("resnet", "2a3cabcb", 94.01), "resnet56": ("resnet", "187c023a", 94.37),
-    "vgg11_bn": ("vgg", "eaeebf42", 92.79), "vgg13_bn": ("vgg", "c01e4a43", 94.00),
-    "vgg16_bn": ("vgg", "6ee7ea24", 94.16), "vgg19_bn": ("vgg", "57191229", 93.91),
-    "mobilenetv2_x0_5": ("mobilenetv2", "ca14ced9", 92.88), "mobilenetv2_x0_75": ("mobilenetv2", "a53c314e", 93.72),
-    "mobilenetv2_x1_0": ("mobilenetv2", "fe6a5b48", 93.79), "mobilenetv2_x1_4": ("mobilenetv2", "3bbbd6e2", 94.22),
-    "shufflenetv2_x0_5": ("shufflenetv2", "1308b4e9", 90.13), "shufflenetv2_x1_0": ("shufflenetv2", "98807be3", 92.98),
-    "shufflenetv2_x1_5": ("shufflenetv2", "296694dd", 93.55), "shufflenetv2_x2_0": ("shufflenetv2", "ec31611c", 93.81),
-    "repvgg_a0": ("repvgg", "ef08a50e", 94.39), "repvgg_a1": ("repvgg", "38d2431b", 94.89),
+    "resnet20": ("resnet", "4118986f", 92.60),
+    "resnet32": ("resnet", "ef93fc4d", 93.53),
+    "resnet44": ("resnet", "2a3cabcb", 94.01),
+    "resnet56": ("resnet", "187c023a", 94.37),
+    "vgg11_bn": ("vgg", "eaeebf42", 92.79),
+    "vgg13_bn": ("vgg", "c01e4a43", 94.00),
+    "vgg16_bn": ("vgg", "6ee7ea24", 94.16),
+    "vgg19_bn": ("vgg", "57191229", 93.91),
+    "mobilenetv2_x0_5": ("mobilenetv2", "ca14ced9", 92.88),
+    "mobilenetv2_x0_75": ("mobilenetv2", "a53c314e", 93.72),
+    "mobilenetv2_x1_0": ("mobilenetv2", "fe6a5b48", 93.79),
+    "mobilenetv2_x1_4": ("mobilenetv2", "3bbbd6e2", 94.22),
+    "shufflenetv2_x0_5": ("shufflenetv2", "1308b4e9", 90.13),
+    "shufflenetv2_x1_0": ("shufflenetv2", "98807be3", 92.98),
+    "shufflenetv2_x1_5": ("shufflenetv2", "296694dd", 93.55),
+    "shufflenetv2_x2_0": ("shufflenetv2", "ec31611c", 93.81),
+    "repvgg_a0": ("repvgg", "ef08a50e", 94.39),
+    "repvgg_a1": ("repvgg", "38d2431b", 94.89),
     "repvgg_a2": ("repvgg", "09488915", 94.98),
 }
 
@@ -38,7 +48,10 @@ def release_url(name: str) -> str:
 
 
 def _cbr(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1, act: type[nn.Module] | None = nn.ReLU) -> list:
-    mods: list[nn.Module] = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+    mods: list[nn.Module] = [
+        nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+    ]
     return mods + ([act(inplace=True)] if act is not None else [])
 
 
@@ -51,8 +64,11 @@ class _ResBlock(nn.Module):
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-                           if stride != 1 or cin != cout else None)
+        self.downsample = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            if stride != 1 or cin != cout
+            else None
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
@@ -62,11 +78,18 @@ class _ResBlock(nn.Module):
 class CifarResNet(nn.Module):
     def __init__(self, n: int, num_classes: int = 10) -> None:
         super().__init__()
-        self.conv1, self.bn1, self.relu = nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True)
+        self.conv1, self.bn1, self.relu = (
+            nn.Conv2d(3, 16, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(16),
+            nn.ReLU(inplace=True),
+        )
         cin = 16
         for i, (cout, s) in enumerate(((16, 1), (32, 2), (64, 2)), start=1):
-            setattr(self, f"layer{i}", nn.Sequential(*[_ResBlock(cin if j == 0 else cout, cout, s if j == 0 else 1)
-                                                      for j in range(n)]))
+            setattr(
+                self,
+                f"layer{i}",
+                nn.Sequential(*[_ResBlock(cin if j == 0 else cout, cout, s if j == 0 else 1) for j in range(n)]),
+            )
             cin = cout
         self.fc = nn.Linear(64, num_classes)
 
@@ -76,10 +99,12 @@ class CifarResNet(nn.Module):
 
 
 # ---------------------------------------------------------------- VGG-BN
-_VGG_CFG: dict[int, list[int | str]] = {11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
-            13: [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
-            16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
-            19: [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]}
+_VGG_CFG: dict[int, list[int | str]] = {
+    11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    13: [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    19: [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+}
 
 
 class VGG(nn.Module):
@@ -94,8 +119,15 @@ class VGG(nn.Module):
                 layers += [nn.Conv2d(cin, int(v), 3, padding=1), nn.BatchNorm2d(int(v)), nn.ReLU(inplace=True)]
                 cin = int(v)
         self.features = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(nn.Linear(512, 512), nn.ReLU(True), nn.Dropout(), nn.Linear(512, 512),
-                                        nn.ReLU(True), nn.Dropout(), nn.Linear(512, num_classes))
+        self.classifier = nn.Sequential(
+            nn.Linear(512, 512),
+            nn.ReLU(True),
+            nn.Dropout(),
+            nn.Linear(512, 512),
+            nn.ReLU(True),
+            nn.Dropout(),
+            nn.Linear(512, num_classes),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.features(x), 1))
@@ -124,7 +156,15 @@ class _InvRes(nn.Module):
 
 
 class MobileNetV2(nn.Module):
-    _SETTING = ((1, 16, 1, 1), (6, 24, 2, 1), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+    _SETTING = (
+        (1, 16, 1, 1),
+        (6, 24, 2, 1),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    )
 
     def __init__(self, width: float, num_classes: int = 10) -> None:
         super().__init__()
@@ -153,8 +193,11 @@ class _Shuffle(nn.Module):
             self.branch1 = nn.Sequential(*_cbr(cin, cin, 3, stride, groups=cin, act=None), *_cbr(cin, half, 1))
         else:
             self.branch1 = nn.Sequential()
-        self.branch2 = nn.Sequential(*_cbr(cin if stride > 1 else half, half, 1),
-                                     *_cbr(half, half, 3, stride, groups=half, act=None), *_cbr(half, half, 1))
+        self.branch2 = nn.Sequential(
+            *_cbr(cin if stride > 1 else half, half, 1),
+            *_cbr(half, half, 3, stride, groups=half, act=None),
+            *_cbr(half, half, 1),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride == 1:
@@ -167,8 +210,12 @@ class _Shuffle(nn.Module):
 
 
 class ShuffleNetV2(nn.Module):
-    WIDTHS = {0.5: (24, 48, 96, 192, 1024), 1.0: (24, 116, 232, 464, 1024),
-              1.5: (24, 176, 352, 704, 1024), 2.0: (24, 244, 488, 976, 2048)}
+    WIDTHS = {
+        0.5: (24, 48, 96, 192, 1024),
+        1.0: (24, 116, 232, 464, 1024),
+        1.5: (24, 176, 352, 704, 1024),
+        2.0: (24, 244, 488, 976, 2048),
+    }
 
     def __init__(self, width: float, num_classes: int = 10) -> None:
         super().__init__()
@@ -176,8 +223,11 @@ class ShuffleNetV2(nn.Module):
         self.conv1 = nn.Sequential(*_cbr(3, ch[0], 3))
         cin = ch[0]
         for name, reps, cout in zip(("stage2", "stage3", "stage4"), (4, 8, 4), ch[1:4]):
-            setattr(self, name, nn.Sequential(*[_Shuffle(cin if i == 0 else cout, cout, 2 if i == 0 else 1)
-                                                for i in range(reps)]))
+            setattr(
+                self,
+                name,
+                nn.Sequential(*[_Shuffle(cin if i == 0 else cout, cout, 2 if i == 0 else 1) for i in range(reps)]),
+            )
             cin = cout
         self.conv5 = nn.Sequential(*_cbr(cin, ch[4], 1))
         self.fc = nn.Linear(ch[4], num_classes)
@@ -220,8 +270,11 @@ class RepVGG(nn.Module):
         self.stage0 = _RepBlock(3, cin, 1)
         for i, (base, reps, s) in enumerate(((64, 2, 1), (128, 4, 2), (256, 14, 2), (512, 1, 2)), start=1):
             cout = int(base * w[i - 1])
-            setattr(self, f"stage{i}", nn.Sequential(*[_RepBlock(cin if j == 0 else cout, cout, s if j == 0 else 1)
-                                                       for j in range(reps)]))
+            setattr(
+                self,
+                f"stage{i}",
+                nn.Sequential(*[_RepBlock(cin if j == 0 else cout, cout, s if j == 0 else 1) for j in range(reps)]),
+            )
             cin = cout
         self.linear = nn.Linear(cin, num_classes)
 

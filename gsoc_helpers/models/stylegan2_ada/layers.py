@@ -13,6 +13,7 @@ checkpoints.  Conventions reproduced exactly (facts about the published model):
   padding ``[x0, x1, y0, y1]``, convolution with the flipped filter scaled by ``gain ** (ndim / 2)``;
 * modulated convolution with demodulation ``rsqrt(sum(w^2) + 1e-8)`` over (in, kh, kw).
 """
+
 from __future__ import annotations
 
 import math
@@ -34,8 +35,14 @@ def setup_filter(taps: Sequence[float] = (1, 3, 3, 1)) -> torch.Tensor:
     return f / f.sum()
 
 
-def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
-              padding: Sequence[int] = (0, 0, 0, 0), gain: float = 1.0) -> torch.Tensor:
+def upfirdn2d(
+    x: torch.Tensor,
+    f: torch.Tensor,
+    up: int = 1,
+    down: int = 1,
+    padding: Sequence[int] = (0, 0, 0, 0),
+    gain: float = 1.0,
+) -> torch.Tensor:
     """Up-sample (zero insertion), pad, FIR-filter, down-sample.
 
     x: [N, C, H, W]; f: [K, K]; padding: (x0, x1, y0, y1), may be negative (crop).
@@ -50,7 +57,7 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
         x = x.reshape(n, c, h * up, w * up)
     x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
-    x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
+    x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
     k = f.to(x.dtype) * (gain ** (f.ndim / 2))
     k = k.flip([0, 1])[None, None].repeat(c, 1, 1, 1)
     x = F.conv2d(x, k, groups=c)
@@ -66,8 +73,13 @@ def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2, taps: int | None =
     return upfirdn2d(x, f, up=up, padding=(p0, p1, p0, p1), gain=up * up)
 
 
-def bias_act(x: torch.Tensor, b: torch.Tensor | None = None, act: str = "linear",
-             gain: float | None = None, clamp: float | None = None) -> torch.Tensor:
+def bias_act(
+    x: torch.Tensor,
+    b: torch.Tensor | None = None,
+    act: str = "linear",
+    gain: float | None = None,
+    clamp: float | None = None,
+) -> torch.Tensor:
     """``clamp(act(x + b) * gain)``; b broadcast along dim 1; act 'linear' | 'lrelu'.
 
     Without autograd the steps after the first run in place on the fresh intermediate (``x`` itself is never
@@ -96,10 +108,18 @@ def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> to
     return x * (x.square().mean(dim=dim, keepdim=True) + eps).rsqrt()
 
 
-def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
-                     noise: torch.Tensor | None = None, up: int = 1, padding: int = 0,
-                     resample_filter: torch.Tensor | None = None, demodulate: bool = True,
-                     fused: bool = False, filter_taps: int | None = None) -> torch.Tensor:
+def modulated_conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    styles: torch.Tensor,
+    noise: torch.Tensor | None = None,
+    up: int = 1,
+    padding: int = 0,
+    resample_filter: torch.Tensor | None = None,
+    demodulate: bool = True,
+    fused: bool = False,
+    filter_taps: int | None = None,
+) -> torch.Tensor:
     """Modulated (and demodulated) convolution, optional FIR 2x up-sampling, plus noise.
 
     x: [N, I, H, W]; weight: [O, I, k, k] (raw parameter, no gain); styles: [N, I];
@@ -135,7 +155,9 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     if up == 1:
         y = F.conv2d(y, weight, padding=padding)
     else:
-        y = _up_tail(F.conv_transpose2d(y, weight.transpose(0, 1), stride=up), resample_filter, up, padding, kw, filter_taps)
+        y = _up_tail(
+            F.conv_transpose2d(y, weight.transpose(0, 1), stride=up), resample_filter, up, padding, kw, filter_taps
+        )
     if not demodulate:
         return y if noise is None else y + noise
     dcoefs = (styles.square().matmul(weight.square().sum(dim=[2, 3]).t()) + 1e-8).rsqrt()  # [N, O]
@@ -143,8 +165,9 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     return y * dcoefs if noise is None else torch.addcmul(noise, y, dcoefs)
 
 
-def _up_tail(y: torch.Tensor, f: torch.Tensor | None, up: int, padding: int, kw: int,
-             taps: int | None = None) -> torch.Tensor:
+def _up_tail(
+    y: torch.Tensor, f: torch.Tensor | None, up: int, padding: int, kw: int, taps: int | None = None
+) -> torch.Tensor:
     """FIR filtering after the stride-``up`` transposed conv (padding as in conv2d_resample)."""
     if f is None:
         raise ValueError("up-sampling modulated_conv2d needs resample_filter")
@@ -157,8 +180,15 @@ def _up_tail(y: torch.Tensor, f: torch.Tensor | None, up: int, padding: int, kw:
 class FullyConnectedLayer(nn.Module):
     """Equalized-lr linear layer: y = act(x @ (W * lr/sqrt(in)).T + b * lr). x: [N, in] -> [N, out]."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, activation: str = "linear",
-                 lr_multiplier: float = 1.0, bias_init: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        activation: str = "linear",
+        lr_multiplier: float = 1.0,
+        bias_init: float = 0.0,
+    ) -> None:
         super().__init__()
         self.activation = activation
         self.weight = nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
@@ -182,9 +212,18 @@ class SynthesisLayer(nn.Module):
     resample_filter [4,4], noise_const [R, R].
     """
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, kernel_size: int = 3,
-                 up: int = 1, use_noise: bool = True, conv_clamp: float | None = None,
-                 resample_filter: Sequence[float] = (1, 3, 3, 1)) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: int,
+        kernel_size: int = 3,
+        up: int = 1,
+        use_noise: bool = True,
+        conv_clamp: float | None = None,
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+    ) -> None:
         super().__init__()
         self.resolution, self.up, self.use_noise, self.conv_clamp = resolution, up, use_noise, conv_clamp
         self.padding = kernel_size // 2
@@ -202,13 +241,24 @@ class SynthesisLayer(nn.Module):
         styles = self.affine(w)
         noise = None
         if self.use_noise and noise_mode == "random":
-            noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device) * self.noise_strength
+            noise = (
+                torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device) * self.noise_strength
+            )
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
         elif noise_mode not in ("none", "random", "const"):
             raise ValueError(f"noise_mode {noise_mode!r}; expected 'const', 'random' or 'none'")
-        x = modulated_conv2d(x, self.weight, styles, noise, up=self.up, padding=self.padding,
-                             resample_filter=self.resample_filter, fused=self.fused, filter_taps=self.filter_taps)
+        x = modulated_conv2d(
+            x,
+            self.weight,
+            styles,
+            noise,
+            up=self.up,
+            padding=self.padding,
+            resample_filter=self.resample_filter,
+            fused=self.fused,
+            filter_taps=self.filter_taps,
+        )
         return bias_act(x, self.bias, act="lrelu", gain=LRELU_GAIN, clamp=self.conv_clamp)
 
 

@@ -12,6 +12,7 @@ stand-ins: the persistent-object constructor returns an inert :class:`Persistent
 subclass, tensors are rebuilt from torch's legacy storage bytes with ``torch.load(weights_only=True)``.
 Any other global raises :class:`StyleGAN2PickleError` naming it.
 """
+
 from __future__ import annotations
 
 import collections
@@ -29,9 +30,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..fit import check_state_fits
 from ...download import NVIDIA_CIFAR10_PKL, OfficialFile, fetch_official
 from ...fileio import sha256_file
+from ..fit import check_state_fits
 from .networks import Generator, StyleGAN2Config
 
 OFFICIAL_CIFAR10_URL = NVIDIA_CIFAR10_PKL.url
@@ -73,7 +74,9 @@ class PersistentObject:
             if isinstance(child, PersistentObject):
                 out.update(child.state_dict(prefix + name + "."))
             elif child is not None:
-                raise StyleGAN2PickleError(f"sub-module {prefix + name!r} is {type(child).__name__}, not a persistent object")
+                raise StyleGAN2PickleError(
+                    f"sub-module {prefix + name!r} is {type(child).__name__}, not a persistent object"
+                )
         return out
 
 
@@ -81,8 +84,12 @@ def _reconstruct_persistent_obj(meta: Any) -> PersistentObject:
     if not isinstance(meta, dict) or meta.get("type") != "class" or not isinstance(meta.get("state"), dict):
         raise StyleGAN2PickleError("persistent object meta is not a dict with type='class' and a state dict")
     src = meta.get("module_src") or ""
-    return PersistentObject(class_name=str(meta.get("class_name")), version=meta.get("version"),
-                            module_src_sha256=hashlib.sha256(str(src).encode()).hexdigest(), state=meta["state"])
+    return PersistentObject(
+        class_name=str(meta.get("class_name")),
+        version=meta.get("version"),
+        module_src_sha256=hashlib.sha256(str(src).encode()).hexdigest(),
+        state=meta["state"],
+    )
 
 
 def _load_from_bytes(data: bytes) -> Any:
@@ -95,7 +102,9 @@ def _load_from_bytes(data: bytes) -> Any:
     if not isinstance(obj, (torch.TypedStorage, torch.UntypedStorage)):
         raise StyleGAN2PickleError(f"embedded storage bytes hold a {type(obj).__name__}, expected a torch storage")
     if obj.nbytes() > len(data):
-        raise StyleGAN2PickleError(f"embedded storage claims {obj.nbytes()} bytes but its record holds only {len(data)}")
+        raise StyleGAN2PickleError(
+            f"embedded storage claims {obj.nbytes()} bytes but its record holds only {len(data)}"
+        )
     return obj
 
 
@@ -119,25 +128,36 @@ def check_tensor_bounds(storage_elements: int, offset: int, size: tuple, stride:
     if last >= storage_elements:
         raise StyleGAN2PickleError(
             f"tensor of size {size}, stride {stride}, offset {offset} needs element {last} but its storage holds "
-            f"only {storage_elements} elements (a crafted or corrupt pickle)")
+            f"only {storage_elements} elements (a crafted or corrupt pickle)"
+        )
 
 
-def _rebuild_tensor_v2(storage: Any, offset: int, size: tuple, stride: tuple, requires_grad: bool = False,
-                       backward_hooks: Any = None, metadata: Any = None) -> torch.Tensor:
+def _rebuild_tensor_v2(
+    storage: Any,
+    offset: int,
+    size: tuple,
+    stride: tuple,
+    requires_grad: bool = False,
+    backward_hooks: Any = None,
+    metadata: Any = None,
+) -> torch.Tensor:
     if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
         raise StyleGAN2PickleError(f"tensor built from a {type(storage).__name__}, expected a torch storage")
     try:
         offset, size, stride = int(offset), tuple(int(s) for s in size), tuple(int(s) for s in stride)
     except (TypeError, ValueError):
-        raise StyleGAN2PickleError(f"tensor with non-integer offset/size/stride ({offset!r}, {size!r}, {stride!r})") from None
+        raise StyleGAN2PickleError(
+            f"tensor with non-integer offset/size/stride ({offset!r}, {size!r}, {stride!r})"
+        ) from None
     check_tensor_bounds(_storage_elements(storage)[0], offset, size, stride)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return torch._utils._rebuild_tensor(storage, offset, size, stride)
 
 
-def _rebuild_parameter(data: torch.Tensor, requires_grad: bool = False, backward_hooks: Any = None,
-                       state: Any = None) -> nn.Parameter:
+def _rebuild_parameter(
+    data: torch.Tensor, requires_grad: bool = False, backward_hooks: Any = None, state: Any = None
+) -> nn.Parameter:
     if not isinstance(data, torch.Tensor):
         raise StyleGAN2PickleError("parameter rebuilt from a non-tensor")
     return nn.Parameter(data, requires_grad=False)
@@ -184,7 +204,8 @@ class RestrictedUnpickler(pickle.Unpickler):
         except KeyError:
             raise StyleGAN2PickleError(
                 f"{self.source}: refusing global '{module}.{name}' (not in the StyleGAN2-ADA allow-list; "
-                "nothing from the file was executed)") from None
+                "nothing from the file was executed)"
+            ) from None
 
     def persistent_load(self, pid: Any) -> Any:
         raise StyleGAN2PickleError(f"{self.source}: persistent ids are not part of the StyleGAN2-ADA pickle format")
@@ -201,20 +222,32 @@ def read_stylegan2_pickle(path: str | os.PathLike) -> dict[str, Any]:
         if head.startswith(b"PK"):
             raise StyleGAN2PickleError(f"{path}: is a zip archive (a torch.save checkpoint?), not a StyleGAN2-ADA .pkl")
         if not head.startswith(b"\x80"):
-            raise StyleGAN2PickleError(f"{path}: does not start with a pickle protocol header; not a StyleGAN2-ADA .pkl "
-                                       "(safetensors / other format?)")
+            raise StyleGAN2PickleError(
+                f"{path}: does not start with a pickle protocol header; not a StyleGAN2-ADA .pkl "
+                "(safetensors / other format?)"
+            )
         try:
             data = RestrictedUnpickler(f, str(path)).load()
         except StyleGAN2PickleError:
             raise
-        except (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError, RuntimeError,
-                KeyError) as err:
-            raise StyleGAN2PickleError(f"{path}: unreadable or truncated pickle ({type(err).__name__}: {err}); "
-                                       "re-download the file") from err
+        except (
+            EOFError,
+            pickle.UnpicklingError,
+            ValueError,
+            TypeError,
+            AttributeError,
+            IndexError,
+            RuntimeError,
+            KeyError,
+        ) as err:
+            raise StyleGAN2PickleError(
+                f"{path}: unreadable or truncated pickle ({type(err).__name__}: {err}); re-download the file"
+            ) from err
     if not isinstance(data, dict) or "G_ema" not in data:
         keys = sorted(map(str, data)) if isinstance(data, dict) else type(data).__name__
-        raise StyleGAN2PickleError(f"{path}: expected a dict with key 'G_ema' (G, D, G_ema, augment_pipe, "
-                                   f"training_set_kwargs), found {keys}")
+        raise StyleGAN2PickleError(
+            f"{path}: expected a dict with key 'G_ema' (G, D, G_ema, augment_pipe, training_set_kwargs), found {keys}"
+        )
     return data
 
 
@@ -234,8 +267,9 @@ def generator_from_record(rec: Any, source: str = "<pickle>") -> Generator:
     except (KeyError, ValueError, TypeError) as err:
         raise StyleGAN2PickleError(f"{source}: cannot build the generator from {kwargs}: {err}") from err
     sd = rec.state_dict()
-    check_state_fits(model, sd, f"{source}: parameter names/shapes differ from the StyleGAN2-ADA generator",
-                     StyleGAN2PickleError)
+    check_state_fits(
+        model, sd, f"{source}: parameter names/shapes differ from the StyleGAN2-ADA generator", StyleGAN2PickleError
+    )
     model.load_state_dict({k: v.to(torch.float32) for k, v in sd.items()}, strict=True)
     return model.eval().requires_grad_(False)
 
@@ -244,16 +278,23 @@ def download(url: str, cache_dir: str | os.PathLike | None = None, expected_sha2
     """Download a user's ``url`` once into ``<cache>/stylegan2-ada/url-<hash of url>/<name>`` through
     :func:`gsoc_helpers.download.fetch_official` (sha256 recorded beside it; a cached file that no longer matches is
     downloaded again).  The mirror setting does not apply: the file comes from ``url`` itself."""
-    f = OfficialFile(url=url, cache_subdir="stylegan2-ada", data_root_path=None, sha256_prefix=expected_sha256,
-                     mirrored=False, file_name=Path(urllib.parse.urlparse(url).path).name or "network.pkl")
+    f = OfficialFile(
+        url=url,
+        cache_subdir="stylegan2-ada",
+        data_root_path=None,
+        sha256_prefix=expected_sha256,
+        mirrored=False,
+        file_name=Path(urllib.parse.urlparse(url).path).name or "network.pkl",
+    )
     try:
         return fetch_official(f, cache_dir=cache_dir)
     except ValueError as err:  # checksum mismatch; network errors stay OSError
         raise StyleGAN2PickleError(str(err)) from err
 
 
-def resolve_source(source: str | os.PathLike, cache_dir: str | os.PathLike | None = None,
-                   expected_sha256: str | None = None) -> Path:
+def resolve_source(
+    source: str | os.PathLike, cache_dir: str | os.PathLike | None = None, expected_sha256: str | None = None
+) -> Path:
     """Alias ('cifar10'), URL (http/https/file, downloaded & cached) or local path -> local file."""
     s = str(source)
     s = ALIASES.get(s, s)
@@ -264,16 +305,21 @@ def resolve_source(source: str | os.PathLike, cache_dir: str | os.PathLike | Non
     else:
         path = Path(s).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(f"StyleGAN2-ADA pickle {s!r} not found; expected a .pkl path, a URL or one of "
-                                    f"{sorted(ALIASES)}")
+            raise FileNotFoundError(
+                f"StyleGAN2-ADA pickle {s!r} not found; expected a .pkl path, a URL or one of {sorted(ALIASES)}"
+            )
     if expected_sha256 is not None and sha256_file(path) != expected_sha256.lower():
         raise StyleGAN2PickleError(f"{path}: sha256 {sha256_file(path)} differs from expected {expected_sha256}")
     return path
 
 
-def load_stylegan2_ada(source: str | os.PathLike = "cifar10", device: str | torch.device = "cpu",
-                       key: str = "G_ema", cache_dir: str | os.PathLike | None = None,
-                       expected_sha256: str | None = None) -> Generator:
+def load_stylegan2_ada(
+    source: str | os.PathLike = "cifar10",
+    device: str | torch.device = "cpu",
+    key: str = "G_ema",
+    cache_dir: str | os.PathLike | None = None,
+    expected_sha256: str | None = None,
+) -> Generator:
     """Load NVIDIA's StyleGAN2-ADA network pickle (path, URL or 'cifar10') as our :class:`Generator`.
 
     Nothing from the file is executed.  Returns the eval-mode generator on ``device`` with attributes
