@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
@@ -46,7 +46,7 @@ def generator_speeds(
     """Images/s per model and column ("PyTorch img/s b1", "OpenVINO f32 img/s b64", and, where OpenVINO's default
     precision is not f32, "OpenVINO <default> img/s b64"), every model and backend measured in the same interleaved
     rounds (warm-up, ``rounds`` rounds, medians: :func:`gsoc_helpers.metrics.speed.interleaved_rates`)."""
-    engines: dict[tuple[str, str], tuple] = {}
+    engines: dict[tuple[str, str], tuple[Callable[[], Any], int]] = {}
     for name, model in models.items():
         for b in batches:
             engines[(name, f"PyTorch img/s b{b}")] = (generator_call(model, b, device), b)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any, Callable, Hashable, Mapping
+from typing import Any, Callable, Hashable, Mapping, TypeVar
 
 import torch
+
+Key = TypeVar("Key", bound=Hashable)
 
 
 def rate(fn: Callable[[], Any], items: int, min_seconds: float, min_calls: int = 1, max_calls: int = 1000) -> float:
@@ -23,13 +25,13 @@ def rate(fn: Callable[[], Any], items: int, min_seconds: float, min_calls: int =
 
 
 def interleaved_rates(
-    engines: Mapping[Hashable, tuple[Callable[[], Any], int]],
+    engines: Mapping[Key, tuple[Callable[[], Any], int]],
     rounds: int = 3,
     min_seconds: float = 1.0,
     warmup: int = 1,
     pause: float = 0.0,
     max_calls: int = 1000,
-) -> dict[Hashable, float]:
+) -> dict[Key, float]:
     """Median items/s per engine: ``engines`` maps a key to (callable, items per call); ``warmup`` calls each, then
     ``rounds`` rounds in which every engine runs for ``min_seconds / rounds`` (at least one call), in turn.
     ``pause``: seconds of idleness before each measurement (lets another runtime's worker threads go to sleep)."""
@@ -41,7 +43,7 @@ def interleaved_rates(
         for _ in range(warmup):
             fn()
     per_round = min_seconds / rounds
-    samples: dict[Hashable, list[float]] = {k: [] for k in engines}
+    samples: dict[Key, list[float]] = {k: [] for k in engines}
     for _ in range(rounds):
         for key, (fn, items) in engines.items():
             if pause:

@@ -99,10 +99,10 @@ def _checked_twin(
     with torch.no_grad():
         want = torch_forward(probe)[0].float().numpy()
     got = np.asarray(twin(probe.numpy())[0], dtype=np.float32)
-    err = float(np.abs(got - want).max() / max(float(np.abs(want).max()), 1e-12))
-    if not err <= FEATURE_RTOL:
+    rel = float(np.abs(got - want).max() / max(float(np.abs(want).max()), 1e-12))
+    if not rel <= FEATURE_RTOL:
         warnings.warn(
-            f"FID features stay in PyTorch: the OpenVINO twin differs by {err:.2e} of the features' "
+            f"FID features stay in PyTorch: the OpenVINO twin differs by {rel:.2e} of the features' "
             f"largest magnitude (> {FEATURE_RTOL:g})",
             stacklevel=3,
         )

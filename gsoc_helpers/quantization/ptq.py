@@ -70,6 +70,8 @@ def _nncf_dataset(images: torch.Tensor | Sequence[dict]):
         if not images or not all(isinstance(item, dict) for item in images):
             raise ValueError("calibration items must be a non-empty list of {input name: array} dicts")
         return nncf.Dataset(list(images))
+    if TYPE_CHECKING:
+        assert isinstance(images, torch.Tensor)  # the sequence case returned above
     if images.ndim != 4 or len(images) == 0:
         raise ValueError(f"calibration images must be a non-empty [N,3,H,W] tensor, got shape {tuple(images.shape)}")
     arr = images.detach().cpu().float().numpy()

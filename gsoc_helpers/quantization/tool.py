@@ -13,6 +13,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -73,15 +74,18 @@ def _publish(tmp: Path, out: Path) -> None:
 def _split(held: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
     """(NNCF validation half, report half) of a labelled folder, seeded."""
     n = len(held.images)
+    labels = held.labels
+    if labels is None:
+        raise ValueError("accuracy-aware PTQ (max drop) needs labelled held-out images")
     if n < 20:
         raise ValueError(f"accuracy-aware PTQ (max drop) needs at least 20 labelled held-out images, got {n}")
     perm = torch.from_numpy(np.random.default_rng(seed).permutation(n))
     a, b = perm[: n // 2].sort().values, perm[n // 2 :].sort().values
     return (
-        ImageSet(held.images[a], held.labels[a], f"{len(a)} of {held.description}"),
+        ImageSet(held.images[a], labels[a], f"{len(a)} of {held.description}"),
         ImageSet(
             held.images[b],
-            held.labels[b],
+            labels[b],
             f"{len(b)} of {held.description} (the other {len(a)} validated accuracy-aware PTQ)",
         ),
     )
@@ -94,7 +98,7 @@ def _evaluate(fp32, int8, um: UserModel, held: ImageSet, threads: int | None) ->
     l8 = ev.logits(ev.compile_model(int8, threads, "f32"), x)
     labels = held.labels
     res = ev.compare(l32, l8, labels.numpy() if labels is not None else np.full(len(x), -1))
-    out = {"agreement": res["agreement"], "kl": res["kl"], "images": len(x)}
+    out: dict[str, Any] = {"agreement": res["agreement"], "kl": res["kl"], "images": len(x)}
     for k in ("top1_fp32", "top1_int8", "drop"):
         out[k] = res[k] if labels is not None else None
     return out
@@ -168,7 +172,7 @@ def quantize_model(
     check_calibration_spec(str(calibration), um.torch_model is not None)
     held = None
     if held_out is not None:
-        held = load_folder(held_out, um.preprocessing.image_size)
+        held = load_folder(Path(held_out), um.preprocessing.image_size)
         if opts.max_drop is not None and held.labels is None:
             raise ValueError(
                 f"max drop needs labelled held-out images (class folders named by CIFAR-10 class or "
@@ -207,6 +211,7 @@ def _run(
         bar.update(1)
         accuracy = None
         if opts.max_drop is not None:
+            assert held is not None  # quantize_model refuses max_drop without a held-out folder
             val, held = _split(held, opts.seed)
             with torch.no_grad():
                 val_x = um.preprocessing(val.images)
