@@ -28,7 +28,10 @@ def test_twin_features_and_fid_match_torch_fidelity(shared_data_root, tmp_path, 
 
     if not (shared_data_root / "inception" / F.OFFLINE_INCEPTION_FILE).is_file():
         pytest.skip("offline Inception trunk not in the data root")
+    from gsoc_helpers.openvino import inception
+
     monkeypatch.setenv("GSOC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(inception, "_COMPILED", {})  # an earlier test may have compiled this twin in-process already
     test = load_cifar10("test", source="exact", data_root=shared_data_root)
     x = torch.from_numpy(np.ascontiguousarray(test.images[:12])).permute(0, 3, 1, 2).contiguous()
     torch_fe, ov_fe = _extractor(shared_data_root), _extractor(shared_data_root)
