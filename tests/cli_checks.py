@@ -25,6 +25,29 @@ QUANTIZE_FAST = [
 ]
 
 
+def tiny_train_teacher(out, data_source, *extra: str, steps: int = 2) -> list[str]:
+    """``train-teacher`` argv at its smallest (ngf/ndf 8, batch 2, no grids, no progress bar) on ``data_source``."""
+    return [
+        "train-teacher",
+        "--out-dir",
+        str(out),
+        "--steps",
+        str(steps),
+        "--batch-size",
+        "2",
+        "--ngf",
+        "8",
+        "--ndf",
+        "8",
+        "--grid-every",
+        "0",
+        "--data-source",
+        str(data_source),
+        "--no-progress",
+        *extra,
+    ]
+
+
 def run_cli(argv: list[str], capsys) -> tuple[int, str]:
     """``main(argv)`` -> (exit code, stderr). argparse's own refusals exit through SystemExit; its code counts."""
     try:

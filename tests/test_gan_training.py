@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from cli_checks import tiny_train_teacher
 
 from gsoc_helpers.training.gan import GANTrainConfig, GANTrainer
 
@@ -108,24 +109,7 @@ def test_cli_train_teacher_on_image_folder(tmp_path, capsys):
         (tmp_path / "imgs" / name).mkdir(parents=True)
         Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "imgs" / name / "0.png")
     out = tmp_path / "cli"
-    argv = [
-        "train-teacher",
-        "--out-dir",
-        str(out),
-        "--steps",
-        "2",
-        "--batch-size",
-        "2",
-        "--ngf",
-        "8",
-        "--ndf",
-        "8",
-        "--grid-every",
-        "0",
-        "--data-source",
-        str(tmp_path / "imgs"),
-        "--no-progress",
-    ]
+    argv = tiny_train_teacher(out, tmp_path / "imgs")
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["step"] == 2 and (out / "generator_ema.safetensors").is_file()

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_checks import QUANTIZE_FAST, assert_refused
+from cli_checks import QUANTIZE_FAST, assert_refused, tiny_train_teacher
 from doubles import tiny_onnx
 
 from gsoc_helpers.cli import main
@@ -83,27 +83,24 @@ def test_quantize_out_dot_fills_the_current_folder_and_cleans_stale_partials(inp
 def test_train_teacher_and_distill_refuse_their_inputs(tmp_path, capsys):
     write_image_folder(tmp_path / "imgs", per_class=1)
     syn = write_tiny_synthetic(tmp_path / "syn")
-    tt = [
-        "train-teacher",
-        "--steps",
-        "1",
-        "--batch-size",
-        "2",
-        "--ngf",
-        "8",
-        "--ndf",
-        "8",
-        "--grid-every",
-        "0",
-        "--data-source",
-        str(tmp_path / "imgs"),
-        "--no-progress",
-        "--overwrite",
-        "--out-dir",
-    ]
-    assert_refused(tt + [str(tmp_path / "imgs")], capsys, "is the data source folder", [tmp_path])
-    assert_refused(tt + [str(tmp_path)], capsys, "holds the data source folder", [tmp_path])
-    assert_refused(tt + [str(tmp_path / "imgs" / "cat")], capsys, "lies inside the data source", [tmp_path])
+    assert_refused(
+        tiny_train_teacher(str(tmp_path / "imgs"), tmp_path / "imgs", "--overwrite", steps=1),
+        capsys,
+        "is the data source folder",
+        [tmp_path],
+    )
+    assert_refused(
+        tiny_train_teacher(str(tmp_path), tmp_path / "imgs", "--overwrite", steps=1),
+        capsys,
+        "holds the data source folder",
+        [tmp_path],
+    )
+    assert_refused(
+        tiny_train_teacher(str(tmp_path / "imgs" / "cat"), tmp_path / "imgs", "--overwrite", steps=1),
+        capsys,
+        "lies inside the data source",
+        [tmp_path],
+    )
     d = [
         "distill",
         str(syn),

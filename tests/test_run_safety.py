@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_checks import assert_refused
+from cli_checks import assert_refused, tiny_train_teacher
 from doubles import TinyGenerator
 from PIL import Image
 
@@ -43,26 +43,7 @@ def image_tree(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_train_teacher_never_overwrites_a_run_unless_told(tmp_path, image_tree, capsys):
     out = tmp_path / "run"
-    argv = [
-        "train-teacher",
-        "--out-dir",
-        str(out),
-        "--steps",
-        "2",
-        "--batch-size",
-        "2",
-        "--ngf",
-        "8",
-        "--ndf",
-        "8",
-        "--grid-every",
-        "0",
-        "--log-every",
-        "1",
-        "--data-source",
-        str(image_tree),
-        "--no-progress",
-    ]
+    argv = tiny_train_teacher(out, image_tree, "--log-every", "1")
     assert main(argv) == 0
     capsys.readouterr()
     assert_refused(argv, capsys, "not empty", untouched=[out])
@@ -79,23 +60,7 @@ def test_corrupt_checkpoint_is_one_line(tmp_path, image_tree, capsys, content):
     out = tmp_path / "run"
     out.mkdir()
     (out / "checkpoint.pt").write_bytes(content)
-    argv = [
-        "train-teacher",
-        "--out-dir",
-        str(out),
-        "--steps",
-        "2",
-        "--batch-size",
-        "2",
-        "--ngf",
-        "8",
-        "--ndf",
-        "8",
-        "--data-source",
-        str(image_tree),
-        "--no-progress",
-        "--resume",
-    ]
+    argv = tiny_train_teacher(out, image_tree, "--resume")
     assert_refused(argv, capsys, "checkpoint", untouched=[out])
 
 
