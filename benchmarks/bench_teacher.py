@@ -39,15 +39,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CIFAR10_KW = dict(
-    z_dim=512,
-    c_dim=10,
-    w_dim=512,
-    img_resolution=32,
-    img_channels=3,
-    mapping_kwargs={"num_layers": 2},
-    synthesis_kwargs={"channel_base": 32768, "channel_max": 512, "num_fp16_res": 4, "conv_clamp": 256},
-)
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' writer of NVIDIA-format pickles and NVIDIA's CIFAR-10 config
+from official_fixtures import NVIDIA_CIFAR10_KWARGS, official_generator_shapes, write_fixture_pickle  # noqa: E402
 
 
 def nvidia_pickle(src: Path, path: Path, seed: int = 0) -> Any:
@@ -59,9 +52,9 @@ def nvidia_pickle(src: Path, path: Path, seed: int = 0) -> Any:
 
     torch.manual_seed(seed)
     kw = dict(
-        CIFAR10_KW,
-        mapping_kwargs=dnnlib.EasyDict(CIFAR10_KW["mapping_kwargs"]),
-        synthesis_kwargs=dnnlib.EasyDict(CIFAR10_KW["synthesis_kwargs"]),
+        NVIDIA_CIFAR10_KWARGS,
+        mapping_kwargs=dnnlib.EasyDict(NVIDIA_CIFAR10_KWARGS["mapping_kwargs"]),
+        synthesis_kwargs=dnnlib.EasyDict(NVIDIA_CIFAR10_KWARGS["synthesis_kwargs"]),
     )
     g = networks.Generator(**kw).eval().requires_grad_(False)
     with open(path, "wb") as f:
@@ -71,12 +64,9 @@ def nvidia_pickle(src: Path, path: Path, seed: int = 0) -> Any:
 
 def fixture_pickle(path: Path, seed: int = 0) -> None:
     """The same configuration written by the tests' NVIDIA-format pickle writer (no NVIDIA code needed)."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from official_fixtures import official_generator_shapes, write_fixture_pickle
-
     g = torch.Generator().manual_seed(seed)
     sd = {k: torch.randn(s, generator=g) for k, s in official_generator_shapes().items()}
-    write_fixture_pickle(path, sd, CIFAR10_KW)
+    write_fixture_pickle(path, sd, NVIDIA_CIFAR10_KWARGS)
 
 
 def run_sample(pkl: Path, out: Path, per_class: int, batch: int, threads: int, backend: str, precision: str) -> dict:

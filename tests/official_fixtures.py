@@ -28,6 +28,16 @@ from gsoc_helpers.data import CIFAR10_CLASSES
 
 BUFFERS = ("resample_filter", "noise_const", "w_avg")
 FAKE_MODULES = ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util")
+# The generator's init_kwargs in NVIDIA's cifar10.pkl (StyleGAN2-ADA's `cifar` training config, conditional)
+NVIDIA_CIFAR10_KWARGS: dict[str, Any] = dict(
+    z_dim=512,
+    c_dim=10,
+    w_dim=512,
+    img_resolution=32,
+    img_channels=3,
+    mapping_kwargs={"num_layers": 2},
+    synthesis_kwargs={"channel_base": 32768, "channel_max": 512, "num_fp16_res": 4, "conv_clamp": 256},
+)
 
 
 def official_generator_shapes(

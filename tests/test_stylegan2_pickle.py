@@ -16,7 +16,14 @@ import torch
 from gsoc_helpers import load_stylegan2_ada
 from gsoc_helpers.models.stylegan2_ada import CIFAR10_CONFIG, Generator, StyleGAN2PickleError, read_stylegan2_pickle
 
-from official_fixtures import BUFFERS, SMALL_KW, official_generator_shapes, small_fixture, write_fixture_pickle
+from official_fixtures import (
+    BUFFERS,
+    NVIDIA_CIFAR10_KWARGS,
+    SMALL_KW,
+    official_generator_shapes,
+    small_fixture,
+    write_fixture_pickle,
+)
 
 
 def test_fixture_uses_official_globals_only(tmp_path):
@@ -61,16 +68,7 @@ def test_full_cifar10_names_and_shapes_from_independent_table(tmp_path):
     assert ours == shapes
     sd = {k: torch.zeros(s) for k, s in shapes.items()}
     sd["mapping.w_avg"] = torch.arange(512, dtype=torch.float32)
-    kw = dict(
-        z_dim=512,
-        c_dim=10,
-        w_dim=512,
-        img_resolution=32,
-        img_channels=3,
-        mapping_kwargs={"num_layers": 2},
-        synthesis_kwargs={"channel_base": 32768, "channel_max": 512, "num_fp16_res": 4, "conv_clamp": 256},
-    )
-    g = load_stylegan2_ada(write_fixture_pickle(tmp_path / "cifar10.pkl", sd, kw))
+    g = load_stylegan2_ada(write_fixture_pickle(tmp_path / "cifar10.pkl", sd, NVIDIA_CIFAR10_KWARGS))
     assert sum(p.numel() for p in g.parameters()) == 20_215_315
     assert torch.equal(g.mapping.w_avg, sd["mapping.w_avg"])
 
