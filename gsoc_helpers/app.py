@@ -4,8 +4,9 @@
 printed address.  The notebook ships inside the package, so an installed wheel serves the same page.
 
 The server is guarded (:mod:`gsoc_helpers.app_guard`): at most ``max_sessions`` kernels (about 800 MB each), kernels
-no page is connected to are culled after ``idle_minutes``, only the v1 kernel websocket protocol, and Host headers
-other than 127.0.0.1/localhost are refused unless the app is served on another address (``--host``).  SIGTERM,
+idle for ``idle_minutes`` (no messages; a page may still be connected) are culled, request headers must arrive
+within ``HEADER_TIMEOUT_S``, only the v1 kernel websocket protocol with every frame checked before it is parsed, and
+Host headers other than 127.0.0.1/localhost are refused unless the app is served on another address (``--host``).  SIGTERM,
 SIGINT and SIGHUP are passed on to Voilà, which stops its kernels; whatever is left after a grace period is killed.
 """
 
@@ -24,7 +25,8 @@ from .config import OUTPUT_DIR_ENV, get_output_dir
 
 APP_NOTEBOOK = Path(__file__).with_name("app.ipynb")
 MAX_SESSIONS = 4  # open pages (kernels) at a time
-IDLE_MINUTES = 3.0  # a kernel no page is connected to is stopped after this long idle
+IDLE_MINUTES = 3.0  # a kernel idle this long (no messages, a page connected or not) is stopped
+HEADER_TIMEOUT_S = 20.0  # a request's headers must arrive within this (tornado's default: an hour)
 STOP_GRACE_S = 15.0  # after SIGTERM, how long Voilà may take to stop its kernels
 
 
@@ -39,7 +41,11 @@ def is_loopback(host: str) -> bool:
 
 
 def voila_command(
-    port: int = 8866, host: str = "127.0.0.1", max_sessions: int = MAX_SESSIONS, idle_minutes: float = IDLE_MINUTES
+    port: int = 8866,
+    host: str = "127.0.0.1",
+    max_sessions: int = MAX_SESSIONS,
+    idle_minutes: float = IDLE_MINUTES,
+    header_seconds: float = HEADER_TIMEOUT_S,
 ) -> list[str]:
     """The command line that serves the app (no browser opened, tracebacks hidden from the page), guarded as the
     module doc says; served on a non-loopback ``host``, any Host header is accepted (the user opted in)."""
@@ -49,6 +55,8 @@ def voila_command(
         raise ValueError(f"max sessions must be >= 1, got {max_sessions}")
     if not idle_minutes > 0:
         raise ValueError(f"idle minutes must be > 0, got {idle_minutes}")
+    if not header_seconds > 0:
+        raise ValueError(f"header seconds must be > 0, got {header_seconds}")
     idle_s = max(1, round(float(idle_minutes) * 60))
     return [
         sys.executable,
@@ -63,7 +71,9 @@ def voila_command(
         "--VoilaConfiguration.multi_kernel_manager_class=gsoc_helpers.app_guard.CappedKernelManager",
         f"--CappedKernelManager.max_kernels={int(max_sessions)}",
         f"--CappedKernelManager.allow_remote_hosts={not is_loopback(host)}",
+        f"--CappedKernelManager.header_timeout={float(header_seconds)}",
         f"--MappingKernelManager.cull_idle_timeout={idle_s}",
+        "--MappingKernelManager.cull_connected=True",  # a silent open websocket does not hold a slot forever
         f"--MappingKernelManager.cull_interval={max(1, min(60, idle_s // 3))}",
         "--Voila.kernel_websocket_connection_class=gsoc_helpers.app_guard.V1OnlyWebsocketConnection",
     ]

@@ -29,3 +29,36 @@ def exclusive_lock(path: str | os.PathLike) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def try_exclusive_lock(path: str | os.PathLike) -> Iterator[bool]:
+    """``with try_exclusive_lock(p) as held:`` -> ``held`` is True while this process holds the lock on ``p``
+    (created, with its folder), False at once when another process holds it (nothing waits). The lock file is
+    removed when the holder leaves; a ``kill -9``'d holder's lock is released by the kernel (the file stays and is
+    reused)."""
+    if fcntl is None:
+        yield True
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            yield False
+            return
+        try:  # the previous holder may have removed the file between our open and flock: lock the new one
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield True
+    finally:
+        path.unlink(missing_ok=True)  # while still held: a newcomer then locks a fresh file
+        os.close(fd)

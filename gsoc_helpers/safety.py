@@ -4,17 +4,27 @@
   (one line naming both), before anything is read or written.
 * :func:`clean_stale_temporaries` - hidden ``.NAME.partial-PID`` / ``.NAME.old-PID`` folders left beside an output by
   a process that no longer runs (``kill -9``, power loss) are removed on the next run.
+* :func:`mark_output` / :func:`refuse_foreign` - every output folder carries a mark (``.gsoc-helpers.json``, naming
+  the command that wrote it); ``--overwrite`` replaces only a folder marked by the same command, whatever else the
+  folder is (a data root, a cache, a user's package): a deny-list of inputs always misses one.
+* :func:`output_lock` - one writer per output folder: a second run into it is refused at once, in one line.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
+
+from .file_lock import try_exclusive_lock
+from .fileio import atomic_write_text
 
 STALE_KINDS = ("partial", "old")
+OUTPUT_MARK = ".gsoc-helpers.json"  # {"command": "quantize", ...} in every folder a command wrote
 
 
 def _resolved(path: str | os.PathLike) -> Path:
@@ -82,3 +92,59 @@ def clean_stale_temporaries(out: str | os.PathLike) -> list[Path]:
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed
+
+
+def mark_output(folder: str | os.PathLike, command: str) -> Path:
+    """Write the mark saying ``folder`` is an output of ``gsoc-helpers command``; returns the mark's path."""
+    from . import __version__
+
+    mark = Path(folder) / OUTPUT_MARK
+    return atomic_write_text(mark, json.dumps({"command": command, "gsoc_helpers": __version__}) + "\n")
+
+
+def output_owner(folder: str | os.PathLike) -> str | None:
+    """The command named by ``folder``'s mark; None when it has no readable mark (a symlink does not count)."""
+    mark = Path(folder) / OUTPUT_MARK
+    if mark.is_symlink() or not mark.is_file():
+        return None
+    try:
+        record = json.loads(mark.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    command = record.get("command") if isinstance(record, dict) else None
+    return command if isinstance(command, str) else None
+
+
+def holds_only_mark(folder: str | os.PathLike) -> bool:
+    """True for a missing or empty folder, or one holding nothing but its mark."""
+    folder = Path(folder)
+    return not folder.is_dir() or all(p.name == OUTPUT_MARK for p in folder.iterdir())
+
+
+def refuse_foreign(out: str | os.PathLike, command: str, flag: str = "--out") -> None:
+    """ValueError (one line) unless ``out`` is missing, empty, or marked as an output of ``command``: what
+    ``--overwrite`` / ``--resume`` may reuse. Reads only."""
+    if holds_only_mark(out):
+        return
+    owner = output_owner(out)
+    if owner == command:
+        return
+    whose = f"is an output of `gsoc-helpers {owner}`" if owner else f"has no {OUTPUT_MARK} mark of this project"
+    raise ValueError(
+        f"{flag} {str(out)!r} {whose}, not an earlier `gsoc-helpers {command}` output; it is left as it is: "
+        "choose another folder (or empty this one yourself)"
+    )
+
+
+@contextlib.contextmanager
+def output_lock(out: str | os.PathLike, command: str, flag: str = "--out") -> Iterator[None]:
+    """Hold the lock of the output folder ``out`` (the file ``.NAME.lock`` beside it, removed afterwards) for the
+    block; ValueError (one line) at once when another run holds it."""
+    o = Path(out).expanduser().absolute()
+    with try_exclusive_lock(o.with_name(f".{o.name}.lock")) as held:
+        if not held:
+            raise ValueError(
+                f"another `gsoc-helpers {command}` run is writing {flag} {str(out)!r}; wait for it to finish "
+                "or choose another folder"
+            )
+        yield

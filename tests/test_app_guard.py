@@ -91,12 +91,13 @@ def _get(url: str, headers: dict | None = None, timeout: float = 120) -> tuple[i
 
 @pytest.fixture
 def guarded_server(tmp_path):
-    """The app's Voilà server: at most 1 open page, kernels culled after 3 s without a page."""
+    """The app's Voilà server: at most 1 open page, kernels culled after 9 s without messages, request headers
+    within 2 s."""
     port = _free_port()
     log = tmp_path / "voila.log"
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
-            voila_command(port, max_sessions=1, idle_minutes=0.05),
+            voila_command(port, max_sessions=1, idle_minutes=0.15, header_seconds=2),
             stdout=fh,
             stderr=subprocess.STDOUT,
             env=app_environment(tmp_path / "out"),
@@ -162,6 +163,13 @@ async def _guards(port: int, pid: int) -> dict:
         parts = [json.dumps(msg[k]).encode() for k in ("header", "parent_header", "metadata", "content")]
         return serialize_msg_to_ws_v1(parts, "shell")
 
+    rss0 = server.memory_info().rss
+    for frame in _bad_frames(pack(_ws_msg("kernel_info_request", {}, session))):  # dropped before they are parsed
+        await ws.write_message(frame, binary=True)
+    await asyncio.sleep(2)
+    growth = (server.memory_info().rss - rss0) / 2**20
+    assert growth < 50, f"the server grew {growth:.0f} MB after malformed frames"  # before the guard: +38 MB/s
+    result["after_bad_frames"] = await asyncio.to_thread(_get, base, None, 30)
     await ws.write_message(pack(_ws_msg("comm_info_request", {"target_name": "jupyter.widget"}, session)), binary=True)
     rss0 = server.memory_info().rss
     comms, replies, buffered = None, 0, 0
@@ -184,12 +192,33 @@ async def _guards(port: int, pid: int) -> dict:
     result.update(
         comms=len(comms or ()), replies=replies, buffered=buffered, growth_mb=(server.memory_info().rss - rss0) / 2**20
     )
-    ws.close()
-    deadline = time.monotonic() + 20  # no page connected now: culled after 3 s idle (checked every second)
+    deadline = time.monotonic() + 40  # the page stays connected but silent: culled after 9 s idle all the same
     while _kernels(pid) and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
     result["kernels_after_idle"] = len(_kernels(pid))
+    ws.close()
     return result
+
+
+def _bad_frames(good: bytes) -> list[bytes]:
+    """Malformed v1 kernel websocket frames (and one text frame) made from the valid frame ``good``."""
+    count = int.from_bytes(good[:8], "little")
+    table = bytearray(good)
+    table[8 * count : 8 * count + 8] = (len(good) + 1000).to_bytes(8, "little")  # last offset past the end
+    zeros = bytearray(good)
+    zeros[8 : 8 * (count + 1)] = bytes(8 * count)  # every offset zero
+    backwards = bytearray(good)
+    backwards[16:24], backwards[24:32] = good[24:32], good[16:24]  # offsets decrease
+    return [
+        b"\xff" * 7 + b"\x3f" + b"\0" * 8,  # an offset count of 4.6e18 in 16 bytes (issue #29)
+        (2**31).to_bytes(8, "little") + good[8:],  # a count consistent with nothing
+        good[:5],  # shorter than the count
+        good[: 8 * count],  # the offset table cut short
+        bytes(table),
+        bytes(zeros),
+        bytes(backwards),
+        b"",
+    ]
 
 
 @pytest.mark.slow
@@ -198,13 +227,46 @@ def test_app_server_guards(guarded_server):
     base = f"http://127.0.0.1:{port}/"
     code, _ = _get(base, {"Host": f"evil.example:{port}"})  # DNS rebinding / forged Host
     assert code == 403 and _kernels(proc.pid) == []
-    code, page = _get(base, {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"})  # another site's <img>
-    assert code == 403 and "other web sites" in page and _kernels(proc.pid) == []
+    for site in ("cross-site", "same-site"):  # another site's <img>; a page on another localhost port
+        code, page = _get(base, {"Sec-Fetch-Site": site, "Sec-Fetch-Mode": "no-cors"})
+        assert code == 403 and "other web sites" in page and _kernels(proc.pid) == [], site
     r = asyncio.run(_guards(port, proc.pid))
     assert r["over_cap"][0] == 503 and "its limit" in r["over_cap"][1] and r["over_cap_s"] < 10, r
     assert r["kernels_at_cap"] == 1 and r["legacy"] == 400, r
+    assert r["after_bad_frames"][0] == 503, r  # the server still answers (the cap page: the kernel is connected)
     assert r["comms"] > 0 and r["replies"] == r["comms"] and r["buffered"] >= 1 and r["growth_mb"] < 50, r
     assert r["kernels_after_idle"] == 0, r
+
+
+@pytest.mark.slow
+def test_dripped_headers_are_cut_off(guarded_server):
+    """A few connections that send their request headers one byte at a time are closed by the server once the
+    header timeout (2 s here) has passed; the server answers the next request."""
+    port, _ = guarded_server
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(4)]
+    request = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Slow: ".encode()
+    closed: set[int] = set()
+    deadline = time.monotonic() + 30
+    for i in range(len(request) + 200):
+        if len(closed) == len(socks) or time.monotonic() > deadline:
+            break
+        for k, s in enumerate(socks):
+            if k in closed:
+                continue
+            try:
+                s.sendall(request[i : i + 1] or b"x")
+                s.settimeout(0.05)
+                if s.recv(1024) == b"":
+                    closed.add(k)
+            except TimeoutError:
+                pass
+            except OSError:  # reset by the server
+                closed.add(k)
+        time.sleep(0.25)
+    for s in socks:
+        s.close()
+    assert len(closed) == len(socks), f"{len(socks) - len(closed)} dripping connections were still open after 30 s"
+    assert _get(f"http://127.0.0.1:{port}/", timeout=60)[0] in (200, 503)  # answered: a page or the cap page
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ from gsoc_helpers.quantization import evaluate as ev
 from gsoc_helpers.quantization import tool
 from gsoc_helpers.quantization.tool import QuantizeOptions, quantize_model
 from gsoc_helpers.quantization.user_model import Preprocessing
+from gsoc_helpers.safety import mark_output
 
 from conftest import write_image_folder
 
@@ -446,6 +447,13 @@ def test_existing_output_kept_on_error_and_refused_without_overwrite(work, tmp_p
     def fail(*a, **k):
         raise ValueError("nncf failed")
 
+    assert_refused(  # not an earlier quantize output: never replaced
+        ["quantize", onnx, "--calibration", "noise", "--out", str(out), "--overwrite", *FAST_CLI],
+        capsys,
+        "not an earlier `gsoc-helpers quantize` output",
+        [tmp_path],
+    )
+    mark_output(out, "quantize")  # as an earlier run left it
     monkeypatch.setattr(tool, "quantize", fail)  # an error after the temporary folder exists
     for argv in (["--out", str(out), "--overwrite"], ["--out", str(tmp_path / "new")]):
         assert_refused(

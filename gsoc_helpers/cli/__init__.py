@@ -30,8 +30,8 @@ COMMAND_MODULES: tuple[str, ...] = (
 _RESUME = "rerun the same command to resume"
 ON_INTERRUPT: dict[str, str] = {
     "quantize": "nothing was written to --out (its temporary folder was removed)",
-    "train-teacher": "checkpoints already saved in --out-dir are kept (rerun with --resume to continue)",
-    "distill": "checkpoints already saved in --out-dir are kept (rerun with --resume to continue)",
+    "train-teacher": "checkpoints already saved in --out are kept (rerun with --resume to continue)",
+    "distill": "checkpoints already saved in --out are kept (rerun with --resume to continue)",
     "sample": f"finished shards are kept ({_RESUME})",
     "import-fakecifar10": f"finished shards are kept ({_RESUME})",
     "quantize-study": f"finished cells are kept ({_RESUME})",

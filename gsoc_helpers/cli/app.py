@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--idle-minutes",
         type=positive_float,
         default=IDLE_MINUTES,
-        help=f"stop a kernel no page is connected to after this long idle (default {IDLE_MINUTES:g})",
+        help=f"stop a kernel after this long without messages, even with its page still open (a silent page "
+        f"holds no session for longer; default {IDLE_MINUTES:g})",
     )
     p.set_defaults(func=_app)

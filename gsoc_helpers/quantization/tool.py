@@ -18,7 +18,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..safety import clean_stale_temporaries, refuse_overlap, refuse_replacing_cwd
+from ..safety import (
+    clean_stale_temporaries,
+    holds_only_mark,
+    mark_output,
+    output_lock,
+    refuse_foreign,
+    refuse_overlap,
+    refuse_replacing_cwd,
+)
 from . import evaluate as ev
 from .ptq import NNCF_DEFAULTS, PTQConfig, quantize, quantize_with_accuracy_control, save_ir
 from .report import environment, write_report
@@ -34,6 +42,7 @@ from .user_images import (
 from .user_model import Preprocessing, UserModel, load_user_model
 
 FP32_FILE, INT8_FILE = "model_fp32.xml", "model_int8.xml"
+COMMAND = "quantize"  # the command named in the output folder's mark
 
 
 @dataclass
@@ -50,16 +59,22 @@ def _check_out(out: Path, overwrite: bool, inputs: list[tuple[str, str | os.Path
     if not out.name:
         raise ValueError(f"output folder {str(out)!r} is the file system root; choose a folder below it")
     refuse_overlap(out, inputs)
-    if out.is_dir() and any(out.iterdir()):
+    _check_replaceable(out, overwrite)
+
+
+def _check_replaceable(out: Path, overwrite: bool) -> None:
+    """A non-empty ``out`` only with ``overwrite``, and only an earlier `quantize` output (its mark)."""
+    if not holds_only_mark(out):
         if not overwrite:
             raise ValueError(f"output folder {str(out)!r} is not empty; choose another or pass --overwrite")
+        refuse_foreign(out, COMMAND)
         refuse_replacing_cwd(out)
 
 
 def _publish(tmp: Path, out: Path) -> None:
     """Move the finished ``tmp`` folder to ``out`` (replacing an old ``out``; an empty one, maybe the current
     folder, is filled and kept)."""
-    if out.is_dir() and not any(out.iterdir()):
+    if holds_only_mark(out) and out.is_dir():
         for item in sorted(tmp.iterdir(), key=lambda p: p.name.startswith("report")):  # reports last
             os.replace(item, out / item.name)
         tmp.rmdir()
@@ -184,7 +199,7 @@ def quantize_model(
                 f"{um.num_classes} classes"
             )
     with tqdm(total=5, desc="calibration images", disable=not progress) as bar:
-        return _run(um, held, str(calibration), out, opts, cfg, bar, t0)
+        return _run(um, held, str(calibration), out, opts, cfg, bar, t0, overwrite)
 
 
 def _run(
@@ -196,12 +211,31 @@ def _run(
     cfg: PTQConfig,
     bar,
     t0: float,
+    overwrite: bool,
 ) -> QuantizeResult:
     size = um.preprocessing.image_size
     cal = calibration_images(calibration, opts.calibration_size, opts.seed, size, um.torch_model, opts.source_options)
     warn_if_degenerate(cal.images, cal.description)
     with torch.no_grad():
         cal_x = um.preprocessing(cal.images)
+    with output_lock(out, COMMAND):  # one writer: a second run into ``out`` is refused, not interleaved
+        _check_replaceable(out, overwrite)  # again, under the lock: another run may have finished meanwhile
+        return _write(um, held, calibration, cal, cal_x, out, opts, cfg, bar, t0)
+
+
+def _write(
+    um: UserModel,
+    held: ImageSet | None,
+    calibration: str,
+    cal: ImageSet,
+    cal_x: torch.Tensor,
+    out: Path,
+    opts: QuantizeOptions,
+    cfg: PTQConfig,
+    bar,
+    t0: float,
+) -> QuantizeResult:
+    size = um.preprocessing.image_size
     tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -266,6 +300,7 @@ def _run(
             "environment": environment(),
             "wall_seconds": time.perf_counter() - t0,
         }
+        mark_output(tmp, COMMAND)
         write_report(report, tmp)
         _publish(tmp, out)
         bar.update(1)

@@ -33,8 +33,9 @@ from .augment import diff_augment
 from .configs import DistillConfig  # noqa: F401  (re-exported)
 from .ema import EMA
 from .loop import CHECKPOINT, METRICS, SAMPLES, RunFiles, TimeBudget, load_trainer_state, trainer_state
-from .run_folder import RunMode, prepare_run_folder
+from .run_folder import RunMode, check_run_folder, run_folder
 
+COMMAND = "distill"  # the command named in the run folder's mark
 # What a distillation run writes into its folder (deleted by overwrite), and the settings a resumed run may change.
 RUN_FILES = (CHECKPOINT, METRICS, SAMPLES, "student_ema.safetensors")
 MAY_CHANGE_ON_RESUME = (
@@ -247,15 +248,19 @@ class DistillTrainer:
         ``resume`` continues the checkpoint in ``out_dir`` (refusing changed settings); with neither ``resume`` nor
         ``overwrite`` a non-empty ``out_dir`` is refused; ``overwrite`` deletes the earlier run's files first.
         """
-        cfg = self.cfg
-        mode: RunMode = "overwrite" if overwrite else "resume" if resume else "new"
-        real = None if cfg.real_source in SOURCES else cfg.real_source
-        prepare_run_folder(
+        mode = _mode(resume, overwrite)
+        with run_folder(
             self.out,
             mode if self.rank == 0 or mode != "overwrite" else "resume",
             RUN_FILES,
-            inputs=[("synthetic dataset", cfg.synthetic_root), ("real image folder", real)],
-        )
+            COMMAND,
+            inputs=_inputs(self.cfg),
+            lock=self.rank == 0,
+        ):
+            return self._train(mode)
+
+    def _train(self, mode: RunMode) -> dict:
+        cfg = self.cfg
         if mode == "resume":
             self.load_checkpoint()
         self.files.trim_log(self.step)  # a restart before the first checkpoint must not log its steps twice
@@ -306,6 +311,16 @@ class DistillTrainer:
         return {"step": self.step, "stopped": stopped, "images_per_s": ips}
 
 
+def _mode(resume: bool, overwrite: bool) -> RunMode:
+    return "overwrite" if overwrite else "resume" if resume else "new"
+
+
+def _inputs(cfg: DistillConfig) -> list[tuple[str, str | None]]:
+    """The run's input paths, which its folder must stay apart from."""
+    real = None if cfg.real_source in SOURCES else cfg.real_source
+    return [("synthetic dataset", cfg.synthetic_root), ("real image folder", real)]
+
+
 def run_distill(
     cfg: DistillConfig, resume: bool = True, real: ImageDataset | None = None, overwrite: bool = False
 ) -> dict:
@@ -316,6 +331,7 @@ def run_distill(
         dist.init_process_group(backend)
         own_group = True
     try:
+        check_run_folder(cfg.out_dir, _mode(resume, overwrite), COMMAND, _inputs(cfg))  # before data is loaded
         result = DistillTrainer(cfg, real=real).train(resume=resume, overwrite=overwrite)
     finally:
         if own_group:

@@ -28,7 +28,7 @@ from .augment import diff_augment
 from .configs import GANTrainConfig  # noqa: F401  (re-exported)
 from .ema import EMA
 from .loop import CHECKPOINT, METRICS, SAMPLES, RunFiles, TimeBudget, load_trainer_state, trainer_state
-from .run_folder import prepare_run_folder
+from .run_folder import run_folder
 
 RUN_FILES = (CHECKPOINT, METRICS, SAMPLES, "generator_ema.safetensors")
 MAY_CHANGE_ON_RESUME = (
@@ -179,12 +179,17 @@ def run_training(cfg: GANTrainConfig, resume: bool = False, progress: bool = Tru
     (delete the earlier run's files first)."""
     cfg.validate()
     data = None if cfg.data_source in SOURCES else cfg.data_source
-    prepare_run_folder(
+    with run_folder(
         cfg.out_dir,
         "overwrite" if overwrite else "resume" if resume else "new",
         RUN_FILES,
+        "train-teacher",
         inputs=[("data source folder", data)],
-    )
+    ):
+        return _train(cfg, resume, progress)
+
+
+def _train(cfg: GANTrainConfig, resume: bool, progress: bool) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     trainer = GANTrainer(cfg)
