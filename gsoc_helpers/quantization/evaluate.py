@@ -29,6 +29,35 @@ def logits(ov_model_or_compiled, images: torch.Tensor, batch_size: int = 250, th
     )
 
 
+def check_outputs(z: np.ndarray, model: str, precision: str) -> None:
+    """ValueError (one line naming ``model``) when its ``precision`` ("FP32"/"INT8") outputs float [N,C] hold NaN or
+    inf, or (FP32) are the same row for every image; UserWarning when the FP32 rows look like probabilities (each in
+    [0,1], summing to 1): agreement and KL assume logits."""
+    bad = ~np.isfinite(z).all(1)
+    if bad.any():
+        raise ValueError(
+            f"model {model!r} gives non-finite (NaN or inf) {precision} outputs for {int(bad.sum())} of {len(z)} "
+            "held-out images; agreement and KL would mean nothing: check the model (and its weights)"
+        )
+    if precision != "FP32" or len(z) < 2:
+        return
+    spread = float(np.abs(z - z[:1]).max())
+    if spread <= 1e-6 * max(1.0, float(np.abs(z).max())):
+        raise ValueError(
+            f"model {model!r} gives the same FP32 outputs for every one of {len(z)} held-out images; "
+            "it cannot be measured (an untrained or broken model?)"
+        )
+    if z.min() >= 0 and z.max() <= 1 and np.allclose(z.sum(1), 1.0, atol=1e-3):
+        import warnings
+
+        warnings.warn(
+            f"the outputs of model {model!r} look like probabilities (each row sums to 1); agreement and KL "
+            "assume logits: export the model without its final softmax",
+            UserWarning,
+            stacklevel=2,
+        )
+
+
 def _log_softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(1, keepdims=True)
     return z - np.log(np.exp(z).sum(1, keepdims=True))

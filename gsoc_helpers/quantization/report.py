@@ -140,9 +140,10 @@ def to_markdown(r: dict) -> str:
 
 
 def write_report(report: dict, folder: str | Path) -> tuple[Path, Path]:
-    """``report.json`` and ``report.md`` in ``folder``."""
+    """``report.json`` (strict JSON: a NaN or inf is a ValueError, nothing written) and ``report.md`` in ``folder``."""
     folder = Path(folder)
     js, md = folder / "report.json", folder / "report.md"
-    js.write_text(json.dumps(report, indent=2) + "\n")
+    text = json.dumps(report, indent=2, allow_nan=False) + "\n"
+    js.write_text(text)
     md.write_text(to_markdown(report))
     return js, md

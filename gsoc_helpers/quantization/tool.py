@@ -110,7 +110,9 @@ def _evaluate(fp32, int8, um: UserModel, held: ImageSet, threads: int | None) ->
     with torch.no_grad():
         x = um.preprocessing(held.images)
     l32 = ev.logits(ev.compile_model(fp32, threads, "f32"), x)
+    ev.check_outputs(l32, um.spec, "FP32")
     l8 = ev.logits(ev.compile_model(int8, threads, "f32"), x)
+    ev.check_outputs(l8, um.spec, "INT8")
     labels = held.labels
     res = ev.compare(l32, l8, labels.numpy() if labels is not None else np.full(len(x), -1))
     out: dict[str, Any] = {"agreement": res["agreement"], "kl": res["kl"], "images": len(x)}

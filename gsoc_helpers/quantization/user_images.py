@@ -125,16 +125,21 @@ def calibration_images(
     )
 
 
+DEGENERATE_TOLERANCE = 1 / 255  # mean absolute difference (images in [0,1]) below which two images count as one
+
+
 def warn_if_degenerate(images: torch.Tensor, description: str) -> None:
-    """UserWarning when the calibration images float32 [N,3,S,S] cannot give NNCF usable activation ranges: a single
-    image, all images identical, or every image one flat colour."""
+    """UserWarning when the calibration images float32 [N,3,S,S] in [0,1] cannot give NNCF usable activation ranges:
+    a single image, all images (nearly) identical, or every image (nearly) one flat colour. "Nearly": within
+    ``DEGENERATE_TOLERANCE`` (one 8-bit grey level) on average, so images that differ in a pixel or two count."""
     n = len(images)
     flat = images.reshape(n, -1)
+    tol = DEGENERATE_TOLERANCE
     if n == 1:
         problem = "only 1 image"
-    elif bool((flat == flat[:1]).all()):
-        problem = f"{n} identical images"
-    elif bool((images.flatten(2).amax(2) == images.flatten(2).amin(2)).all()):
+    elif bool(((flat - flat[:1]).abs().mean(1) < tol).all()):
+        problem = f"{n} identical images (to within one grey level on average)"
+    elif bool(((images.flatten(2) - images.flatten(2).mean(2, keepdim=True)).abs().mean(2) < tol).all()):
         problem = f"{n} images that are each one flat colour"
     else:
         return
