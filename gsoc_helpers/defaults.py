@@ -22,3 +22,5 @@ CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 CHENYAOFO_STD = (0.2023, 0.1994, 0.2010)
 IMAGE_SIZE = 32  # CIFAR-10 images are 32 x 32
 VALUE_RANGE = (0.0, 1.0)  # classifier inputs before normalisation
+TRUNCATION_PSI_RANGE = (0.0, 2.0)  # StyleGAN truncation psi accepted by sampling (1.0: none)
+MAX_SEED = 2**32 - 1  # seeds are non-negative integers numpy's and torch's generators both take

@@ -50,24 +50,30 @@ def list_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
     return sorted(p for p in Path(folder).glob("[0-9][0-9]_*.ipynb"))
 
 
-def parameter_names(folder: Path = NOTEBOOK_DIR) -> set[str]:
-    """Names assigned in the ``parameters`` cells of the numbered notebooks."""
+def parameter_defaults(folder: Path = NOTEBOOK_DIR) -> dict[str, object]:
+    """Name -> default value (a Python literal; None when it is not one) of every assignment in the ``parameters``
+    cells of the numbered notebooks."""
     import ast
 
     import nbformat
 
-    names: set[str] = set()
+    defaults: dict[str, object] = {}
     for path in list_notebooks(folder):
         for cell in nbformat.read(str(path), as_version=4).cells:
             if "parameters" in cell.get("metadata", {}).get("tags", []):
-                names |= {
-                    t.id
-                    for node in ast.parse(cell.source).body
-                    if isinstance(node, ast.Assign)
-                    for t in node.targets
-                    if isinstance(t, ast.Name)
-                }
-    return names
+                for node in ast.parse(cell.source).body:
+                    if isinstance(node, ast.Assign):
+                        try:
+                            value = ast.literal_eval(node.value)
+                        except ValueError:
+                            value = None
+                        defaults.update({t.id: value for t in node.targets if isinstance(t, ast.Name)})
+    return defaults
+
+
+def parameter_names(folder: Path = NOTEBOOK_DIR) -> set[str]:
+    """Names assigned in the ``parameters`` cells of the numbered notebooks."""
+    return set(parameter_defaults(folder))
 
 
 def has_outputs(path: Path) -> bool:

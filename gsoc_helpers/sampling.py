@@ -29,6 +29,7 @@ from torch import nn
 
 from .data.dataset import CIFAR10_CLASSES
 from .data.synthetic import SyntheticDatasetWriter, latents_for_range
+from .defaults import TRUNCATION_PSI_RANGE
 from .fileio import sha256_file
 from .images import BACKENDS, MAX_IMAGES, MAX_PER_CLASS, make_grid, resolve_classes
 from .models.loading import openvino_generator
@@ -251,8 +252,9 @@ def generate_grid(
             f"too many images: {per_class} x {len(idx)} classes; at most {MAX_PER_CLASS} per class "
             f"and {MAX_IMAGES} in all"
         )
-    if not 0.0 <= float(truncation_psi) <= 2.0:
-        raise ValueError(f"truncation psi must be within [0, 2], got {truncation_psi}")
+    lo, hi = TRUNCATION_PSI_RANGE
+    if not lo <= float(truncation_psi) <= hi:
+        raise ValueError(f"truncation psi must be within [{lo:g}, {hi:g}], got {truncation_psi}")
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
     model = check_generator(load_generator(model, cache=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -135,3 +136,29 @@ def test_quantize_help_and_readme_say_a_factory_runs_code(capsys):
     assert "IMPORTS AND RUNS package.module" in text and "sys.path" in text
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert "**imports and runs** `package.module`" in readme and "`sys.path`" in readme
+
+
+@pytest.mark.parametrize(
+    "name, value, fragment",
+    [
+        ("SEED", "abc", "must be an integer"),
+        ("SEED", "-1", "a seed is within"),
+        ("SEED", "1e23", "must be an integer"),
+        ("SEED", "1.5", "must be an integer"),
+        ("TRUNCATION_PSI", "-7", "truncation psi is within"),
+        ("TRUNCATION_PSI", "abc", "must be a number"),
+        ("DEVICE", "toaster", "unknown device"),
+    ],
+)
+def test_demo_checks_each_parameter_before_any_notebook_starts(name, value, fragment, tmp_path, capsys):
+    assert_refused(["demo", "-p", name, value, "--out", str(tmp_path / "d")], capsys, fragment, [tmp_path])
+
+
+def test_interrupt_messages_name_flags_the_command_has(capsys):
+    from gsoc_helpers.cli import ON_INTERRUPT, build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for command, text in ON_INTERRUPT.items():
+        flags = set(commands[command]._option_string_actions)
+        for flag in re.findall(r"--[a-z][a-z-]*", text):
+            assert flag in flags and flag != "--out-dir", (command, text)  # not the old spelling, hidden from --help

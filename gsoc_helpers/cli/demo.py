@@ -6,7 +6,39 @@ import argparse
 import math
 from pathlib import Path
 
-from .args import add_out, typed_value
+from .args import add_out, device, typed_value
+
+
+def check_parameter(name: str, text: str, value: object, default: object) -> None:
+    """ValueError (one line) unless ``value`` (``text`` as papermill reads it) suits the notebook parameter
+    ``name`` whose default is ``default``: the same kind as the default (an int where it is an int; a number
+    where it is a float), finite, and for SEED / TRUNCATION_PSI / DEVICE within their range or vocabulary."""
+    import argparse
+
+    from ..defaults import MAX_SEED, TRUNCATION_PSI_RANGE
+
+    where = f"-p {name} {text}"
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where}: must be a finite number")
+    if isinstance(default, bool) or default is None:
+        return
+    if isinstance(default, int) and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"{where}: must be an integer (default {default!r})")
+    if isinstance(default, float) and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ValueError(f"{where}: must be a number (default {default!r})")
+    if isinstance(default, str) and not isinstance(value, str):
+        raise ValueError(f"{where}: must be text (default {default!r})")
+    if name == "SEED" and not 0 <= int(value) <= MAX_SEED:  # type: ignore[call-overload]
+        raise ValueError(f"{where}: a seed is within 0..{MAX_SEED}")
+    if name == "TRUNCATION_PSI" and not TRUNCATION_PSI_RANGE[0] <= float(value) <= TRUNCATION_PSI_RANGE[1]:  # type: ignore[arg-type]
+        raise ValueError(
+            f"{where}: truncation psi is within [{TRUNCATION_PSI_RANGE[0]:g}, {TRUNCATION_PSI_RANGE[1]:g}]"
+        )
+    if name == "DEVICE":
+        try:
+            device(str(value))
+        except argparse.ArgumentTypeError as err:
+            raise ValueError(f"{where}: {err}") from None
 
 
 def demo_parameters(profile: str | None, scale: str | None, pairs: list[list[str]], notebook_dir=None) -> dict:
@@ -16,12 +48,13 @@ def demo_parameters(profile: str | None, scale: str | None, pairs: list[list[str
     of :mod:`gsoc_helpers.profiles` (``quant_models``, ``fid_n``, ...; gathered into ``SIZES``).  Every value is
     checked here, so a bad one fails before any notebook starts (ValueError naming it)."""
     from ..config import get_profile
-    from ..notebooks import NOTEBOOK_DIR, parameter_names
+    from ..notebooks import NOTEBOOK_DIR, parameter_defaults
     from ..profiles import OVERRIDABLE, get_scale, parse_override, run_sizes
 
     profile = get_profile(profile)
     params: dict = {"PROFILE": profile, "SCALE": get_scale(scale, profile), "SIZES": {}}
-    names = parameter_names(notebook_dir or NOTEBOOK_DIR) - {"PROFILE", "SCALE", "SIZES"}
+    defaults = parameter_defaults(notebook_dir or NOTEBOOK_DIR)
+    names = set(defaults) - {"PROFILE", "SCALE", "SIZES"}
     for name, value in pairs:
         if name in OVERRIDABLE or name.lower() in OVERRIDABLE:
             key = name.lower()
@@ -29,8 +62,7 @@ def demo_parameters(profile: str | None, scale: str | None, pairs: list[list[str
             params["SIZES"][key] = value
         elif name in names:
             params[name] = typed_value(value)
-            if isinstance(params[name], float) and not math.isfinite(params[name]):
-                raise ValueError(f"-p {name} {value}: must be a finite number")
+            check_parameter(name, value, params[name], defaults[name])
         else:
             raise ValueError(
                 f"unknown parameter {name!r} for -p; expected a notebook parameter "
