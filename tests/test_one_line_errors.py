@@ -14,6 +14,7 @@ from PIL import Image
 
 from gsoc_helpers.quantization.user_model import first_line
 
+from conftest import write_image_folder, write_tiny_synthetic
 from official_fixtures import FAKECIFAR10_Z_DIM as Z_DIM
 from official_fixtures import write_fakecifar10
 
@@ -162,3 +163,35 @@ def test_interrupt_messages_name_flags_the_command_has(capsys):
         flags = set(commands[command]._option_string_actions)
         for flag in re.findall(r"--[a-z][a-z-]*", text):
             assert flag in flags and flag != "--out-dir", (command, text)  # not the old spelling, hidden from --help
+
+
+def test_empty_noise_file_and_duplicate_class_folders_are_one_line(tmp_path, capsys):
+    write_fakecifar10(tmp_path / "fc", per_class=(1,) * 10)
+    (tmp_path / "fc" / "class_1" / "noise_0.pt").write_bytes(b"")  # a 0-byte file: torch raises a bare EOFError
+    argv = ["import-fakecifar10", str(tmp_path / "fc"), "--out", str(tmp_path / "o")]
+    assert_refused(argv, capsys, "the file is empty", [tmp_path / "fc"], progress=True)
+    write_fakecifar10(tmp_path / "fc2", per_class=(1,) * 10)
+    shutil.copytree(tmp_path / "fc2" / "class_1", tmp_path / "fc2" / "class_01")  # one class, two folders
+    argv = ["import-fakecifar10", str(tmp_path / "fc2"), "--out", str(tmp_path / "p")]
+    assert_refused(argv, capsys, "holds both class_01 and class_1", [tmp_path])
+
+
+BAD_MANIFESTS = {  # name: (change to manifest.json, fragment)
+    "shard_size 0": (lambda m: {**m, "shard_size": 0}, "shard_size must be a whole number >= 1"),
+    "a JSON list": (lambda m: [m], "holds a JSON list"),
+    "class_names not a list": (lambda m: {**m, "class_names": 7}, "class_names must be a list of 10"),
+    "absurd total": (lambda m: {**m, "total": 10**8}, "total 100000000 must be num_classes x per_class"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_MANIFESTS))
+def test_bad_synthetic_manifest_is_one_line(case, tmp_path, capsys):
+    import json
+
+    syn = write_tiny_synthetic(tmp_path / "syn")
+    change, fragment = BAD_MANIFESTS[case]
+    path = syn / "manifest.json"
+    path.write_text(json.dumps(change(json.loads(path.read_text()))))
+    write_image_folder(tmp_path / "real", per_class=1)
+    argv = ["distill", str(syn), "--out", str(tmp_path / "run"), "--device", "cpu", "--real-source"]
+    assert_refused([*argv, str(tmp_path / "real"), "--no-progress"], capsys, fragment, [tmp_path / "syn"])

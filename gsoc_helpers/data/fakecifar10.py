@@ -48,7 +48,15 @@ def scan(src: str | os.PathLike) -> dict[int, list[int]]:
     root = Path(src)
     if not root.is_dir():
         raise FileNotFoundError(f"FakeCIFAR10 folder {str(root)!r} does not exist")
-    classes = {int(m.group(1)): d for d in root.iterdir() if d.is_dir() and (m := _CLASS_RE.match(d.name))}
+    classes: dict[int, Path] = {}
+    for d in sorted(root.iterdir()):
+        if d.is_dir() and (m := _CLASS_RE.match(d.name)):
+            other = classes.setdefault(int(m.group(1)), d)
+            if other != d:  # class_01 beside class_1: one class, two folders
+                raise DataError(
+                    f"{str(root)!r} holds both {other.name} and {d.name}, the same class {int(m.group(1))}; "
+                    "remove or rename one"
+                )
     if not classes:
         raise DataError(f"{str(root)!r} has no class_<k> folders: not a FakeCIFAR10 layout")
     if sorted(classes) != list(range(len(classes))):
@@ -85,8 +93,11 @@ def load_latent(path: Path) -> np.ndarray:
         with warnings.catch_warnings():  # torch's note on validating sparse tensors: refused below anyway
             warnings.simplefilter("ignore", UserWarning)
             z = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as err:
-        raise DataError(f"{str(path)!r} is not a weights-only torch tensor file: {str(err).splitlines()[0]}") from None
+    except Exception as err:  # an empty file raises EOFError with no text
+        why = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        if path.stat().st_size == 0:
+            why = "the file is empty"
+        raise DataError(f"{str(path)!r} is not a weights-only torch tensor file: {why}") from None
     if not isinstance(z, torch.Tensor) or z.dim() not in (1, 2) or (z.dim() == 2 and z.shape[0] != 1):
         raise DataError(
             f"{str(path)!r} must hold one latent row [z_dim], got "

@@ -252,9 +252,31 @@ def read_manifest(root: str | os.PathLike) -> dict:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise DataError(f"{str(path)!r} is not valid JSON: {err}") from None
+    if not isinstance(manifest, dict):
+        raise DataError(f"{str(path)!r} holds a JSON {type(manifest).__name__}, expected an object")
     if manifest.get("format") != FORMAT:
         raise DataError(f"{str(path)!r}: format {manifest.get('format')!r}, expected {FORMAT!r}")
+    _check_counts(manifest, path)
     return manifest
+
+
+MAX_TOTAL = 10_000_000  # images in one synthetic dataset (CIFAR-10's size x 166; the 2022 project used 50,000)
+
+
+def _check_counts(m: dict, path: Path) -> None:
+    """DataError (one line) unless the manifest's counts are whole numbers >= 1 that agree with each other."""
+    for key in ("num_classes", "per_class", "z_dim", "image_size", "shard_size", "total"):
+        value = m.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise DataError(f"{str(path)!r}: {key} must be a whole number >= 1, got {value!r}")
+    if m["total"] != m["num_classes"] * m["per_class"] or m["total"] > MAX_TOTAL:
+        raise DataError(
+            f"{str(path)!r}: total {m['total']} must be num_classes x per_class "
+            f"({m['num_classes']} x {m['per_class']}) and at most {MAX_TOTAL:,}"
+        )
+    names = m.get("class_names")
+    if not isinstance(names, list) or len(names) != m["num_classes"] or not all(isinstance(n, str) for n in names):
+        raise DataError(f"{str(path)!r}: class_names must be a list of {m['num_classes']} names, got {names!r}"[:300])
 
 
 try:  # torch is a dependency, but keep the format readable without it
