@@ -51,10 +51,10 @@ def scan(src: str | os.PathLike) -> dict[int, list[int]]:
     classes: dict[int, Path] = {}
     for d in sorted(root.iterdir()):
         if d.is_dir() and (m := _CLASS_RE.match(d.name)):
-            other = classes.setdefault(int(m.group(1)), d)
-            if other != d:  # class_01 beside class_1: one class, two folders
+            kept = classes.setdefault(int(m.group(1)), d)
+            if kept != d:  # class_01 beside class_1: one class, two folders
                 raise DataError(
-                    f"{str(root)!r} holds both {other.name} and {d.name}, the same class {int(m.group(1))}; "
+                    f"{str(root)!r} holds both {kept.name} and {d.name}, the same class {int(m.group(1))}; "
                     "remove or rename one"
                 )
     if not classes:
