@@ -11,18 +11,23 @@ mirror serves in place of the official one (tests serving fixtures); without it 
 
 A file the user names by URL (``mirrored=False``) is cached under ``url-<sha256 of the URL>/`` so that it never
 shares an entry with an official file of the same name.  A file without any checksum is recorded only after it is
-complete and parses (:data:`VALIDATORS`, by file suffix: a ``.pkl`` must read as a StyleGAN2-ADA pickle with the
-project's safe loader).  Downloads stop with one line after :data:`TIMEOUT_S` of silence (connect or read) or when
-fewer than :data:`MIN_RATE` bytes/s arrive over :data:`RATE_WINDOW_S`.
+complete and parses (:data:`VALIDATORS`, by what the caller asked for, :attr:`OfficialFile.kind`, else by file
+suffix: a StyleGAN2-ADA pickle must read with the project's safe loader, whatever its URL ends in).  Downloads stop
+with one line after :data:`TIMEOUT_S` of silence (connect or read), when the answer's headers take longer than
+:data:`HEADER_TIMEOUT_S` in all (a server dripping them), or when fewer than :data:`MIN_RATE` bytes/s arrive over
+:data:`RATE_WINDOW_S`; a full disk says so, naming the path.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.client
 import json
 import os
+import socket
 import tarfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -37,6 +42,7 @@ from .progress import progress as tqdm  # tqdm's API; one final line in notebook
 MIRROR_ENV = "GSOC_DOWNLOAD_MIRROR"
 CHECKSUMS_ENV = "GSOC_DOWNLOAD_CHECKSUMS"
 TIMEOUT_S = 30.0  # connect, and longest silence while reading
+HEADER_TIMEOUT_S = 60.0  # the whole answer head (status line and headers), however it trickles in
 MIN_RATE = 1024  # bytes/s ...
 RATE_WINDOW_S = 60.0  # ... averaged over this many seconds (a slower download stops with one line)
 CHUNK = 1 << 16  # read granularity (the progress bar moves by bytes)
@@ -64,8 +70,8 @@ def download_url(
     tmp = temp_path(dest)
     h, md5 = hashlib.sha256(), hashlib.md5()
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp, open(tmp, "wb") as out:  # noqa: S310
-            total = int(resp.headers.get("Content-Length") or 0) or None
+        with _open_within(url) as resp, open(tmp, "wb") as out:
+            total = _content_length(resp, url)
             with tqdm(
                 total=total,
                 unit="B",
@@ -94,8 +100,66 @@ def download_url(
         return digest
     except http.client.HTTPException as err:  # IncompleteRead, BadStatusLine, LineTooLong, ... are not OSError
         raise OSError(f"malformed HTTP answer from {url} ({type(err).__name__}: {_first_line(err)[:120]})") from None
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise OSError(f"disk full while saving {url} to {str(tmp)!r}; free space there and try again") from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _content_length(resp, url: str) -> int | None:
+    """The answer's Content-Length in bytes (None: not given); OSError for one that is not a byte count."""
+    text = resp.headers.get("Content-Length")
+    if text is None or not text.strip():
+        return None
+    if not text.strip().isdigit():
+        raise OSError(f"malformed HTTP answer from {url} (Content-Length {text[:40]!r} is not a number of bytes)")
+    return int(text) or None
+
+
+def _open_within(url: str):
+    """``urlopen(url)`` whose answer head must arrive within :data:`HEADER_TIMEOUT_S` in all (the socket timeout,
+    :data:`TIMEOUT_S`, bounds only each silence): past it the connection is shut and OSError says so."""
+    socks: list[socket.socket] = []
+
+    def watched(base: type[http.client.HTTPConnection]) -> type[http.client.HTTPConnection]:
+        class Watched(base):  # type: ignore[valid-type, misc]
+            def connect(self) -> None:
+                super().connect()
+                socks.append(self.sock)
+
+        return Watched
+
+    class HTTP(urllib.request.HTTPHandler):
+        def http_open(self, req):
+            return self.do_open(watched(http.client.HTTPConnection), req)
+
+    class HTTPS(urllib.request.HTTPSHandler):
+        def https_open(self, req):
+            return self.do_open(watched(http.client.HTTPSConnection), req, context=self._context)
+
+    fired = threading.Event()
+
+    def cut() -> None:
+        fired.set()
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    timer = threading.Timer(HEADER_TIMEOUT_S, cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        return urllib.request.build_opener(HTTP, HTTPS).open(url, timeout=TIMEOUT_S)
+    except (OSError, http.client.HTTPException):
+        if fired.is_set():
+            raise OSError(f"{url} did not send its answer's headers within {HEADER_TIMEOUT_S:g} s") from None
+        raise
+    finally:
+        timer.cancel()
 
 
 def _first_line(err: BaseException) -> str:
@@ -143,6 +207,7 @@ class OfficialFile:
     md5: str | None = None  # published md5 (CIFAR-10 tarball)
     mirrored: bool = True  # False for a URL the user gave: fetched from there, never from the mirror
     file_name: str | None = None  # cache file name when the URL's last part is not one
+    kind: str | None = None  # what the caller asked for (a VALIDATORS key); None: judged by the file name's suffix
 
     def cache_path(self, cache_dir: Path) -> Path:
         """``<cache>/<subdir>/<name>``; a user's URL: ``<cache>/<subdir>/url-<sha256(url)[:16]>/<name>``."""
@@ -229,7 +294,7 @@ def fetch_official(
     recorded = fields[0] if fields else None
     override = _override_sha256(f.name)
     unchecked = override is None and f.sha256_prefix is None and f.md5 is None
-    validate = validator_for(f.name) if unchecked else None
+    validate = validator_for(f.name, f.kind) if unchecked else None
     if dest.is_file():
         try:
             digest = _verify(dest, f, recorded)
@@ -295,20 +360,29 @@ def _check_tarball(path: Path) -> None:
         raise ValueError(f"not a complete tar archive ({_first_line(err)})") from None
 
 
-# How a file without any checksum is checked before its sha256 is recorded, by file-name suffix.
+# How a file without any checksum is checked before its sha256 is recorded, by what it should be ...
 VALIDATORS: dict[str, Callable[[Path], None]] = {
-    ".pkl": _check_stylegan2_pickle,
-    ".pt": _check_torch_file,
-    ".pth": _check_torch_file,
-    ".th": _check_torch_file,
-    ".tar.gz": _check_tarball,
-    ".tgz": _check_tarball,
+    "stylegan2-pickle": _check_stylegan2_pickle,
+    "torch": _check_torch_file,
+    "tarball": _check_tarball,
+}
+# ... which, when the caller did not say, the file name's suffix tells.
+SUFFIX_KINDS = {
+    ".pkl": "stylegan2-pickle",
+    ".pt": "torch",
+    ".pth": "torch",
+    ".th": "torch",
+    ".tar.gz": "tarball",
+    ".tgz": "tarball",
 }
 
 
-def validator_for(name: str) -> Callable[[Path], None] | None:
-    """The check for a downloaded file called ``name`` (None: no parser known for it)."""
-    return next((fn for suffix, fn in VALIDATORS.items() if name.lower().endswith(suffix)), None)
+def validator_for(name: str, kind: str | None = None) -> Callable[[Path], None] | None:
+    """The check for a downloaded file that should be ``kind`` (a :data:`VALIDATORS` key), else judged by its
+    name's suffix (None: no parser known for it)."""
+    if kind is not None:
+        return VALIDATORS[kind]
+    return next((VALIDATORS[k] for suffix, k in SUFFIX_KINDS.items() if name.lower().endswith(suffix)), None)
 
 
 def _hint(f: OfficialFile) -> str:

@@ -181,7 +181,8 @@ def test_truncated_file_recorded_by_an_older_version_is_fetched_again(isolated, 
     (isolated / "srv").mkdir()
     (isolated / "srv" / "cifar10.pkl").write_bytes(snapshot)
     parsed = []
-    monkeypatch.setitem(dl.VALIDATORS, ".pkl", lambda p, check=dl.VALIDATORS[".pkl"]: (parsed.append(p), check(p)))
+    check = dl.VALIDATORS["stylegan2-pickle"]
+    monkeypatch.setitem(dl.VALIDATORS, "stylegan2-pickle", lambda p: (parsed.append(p), check(p)))
     with loopback_mirror(isolated / "srv") as (base, requested):
         monkeypatch.setenv(dl.MIRROR_ENV, base)
         path = dl.fetch_official(dl.NVIDIA_CIFAR10_PKL, progress=False)
@@ -194,3 +195,60 @@ def test_truncated_file_recorded_by_an_older_version_is_fetched_again(isolated, 
         n = len(parsed)
         assert dl.fetch_official(dl.NVIDIA_CIFAR10_PKL, progress=False) == path and len(parsed) == n  # not again
         assert requested == ["/cifar10.pkl"]
+
+
+def test_user_url_without_pkl_suffix_is_parsed_before_it_is_recorded(isolated, snapshot):
+    from gsoc_helpers.models.stylegan2_ada.pickle_loader import download
+
+    served = {"body": snapshot[: len(snapshot) // 2]}
+
+    def close_early(sock):  # no Content-Length: the end of the body is the end of the connection
+        sock.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + served["body"])
+
+    with raw_server(close_early) as base:
+        url = f"{base}/get?id=7"  # the caller asked for a pickle; the URL does not say so
+        with pytest.raises(OSError, match="incomplete or damaged") as err:
+            download(url)
+        assert "\n" not in str(err.value)
+        assert _cache_files(isolated / "cache") == []  # nothing recorded, nothing kept
+        served["body"] = snapshot
+        path = download(url)
+    assert path.read_bytes() == snapshot and path.with_name(path.name + ".sha256").read_text().split()[2] == "parsed"
+
+
+def test_dripped_headers_and_bad_content_length_are_one_line(isolated, monkeypatch):
+    monkeypatch.setattr(dl, "HEADER_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(dl, "TIMEOUT_S", 3.0)  # each byte comes well within it: only the header deadline can stop
+
+    def drip_headers(sock):  # one header byte every 0.2 s; gives up by itself after 5 s (the handler's timeout)
+        for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 40:
+            sock.sendall(bytes([byte]))
+            time.sleep(0.2)
+
+    def bad_length(sock):
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\nConnection: close\r\n\r\nxx")
+
+    for respond, fragment in ((drip_headers, "did not send its answer's headers within 1 s"), (bad_length, "abc")):
+        with raw_server(respond) as base:
+            monkeypatch.setenv(dl.MIRROR_ENV, base)
+            t0 = time.monotonic()
+            with pytest.raises(FileNotFoundError) as err:
+                dl.fetch_official(dl.NVIDIA_CIFAR10_PKL, progress=False)
+            took = time.monotonic() - t0
+        msg = str(err.value)
+        assert "\n" not in msg and fragment in msg and "checksum" not in msg, msg
+        assert took < 4.5, took  # stopped by the client's deadline, not by the server giving up
+        assert _cache_files(isolated / "cache") == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_full_disk_says_so_with_the_path(tmp_path):
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "srv" / "x.bin").write_bytes(b"z" * 200_000)
+    dest = tmp_path / "dl" / "x.bin"
+    dest.parent.mkdir()
+    dl.temp_path(dest).symlink_to("/dev/full")  # the kernel answers every write there with ENOSPC
+    with loopback_mirror(tmp_path / "srv") as (base, _):
+        with pytest.raises(OSError, match="disk full") as err:
+            dl.download_url(f"{base}/x.bin", dest, progress=False)
+    assert str(dl.temp_path(dest)) in str(err.value) and not dest.exists()

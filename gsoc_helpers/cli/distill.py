@@ -34,7 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", default=None, help="JSON file of DistillConfig fields (flags override it)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue the run in --out (same settings)")
-    mode.add_argument("--overwrite", action="store_true", help="delete the earlier run in --out and start again")
+    mode.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete the earlier `distill` run in --out (its .gsoc-helpers.json mark) and start again; any other folder is refused",
+    )
     add_out(p, f"run folder (default {DistillConfig().out_dir})", dest="out_dir")
     for f in dataclasses.fields(DistillConfig):
         if f.name in ("synthetic_root", "loss_weights", "out_dir"):

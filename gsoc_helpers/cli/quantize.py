@@ -127,5 +127,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--speed-batches", type=positive_int, nargs="+", default=list(o.speed_batches))
     p.add_argument("--speed-seconds", type=positive_float, default=o.speed_seconds)
     p.add_argument("--threads", type=positive_int, default=o.threads)
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out when it holds an earlier `quantize` output (its .gsoc-helpers.json mark); any other folder is refused",
+    )
     p.set_defaults(func=_quantize)

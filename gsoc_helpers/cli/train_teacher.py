@@ -48,6 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-source", default=d.data_source, help="load_cifar10 source (jpeg = all 50k, JPEG q75)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue the run in --out (same settings)")
-    mode.add_argument("--overwrite", action="store_true", help="delete the earlier run in --out and start again")
+    mode.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete the earlier `train-teacher` run in --out (its .gsoc-helpers.json mark) and start again; any other folder is refused",
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_train)

@@ -285,6 +285,7 @@ def download(url: str, cache_dir: str | os.PathLike | None = None, expected_sha2
         sha256_prefix=expected_sha256,
         mirrored=False,
         file_name=Path(urllib.parse.urlparse(url).path).name or "network.pkl",
+        kind="stylegan2-pickle",  # parsed as one before it is recorded, whatever the URL ends in
     )
     try:
         return fetch_official(f, cache_dir=cache_dir)
