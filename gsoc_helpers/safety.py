@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .file_lock import try_exclusive_lock
-from .fileio import atomic_write_text
+from .fileio import atomic_write_text, is_temp_name
 
 STALE_KINDS = ("partial", "old")
 OUTPUT_MARK = ".gsoc-helpers.json"  # {"command": "quantize", ...} in every folder a command wrote
@@ -115,10 +115,15 @@ def output_owner(folder: str | os.PathLike) -> str | None:
     return command if isinstance(command, str) else None
 
 
+def is_mark_name(name: str) -> bool:
+    """True for the mark's name and the temporary names it is written under (another process may be writing it)."""
+    return name == OUTPUT_MARK or is_temp_name(name) and name.startswith(f".{OUTPUT_MARK}.")
+
+
 def holds_only_mark(folder: str | os.PathLike) -> bool:
     """True for a missing or empty folder, or one holding nothing but its mark."""
     folder = Path(folder)
-    return not folder.is_dir() or all(p.name == OUTPUT_MARK for p in folder.iterdir())
+    return not folder.is_dir() or all(is_mark_name(p.name) for p in folder.iterdir())
 
 
 def refuse_foreign(out: str | os.PathLike, command: str, flag: str = "--out") -> None:

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Literal
 import torch
 
 from ..fileio import atomic_write_text, is_temp_name
-from ..safety import OUTPUT_MARK, mark_output, output_lock, output_owner, refuse_foreign, refuse_overlap
+from ..safety import is_mark_name, mark_output, output_lock, output_owner, refuse_foreign, refuse_overlap
 
 RunMode = Literal["new", "resume", "overwrite"]
 MODES = ("new", "resume", "overwrite")
@@ -41,7 +41,7 @@ def run_folder(
     inputs = list(inputs)
     check_run_folder(out, mode, command, inputs)
     with output_lock(out, command, flag="run folder") if lock else contextlib.nullcontext():
-        yield prepare_run_folder(out, mode, own_files, command, inputs)
+        yield prepare_run_folder(out, mode, own_files, command, inputs, mark=lock)
 
 
 def check_run_folder(
@@ -58,7 +58,7 @@ def check_run_folder(
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"run folder {str(out)!r} is a file, expected a folder")
     refuse_overlap(out, inputs, flag="run folder")
-    present = sorted(p.name for p in out.iterdir() if p.name != OUTPUT_MARK) if out.is_dir() else []
+    present = sorted(p.name for p in out.iterdir() if not is_mark_name(p.name)) if out.is_dir() else []
     if present and mode == "new":
         shown = ", ".join(present[:4]) + (", ..." if len(present) > 4 else "")
         raise FileExistsError(
@@ -75,9 +75,10 @@ def prepare_run_folder(
     own_files: Iterable[str],
     command: str,
     inputs: Iterable[tuple[str, str | Path | None]] = (),
+    mark: bool = True,
 ) -> Path:
-    """:func:`check_run_folder`, then create ``out`` (``overwrite``: delete the run's ``own_files`` first) and mark
-    it as ``command``'s (a non-empty folder resumed without a mark stays unmarked: it may hold a user's files)."""
+    """:func:`check_run_folder`, then create ``out`` (``overwrite``: delete the run's ``own_files`` first) and
+    (``mark``) mark it as ``command``'s (a non-empty folder resumed without a mark stays unmarked: it may hold a user's files)."""
     check_run_folder(out, mode, command, inputs)
     out = Path(out)
     if mode == "overwrite":
@@ -90,7 +91,7 @@ def prepare_run_folder(
                 path.unlink()
     unmarked_resume = mode == "resume" and output_owner(out) is None and any(out.iterdir()) if out.is_dir() else False
     out.mkdir(parents=True, exist_ok=True)
-    if not unmarked_resume:  # an unmarked folder being resumed is marked only by a run that began in it
+    if mark and not unmarked_resume:  # an unmarked folder being resumed is marked only by a run that began in it
         mark_output(out, command)
     return out
 
