@@ -4,7 +4,7 @@
   (one line naming both), before anything is read or written.
 * :func:`clean_stale_temporaries` - hidden ``.NAME.partial-PID`` / ``.NAME.old-PID`` folders left beside an output by
   a process that no longer runs (``kill -9``, power loss) are removed on the next run.
-* :func:`mark_output` / :func:`refuse_foreign` - every output folder carries a mark (``.gsoc-helpers.json``, naming
+* :func:`mark_output` / :func:`marked_if_new` / :func:`refuse_foreign` - every output folder carries a mark (``.gsoc-helpers.json``, naming
   the command that wrote it); ``--overwrite`` replaces only a folder marked by the same command, whatever else the
   folder is (a data root, a cache, a user's package): a deny-list of inputs always misses one.
 * :func:`output_lock` - one writer per output folder: a second run into it is refused at once, in one line.
@@ -124,6 +124,17 @@ def holds_only_mark(folder: str | os.PathLike) -> bool:
     """True for a missing or empty folder, or one holding nothing but its mark."""
     folder = Path(folder)
     return not folder.is_dir() or all(is_mark_name(p.name) for p in folder.iterdir())
+
+
+@contextlib.contextmanager
+def marked_if_new(out: str | os.PathLike, command: str) -> Iterator[None]:
+    """Mark ``out`` as ``command``'s output when the block ends without an error, if before it the folder was missing,
+    empty or already ``command``'s: a folder that held anything else (a user's files) is never marked."""
+    owner = output_owner(out)
+    fresh = owner == command or (owner is None and holds_only_mark(out))
+    yield
+    if fresh and Path(out).is_dir():
+        mark_output(out, command)
 
 
 def refuse_foreign(out: str | os.PathLike, command: str, flag: str = "--out") -> None:

@@ -126,3 +126,16 @@ def test_a_second_run_into_a_locked_folder_is_refused(onnx, tmp_path, capsys):
             holder.communicate("")
         assert not out.exists() or not any(p.name != OUTPUT_MARK for p in out.iterdir())
     assert main(cases["quantize"]) == 0  # the lock is gone with its holder
+
+
+def test_other_commands_mark_only_folders_they_made(tmp_path, capsys):
+    from official_fixtures import write_fakecifar10
+
+    write_fakecifar10(tmp_path / "fc", per_class=(1,) * 10)
+    assert main(["import-fakecifar10", str(tmp_path / "fc"), "--out", str(tmp_path / "new")]) == 0
+    assert output_owner(tmp_path / "new") == "import-fakecifar10"
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "notes.txt").write_text("mine")
+    assert main(["import-fakecifar10", str(tmp_path / "fc"), "--out", str(user)]) == 0  # it writes beside them
+    assert output_owner(user) is None  # ... but the folder is not claimed: --overwrite of anything stays refused

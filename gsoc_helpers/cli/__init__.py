@@ -39,6 +39,11 @@ ON_INTERRUPT: dict[str, str] = {
 }
 
 
+# Commands whose --out folder is marked as theirs after a successful run when it was new (quantize, distill and
+# train-teacher mark their folders themselves; see gsoc_helpers.safety).
+MARKED_AFTER_RUN = ("sample", "import-fakecifar10", "quantize-study", "reproduce-2022", "export", "demo")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .args import OneLineParser
 
@@ -71,7 +76,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {_message(err)}", file=sys.stderr)
             return 2
     try:
-        return int(args.func(args) or 0)
+        out = getattr(args, "out", None) if args.command in MARKED_AFTER_RUN else None
+        if out is None:
+            return int(args.func(args) or 0)
+        from ..safety import marked_if_new
+
+        with marked_if_new(out, args.command):
+            return int(args.func(args) or 0)
     except (OSError, ValueError, KeyError) as err:  # user errors, files, network: one line, no traceback
         print(f"error: {_message(err)}", file=sys.stderr)
         return 2
