@@ -81,11 +81,13 @@ def test_run_folders_overwrite_only_their_own(tmp_path, monkeypatch, capsys):
         if what != "train-teacher":
             assert_refused(teacher, capsys, fragment, untouched=[tmp_path])
         if what != "distill":
-            distill = ["distill", str(syn), "--out", str(folder), "--overwrite", "--device", "cpu", "--no-progress"]
+            distill = ["distill", str(syn), "--out", str(folder), "--overwrite", "--device", "cpu", *TINY_DISTILL]
+            distill.append(str(images))
             assert_refused(distill, capsys, "not an earlier `gsoc-helpers distill`", untouched=[tmp_path])
             # --resume may continue an unmarked folder (its checkpoint is checked), never another command's
             if what == "train-teacher":
-                assert_refused(distill[:4] + ["--resume"], capsys, "train-teacher", untouched=[tmp_path])
+                resume = [a for a in distill if a != "--overwrite"] + ["--resume"]
+                assert_refused(resume, capsys, "train-teacher", untouched=[tmp_path])
 
 
 TINY_DISTILL = ["--max-steps", "1", "--batch-size", "8", "--ngf", "16", "--ndf", "8", "--no-progress", "--real-source"]

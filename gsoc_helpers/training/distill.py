@@ -33,7 +33,7 @@ from .augment import diff_augment
 from .configs import DistillConfig  # noqa: F401  (re-exported)
 from .ema import EMA
 from .loop import CHECKPOINT, METRICS, SAMPLES, RunFiles, TimeBudget, load_trainer_state, trainer_state
-from .run_folder import RunMode, check_run_folder, run_folder
+from .run_folder import RunMode, run_folder
 
 COMMAND = "distill"  # the command named in the run folder's mark
 # What a distillation run writes into its folder (deleted by overwrite), and the settings a resumed run may change.
@@ -331,7 +331,6 @@ def run_distill(
         dist.init_process_group(backend)
         own_group = True
     try:
-        check_run_folder(cfg.out_dir, _mode(resume, overwrite), COMMAND, _inputs(cfg))  # before data is loaded
         result = DistillTrainer(cfg, real=real).train(resume=resume, overwrite=overwrite)
     finally:
         if own_group:
