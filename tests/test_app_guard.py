@@ -34,6 +34,8 @@ def test_command_line_guards():
         "--CappedKernelManager.max_kernels=4",
         "--CappedKernelManager.allow_remote_hosts=False",
         "--MappingKernelManager.cull_idle_timeout=180",
+        "--MappingKernelManager.cull_connected=True",  # a silent open page does not hold its slot forever
+        "--CappedKernelManager.header_timeout=20.0",
         "--Voila.kernel_websocket_connection_class=gsoc_helpers.app_guard.V1OnlyWebsocketConnection",
         "--VoilaConfiguration.multi_kernel_manager_class=gsoc_helpers.app_guard.CappedKernelManager",
     ):
@@ -50,6 +52,8 @@ def test_command_line_guards():
     ]
     with pytest.raises(ValueError, match="max sessions"):
         voila_command(9000, max_sessions=0)
+    with pytest.raises(ValueError, match="header seconds"):
+        voila_command(9000, header_seconds=0)
 
 
 def _free_port() -> int:
@@ -299,3 +303,15 @@ def test_app_command_leaves_nothing_after_a_signal(sig, tmp_path):
         s.bind(("127.0.0.1", port))
         s.listen()
     check_port_free("127.0.0.1", port)  # and `gsoc-helpers app` may start on it again at once
+
+
+def test_v1_frame_check_accepts_what_jupyter_server_writes_and_nothing_it_cannot_parse():
+    from jupyter_server.services.kernels.connection.base import serialize_msg_to_ws_v1
+
+    from gsoc_helpers.app_guard import v1_frame_problem
+
+    parts = [b'{"msg_type": "kernel_info_request"}', b"{}", b"{}", b"{}", b"buffer"]
+    good = serialize_msg_to_ws_v1(parts, "shell")
+    assert v1_frame_problem(good) is None and v1_frame_problem(bytearray(good)) is None
+    for frame in [b"\xff" * 7 + b"\x3f" + b"\0" * 8, good[:5], good[:40], "text", b"", good[:-1]]:
+        assert v1_frame_problem(frame) is not None, frame[:16]
