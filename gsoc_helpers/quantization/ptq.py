@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from ..openvino.classifier import to_openvino  # noqa: F401  (re-exported)
-
 if TYPE_CHECKING:  # torch is imported lazily: the CLI reads this module's constants at start-up
     import torch
 

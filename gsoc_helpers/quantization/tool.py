@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..openvino.classifier import throughput
+from ..openvino.core import compile_model
 from ..safety import clean_stale_temporaries, refuse_overlap, refuse_replacing_cwd
 from . import evaluate as ev
 from .ptq import NNCF_DEFAULTS, PTQConfig, quantize, quantize_with_accuracy_control, save_ir
@@ -94,8 +96,8 @@ def _split(held: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
 def _evaluate(fp32, int8, um: UserModel, held: ImageSet, threads: int | None) -> dict:
     with torch.no_grad():
         x = um.preprocessing(held.images)
-    l32 = ev.logits(ev.compile_model(fp32, threads, "f32"), x)
-    l8 = ev.logits(ev.compile_model(int8, threads, "f32"), x)
+    l32 = ev.logits(compile_model(fp32, threads, "f32"), x)
+    l8 = ev.logits(compile_model(int8, threads, "f32"), x)
     labels = held.labels
     res = ev.compare(l32, l8, labels.numpy() if labels is not None else np.full(len(x), -1))
     out: dict[str, Any] = {"agreement": res["agreement"], "kl": res["kl"], "images": len(x)}
@@ -108,9 +110,9 @@ def _speed(fp32, int8, opts: QuantizeOptions) -> dict:
     batches = {}
     for b in opts.speed_batches:
         batches[str(int(b))] = {
-            "fp32": ev.throughput(fp32, int(b), opts.speed_seconds, opts.threads, "f32"),
-            "default": ev.throughput(fp32, int(b), opts.speed_seconds, opts.threads, None),
-            "int8": ev.throughput(int8, int(b), opts.speed_seconds, opts.threads, None),
+            "fp32": throughput(fp32, int(b), opts.speed_seconds, opts.threads, "f32"),
+            "default": throughput(fp32, int(b), opts.speed_seconds, opts.threads, None),
+            "int8": throughput(int8, int(b), opts.speed_seconds, opts.threads, None),
         }
     return {"seconds": opts.speed_seconds, "threads": opts.threads, "batches": batches}
 
