@@ -57,7 +57,7 @@ def bench(
     for b in batches:
         row[f"PyTorch b{b}"] = round(images_per_second(model, b, min_seconds), 1)
     if openvino:
-        from gsoc_helpers.export import OpenVINOGenerator, export_generator
+        from gsoc_helpers.openvino.generator import OpenVINOGenerator, export_generator
 
         with tempfile.TemporaryDirectory() as tmp:
             kinds = [("OV FP32", export_generator(model, tmp))]

@@ -23,11 +23,14 @@ import torch
 from gsoc_helpers.config import get_output_dir
 from gsoc_helpers.data import load_cifar10
 from gsoc_helpers.models.classifiers import OFFLINE_ZOO, get_classifier
+from gsoc_helpers.openvino.classifier import throughput, to_openvino
+from gsoc_helpers.profiles import run_sizes
 from gsoc_helpers.quantization import evaluate as ev
-from gsoc_helpers.quantization.ptq import NNCF_DEFAULTS, PTQConfig, quantize, to_openvino
+from gsoc_helpers.quantization.ptq import NNCF_DEFAULTS, PTQConfig, quantize
 from gsoc_helpers.quantization.runner import Grid, format_mean_std, load_cells, run_grid, summarize
 
-SOURCES = ["real", "teacher", "student", "noise", "bn-matching"]  # teacher/student: the bundled generators
+STUDY = run_sizes("quick", "quick")  # the quick study: its calibration sources and bn-matching budget
+SOURCES = list(STUDY.quant_sources)  # real, offline-teacher, student (the bundled generators), noise, bn-matching
 DEFAULT = PTQConfig()  # the project default (= "mixed+minmax+nobc" below)
 
 
@@ -52,7 +55,7 @@ assert SEARCH["mixed+minmax+nobc"] == DEFAULT
 DEFAULT_NAME = "mixed+minmax+nobc"
 PAIR = {"nncf-default": NNCF_DEFAULTS, DEFAULT_NAME: DEFAULT}
 VNNI_NAME = "mixed+minmax+nobc+noOF"
-BN = {"steps": 50}  # bn-matching budget used in the CPU study (seconds per image matter here)
+BN = {"steps": STUDY.quant_bn_steps}  # bn-matching budget of the CPU study (seconds per image matter here)
 RESULTS = Path(__file__).resolve().parent / "quantization_results"
 
 
@@ -66,7 +69,11 @@ def test_sets() -> dict:
 def stage(what: str, out: Path, configs: list[str] | None = None) -> None:
     pick = (lambda d: {k: SEARCH[k] for k in configs}) if configs else (lambda d: d)
     if what == "search":
-        grids = [Grid(["akamaster_resnet20"], ["real", "student", "teacher", "noise"], [300], [0, 1, 2], pick(SEARCH))]
+        grids = [
+            Grid(
+                ["akamaster_resnet20"], ["real", "student", "offline-teacher", "noise"], [300], [0, 1, 2], pick(SEARCH)
+            )
+        ]
     elif what == "zoo":  # bn-matching (about 70 s per 300 images on this CPU) on ResNet-20 only
         grids = [
             Grid(list(OFFLINE_ZOO), SOURCES[:4], [300], [0, 1, 2], pick(PAIR)),
@@ -112,9 +119,9 @@ def speed(out: Path, seconds: float) -> None:
             "fp32_layers_in_int8": ev.fp32_layers(int8),
         }
         for b in (1, 64):
-            row[f"fp32_b{b}"] = ev.throughput(fp32, b, seconds, precision="f32")
-            row[f"auto_b{b}"] = ev.throughput(fp32, b, seconds, precision=None)
-            row[f"int8_b{b}"] = ev.throughput(int8, b, seconds, precision=None)
+            row[f"fp32_b{b}"] = throughput(fp32, b, seconds, precision="f32")
+            row[f"auto_b{b}"] = throughput(fp32, b, seconds, precision=None)
+            row[f"int8_b{b}"] = throughput(int8, b, seconds, precision=None)
         rows.append(row)
         print(json.dumps(row), flush=True)
     (out / "speed.json").write_text(json.dumps(rows, indent=1))

@@ -1,18 +1,92 @@
-"""gsoc_helpers: synthetic data for model optimisation (teacher sampling, DiStyleGAN
-distillation, evaluation, interactive generation, INT8 quantization with NNCF)."""
+"""gsoc_helpers: synthetic data for model optimisation (teacher sampling, DiStyleGAN distillation, evaluation,
+interactive generation, INT8 quantization with OpenVINO + NNCF).
+
+The tutorial's names are importable from here (``from gsoc_helpers import load_generator, quantize``); each is
+imported from its defining module on first use (:data:`PUBLIC_API`), so ``import gsoc_helpers`` and every CLI call
+stay free of torch, OpenVINO and NNCF until a name that needs them is asked for.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from .config import get_data_root, seed_everything  # noqa: F401
+# public name -> defining module (relative to this package), in the order of the notebooks; README "Public API"
+PUBLIC_API: dict[str, str] = {
+    # settings and paths
+    "run_sizes": ".profiles",
+    "series_paths": ".profiles",
+    "student_to_load": ".profiles",
+    "resolve_device": ".config",
+    "get_data_root": ".config",
+    "seed_everything": ".config",
+    # 01 teacher sampling
+    "load_generator": ".models.registry",
+    "save_generator": ".models.registry",
+    "register_generator": ".models.registry",
+    "load_stylegan2_ada": ".models.stylegan2_ada.pickle_loader",
+    "nvidia_uint8": ".pixels",
+    "sample_dataset": ".sampling",
+    "generate_grid": ".sampling",
+    "SyntheticDataset": ".data.synthetic",
+    "load_cifar10": ".data.cifar10",
+    "CIFAR10_CLASSES": ".data.dataset",
+    "make_grid": ".images",
+    "grid_png": ".images",
+    "count_parameters": ".metrics.complexity",
+    "count_macs": ".metrics.complexity",
+    # 02 distillation
+    "StudentGenerator": ".models.student",
+    "StudentConfig": ".models.student",
+    "ProjectionDiscriminator": ".models.discriminator",
+    "generator_loss": ".losses.distillation",
+    "discriminator_loss": ".losses.distillation",
+    "LambdaPixSchedule": ".losses.distillation",
+    "DistillConfig": ".training.configs",
+    "run_distill": ".training.distill",
+    # 03 evaluation
+    "resolve_extractor": ".metrics.inception",
+    "UInt8Images": ".metrics.fidelity",
+    "compute_fidelity": ".metrics.fidelity",
+    "compare_generators": ".metrics.report",
+    # 04 image generation
+    "GeneratorPanel": ".widgets",
+    # 05 quantization
+    "get_classifier": ".models.classifiers",
+    "classifier_info": ".models.classifiers",
+    "CalibrationSet": ".calibration",
+    "get_calibration": ".calibration",
+    "available_sources": ".calibration",
+    "register_source": ".calibration",
+    "to_openvino": ".openvino.classifier",
+    "throughput": ".openvino.classifier",
+    "PTQConfig": ".quantization.ptq",
+    "NNCF_DEFAULTS": ".quantization.ptq",
+    "nncf_kwargs": ".quantization.ptq",
+    "quantize": ".quantization.ptq",
+    "Grid": ".quantization.runner",
+    "run_grid": ".quantization.runner",
+    "summarize": ".quantization.runner",
+    "compact_markdown": ".quantization.runner",
+    "AccuracyControl": ".quantization.settings",
+    "QuantizeOptions": ".quantization.settings",
+    "Preprocessing": ".quantization.user_model",
+    "quantize_model": ".quantization.tool",
+    "cpu_description": ".openvino.core",
+}
 
 
-def __getattr__(name: str):
-    """``gsoc_helpers.load_stylegan2_ada`` imported on first use, so that importing the package (and every
-    CLI call) does not pay for torch and the StyleGAN2 modules."""
-    if name == "load_stylegan2_ada":
-        from .models.stylegan2_ada import load_stylegan2_ada
+def __getattr__(name: str) -> Any:
+    """A :data:`PUBLIC_API` name, imported from its defining module on first use and kept."""
+    module = PUBLIC_API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gsoc_helpers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
-        return load_stylegan2_ada
-    raise AttributeError(f"module 'gsoc_helpers' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *PUBLIC_API])

@@ -6,9 +6,10 @@ Every source returns a :class:`CalibrationSet` with images float32 [N,3,32,32] i
 
 * ``real``        CIFAR-10 train images (``gsoc_helpers.data.load_cifar10``; ``train_source`` default "auto",
                   i.e. the official batches if present, else the bit-exact subset).
-* ``teacher`` / ``student``  synthetic images: from a dataset folder (``dataset=``; the synthetic format) or
-                  sampled on the fly from a generator (``generator=`` module or registry name; default the bundled
-                  "offline-teacher" / "student") following the generator protocol.
+* ``offline-teacher`` / ``stylegan2-ada`` / ``student``  synthetic images: from a dataset folder (``dataset=``;
+                  the synthetic format) or sampled on the fly from a generator following the generator protocol
+                  (``generator=`` module or registry name; default the generator of the source's name: the bundled
+                  CPU-trained stand-in teacher, NVIDIA's StyleGAN2-ADA CIFAR-10 snapshot, the bundled student).
 * ``fractal``     FractalDB-style colourised IFS fractals, one IFS per class (``gsoc_helpers.fractals``).
 * ``noise``       Gaussian N(0.5, 0.25^2) clipped to [0,1] (a floor; labels are nominal).
 * ``bn-matching`` data-free images optimised so the classifier's BatchNorm inputs match its running statistics
@@ -32,6 +33,7 @@ from .config import get_cache_dir, get_data_root
 from .data import load_cifar10
 from .data.dataset import balanced_labels
 from .data.synthetic import SyntheticDataset, latents_for_range
+from .defaults import BN_MATCHING_STEPS
 from .fractals import fractal_images
 from .models.registry import load_generator
 from .pixels import to_uint8, uint8_to_unit
@@ -172,15 +174,15 @@ def _synthetic(
     return _to_set(np.concatenate(imgs), want, f"{kind}:generator")
 
 
-def teacher_source(size: int, seed: int, **kw) -> CalibrationSet:
-    return _synthetic("teacher", size, seed, **kw)
+def _generator_source(name: str) -> SourceFn:
+    """The calibration source of generator ``name`` (a :func:`load_generator` name)."""
 
+    def source(size: int, seed: int, **kw) -> CalibrationSet:
+        return _synthetic(name, size, seed, **kw)
 
-def student_source(size: int, seed: int, **kw) -> CalibrationSet:
-    return _synthetic("student", size, seed, **kw)
-
-
-teacher_source.options_from = student_source.options_from = _synthetic  # type: ignore[attr-defined]
+    source.__qualname__ = source.__name__ = f"{name.replace('-', '_')}_source"
+    source.options_from = _synthetic  # type: ignore[attr-defined]
+    return source
 
 
 def noise_source(size: int, seed: int, mean: float = 0.5, std: float = 0.25) -> CalibrationSet:
@@ -231,7 +233,7 @@ def bn_matching_source(
     size: int,
     seed: int,
     classifier: nn.Module | None = None,
-    steps: int = 200,
+    steps: int = BN_MATCHING_STEPS,
     lr: float = 0.1,
     ce_weight: float = 0.1,
     batch_size: int = 100,
@@ -282,8 +284,9 @@ def fractal_source(size: int, seed: int, min_fill: float = 0.15, progress: bool 
 # The built-in sources, in the order the tables list them; register_source adds more (refusing a taken name).
 BUILTIN_SOURCES: dict[str, SourceFn] = {
     "real": real_source,
-    "teacher": teacher_source,
-    "student": student_source,
+    "offline-teacher": _generator_source("offline-teacher"),
+    "stylegan2-ada": _generator_source("stylegan2-ada"),
+    "student": _generator_source("student"),
     "noise": noise_source,
     "bn-matching": bn_matching_source,
     "fractal": fractal_source,

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 CALIBRATION_SIZE = 300
 SEEDS = (0, 1, 2)
+HELD_OUT_SIZE = 500  # held-out images: accuracy-aware validation, `quantize`'s synthetic held-out set
+BN_MATCHING_STEPS = 200  # Adam steps of the data-free bn-matching calibration source
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 CHENYAOFO_STD = (0.2023, 0.1994, 0.2010)

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import get_cache_dir, get_data_root
-from .fileio import commit, digest_file, sha256_file, temp_path  # noqa: F401  (sha256_file re-exported)
+from .fileio import commit, digest_file, sha256_file, temp_path
 from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
 MIRROR_ENV = "GSOC_DOWNLOAD_MIRROR"

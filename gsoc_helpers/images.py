@@ -9,16 +9,15 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from .data.dataset import CIFAR10_CLASSES
 from .fileio import atomic_path
-from .pixels import to_uint8, uint8_to_float  # noqa: F401  (re-exported: images.to_uint8 is the usual name)
+from .pixels import to_uint8
 
-BACKENDS = ("pytorch", "openvino")
 MAX_PER_CLASS = 32
 MAX_IMAGES = 320
 
@@ -90,12 +89,3 @@ def grid_png(grid: np.ndarray, labels: Sequence[str], rows: int | None = None, s
     buf = io.BytesIO()
     out.save(buf, format="PNG")
     return buf.getvalue()
-
-
-def __getattr__(name: str) -> Any:
-    """``images.generate_grid``: the grid generator's old address (it lives in :mod:`gsoc_helpers.sampling`)."""
-    if name == "generate_grid":
-        from .sampling import generate_grid
-
-        return generate_grid
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,6 +18,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from .defaults import BN_MATCHING_STEPS, HELD_OUT_SIZE
+
 DISTILLED = "distilled"  # the student notebook 02 trains (SeriesPaths.student_checkpoint)
 
 
@@ -25,7 +27,7 @@ DISTILLED = "distilled"  # the student notebook 02 trains (SeriesPaths.student_c
 class ProfileInputs:
     """Where the series' inputs come from."""
 
-    teacher: str  # generator name/path/URL used as the teacher
+    teacher: str  # generator name/path/URL used as the teacher; a registered name is also its calibration source
     student: str  # bundled student name/path, or DISTILLED
     real_source: str  # load_cifar10 source of real CIFAR-10 (02 reals, 03 reference, 05 'real')
     quant_models: tuple[str, ...]  # classifier names, smallest first
@@ -66,7 +68,7 @@ PROFILES: dict[str, ProfileInputs] = {
         quant_test_sets=("exact", "jpeg"),
     ),
     "full": ProfileInputs(
-        teacher="cifar10",  # NVIDIA's official StyleGAN2-ADA snapshot
+        teacher="stylegan2-ada",  # NVIDIA's official CIFAR-10 snapshot ("cifar10")
         student=DISTILLED,
         real_source="auto",
         quant_models=(
@@ -81,7 +83,9 @@ PROFILES: dict[str, ProfileInputs] = {
     ),
 }
 
-_ALL_SOURCES = ("real", "teacher", "student", "noise", "bn-matching")
+# The study's calibration sources; TEACHER stands for the profile's teacher (run_sizes puts its name in its place).
+TEACHER = "teacher"
+_STUDY_SOURCES = ("real", TEACHER, "student", "noise", "bn-matching")
 SCALES: dict[str, ScaleSizes] = {
     "smoke": ScaleSizes(
         sample_per_class=2,
@@ -116,14 +120,14 @@ SCALES: dict[str, ScaleSizes] = {
         speed_batches=(1, 64),
         speed_seconds=2.0,
         quant_model_count=0,
-        quant_sources=_ALL_SOURCES,
+        quant_sources=_STUDY_SOURCES,
         quant_sizes=(300,),
         quant_seeds=(0,),
         quant_test_n=0,
         quant_test_set_count=0,
         quant_bn_steps=50,
         speed_calibration_n=300,
-        quant_val_n=500,
+        quant_val_n=HELD_OUT_SIZE,
     ),
     # the 2022 run: 50,000 teacher images, batch 128, 150 epochs ~ 58,600 steps, ngf 256 / ndf 128
     "full": ScaleSizes(
@@ -138,14 +142,14 @@ SCALES: dict[str, ScaleSizes] = {
         speed_batches=(1, 64, 256),
         speed_seconds=3.0,
         quant_model_count=0,
-        quant_sources=_ALL_SOURCES,
+        quant_sources=_STUDY_SOURCES,
         quant_sizes=(1, 10, 100, 300, 1000),
         quant_seeds=(0, 1, 2),
         quant_test_n=0,
         quant_test_set_count=0,
-        quant_bn_steps=200,
+        quant_bn_steps=BN_MATCHING_STEPS,
         speed_calibration_n=300,
-        quant_val_n=500,
+        quant_val_n=HELD_OUT_SIZE,
     ),
 }
 
@@ -226,6 +230,7 @@ def run_sizes(profile: str | None = None, scale: str | bool | None = None, **ove
     for lst, count in (("quant_models", "quant_model_count"), ("quant_test_sets", "quant_test_set_count")):
         if values[count] and lst not in parsed:  # a list given explicitly is taken whole
             values[lst] = values[lst][: values[count]]
+    values["quant_sources"] = tuple(values["teacher"] if s == TEACHER else s for s in values["quant_sources"])
     return RunSizes(**values, profile=profile, scale=scale)
 
 
@@ -273,7 +278,7 @@ def series_paths(profile: str | None = None, scale: str | bool | None = None, ou
     return SeriesPaths(root)
 
 
-def student_source(sizes: RunSizes, paths: SeriesPaths) -> str:
+def student_to_load(sizes: RunSizes, paths: SeriesPaths) -> str:
     """The student to load: the profile's bundled one, or the checkpoint notebook 02 wrote (:data:`DISTILLED`)."""
     if sizes.student != DISTILLED:
         return sizes.student

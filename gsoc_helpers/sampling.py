@@ -31,10 +31,10 @@ from .data.dataset import CIFAR10_CLASSES
 from .data.synthetic import SyntheticDatasetWriter, latents_for_range
 from .defaults import TRUNCATION_PSI_RANGE
 from .fileio import sha256_file
-from .images import BACKENDS, MAX_IMAGES, MAX_PER_CLASS, make_grid, resolve_classes
-from .models.loading import openvino_generator
+from .images import MAX_IMAGES, MAX_PER_CLASS, make_grid, resolve_classes
 from .models.protocol import check_generator
 from .models.registry import load_generator
+from .openvino.twin_cache import openvino_generator
 from .pixels import to_uint8
 
 
@@ -231,7 +231,7 @@ def generate_grid(
     per_class: int = 8,
     seed: int = 0,
     truncation_psi: float = 1.0,
-    backend: str = "pytorch",
+    backend: str = "torch",
     class_names: Sequence[str] | None = None,
     ov_factory: Callable[[Any], Any] | None = None,
 ) -> tuple[np.ndarray, list[str]]:
@@ -240,7 +240,7 @@ def generate_grid(
     ``model``: a protocol generator or a name for :func:`gsoc_helpers.models.registry.load_generator`.  Column j uses
     the latent ``latent_for_index(seed, j, z_dim)`` in every row, so rows differ by class only.
     ``backend='openvino'`` runs the OpenVINO twin (``ov_factory``, default
-    :func:`~gsoc_helpers.models.loading.openvino_generator`) with the same ψ.  Raises ValueError for bad input,
+    :func:`~gsoc_helpers.openvino.twin_cache.openvino_generator`) with the same ψ.  Raises ValueError for bad input,
     BackendUnavailable if OpenVINO cannot run.
     """
     names = tuple(class_names or getattr(model, "class_names", None) or CIFAR10_CLASSES)
@@ -255,13 +255,15 @@ def generate_grid(
     lo, hi = TRUNCATION_PSI_RANGE
     if not lo <= float(truncation_psi) <= hi:
         raise ValueError(f"truncation psi must be within [{lo:g}, {hi:g}], got {truncation_psi}")
+    from .openvino.sampler import BACKENDS
+
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
     model = check_generator(load_generator(model, cache=True))
     c_dim = int(getattr(model, "c_dim", len(names)))
     if max(idx) >= c_dim:
         raise ValueError(f"class index {max(idx)} not supported by a generator with {c_dim} classes")
-    runner = model if backend == "pytorch" else (ov_factory or openvino_generator)(model)
+    runner = model if backend in ("auto", "torch") else (ov_factory or openvino_generator)(model)
     z = np.tile(latents_for_range(int(seed), 0, per_class, int(model.z_dim)), (len(idx), 1))
     labels = np.repeat(np.asarray(idx, dtype=np.int64), per_class)
     images = generate_uint8(runner, z, labels, float(truncation_psi), "const", batch_size=len(labels))

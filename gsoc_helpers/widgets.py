@@ -21,11 +21,12 @@ from torch import nn
 
 from .config import get_output_dir
 from .data.dataset import CIFAR10_CLASSES
-from .images import BACKENDS, MAX_PER_CLASS, grid_png
+from .images import MAX_PER_CLASS, grid_png
 from .models.registry import load_generator
+from .openvino.sampler import BACKENDS
 from .sampling import generate_grid
 
-DEFAULT_MODELS = {"student": "student", "teacher": "teacher"}  # menu entry -> load_generator name
+DEFAULT_MODELS = {"student": "student", "offline-teacher": "offline-teacher"}  # menu entry -> load_generator name
 
 
 def _cached_loader(name: str) -> nn.Module:
@@ -71,7 +72,7 @@ class GeneratorPanel:
             value=1.0, min=0.0, max=1.0, step=0.05, description="truncation ψ", continuous_update=False
         )
         self.model = W.Dropdown(options=list(self.models), value=next(iter(self.models)), description="model")
-        self.backend = W.Dropdown(options=list(BACKENDS), value="pytorch", description="backend")
+        self.backend = W.Dropdown(options=[b for b in BACKENDS if b != "auto"], value="torch", description="backend")
         self.generate_button = W.Button(description="generate", button_style="primary")
         self.save_button = W.Button(description="save PNG", icon="save")
         self.status = W.HTML(value="")

@@ -1,6 +1,6 @@
 import torch
 
-from gsoc_helpers.losses import d_hinge_loss, g_hinge_loss
+from gsoc_helpers.losses.adversarial import d_hinge_loss, g_hinge_loss
 
 
 def test_d_hinge_hand_computed():

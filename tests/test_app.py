@@ -127,7 +127,7 @@ def test_app_in_headless_chromium(voila_url, tmp_path):
         button = next(b for b in driver.find_elements(By.CSS_SELECTOR, "button") if b.text.strip() == "generate")
         button.click()
         wait.until(lambda d: ": cat, ship x 6 images" in status.text)
-        assert status.text.startswith("student on pytorch") and "Cannot" not in status.text
+        assert status.text.startswith("student on torch") and "Cannot" not in status.text
         img = driver.find_element(By.CSS_SELECTOR, ".widget-image")
         wait.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalHeight", img))
         w, h = driver.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight]", img)

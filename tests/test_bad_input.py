@@ -159,19 +159,19 @@ def test_source_option_values_are_typed(capsys):
     from gsoc_helpers.cli.args import source_option
     from gsoc_helpers.cli.quantize import source_options_for
 
-    assert source_option("teacher:truncation_psi=0.7") == ("teacher", "truncation_psi", 0.7)
+    assert source_option("offline-teacher:truncation_psi=0.7") == ("offline-teacher", "truncation_psi", 0.7)
     assert source_option("bn-matching:steps=20") == ("bn-matching", "steps", 20)
     assert source_option("student:dataset=outputs/x:y=z") == ("student", "dataset", "outputs/x:y=z")
     assert source_option("progress=False") == (None, "progress", False)  # typed: not the string "False"
-    for bad in ("teacher-truncation", ":steps=2", "teacher:=2"):
+    for bad in ("offline-teacher-truncation", ":steps=2", "offline-teacher:=2"):
         with pytest.raises(argparse.ArgumentTypeError, match=r"\[SOURCE:\]KEY=VALUE"):
             source_option(bad)
     assert source_options_for("noise", [(None, "std", 0.2), ("noise", "mean", 0.4)]) == {"std": 0.2, "mean": 0.4}
     with pytest.raises(ValueError, match="calibrates on 'noise' only"):
-        source_options_for("noise", [("teacher", "truncation_psi", 0.7)])
+        source_options_for("noise", [("offline-teacher", "truncation_psi", 0.7)])
     for argv in (
         ["quantize", "m.onnx", "--calibration", "noise", "--out", "o", "--source-option", "steps"],
-        ["quantize-study", "--source-option", "teacher-truncation"],
+        ["quantize-study", "--source-option", "offline-teacher-truncation"],
     ):
         assert_refused(argv, capsys, "[SOURCE:]KEY=VALUE")
 

@@ -87,7 +87,7 @@ def test_synthetic_from_dataset_folder(tmp_path):
 
 
 def test_synthetic_from_generator():
-    cs = get_calibration("teacher", 12, seed=0, generator=TinyGen())
+    cs = get_calibration("offline-teacher", 12, seed=0, generator=TinyGen())
     _check(cs, 12)
     assert cs.images.std() > 0
 

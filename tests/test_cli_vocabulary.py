@@ -52,8 +52,11 @@ def test_out_is_the_one_output_flag_and_old_spellings_still_parse(capsys):
     assert p.parse_args(["train-teacher", "--out-dir", "b"]).out_dir == "b"
     assert p.parse_args(["train-teacher", "--out", "b"]).out_dir == "b"
     assert p.parse_args(["distill", "--out", "c"]).out_dir == p.parse_args(["distill", "--out-dir", "c"]).out_dir
-    assert p.parse_args(["sample", "teacher", "--truncation-psi", "0.5"]).psi == 0.5
-    assert p.parse_args(["sample", "teacher", "--psi", "0.5"]).psi == p.parse_args(["fid", "x", "--psi", "0.5"]).psi
+    assert p.parse_args(["sample", "offline-teacher", "--truncation-psi", "0.5"]).psi == 0.5
+    assert (
+        p.parse_args(["sample", "offline-teacher", "--psi", "0.5"]).psi
+        == p.parse_args(["fid", "x", "--psi", "0.5"]).psi
+    )
     for argv in (
         ["demo"],
         ["train-teacher"],
@@ -124,9 +127,9 @@ def test_max_drop_is_in_points_on_every_command(monkeypatch, capsys):
 
 
 def test_sample_takes_the_same_generator_names_as_fid(tmp_path, capsys):
-    """`sample teacher` works like `fid teacher`: one load_generator with one alias table behind both."""
-    assert main(["sample", "teacher", "--per-class", "1", "--out", str(tmp_path / "t"), "--threads", "1"]) == 0, (
-        capsys.readouterr().err
-    )
+    """`sample offline-teacher` works like `fid offline-teacher`: one load_generator behind both."""
+    assert (
+        main(["sample", "offline-teacher", "--per-class", "1", "--out", str(tmp_path / "t"), "--threads", "1"]) == 0
+    ), capsys.readouterr().err
     manifest = json.loads((tmp_path / "t" / "manifest.json").read_text())
-    assert manifest["generator_name"] == "teacher" and manifest["total"] == 10
+    assert manifest["generator_name"] == "offline-teacher" and manifest["total"] == 10

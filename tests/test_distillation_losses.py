@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gsoc_helpers.losses import (
-    DistillLossWeights,
+from gsoc_helpers.losses.distillation import (
     LambdaPixSchedule,
     discriminator_loss,
     feature_loss,
@@ -14,6 +13,7 @@ from gsoc_helpers.losses import (
     pixel_loss,
 )
 from gsoc_helpers.models.discriminator import ProjectionDiscriminator
+from gsoc_helpers.training.configs import DistillLossWeights
 
 
 def test_pixel_loss_by_hand():

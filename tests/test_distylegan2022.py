@@ -177,7 +177,7 @@ def test_cli_sample_from_original_checkpoint(tmp_path, capsys):
 
 def test_cli_export_original_checkpoint_to_openvino(tmp_path, capsys):
     from gsoc_helpers.cli import main
-    from gsoc_helpers.export import OpenVINOGenerator
+    from gsoc_helpers.openvino.generator import OpenVINOGenerator
 
     ref = _write_original(tmp_path / "ckpt")
     assert main(["export", str(tmp_path / "ckpt"), "--out", str(tmp_path / "ir")]) == 0, capsys.readouterr().err

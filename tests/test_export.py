@@ -10,8 +10,8 @@ import torch
 
 pytest.importorskip("openvino")
 
-from gsoc_helpers.export import OpenVINOGenerator, convert_generator, export_generator, psnr  # noqa: E402
 from gsoc_helpers.models.student import StudentConfig, StudentGenerator  # noqa: E402
+from gsoc_helpers.openvino.generator import OpenVINOGenerator, convert_generator, export_generator, psnr  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ def test_import_interleaves_classes_and_keeps_one_row(tmp_path):
     assert "U[0,1)" in ds.manifest["extra"]["latent"]
     # a rerun writes nothing (resumable) and the set calibrates like any synthetic dataset
     assert import_fakecifar10(tmp_path / "fc", tmp_path / "out", shard_size=7, progress=False).written == 0
-    calib = get_calibration("teacher", 20, seed=1, dataset=tmp_path / "out")
+    calib = get_calibration("stylegan2-ada", 20, seed=1, dataset=tmp_path / "out")
     assert calib.images.shape == (20, 3, 32, 32) and np.bincount(calib.labels.numpy()).tolist() == [2] * 10
 
 

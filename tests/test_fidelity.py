@@ -12,6 +12,7 @@ from doubles import LinearGenerator
 from torch import nn
 
 from gsoc_helpers.metrics import fidelity as F
+from gsoc_helpers.metrics import inception as I
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -24,7 +25,7 @@ def _golden_images() -> np.ndarray:
 
 
 def _offline_root(shared_data_root: Path) -> Path:
-    if not (shared_data_root / "inception" / F.OFFLINE_INCEPTION_FILE).is_file():
+    if not (shared_data_root / "inception" / I.OFFLINE_INCEPTION_FILE).is_file():
         pytest.skip("offline Inception trunk not in the data root")
     return shared_data_root
 
@@ -62,26 +63,26 @@ def test_fid_self_zero_and_real_halves_small(shared_data_root):
 
 def test_offline_inception_refuses_inception_score(shared_data_root):
     root = _offline_root(shared_data_root)
-    with pytest.raises(F.InceptionScoreUnavailable, match="classification"):
+    with pytest.raises(I.InceptionScoreUnavailable, match="classification"):
         F.compute_fidelity(np.zeros((4, 32, 32, 3), np.uint8), metrics=("isc",), data_root=str(root))
-    cls = F._offline_class()
-    with pytest.raises(F.InceptionScoreUnavailable, match="logits"):
-        cls("x", ["logits_unbiased"], feature_extractor_weights_path=str(root / "inception" / F.OFFLINE_INCEPTION_FILE))
+    cls = I.offline_extractor_class()
+    with pytest.raises(I.InceptionScoreUnavailable, match="logits"):
+        cls("x", ["logits_unbiased"], feature_extractor_weights_path=str(root / "inception" / I.OFFLINE_INCEPTION_FILE))
 
 
 # ------------------------------------------------------------------------- no data root needed
 
 
 def test_offline_weights_checked_by_sha256(tmp_path):
-    bad = tmp_path / "inception" / F.OFFLINE_INCEPTION_FILE
+    bad = tmp_path / "inception" / I.OFFLINE_INCEPTION_FILE
     bad.parent.mkdir()
     torch.save({"Conv2d_1a_3x3.conv.weight": torch.zeros(1)}, bad)
     with pytest.raises(ValueError, match="sha256"):
-        F.load_offline_inception_state(bad)
+        I.load_offline_inception_state(bad)
     with pytest.raises(FileNotFoundError, match="not found"):
-        F.load_offline_inception_state(tmp_path / "missing.pth")
-    choice = F.resolve_extractor(tmp_path)  # file present -> offline extractor chosen (and registered)
-    assert choice.name == F.OFFLINE_EXTRACTOR and not choice.has_fc
+        I.load_offline_inception_state(tmp_path / "missing.pth")
+    choice = I.resolve_extractor(tmp_path)  # file present -> offline extractor chosen (and registered)
+    assert choice.name == I.OFFLINE_EXTRACTOR and not choice.has_fc
 
 
 def test_resolve_extractor_without_data_root(monkeypatch, tmp_path):
@@ -101,11 +102,11 @@ def test_resolve_extractor_without_data_root(monkeypatch, tmp_path):
     monkeypatch.setenv("GSOC_DOWNLOAD_CHECKSUMS", str(tmp_path / "sums.json"))
     with loopback_mirror(tmp_path / "mirror") as (base, requested):
         monkeypatch.setenv("GSOC_DOWNLOAD_MIRROR", base)
-        choice = F.resolve_extractor()
-    assert choice.name == F.ONLINE_EXTRACTOR and choice.has_fc and requested == [f"/{served.name}"]
+        choice = I.resolve_extractor()
+    assert choice.name == I.ONLINE_EXTRACTOR and choice.has_fc and requested == [f"/{served.name}"]
     assert choice.weights_path == str(tmp_path / "cache" / "inception" / served.name)
     with pytest.raises(FileNotFoundError, match="downloads are disabled"):
-        F.resolve_extractor(tmp_path, allow_download=False)
+        I.resolve_extractor(tmp_path, allow_download=False)
 
 
 def _register_tiny() -> str:

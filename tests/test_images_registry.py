@@ -5,9 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from gsoc_helpers.images import make_grid, save_grid, to_uint8, uint8_to_float
+from gsoc_helpers.images import make_grid, save_grid
 from gsoc_helpers.metrics.complexity import count_macs, count_parameters
 from gsoc_helpers.models.registry import load_generator, read_generator_metadata, register_generator, save_generator
+from gsoc_helpers.pixels import to_uint8, uint8_to_float
 
 
 @dataclass

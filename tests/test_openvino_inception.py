@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from gsoc_helpers.metrics import fidelity as F
+from gsoc_helpers.metrics import inception as I
 
 ov = pytest.importorskip("openvino")
 
@@ -15,7 +16,7 @@ ov = pytest.importorskip("openvino")
 def _extractor(root):
     from torch_fidelity.utils import create_feature_extractor
 
-    choice = F.resolve_extractor(root)
+    choice = I.resolve_extractor(root)
     return create_feature_extractor(
         choice.name, ["2048"], cuda=False, verbose=False, feature_extractor_weights_path=choice.weights_path
     )
@@ -26,7 +27,7 @@ def test_twin_features_and_fid_match_torch_fidelity(shared_data_root, tmp_path, 
     from gsoc_helpers.data import load_cifar10
     from gsoc_helpers.openvino.inception import FEATURE_RTOL, use_openvino_features
 
-    if not (shared_data_root / "inception" / F.OFFLINE_INCEPTION_FILE).is_file():
+    if not (shared_data_root / "inception" / I.OFFLINE_INCEPTION_FILE).is_file():
         pytest.skip("offline Inception trunk not in the data root")
     from gsoc_helpers.openvino import inception
 
@@ -50,7 +51,7 @@ def test_twin_features_and_fid_match_torch_fidelity(shared_data_root, tmp_path, 
 def test_twin_that_differs_stays_in_pytorch(shared_data_root, tmp_path, monkeypatch):
     from gsoc_helpers.openvino import inception
 
-    if not (shared_data_root / "inception" / F.OFFLINE_INCEPTION_FILE).is_file():
+    if not (shared_data_root / "inception" / I.OFFLINE_INCEPTION_FILE).is_file():
         pytest.skip("offline Inception trunk not in the data root")
     monkeypatch.setenv("GSOC_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(inception, "FEATURE_RTOL", -1.0)  # nothing can pass: every twin is refused

@@ -8,7 +8,7 @@ from cli_checks import assert_refused
 from gsoc_helpers.cli import main
 from gsoc_helpers.cli.demo import demo_parameters
 from gsoc_helpers.notebooks import list_notebooks, parameter_names
-from gsoc_helpers.profiles import DISTILLED, PROFILES, SCALES, run_sizes, series_paths, student_source
+from gsoc_helpers.profiles import DISTILLED, PROFILES, SCALES, run_sizes, series_paths, student_to_load
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
@@ -23,14 +23,14 @@ def test_every_profile_at_every_scale(profile, scale):
 
 def test_full_smoke_is_the_full_code_path_at_smoke_sizes():
     s = run_sizes("full", "smoke")
-    assert s.teacher == "cifar10" and s.student == DISTILLED and s.quant_models == ("chenyaofo_resnet20",)
+    assert s.teacher == "stylegan2-ada" and s.student == DISTILLED and s.quant_models == ("chenyaofo_resnet20",)
     assert s.quant_test_sets == ("auto",) and s.real_source == "auto" and s.distill_steps <= 2
     assert run_sizes("full", True) == s and run_sizes("full") == run_sizes("full", "full")  # default scale = profile
 
 
 def test_gsoc_profile_environment_variable(monkeypatch):
     monkeypatch.setenv("GSOC_PROFILE", "full")
-    assert run_sizes().profile == "full" and run_sizes(scale="smoke").teacher == "cifar10"
+    assert run_sizes().profile == "full" and run_sizes(scale="smoke").teacher == "stylegan2-ada"
     assert run_sizes("quick").profile == "quick"  # explicit wins
     monkeypatch.setenv("GSOC_PROFILE", "fast")
     with pytest.raises(ValueError, match="unknown profile 'fast'"):
@@ -87,12 +87,12 @@ def test_overrides_parsed_and_validated():
 def test_series_paths_and_student_source(tmp_path):
     quick, full = series_paths("quick", None, tmp_path), series_paths("full", "smoke", tmp_path)
     assert quick.root == tmp_path / "quick" and full.root == tmp_path / "full-smoke"
-    assert student_source(run_sizes("quick", "smoke"), quick) == "student"
+    assert student_to_load(run_sizes("quick", "smoke"), quick) == "student"
     with pytest.raises(FileNotFoundError, match="run notebook 02"):
-        student_source(run_sizes("full", "smoke"), full)
+        student_to_load(run_sizes("full", "smoke"), full)
     full.student_checkpoint.parent.mkdir(parents=True)
     full.student_checkpoint.write_bytes(b"x")
-    assert student_source(run_sizes("full", "smoke"), full) == str(full.student_checkpoint)
+    assert student_to_load(run_sizes("full", "smoke"), full) == str(full.student_checkpoint)
 
 
 def test_every_notebook_reads_profile_scale_sizes_device():

@@ -8,9 +8,11 @@ import torch
 from cli_checks import assert_refused
 from torch import nn
 
+from gsoc_helpers.openvino.classifier import throughput, to_openvino
+from gsoc_helpers.openvino.core import compile_model
 from gsoc_helpers.quantization import evaluate as ev
 from gsoc_helpers.quantization import runner
-from gsoc_helpers.quantization.ptq import PTQConfig, quantize, save_ir, to_openvino
+from gsoc_helpers.quantization.ptq import PTQConfig, quantize, save_ir
 
 
 class Tiny(nn.Module):
@@ -87,7 +89,7 @@ def test_quantized_tiny_model_agrees(tmp_path, trained_tiny):
     assert xml.is_file() and xml.with_suffix(".bin").is_file()
     assert ev.model_size_bytes(int8) < ev.model_size_bytes(fp32)
     assert ev.fp32_layers(int8) == [] and len(ev.fp32_layers(fp32)) == 3
-    assert ev.throughput(int8, 4, seconds=0.2, threads=1) > 0
+    assert throughput(int8, 4, seconds=0.2, threads=1) > 0
 
 
 def test_compare_metrics_exact():
@@ -214,8 +216,8 @@ def test_fp32_reference_is_compiled_in_f32():
     import openvino as ov
 
     fp32 = to_openvino(Tiny())
-    assert ev.compile_model(fp32, threads=1).get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32
-    auto = ev.compile_model(fp32, threads=1, precision=None).get_property("INFERENCE_PRECISION_HINT")
+    assert compile_model(fp32, threads=1).get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32
+    auto = compile_model(fp32, threads=1, precision=None).get_property("INFERENCE_PRECISION_HINT")
     # OpenVINO's own choice is a precision this CPU reports, and plain f32 on CPUs without BF16/FP16 units
     # (AVX2-only machines); on AVX512-BF16 / AMX machines it is bf16, hence the explicit f32 reference.
     caps = set(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))

@@ -13,7 +13,7 @@ from gsoc_helpers.quantization.plots import plot_by_source, plot_vs_size
 from gsoc_helpers.quantization.runner import summarize
 
 
-def _cells(models=("m1", "m2"), sizes=(10, 100), sources=("real", "noise", "teacher"), seeds=(0, 1)):
+def _cells(models=("m1", "m2"), sizes=(10, 100), sources=("real", "noise", "offline-teacher"), seeds=(0, 1)):
     rng = np.random.default_rng(0)
     return [
         {

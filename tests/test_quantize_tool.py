@@ -14,6 +14,7 @@ from cli_checks import assert_refused
 from torch import nn
 
 from gsoc_helpers.cli import main
+from gsoc_helpers.openvino.core import compile_model
 from gsoc_helpers.quantization import evaluate as ev
 from gsoc_helpers.quantization import tool
 from gsoc_helpers.quantization.tool import QuantizeOptions, quantize_model
@@ -69,7 +70,8 @@ def work(tmp_path_factory) -> dict:
 
     from safetensors.torch import save_file
 
-    from gsoc_helpers.quantization.ptq import save_ir, to_openvino
+    from gsoc_helpers.openvino.classifier import to_openvino
+    from gsoc_helpers.quantization.ptq import save_ir
 
     root = tmp_path_factory.mktemp("qtool")
     (root / "pkg").mkdir()
@@ -188,7 +190,7 @@ def test_onnx_model_report_matches_direct_openvino(work, tmp_path, monkeypatch):
     fp32 = ov.Core().read_model(str(out / "model_fp32.xml"))
     assert (
         np.abs(
-            ev.logits(ev.compile_model(fp32, 1), torch.from_numpy(_prep_numpy(x, prep.mean, prep.std, 0, 255))) - ref
+            ev.logits(compile_model(fp32, 1), torch.from_numpy(_prep_numpy(x, prep.mean, prep.std, 0, 255))) - ref
         ).max()
         < 1e-3
     )
@@ -264,7 +266,7 @@ def test_factory_with_safetensors_via_cli_and_bn_matching(work, tmp_path, monkey
     _check_against_direct(report, _direct(out, xp, y))
     with torch.no_grad():
         ref = work["net"](torch.from_numpy(xp)).numpy()
-    fp32 = ev.compile_model(ov.Core().read_model(str(out / "model_fp32.xml")), 1)
+    fp32 = compile_model(ov.Core().read_model(str(out / "model_fp32.xml")), 1)
     assert np.abs(ev.logits(fp32, torch.from_numpy(xp)) - ref).max() < 1e-3  # the weights were loaded
 
 
@@ -295,7 +297,7 @@ def test_factory_with_torch_state_dict_user_calibration_folder_and_resize(work, 
     _check_against_direct(r, _direct(res.out, xp, y))
     with torch.no_grad():
         ref = work["net"](torch.from_numpy(xp)).numpy()
-    fp32 = ev.compile_model(ov.Core().read_model(str(res.fp32_xml)), 1)
+    fp32 = compile_model(ov.Core().read_model(str(res.fp32_xml)), 1)
     assert np.abs(ev.logits(fp32, torch.from_numpy(xp)) - ref).max() < 1e-3  # the weights were loaded
 
 

@@ -13,7 +13,7 @@ from gsoc_helpers.quantization import reproduce2022 as rep
 def test_offline_plan_names_its_substitutes(shared_data_root):
     p = rep.plan("offline", original_size=100000, project_size=50, seeds=[0])
     assert p.models == ["akamaster_resnet20", "akamaster_resnet32", "akamaster_resnet44", "akamaster_resnet56"]
-    assert p.test_set == "exact" and p.source_options["teacher"] == {"generator": "offline-teacher"}
+    assert p.test_set == "exact" and p.source_options["stylegan2-ada"] == {"generator": "offline-teacher"}
     text = "\n".join(p.substitutes)
     for what in (
         "offline zoo",
@@ -28,7 +28,7 @@ def test_offline_plan_names_its_substitutes(shared_data_root):
     # a user's 2022 DiStyleGAN folder and an imported FakeCIFAR10 replace the bundled stand-ins
     q = rep.plan("offline", student="ckpt_dir", teacher_dataset="fake_ds")
     assert q.source_options["student"] == {"generator": "ckpt_dir"}
-    assert q.source_options["teacher"] == {"dataset": "fake_ds"}
+    assert q.source_options["stylegan2-ada"] == {"dataset": "fake_ds"}
     assert not any("'student'" in s or "offline-teacher" in s for s in q.substitutes)
 
 

@@ -58,7 +58,7 @@ def test_openvino_matches_pytorch_dynamic_batch():
 @pytest.mark.slow
 def test_convert_generator_takes_truncation_psi_as_input():
     """export.convert_generator: ψ is an IR input; every ψ matches PyTorch on the same compiled model."""
-    from gsoc_helpers.export import OpenVINOGenerator
+    from gsoc_helpers.openvino.generator import OpenVINOGenerator
 
     g = _tiny_generator()
     ovg = OpenVINOGenerator(g)

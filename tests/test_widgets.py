@@ -1,5 +1,5 @@
 """generate_grid (gsoc_helpers.sampling) / grid_png (gsoc_helpers.images), the model caches (load_generator,
-models.loading) and the ipywidgets panel,
+openvino.twin_cache) and the ipywidgets panel,
 driven headless with small generators; the OpenVINO backend is the real OpenVINO runtime on a tiny student."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from torch import nn
 
 from gsoc_helpers import images as Im
 from gsoc_helpers import widgets as Wd
-from gsoc_helpers.models import loading
 from gsoc_helpers.models.student import StudentConfig, StudentGenerator
+from gsoc_helpers.openvino import twin_cache as loading
 from gsoc_helpers.sampling import generate_grid
 
 
@@ -107,10 +107,10 @@ def test_load_generator_caches_by_canonical_name(monkeypatch):
 
     monkeypatch.setattr(registry, "_load", fake_load)
     monkeypatch.setattr(registry, "_CACHE", {})
-    a = registry.load_generator("teacher", cache=True)  # the alias and its target share one cached model
-    assert registry.load_generator("offline-teacher", cache=True) is a and calls == ["offline-teacher"]
+    a = registry.load_generator("stylegan2-ada", cache=True)  # the alias and its target share one cached model
+    assert registry.load_generator("cifar10", cache=True) is a and calls == ["cifar10"]
     assert registry.load_generator(a) is a  # a module passes through
-    assert registry.load_generator("teacher") is not a and calls == ["offline-teacher"] * 2  # cache=False: fresh
+    assert registry.load_generator("stylegan2-ada") is not a and calls == ["cifar10"] * 2  # cache=False: fresh
 
 
 def test_grid_png_has_label_margin():
@@ -124,7 +124,7 @@ def test_grid_png_has_label_margin():
 
 
 def _panel(tmp_path, **kw):
-    models = {"student": tiny_student(1), "teacher": tiny_student(2)}
+    models = {"student": tiny_student(1), "offline-teacher": tiny_student(2)}
 
     def loader(name):
         if name not in models:
@@ -139,21 +139,21 @@ def test_panel_callbacks_produce_images_and_save(tmp_path):
 
     panel, models = _panel(tmp_path)
     panel.classes.value = ("deer", "ship")  # observer regenerates
-    assert panel.last_labels == ["deer", "ship"] and panel.message.startswith("student on pytorch")
+    assert panel.last_labels == ["deer", "ship"] and panel.message.startswith("student on torch")
     panel.count.value = 4
     assert panel.last_grid.shape == (70, 138, 3)
     img = Image.open(io.BytesIO(panel.image.value))
     assert img.size[1] == 140
     before = panel.last_grid.copy()
-    panel.model.value = "teacher"
-    assert not np.array_equal(before, panel.last_grid) and panel.message.startswith("teacher on pytorch")
+    panel.model.value = "offline-teacher"
+    assert not np.array_equal(before, panel.last_grid) and panel.message.startswith("offline-teacher on torch")
     seed0 = panel.seed.value
     panel.on_new_seed()
     assert panel.seed.value != seed0 and panel.message.endswith("ψ=1.00")
     panel.psi.value = 0.5
     eager = panel.last_grid.copy()
     panel.backend.value = "openvino"  # the real OpenVINO twin, any psi
-    assert panel.message.startswith("teacher on openvino") and panel.message.endswith("ψ=0.50")
+    assert panel.message.startswith("offline-teacher on openvino") and panel.message.endswith("ψ=0.50")
     assert np.abs(panel.last_grid.astype(int) - eager.astype(int)).max() <= 1
     path = panel.on_save()
     assert path is not None and path.parent == tmp_path and Image.open(path).format == "PNG"
@@ -169,7 +169,7 @@ def test_panel_bad_input_shows_message_not_traceback(tmp_path):
     panel.count.value = 0
     assert panel.on_generate() is False and "at least 1" in panel.message
     panel.count.value = 3
-    panel.model.options = ["student", "teacher", "ghost"]
+    panel.model.options = ["student", "offline-teacher", "ghost"]
     panel.model.value = "ghost"
     assert panel.on_generate() is False and "unknown model" in panel.message
     panel.model.value = "student"
@@ -180,7 +180,7 @@ def test_panel_bad_input_shows_message_not_traceback(tmp_path):
     panel.ov_factory = broken
     panel.backend.value = "openvino"
     assert panel.on_generate() is False and "OpenVINO backend unavailable" in panel.message
-    panel.backend.value = "pytorch"
+    panel.backend.value = "torch"
     assert panel.on_generate() is True and panel.last_grid is not None
 
 

@@ -188,7 +188,7 @@ def source_option(text: str) -> tuple[str | None, str, object]:
     source, colon, key = head.rpartition(":")
     if not sep or not key or (colon and not source):
         raise argparse.ArgumentTypeError(
-            f"{text!r}: expected [SOURCE:]KEY=VALUE, e.g. teacher:truncation_psi=0.7 or steps=50"
+            f"{text!r}: expected [SOURCE:]KEY=VALUE, e.g. student:truncation_psi=0.7 or steps=50"
         )
     return (source or None), key, typed_value(value)
 

@@ -12,8 +12,8 @@ from .args import GENERATOR_HELP, add_out, non_negative_int, positive_int
 def _export(args: argparse.Namespace) -> int:
     import torch
 
-    from ..export import OpenVINOGenerator, export_generator, psnr
     from ..models.registry import load_generator
+    from ..openvino.generator import OpenVINOGenerator, export_generator, psnr
 
     model = load_generator(args.generator)
     fp32 = export_generator(model, args.out)

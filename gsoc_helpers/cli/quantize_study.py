@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..defaults import CALIBRATION_SIZE, SEEDS
+from ..defaults import BN_MATCHING_STEPS, CALIBRATION_SIZE, SEEDS
+from ..profiles import run_sizes
 from ..quantization.ptq import ACTIVATION_RANGES, BIAS_CORRECTIONS, OVERFLOW_FIXES, PTQConfig
 from ..quantization.settings import PROJECT_DEFAULT, VALIDATION_DATA, AccuracyControl, points_to_fraction
 from .args import add_max_drop, add_out, add_source_option, non_negative_int, positive_int
@@ -80,7 +81,7 @@ def _study(args: argparse.Namespace) -> int:
     for src, key, value in args.source_option:  # SOURCE:KEY=VALUE
         if src is None:
             raise ValueError(
-                f"--source-option {key}=...: name the source, e.g. teacher:{key}=..., since this command "
+                f"--source-option {key}=...: name the source, e.g. student:{key}=..., since this command "
                 "calibrates on several"
             )
         opts.setdefault(src, {})[key] = value
@@ -109,7 +110,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     ptq = PTQConfig()  # the one source of the PTQ defaults below; --sizes/--seeds unset: Grid's defaults
     p = sub.add_parser("quantize-study", help="INT8 PTQ (OpenVINO+NNCF) grid over models x calibration sources")
     p.add_argument("--models", nargs="+", default=["akamaster_resnet20"])
-    p.add_argument("--sources", nargs="+", default=["real", "noise", "bn-matching"])
+    study = run_sizes("quick", "quick")  # the notebook's study: its calibration sources
+    p.add_argument(
+        "--sources",
+        nargs="+",
+        default=list(study.quant_sources),
+        help=f"calibration sources (default {' '.join(study.quant_sources)}; any registered source)",
+    )
     p.add_argument(
         "--sizes", nargs="+", type=positive_int, default=None, help=f"calibration sizes (default {CALIBRATION_SIZE})"
     )
@@ -142,7 +149,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--compare-nncf-defaults", action="store_true", help="also run nncf.quantize's defaults")
     add_accuracy_arguments(p)
-    p.add_argument("--bn-steps", type=positive_int, default=200, help="optimisation steps of the bn-matching source")
+    p.add_argument(
+        "--bn-steps", type=positive_int, default=BN_MATCHING_STEPS, help="optimisation steps of the bn-matching source"
+    )
     add_source_option(p, "student:dataset=outputs/x")
     p.add_argument("--test-sets", nargs="+", default=["exact"], help="load_cifar10 test sources (exact, jpeg, ...)")
     p.add_argument("--threads", type=positive_int, default=1)

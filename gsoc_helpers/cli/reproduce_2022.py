@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--teacher-dataset",
         default=None,
-        help="synthetic dataset folder for the teacher source (e.g. an imported FakeCIFAR10)",
+        help="synthetic dataset folder for the stylegan2-ada source (e.g. an imported FakeCIFAR10)",
     )
     p.add_argument("--student-dataset", default=None, help="synthetic dataset folder for the student source")
     p.add_argument(

@@ -15,7 +15,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from ..training.configs import FEATURE_WEIGHTS, DistillLossWeights  # noqa: F401  (re-exported)
+from ..training.configs import FEATURE_WEIGHTS, DistillLossWeights
 from .adversarial import d_hinge_loss, g_hinge_loss
 
 

@@ -35,19 +35,7 @@ from torch_fidelity.defaults import DEFAULTS as TF_DEFAULTS
 from ..config import get_cache_dir
 from ..models.protocol import is_generator
 from ..pixels import nvidia_uint8
-from .inception import (  # noqa: F401  (re-exported)
-    OFFLINE_EXTRACTOR,
-    OFFLINE_INCEPTION_FILE,
-    OFFLINE_INCEPTION_SHA256,
-    ONLINE_EXTRACTOR,
-    ExtractorChoice,
-    InceptionScoreUnavailable,
-    _offline_class,
-    load_offline_inception_state,
-    register_offline_extractor,
-    resolve_extractor,
-    sha256_file,
-)
+from .inception import ExtractorChoice, InceptionScoreUnavailable, resolve_extractor
 
 FEATURE_LAYER = "2048"
 METRIC_KEYS = {

@@ -52,7 +52,7 @@ def load_offline_inception_state(path: str | os.PathLike) -> dict[str, torch.Ten
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def _offline_class() -> type:
+def offline_extractor_class() -> type:
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     class OfflineInceptionV3(FeatureExtractorInceptionV3):
@@ -136,7 +136,7 @@ def register_offline_extractor() -> str:
     from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
     if OFFLINE_EXTRACTOR not in FEATURE_EXTRACTORS_REGISTRY:
-        register_feature_extractor(OFFLINE_EXTRACTOR, _offline_class())
+        register_feature_extractor(OFFLINE_EXTRACTOR, offline_extractor_class())
     return OFFLINE_EXTRACTOR
 
 

@@ -36,7 +36,7 @@ KIND_MODULES = {
 # Bundled checkpoints in data/ by short name.
 BUNDLED = {"offline-teacher": "offline_teacher.safetensors", "student": "student.safetensors"}
 # Other names of a generator (the panel's and the CLI's short names) -> the name load_generator resolves.
-ALIASES = {"teacher": "offline-teacher"}
+ALIASES = {"stylegan2-ada": "cifar10"}
 _CACHE: dict[tuple[str, str], nn.Module] = {}
 
 
@@ -137,7 +137,7 @@ def resolve_generator_path(path_or_name: str | os.PathLike) -> Path:
 
 
 def canonical_name(name: str | os.PathLike) -> str:
-    """``name`` with :data:`ALIASES` applied ("teacher" -> "offline-teacher"); paths and URLs as given."""
+    """``name`` with :data:`ALIASES` applied ("stylegan2-ada" -> "cifar10"); paths and URLs as given."""
     return ALIASES.get(str(name), str(name))
 
 
@@ -146,8 +146,8 @@ def load_generator(
 ) -> nn.Module:
     """A generator in eval mode on ``device`` from:
 
-    * a bundled name (``"offline-teacher"``, ``"student"``) or an alias (``"teacher"``, :data:`ALIASES`);
-    * ``"cifar10"`` (NVIDIA's official StyleGAN2-ADA CIFAR-10 snapshot, downloaded once into the cache), a
+    * a bundled name (``"offline-teacher"``, ``"student"``);
+    * ``"cifar10"`` or its alias ``"stylegan2-ada"`` (:data:`ALIASES`; NVIDIA's official StyleGAN2-ADA CIFAR-10 snapshot, downloaded once into the cache), a
       StyleGAN2-ADA ``.pkl`` path or URL;
     * a ``.safetensors`` checkpoint of a registered kind;
     * a 2022 DiStyleGAN checkpoint (its folder with config.json + generator.pt, or the generator.pt itself);

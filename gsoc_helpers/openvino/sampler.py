@@ -11,7 +11,7 @@ deviation is reported, not checked.
 
 ``auto``: on CUDA, PyTorch (as before).  On the CPU, the OpenVINO f32 twin when the run is big enough to repay the
 conversion (>= :data:`AUTO_MIN_IMAGES` images; the IR is cached afterwards) at batch >= :data:`AUTO_MIN_BATCH`, else
-PyTorch eager.  benchmarks/bench_teacher.py (README "Teacher speed") measured the teacher's twin 1.4x eager PyTorch
+PyTorch eager.  benchmarks/bench_teacher.py (benchmarks/RESULTS.md, "Teacher speed") measured the teacher's twin 1.4x eager PyTorch
 at batch 64; at batch 1 a quiet run favoured eager and a loaded one the twin, so small batches stay eager.
 """
 

@@ -21,7 +21,7 @@ import torch
 from ..calibration import CalibrationSet, _pick, balanced_labels, train_split
 from ..pixels import uint8_to_unit, unit_to_uint8
 from .ptq import quantize_with_accuracy_control
-from .settings import VALIDATION_DATA, AccuracyControl  # noqa: F401  (re-exported)
+from .settings import AccuracyControl
 
 
 def _row_keys(u8: np.ndarray) -> set[bytes]:

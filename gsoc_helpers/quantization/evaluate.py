@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..openvino.classifier import throughput  # noqa: F401  (re-exported)
-from ..openvino.core import compile_model  # noqa: F401  (re-exported)
+from ..openvino.core import compile_model
 
 
 def logits(ov_model_or_compiled, images: torch.Tensor, batch_size: int = 250, threads: int | None = None) -> np.ndarray:

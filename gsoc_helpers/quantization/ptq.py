@@ -1,7 +1,7 @@
 """torch -> OpenVINO -> NNCF 8-bit post-training quantization -> IR.
 
 :class:`PTQConfig` holds the settings that matter; its defaults are the project's measured best
-(benchmarks/bench_quantization.py, README "Quantization"): activation ranges from the global min/max over the
+(benchmarks/bench_quantization.py, benchmarks/RESULTS.md "Quantization"): activation ranges from the global min/max over the
 calibration set instead of NNCF's mean of per-image min/max, the mixed preset (asymmetric activations), no bias
 correction, every calibration image used.
 NNCF's own defaults (:data:`NNCF_DEFAULTS`) are the performance preset (symmetric activations), mean-of-min/max
@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-
-from ..openvino.classifier import to_openvino  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:  # torch is imported lazily: the CLI reads this module's constants at start-up
     import torch

@@ -33,7 +33,7 @@ ORIGINAL_MODELS = (
     "chenyaofo_shufflenetv2_x2_0",
     "chenyaofo_repvgg_a2",
 )
-SOURCE_NAMES = {"real": "CIFAR-10", "teacher": "StyleGAN2-ADA", "student": "DiStyleGAN", "fractal": "Fractal"}
+SOURCE_NAMES = {"real": "CIFAR-10", "stylegan2-ada": "StyleGAN2-ADA", "student": "DiStyleGAN", "fractal": "Fractal"}
 ORIGINAL_SIZE = 5000  # per calibration set, 500 per class (the README; the notebook fed all 50,000 real images)
 # POT DefaultQuantization {target_device: ANY} == nncf.quantize(preset=PERFORMANCE, subset_size=N, fast bias corr.)
 POT_DEFAULT = PTQConfig(preset="performance", bias_correction="fast", subset_size=None, activation_range=None)
@@ -118,7 +118,7 @@ def plan(
     opts: dict[str, dict] = {
         "real": {},
         "fractal": {},
-        "teacher": {"dataset": teacher_dataset} if teacher_dataset else {"generator": teacher_gen},
+        "stylegan2-ada": {"dataset": teacher_dataset} if teacher_dataset else {"generator": teacher_gen},
         "student": {"dataset": student_dataset} if student_dataset else {"generator": student or "student"},
     }
     return Plan(

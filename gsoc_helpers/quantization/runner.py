@@ -19,10 +19,11 @@ import torch
 from ..calibration import available_sources, get_calibration
 from ..defaults import CALIBRATION_SIZE, SEEDS
 from ..models.classifiers import CLASSIFIERS, get_classifier
+from ..openvino.classifier import to_openvino
 from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 from . import evaluate as ev
 from .accuracy import quantize_accuracy_aware
-from .ptq import PTQConfig, quantize, to_openvino
+from .ptq import PTQConfig, quantize
 from .settings import PROJECT_DEFAULT, AccuracyControl
 
 METRICS = ("top1_fp32", "top1_int8", "drop", "agreement", "kl")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..defaults import CALIBRATION_SIZE
+from ..defaults import CALIBRATION_SIZE, HELD_OUT_SIZE
 
 VALIDATION_DATA = ("heldout", "calibration")
 # The name of the project's PTQ setting (PTQConfig's defaults, the measured best) in every table and grid, beside
@@ -22,7 +22,7 @@ class AccuracyControl:
 
     max_drop: float = 0.02  # fraction (the command line takes points: --max-drop 2)
     validation: str = "heldout"
-    val_size: int = 500
+    val_size: int = HELD_OUT_SIZE
     train_source: str = "auto"
 
     def validate(self) -> None:
@@ -44,7 +44,7 @@ class QuantizeOptions:
 
     calibration_size: int = CALIBRATION_SIZE  # images from the source (a smaller folder: all of it)
     seed: int = 0
-    held_out_size: int = 500  # held-out synthetic images when no held-out folder is given
+    held_out_size: int = HELD_OUT_SIZE  # held-out synthetic images when no held-out folder is given
     max_drop: float | None = None  # fraction of top-1 (0.01 = 1 point): accuracy-aware PTQ on the labelled
     # held-out folder
     nncf_defaults: bool = False  # NNCF's own defaults instead of the project's measured best PTQConfig

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..openvino.classifier import throughput
+from ..openvino.core import compile_model
 from ..safety import (
     clean_stale_temporaries,
     holds_only_mark,
@@ -109,9 +111,9 @@ def _split(held: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
 def _evaluate(fp32, int8, um: UserModel, held: ImageSet, threads: int | None) -> dict:
     with torch.no_grad():
         x = um.preprocessing(held.images)
-    l32 = ev.logits(ev.compile_model(fp32, threads, "f32"), x)
+    l32 = ev.logits(compile_model(fp32, threads, "f32"), x)
     ev.check_outputs(l32, um.spec, "FP32")
-    l8 = ev.logits(ev.compile_model(int8, threads, "f32"), x)
+    l8 = ev.logits(compile_model(int8, threads, "f32"), x)
     ev.check_outputs(l8, um.spec, "INT8")
     labels = held.labels
     res = ev.compare(l32, l8, labels.numpy() if labels is not None else np.full(len(x), -1))
@@ -125,9 +127,9 @@ def _speed(fp32, int8, opts: QuantizeOptions) -> dict:
     batches = {}
     for b in opts.speed_batches:
         batches[str(int(b))] = {
-            "fp32": ev.throughput(fp32, int(b), opts.speed_seconds, opts.threads, "f32"),
-            "default": ev.throughput(fp32, int(b), opts.speed_seconds, opts.threads, None),
-            "int8": ev.throughput(int8, int(b), opts.speed_seconds, opts.threads, None),
+            "fp32": throughput(fp32, int(b), opts.speed_seconds, opts.threads, "f32"),
+            "default": throughput(fp32, int(b), opts.speed_seconds, opts.threads, None),
+            "int8": throughput(int8, int(b), opts.speed_seconds, opts.threads, None),
         }
     return {"seconds": opts.speed_seconds, "threads": opts.threads, "batches": batches}
 

@@ -262,7 +262,7 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
 
 
 def _torch_to_openvino(net: nn.Module, image_size: int, what: str):
-    from .ptq import to_openvino
+    from ..openvino.classifier import to_openvino
 
     try:
         with torch.no_grad():

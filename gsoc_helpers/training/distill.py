@@ -23,14 +23,15 @@ from torch.utils.data import DistributedSampler
 from ..config import resolve_device
 from ..data import SOURCES, ImageDataset, load_cifar10
 from ..data.synthetic import SyntheticDataset
-from ..images import save_grid, uint8_to_float
+from ..images import save_grid
 from ..losses.distillation import LambdaPixSchedule, discriminator_loss, generator_loss
 from ..models.discriminator import ProjectionDiscriminator
 from ..models.registry import save_generator
 from ..models.student import StudentConfig, StudentGenerator
+from ..pixels import uint8_to_float
 from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 from .augment import diff_augment
-from .configs import DistillConfig  # noqa: F401  (re-exported)
+from .configs import DistillConfig
 from .ema import EMA
 from .loop import CHECKPOINT, METRICS, SAMPLES, RunFiles, TimeBudget, load_trainer_state, trainer_state
 from .run_folder import RunMode, run_folder

@@ -19,13 +19,13 @@ import torch
 from ..data import load_cifar10
 from ..data.cifar10 import SOURCES
 from ..images import save_grid
-from ..losses import d_hinge_loss, g_hinge_loss
+from ..losses.adversarial import d_hinge_loss, g_hinge_loss
 from ..models.discriminator import ProjectionDiscriminator
 from ..models.offline_teacher import OfflineTeacher, OfflineTeacherConfig
 from ..models.registry import save_generator
 from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 from .augment import diff_augment
-from .configs import GANTrainConfig  # noqa: F401  (re-exported)
+from .configs import GANTrainConfig
 from .ema import EMA
 from .loop import CHECKPOINT, METRICS, SAMPLES, RunFiles, TimeBudget, load_trainer_state, trainer_state
 from .run_folder import run_folder

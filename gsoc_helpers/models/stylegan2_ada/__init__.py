@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from .networks import CIFAR10_CONFIG, CIFAR10_NUM_PARAMS, Generator, StyleGAN2Config  # noqa: F401
-from .pickle_loader import (  # noqa: F401
+from .networks import CIFAR10_CONFIG, CIFAR10_NUM_PARAMS, Generator, StyleGAN2Config
+from .pickle_loader import (
     OFFICIAL_CIFAR10_URL,
     StyleGAN2PickleError,
     load_stylegan2_ada,
     read_stylegan2_pickle,
 )
+
+__all__ = [
+    "CIFAR10_CONFIG",
+    "CIFAR10_NUM_PARAMS",
+    "Generator",
+    "StyleGAN2Config",
+    "OFFICIAL_CIFAR10_URL",
+    "StyleGAN2PickleError",
+    "load_stylegan2_ada",
+    "read_stylegan2_pickle",
+]

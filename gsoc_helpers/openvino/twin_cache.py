@@ -17,14 +17,14 @@ class BackendUnavailable(RuntimeError):
 
 
 def openvino_generator(model: nn.Module) -> Any:
-    """The OpenVINO twin of ``model`` (:class:`gsoc_helpers.export.OpenVINOGenerator`), converted once per model.
+    """The OpenVINO twin of ``model`` (:class:`gsoc_helpers.openvino.generator.OpenVINOGenerator`), converted once per model.
 
     Raises :class:`BackendUnavailable` when OpenVINO is missing or the conversion fails.
     """
     key = id(model)
     if key not in _OPENVINO:
         try:
-            from ..export import OpenVINOGenerator
+            from .generator import OpenVINOGenerator
         except ImportError as err:
             raise BackendUnavailable(f"OpenVINO backend unavailable: {err}") from err
         try:

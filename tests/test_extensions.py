@@ -1,0 +1,89 @@
+"""CONTRIBUTING's extensions, each added from outside the package through the public registry: a toy calibration
+source and a toy generator kind work wherever the built-in ones do. (A toy classifier family waits for the
+classifier registry of issue 32.)"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import gsoc_helpers as gh
+from gsoc_helpers import calibration
+from gsoc_helpers.data.dataset import balanced_labels
+from gsoc_helpers.models import registry
+
+
+@pytest.fixture
+def restore_registries():
+    sources, kinds = dict(calibration._SOURCES), dict(registry._GENERATORS)
+    yield
+    calibration._SOURCES.clear()
+    calibration._SOURCES.update(sources)
+    registry._GENERATORS.clear()
+    registry._GENERATORS.update(kinds)
+
+
+def test_a_toy_calibration_source(restore_registries):
+    @gh.register_source("toy-stripes")
+    def stripes(size: int, seed: int, period: int = 4) -> gh.CalibrationSet:
+        """Horizontal stripes of a seeded random colour per image; labels class-balanced."""
+        rng = np.random.default_rng(seed)
+        rows = (torch.arange(32) // period % 2).float().view(1, 1, 32, 1)
+        colours = torch.from_numpy(rng.random((size, 3, 1, 1)).astype(np.float32))
+        labels = torch.from_numpy(balanced_labels(size, seed))
+        return gh.CalibrationSet((rows * colours).expand(size, 3, 32, 32).contiguous(), labels, "toy-stripes")
+
+    assert "toy-stripes" in gh.available_sources()
+    cal = gh.get_calibration("toy-stripes", 20, seed=3, period=2)
+    assert cal.images.shape == (20, 3, 32, 32) and 0 <= cal.images.min() and cal.images.max() <= 1
+    assert np.bincount(cal.labels.numpy()).tolist() == [2] * 10
+    assert torch.equal(cal.images, gh.get_calibration("toy-stripes", 20, seed=3, period=2).images)  # seeded
+    with pytest.raises(ValueError, match="no option 'colour'; its options are period"):
+        gh.get_calibration("toy-stripes", 20, colour="red")
+    with pytest.raises(ValueError, match="already registered"):
+        gh.register_source("toy-stripes")(lambda size, seed: cal)  # a taken name is refused
+
+
+@dataclass
+class ToyConfig:
+    z_dim: int = 8
+    c_dim: int = 10
+    img_resolution: int = 32
+
+
+class ToyGenerator(nn.Module):
+    """z [N, z_dim], labels [N] -> images [N, 3, 32, 32] in [-1, 1] (a linear map and tanh)."""
+
+    def __init__(self, config: ToyConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.z_dim, self.c_dim, self.img_resolution = config.z_dim, config.c_dim, config.img_resolution
+        self.embed = nn.Embedding(config.c_dim, config.z_dim)
+        self.out = nn.Linear(config.z_dim, 3 * config.img_resolution**2)
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> ToyGenerator:
+        return cls(ToyConfig(**cfg))
+
+    def forward(self, z, labels, truncation_psi: float = 1.0, noise_mode: str = "const"):
+        h = z * truncation_psi + self.embed(labels)
+        return torch.tanh(self.out(h)).view(-1, 3, self.img_resolution, self.img_resolution)
+
+
+def test_a_toy_generator_kind(tmp_path, restore_registries):
+    gh.register_generator("toy-linear")(ToyGenerator)
+    torch.manual_seed(0)
+    path = gh.save_generator(ToyGenerator(ToyConfig()), tmp_path / "toy.safetensors")
+    g = gh.load_generator(path)  # the kind read from the checkpoint's metadata
+    assert isinstance(g, ToyGenerator) and g.config == ToyConfig()
+    # it samples a dataset, draws a grid and calibrates like the bundled generators
+    report = gh.sample_dataset(g, tmp_path / "ds", generator_name="toy", per_class=2, backend="torch", progress=False)
+    assert report.complete and len(gh.SyntheticDataset(tmp_path / "ds")) == 20
+    grid, labels = gh.generate_grid(g, ["cat", "ship"], per_class=3)
+    assert grid.dtype == np.uint8 and labels == ["cat", "ship"]
+    cal = gh.get_calibration("student", 10, seed=0, generator=g)
+    assert cal.images.shape == (10, 3, 32, 32) and cal.images.std() > 0
