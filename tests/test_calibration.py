@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from gsoc_helpers.calibration import available_sources, balanced_labels, bn_loss, get_calibration, register_source
+from gsoc_helpers.bn_matching import bn_loss
+from gsoc_helpers.calibration import available_sources, balanced_labels, get_calibration, register_source
 
 
 def _check(cs, size):
@@ -113,7 +114,7 @@ def test_errors_and_registry():
         get_calibration("bn-matching", 10)
 
     @register_source("zeros-test")
-    def _zeros(size, seed):
+    def _zeros(size, seed, model_input):
         from gsoc_helpers.calibration import CalibrationSet
 
         return CalibrationSet(torch.zeros(size, 3, 32, 32), torch.from_numpy(balanced_labels(size, seed)), "zeros")

@@ -27,7 +27,7 @@ from .user_images import (
     ImageSet,
     calibration_images,
     check_calibration_spec,
-    held_out_synthetic,
+    held_out_default,
     load_folder,
     warn_if_degenerate,
 )
@@ -98,7 +98,9 @@ def _evaluate(fp32, int8, um: UserModel, held: ImageSet, threads: int | None) ->
     l8 = ev.logits(ev.compile_model(int8, threads, "f32"), x)
     labels = held.labels
     res = ev.compare(l32, l8, labels.numpy() if labels is not None else np.full(len(x), -1))
-    out: dict[str, Any] = {"agreement": res["agreement"], "kl": res["kl"], "images": len(x)}
+    out: dict[str, Any] = {k: res[k] for k in ("agreement", "kl", "confident", "top5_overlap", "top1_in_top5")}
+    conf = res["agreement_confident"]
+    out.update(agreement_confident=None if np.isnan(conf) else conf, images=len(x))
     for k in ("top1_fp32", "top1_int8", "drop"):
         out[k] = res[k] if labels is not None else None
     return out
@@ -135,7 +137,8 @@ def quantize_model(
     """INT8-quantize ``model`` (an .onnx / .xml path, a registered classifier name, or ``package.module:factory``
     with ``weights``) calibrated on ``calibration`` (a registered source name or a folder of images) preprocessed
     by ``preprocessing`` (None: CIFAR-10 defaults). ``held_out``: a folder of images to measure agreement on
-    (labelled by class folders: top-1 too); None: held-out synthetic images. ``config``: PTQ settings (default
+    (labelled by class folders: top-1 too); None: images that fit the model
+    (:func:`.user_images.held_out_default`). ``config``: PTQ settings (default
     :class:`PTQConfig`, the project's measured best; ``options.nncf_defaults``: NNCF's). Results go to ``out``."""
     from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
@@ -197,8 +200,10 @@ def _run(
     bar,
     t0: float,
 ) -> QuantizeResult:
-    size = um.preprocessing.image_size
-    cal = calibration_images(calibration, opts.calibration_size, opts.seed, size, um.torch_model, opts.source_options)
+    model_input = um.model_input()
+    cal = calibration_images(
+        calibration, opts.calibration_size, opts.seed, model_input, um.torch_model, opts.source_options
+    )
     warn_if_degenerate(cal.images, cal.description)
     with torch.no_grad():
         cal_x = um.preprocessing(cal.images)
@@ -223,8 +228,7 @@ def _run(
         bar.set_description("evaluate")
         bar.update(1)
         if held is None:
-            held = held_out_synthetic(opts.held_out_size, opts.seed, size)
-            what = "held-out synthetic images"
+            held, what = held_out_default(opts.held_out_size, opts.seed, model_input)
         else:
             what = "held-out folder"
         evaluation = {
