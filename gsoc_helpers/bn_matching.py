@@ -11,8 +11,9 @@ classifier passed in takes [0,1] images); the loss is
 * optionally ``ce_weight`` * cross-entropy towards a nominal label over the model's own classes;
 
 each step sees the images randomly shifted (up to ``jitter`` of the side, wrapped) and flipped. Adam with a cosine
-learning-rate schedule; the first ``warmup`` fraction of the steps runs at half the resolution (4x cheaper), the
-parameters then upsampled. ``channels_last`` memory and ``bf16`` autocast (where the CPU has native bf16, see
+learning-rate schedule; the first ``warmup`` fraction of the steps optimises half-resolution images that the model
+sees at half its input size (4x cheaper per step; only for models that take other sizes, i.e. convolutional with
+global pooling), the parameters then upsampled to the full size. ``channels_last`` memory and ``bf16`` autocast (where the CPU has native bf16, see
 :func:`bf16_available`) make each step cheaper; ``benchmarks/bench_bn_matching.py`` measures what they cost in
 agreement.
 """
@@ -94,7 +95,7 @@ class InversionSettings:
     l2_weight: float = 0.0
     jitter: float = 0.125  # largest shift, a fraction of the side
     flip: bool = True
-    warmup: float = 0.0  # fraction of the steps at half resolution (0: none)
+    warmup: float = 0.0  # fraction of the steps at half resolution, fed to the model at that size (0: none)
     batch_size: int = 64
     channels_last: bool = True
     bf16: bool | None = None  # None: where the CPU has native bf16 (bf16_available)
@@ -174,8 +175,6 @@ def invert(
                 opt.zero_grad(set_to_none=True)
                 x = torch.sigmoid(param)
                 xa = _augment(x, s.jitter, s.flip, g)
-                if xa.shape[-1] != side:  # warm-up: the model sees its own input size
-                    xa = F.interpolate(xa, size=(side, side), mode="bilinear", align_corners=False)
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                     logits = model(xa.contiguous(memory_format=_fmt(s)))
                 loss = hooks.value() + s.tv_weight * total_variation(x)

@@ -77,7 +77,7 @@ def toy(tmp_path_factory):
 
 def _options(source: str, net: nn.Module) -> dict:
     if source == "bn-matching":
-        return {"classifier": net, "steps": 3, "batch_size": 5, "progress": False, "warmup": 0.34}
+        return {"classifier": net, "steps": 3, "batch_size": 5, "progress": False}
     return {}
 
 
@@ -93,7 +93,7 @@ def test_every_source_makes_images_at_the_model_size(toy, data_root):
         assert len(counts) == classes and counts.max() - counts.min() <= 1, (source, counts)
         if source in OWN_CLASSES:  # said to be what they are
             assert "upsampled to 64x64" in cs.source, cs.source
-    assert rec.seen == {(SIDE, SIDE)}  # bn-matching's warm-up at 32x32 still feeds the model 64x64
+    assert rec.seen == {(SIDE, SIDE)}  # bn-matching optimised the images through the model at 64x64
 
 
 def test_bn_matching_at_the_model_size_lowers_the_bn_loss(toy):
