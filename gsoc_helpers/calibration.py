@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from .bn_matching import InversionSettings, invert
+from .bn_matching import invert, settings_for
 from .config import get_cache_dir, get_data_root
 from .data import load_cifar10
 from .data.dataset import balanced_labels
@@ -236,43 +236,45 @@ def noise_source(size: int, seed: int, model_input: ModelInput, mean: float = 0.
     return CalibrationSet(x, torch.from_numpy(balanced_labels(size, seed, model_input.num_classes)), "noise")
 
 
-_BN = InversionSettings()  # the one home of bn-matching's defaults
-
-
 def bn_matching_source(
     size: int,
     seed: int,
     model_input: ModelInput,
     classifier: nn.Module | None = None,
-    steps: int = _BN.steps,
-    lr: float = _BN.lr,
-    ce_weight: float = _BN.ce_weight,
-    tv_weight: float = _BN.tv_weight,
-    l2_weight: float = _BN.l2_weight,
-    jitter: float = _BN.jitter,
-    flip: bool = _BN.flip,
-    warmup: float = _BN.warmup,
-    batch_size: int = _BN.batch_size,
-    channels_last: bool = _BN.channels_last,
-    bf16: bool | None = _BN.bf16,
+    steps: int | None = None,
+    lr: float | None = None,
+    ce_weight: float | None = None,
+    tv_weight: float | None = None,
+    l2_weight: float | None = None,
+    jitter: float | None = None,
+    flip: bool | None = None,
+    warmup: float | None = None,
+    batch_size: int | None = None,
+    channels_last: bool | None = None,
+    bf16: bool | None = None,
+    cosine: bool | None = None,
     progress: bool = True,
 ) -> CalibrationSet:
     """Images at the model's input size optimised through ``classifier`` (a model taking [0,1] images, its own
     preprocessing inside) so its BatchNorm inputs match their running statistics (:mod:`gsoc_helpers.bn_matching`);
-    the start is the model's mean/std in [0,1] plus Gaussian noise; nominal labels over the model's classes."""
+    the start is the model's mean/std in [0,1] plus Gaussian noise; nominal labels over the model's classes.
+    Options left None take the recipe for the model's size (``bn_matching.settings_for``; ``bf16`` None: where the
+    CPU has native bf16, if the recipe asks for it)."""
     if classifier is None:
         raise ValueError("the bn-matching source needs classifier= (a model taking [0,1] images)")
-    s = InversionSettings(
-        steps, lr, ce_weight, tv_weight, l2_weight, jitter, flip, warmup, batch_size, channels_last, bf16
-    )
+    side = model_input.image_size
+    given: dict[str, Any] = dict(
+        steps=steps, lr=lr, ce_weight=ce_weight, tv_weight=tv_weight, l2_weight=l2_weight, jitter=jitter, flip=flip,
+        warmup=warmup, batch_size=batch_size, channels_last=channels_last, bf16=bf16, cosine=cosine,
+    )  # fmt: skip
+    s = replace(settings_for(side), **{k: v for k, v in given.items() if v is not None})
     labels = torch.from_numpy(balanced_labels(size, seed, model_input.num_classes))
     g = torch.Generator().manual_seed(seed)
-    side = model_input.image_size
     mean = torch.tensor(model_input.mean, dtype=torch.float32).view(1, -1, 1, 1)
     std = torch.tensor(model_input.std, dtype=torch.float32).view(1, -1, 1, 1)
     start = (mean + std * torch.randn(size, 3, side, side, generator=g)).clamp(0.01, 0.99)
     images = invert(classifier, torch.logit(start), labels, s, seed, progress)
-    return CalibrationSet(images, labels, f"bn-matching at {side}x{side} ({steps} steps)")
+    return CalibrationSet(images, labels, f"bn-matching at {side}x{side} ({s.steps} steps)")
 
 
 def fractal_source(
