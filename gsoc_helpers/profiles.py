@@ -55,6 +55,12 @@ class ScaleSizes:
     quant_bn_steps: int  # 05: optimisation steps of the data-free bn-matching source
     speed_calibration_n: int  # 05: calibration images of the INT8 model in the speed table
     quant_val_n: int  # 05: validation / held-out images of accuracy-aware PTQ and `quantize`
+    any_model_sources: tuple[str, ...]  # 06: calibration sources (empty: every registered one)
+    any_model_calibration_n: int  # 06: calibration images per source and seed
+    any_model_seeds: tuple[int, ...]
+    any_model_bn_steps: int  # 06: bn-matching steps at 224x224 (0: the recipe's own, bn_matching.LARGE_INPUT)
+    any_model_cifar_test_n: int  # 06: CIFAR-10 test pictures (upsampled) agreement is measured on
+    any_model_photo_views: int  # 06: crops per scikit-image photo agreement is measured on (20 photos)
 
 
 PROFILES: dict[str, ProfileInputs] = {
@@ -103,6 +109,12 @@ SCALES: dict[str, ScaleSizes] = {
         quant_bn_steps=5,
         speed_calibration_n=20,
         quant_val_n=100,
+        any_model_sources=("noise", "bn-matching"),
+        any_model_calibration_n=4,
+        any_model_seeds=(0,),
+        any_model_bn_steps=2,
+        any_model_cifar_test_n=10,
+        any_model_photo_views=1,
     ),
     "quick": ScaleSizes(
         sample_per_class=300,
@@ -124,6 +136,12 @@ SCALES: dict[str, ScaleSizes] = {
         quant_bn_steps=50,
         speed_calibration_n=300,
         quant_val_n=500,
+        any_model_sources=(),
+        any_model_calibration_n=64,
+        any_model_seeds=(0,),
+        any_model_bn_steps=0,
+        any_model_cifar_test_n=300,
+        any_model_photo_views=5,
     ),
     # the 2022 run: 50,000 teacher images, batch 128, 150 epochs ~ 58,600 steps, ngf 256 / ndf 128
     "full": ScaleSizes(
@@ -146,6 +164,12 @@ SCALES: dict[str, ScaleSizes] = {
         quant_bn_steps=200,
         speed_calibration_n=300,
         quant_val_n=500,
+        any_model_sources=(),
+        any_model_calibration_n=128,
+        any_model_seeds=(0, 1, 2),
+        any_model_bn_steps=0,
+        any_model_cifar_test_n=1000,
+        any_model_photo_views=5,
     ),
 }
 
@@ -259,6 +283,11 @@ class SeriesPaths:
     @property
     def quantization(self) -> Path:
         return self.root / "quantization"
+
+    @property
+    def any_model(self) -> Path:
+        """Notebook 06's cells (EfficientNet-Lite0 with every calibration source)."""
+        return self.root / "any_model"
 
 
 def series_paths(profile: str | None = None, scale: str | bool | None = None, output_dir=None) -> SeriesPaths:

@@ -84,6 +84,29 @@ def load_cells(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip().endswith("}")]
 
 
+def _calibration(study: AnyModelStudy, source: str, seed: int, net, out: Path, progress: bool):
+    """(images, what, seconds) of one source and seed, kept in ``out/calibration/`` for the other PTQ settings and
+    later runs (bn-matching at 224x224 takes minutes)."""
+    import hashlib
+
+    key = json.loads(_key(study, source, seed, next(iter(study.configs))))
+    del key[4]  # the PTQ setting: the images do not depend on it
+    path = out / "calibration" / (hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16] + ".pt")
+    if path.is_file():
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        return saved["images"], saved["what"], float(saved["seconds"])
+    opts = dict(study.source_options.get(source, {}))
+    if source == "bn-matching":
+        opts.setdefault("classifier", net)
+        opts.setdefault("progress", progress)
+    t0 = time.perf_counter()
+    cal = get_calibration(source, study.calibration_size, seed, model_input(study.model), **opts)
+    seconds = time.perf_counter() - t0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"images": cal.images, "what": cal.source, "seconds": seconds}, path)
+    return cal.images, cal.source, seconds
+
+
 def run_study(study: AnyModelStudy, out_dir: str | Path, progress: bool = True) -> list[dict]:
     """Every (source, seed, setting) cell: calibration seconds, and METRICS on every evaluation set."""
     out = Path(out_dir)
@@ -97,17 +120,10 @@ def run_study(study: AnyModelStudy, out_dir: str | Path, progress: bool = True) 
         fp32 = to_openvino(net)
         sets = evaluation_sets(study)
         ref = {k: ev.logits(fp32, x, threads=study.threads) for k, (x, _) in sets.items()}
-        inp = model_input(study.model)
         images: dict[tuple[str, int], tuple[torch.Tensor, str, float]] = {}
         for source, seed, config in tqdm(todo, desc="any-model study", disable=not progress):
             if (source, seed) not in images:
-                opts = dict(study.source_options.get(source, {}))
-                if source == "bn-matching":
-                    opts.setdefault("classifier", net)
-                    opts.setdefault("progress", progress)
-                t0 = time.perf_counter()
-                cal = get_calibration(source, study.calibration_size, seed, inp, **opts)
-                images = {(source, seed): (cal.images, cal.source, time.perf_counter() - t0)}  # one at a time
+                images = {(source, seed): _calibration(study, source, seed, net, out, progress)}  # one at a time
             x_cal, what, seconds = images[(source, seed)]
             int8 = quantize(fp32, x_cal, study.configs[config])
             rec: dict = {
@@ -143,3 +159,46 @@ def summarize(cells: list[dict]):
     table["seeds"] = g["seed"].nunique()
     table["what"] = g["what"].first()
     return table.reset_index()
+
+
+def plot_study(table, path: str | Path, eval_set: str = "photos") -> Path:
+    """One figure: per calibration source (rows), top-1 agreement (left) and KL (right, log scale) on ``eval_set``
+    for each PTQ setting (dots, bars = ± std over seeds), each agreement written beside its dot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sources = list(dict.fromkeys(table["source"]))
+    configs = list(dict.fromkeys(table["config"]))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.6 * len(sources) + 1.8), sharey=True)
+    colours = ("tab:blue", "tab:orange", "tab:green", "tab:red")
+    for j, config in enumerate(configs):
+        sub = table[table["config"] == config].set_index("source")
+        y = np.arange(len(sources)) + (j - (len(configs) - 1) / 2) * 0.22
+        for ax, metric in zip(axes, ("agreement", "kl")):
+            mean = np.array([sub.loc[s, f"{eval_set}_{metric}"] if s in sub.index else np.nan for s in sources])
+            std = np.array([sub.loc[s, f"{eval_set}_{metric}_std"] if s in sub.index else np.nan for s in sources])
+            ax.errorbar(mean, y, xerr=np.nan_to_num(std), fmt="o", color=colours[j % 4], label=config, capsize=3)
+            if metric == "agreement":
+                for xv, yv in zip(mean, y):
+                    if np.isfinite(xv):
+                        ax.annotate(f"{xv:.1f}", (xv, yv), xytext=(6, -3), textcoords="offset points", fontsize=8)
+    axes[0].set_yticks(np.arange(len(sources)))
+    axes[0].set_yticklabels(sources)
+    axes[0].invert_yaxis()
+    axes[0].set_xlabel(f"top-1 agreement INT8 vs FP32 on {eval_set} (%)")
+    axes[0].set_xlim(0, 105)
+    axes[1].set_xscale("log")
+    axes[1].set_xlabel(f"KL(FP32 ‖ INT8) on {eval_set} (nats, log)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, [f"PTQ: {x}" for x in labels], loc="upper right", ncol=len(configs), fontsize=8)
+    for ax in axes:
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle("INT8 vs FP32 by calibration source", fontsize=11, x=0.02, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
