@@ -2,7 +2,7 @@
 seeds: the study of notebook 06 at full size, for benchmarks/RESULTS.md. CPU. Resumable (cells cached in
 ``$GSOC_OUTPUT_DIR/any_model/cells.jsonl``, shared with bench_bn_matching.py).
 
-  PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_any_model.py [--seeds 0 1 2] [--size 128] [--sources ...]
+  PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_any_model.py [--seeds 0 1 2] [--bn-seeds 0] [--size 128]
 
 Prints the Markdown table and writes the figure to ``--results`` (default benchmarks/any_model_results/).
 """
@@ -25,18 +25,23 @@ def _fmt(row, key: str, digits: int = 1) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--bn-seeds", type=int, nargs="+", default=None, help="bn-matching's seeds (default: --seeds)")
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--sources", nargs="+", default=None, help="default: every registered source")
     ap.add_argument("--cifar-test", type=int, default=300, help="CIFAR-10 test pictures, upsampled")
     ap.add_argument("--results", type=Path, default=Path(__file__).parent / "any_model_results")
     args = ap.parse_args()
-    study = AnyModelStudy(
-        sources=tuple(args.sources or available_sources()),
-        seeds=tuple(args.seeds),
-        calibration_size=args.size,
-        cifar_test_n=args.cifar_test,
-    )
-    table = summarize(run_study(study, get_output_dir() / "any_model"))
+    sources = tuple(args.sources or available_sources())
+    bn_seeds = tuple(args.bn_seeds or args.seeds)
+    studies = [
+        AnyModelStudy(sources=tuple(s for s in sources if s != "bn-matching"), seeds=tuple(args.seeds)),
+        AnyModelStudy(sources=("bn-matching",) if "bn-matching" in sources else (), seeds=bn_seeds),
+    ]
+    cells = []
+    for study in studies:
+        study.calibration_size, study.cifar_test_n = args.size, args.cifar_test
+        cells += run_study(study, get_output_dir() / "any_model")
+    table = summarize(cells)
     args.results.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.results / "summary.csv", index=False)
     print(plot_study(table, args.results / "agreement_photos.png"))
@@ -46,7 +51,7 @@ def main() -> None:
     for _, r in table.iterrows():
         cells = [_fmt(r, f"{e}_{m}", 3 if m == "kl" else 1) for e in ("photos", "cifar10-test")
                  for m in ("agreement", "agreement_confident", "top5_overlap", "kl")]  # fmt: skip
-        speed = study.calibration_size / r["calibration_seconds"]
+        speed = args.size / r["calibration_seconds"]
         print(f"| {r['source']} | {r['config']} | {r['seeds']} | " + " | ".join(cells) + f" | {speed:.2f} |")
 
 

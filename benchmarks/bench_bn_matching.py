@@ -24,6 +24,7 @@ RECIPES: dict[str, dict] = {
     "fp32": {"channels_last": False, "bf16": False},  # without channels-last memory and bf16 autocast
     "no-warmup": {"warmup": 0.0},  # every step at 224x224
     "steps32": {"steps": 32},  # twice the steps
+    "steps32-warm75": {"steps": 32, "warmup": 0.75},  # twice the steps, the extra ones at 112x112 (1.4x the time)
     "no-priors": {"tv_weight": 0.0, "jitter": 0.0, "flip": False, "ce_weight": 0.0},  # BN statistics only
 }
 

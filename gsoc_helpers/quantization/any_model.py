@@ -165,6 +165,7 @@ def plot_study(table, path: str | Path, eval_set: str = "photos") -> Path:
     """One figure: per calibration source (rows), top-1 agreement (left) and KL (right, log scale) on ``eval_set``
     for each PTQ setting (dots, bars = ± std over seeds), each agreement written beside its dot."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -185,11 +186,15 @@ def plot_study(table, path: str | Path, eval_set: str = "photos") -> Path:
                     if np.isfinite(xv):
                         ax.annotate(f"{xv:.1f}", (xv, yv), xytext=(6, -3), textcoords="offset points", fontsize=8)
     axes[0].set_yticks(np.arange(len(sources)))
-    axes[0].set_yticklabels(sources)
+    what = dict(zip(table["source"], table["what"]))
+    axes[0].set_yticklabels([f"{s}\n(32 px, upsampled)" if "upsampled" in str(what.get(s)) else s for s in sources])
     axes[0].invert_yaxis()
     axes[0].set_xlabel(f"top-1 agreement INT8 vs FP32 on {eval_set} (%)")
     axes[0].set_xlim(0, 105)
     axes[1].set_xscale("log")
+    axes[1].xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    axes[1].xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    axes[1].xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     axes[1].set_xlabel(f"KL(FP32 ‖ INT8) on {eval_set} (nats, log)")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, [f"PTQ: {x}" for x in labels], loc="upper right", ncol=len(configs), fontsize=8)
