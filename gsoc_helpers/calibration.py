@@ -1,52 +1,73 @@
-"""Calibration sources for post-training quantization: equal size, class-balanced, seeded.
+"""Calibration sources for post-training quantization: equal size, class-balanced, seeded, at the model's input.
 
-Every source returns a :class:`CalibrationSet` with images float32 [N,3,32,32] in [0,1] and labels int64 [N]
-(class ``c`` gets ``N//10`` or ``N//10 + 1`` images). Sources live in a registry: the table :data:`BUILTIN_SOURCES` at the end of this module, and
-:func:`register_source` for more:
+Every source returns a :class:`CalibrationSet` with images float32 [N,3,S,S] in [0,1] (``S`` =
+:attr:`ModelInput.image_size`) and labels int64 [N] balanced over the classes the source draws from. Sources live in
+a registry: the table :data:`BUILTIN_SOURCES` at the end of this module, and :func:`register_source` for more:
 
 * ``real``        CIFAR-10 train images (``gsoc_helpers.data.load_cifar10``; ``train_source`` default "auto",
-                  i.e. the official batches if present, else the bit-exact subset).
-* ``offline-teacher`` / ``stylegan2-ada`` / ``student``  synthetic images: from a dataset folder (``dataset=``;
-                  the synthetic format) or sampled on the fly from a generator following the generator protocol
-                  (``generator=`` module or registry name; default the generator of the source's name: the bundled
-                  CPU-trained stand-in teacher, NVIDIA's StyleGAN2-ADA CIFAR-10 snapshot, the bundled student).
-* ``fractal``     FractalDB-style colourised IFS fractals, one IFS per class (``gsoc_helpers.fractals``).
-* ``noise``       Gaussian N(0.5, 0.25^2) clipped to [0,1] (a floor; labels are nominal).
-* ``bn-matching`` data-free images optimised so the classifier's BatchNorm inputs match its running statistics
-                  (ZeroQ, Cai et al. 2020; DeepInversion, Yin et al. 2020), plus an optional cross-entropy term
-                  towards the nominal label. Needs ``classifier=`` (a model taking [0,1] images).
+                  i.e. the official batches if present, else the bit-exact subset); 32-pixel pictures, upsampled
+                  (bilinear, antialiased) when the model takes another size; CIFAR-10 labels.
+* ``offline-teacher`` / ``stylegan2-ada`` / ``student``  synthetic CIFAR-10 images: from a dataset folder
+                  (``dataset=``; the synthetic format) or sampled on the fly from a generator following the generator
+                  protocol (``generator=`` module or registry name; default the generator of the source's name: the
+                  bundled CPU-trained stand-in teacher, NVIDIA's StyleGAN2-ADA CIFAR-10 snapshot, the bundled
+                  student); 32-pixel pictures, upsampled like ``real``.
+* ``fractal``     FractalDB-style colourised IFS fractals rendered at the model's size, one IFS per class
+                  (``gsoc_helpers.fractals``).
+* ``noise``       Gaussian N(0.5, 0.25^2) clipped to [0,1] at the model's size (a floor; labels are nominal).
+* ``bn-matching`` data-free images optimised at the model's size so the classifier's BatchNorm inputs match its
+                  running statistics (:mod:`gsoc_helpers.bn_matching`). Needs ``classifier=`` (taking [0,1] images).
+
+Where a source has no classes of its own (noise, fractal, bn-matching) its labels are balanced over
+:attr:`ModelInput.num_classes`.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from .bn_matching import invert, settings_for
 from .config import get_cache_dir, get_data_root
 from .data import load_cifar10
 from .data.dataset import balanced_labels
 from .data.synthetic import SyntheticDataset, latents_for_range
-from .defaults import BN_MATCHING_STEPS
+from .defaults import CIFAR10_MEAN, CIFAR10_STD, IMAGE_SIZE
 from .fractals import fractal_images
 from .models.registry import load_generator
-from .pixels import to_uint8, uint8_to_unit
-from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
+from .pixels import resize, to_uint8, uint8_to_unit
 
-NUM_CLASSES = 10
+CIFAR10_CLASSES_COUNT = 10
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """What the classifier being calibrated takes: square [0,1] RGB images of ``image_size`` pixels, whose mean/std
+    (per channel, [0,1] units) are ``mean``/``std``, and ``num_classes`` outputs. Defaults: CIFAR-10."""
+
+    image_size: int = IMAGE_SIZE
+    num_classes: int = CIFAR10_CLASSES_COUNT
+    mean: tuple[float, ...] = CIFAR10_MEAN
+    std: tuple[float, ...] = CIFAR10_STD
+
+    def validate(self) -> None:
+        if not isinstance(self.image_size, int) or not 8 <= self.image_size <= 1024:
+            raise ValueError(f"model input size must be an integer in [8, 1024], got {self.image_size!r}")
+        if not isinstance(self.num_classes, int) or self.num_classes < 2:
+            raise ValueError(f"model class count must be an integer >= 2, got {self.num_classes!r}")
 
 
 @dataclass
 class CalibrationSet:
-    images: torch.Tensor  # float32 [N,3,32,32] in [0,1]
+    images: torch.Tensor  # float32 [N,3,S,S] in [0,1]
     labels: torch.Tensor  # int64 [N]
-    source: str
+    source: str  # what the images are (says "upsampled from 32x32" for CIFAR-10 pictures at another size)
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -57,7 +78,7 @@ _SOURCES: dict[str, SourceFn] = {}
 
 
 def register_source(name: str) -> Callable[[SourceFn], SourceFn]:
-    """Decorator: ``fn(size, seed, **options) -> CalibrationSet`` becomes available as ``name``."""
+    """Decorator: ``fn(size, seed, model_input, **options) -> CalibrationSet`` becomes available as ``name``."""
 
     def deco(fn: SourceFn) -> SourceFn:
         old = _SOURCES.get(name)
@@ -77,14 +98,14 @@ def available_sources() -> tuple[str, ...]:
 
 
 def source_option_names(source: str) -> tuple[str, ...]:
-    """The keyword options ``source`` takes (beyond size and seed); a source passing ``**kw`` on names the function
-    that takes them in its ``options_from`` attribute."""
+    """The keyword options ``source`` takes (beyond size, seed and model_input); a source passing ``**kw`` on names
+    the function that takes them in its ``options_from`` attribute."""
     fn = _SOURCES[source]
     fn = getattr(fn, "options_from", fn)
     return tuple(
         n
         for n, p in inspect.signature(fn).parameters.items()
-        if n not in ("kind", "size", "seed") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        if n not in ("kind", "size", "seed", "model_input") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     )
 
 
@@ -101,16 +122,35 @@ def check_source_options(source: str, options: dict) -> None:
         )
 
 
-def get_calibration(source: str, size: int, seed: int = 0, **options) -> CalibrationSet:
-    """``size`` class-balanced calibration images from ``source`` (see module doc), reproducible per seed."""
+def get_calibration(
+    source: str, size: int, seed: int = 0, model_input: ModelInput | None = None, **options
+) -> CalibrationSet:
+    """``size`` class-balanced calibration images from ``source`` (see module doc) at ``model_input``'s size
+    (default CIFAR-10's 32x32, 10 classes), reproducible per seed."""
     if source not in _SOURCES:
         raise KeyError(f"unknown calibration source {source!r}; expected one of {sorted(_SOURCES)}")
     if not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"calibration size must be a positive integer, got {size!r}")
+    inp = model_input or ModelInput()
+    inp.validate()
     check_source_options(source, options)
-    out = _SOURCES[source](int(size), int(seed), **options)
-    assert out.images.shape == (size, 3, 32, 32) and out.images.dtype == torch.float32
+    out = _SOURCES[source](int(size), int(seed), inp, **options)
+    side = inp.image_size
+    if out.images.shape != (size, 3, side, side) or out.images.dtype != torch.float32:
+        raise ValueError(
+            f"calibration source {source!r} returned {out.images.dtype} {tuple(out.images.shape)}, "
+            f"expected float32 {(size, 3, side, side)}"
+        )
     return out
+
+
+def _cifar_set(u8: np.ndarray, labels: np.ndarray, source: str, model_input: ModelInput) -> CalibrationSet:
+    """CIFAR-10 pictures uint8 [N,32,32,3] at the model's size; the source name says when they were upsampled."""
+    side = model_input.image_size
+    images = resize(uint8_to_unit(u8), side).clamp_(0, 1)
+    if side != u8.shape[1]:
+        source += f" ({u8.shape[1]}x{u8.shape[2]} CIFAR-10 pictures upsampled to {side}x{side})"
+    return CalibrationSet(images.contiguous(), torch.from_numpy(labels.astype(np.int64)), source)
 
 
 def _pick(labels: np.ndarray, want: np.ndarray, seed: int, what: str) -> np.ndarray:
@@ -123,10 +163,6 @@ def _pick(labels: np.ndarray, want: np.ndarray, seed: int, what: str) -> np.ndar
             raise ValueError(f"{what}: class {c} has {len(members)} images, {k} requested")
         out.append(np.sort(rng.choice(members, size=k, replace=False)))
     return np.concatenate(out)
-
-
-def _to_set(u8: np.ndarray, labels: np.ndarray, source: str) -> CalibrationSet:
-    return CalibrationSet(uint8_to_unit(u8), torch.from_numpy(labels.astype(np.int64)), source)
 
 
 @functools.lru_cache(maxsize=1)
@@ -142,21 +178,30 @@ def train_split(train_source: str = "auto", data_root=None):
     return _cached_train(train_source, root, str(env) if env else None, str(get_cache_dir()))
 
 
-def real_source(size: int, seed: int, train_source: str = "auto", data_root=None) -> CalibrationSet:
+def real_source(
+    size: int, seed: int, model_input: ModelInput, train_source: str = "auto", data_root=None
+) -> CalibrationSet:
     ds = train_split(train_source, data_root)
     idx = _pick(ds.labels, balanced_labels(size, seed), seed, f"CIFAR-10 train ({ds.source})")
-    return _to_set(ds.images[idx], ds.labels[idx], f"real:{ds.source}")
+    return _cifar_set(ds.images[idx], ds.labels[idx], f"real:{ds.source}", model_input)
 
 
 def _synthetic(
-    kind: str, size: int, seed: int, dataset=None, generator=None, truncation_psi: float = 1.0, batch_size: int = 64
+    kind: str,
+    size: int,
+    seed: int,
+    model_input: ModelInput,
+    dataset=None,
+    generator=None,
+    truncation_psi: float = 1.0,
+    batch_size: int = 64,
 ) -> CalibrationSet:
     want = balanced_labels(size, seed)
     if dataset is not None:
         ds = SyntheticDataset(dataset)
         idx = _pick(ds.labels, want, seed, f"synthetic dataset {str(dataset)!r}")
         u8 = np.stack([ds.image(int(i)) for i in idx])
-        return _to_set(u8, ds.labels[idx], f"{kind}:{dataset}")
+        return _cifar_set(u8, ds.labels[idx], f"{kind}:{dataset}", model_input)
 
     if generator is None or isinstance(generator, str):
         generator = load_generator(generator or kind)
@@ -171,113 +216,76 @@ def _synthetic(
                 noise_mode="const",
             )
             imgs.append(to_uint8(out))
-    return _to_set(np.concatenate(imgs), want, f"{kind}:generator")
+    return _cifar_set(np.concatenate(imgs), want, f"{kind}:generator", model_input)
 
 
 def _generator_source(name: str) -> SourceFn:
     """The calibration source of generator ``name`` (a :func:`load_generator` name)."""
 
-    def source(size: int, seed: int, **kw) -> CalibrationSet:
-        return _synthetic(name, size, seed, **kw)
+    def source(size: int, seed: int, model_input: ModelInput, **kw) -> CalibrationSet:
+        return _synthetic(name, size, seed, model_input, **kw)
 
     source.__qualname__ = source.__name__ = f"{name.replace('-', '_')}_source"
     source.options_from = _synthetic  # type: ignore[attr-defined]
     return source
 
 
-def noise_source(size: int, seed: int, mean: float = 0.5, std: float = 0.25) -> CalibrationSet:
+def noise_source(size: int, seed: int, model_input: ModelInput, mean: float = 0.5, std: float = 0.25) -> CalibrationSet:
     g = torch.Generator().manual_seed(seed)
-    x = (torch.randn(size, 3, 32, 32, generator=g) * std + mean).clamp_(0, 1)
-    return CalibrationSet(x, torch.from_numpy(balanced_labels(size, seed)), "noise")
-
-
-class BNStatsLoss:
-    """Hooks every BatchNorm2d of ``model``; ``value()`` = sum over layers of ||mu_b - mu||^2 + ||var_b - var||^2
-    between the batch statistics of the BN *inputs* and the running statistics (averaged over channels)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.terms: list[torch.Tensor] = []
-        self.handles = [
-            m.register_forward_pre_hook(self._hook) for m in model.modules() if isinstance(m, nn.BatchNorm2d)
-        ]
-        if not self.handles:
-            raise ValueError("bn-matching needs a classifier with BatchNorm2d layers")
-
-    def _hook(self, bn: nn.BatchNorm2d, inputs: tuple) -> None:
-        x = inputs[0]
-        mu, var = x.mean((0, 2, 3)), x.var((0, 2, 3), unbiased=False)
-        self.terms.append(F.mse_loss(mu, bn.running_mean) + F.mse_loss(var, bn.running_var))
-
-    def value(self) -> torch.Tensor:
-        out = torch.stack(self.terms).sum()
-        self.terms = []
-        return out
-
-    def remove(self) -> None:
-        for h in self.handles:
-            h.remove()
-
-
-def bn_loss(model: nn.Module, images: torch.Tensor) -> float:
-    """The BN-statistics loss of ``images`` (float32 [N,3,32,32] in [0,1]) under ``model`` (eval mode)."""
-    hooks = BNStatsLoss(model)
-    try:
-        with torch.no_grad():
-            model.eval()(images)
-        return float(hooks.value())
-    finally:
-        hooks.remove()
+    side = model_input.image_size
+    x = (torch.randn(size, 3, side, side, generator=g) * std + mean).clamp_(0, 1)
+    return CalibrationSet(x, torch.from_numpy(balanced_labels(size, seed, model_input.num_classes)), "noise")
 
 
 def bn_matching_source(
     size: int,
     seed: int,
+    model_input: ModelInput,
     classifier: nn.Module | None = None,
-    steps: int = BN_MATCHING_STEPS,
-    lr: float = 0.1,
-    ce_weight: float = 0.1,
-    batch_size: int = 100,
+    steps: int | None = None,
+    lr: float | None = None,
+    ce_weight: float | None = None,
+    tv_weight: float | None = None,
+    l2_weight: float | None = None,
+    jitter: float | None = None,
+    flip: bool | None = None,
+    warmup: float | None = None,
+    batch_size: int | None = None,
+    channels_last: bool | None = None,
+    bf16: bool | None = None,
+    cosine: bool | None = None,
     progress: bool = True,
 ) -> CalibrationSet:
-    """Optimise logits ``p`` of images ``sigmoid(p)`` with Adam to match BN statistics (+ ``ce_weight`` * CE)."""
+    """Images at the model's input size optimised through ``classifier`` (a model taking [0,1] images, its own
+    preprocessing inside) so its BatchNorm inputs match their running statistics (:mod:`gsoc_helpers.bn_matching`);
+    the start is the model's mean/std in [0,1] plus Gaussian noise; nominal labels over the model's classes.
+    Options left None take the recipe for the model's size (``bn_matching.settings_for``; ``bf16`` None: where the
+    CPU has native bf16, if the recipe asks for it)."""
     if classifier is None:
         raise ValueError("the bn-matching source needs classifier= (a model taking [0,1] images)")
-
-    labels = torch.from_numpy(balanced_labels(size, seed))
+    side = model_input.image_size
+    given: dict[str, Any] = dict(
+        steps=steps, lr=lr, ce_weight=ce_weight, tv_weight=tv_weight, l2_weight=l2_weight, jitter=jitter, flip=flip,
+        warmup=warmup, batch_size=batch_size, channels_last=channels_last, bf16=bf16, cosine=cosine,
+    )  # fmt: skip
+    s = replace(settings_for(side), **{k: v for k, v in given.items() if v is not None})
+    labels = torch.from_numpy(balanced_labels(size, seed, model_input.num_classes))
     g = torch.Generator().manual_seed(seed)
-    init = torch.randn(size, 3, 32, 32, generator=g)
-    model = classifier.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    hooks = BNStatsLoss(model)
-    out = []
-    try:
-        batches = range(0, size, batch_size)
-        bar = tqdm(total=len(batches) * steps, desc="bn-matching", disable=not progress, leave=False)
-        for s in batches:
-            param = init[s : s + batch_size].clone().requires_grad_(True)
-            y = labels[s : s + batch_size]
-            opt = torch.optim.Adam([param], lr=lr)
-            for _ in range(steps):
-                opt.zero_grad(set_to_none=True)
-                logits = model(torch.sigmoid(param))
-                loss = hooks.value() + (ce_weight * F.cross_entropy(logits, y) if ce_weight > 0 else 0.0)
-                loss.backward()
-                opt.step()
-                bar.update(1)
-            hooks.terms = []
-            out.append(torch.sigmoid(param.detach()))
-        bar.close()
-    finally:
-        hooks.remove()
-        for p in model.parameters():
-            p.requires_grad_(True)
-    return CalibrationSet(torch.cat(out).float(), labels, "bn-matching")
+    mean = torch.tensor(model_input.mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.tensor(model_input.std, dtype=torch.float32).view(1, -1, 1, 1)
+    start = (mean + std * torch.randn(size, 3, side, side, generator=g)).clamp(0.01, 0.99)
+    images = invert(classifier, torch.logit(start), labels, s, seed, progress)
+    return CalibrationSet(images, labels, f"bn-matching at {side}x{side} ({s.steps} steps)")
 
 
-def fractal_source(size: int, seed: int, min_fill: float = 0.15, progress: bool = False) -> CalibrationSet:
-    """FractalDB-style fractals (:mod:`gsoc_helpers.fractals`); labels name the IFS category, not a CIFAR-10 class."""
-    images, labels = fractal_images(size, seed, float(min_fill), progress)
+def fractal_source(
+    size: int, seed: int, model_input: ModelInput, min_fill: float = 0.15, progress: bool = False
+) -> CalibrationSet:
+    """FractalDB-style fractals rendered at the model's size (:mod:`gsoc_helpers.fractals`); a label names an IFS
+    category (one per class of the model), not a class of the model."""
+    images, labels = fractal_images(
+        size, seed, float(min_fill), progress, model_input.image_size, model_input.num_classes
+    )
     return CalibrationSet(uint8_to_unit(images), torch.from_numpy(labels), "fractal")
 
 

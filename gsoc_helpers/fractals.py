@@ -87,7 +87,8 @@ def render(maps: np.ndarray, rng: np.random.Generator, size: int = 32) -> np.nda
     maps = maps.copy()
     maps[rng.integers(len(maps)), rng.integers(6)] *= rng.uniform(0.8, 1.2)
     canvas = 2 * size
-    pts, idx = chaos_game(maps, rng)
+    # as many points per canvas pixel at any size as at 32x32 (128 chains there)
+    pts, idx = chaos_game(maps, rng, chains=128 * max(1, round((size / 32) ** 2)))
     xy = _canvas_coords(pts, canvas)
     base_hue = rng.uniform()
     colours = np.array(
@@ -114,16 +115,17 @@ def render(maps: np.ndarray, rng: np.random.Generator, size: int = 32) -> np.nda
 
 
 def fractal_images(
-    size: int, seed: int, min_fill: float = 0.15, progress: bool = False
+    size: int, seed: int, min_fill: float = 0.15, progress: bool = False, image_size: int = 32, num_classes: int = 10
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 [size, 32, 32, 3], int64 labels [size]): class-balanced (see :func:`balanced_labels`)."""
-    labels = balanced_labels(size, seed)
+    """(uint8 [size, S, S, 3], int64 labels [size]) with ``S = image_size``: class-balanced over ``num_classes``
+    categories (see :func:`balanced_labels`)."""
+    labels = balanced_labels(size, seed, num_classes)
     categories = {
         int(c): sample_category(np.random.default_rng([seed, 7919, int(c)]), min_fill) for c in np.unique(labels)
     }
-    images = np.empty((size, 32, 32, 3), np.uint8)
+    images = np.empty((size, image_size, image_size, 3), np.uint8)
     seen: dict[int, int] = {}
     for n, c in enumerate(tqdm(labels, desc="fractals", disable=not progress, leave=False)):
         j = seen[int(c)] = seen.get(int(c), -1) + 1
-        images[n] = render(categories[int(c)], np.random.default_rng([seed, int(c), j]))
+        images[n] = render(categories[int(c)], np.random.default_rng([seed, int(c), j]), image_size)
     return images, labels

@@ -56,3 +56,12 @@ def unit_to_uint8(x: torch.Tensor) -> np.ndarray:
     """float [N, 3, H, W] in [0, 1] -> uint8 numpy [N, H, W, 3] (``round(x * 255)``, clipped)."""
     x = _nchw(x, "images").float().cpu()
     return (x * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """float [N,3,h,w] -> [N,3,size,size]: bilinear with antialiasing, unchanged if already that size."""
+    if images.shape[-2:] == (size, size):
+        return images
+    return torch.nn.functional.interpolate(
+        images, size=(size, size), mode="bilinear", align_corners=False, antialias=True
+    )

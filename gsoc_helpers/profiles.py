@@ -57,6 +57,12 @@ class ScaleSizes:
     quant_bn_steps: int  # 05: optimisation steps of the data-free bn-matching source
     speed_calibration_n: int  # 05: calibration images of the INT8 model in the speed table
     quant_val_n: int  # 05: validation / held-out images of accuracy-aware PTQ and `quantize`
+    any_model_sources: tuple[str, ...]  # 06: calibration sources (TEACHER: the profile's teacher)
+    any_model_calibration_n: int  # 06: calibration images per source and seed
+    any_model_seeds: tuple[int, ...]
+    any_model_bn_steps: int  # 06: bn-matching steps at 224x224 (0: the recipe's own, bn_matching.LARGE_INPUT)
+    any_model_cifar_test_n: int  # 06: CIFAR-10 test pictures (upsampled) agreement is measured on
+    any_model_photo_views: int  # 06: crops per scikit-image photo agreement is measured on (20 photos)
 
 
 PROFILES: dict[str, ProfileInputs] = {
@@ -86,6 +92,7 @@ PROFILES: dict[str, ProfileInputs] = {
 # The study's calibration sources; TEACHER stands for the profile's teacher (run_sizes puts its name in its place).
 TEACHER = "teacher"
 _STUDY_SOURCES = ("real", TEACHER, "student", "noise", "bn-matching")
+_ANY_MODEL_SOURCES = ("real", TEACHER, "student", "noise", "fractal", "bn-matching")
 SCALES: dict[str, ScaleSizes] = {
     "smoke": ScaleSizes(
         sample_per_class=2,
@@ -107,6 +114,12 @@ SCALES: dict[str, ScaleSizes] = {
         quant_bn_steps=5,
         speed_calibration_n=20,
         quant_val_n=100,
+        any_model_sources=("noise", "bn-matching"),
+        any_model_calibration_n=4,
+        any_model_seeds=(0,),
+        any_model_bn_steps=2,
+        any_model_cifar_test_n=10,
+        any_model_photo_views=1,
     ),
     "quick": ScaleSizes(
         sample_per_class=300,
@@ -128,6 +141,12 @@ SCALES: dict[str, ScaleSizes] = {
         quant_bn_steps=50,
         speed_calibration_n=300,
         quant_val_n=HELD_OUT_SIZE,
+        any_model_sources=_ANY_MODEL_SOURCES,
+        any_model_calibration_n=64,
+        any_model_seeds=(0,),
+        any_model_bn_steps=0,
+        any_model_cifar_test_n=300,
+        any_model_photo_views=5,
     ),
     # the 2022 run: 50,000 teacher images, batch 128, 150 epochs ~ 58,600 steps, ngf 256 / ndf 128
     "full": ScaleSizes(
@@ -150,6 +169,12 @@ SCALES: dict[str, ScaleSizes] = {
         quant_bn_steps=BN_MATCHING_STEPS,
         speed_calibration_n=300,
         quant_val_n=HELD_OUT_SIZE,
+        any_model_sources=_ANY_MODEL_SOURCES,
+        any_model_calibration_n=128,
+        any_model_seeds=(0, 1, 2),
+        any_model_bn_steps=0,
+        any_model_cifar_test_n=1000,
+        any_model_photo_views=5,
     ),
 }
 
@@ -230,7 +255,8 @@ def run_sizes(profile: str | None = None, scale: str | bool | None = None, **ove
     for lst, count in (("quant_models", "quant_model_count"), ("quant_test_sets", "quant_test_set_count")):
         if values[count] and lst not in parsed:  # a list given explicitly is taken whole
             values[lst] = values[lst][: values[count]]
-    values["quant_sources"] = tuple(values["teacher"] if s == TEACHER else s for s in values["quant_sources"])
+    for lst in ("quant_sources", "any_model_sources"):
+        values[lst] = tuple(values["teacher"] if s == TEACHER else s for s in values[lst])
     return RunSizes(**values, profile=profile, scale=scale)
 
 
@@ -264,6 +290,11 @@ class SeriesPaths:
     @property
     def quantization(self) -> Path:
         return self.root / "quantization"
+
+    @property
+    def any_model(self) -> Path:
+        """Notebook 06's cells (EfficientNet-Lite0 with every calibration source)."""
+        return self.root / "any_model"
 
 
 def series_paths(profile: str | None = None, scale: str | bool | None = None, output_dir=None) -> SeriesPaths:

@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from gsoc_helpers.calibration import available_sources, balanced_labels, bn_loss, get_calibration, register_source
+from gsoc_helpers.bn_matching import bn_loss
+from gsoc_helpers.calibration import available_sources, balanced_labels, get_calibration, register_source
 
 
 def _check(cs, size):
@@ -104,6 +105,20 @@ def test_bn_matching_lowers_bn_loss():
     assert all(p.requires_grad for p in net.parameters())  # classifier left as it was
 
 
+def test_bn_matching_warm_up_at_half_size():
+    """The first half of the steps at 16x16 (the model sees 16x16), the rest at 32x32: lower BN loss, 32x32 out."""
+    net = TinyNet().eval()
+    seen = set()
+    handle = net.register_forward_pre_hook(lambda m, inp: seen.add(tuple(inp[0].shape[-2:])))
+    kw = dict(classifier=net, batch_size=10, progress=False, ce_weight=0.0, tv_weight=0.0, jitter=0.0, flip=False)
+    start = get_calibration("bn-matching", 10, seed=0, steps=0, **kw)
+    cs = get_calibration("bn-matching", 10, seed=0, steps=40, warmup=0.5, **kw)
+    handle.remove()
+    _check(cs, 10)
+    assert seen == {(16, 16), (32, 32)}
+    assert bn_loss(net, cs.images) < 0.5 * bn_loss(net, start.images)
+
+
 def test_errors_and_registry():
     with pytest.raises(KeyError, match="unknown calibration source"):
         get_calibration("imagenet", 10)
@@ -112,14 +127,16 @@ def test_errors_and_registry():
     with pytest.raises(ValueError, match="classifier"):
         get_calibration("bn-matching", 10)
 
-    @register_source("zeros-test")
-    def _zeros(size, seed):
+    @register_source("uniform-test")  # stays registered for later tests: a well-behaved source at any size
+    def _uniform(size, seed, model_input):
         from gsoc_helpers.calibration import CalibrationSet
 
-        return CalibrationSet(torch.zeros(size, 3, 32, 32), torch.from_numpy(balanced_labels(size, seed)), "zeros")
+        side, classes = model_input.image_size, model_input.num_classes
+        images = torch.rand(size, 3, side, side, generator=torch.Generator().manual_seed(seed))
+        return CalibrationSet(images, torch.from_numpy(balanced_labels(size, seed, classes)), "uniform")
 
-    assert "zeros-test" in available_sources()
-    _check(get_calibration("zeros-test", 5), 5)
+    assert "uniform-test" in available_sources()
+    _check(get_calibration("uniform-test", 5), 5)
 
 
 def test_calibration_registry_refuses_duplicates():

@@ -75,7 +75,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--calibration",
         required=True,
-        help="calibration source name (student, teacher, noise, real, bn-matching, ...) or an image folder",
+        help="calibration source name (student, noise, fractal, bn-matching, ...) or an image folder; "
+        "every source makes images at the model's input size",
     )
     add_out(p, "output folder (FP32 + INT8 IR, report.json, report.md)", required=True)
     p.add_argument(
@@ -106,15 +107,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--held-out",
         default=None,
-        help="folder of held-out images for agreement/KL (class folders: "
-        "top-1 too); default: held-out synthetic images",
+        help="folder of held-out images for agreement/KL (class folders: top-1 too); default: held-out "
+        "synthetic images for a 32x32 10-class model, scikit-image's natural photos for any other",
     )
     p.add_argument("--calibration-size", type=positive_int, default=o.calibration_size)
     p.add_argument(
         "--held-out-size",
         type=positive_int,
         default=o.held_out_size,
-        help="held-out synthetic images when no --held-out folder is given",
+        help="held-out synthetic images when no --held-out folder is given (32x32 10-class models)",
     )
     p.add_argument("--seed", type=int_at_least(0), default=o.seed)
     add_max_drop(p, o.max_drop, "accuracy-aware PTQ on the labelled --held-out folder")

@@ -13,19 +13,22 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-def to_openvino(model: nn.Module, image_size: int = 32):
-    """Convert a classifier (input [N,3,S,S] in [0,1]) to an ``openvino.Model`` with a dynamic batch."""
+def to_openvino(model: nn.Module, image_size: int | None = None):
+    """Convert a classifier (input [N,3,S,S] in [0,1]) to an ``openvino.Model`` with a dynamic batch; ``image_size``
+    None: the model's ``image_size`` attribute (the registered classifiers have one), else CIFAR-10's 32."""
     import openvino as ov
     import torch
 
+    from ..defaults import IMAGE_SIZE
     from ..quiet import quiet_tracing
 
+    side: int = image_size or int(getattr(model, "image_size", IMAGE_SIZE))
     model = model.eval()
     with torch.no_grad(), quiet_tracing():
         return ov.convert_model(
             model,
-            example_input=torch.zeros(1, 3, image_size, image_size),
-            input=[ov.PartialShape([-1, 3, image_size, image_size])],
+            example_input=torch.zeros(1, 3, side, side),
+            input=[ov.PartialShape([-1, 3, side, side])],
         )
 
 

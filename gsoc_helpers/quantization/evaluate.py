@@ -13,7 +13,7 @@ from ..openvino.core import compile_model
 
 
 def logits(ov_model_or_compiled, images: torch.Tensor, batch_size: int = 250, threads: int | None = None) -> np.ndarray:
-    """float32 [N,10] logits of images float32 [N,3,32,32] in [0,1]."""
+    """float32 [N, classes] logits of model inputs float32 [N,3,S,S]."""
     import openvino as ov
 
     compiled = (
@@ -62,13 +62,34 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(1, keepdims=True))
 
 
+CONFIDENT = 0.5  # an image the FP32 model is "confident about": its top softmax probability is at least this
+
+
 def compare(fp32_logits: np.ndarray, int8_logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """top1 FP32/INT8 (%), drop (points), agreement (%), mean KL(FP32 || INT8) of softmaxes (nats)."""
+    """top1 FP32/INT8 (%), drop (points), agreement (%), mean KL(FP32 || INT8) of softmaxes (nats); and the checks
+    that separate the INT8 model from an unsure FP32 one: ``agreement_confident`` (%, on the images whose FP32 top
+    probability is >= :data:`CONFIDENT`; NaN when there are none), ``confident`` (% of images that are),
+    ``top5_overlap`` (%, mean share of the FP32 top-5 classes found in the INT8 top-5; top-k with k = min(5,
+    classes)) and ``top1_in_top5`` (%, FP32's class among INT8's top-5)."""
     a, b = fp32_logits.argmax(1), int8_logits.argmax(1)
     lp, lq = _log_softmax(fp32_logits.astype(np.float64)), _log_softmax(int8_logits.astype(np.float64))
     kl = float((np.exp(lp) * (lp - lq)).sum(1).mean())
     t32, t8 = 100 * float((a == labels).mean()), 100 * float((b == labels).mean())
-    return {"top1_fp32": t32, "top1_int8": t8, "drop": t32 - t8, "agreement": 100 * float((a == b).mean()), "kl": kl}
+    sure = np.exp(lp).max(1) >= CONFIDENT
+    k = min(5, fp32_logits.shape[1])
+    top_a, top_b = np.argsort(-fp32_logits, 1)[:, :k], np.argsort(-int8_logits, 1)[:, :k]
+    overlap = np.mean([len(set(x) & set(y)) / k for x, y in zip(top_a, top_b)])
+    return {
+        "top1_fp32": t32,
+        "top1_int8": t8,
+        "drop": t32 - t8,
+        "agreement": 100 * float((a == b).mean()),
+        "kl": kl,
+        "agreement_confident": 100 * float((a == b)[sure].mean()) if sure.any() else float("nan"),
+        "confident": 100 * float(sure.mean()),
+        "top5_overlap": 100 * float(overlap),
+        "top1_in_top5": 100 * float((top_b == a[:, None]).any(1).mean()),
+    }
 
 
 def model_size_bytes(ov_model) -> int:

@@ -1,7 +1,7 @@
 """The report of :func:`gsoc_helpers.quantization.tool.quantize_model`: one dict, written as JSON and Markdown.
 
 Keys: ``model``, ``preprocessing``, ``calibration``, ``ptq``, ``evaluation`` (agreement %, KL(FP32 || INT8) in nats,
-top-1 % when labelled), ``speed`` (images/s per batch size), ``size`` (IR bytes), ``fp32_layers``, ``environment``,
+agreement on confident images, top-5 overlap, top-1 % when labelled), ``speed`` (images/s per batch size), ``size`` (IR bytes), ``fp32_layers``, ``environment``,
 ``wall_seconds``.
 """
 
@@ -70,6 +70,14 @@ def to_markdown(r: dict) -> str:
         f"| agreement (same top-1 class as FP32) | {e['agreement']:.2f} % |",
         f"| KL(FP32 ‖ INT8) of softmaxes, mean | {e['kl']:.3e} nats |",
     ]
+    if e.get("top5_overlap") is not None:  # reports before these rows existed lack them
+        conf = e.get("agreement_confident")
+        lines += [
+            f"| agreement on images FP32 is confident about (top probability ≥ 0.5; {e['confident']:.0f} % of "
+            f"them) | {'no such image' if conf is None else f'{conf:.2f} %'} |",
+            f"| top-5 overlap (share of FP32's top-5 classes in INT8's top-5) | {e['top5_overlap']:.2f} % |",
+            f"| FP32's class among INT8's top-5 | {e['top1_in_top5']:.2f} % |",
+        ]
     if e.get("top1_fp32") is not None:
         lines += [
             f"| top-1 FP32 | {e['top1_fp32']:.2f} % |",

@@ -37,7 +37,7 @@ from .user_images import (
     ImageSet,
     calibration_images,
     check_calibration_spec,
-    held_out_synthetic,
+    held_out_default,
     load_folder,
     warn_if_degenerate,
 )
@@ -117,7 +117,9 @@ def _evaluate(fp32, int8, um: UserModel, held: ImageSet, threads: int | None) ->
     ev.check_outputs(l8, um.spec, "INT8")
     labels = held.labels
     res = ev.compare(l32, l8, labels.numpy() if labels is not None else np.full(len(x), -1))
-    out: dict[str, Any] = {"agreement": res["agreement"], "kl": res["kl"], "images": len(x)}
+    out: dict[str, Any] = {k: res[k] for k in ("agreement", "kl", "confident", "top5_overlap", "top1_in_top5")}
+    conf = res["agreement_confident"]
+    out.update(agreement_confident=None if np.isnan(conf) else conf, images=len(x))
     for k in ("top1_fp32", "top1_int8", "drop"):
         out[k] = res[k] if labels is not None else None
     return out
@@ -154,7 +156,8 @@ def quantize_model(
     """INT8-quantize ``model`` (an .onnx / .xml path, a registered classifier name, or ``package.module:factory``
     with ``weights``) calibrated on ``calibration`` (a registered source name or a folder of images) preprocessed
     by ``preprocessing`` (None: CIFAR-10 defaults). ``held_out``: a folder of images to measure agreement on
-    (labelled by class folders: top-1 too); None: held-out synthetic images. ``config``: PTQ settings (default
+    (labelled by class folders: top-1 too); None: images that fit the model
+    (:func:`.user_images.held_out_default`). ``config``: PTQ settings (default
     :class:`PTQConfig`, the project's measured best; ``options.nncf_defaults``: NNCF's). Results go to ``out``."""
     from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
@@ -217,8 +220,10 @@ def _run(
     t0: float,
     overwrite: bool,
 ) -> QuantizeResult:
-    size = um.preprocessing.image_size
-    cal = calibration_images(calibration, opts.calibration_size, opts.seed, size, um.torch_model, opts.source_options)
+    model_input = um.model_input()
+    cal = calibration_images(
+        calibration, opts.calibration_size, opts.seed, model_input, um.torch_model, opts.source_options
+    )
     warn_if_degenerate(cal.images, cal.description)
     with torch.no_grad():
         cal_x = um.preprocessing(cal.images)
@@ -239,7 +244,7 @@ def _write(
     bar,
     t0: float,
 ) -> QuantizeResult:
-    size = um.preprocessing.image_size
+    model_input = um.model_input()
     tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -261,8 +266,7 @@ def _write(
         bar.set_description("evaluate")
         bar.update(1)
         if held is None:
-            held = held_out_synthetic(opts.held_out_size, opts.seed, size)
-            what = "held-out synthetic images"
+            held, what = held_out_default(opts.held_out_size, opts.seed, model_input)
         else:
             what = "held-out folder"
         evaluation = {

@@ -1,5 +1,6 @@
 """Images for quantizing a user's model: calibration (a registered source or a folder) and the held-out set
-(a folder, labelled or not, or held-out synthetic images).
+(a folder, labelled or not; else images that fit the model: held-out synthetic CIFAR-10 images for a 32x32,
+10-class model, natural photos (:mod:`.photos`) for any other).
 
 Folders: every ``.png/.jpg/.jpeg/.bmp`` below the folder (sorted by path), read as 8-bit RGB by
 :func:`gsoc_helpers.pil_images.read_rgb` (every mode converted or refused, huge images refused), resized to the
@@ -17,12 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..calibration import available_sources, get_calibration
+from ..calibration import ModelInput, available_sources, get_calibration
 from ..data.cifar10 import IMAGE_SUFFIXES
 from ..data.dataset import CIFAR10_CLASSES
+from ..defaults import IMAGE_SIZE
 from ..pil_images import read_rgb
-from ..pixels import uint8_to_unit
-from .user_model import resize
+from ..pixels import resize, uint8_to_unit
+from .photos import natural_photos, photo_folder
 
 HELD_OUT_SOURCE = "student"  # generator of the held-out synthetic images when no held-out folder is given
 HELD_OUT_SEED_OFFSET = 1_000_003  # held-out seed = calibration seed + this: latents disjoint from calibration's
@@ -109,20 +111,23 @@ def check_calibration_spec(spec: str, torch_model_available: bool | None = None)
 
 
 def calibration_images(
-    spec: str, size: int, seed: int, image_size: int, torch_model=None, source_options: dict | None = None
+    spec: str,
+    size: int,
+    seed: int,
+    model_input: ModelInput,
+    torch_model=None,
+    source_options: dict | None = None,
 ) -> ImageSet:
-    """``size`` calibration images (all of a smaller folder) float32 [N,3,S,S] in [0,1]."""
+    """``size`` calibration images (all of a smaller folder) float32 [N,3,S,S] in [0,1] at the model's size."""
     kind = check_calibration_spec(spec, torch_model is not None)
     if kind == "folder":
-        got = load_folder(spec, image_size, max_images=size, seed=seed)
+        got = load_folder(spec, model_input.image_size, max_images=size, seed=seed)
         return ImageSet(got.images, None, got.description)
     opts = dict(source_options or {})
     if spec == "bn-matching":
         opts.setdefault("classifier", torch_model)
-    cal = get_calibration(spec, size, seed, **opts)
-    return ImageSet(
-        resize(cal.images, image_size), None, f"{size} images from source {spec!r} ({cal.source}, seed {seed})"
-    )
+    cal = get_calibration(spec, size, seed, model_input, **opts)
+    return ImageSet(cal.images, None, f"{size} images from source {spec!r} ({cal.source}, seed {seed})")
 
 
 DEGENERATE_TOLERANCE = 1 / 255  # mean absolute difference (images in [0,1]) below which two images count as one
@@ -151,14 +156,39 @@ def warn_if_degenerate(images: torch.Tensor, description: str) -> None:
     )
 
 
-def held_out_synthetic(size: int, seed: int, image_size: int) -> ImageSet:
+def held_out_synthetic(size: int, seed: int, model_input: ModelInput) -> ImageSet:
     """``size`` images of the bundled student generator with seed ``seed + HELD_OUT_SEED_OFFSET`` (never the
-    calibration images). Labels are not given: they are the generator's intended classes, not ground truth."""
+    calibration images) at the model's size. Labels are not given: they are the generator's intended classes, not
+    ground truth."""
     held_seed = seed + HELD_OUT_SEED_OFFSET
-    cal = get_calibration(HELD_OUT_SOURCE, size, held_seed)
+    cal = get_calibration(HELD_OUT_SOURCE, size, held_seed, model_input)
     return ImageSet(
-        resize(cal.images, image_size),
+        cal.images,
         None,
         f"{size} held-out synthetic images from the {HELD_OUT_SOURCE} generator (seed {held_seed}, "
-        "not among the calibration images)",
+        f"not among the calibration images; {cal.source})",
     )
+
+
+def fits_cifar10(model_input: ModelInput) -> bool:
+    """True for a model taking CIFAR-10's 32x32 pictures with 10 outputs (the held-out synthetic images fit it)."""
+    return model_input.image_size == IMAGE_SIZE and model_input.num_classes == len(CIFAR10_CLASSES)
+
+
+def held_out_default(size: int, seed: int, model_input: ModelInput) -> tuple[ImageSet, str]:
+    """(images, set name) to measure agreement on when the user gives no held-out folder: held-out synthetic
+    CIFAR-10 images for a CIFAR-10-shaped model; otherwise scikit-image's natural photos (the calibration
+    images never include them); without scikit-image, the synthetic images upsampled, named for what they are."""
+    if fits_cifar10(model_input):
+        return held_out_synthetic(size, seed, model_input), "held-out synthetic images"
+    if photo_folder() is not None:
+        images, text = natural_photos(model_input.image_size, seed=seed)
+        return ImageSet(images, None, text + " (not among the calibration images)"), "natural photos"
+    held = held_out_synthetic(size, seed, model_input)
+    warnings.warn(
+        "no --held-out folder and scikit-image is not installed: agreement is measured on 32x32 CIFAR-10 "
+        "pictures upsampled, which do not fit this model; pass --held-out with images like your inputs",
+        UserWarning,
+        stacklevel=2,
+    )
+    return held, "upsampled CIFAR-10-like synthetic images (do not fit this model)"

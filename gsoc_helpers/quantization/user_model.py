@@ -29,13 +29,13 @@ from typing import Any
 
 import openvino as ov
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
 from ..defaults import CIFAR10_MEAN, CIFAR10_STD, IMAGE_SIZE, VALUE_RANGE  # see gsoc_helpers.defaults
-from ..models.classifiers import CLASSIFIERS, get_classifier
+from ..models.classifiers import CLASSIFIERS, classifier_info, get_classifier
 from ..models.fit import check_state_fits
+from ..pixels import resize
 
 MODEL_SUFFIXES = (".onnx", ".xml")
 _FACTORY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
@@ -114,13 +114,6 @@ class Preprocessing:
         return ((x * (hi - lo) + lo) - mean) / std
 
 
-def resize(images: torch.Tensor, size: int) -> torch.Tensor:
-    """float [N,3,h,w] -> [N,3,size,size]: bilinear with antialiasing, unchanged if already that size."""
-    if images.shape[-2:] == (size, size):
-        return images
-    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-
-
 class Preprocessed(nn.Module):
     """``net(preprocessing(x))``: a torch model taking [0,1] images (for sources such as bn-matching)."""
 
@@ -141,6 +134,20 @@ class UserModel:
     num_classes: int
     torch_model: nn.Module | None = None  # the PyTorch model taking [0,1] images (registered / factory kinds)
     weights: str | None = None
+
+    def model_input(self):
+        """The :class:`gsoc_helpers.calibration.ModelInput` of this model (size, classes, [0,1]-unit mean/std) for
+        the calibration sources."""
+        from ..calibration import ModelInput
+
+        p = self.preprocessing
+        if self.kind == "registered":
+            info = classifier_info(self.spec)
+            return ModelInput(p.image_size, self.num_classes, tuple(info.mean), tuple(info.std))
+        lo, hi = p.value_range
+        mean = tuple((m - lo) / (hi - lo) for m in p.mean)
+        std = tuple(v / (hi - lo) for v in p.std)
+        return ModelInput(p.image_size, self.num_classes, mean * (3 // len(mean)), std * (3 // len(std)))
 
     def describe(self) -> dict:
         return {
@@ -285,12 +292,13 @@ def load_user_model(
     if weights is not None and kind != "pytorch":
         raise ValueError(f"weights apply only to package.module:factory models, not to a {kind} model")
     if kind == "registered":
-        if preprocessing is not None and preprocessing != Preprocessing.identity():
+        side = classifier_info(spec).image_size
+        if preprocessing is not None and preprocessing != Preprocessing.identity(side):
             raise ValueError(
-                f"registered classifier {spec!r} takes [0,1] 32x32 images with its normalisation inside; "
-                "do not state mean/std/value range/image size for it"
+                f"registered classifier {spec!r} takes [0,1] {side}x{side} images with its normalisation "
+                "inside; do not state mean/std/value range/image size for it"
             )
-        preprocessing = Preprocessing.identity()
+        preprocessing = Preprocessing.identity(side)
     preprocessing = preprocessing or Preprocessing()
     preprocessing.validate()
     size = preprocessing.image_size
