@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gsoc_helpers.config import get_output_dir
 from gsoc_helpers.profiles import run_sizes
-from gsoc_helpers.quantization.any_model import AnyModelStudy, plot_study, run_study, summarize
+from gsoc_helpers.quantization.any_model import AnyModelStudy, plot_study, run_study, study_table
 
 
 def _fmt(row, key: str, digits: int = 1) -> str:
@@ -41,7 +41,7 @@ def main() -> None:
     for study in studies:
         study.calibration_size, study.cifar_test_n = args.size, args.cifar_test
         cells += run_study(study, get_output_dir() / "any_model")
-    table = summarize(cells)
+    table = study_table(cells)
     args.results.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.results / "summary.csv", index=False)
     print(plot_study(table, args.results / "agreement_photos.png"))

@@ -57,6 +57,7 @@ PUBLIC_API: dict[str, str] = {
     "get_classifier": ".models.classifiers",
     "classifier_info": ".models.classifiers",
     "CalibrationSet": ".calibration",
+    "ModelInput": ".calibration",
     "get_calibration": ".calibration",
     "available_sources": ".calibration",
     "register_source": ".calibration",

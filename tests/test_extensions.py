@@ -29,19 +29,23 @@ def restore_registries():
 
 def test_a_toy_calibration_source(restore_registries):
     @gh.register_source("toy-stripes")
-    def stripes(size: int, seed: int, period: int = 4) -> gh.CalibrationSet:
-        """Horizontal stripes of a seeded random colour per image; labels class-balanced."""
+    def stripes(size: int, seed: int, model_input: gh.ModelInput, period: int = 4) -> gh.CalibrationSet:
+        """Horizontal stripes of a seeded random colour per image, at the model's size; labels class-balanced
+        over the model's classes."""
+        side = model_input.image_size
         rng = np.random.default_rng(seed)
-        rows = (torch.arange(32) // period % 2).float().view(1, 1, 32, 1)
+        rows = (torch.arange(side) // period % 2).float().view(1, 1, side, 1)
         colours = torch.from_numpy(rng.random((size, 3, 1, 1)).astype(np.float32))
-        labels = torch.from_numpy(balanced_labels(size, seed))
-        return gh.CalibrationSet((rows * colours).expand(size, 3, 32, 32).contiguous(), labels, "toy-stripes")
+        labels = torch.from_numpy(balanced_labels(size, seed, model_input.num_classes))
+        return gh.CalibrationSet((rows * colours).expand(size, 3, side, side).contiguous(), labels, "toy-stripes")
 
     assert "toy-stripes" in gh.available_sources()
-    cal = gh.get_calibration("toy-stripes", 20, seed=3, period=2)
+    cal = gh.get_calibration("toy-stripes", 20, seed=3, period=2)  # default input: CIFAR-10, 32x32, 10 classes
     assert cal.images.shape == (20, 3, 32, 32) and 0 <= cal.images.min() and cal.images.max() <= 1
     assert np.bincount(cal.labels.numpy()).tolist() == [2] * 10
     assert torch.equal(cal.images, gh.get_calibration("toy-stripes", 20, seed=3, period=2).images)  # seeded
+    other = gh.get_calibration("toy-stripes", 20, 3, gh.ModelInput(48, 5), period=2)
+    assert other.images.shape == (20, 3, 48, 48) and np.bincount(other.labels.numpy()).tolist() == [4] * 5
     with pytest.raises(ValueError, match="no option 'colour'; its options are period"):
         gh.get_calibration("toy-stripes", 20, colour="red")
     with pytest.raises(ValueError, match="already registered"):

@@ -148,7 +148,7 @@ def run_study(study: AnyModelStudy, out_dir: str | Path, progress: bool = True) 
     return [c for c in load_cells(path) if c["key"] in keys]
 
 
-def summarize(cells: list[dict]):
+def study_table(cells: list[dict]):
     """pandas DataFrame: one row per (source, config): mean and std over seeds of every metric, seed count."""
     import pandas as pd
 
