@@ -53,7 +53,10 @@ class BitWidth:
         if not m:
             raise ValueError(f"bit width {text!r}: expected a number of bits (4) or W<bits>A<bits> (W4A8)")
         w, a = (m.group(1), m.group(1)) if m.group(1) else (m.group(2), m.group(3))
-        return cls(int(w), int(a))
+        try:
+            return cls(int(w), int(a))
+        except ValueError as err:
+            raise ValueError(f"bit width {text!r}: {err}") from None
 
 
 def activation_fakequantizes(model) -> list:

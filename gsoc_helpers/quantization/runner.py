@@ -85,6 +85,24 @@ def load_cells(path: Path) -> list[dict]:
     return out
 
 
+def repair_cells(path: Path) -> list[dict]:
+    """The finished cells of ``path``, rewriting the file without a line an interrupt cut (so that the next
+    appended cell starts on a line of its own)."""
+    cached = load_cells(path)
+    text = path.read_text() if path.is_file() else ""
+    if text and (not text.endswith("\n") or text.count("\n") != len(cached)):
+        path.write_text("".join(json.dumps(c) + "\n" for c in cached))
+    return cached
+
+
+def shard_of(items: list, shard: tuple[int, int]) -> list:
+    """Items ``i, i+n, ...`` of ``items`` for ``shard = (i, n)``: disjoint over i, together all of ``items``."""
+    i, n = shard
+    if not 0 <= i < n:
+        raise ValueError(f"shard {i}/{n}: expected 0 <= i < n")
+    return items[i::n]
+
+
 def run_grid(
     grid: Grid,
     test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]],
@@ -92,18 +110,16 @@ def run_grid(
     model_factory: Callable[[str], torch.nn.Module] = get_classifier,
     threads: int | None = 1,
     progress: bool = True,
+    shard: tuple[int, int] = (0, 1),
 ) -> list[dict]:
-    """Run every missing cell; return the grid's cells (cached + new), never other cells the cache holds (say,
-    from an earlier setting under the same config name). ``test_sets``: name -> (images [N,3,32,32], labels)."""
+    """Run every missing cell of ``shard`` (i, n): cells i, i+n, ... of the grid's fixed order; return those cells
+    (cached + new), never other cells the cache holds (say, from an earlier setting under the same config name).
+    ``test_sets``: name -> (images [N,3,32,32], labels). n workers' ``cells.jsonl`` files concatenated = the grid."""
     grid.validate(check_models=model_factory is get_classifier)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "cells.jsonl"
-    cached = load_cells(path)
-    text = path.read_text() if path.is_file() else ""
-    if text and (not text.endswith("\n") or text.count("\n") != len(cached)):  # drop a line cut by an interrupt
-        path.write_text("".join(json.dumps(c) + "\n" for c in cached))
-    done = {c["key"] for c in cached}
+    done = {c["key"] for c in repair_cells(path)}
     cells = {
         cell_key(m, s, n, seed, cn, grid.configs[cn], grid.source_options.get(s), grid.accuracy_control.get(cn)): (
             m,
@@ -118,6 +134,7 @@ def run_grid(
         for seed in grid.seeds
         for cn in grid.configs
     }
+    cells = dict(shard_of(list(cells.items()), shard))
     todo = [cell for key, cell in cells.items() if key not in done]
     cache: dict[str, tuple] = {}
     for m, s, n, seed, cn in tqdm(todo, desc="quantize-study", disable=not progress):
