@@ -55,6 +55,8 @@ class ScaleSizes:
     quant_bn_steps: int  # 05: optimisation steps of the data-free bn-matching source
     speed_calibration_n: int  # 05: calibration images of the INT8 model in the speed table
     quant_val_n: int  # 05: validation / held-out images of accuracy-aware PTQ and `quantize`
+    quant_bits: tuple[str, ...]  # 05: bit widths of the below-8-bit study (W<w>A<a>)
+    finetune_steps: int  # 05: distillation steps of the W4A4 fine-tuning on student images
 
 
 PROFILES: dict[str, ProfileInputs] = {
@@ -103,6 +105,8 @@ SCALES: dict[str, ScaleSizes] = {
         quant_bn_steps=5,
         speed_calibration_n=20,
         quant_val_n=100,
+        quant_bits=("W8A8", "W4A4"),
+        finetune_steps=2,
     ),
     "quick": ScaleSizes(
         sample_per_class=300,
@@ -124,6 +128,8 @@ SCALES: dict[str, ScaleSizes] = {
         quant_bn_steps=50,
         speed_calibration_n=300,
         quant_val_n=500,
+        quant_bits=("W8A8", "W6A6", "W5A5", "W4A4", "W4A8", "W8A4"),
+        finetune_steps=300,
     ),
     # the 2022 run: 50,000 teacher images, batch 128, 150 epochs ~ 58,600 steps, ngf 256 / ndf 128
     "full": ScaleSizes(
@@ -146,6 +152,8 @@ SCALES: dict[str, ScaleSizes] = {
         quant_bn_steps=200,
         speed_calibration_n=300,
         quant_val_n=500,
+        quant_bits=("W8A8", "W6A6", "W5A5", "W4A4", "W3A3", "W4A8", "W8A4"),
+        finetune_steps=2000,
     ),
 }
 

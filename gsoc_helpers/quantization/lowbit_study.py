@@ -27,7 +27,7 @@ from .ptq import PTQConfig, quantize, to_openvino
 from .ranges import ESTIMATORS
 from .runner import load_cells, repair_cells, shard_of
 
-BIT_WIDTHS = ("W8A8", "W6A6", "W5A5", "W4A4", "W4A8", "W8A4")
+BIT_WIDTHS = ("W8A8", "W6A6", "W5A5", "W4A4", "W3A3", "W4A8", "W8A4")
 
 
 @dataclass
