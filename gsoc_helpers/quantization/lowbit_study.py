@@ -17,15 +17,15 @@ from typing import Callable
 
 import torch
 
-from ..calibration import available_sources, get_calibration
+from ..calibration import available_sources
 from ..defaults import CALIBRATION_SIZE, SEEDS
 from ..models.classifiers import get_classifier
 from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 from . import evaluate as ev
 from .lowbit import BitWidth, activation_samples, relevel
-from .ptq import PTQConfig, quantize, to_openvino
+from .ptq import PTQConfig, quantize
 from .ranges import ESTIMATORS
-from .runner import load_cells, repair_cells, shard_of
+from .runner import calibration_images, fp32_reference, load_cells, options_key, repair_cells, shard_of
 
 BIT_WIDTHS = ("W8A8", "W6A6", "W5A5", "W4A4", "W3A3", "W4A8", "W8A4")
 
@@ -65,8 +65,7 @@ class LowBitGrid:
 
     def cell_key(self, group: tuple[str, str, int, int], bits: str, estimator: str) -> str:
         m, s, n, seed = group
-        opts = {k: str(v) for k, v in self.source_options.get(s, {}).items() if k not in ("classifier", "progress")}
-        extra = "|" + json.dumps(opts, sort_keys=True) if opts else ""
+        extra = options_key(self.source_options.get(s))
         return f"{m}|{s}|{n}|{seed}|{BitWidth.parse(bits).name}/{estimator}|{self.ptq.key()}{extra}"
 
 
@@ -89,19 +88,13 @@ def run_lowbit_grid(
     keys = {grid.cell_key(g, b, e) for g in mine for b in grid.bits for e in grid.estimators}
     done = {c["key"] for c in repair_cells(path)}
     todo = [g for g in mine if any(grid.cell_key(g, b, e) not in done for b in grid.bits for e in grid.estimators)]
-    current: tuple = ()
+    cache: dict[str, tuple] = {}
     for group in tqdm(todo, desc="low-bit study", disable=not progress):
         m, s, n, seed = group
-        if not current or current[0] != m:
-            model = model_factory(m)
-            fp32 = to_openvino(model)
-            current = (m, model, {t: ev.logits(fp32, x, threads=threads) for t, (x, _) in test_sets.items()}, fp32)
-        _, model, ref, fp32 = current
-        opts = dict(grid.source_options.get(s, {}))
-        if s == "bn-matching":
-            opts.setdefault("classifier", model)
-            opts.setdefault("progress", False)
-        calib = get_calibration(s, n, seed, **opts)
+        if m not in cache:
+            cache = {m: fp32_reference(model_factory, m, test_sets, threads)}  # keep one model at a time
+        model, fp32, ref = cache[m]
+        calib = calibration_images(s, n, seed, grid.source_options.get(s), model)
         int8 = quantize(fp32, calib.images, grid.ptq)
         samples = activation_samples(int8, calib.images, seed=seed)
         for b in grid.bits:

@@ -66,10 +66,30 @@ def cell_key(
     source_options: dict | None = None,
     accuracy_control: AccuracyControl | None = None,
 ) -> str:
-    opts = {k: str(v) for k, v in (source_options or {}).items() if k not in ("classifier", "progress")}
-    extra = "|" + json.dumps(opts, sort_keys=True) if opts else ""
     aac = f",{accuracy_control.key()}" if accuracy_control is not None else ""
-    return f"{model}|{source}|{size}|{seed}|{config_name}|{config.key()}{aac}{extra}"
+    return f"{model}|{source}|{size}|{seed}|{config_name}|{config.key()}{aac}{options_key(source_options)}"
+
+
+def options_key(source_options: dict | None) -> str:
+    """The part of a cell key naming a source's options ("" without any; the classifier and progress bar left out)."""
+    opts = {k: str(v) for k, v in (source_options or {}).items() if k not in ("classifier", "progress")}
+    return "|" + json.dumps(opts, sort_keys=True) if opts else ""
+
+
+def fp32_reference(model_factory: Callable[[str], torch.nn.Module], name: str, test_sets: dict, threads: int | None):
+    """(torch model, its OpenVINO FP32 model, {test set: FP32 logits [N,10]}) of classifier ``name``."""
+    model = model_factory(name)
+    fp32 = to_openvino(model)
+    return model, fp32, {t: ev.logits(fp32, x, threads=threads) for t, (x, _) in test_sets.items()}
+
+
+def calibration_images(source: str, size: int, seed: int, options: dict | None, classifier: torch.nn.Module):
+    """:func:`get_calibration` with ``options``; bn-matching gets ``classifier`` and no progress bar."""
+    opts = dict(options or {})
+    if source == "bn-matching":
+        opts.setdefault("classifier", classifier)
+        opts.setdefault("progress", False)
+    return get_calibration(source, size, seed, **opts)
 
 
 def load_cells(path: Path) -> list[dict]:
@@ -139,16 +159,9 @@ def run_grid(
     cache: dict[str, tuple] = {}
     for m, s, n, seed, cn in tqdm(todo, desc="quantize-study", disable=not progress):
         if m not in cache:
-            model = model_factory(m)
-            fp32 = to_openvino(model)
-            ref = {t: ev.logits(fp32, x, threads=threads) for t, (x, _) in test_sets.items()}
-            cache = {m: (model, fp32, ref)}  # keep one model at a time
+            cache = {m: fp32_reference(model_factory, m, test_sets, threads)}  # keep one model at a time
         model, fp32, ref = cache[m]
-        opts = dict(grid.source_options.get(s, {}))
-        if s == "bn-matching":
-            opts.setdefault("classifier", model)
-            opts.setdefault("progress", False)
-        calib = get_calibration(s, n, seed, **opts)
+        calib = calibration_images(s, n, seed, grid.source_options.get(s), model)
         control = grid.accuracy_control.get(cn)
         int8 = (
             quantize_accuracy_aware(fp32, calib, grid.configs[cn], control, seed)
