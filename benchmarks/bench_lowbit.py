@@ -53,15 +53,17 @@ def finetune_stage(args, out: Path) -> None:
 
     jobs = shard_of([(s, seed) for s in args.finetune_sources for seed in args.seeds[:1]], args.shard)
     for source, seed in jobs:
-        cfg = FinetuneConfig(source=source, seed=seed, steps=args.steps, bits=args.finetune_bits)
-        rec = finetune_lowbit(args.models[0], cfg, out / "finetune" / f"{source}-s{seed}-{cfg.bits}", BN)
+        cfg = FinetuneConfig(
+            source=source, seed=seed, steps=args.steps, bits=args.finetune_bits, pool_size=args.pool_size
+        )
+        rec = finetune_lowbit(args.models[0], cfg, out / "finetune" / f"{source}-s{seed}-{cfg.bits}-{cfg.steps}", BN)
         with open(out / "finetune.jsonl", "a") as fh:
             fh.write(json.dumps(rec) + "\n")
         print(json.dumps(rec))
 
 
 def report(out: Path, results: Path) -> None:
-    from gsoc_helpers.quantization.lowbit_plots import best_estimator_markdown, plot_bits
+    from gsoc_helpers.quantization.lowbit_plots import best_estimator_markdown, finetune_markdown, plot_bits
 
     results.mkdir(parents=True, exist_ok=True)
     cells = load_cells(out / "grid" / "cells.jsonl")
@@ -69,9 +71,14 @@ def report(out: Path, results: Path) -> None:
         raise SystemExit(f"no cells under {out / 'grid'} yet: run the grid stage first")
     (results / "grid_cells.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cells))
     table = summarize(cells, results, "summary_grid")
-    tuned = load_cells(out / "finetune.jsonl")
+    runs = load_cells(out / "finetune.jsonl")  # the last record of each (model, source, bits, steps) run
+    tuned = list(
+        {(r["model"], r["config"]["source"], r["config"]["bits"], r["config"]["steps"]): r for r in runs}.values()
+    )
     if tuned:
         (results / "finetune.jsonl").write_text("".join(json.dumps(c) + "\n" for c in tuned))
+        (results / "finetune.md").write_text(finetune_markdown(tuned))
+        print((results / "finetune.md").read_text())
     (results / "best_estimator.md").write_text(best_estimator_markdown(table, "exact"))
     plot_bits(table, results / "lowbit_agreement_drop.png", "exact", tuned)
     print((results / "best_estimator.md").read_text())
@@ -89,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--finetune-sources", nargs="+", default=list(FINETUNE_SOURCES))
     p.add_argument("--finetune-bits", default="W4A4")
     p.add_argument("--steps", type=int, default=2000, help="fine-tuning steps")
+    p.add_argument("--pool-size", type=int, default=2048, help="fine-tuning images of a source without a generator")
     p.add_argument("--shard", default=None, help="i/n: this worker's part (default torchrun RANK/WORLD_SIZE or 0/1)")
     p.add_argument("--out", type=Path, default=None, help="cache folder (default: $GSOC_OUTPUT_DIR/quant/lowbit)")
     p.add_argument("--results", type=Path, default=RESULTS)

@@ -136,8 +136,9 @@ def plot_bits(table: pd.DataFrame, path: str | Path, test_set: str, tuned: list[
         if xb is None:
             continue
         label = f"{cfg['source']} fine-tuned ({cfg['steps']} steps)"
-        axes[0].plot(xb + 0.25, rec["agreement_end"], "*", ms=13, color=colours(k), mec="black", label=label)
-        axes[1].plot(xb + 0.25, rec["top1_fp32"] - rec["top1_end"], "*", ms=13, color=colours(k), mec="black")
+        xb += 0.25 + 0.05 * k
+        axes[0].plot(xb, rec["agreement_end"], "*", ms=13, color=colours(k), mec="black", label=label)
+        axes[1].plot(xb, rec["top1_fp32"] - rec["top1_end"], "*", ms=13, color=colours(k), mec="black")
     for i, (b, results) in enumerate(PUBLISHED.items()):
         drops = [PUBLISHED_FP32 - v for v in results.values()]
         pub_label = f"published, fine-tuned (FP32 {PUBLISHED_FP32})" if i == 0 else None
@@ -161,3 +162,19 @@ def plot_bits(table: pd.DataFrame, path: str | Path, test_set: str, tuned: list[
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def finetune_markdown(records: list[dict]) -> str:
+    """One row per fine-tuning run (:func:`.finetune.finetune_lowbit` records): source, bits, steps, top-1 and
+    agreement before -> after (%), drop from FP32 (points), top-1 along the way, wall seconds of the last call."""
+    head = "| model | source | bits | steps | top-1 calibrated → fine-tuned | agreement | drop from FP32 | top-1 by step | s |"
+    lines = [head, "|---|---|---|---:|---|---|---:|---|---:|"]
+    for r in records:
+        c = r["config"]
+        path = ", ".join(f"{h['step']}: {h['top1']:.1f}" for h in r["history"])
+        lines.append(
+            f"| {r['model']} | {c['source']} | {c['bits']} | {c['steps']} | {r['top1_start']:.2f} → {r['top1_end']:.2f} "
+            f"| {r['agreement_start']:.2f} → {r['agreement_end']:.2f} | {r['top1_fp32'] - r['top1_end']:.2f} | {path} "
+            f"| {r['seconds_this_call']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
