@@ -67,7 +67,13 @@ def test_lowbit_grid_shards_and_resumes(tmp_path, monkeypatch):
     path.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:15])  # the last cell cut by an interrupt
     again = run_lowbit_grid(grid, tests, tmp_path, _tiny, progress=False)
     assert len(calls) == 3 and len(again) == 8 and len(path.read_text().splitlines()) == 8
-    assert runner.summarize(again).loc[0, "n_seeds"] == 2
+    table = runner.summarize(again)
+    assert table.loc[0, "n_seeds"] == 2
+    from gsoc_helpers.quantization.lowbit_plots import best_estimator_markdown, plot_bits
+
+    text = best_estimator_markdown(table, "t")
+    assert "| W4A4 | " in text and ("(minmax)" in text or "(mse)" in text)
+    assert plot_bits(table, tmp_path / "bits.png", "t").stat().st_size > 0
 
 
 def test_quantize_study_bits_cli(tmp_path, capsys):

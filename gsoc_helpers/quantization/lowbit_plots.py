@@ -27,6 +27,9 @@ PUBLISHED = {
 }
 
 
+OFF_SCALE = {"agreement": 60.0, "drop": 30.0}  # values beyond are drawn at the edge with their value written
+
+
 def _order(bits: list[str]) -> list[str]:
     """Bit widths from widest to narrowest: equal widths by bits, then the mixed ones."""
     parsed = {b: BitWidth.parse(b) for b in bits}
@@ -101,9 +104,9 @@ def plot_bits(table: pd.DataFrame, path: str | Path, test_set: str, tuned: list[
     best = best_per_source(table[table["model"] == model], test_set)
     bits = _order(list(dict.fromkeys(best["bits"])) + [b for b in PUBLISHED if b not in set(best["bits"])])
     x = {b: i for i, b in enumerate(bits)}
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.8))
     colours = plt.get_cmap("tab10")
-    sources = list(dict.fromkeys(best["source"]))
+    sources = list(dict.fromkeys(table["source"]))  # the grid's order: stable colours
     for k, source in enumerate(sources):
         rows = best[best["source"] == source].set_index("bits").reindex([b for b in bits if b in set(best["bits"])])
         rows = rows.dropna(subset=["n_seeds"])
@@ -114,6 +117,13 @@ def plot_bits(table: pd.DataFrame, path: str | Path, test_set: str, tuned: list[
                 rows[f"{test_set}_{metric}_mean"].to_numpy(),
                 rows[f"{test_set}_{metric}_std"].fillna(0).to_numpy(),
             )
+            limit = OFF_SCALE[metric]
+            off = ys < limit if metric == "agreement" else ys > limit  # collapsed cells: drawn at the edge
+            for xo, yo in zip(xs[off], ys[off]):
+                ax.annotate(
+                    f"{yo:.0f}", (xo, limit), xytext=(4, 0), textcoords="offset points", fontsize=7, color=colours(k)
+                )
+            ys, err = np.where(off, limit, ys), np.where(off, 0, err)
             for part, style in ((np.array(uniform), "-"), (~np.array(uniform), "none")):  # mixed widths: no line
                 if part.any():
                     ax.errorbar(
@@ -132,11 +142,10 @@ def plot_bits(table: pd.DataFrame, path: str | Path, test_set: str, tuned: list[
             continue
         cfg = rec["config"]
         k = sources.index(cfg["source"]) if cfg["source"] in sources else len(sources)
-        xb = x.get(cfg["bits"])
-        if xb is None:
+        if cfg["bits"] not in x:
             continue
         label = f"{cfg['source']} fine-tuned ({cfg['steps']} steps)"
-        xb += 0.25 + 0.05 * k
+        xb = x[cfg["bits"]] + 0.25 + 0.05 * k
         axes[0].plot(xb, rec["agreement_end"], "*", ms=13, color=colours(k), mec="black", label=label)
         axes[1].plot(xb, rec["top1_fp32"] - rec["top1_end"], "*", ms=13, color=colours(k), mec="black")
     for i, (b, results) in enumerate(PUBLISHED.items()):
@@ -152,11 +161,15 @@ def plot_bits(table: pd.DataFrame, path: str | Path, test_set: str, tuned: list[
         mixed = [i for i, b in enumerate(bits) if BitWidth.parse(b).weights != BitWidth.parse(b).activations]
         if mixed:
             ax.axvline(min(mixed) - 0.5, color="black", lw=0.8)
-    axes[1].invert_yaxis()
-    axes[0].legend(fontsize=7, loc="lower left")
-    axes[1].legend(fontsize=7, loc="lower right")
+    axes[0].set_ylim(OFF_SCALE["agreement"] - 2, 100.5)
+    axes[1].set_ylim(OFF_SCALE["drop"] + 2, -1)  # inverted: up = better
+    handles, labels = axes[0].get_legend_handles_labels()
+    extra = [(h, lab) for h, lab in zip(*axes[1].get_legend_handles_labels()) if lab.startswith("published")]
+    fig.legend(
+        [*handles, *(h for h, _ in extra)], [*labels, *(lab for _, lab in extra)], fontsize=8, loc="center right"
+    )
     fig.suptitle(f"{model}: calibration alone (lines, best range estimator per source) vs fine-tuned (stars)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.8, 1))
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
