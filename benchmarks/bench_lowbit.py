@@ -23,6 +23,7 @@ from gsoc_helpers.calibration import available_sources
 from gsoc_helpers.config import get_output_dir
 from gsoc_helpers.data import load_cifar10
 from gsoc_helpers.models.classifiers import OFFLINE_ZOO
+from gsoc_helpers.quantization.finetune import FinetuneConfig
 from gsoc_helpers.quantization.lowbit_study import BIT_WIDTHS, LowBitGrid, run_lowbit_grid
 from gsoc_helpers.quantization.ranges import ESTIMATORS
 from gsoc_helpers.quantization.runner import load_cells, shard_of, summarize
@@ -31,6 +32,7 @@ from gsoc_helpers.sampling import distributed_shard, parse_shard
 RESULTS = Path(__file__).resolve().parent / "lowbit_results"
 BN = {"bn-matching": {"steps": 50}}  # the bn-matching budget of bench_quantization (seconds per image matter here)
 FINETUNE_SOURCES = ("student", "real", "noise", "bn-matching")
+RUN_KEYS = ("source", "bits", "steps", "lr", "scale_lr", "pool_size")  # what tells two fine-tuning runs apart
 
 
 def grid_stage(args, out: Path) -> None:
@@ -49,14 +51,25 @@ def grid_stage(args, out: Path) -> None:
 
 
 def finetune_stage(args, out: Path) -> None:
-    from gsoc_helpers.quantization.finetune import FinetuneConfig, finetune_lowbit
+    from gsoc_helpers.quantization.finetune import finetune_lowbit
 
     jobs = shard_of([(s, seed) for s in args.finetune_sources for seed in args.seeds[:1]], args.shard)
     for source, seed in jobs:
         cfg = FinetuneConfig(
-            source=source, seed=seed, steps=args.steps, bits=args.finetune_bits, pool_size=args.pool_size
+            source=source,
+            seed=seed,
+            steps=args.steps,
+            bits=args.finetune_bits,
+            pool_size=args.pool_size,
+            lr=args.lr,
+            scale_lr=args.scale_lr,
         )
-        rec = finetune_lowbit(args.models[0], cfg, out / "finetune" / f"{source}-s{seed}-{cfg.bits}-{cfg.steps}", BN)
+        rec = finetune_lowbit(
+            args.models[0],
+            cfg,
+            out / "finetune" / f"{source}-s{seed}-{cfg.bits}-{cfg.steps}-lr{cfg.lr:g}-{cfg.scale_lr:g}",
+            BN,
+        )
         with open(out / "finetune.jsonl", "a") as fh:
             fh.write(json.dumps(rec) + "\n")
         print(json.dumps(rec))
@@ -71,10 +84,8 @@ def report(out: Path, results: Path) -> None:
         raise SystemExit(f"no cells under {out / 'grid'} yet: run the grid stage first")
     (results / "grid_cells.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cells))
     table = summarize(cells, results, "summary_grid")
-    runs = load_cells(out / "finetune.jsonl")  # the last record of each (model, source, bits, steps) run
-    tuned = list(
-        {(r["model"], r["config"]["source"], r["config"]["bits"], r["config"]["steps"]): r for r in runs}.values()
-    )
+    runs = load_cells(out / "finetune.jsonl")  # the last record of each run
+    tuned = list({(r["model"], *(r["config"][k] for k in RUN_KEYS)): r for r in runs}.values())
     if tuned:
         (results / "finetune.jsonl").write_text("".join(json.dumps(c) + "\n" for c in tuned))
         (results / "finetune.md").write_text(finetune_markdown(tuned))
@@ -96,6 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--finetune-sources", nargs="+", default=list(FINETUNE_SOURCES))
     p.add_argument("--finetune-bits", default="W4A4")
     p.add_argument("--steps", type=int, default=2000, help="fine-tuning steps")
+    p.add_argument("--lr", type=float, default=FinetuneConfig.lr, help="fine-tuning: weights' learning rate")
+    p.add_argument("--scale-lr", type=float, default=FinetuneConfig.scale_lr, help="fine-tuning: step sizes' rate")
     p.add_argument("--pool-size", type=int, default=2048, help="fine-tuning images of a source without a generator")
     p.add_argument("--shard", default=None, help="i/n: this worker's part (default torchrun RANK/WORLD_SIZE or 0/1)")
     p.add_argument("--out", type=Path, default=None, help="cache folder (default: $GSOC_OUTPUT_DIR/quant/lowbit)")

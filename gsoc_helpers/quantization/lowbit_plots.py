@@ -144,7 +144,7 @@ def plot_bits(table: pd.DataFrame, path: str | Path, test_set: str, tuned: list[
         k = sources.index(cfg["source"]) if cfg["source"] in sources else len(sources)
         if cfg["bits"] not in x:
             continue
-        label = f"{cfg['source']} fine-tuned ({cfg['steps']} steps)"
+        label = f"{cfg['source']} fine-tuned ({cfg['steps']} steps, lr {cfg['lr']:g})"
         xb = x[cfg["bits"]] + 0.25 + 0.05 * k
         axes[0].plot(xb, rec["agreement_end"], "*", ms=13, color=colours(k), mec="black", label=label)
         axes[1].plot(xb, rec["top1_fp32"] - rec["top1_end"], "*", ms=13, color=colours(k), mec="black")
@@ -180,13 +180,17 @@ def plot_bits(table: pd.DataFrame, path: str | Path, test_set: str, tuned: list[
 def finetune_markdown(records: list[dict]) -> str:
     """One row per fine-tuning run (:func:`.finetune.finetune_lowbit` records): source, bits, steps, top-1 and
     agreement before -> after (%), drop from FP32 (points), top-1 along the way, wall seconds of the last call."""
-    head = "| model | source | bits | steps | top-1 calibrated → fine-tuned | agreement | drop from FP32 | top-1 by step | s |"
-    lines = [head, "|---|---|---|---:|---|---|---:|---|---:|"]
+    head = (
+        "| model | source | bits | steps | lr / step-size lr | top-1 calibrated → fine-tuned | agreement "
+        "| drop from FP32 | top-1 by step | s |"
+    )
+    lines = [head, "|---|---|---|---:|---|---|---|---:|---|---:|"]
     for r in records:
         c = r["config"]
         path = ", ".join(f"{h['step']}: {h['top1']:.1f}" for h in r["history"])
         lines.append(
-            f"| {r['model']} | {c['source']} | {c['bits']} | {c['steps']} | {r['top1_start']:.2f} → {r['top1_end']:.2f} "
+            f"| {r['model']} | {c['source']} | {c['bits']} | {c['steps']} | {c['lr']:g} / {c['scale_lr']:g} "
+            f"| {r['top1_start']:.2f} → {r['top1_end']:.2f} "
             f"| {r['agreement_start']:.2f} → {r['agreement_end']:.2f} | {r['top1_fp32'] - r['top1_end']:.2f} | {path} "
             f"| {r['seconds_this_call']:.0f} |"
         )
