@@ -63,6 +63,8 @@ class ScaleSizes:
     any_model_bn_steps: int  # 06: bn-matching steps at 224x224 (0: the recipe's own, bn_matching.LARGE_INPUT)
     any_model_cifar_test_n: int  # 06: CIFAR-10 test pictures (upsampled) agreement is measured on
     any_model_photo_views: int  # 06: crops per scikit-image photo agreement is measured on (20 photos)
+    quant_bits: tuple[str, ...]  # 05: bit widths of the below-8-bit study (W<w>A<a>)
+    finetune_steps: int  # 05: distillation steps of the W4A4 fine-tuning on student images
 
 
 PROFILES: dict[str, ProfileInputs] = {
@@ -120,6 +122,8 @@ SCALES: dict[str, ScaleSizes] = {
         any_model_bn_steps=2,
         any_model_cifar_test_n=10,
         any_model_photo_views=1,
+        quant_bits=("W8A8", "W4A4"),
+        finetune_steps=2,
     ),
     "quick": ScaleSizes(
         sample_per_class=300,
@@ -147,6 +151,8 @@ SCALES: dict[str, ScaleSizes] = {
         any_model_bn_steps=0,
         any_model_cifar_test_n=300,
         any_model_photo_views=5,
+        quant_bits=("W8A8", "W6A6", "W5A5", "W4A4", "W4A8", "W8A4"),
+        finetune_steps=300,
     ),
     # the 2022 run: 50,000 teacher images, batch 128, 150 epochs ~ 58,600 steps, ngf 256 / ndf 128
     "full": ScaleSizes(
@@ -175,6 +181,8 @@ SCALES: dict[str, ScaleSizes] = {
         any_model_bn_steps=0,
         any_model_cifar_test_n=1000,
         any_model_photo_views=5,
+        quant_bits=("W8A8", "W6A6", "W5A5", "W4A4", "W3A3", "W4A8", "W8A4"),
+        finetune_steps=2000,
     ),
 }
 

@@ -7,6 +7,7 @@ import argparse
 from ..defaults import BN_MATCHING_STEPS, CALIBRATION_SIZE, SEEDS
 from ..profiles import run_sizes
 from ..quantization.ptq import ACTIVATION_RANGES, BIAS_CORRECTIONS, OVERFLOW_FIXES, PTQConfig
+from ..quantization.ranges import ESTIMATORS
 from ..quantization.settings import PROJECT_DEFAULT, VALIDATION_DATA, AccuracyControl, points_to_fraction
 from .args import add_max_drop, add_out, add_source_option, non_negative_int, positive_int
 
@@ -63,6 +64,7 @@ def _study(args: argparse.Namespace) -> int:
     from ..data import load_cifar10
     from ..quantization.ptq import NNCF_DEFAULTS
     from ..quantization.runner import Grid, run_grid, summarize
+    from ..sampling import distributed_shard, parse_shard
 
     torch.set_num_threads(args.threads)
     configs = {
@@ -98,9 +100,34 @@ def _study(args: argparse.Namespace) -> int:
         **given,
     )
     grid.validate()
-    tests = {t: load_cifar10("test", source=t).to_tensors() for t in args.test_sets}
+    shard = parse_shard(args.shard) if args.shard else distributed_shard()
     out = args.out or default_output("quantize-study")
-    table = summarize(run_grid(grid, tests, out, threads=args.threads), out)
+    if args.bits and (args.compare_nncf_defaults or args.accuracy_aware):
+        raise ValueError(
+            "--bits re-levels the project's PTQ setting only: drop --compare-nncf-defaults/--accuracy-aware"
+        )
+    if args.bits:  # the bit-width axis: one NNCF calibration per (model, source, size, seed), re-levelled per cell
+        from ..quantization.lowbit_study import LowBitGrid, run_lowbit_grid
+
+        low = LowBitGrid(
+            models=args.models,
+            sources=args.sources,
+            bits=args.bits,
+            estimators=args.estimators,
+            source_options=opts,
+            ptq=configs[PROJECT_DEFAULT],
+            **given,
+        )
+        low.validate()
+        tests = {t: load_cifar10("test", source=t).to_tensors() for t in args.test_sets}
+        cells = run_lowbit_grid(low, tests, out, threads=args.threads, shard=shard)
+    else:
+        tests = {t: load_cifar10("test", source=t).to_tensors() for t in args.test_sets}
+        cells = run_grid(grid, tests, out, threads=args.threads, shard=shard)
+    if not cells:
+        print(f"shard {shard[0]}/{shard[1]}: no cells (the grid has fewer parts than shards)")
+        return 0
+    table = summarize(cells, out)
     print(table.to_string(max_cols=12))
     print(f"tables: {out}/summary.csv, {out}/summary.md")
     return 0
@@ -154,6 +181,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_source_option(p, "student:dataset=outputs/x")
     p.add_argument("--test-sets", nargs="+", default=["exact"], help="load_cifar10 test sources (exact, jpeg, ...)")
+    p.add_argument(
+        "--bits",
+        nargs="+",
+        default=None,
+        help="bit widths below 8: 8 6 5 4 (= W8A8 ...) or W4A8 W8A4; each NNCF INT8 calibration is re-levelled "
+        "to b-bit weights (per channel) and activations (gsoc_helpers.quantization.lowbit)",
+    )
+    p.add_argument(
+        "--estimators",
+        nargs="+",
+        default=list(ESTIMATORS),
+        choices=list(ESTIMATORS),
+        help="with --bits: activation range estimators at each bit width (default: all)",
+    )
+    p.add_argument(
+        "--shard",
+        default=None,
+        help="'i/n': run only part i of n of the grid (default torchrun RANK/WORLD_SIZE or 0/1); the parts are "
+        "disjoint: concatenate their cells.jsonl into one folder and rerun without --shard for the summary",
+    )
     p.add_argument("--threads", type=positive_int, default=1)
     add_out(p, "output folder (default <output dir>/quant/study)")
     p.set_defaults(func=_study)

@@ -67,10 +67,30 @@ def cell_key(
     source_options: dict | None = None,
     accuracy_control: AccuracyControl | None = None,
 ) -> str:
-    opts = {k: str(v) for k, v in (source_options or {}).items() if k not in ("classifier", "progress")}
-    extra = "|" + json.dumps(opts, sort_keys=True) if opts else ""
     aac = f",{accuracy_control.key()}" if accuracy_control is not None else ""
-    return f"{model}|{source}|{size}|{seed}|{config_name}|{config.key()}{aac}{extra}"
+    return f"{model}|{source}|{size}|{seed}|{config_name}|{config.key()}{aac}{options_key(source_options)}"
+
+
+def options_key(source_options: dict | None) -> str:
+    """The part of a cell key naming a source's options ("" without any; the classifier and progress bar left out)."""
+    opts = {k: str(v) for k, v in (source_options or {}).items() if k not in ("classifier", "progress")}
+    return "|" + json.dumps(opts, sort_keys=True) if opts else ""
+
+
+def fp32_reference(model_factory: Callable[[str], torch.nn.Module], name: str, test_sets: dict, threads: int | None):
+    """(torch model, its OpenVINO FP32 model, {test set: FP32 logits [N,10]}) of classifier ``name``."""
+    model = model_factory(name)
+    fp32 = to_openvino(model)
+    return model, fp32, {t: ev.logits(fp32, x, threads=threads) for t, (x, _) in test_sets.items()}
+
+
+def calibration_images(source: str, size: int, seed: int, options: dict | None, classifier: torch.nn.Module):
+    """:func:`get_calibration` with ``options``; bn-matching gets ``classifier`` and no progress bar."""
+    opts = dict(options or {})
+    if source == "bn-matching":
+        opts.setdefault("classifier", classifier)
+        opts.setdefault("progress", False)
+    return get_calibration(source, size, seed, **opts)
 
 
 def load_cells(path: Path) -> list[dict]:
@@ -86,6 +106,24 @@ def load_cells(path: Path) -> list[dict]:
     return out
 
 
+def repair_cells(path: Path) -> list[dict]:
+    """The finished cells of ``path``, rewriting the file without a line an interrupt cut (so that the next
+    appended cell starts on a line of its own)."""
+    cached = load_cells(path)
+    text = path.read_text() if path.is_file() else ""
+    if text and (not text.endswith("\n") or text.count("\n") != len(cached)):
+        path.write_text("".join(json.dumps(c) + "\n" for c in cached))
+    return cached
+
+
+def shard_of(items: list, shard: tuple[int, int]) -> list:
+    """Items ``i, i+n, ...`` of ``items`` for ``shard = (i, n)``: disjoint over i, together all of ``items``."""
+    i, n = shard
+    if not 0 <= i < n:
+        raise ValueError(f"shard {i}/{n}: expected 0 <= i < n")
+    return items[i::n]
+
+
 def run_grid(
     grid: Grid,
     test_sets: dict[str, tuple[torch.Tensor, torch.Tensor]],
@@ -93,18 +131,16 @@ def run_grid(
     model_factory: Callable[[str], torch.nn.Module] = get_classifier,
     threads: int | None = 1,
     progress: bool = True,
+    shard: tuple[int, int] = (0, 1),
 ) -> list[dict]:
-    """Run every missing cell; return the grid's cells (cached + new), never other cells the cache holds (say,
-    from an earlier setting under the same config name). ``test_sets``: name -> (images [N,3,32,32], labels)."""
+    """Run every missing cell of ``shard`` (i, n): cells i, i+n, ... of the grid's fixed order; return those cells
+    (cached + new), never other cells the cache holds (say, from an earlier setting under the same config name).
+    ``test_sets``: name -> (images [N,3,32,32], labels). n workers' ``cells.jsonl`` files concatenated = the grid."""
     grid.validate(check_models=model_factory is get_classifier)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "cells.jsonl"
-    cached = load_cells(path)
-    text = path.read_text() if path.is_file() else ""
-    if text and (not text.endswith("\n") or text.count("\n") != len(cached)):  # drop a line cut by an interrupt
-        path.write_text("".join(json.dumps(c) + "\n" for c in cached))
-    done = {c["key"] for c in cached}
+    done = {c["key"] for c in repair_cells(path)}
     cells = {
         cell_key(m, s, n, seed, cn, grid.configs[cn], grid.source_options.get(s), grid.accuracy_control.get(cn)): (
             m,
@@ -119,20 +155,14 @@ def run_grid(
         for seed in grid.seeds
         for cn in grid.configs
     }
+    cells = dict(shard_of(list(cells.items()), shard))
     todo = [cell for key, cell in cells.items() if key not in done]
     cache: dict[str, tuple] = {}
     for m, s, n, seed, cn in tqdm(todo, desc="quantize-study", disable=not progress):
         if m not in cache:
-            model = model_factory(m)
-            fp32 = to_openvino(model)
-            ref = {t: ev.logits(fp32, x, threads=threads) for t, (x, _) in test_sets.items()}
-            cache = {m: (model, fp32, ref)}  # keep one model at a time
+            cache = {m: fp32_reference(model_factory, m, test_sets, threads)}  # keep one model at a time
         model, fp32, ref = cache[m]
-        opts = dict(grid.source_options.get(s, {}))
-        if s == "bn-matching":
-            opts.setdefault("classifier", model)
-            opts.setdefault("progress", False)
-        calib = get_calibration(s, n, seed, **opts)
+        calib = calibration_images(s, n, seed, grid.source_options.get(s), model)
         control = grid.accuracy_control.get(cn)
         int8 = (
             quantize_accuracy_aware(fp32, calib, grid.configs[cn], control, seed)
