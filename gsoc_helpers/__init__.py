@@ -56,6 +56,8 @@ PUBLIC_API: dict[str, str] = {
     # 05 quantization
     "get_classifier": ".models.classifiers",
     "classifier_info": ".models.classifiers",
+    "ClassifierInfo": ".models.classifiers",
+    "register_classifier": ".models.classifiers",
     "CalibrationSet": ".calibration",
     "ModelInput": ".calibration",
     "get_calibration": ".calibration",

@@ -7,7 +7,9 @@ every arch in :data:`chenyaofo.RELEASES` (CIFAR-10, downloaded by URL, full prof
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -42,26 +44,42 @@ class Normalized(nn.Module):
         return self.net((x - self.mean) / self.std)
 
 
-def _registry() -> dict[str, ClassifierInfo]:
-    out = {}
-    for arch, (_, _, _, prec) in akamaster.WEIGHTS.items():
-        # akamaster's best_prec1 is stored in the checkpoint (their own 10k test evaluation)
-        out[f"akamaster_{arch}"] = ClassifierInfo(
-            f"akamaster_{arch}", "akamaster", arch, akamaster.MEAN, akamaster.STD, prec
-        )
-    for arch, (_, _, top1) in chenyaofo.RELEASES.items():
-        out[f"chenyaofo_{arch}"] = ClassifierInfo(
-            f"chenyaofo_{arch}", "chenyaofo", arch, chenyaofo.MEAN, chenyaofo.STD, top1
-        )
-    e = efficientnet_lite
-    out["efficientnet-lite0"] = ClassifierInfo(
-        "efficientnet-lite0", "efficientnet_lite", "lite0", e.MEAN, e.STD, e.GOOGLE_TOP1["float"], "ImageNet",
-        e.IMAGE_SIZE, e.NUM_CLASSES,
-    )  # fmt: skip
-    return out
+Loader = Callable[[bool], nn.Module]  # pretrained -> the network taking normalised [N,3,S,S] input, any mode
+CLASSIFIERS: dict[str, ClassifierInfo] = {}
+_LOADERS: dict[str, Loader] = {}
 
 
-CLASSIFIERS: dict[str, ClassifierInfo] = _registry()
+def register_classifier(info: ClassifierInfo, loader: Loader) -> ClassifierInfo:
+    """Make ``info.name`` a classifier every command accepts: ``loader(pretrained)`` builds the network (weights
+    read with ``torch.load(weights_only=True)`` or safetensors, loaded strictly); :func:`get_classifier` wraps it
+    with ``info``'s mean/std so it takes [0,1] images of ``info.image_size`` pixels. A taken name is refused."""
+    if info.name in CLASSIFIERS:
+        raise ValueError(f"classifier {info.name!r} is already registered ({CLASSIFIERS[info.name].family})")
+    if not isinstance(info.image_size, int) or info.image_size < 8 or info.num_classes < 2:
+        raise ValueError(f"classifier {info.name!r}: image_size >= 8 and num_classes >= 2 needed, got {info}")
+    CLASSIFIERS[info.name], _LOADERS[info.name] = info, loader
+    return info
+
+
+for _arch, _weights in akamaster.WEIGHTS.items():
+    # akamaster's best_prec1 is stored in the checkpoint (their own 10k test evaluation)
+    register_classifier(
+        ClassifierInfo(f"akamaster_{_arch}", "akamaster", _arch, akamaster.MEAN, akamaster.STD, _weights[3]),
+        functools.partial(akamaster.akamaster_resnet, _arch),
+    )
+for _arch, _release in chenyaofo.RELEASES.items():
+    register_classifier(
+        ClassifierInfo(f"chenyaofo_{_arch}", "chenyaofo", _arch, chenyaofo.MEAN, chenyaofo.STD, _release[2]),
+        functools.partial(chenyaofo.chenyaofo_model, _arch),
+    )
+_e = efficientnet_lite
+register_classifier(
+    ClassifierInfo(
+        "efficientnet-lite0", "efficientnet_lite", "lite0", _e.MEAN, _e.STD, _e.GOOGLE_TOP1["float"], "ImageNet",
+        _e.IMAGE_SIZE, _e.NUM_CLASSES,
+    ),
+    _e.efficientnet_lite0,
+)  # fmt: skip
 OFFLINE_ZOO: tuple[str, ...] = tuple(f"akamaster_{a}" for a in akamaster.WEIGHTS)
 CIFAR10_CLASSIFIERS: tuple[str, ...] = tuple(k for k, v in CLASSIFIERS.items() if v.dataset == "CIFAR-10")
 
@@ -75,12 +93,7 @@ def classifier_info(name: str) -> ClassifierInfo:
 def get_classifier(name: str, pretrained: bool = True, normalize: bool = True) -> nn.Module:
     """Model in eval mode. With ``normalize`` (default) it takes images in [0,1]; else pre-normalised input."""
     info = classifier_info(name)
-    if info.family == "akamaster":
-        net = akamaster.akamaster_resnet(info.arch, pretrained)
-    elif info.family == "chenyaofo":
-        net = chenyaofo.chenyaofo_model(info.arch, pretrained)
-    else:
-        net = efficientnet_lite.efficientnet_lite0(pretrained)
+    net = _LOADERS[name](pretrained)
     return (Normalized(net, info.mean, info.std, info.image_size) if normalize else net).eval()
 
 
@@ -92,4 +105,5 @@ __all__ = [
     "Normalized",
     "classifier_info",
     "get_classifier",
+    "register_classifier",
 ]
