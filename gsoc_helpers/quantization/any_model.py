@@ -26,6 +26,7 @@ from ..pixels import resize
 from ..progress import progress as tqdm
 from . import evaluate as ev
 from .photos import natural_photos
+from .plots import save_png
 from .ptq import NNCF_DEFAULTS, PTQConfig, quantize
 from .settings import PROJECT_DEFAULT
 
@@ -203,8 +204,4 @@ def plot_study(table, path: str | Path, eval_set: str = "photos") -> Path:
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle("INT8 vs FP32 by calibration source", fontsize=11, x=0.02, ha="left")
     fig.tight_layout(rect=(0, 0, 1, 0.93))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_png(fig, path, dpi=110)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .lowbit import BitWidth
+from .plots import save_png
 
 # Published data-free W4A4 / W3A3 results on ResNet-20 / CIFAR-10 (test top-1, %), all fine-tuned on synthetic
 # images from an FP32 model at 93.89 % (SynQ, ICLR 2025, Table 1; the Qimera and IntraQ READMEs).
@@ -170,11 +171,7 @@ def plot_bits(table: pd.DataFrame, path: str | Path, test_set: str, tuned: list[
     )
     fig.suptitle(f"{model}: calibration alone (lines, best range estimator per source) vs fine-tuned (stars)")
     fig.tight_layout(rect=(0, 0, 0.8, 1))
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_png(fig, path, dpi=110)
 
 
 def finetune_markdown(records: list[dict]) -> str:

@@ -297,22 +297,25 @@ def figure_vs_size(table, test_set: str = "exact", metric: str = "agreement"):
     return fig
 
 
-def _save(fig, path: str | Path) -> Path:
-    fig.savefig(path, dpi=120)
+def save_png(fig, path: str | Path, dpi: int = 120) -> Path:
+    """Write ``fig`` as a PNG at ``path`` (its folder made), close it, return the path."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=dpi)
     _plt().close(fig)
-    return Path(path)
+    return out
 
 
 def plot_closest(table, path: str | Path, test_set: str = "exact") -> Path:
     """:func:`figure_closest` saved as PNG at ``path``."""
-    return _save(figure_closest(table, test_set), path)
+    return save_png(figure_closest(table, test_set), path)
 
 
 def plot_by_source(table, path: str | Path, test_set: str = "exact", metric: str = "agreement") -> Path:
     """:func:`figure_by_source` saved as PNG at ``path``."""
-    return _save(figure_by_source(table, test_set, metric), path)
+    return save_png(figure_by_source(table, test_set, metric), path)
 
 
 def plot_vs_size(table, path: str | Path, test_set: str = "exact", metric: str = "agreement") -> Path:
     """:func:`figure_vs_size` saved as PNG at ``path``."""
-    return _save(figure_vs_size(table, test_set, metric), path)
+    return save_png(figure_vs_size(table, test_set, metric), path)
