@@ -10,7 +10,6 @@ and concatenating their ``cells.jsonl`` files gives the whole grid.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,11 +20,18 @@ from ..calibration import available_sources
 from ..defaults import CALIBRATION_SIZE, SEEDS
 from ..models.classifiers import get_classifier
 from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
-from . import evaluate as ev
 from .lowbit import BitWidth, activation_samples, relevel
 from .ptq import PTQConfig, quantize
 from .ranges import ESTIMATORS
-from .runner import calibration_images, fp32_reference, load_cells, options_key, repair_cells, shard_of
+from .runner import (
+    append_cell,
+    calibration_images,
+    fp32_reference,
+    load_cells,
+    open_cells,
+    options_key,
+    shard_of,
+)
 
 BIT_WIDTHS = ("W8A8", "W6A6", "W5A5", "W4A4", "W3A3", "W4A8", "W8A4")
 
@@ -81,12 +87,9 @@ def run_lowbit_grid(
     """Run this shard's missing cells; return this shard's cells (cached + new). ``test_sets``: name -> (images
     [N,3,32,32] in [0,1], labels)."""
     grid.validate()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "cells.jsonl"
+    path, done = open_cells(out_dir)
     mine = shard_of(grid.groups(), shard)
     keys = {grid.cell_key(g, b, e) for g in mine for b in grid.bits for e in grid.estimators}
-    done = {c["key"] for c in repair_cells(path)}
     todo = [g for g in mine if any(grid.cell_key(g, b, e) not in done for b in grid.bits for e in grid.estimators)]
     cache: dict[str, tuple] = {}
     for group in tqdm(todo, desc="low-bit study", disable=not progress):
@@ -107,9 +110,5 @@ def run_lowbit_grid(
                 rec: dict = {"key": key, "model": m, "source": s, "size": n, "seed": seed, "config": f"{bw.name}/{e}"}
                 rec.update({"bits": bw.name, "weight_bits": bw.weights, "activation_bits": bw.activations})
                 rec.update({"estimator": e, "config_key": grid.ptq.key()})
-                for t, (x, y) in test_sets.items():
-                    res = ev.compare(ref[t], ev.logits(low, x, threads=threads), y.numpy())
-                    rec.update({f"{t}_{k}": v for k, v in res.items()})
-                with open(path, "a") as fh:
-                    fh.write(json.dumps(rec) + "\n")
+                append_cell(path, rec, low, ref, test_sets, threads)
     return [c for c in load_cells(path) if c["key"] in keys]

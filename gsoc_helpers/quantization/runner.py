@@ -116,6 +116,24 @@ def repair_cells(path: Path) -> list[dict]:
     return cached
 
 
+def open_cells(out_dir: str | Path) -> tuple[Path, set[str]]:
+    """``out_dir/cells.jsonl`` (folder made, a cut last line repaired) and the keys of the cells it holds."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "cells.jsonl"
+    return path, {c["key"] for c in repair_cells(path)}
+
+
+def append_cell(path: Path, rec: dict, model, ref: dict, test_sets: dict, threads: int | None) -> None:
+    """Add ``model``'s agreement/KL/top-1 against the FP32 logits ``ref`` on every test set to ``rec``, then append
+    it to the cells file ``path`` as one JSON line."""
+    for t, (x, y) in test_sets.items():
+        res = ev.compare(ref[t], ev.logits(model, x, threads=threads), y.numpy())
+        rec.update({f"{t}_{k}": v for k, v in res.items()})
+    with open(path, "a") as fh:
+        fh.write(json.dumps(rec) + "\n")
+
+
 def shard_of(items: list, shard: tuple[int, int]) -> list:
     """Items ``i, i+n, ...`` of ``items`` for ``shard = (i, n)``: disjoint over i, together all of ``items``."""
     i, n = shard
@@ -137,10 +155,7 @@ def run_grid(
     (cached + new), never other cells the cache holds (say, from an earlier setting under the same config name).
     ``test_sets``: name -> (images [N,3,32,32], labels). n workers' ``cells.jsonl`` files concatenated = the grid."""
     grid.validate(check_models=model_factory is get_classifier)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "cells.jsonl"
-    done = {c["key"] for c in repair_cells(path)}
+    path, done = open_cells(out_dir)
     cells = {
         cell_key(m, s, n, seed, cn, grid.configs[cn], grid.source_options.get(s), grid.accuracy_control.get(cn)): (
             m,
@@ -182,11 +197,7 @@ def run_grid(
         if control is not None:
             rec["accuracy_control"] = control.key()
             rec["n_fp32_layers"] = len(ev.fp32_layers(int8))
-        for t, (x, y) in test_sets.items():
-            res = ev.compare(ref[t], ev.logits(int8, x, threads=threads), y.numpy())
-            rec.update({f"{t}_{k}": v for k, v in res.items()})
-        with open(path, "a") as fh:
-            fh.write(json.dumps(rec) + "\n")
+        append_cell(path, rec, int8, ref, test_sets, threads)
     return [c for c in load_cells(path) if c["key"] in cells]  # this grid's cells only: the cache may hold others
 
 
