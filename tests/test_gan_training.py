@@ -115,3 +115,28 @@ def test_cli_train_teacher_on_image_folder(tmp_path, capsys):
     assert summary["step"] == 2 and (out / "generator_ema.safetensors").is_file()
     assert main(argv[:4] + ["3"] + argv[5:] + ["--resume"]) == 0  # resumes at step 2, runs one more
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["step"] == 3
+
+
+def test_balanced_batches_hold_every_class_equally(tmp_path):
+    images = torch.rand(200, 3, 32, 32) * 2 - 1
+    labels = torch.tensor([0] * 155 + list(range(1, 10)) * 5)  # class 0 dominates the data
+    tr = GANTrainer(_cfg(tmp_path, batch_size=30, hflip=False))
+    for _ in range(3):
+        real, y = tr._batch(images, labels)
+        assert torch.bincount(y, minlength=10).tolist() == [3] * 10
+        # each image really belongs to its label
+        for img, c in zip(real, y):
+            assert any(torch.equal(img, images[i]) for i in torch.nonzero(labels == c).flatten())
+
+
+def test_bf16_and_two_d_steps_train_and_refuse_bad_values(tmp_path):
+    x, y = _data()
+    tr = GANTrainer(_cfg(tmp_path, precision="bf16", d_steps=2))
+    before = [p.detach().clone() for p in tr.D.parameters()]
+    m = tr.train_step(x, y)
+    assert all(np.isfinite(v) for v in m.values())
+    assert any(not torch.equal(a, b) for a, b in zip(before, tr.D.parameters()))
+    with pytest.raises(ValueError, match="precision must be one of"):
+        _cfg(tmp_path, precision="fp16").validate()
+    with pytest.raises(ValueError, match="d_steps"):
+        _cfg(tmp_path, d_steps=0).validate()

@@ -6,7 +6,7 @@ import argparse
 import json
 from dataclasses import fields
 
-from ..training.configs import GANTrainConfig
+from ..training.configs import PRECISIONS, GANTrainConfig
 from .args import add_out, finite_float, non_negative_float, non_negative_int, positive_float, positive_int
 
 
@@ -37,6 +37,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ema-decay", type=finite_float, default=d.ema_decay)
     p.add_argument("--augment", default=d.augment, help="DiffAugment policy, e.g. 'color,translation' ('' = none)")
     p.add_argument("--no-hflip", dest="hflip", action="store_false")
+    p.add_argument("--d-steps", type=positive_int, default=d.d_steps, help="discriminator steps per generator step")
+    p.add_argument(
+        "--no-balanced-classes",
+        dest="balanced_classes",
+        action="store_false",
+        help="draw real images uniformly instead of the same number of each class per batch",
+    )
+    p.add_argument("--precision", choices=PRECISIONS, default=d.precision, help="bf16: autocast G and D")
     p.add_argument("--seed", type=non_negative_int, default=d.seed)
     p.add_argument(
         "--max-minutes", type=non_negative_float, default=None, help="wall-clock budget; stops cleanly and saves"

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from ..config import default_output
 from .settings_check import check_settings
 
+PRECISIONS = ("fp32", "bf16")  # of GANTrainConfig.precision
 FEATURE_WEIGHTS: tuple[float, ...] = (1 / 16, 1 / 8, 1 / 4, 1.0)  # of the four discriminator blocks (TinyGAN)
 
 
@@ -35,6 +36,9 @@ class GANTrainConfig:
     ema_decay: float = 0.999
     augment: str = "color,translation"
     hflip: bool = True
+    d_steps: int = 1  # discriminator steps per generator step
+    balanced_classes: bool = True  # every batch holds each class equally often (batch_size % 10 spread evenly)
+    precision: str = "fp32"  # "bf16": torch.autocast bf16 for G and D (1.6x faster on AVX-512 BF16 CPUs)
     seed: int = 0
     max_minutes: float | None = None  # None or 0 = no limit; on expiry a checkpoint is saved and training stops
     checkpoint_minutes: float = 5.0
@@ -54,6 +58,7 @@ class GANTrainConfig:
                 "ngf": 1,
                 "ndf": 1,
                 "z_dim": 1,
+                "d_steps": 1,
                 "grid_every": 0,
                 "log_every": 1,
                 "threads": 1,
@@ -69,6 +74,8 @@ class GANTrainConfig:
             },
             optional=("threads", "max_minutes"),
         )
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         return self
 
 

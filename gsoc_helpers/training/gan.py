@@ -65,6 +65,7 @@ class GANTrainer:
         fixed = torch.Generator().manual_seed(12345)
         self.fixed_z = torch.randn(100, cfg.z_dim, generator=fixed)
         self.fixed_y = torch.arange(10).repeat_interleave(10)
+        self._by_class: tuple[torch.Tensor, list[torch.Tensor]] | None = None  # (labels, indices of each class)
 
     # ---------------------------------------------------------------- checkpointing
     def state_dict(self) -> dict:
@@ -86,23 +87,44 @@ class GANTrainer:
         return state is not None
 
     # ---------------------------------------------------------------- training
-    def train_step(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    def _batch(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A real batch (flipped at random when ``hflip``): [B, 3, 32, 32] and [B]; with ``balanced_classes`` each
+        class appears batch_size // C or one more times (which classes get one more rotates at random)."""
         cfg, g = self.cfg, self.gen
-        idx = torch.randint(0, images.shape[0], (cfg.batch_size,), generator=g)
+        if cfg.balanced_classes:
+            if self._by_class is None or self._by_class[0] is not labels:
+                self._by_class = (labels, [torch.nonzero(labels == c).flatten() for c in range(self.G.c_dim)])
+            pools = self._by_class[1]
+            c = self.G.c_dim
+            y = (torch.arange(cfg.batch_size) + int(torch.randint(0, c, (1,), generator=g))) % c
+            idx = torch.stack([pools[k][int(torch.randint(0, len(pools[k]), (1,), generator=g))] for k in y.tolist()])
+        else:
+            idx = torch.randint(0, images.shape[0], (cfg.batch_size,), generator=g)
         real, y = images[idx], labels[idx]
         if cfg.hflip:
             flip = torch.rand(cfg.batch_size, generator=g) < 0.5
             real = torch.where(flip[:, None, None, None], real.flip(3), real)
-        z = torch.randn(cfg.batch_size, cfg.z_dim, generator=g)
-        fake = self.G(z, y)
+        return real, y
+
+    def train_step(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        """``d_steps`` discriminator updates, then one generator update (the last D step's fake batch reused)."""
+        cfg, g = self.cfg, self.gen
         aug = (lambda x: diff_augment(x, cfg.augment, generator=g)) if cfg.augment else (lambda x: x)
-        d_real = self.D(aug(real), y)
-        d_fake = self.D(aug(fake.detach()), y)
-        loss_d = d_hinge_loss(d_real, d_fake)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
-        loss_g = g_hinge_loss(self.D(aug(fake), y))
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
+        for _ in range(cfg.d_steps):
+            real, y = self._batch(images, labels)
+            z = torch.randn(cfg.batch_size, cfg.z_dim, generator=g)
+            with autocast:
+                fake = self.G(z, y)
+                d_real = self.D(aug(real), y).float()
+                d_fake = self.D(aug(fake.detach()), y).float()
+            loss_d = d_hinge_loss(d_real, d_fake)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+        with autocast:
+            d_gen = self.D(aug(fake), y).float()
+        loss_g = g_hinge_loss(d_gen)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
