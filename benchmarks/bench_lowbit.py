@@ -24,8 +24,8 @@ from gsoc_helpers.data import load_cifar10
 from gsoc_helpers.models.classifiers import OFFLINE_ZOO
 from gsoc_helpers.profiles import run_sizes
 from gsoc_helpers.quantization.finetune import FinetuneConfig
+from gsoc_helpers.quantization.lowbit import LOWBIT_METHODS
 from gsoc_helpers.quantization.lowbit_study import BIT_WIDTHS, LowBitGrid, run_lowbit_grid
-from gsoc_helpers.quantization.ranges import ESTIMATORS
 from gsoc_helpers.quantization.runner import load_cells, shard_of, summarize
 from gsoc_helpers.sampling import distributed_shard, parse_shard
 
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--size", type=int, default=300, help="calibration images")
     p.add_argument("--bits", nargs="+", default=list(BIT_WIDTHS))
-    p.add_argument("--estimators", nargs="+", default=list(ESTIMATORS), choices=list(ESTIMATORS))
+    p.add_argument("--estimators", nargs="+", default=list(LOWBIT_METHODS), choices=list(LOWBIT_METHODS))
     p.add_argument("--finetune-sources", nargs="+", default=list(FINETUNE_SOURCES))
     p.add_argument("--finetune-bits", default="W4A4")
     p.add_argument("--steps", type=int, default=2000, help="fine-tuning steps")

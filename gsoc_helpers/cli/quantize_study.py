@@ -6,8 +6,8 @@ import argparse
 
 from ..defaults import BN_MATCHING_STEPS, CALIBRATION_SIZE, SEEDS
 from ..profiles import run_sizes
+from ..quantization.lowbit import LOWBIT_METHODS
 from ..quantization.ptq import ACTIVATION_RANGES, BIAS_CORRECTIONS, OVERFLOW_FIXES, PTQConfig
-from ..quantization.ranges import ESTIMATORS
 from ..quantization.settings import PROJECT_DEFAULT, VALIDATION_DATA, AccuracyControl, points_to_fraction
 from .args import add_max_drop, add_out, add_source_option, non_negative_int, positive_int
 
@@ -185,15 +185,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--bits",
         nargs="+",
         default=None,
-        help="bit widths below 8: 8 6 5 4 (= W8A8 ...) or W4A8 W8A4; each NNCF INT8 calibration is re-levelled "
-        "to b-bit weights (per channel) and activations (gsoc_helpers.quantization.lowbit)",
+        help="bit widths below 8: 8 6 5 4 (= W8A8 ...) or W4A8 W8A4; NNCF's own call where it expresses them, "
+        "else an NNCF INT8 calibration re-levelled to b-bit weights and activations (gsoc_helpers.quantization.lowbit)",
     )
     p.add_argument(
         "--estimators",
         nargs="+",
-        default=list(ESTIMATORS),
-        choices=list(ESTIMATORS),
-        help="with --bits: activation range estimators at each bit width (default: all)",
+        default=list(LOWBIT_METHODS),
+        choices=list(LOWBIT_METHODS),
+        help="with --bits: activation range estimators of the re-levelled model at each bit width, and 'nncf' "
+        "(NNCF's own call, for W8A8 W4A8 W8A4 W4A4) (default: all)",
     )
     p.add_argument(
         "--shard",
