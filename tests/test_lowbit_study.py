@@ -27,16 +27,24 @@ def test_shards_are_disjoint_and_cover(n):
         shard_of(items, (n, n))
 
 
-def _counting(monkeypatch, module) -> list:
+def _counting(monkeypatch, module, name: str = "quantize") -> list:
     calls: list = []
-    real = module.quantize
+    real = getattr(module, name)
 
     def counting(*a, **k):
         calls.append(1)
         return real(*a, **k)
 
-    monkeypatch.setattr(module, "quantize", counting)
+    monkeypatch.setattr(module, name, counting)
     return calls
+
+
+class Unscaled(Tiny):
+    """Tiny without its final constant Multiply: NNCF 3.4.0's NPU config fails on a Multiply by a constant
+    after the last MatMul (its unified-scale group gets no statistics: IndexError in _unify_statistics)."""
+
+    def forward(self, x):
+        return self.fc(self.f(x).mean((2, 3)))
 
 
 def test_run_grid_shards_merge(tmp_path, monkeypatch):
@@ -54,7 +62,7 @@ def test_run_grid_shards_merge(tmp_path, monkeypatch):
 
 
 def test_lowbit_grid_shards_and_resumes(tmp_path, monkeypatch):
-    calls = _counting(monkeypatch, lowbit_study)
+    calls = _counting(monkeypatch, lowbit_study, "calibrate_for_relevel")
     grid = LowBitGrid(["m"], ["noise"], [10], [0, 1], ["W4A4", "8"], ["minmax", "mse"])
     tests = {"t": _data(32)}
     parts = [run_lowbit_grid(grid, tests, tmp_path, _tiny, progress=False, shard=(i, 2)) for i in (0, 1)]
@@ -76,14 +84,38 @@ def test_lowbit_grid_shards_and_resumes(tmp_path, monkeypatch):
     assert plot_bits(table, tmp_path / "bits.png", "t").stat().st_size > 0
 
 
+def test_lowbit_grid_nncf_cells_beside_relevelled_ones(tmp_path, monkeypatch):
+    """'nncf' cells come from NNCF's own call on the same calibration images, only where NNCF expresses the bits."""
+    calls = _counting(monkeypatch, lowbit_study, "nncf_lowbit")
+    grid = LowBitGrid(["m"], ["noise"], [10], [0], ["W4A4", "W3A3"], ["minmax", "nncf"])
+    cells = run_lowbit_grid(grid, {"t": _data(32)}, tmp_path, lambda _name: Unscaled(), progress=False)
+    assert sorted(c["config"] for c in cells) == ["W3A3/minmax", "W4A4/minmax", "W4A4/nncf"] and len(calls) == 1
+    assert all(0 <= c["t_agreement"] <= 100 for c in cells)
+    with pytest.raises(ValueError, match="range estimator"):
+        LowBitGrid(["m"], ["noise"], estimators=["nncf-ish"]).validate()
+
+
 def test_quantize_study_bits_cli(tmp_path, capsys):
     """The real ResNet-20, 10 noise images, W4A4 and W4A8 with min/max ranges, on the bit-exact test images."""
     out = tmp_path / "study"
     argv = ["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--sizes", "10"]
-    argv += ["--seeds", "0", "--bits", "4", "W4A8", "--estimators", "minmax", "--shard", "0/1", "--out", str(out)]
+    argv += [
+        "--seeds",
+        "0",
+        "--bits",
+        "4",
+        "W4A8",
+        "--estimators",
+        "minmax",
+        "nncf",
+        "--shard",
+        "0/1",
+        "--out",
+        str(out),
+    ]
     assert run_cli(argv, capsys)[0] == 0
     cells = [json.loads(line) for line in (out / "cells.jsonl").read_text().splitlines()]
-    assert sorted(c["config"] for c in cells) == ["W4A4/minmax", "W4A8/minmax"]
+    assert sorted(c["config"] for c in cells) == ["W4A4/minmax", "W4A4/nncf", "W4A8/minmax", "W4A8/nncf"]
     assert all(c["exact_top1_fp32"] > 85 and 0 <= c["exact_agreement"] <= 100 for c in cells)
     assert (out / "summary.md").is_file()
 
