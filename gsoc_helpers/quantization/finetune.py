@@ -107,7 +107,7 @@ def _predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([model(x[s : s + 250]) for s in range(0, len(x), 250)])
 
 
-def _scores(pred: torch.Tensor, teacher_logits: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+def _scores(pred: torch.Tensor, teacher_logits: torch.Tensor, y: torch.Tensor) -> dict[str, float | None]:
     """top-1 (% of ``y``; labels < 0 count as unknown: top-1 None) and agreement with the teacher (%)."""
     known = y >= 0
     top1 = 100 * float((pred[known] == y[known]).float().mean()) if bool(known.any()) else None
