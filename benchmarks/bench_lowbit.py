@@ -32,7 +32,17 @@ from gsoc_helpers.sampling import distributed_shard, parse_shard
 RESULTS = Path(__file__).resolve().parent / "lowbit_results"
 BN = {"bn-matching": {"steps": 50}}  # the bn-matching budget of bench_quantization (seconds per image matter here)
 FINETUNE_SOURCES = ("student", "real", "noise", "bn-matching")
-RUN_KEYS = ("source", "bits", "steps", "lr", "scale_lr", "pool_size")  # what tells two fine-tuning runs apart
+RUN_KEYS = (
+    "source",
+    "seed",
+    "bits",
+    "steps",
+    "lr",
+    "scale_lr",
+    "pool_size",
+    "batch_size",
+    "calibration_size",
+)  # what tells two fine-tuning runs apart
 
 
 def grid_stage(args, out: Path) -> None:
@@ -51,9 +61,12 @@ def grid_stage(args, out: Path) -> None:
 
 
 def finetune_stage(args, out: Path) -> None:
+    from gsoc_helpers.models.classifiers import classifier_info
     from gsoc_helpers.quantization.finetune import finetune_lowbit
 
-    jobs = shard_of([(s, seed) for s in args.finetune_sources for seed in args.seeds[:1]], args.shard)
+    model = args.models[0]
+    small = classifier_info(model).image_size == 32  # at 224 px bn-matching keeps its own recipe (LARGE_INPUT)
+    jobs = shard_of([(s, seed) for s in args.finetune_sources for seed in args.seeds], args.shard)
     for source, seed in jobs:
         cfg = FinetuneConfig(
             source=source,
@@ -63,13 +76,11 @@ def finetune_stage(args, out: Path) -> None:
             pool_size=args.pool_size,
             lr=args.lr,
             scale_lr=args.scale_lr,
+            batch_size=args.batch_size,
+            calibration_size=args.size,
         )
-        rec = finetune_lowbit(
-            args.models[0],
-            cfg,
-            out / "finetune" / f"{source}-s{seed}-{cfg.bits}-{cfg.steps}-lr{cfg.lr:g}-{cfg.scale_lr:g}",
-            BN,
-        )
+        name = f"{source}-s{seed}-{cfg.bits}-{cfg.steps}-lr{cfg.lr:g}-{cfg.scale_lr:g}-b{cfg.batch_size}-c{cfg.calibration_size}"
+        rec = finetune_lowbit(model, cfg, out / "finetune" / model / name, BN if small else {})
         with open(out / "finetune.jsonl", "a") as fh:
             fh.write(json.dumps(rec) + "\n")
         print(json.dumps(rec))
@@ -110,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=2000, help="fine-tuning steps")
     p.add_argument("--lr", type=float, default=FinetuneConfig.lr, help="fine-tuning: weights' learning rate")
     p.add_argument("--scale-lr", type=float, default=FinetuneConfig.scale_lr, help="fine-tuning: step sizes' rate")
+    p.add_argument("--batch-size", type=int, default=FinetuneConfig.batch_size, help="fine-tuning: images per step")
     p.add_argument("--pool-size", type=int, default=2048, help="fine-tuning images of a source without a generator")
     p.add_argument("--shard", default=None, help="i/n: this worker's part (default torchrun RANK/WORLD_SIZE or 0/1)")
     p.add_argument("--out", type=Path, default=None, help="cache folder (default: $GSOC_OUTPUT_DIR/quant/lowbit)")

@@ -64,7 +64,9 @@ class ScaleSizes:
     any_model_cifar_test_n: int  # 06: CIFAR-10 test pictures (upsampled) agreement is measured on
     any_model_photo_views: int  # 06: crops per scikit-image photo agreement is measured on (20 photos)
     quant_bits: tuple[str, ...]  # 05: bit widths of the below-8-bit study (W<w>A<a>)
+    quant_estimators: tuple[str, ...]  # 05: range estimators of the re-levelled models, and "nncf" (NNCF's call)
     finetune_steps: int  # 05: distillation steps of the W4A4 fine-tuning on student images
+    any_model_finetune_steps: int  # 06: distillation steps of the data-free INT8 fine-tuning at 224x224
 
 
 PROFILES: dict[str, ProfileInputs] = {
@@ -123,7 +125,9 @@ SCALES: dict[str, ScaleSizes] = {
         any_model_cifar_test_n=10,
         any_model_photo_views=1,
         quant_bits=("W8A8", "W4A4"),
+        quant_estimators=("minmax", "nncf"),
         finetune_steps=2,
+        any_model_finetune_steps=1,
     ),
     "quick": ScaleSizes(
         sample_per_class=300,
@@ -151,8 +155,10 @@ SCALES: dict[str, ScaleSizes] = {
         any_model_bn_steps=0,
         any_model_cifar_test_n=300,
         any_model_photo_views=5,
-        quant_bits=("W8A8", "W6A6", "W5A5", "W4A4", "W4A8", "W8A4"),
-        finetune_steps=300,
+        quant_bits=("W4A4",),  # every bit width and estimator: benchmarks/bench_lowbit.py (RESULTS.md)
+        quant_estimators=("mse", "nncf"),
+        finetune_steps=60,
+        any_model_finetune_steps=4,
     ),
     # the 2022 run: 50,000 teacher images, batch 128, 150 epochs ~ 58,600 steps, ngf 256 / ndf 128
     "full": ScaleSizes(
@@ -182,7 +188,9 @@ SCALES: dict[str, ScaleSizes] = {
         any_model_cifar_test_n=1000,
         any_model_photo_views=5,
         quant_bits=("W8A8", "W6A6", "W5A5", "W4A4", "W3A3", "W4A8", "W8A4"),
+        quant_estimators=("minmax", "percentile", "mse", "nncf"),
         finetune_steps=2000,
+        any_model_finetune_steps=300,
     ),
 }
 

@@ -105,6 +105,30 @@ def test_bn_matching_lowers_bn_loss():
     assert all(p.requires_grad for p in net.parameters())  # classifier left as it was
 
 
+def test_bn_loss_is_the_distance_of_batch_statistics_from_running_ones():
+    """The BN-statistics loss by hand: per BatchNorm2d, mse(batch mean, running mean) + mse(batch var, running var)
+    of its input (biased variance), summed over layers."""
+    net = TinyNet().eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+    x = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    want: list[torch.Tensor] = []
+
+    def by_hand(bn, inputs):
+        v = inputs[0]
+        mu, var = v.mean((0, 2, 3)), ((v - v.mean((0, 2, 3), keepdim=True)) ** 2).mean((0, 2, 3))
+        want.append(((mu - bn.running_mean) ** 2).mean() + ((var - bn.running_var) ** 2).mean())
+
+    hooks = [m.register_forward_pre_hook(by_hand) for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    got = bn_loss(net, x)
+    for h in hooks:
+        h.remove()
+    assert len(want) >= 1 and got == pytest.approx(float(sum(want)), rel=1e-5)
+
+
 def test_bn_matching_warm_up_at_half_size():
     """The first half of the steps at 16x16 (the model sees 16x16), the rest at 32x32: lower BN loss, 32x32 out."""
     net = TinyNet().eval()

@@ -93,16 +93,15 @@ def _with_ignored_types(config: PTQConfig, types: tuple[str, ...]) -> PTQConfig:
     return replace(config, ignored_types=sorted({*config.ignored_types, *types}))
 
 
-def nncf_lowbit(ov_model, calibration: torch.Tensor, bits: BitWidth, config: PTQConfig | None = None):
-    """NNCF's own ``nncf.quantize`` at ``bits`` (one of :data:`NNCF_BIT_WIDTHS`) on the NPU hardware config, with
-    ``config``'s other settings (ranges, bias correction, subset size, ignored scope; 4-bit activations are always
-    symmetric, so ``preset`` only matters at 8 activation bits). ``calibration``: float32 [N,3,H,W] in [0,1].
-    Returns an ``openvino.Model`` the CPU plugin runs (see the module doc for what stays FP32)."""
+def nncf_lowbit_kwargs(bits: BitWidth, config: PTQConfig | None = None, n: int = 300) -> dict:
+    """The keyword arguments ``nncf.quantize`` gets from :func:`nncf_lowbit` for ``bits`` (one of
+    :data:`NNCF_BIT_WIDTHS`), ``config``'s other settings (ranges, bias correction, subset size, ignored scope; 4-bit
+    activations are always symmetric, so ``preset`` only matters at 8 activation bits) and ``n`` images."""
+    import nncf
     from nncf.common.quantization.structs import QuantizationScheme
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, QuantizationParameters
 
-    from ..quiet import quiet_progress
-    from .ptq import PTQConfig, _nncf_dataset, nncf_kwargs
+    from .ptq import PTQConfig, nncf_kwargs
 
     if not bits.nncf_expressible:
         raise ValueError(f"NNCF expresses {', '.join(NNCF_BIT_WIDTHS)}, not {bits.name}: use relevel for it")
@@ -110,21 +109,26 @@ def nncf_lowbit(ov_model, calibration: torch.Tensor, bits: BitWidth, config: PTQ
     cfg.validate()
     if bits.activations < 8:
         cfg = _with_ignored_types(cfg, POOLING_TYPES + DEPTHWISE_TYPES)
+    kw = nncf_kwargs(cfg, n)
+    adv = kw.pop("advanced_parameters", None) or AdvancedQuantizationParameters()
+    mode = QuantizationScheme.SYMMETRIC if bits.activations < 8 else None
+    adv.activations_quantization_params = QuantizationParameters(num_bits=bits.activations, mode=mode)
+    adv.weights_quantization_params = QuantizationParameters(num_bits=bits.weights)
+    return {**kw, "target_device": nncf.TargetDevice.NPU, "advanced_parameters": adv}
+
+
+def nncf_lowbit(ov_model, calibration: torch.Tensor, bits: BitWidth, config: PTQConfig | None = None):
+    """NNCF's own ``nncf.quantize`` at ``bits`` on the NPU hardware config (:func:`nncf_lowbit_kwargs`).
+    ``calibration``: float32 [N,3,H,W] in [0,1]. Returns an ``openvino.Model`` the CPU plugin runs (see the module
+    doc for what stays FP32)."""
+    from ..quiet import quiet_progress
+    from .ptq import _nncf_dataset
+
+    kw = nncf_lowbit_kwargs(bits, config, len(calibration))
     with quiet_progress():
         import nncf
 
-        kw = nncf_kwargs(cfg, len(calibration))
-        adv = kw.pop("advanced_parameters", None) or AdvancedQuantizationParameters()
-        mode = QuantizationScheme.SYMMETRIC if bits.activations < 8 else None
-        adv.activations_quantization_params = QuantizationParameters(num_bits=bits.activations, mode=mode)
-        adv.weights_quantization_params = QuantizationParameters(num_bits=bits.weights)
-        return nncf.quantize(
-            ov_model,
-            _nncf_dataset(calibration),
-            target_device=nncf.TargetDevice.NPU,
-            advanced_parameters=adv,
-            **kw,
-        )
+        return nncf.quantize(ov_model, _nncf_dataset(calibration), **kw)
 
 
 def nncf_fp8(ov_model, calibration: torch.Tensor, mode: str = "FP8_E4M3", config: PTQConfig | None = None):
