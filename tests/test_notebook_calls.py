@@ -88,8 +88,8 @@ def test_notebook_05_compiles_both_models_and_spells_out_the_settings():
     found = calls(notebook)
     compiled = [n for _, name, n in found if name.endswith(".compile_model") and isinstance(n.func, ast.Attribute)]
     assert len(compiled) >= 2  # FP32 and INT8, through an ov.Core
-    (cell,) = {i for i, name, _ in found if name == "nncf.quantize"}
-    src = ast.unparse(code_cells(notebook)[cell])
+    int8_cell, lowbit_cell = sorted({i for i, name, _ in found if name == "nncf.quantize"})
+    src = ast.unparse(code_cells(notebook)[int8_cell])
     # the project's PTQConfig() as NNCF parameters, written out in the cell that calls nncf.quantize
     for setting in (
         "nncf.QuantizationPreset.MIXED",
@@ -101,6 +101,17 @@ def test_notebook_05_compiles_both_models_and_spells_out_the_settings():
         "nncf_kwargs(PTQConfig()",  # and checked against what the package passes
     ):
         assert setting in src, setting
+    src = ast.unparse(code_cells(notebook)[lowbit_cell])
+    for setting in (  # NNCF's own 4-bit call (the NPU hardware config allows it) and FP8, before the low-bit study
+        "target_device=nncf.TargetDevice.NPU",
+        "nncf.IgnoredScope(types=",
+        "QuantizationParameters(num_bits=4, mode=QuantizationScheme.SYMMETRIC)",
+        "weights_quantization_params=QuantizationParameters(num_bits=4)",
+        "nncf_lowbit_kwargs(BitWidth(4, 4), PTQConfig()",
+        "nncf.QuantizationMode.FP8_E4M3",
+    ):
+        assert setting in src, setting
+    assert lowbit_cell < first(found, "gsoc_helpers.quantization.lowbit_study.run_lowbit_grid")
 
 
 def test_notebook_01_calls_the_generator_with_truncation_and_converts_to_uint8():
