@@ -44,10 +44,17 @@ def tracing() -> bool:
     return torch.jit.is_tracing() or torch.compiler.is_compiling()
 
 
+NNCF_FP8_NOTICE = "experimental option mode"  # NNCF's warning on every FP8 call (the prose says FP8 is experimental)
+
+
+def _not_fp8_notice(record: logging.LogRecord) -> bool:
+    return NNCF_FP8_NOTICE not in record.getMessage()
+
+
 @contextlib.contextmanager
 def quiet_progress() -> Iterator[None]:
-    """Send rich's global console (NNCF's progress bars) to a buffer and keep NNCF's INFO log lines back while the
-    block runs, then restore both."""
+    """Send rich's global console (NNCF's progress bars) to a buffer and keep NNCF's INFO log lines (and its notice
+    that FP8 modes are experimental) back while the block runs, then restore both."""
     try:
         import rich
         from rich.console import Console
@@ -61,9 +68,11 @@ def quiet_progress() -> Iterator[None]:
     levels = cpp_log.level, nncf_log.level
     cpp_log.setLevel(logging.ERROR)
     nncf_log.setLevel(max(logging.WARNING, nncf_log.getEffectiveLevel()))
+    nncf_log.addFilter(_not_fp8_notice)
     try:
         yield
     finally:
         console.__dict__ = saved
         cpp_log.setLevel(levels[0])
         nncf_log.setLevel(levels[1])
+        nncf_log.removeFilter(_not_fp8_notice)

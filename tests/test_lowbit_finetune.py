@@ -8,7 +8,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from test_quantization import Tiny, separable
+from test_quantization import Tiny, separable, train_separable
 from torch import nn
 
 from gsoc_helpers.quantization import fake_quant
@@ -39,20 +39,6 @@ class Reordered(nn.Module):
     def forward(self, x):
         x = torch.relu(self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x))))))
         return self.fc(x.mean((2, 3))) * 10
-
-
-def _trained(model: nn.Module) -> nn.Module:
-    """``model`` after 80 Adam steps on :func:`separable` (wide decision margins), BatchNorms then in eval."""
-    opt = torch.optim.Adam(model.parameters(), 1e-2)
-    x, y = separable(500, 0)
-    g = torch.Generator().manual_seed(0)
-    for _ in range(80):
-        idx = torch.randint(0, 500, (64,), generator=g)
-        loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model.eval()
 
 
 def _batches(step: int) -> torch.Tensor:
@@ -131,7 +117,7 @@ def test_exported_ir_holds_the_fake_quant_grids():
 
 
 def test_reordered_model_finetunes_and_its_ir_agrees(tmp_path):
-    model = _trained(Reordered())
+    model = train_separable(Reordered())
     calib, test = separable(20, 1)[0], separable(300, 2)
     rec = finetune(model, _cfg(bits="W4A4"), tmp_path, _batches, calib, test, progress=False)
     assert (tmp_path / "model.xml").is_file() and (tmp_path / "model.bin").is_file()

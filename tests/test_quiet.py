@@ -54,3 +54,24 @@ def test_quiet_progress_buffers_the_rich_console_and_restores_it(capsys):
     assert "Statistics collection" not in capsys.readouterr().out
     rich.print("after")
     assert "after" in capsys.readouterr().out
+
+
+def test_quiet_progress_keeps_back_only_nncfs_fp8_notice():
+    import logging
+
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    log, handler = logging.getLogger("nncf"), Keep()
+    log.addHandler(handler)
+    try:
+        with quiet_progress():
+            log.warning("You're using experimental option mode with fp8_e4m3 value.")
+            log.warning("Something else went wrong")
+        log.warning("You're using experimental option mode with fp8_e5m2 value.")  # outside: shown again
+    finally:
+        log.removeHandler(handler)
+    assert seen == ["Something else went wrong", "You're using experimental option mode with fp8_e5m2 value."]

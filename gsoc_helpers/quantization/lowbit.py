@@ -135,7 +135,7 @@ def nncf_fp8(ov_model, calibration: torch.Tensor, mode: str = "FP8_E4M3", config
     """NNCF's FP8 quantization (``nncf.QuantizationMode.<mode>``, one of :data:`FP8_MODES`; FakeConvert ops) with
     ``config``'s subset size and ignored scope (NNCF refuses presets and the overflow fix in FP8 modes)."""
     from ..quiet import quiet_progress
-    from .ptq import PTQConfig, _nncf_dataset
+    from .ptq import PTQConfig, _nncf_dataset, ignored_scope
 
     if mode not in FP8_MODES:
         raise ValueError(f"FP8 mode {mode!r}: expected one of {FP8_MODES}")
@@ -144,13 +144,9 @@ def nncf_fp8(ov_model, calibration: torch.Tensor, mode: str = "FP8_E4M3", config
         import nncf
 
         kw: dict = {"subset_size": min(cfg.subset_size or len(calibration), len(calibration))}
-        if cfg.ignored_names or cfg.ignored_types or cfg.ignored_patterns:
-            kw["ignored_scope"] = nncf.IgnoredScope(
-                names=list(cfg.ignored_names),
-                types=list(cfg.ignored_types),
-                patterns=list(cfg.ignored_patterns),
-                validate=False,
-            )
+        scope = ignored_scope(cfg)
+        if scope is not None:
+            kw["ignored_scope"] = scope
         return nncf.quantize(ov_model, _nncf_dataset(calibration), mode=getattr(nncf.QuantizationMode, mode), **kw)
 
 

@@ -76,6 +76,20 @@ def _nncf_dataset(images: torch.Tensor | Sequence[dict]):
     return nncf.Dataset([arr[i : i + 1] for i in range(len(arr))])
 
 
+def ignored_scope(cfg: PTQConfig):
+    """``nncf.IgnoredScope`` of ``cfg``'s ignored names, types and patterns, or None when it ignores nothing."""
+    import nncf
+
+    if not (cfg.ignored_names or cfg.ignored_types or cfg.ignored_patterns):
+        return None
+    return nncf.IgnoredScope(
+        names=list(cfg.ignored_names),
+        types=list(cfg.ignored_types),
+        patterns=list(cfg.ignored_patterns),
+        validate=False,
+    )
+
+
 def nncf_kwargs(cfg: PTQConfig, n: int) -> dict:
     """The keyword arguments ``nncf.quantize`` gets for ``cfg`` and ``n`` calibration images."""
     import nncf
@@ -87,13 +101,9 @@ def nncf_kwargs(cfg: PTQConfig, n: int) -> dict:
         kw["preset"] = {"mixed": nncf.QuantizationPreset.MIXED, "performance": nncf.QuantizationPreset.PERFORMANCE}[
             cfg.preset
         ]
-    if cfg.ignored_names or cfg.ignored_types or cfg.ignored_patterns:
-        kw["ignored_scope"] = nncf.IgnoredScope(
-            names=list(cfg.ignored_names),
-            types=list(cfg.ignored_types),
-            patterns=list(cfg.ignored_patterns),
-            validate=False,
-        )
+    scope = ignored_scope(cfg)
+    if scope is not None:
+        kw["ignored_scope"] = scope
     adv: dict = {}
     if cfg.overflow_fix is not None:
         adv["overflow_fix"] = OverflowFix(cfg.overflow_fix)
