@@ -125,6 +125,8 @@ SCALES: dict[str, ScaleSizes] = {
         quant_bits=("W8A8", "W4A4"),
         finetune_steps=2,
     ),
+    # minutes on a CPU: `make demo` within 8 minutes on 2 quiet cores (benchmarks/bench_demo.py measures it), so
+    # the below-8-bit grid, fine-tuning and test sets are cut; the full scale and benchmarks/ give the full figures
     "quick": ScaleSizes(
         sample_per_class=300,
         grid_per_class=8,
@@ -135,24 +137,24 @@ SCALES: dict[str, ScaleSizes] = {
         fid_n=250,
         fid_reference_n=500,
         speed_batches=(1, 64),
-        speed_seconds=2.0,
+        speed_seconds=1.0,
         quant_model_count=0,
         quant_sources=_STUDY_SOURCES,
         quant_sizes=(300,),
         quant_seeds=(0,),
-        quant_test_n=0,
+        quant_test_n=2000,  # the 1,017 bit-exact test images whole, the first 2,000 JPEG ones
         quant_test_set_count=0,
-        quant_bn_steps=50,
+        quant_bn_steps=25,
         speed_calibration_n=300,
         quant_val_n=HELD_OUT_SIZE,
         any_model_sources=_ANY_MODEL_SOURCES,
-        any_model_calibration_n=64,
+        any_model_calibration_n=32,
         any_model_seeds=(0,),
         any_model_bn_steps=0,
-        any_model_cifar_test_n=300,
-        any_model_photo_views=5,
-        quant_bits=("W8A8", "W6A6", "W5A5", "W4A4", "W4A8", "W8A4"),
-        finetune_steps=300,
+        any_model_cifar_test_n=200,
+        any_model_photo_views=3,
+        quant_bits=("W8A8", "W4A4"),  # the full scale and benchmarks/bench_lowbit.py sweep every width
+        finetune_steps=60,
     ),
     # the 2022 run: 50,000 teacher images, batch 128, 150 epochs ~ 58,600 steps, ngf 256 / ndf 128
     "full": ScaleSizes(
