@@ -55,7 +55,7 @@ app: venv
 DOCS_RUN ?= outputs/docs-run
 DOCS_SCALE ?= quick
 docs: venv
-	$(BIN)/python -m gsoc_helpers demo --profile quick --scale $(DOCS_SCALE) --output $(DOCS_RUN)
+	$(BIN)/python -m gsoc_helpers demo --profile quick --scale $(DOCS_SCALE) --out $(DOCS_RUN)
 	$(BIN)/python -m gsoc_helpers notebooks --render $(DOCS_RUN)/executed
 
 clean-notebooks: venv

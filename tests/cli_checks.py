@@ -29,7 +29,7 @@ def tiny_train_teacher(out, data_source, *extra: str, steps: int = 2) -> list[st
     """``train-teacher`` argv at its smallest (ngf/ndf 8, batch 2, no grids, no progress bar) on ``data_source``."""
     return [
         "train-teacher",
-        "--out-dir",
+        "--out",
         str(out),
         "--steps",
         str(steps),

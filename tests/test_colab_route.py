@@ -115,7 +115,7 @@ def test_install_from_git_then_bundled_models_and_notebook_outside_checkout(tmp_
             "01",
             "--notebook-dir",
             str(clone / "notebooks"),
-            "--output",
+            "--out",
             str(tmp_path / "demo"),
         ],
         outside,

@@ -58,7 +58,7 @@ def test_demo_full_profile_smoke_against_loopback_mirror(tmp_path):
                 "--profile",
                 "full",
                 "--smoke",
-                "--output",
+                "--out",
                 str(tmp_path / "demo"),
             ],
             cwd=tmp_path,

@@ -118,7 +118,7 @@ def test_train_teacher_and_distill_refuse_their_inputs(tmp_path, capsys):
         "--real-source",
         str(tmp_path / "imgs"),
         "--overwrite",
-        "--out-dir",
+        "--out",
     ]
     assert_refused(d + [str(syn)], capsys, "is the synthetic dataset", [tmp_path])
     assert_refused(d + [str(tmp_path / "imgs")], capsys, "is the real image folder", [tmp_path])

@@ -119,7 +119,7 @@ def test_a_second_run_into_a_locked_folder_is_refused(onnx, tmp_path, capsys):
         "train-teacher": tiny_train_teacher(tmp_path / "t", images),
     }
     for command, argv in cases.items():
-        out = Path(argv[argv.index("--out" if "--out" in argv else "--out-dir") + 1])
+        out = Path(argv[argv.index("--out") + 1])
         holder = _hold_lock(out, command)
         try:
             fragment = f"another `gsoc-helpers {command}` run is writing"

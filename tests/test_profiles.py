@@ -145,7 +145,7 @@ def test_demo_reads_gsoc_profile(monkeypatch):
 )
 def test_demo_bad_parameter_one_line_exit_2(argv, match, capsys, tmp_path):
     assert_refused(
-        ["demo", "--output", str(tmp_path / "d")] + argv, capsys, match, [tmp_path]
+        ["demo", "--out", str(tmp_path / "d")] + argv, capsys, match, [tmp_path]
     )  # refused before any notebook ran
 
 
@@ -162,7 +162,7 @@ def test_demo_p_override_reaches_the_notebook(tmp_path, monkeypatch):
                 "--smoke",
                 "--only",
                 "01",
-                "--output",
+                "--out",
                 str(tmp_path / "d"),
                 "-p",
                 "sample_per_class",

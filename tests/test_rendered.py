@@ -118,7 +118,7 @@ def test_demo_then_render_on_a_real_run(tmp_path, shared_data_root):
             "smoke",
             "--only",
             "04",
-            "--output",
+            "--out",
             str(out),
         ],
         capture_output=True,

@@ -75,7 +75,7 @@ def test_distill_resume_refuses_changed_settings(tmp_path, capsys):
     argv = [
         "distill",
         str(syn),
-        "--out-dir",
+        "--out",
         str(out),
         "--real-source",
         str(real),
