@@ -70,22 +70,6 @@ def generator_speeds(
     return out
 
 
-def size_and_speed(
-    name: str,
-    model: nn.Module,
-    batches: tuple[int, ...] = (1, 64),
-    openvino: bool = True,
-    min_seconds: float = 1.0,
-    device: str = "cpu",
-) -> dict[str, Any]:
-    """Parameters, MACs per image, images/s (PyTorch, and OpenVINO f32 / default precision if ``openvino``) per
-    batch size."""
-    return {
-        **size_row(name, model, device),
-        **generator_speeds({name: model}, batches, openvino, min_seconds, device)[name],
-    }
-
-
 def size_row(name: str, model: nn.Module, device: str = "cpu") -> dict[str, Any]:
     """Parameters and MACs per image."""
     z = torch.zeros(1, int(model.z_dim), device=device)

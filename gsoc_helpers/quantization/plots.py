@@ -27,7 +27,6 @@ METRICS = {
     "kl": ("KL(FP32 ‖ INT8) (×1e-3 nats)", "lower is closer", 1000.0, "{:.2f}"),
     "drop": ("top-1 drop (points)", "nearer 0 is closer", 1.0, "{:+.2f}"),
 }
-METRIC_LABELS = {k: v[0] for k, v in METRICS.items()}
 MARKERS = "osD^vP"
 
 

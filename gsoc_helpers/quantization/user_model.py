@@ -37,7 +37,6 @@ from ..models.classifiers import CLASSIFIERS, classifier_info, get_classifier
 from ..models.fit import check_state_fits
 from ..pixels import resize
 
-MODEL_SUFFIXES = (".onnx", ".xml")
 _FACTORY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 
 
