@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..training.configs import FEATURE_WEIGHTS, DistillLossWeights
 from .adversarial import d_hinge_loss, g_hinge_loss
+from .weights import FEATURE_WEIGHTS, DistillLossWeights
 
 
 def feature_loss(
