@@ -21,6 +21,7 @@ PUBLIC_API: dict[str, str] = {
     "student_to_load": ".profiles",
     "resolve_device": ".config",
     "get_data_root": ".config",
+    "shown_path": ".config",
     "seed_everything": ".config",
     # 01 teacher sampling
     "load_generator": ".models.registry",
@@ -102,7 +103,7 @@ PUBLIC_API: dict[str, str] = {
 # tests/test_public_api.py keeps this block, PUBLIC_API and __all__ in step).
 if TYPE_CHECKING:
     from .calibration import CalibrationSet, ModelInput, available_sources, get_calibration, register_source
-    from .config import get_data_root, resolve_device, seed_everything
+    from .config import get_data_root, resolve_device, seed_everything, shown_path
     from .data.cifar10 import load_cifar10
     from .data.dataset import CIFAR10_CLASSES
     from .data.synthetic import SyntheticDataset
@@ -147,6 +148,7 @@ __all__ = [
     "student_to_load",
     "resolve_device",
     "get_data_root",
+    "shown_path",
     "seed_everything",
     "load_generator",
     "save_generator",

@@ -40,6 +40,11 @@ def test_final_line_counts_time_rate_and_postfix():
     bar.close(), size.close()
     with progress([], desc="quantize-study", file=io.StringIO()) as empty:
         assert final_line(empty) == "quantize-study: nothing left to run"
+    steps = progress(total=5, desc="quantize", file=io.StringIO())
+    steps.set_description("report")  # tqdm stores "report: "; the line shows one separator, not "report: : 5/5"
+    steps.update(5)
+    assert final_line(steps).startswith("report: 5/5 it in"), final_line(steps)
+    steps.close()
 
 
 CELLS = [
