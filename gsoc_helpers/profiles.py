@@ -31,7 +31,8 @@ class ProfileInputs:
     student: str  # bundled student name/path, or DISTILLED
     real_source: str  # load_cifar10 source of real CIFAR-10 (02 reals, 03 reference, 05 'real')
     quant_models: tuple[str, ...]  # classifier names, smallest first
-    quant_test_sets: tuple[str, ...]  # load_cifar10 test sources for accuracy / agreement / KL
+    quant_test_sets: tuple[str, ...]  # load_cifar10 test sources for accuracy / agreement / KL (quick without a
+    # data root: "auto", the official test set downloaded with CIFAR-10)
 
 
 @dataclass(frozen=True)
@@ -255,7 +256,7 @@ def run_sizes(profile: str | None = None, scale: str | bool | None = None, **ove
     profile's own;
     ``True`` means ``"smoke"``, ``False`` the default, for the notebooks' older ``SMOKE`` flag), with ``overrides``
     (field name -> value; strings are parsed like the command line's)."""
-    from .config import get_profile
+    from .config import get_data_root, get_profile
 
     profile = get_profile(profile)
     scale = get_scale("smoke" if scale is True else (scale or None), profile)
@@ -267,6 +268,8 @@ def run_sizes(profile: str | None = None, scale: str | bool | None = None, **ove
             values[lst] = values[lst][: values[count]]
     for lst in ("quant_sources", "any_model_sources"):
         values[lst] = tuple(values["teacher"] if s == TEACHER else s for s in values[lst])
+    if profile == "quick" and "quant_test_sets" not in parsed and get_data_root() is None:
+        values["quant_test_sets"] = ("auto",)  # the exact/JPEG copies live in a data root: else the official test set
     return RunSizes(**values, profile=profile, scale=scale)
 
 

@@ -177,3 +177,13 @@ def test_demo_p_override_reaches_the_notebook(tmp_path, monkeypatch):
     ds = SyntheticDataset(tmp_path / "d" / "quick-smoke" / "synthetic" / "teacher")
     assert len(ds) == 10 and ds.manifest["truncation_psi"] == 0.7
     assert "'sample_per_class': '1'" in (tmp_path / "d" / "SUMMARY.md").read_text()
+
+
+def test_quick_profile_without_a_data_root_tests_on_the_downloaded_official_set(monkeypatch, tmp_path):
+    """The exact/JPEG copies exist only in a data root; a fresh clone without one measures on the official test set
+    (load_cifar10 "auto" downloads the tarball) instead of failing in notebook 05."""
+    monkeypatch.delenv("GSOC_DATA_ROOT", raising=False)
+    assert run_sizes("quick", "quick").quant_test_sets == ("auto",)
+    assert run_sizes("quick", "quick", quant_test_sets="jpeg").quant_test_sets == ("jpeg",)  # an explicit choice stays
+    monkeypatch.setenv("GSOC_DATA_ROOT", str(tmp_path))
+    assert run_sizes("quick", "quick").quant_test_sets == ("exact", "jpeg")
