@@ -84,18 +84,11 @@ PUBLIC_API: dict[str, str] = {
     # 05 below 8 bits and fine-tuning
     "BitWidth": ".quantization.lowbit",
     "ESTIMATORS": ".quantization.ranges",
-    "LowBitGrid": ".quantization.lowbit_study",
-    "run_lowbit_grid": ".quantization.lowbit_study",
     "best_estimator_markdown": ".quantization.lowbit_plots",
     "plot_bits": ".quantization.lowbit_plots",
     "FinetuneConfig": ".quantization.finetune",
     "finetune_lowbit": ".quantization.finetune",
-    # 06 your model without its data
-    "AnyModelStudy": ".quantization.any_model",
-    "model_input": ".quantization.any_model",
-    "run_study": ".quantization.any_model",
-    "study_table": ".quantization.any_model",
-    "plot_study": ".quantization.any_model",
+    # 06 your model without its data: the photos it is measured on
     "natural_photos": ".quantization.photos",
 }
 
@@ -122,11 +115,9 @@ if TYPE_CHECKING:
     from .openvino.core import cpu_description
     from .pixels import nvidia_uint8
     from .profiles import run_sizes, series_paths, student_to_load
-    from .quantization.any_model import AnyModelStudy, model_input, plot_study, run_study, study_table
     from .quantization.finetune import FinetuneConfig, finetune_lowbit
     from .quantization.lowbit import BitWidth
     from .quantization.lowbit_plots import best_estimator_markdown, plot_bits
-    from .quantization.lowbit_study import LowBitGrid, run_lowbit_grid
     from .quantization.photos import natural_photos
     from .quantization.plots import plot_closest, plot_vs_size
     from .quantization.ptq import NNCF_DEFAULTS, PTQConfig, nncf_kwargs, quantize
@@ -205,17 +196,10 @@ __all__ = [
     "plot_vs_size",
     "BitWidth",
     "ESTIMATORS",
-    "LowBitGrid",
-    "run_lowbit_grid",
     "best_estimator_markdown",
     "plot_bits",
     "FinetuneConfig",
     "finetune_lowbit",
-    "AnyModelStudy",
-    "model_input",
-    "run_study",
-    "study_table",
-    "plot_study",
     "natural_photos",
 ]
 

@@ -73,7 +73,7 @@ def first(found: list[tuple[int, str, ast.Call]], dotted: str) -> int:
         ("02_student_distillation.ipynb", ["gsoc_helpers.generator_loss", "gsoc_helpers.discriminator_loss"],
          "gsoc_helpers.run_distill"),
         ("06_your_model_no_data.ipynb", ["gsoc_helpers.get_calibration", "openvino.convert_model", "nncf.Dataset",
-                                         "nncf.quantize", "openvino.Core"], "gsoc_helpers.run_study"),
+                                         "nncf.quantize", "openvino.Core"], "gsoc_helpers.quantization.any_model.run_study"),
     ],
 )  # fmt: skip
 def test_library_calls_come_before_the_package_function(notebook, library_calls, package_call):
