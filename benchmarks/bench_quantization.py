@@ -191,6 +191,7 @@ def search_markdown(table, metric: str = "jpeg") -> str:
 
 
 def report(out: Path, results: Path) -> None:
+    from gsoc_helpers.quantization.headline_plot import plot_headline
     from gsoc_helpers.quantization.plots import plot_by_source, plot_closest, plot_vs_size
 
     results.mkdir(parents=True, exist_ok=True)
@@ -211,6 +212,7 @@ def report(out: Path, results: Path) -> None:
             (results / "zoo_pairs.md").write_text(pair_markdown(both))
             print("## zoo pairs\n" + pair_markdown(both))
             plot_closest(table, results / "zoo_jpeg_closest.png", "jpeg")  # agreement + KL per model and source
+            plot_headline(table, results / "zoo_jpeg_headline.png", "jpeg")  # the README's figure
             plot_by_source(table, results / "zoo_exact_drop.png", "exact", "drop")
         if name == "sizes":
             for metric in ("agreement", "kl"):

@@ -176,3 +176,36 @@ def test_single_seed_tables_print_no_spread(table):
     assert [len(line.get_xdata()) for line in _dots(ax)] == [1, 1]  # two configs, one dot each
     assert all(c.has_xerr is False for c in ax.containers)  # one seed: no error bars
     assert all("±" not in t.get_text() for t in ax.texts)
+
+
+def test_headline_names_every_term_on_the_figure():
+    """The README's figure: one panel per PTQ setting, titled in words (not the study's config keys), sources on the
+    x axis with the stand-in teacher under its current name, one legend entry per model."""
+    import pandas as pd
+
+    from gsoc_helpers.quantization.headline_plot import figure_headline
+
+    rows = [
+        {
+            "model": f"akamaster_resnet{d}",
+            "source": s,
+            "config": c,
+            "jpeg_agreement_mean": 98.0 - k,
+            "jpeg_agreement_std": 0.1,
+            "n_seeds": 3,
+        }
+        for d in (20, 56)
+        for k, s in enumerate(("real", "teacher", "noise"))
+        for c in ("nncf-default", "mixed+minmax+nobc")
+    ]
+    fig = figure_headline(pd.DataFrame(rows), "jpeg")
+    axes = fig.get_axes()
+    titles = [ax.get_title(loc="left") for ax in axes]
+    assert len(axes) == 2 and "global min/max" in titles[0] and "NNCF's defaults" in titles[1]
+    assert not any("+" in t for t in titles)  # no "mixed+minmax+nobc" left undefined
+    assert [t.get_text() for t in axes[0].get_xticklabels()] == ["real", "offline-teacher", "noise"]
+    legend = axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "ResNet-20",
+        "ResNet-56",
+    ] and "3 seeds" in legend.get_title().get_text()
