@@ -209,3 +209,31 @@ def test_headline_names_every_term_on_the_figure():
         "ResNet-20",
         "ResNet-56",
     ] and "3 seeds" in legend.get_title().get_text()
+
+
+def test_bit_figure_shows_every_cell_names_published_marks_and_tells_runs_apart(tmp_path, monkeypatch):
+    """The below-8-bit figure: W3A3 on the axes (not clipped at an edge), the grey published marks named, and
+    two fine-tuning runs of one source drawn with different markers."""
+    import json
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from gsoc_helpers.quantization import lowbit_plots
+
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "lowbit_results"
+    table = pd.read_csv(results / "summary_grid.csv")
+    tuned = [json.loads(line) for line in (results / "finetune.jsonl").read_text().splitlines() if line.strip()]
+    figures = []
+    monkeypatch.setattr(lowbit_plots, "save_png", lambda fig, path, dpi=110: figures.append(fig) or Path(path))
+    lowbit_plots.plot_bits(table, tmp_path / "bits.png", "exact", tuned)
+    agreement, drop = figures[0].get_axes()
+    best = lowbit_plots.best_per_source(table[table["model"] == table["model"].iloc[0]], "exact")
+    assert agreement.get_ylim()[0] < best["exact_agreement_mean"].min()  # W3A3's ~25 % agreement is drawn
+    assert drop.get_ylim()[0] > best["exact_drop_mean"].max()  # (inverted axis)
+    note = " ".join(t.get_text() for t in drop.texts)
+    assert all(name in note for results_ in lowbit_plots.PUBLISHED.values() for name in results_)
+    student = [ln.get_marker() for ln in agreement.get_lines() if ln.get_label().startswith("student fine-tuned")]
+    assert len(student) >= 2 and len(set(student)) == len(student)
+    plt.close("all")
