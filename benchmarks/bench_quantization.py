@@ -24,10 +24,10 @@ from gsoc_helpers.config import get_output_dir
 from gsoc_helpers.data import load_cifar10
 from gsoc_helpers.models.classifiers import OFFLINE_ZOO, get_classifier
 from gsoc_helpers.openvino.classifier import throughput, to_openvino
-from gsoc_helpers.profiles import run_sizes
 from gsoc_helpers.quantization import evaluate as ev
 from gsoc_helpers.quantization.ptq import NNCF_DEFAULTS, PTQConfig, quantize
 from gsoc_helpers.quantization.runner import Grid, format_mean_std, load_cells, run_grid, summarize
+from gsoc_helpers.series.profiles import run_sizes
 
 STUDY = run_sizes("quick", "quick")  # the quick study: its calibration sources and bn-matching budget
 SOURCES = list(STUDY.quant_sources)  # real, offline-teacher, student (the bundled generators), noise, bn-matching

@@ -16,9 +16,9 @@ __version__ = "0.1.0"
 # public name -> defining module (relative to this package), in the order of the notebooks; README "Public API"
 PUBLIC_API: dict[str, str] = {
     # settings and paths
-    "run_sizes": ".profiles",
-    "series_paths": ".profiles",
-    "student_to_load": ".profiles",
+    "run_sizes": ".series.profiles",
+    "series_paths": ".series.profiles",
+    "student_to_load": ".series.profiles",
     "resolve_device": ".config",
     "get_data_root": ".config",
     "shown_path": ".config",
@@ -53,7 +53,7 @@ PUBLIC_API: dict[str, str] = {
     "compute_fidelity": ".metrics.fidelity",
     "compare_generators": ".metrics.report",
     # 04 image generation
-    "GeneratorPanel": ".widgets",
+    "GeneratorPanel": ".app.widgets",
     # 05 quantization
     "get_classifier": ".models.classifiers",
     "classifier_info": ".models.classifiers",
@@ -95,6 +95,7 @@ PUBLIC_API: dict[str, str] = {
 # What a type checker or an IDE sees (the same names, imported eagerly only while type checking;
 # tests/test_public_api.py keeps this block, PUBLIC_API and __all__ in step).
 if TYPE_CHECKING:
+    from .app.widgets import GeneratorPanel
     from .calibration import CalibrationSet, ModelInput, available_sources, get_calibration, register_source
     from .config import get_data_root, resolve_device, seed_everything, shown_path
     from .data.cifar10 import load_cifar10
@@ -114,7 +115,6 @@ if TYPE_CHECKING:
     from .openvino.classifier import throughput, to_openvino
     from .openvino.core import cpu_description
     from .pixels import nvidia_uint8
-    from .profiles import run_sizes, series_paths, student_to_load
     from .quantization.finetune import FinetuneConfig, finetune_lowbit
     from .quantization.lowbit import BitWidth
     from .quantization.lowbit_plots import best_estimator_markdown, plot_bits
@@ -127,9 +127,9 @@ if TYPE_CHECKING:
     from .quantization.tool import quantize_model
     from .quantization.user_model import Preprocessing
     from .sampling import generate_grid, sample_dataset
+    from .series.profiles import run_sizes, series_paths, student_to_load
     from .training.configs import DistillConfig
     from .training.distill import run_distill
-    from .widgets import GeneratorPanel
 
 __all__ = [
     "PUBLIC_API",

@@ -25,7 +25,7 @@ DATA_ROOT_ENV = "GSOC_DATA_ROOT"
 CACHE_DIR_ENV = "GSOC_CACHE_DIR"
 OUTPUT_DIR_ENV = "GSOC_OUTPUT_DIR"
 PROFILE_ENV = "GSOC_PROFILE"
-SCALE_ENV = "GSOC_SCALE"  # read by gsoc_helpers.profiles.get_scale
+SCALE_ENV = "GSOC_SCALE"  # read by gsoc_helpers.series.profiles.get_scale
 DATA_ROOT_ORIGIN_ENV = "GSOC_DATA_ROOT_ORIGIN"  # set by the CLI when --data-root, not the environment, chose it
 
 Profile = Literal["quick", "full"]

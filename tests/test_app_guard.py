@@ -19,15 +19,15 @@ import uuid
 
 import pytest
 
-from gsoc_helpers.app import app_environment, check_port_free, descendants, voila_command
-from gsoc_helpers.app_guard import V1_PROTOCOL
+from gsoc_helpers.app.guard import V1_PROTOCOL
+from gsoc_helpers.app.server import app_environment, check_port_free, descendants, voila_command
 
 pytest.importorskip("voila")
 psutil = pytest.importorskip("psutil")
 
 
 def test_command_line_guards():
-    from gsoc_helpers.app import is_loopback
+    from gsoc_helpers.app.server import is_loopback
 
     cmd = voila_command(9000)
     for flag in (
@@ -36,8 +36,8 @@ def test_command_line_guards():
         "--MappingKernelManager.cull_idle_timeout=180",
         "--MappingKernelManager.cull_connected=True",  # a silent open page does not hold its slot forever
         "--CappedKernelManager.header_timeout=20.0",
-        "--Voila.kernel_websocket_connection_class=gsoc_helpers.app_guard.V1OnlyWebsocketConnection",
-        "--VoilaConfiguration.multi_kernel_manager_class=gsoc_helpers.app_guard.CappedKernelManager",
+        "--Voila.kernel_websocket_connection_class=gsoc_helpers.app.guard.V1OnlyWebsocketConnection",
+        "--VoilaConfiguration.multi_kernel_manager_class=gsoc_helpers.app.guard.CappedKernelManager",
     ):
         assert flag in cmd, flag
     assert "--CappedKernelManager.allow_remote_hosts=True" in voila_command(9000, "0.0.0.0")  # the user opted in
@@ -308,7 +308,7 @@ def test_app_command_leaves_nothing_after_a_signal(sig, tmp_path):
 def test_v1_frame_check_accepts_what_jupyter_server_writes_and_nothing_it_cannot_parse():
     from jupyter_server.services.kernels.connection.base import serialize_msg_to_ws_v1
 
-    from gsoc_helpers.app_guard import v1_frame_problem
+    from gsoc_helpers.app.guard import v1_frame_problem
 
     parts = [b'{"msg_type": "kernel_info_request"}', b"{}", b"{}", b"{}", b"buffer"]
     good = serialize_msg_to_ws_v1(parts, "shell")

@@ -4,8 +4,8 @@ the quick scale keeps the demo's heaviest parts (the below-8-bit grid, the fine-
 import importlib.util
 from pathlib import Path
 
-from gsoc_helpers.notebooks import NotebookRun, write_summary
-from gsoc_helpers.profiles import SCALES
+from gsoc_helpers.series.notebooks import NotebookRun, write_summary
+from gsoc_helpers.series.profiles import SCALES
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_demo.py"
 

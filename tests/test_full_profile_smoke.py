@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from gsoc_helpers.download import CIFAR10_TARBALL, NVIDIA_CIFAR10_PKL, TORCH_FIDELITY_INCEPTION
-from gsoc_helpers.notebooks import list_notebooks
-from gsoc_helpers.profiles import run_sizes
+from gsoc_helpers.series.notebooks import list_notebooks
+from gsoc_helpers.series.profiles import run_sizes
 
 from official_fixtures import (
     loopback_mirror,

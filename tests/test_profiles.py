@@ -7,8 +7,8 @@ from cli_checks import assert_refused
 
 from gsoc_helpers.cli import main
 from gsoc_helpers.cli.demo import demo_parameters
-from gsoc_helpers.notebooks import list_notebooks, parameter_names
-from gsoc_helpers.profiles import DISTILLED, PROFILES, SCALES, run_sizes, series_paths, student_to_load
+from gsoc_helpers.series.notebooks import list_notebooks, parameter_names
+from gsoc_helpers.series.profiles import DISTILLED, PROFILES, SCALES, run_sizes, series_paths, student_to_load
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))

@@ -7,8 +7,8 @@ import re
 import nbformat
 import pytest
 
-from gsoc_helpers.notebooks import output_noise
 from gsoc_helpers.progress import final_line, progress
+from gsoc_helpers.series.notebooks import output_noise
 
 LINE = re.compile(r"^loop: 3,000/3,000 it in \d+\.\d s \([\d,.]+ it/s\)$")
 

@@ -10,8 +10,8 @@ import sys
 import nbformat
 import pytest
 
-from gsoc_helpers import rendered
-from gsoc_helpers.notebooks import NOTEBOOK_DIR, list_notebooks
+from gsoc_helpers.series import rendered
+from gsoc_helpers.series.notebooks import NOTEBOOK_DIR, list_notebooks
 
 NOTEBOOKS = list_notebooks()
 MAX_COPY_BYTES = 3_000_000  # a whole rendered notebook; the quick-profile copies are far smaller

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from gsoc_helpers import images as Im
-from gsoc_helpers import widgets as Wd
+from gsoc_helpers.app import widgets as Wd
 from gsoc_helpers.models.student import StudentConfig, StudentGenerator
 from gsoc_helpers.openvino import twin_cache as loading
 from gsoc_helpers.sampling import generate_grid

@@ -45,11 +45,11 @@ def demo_parameters(profile: str | None, scale: str | None, pairs: list[list[str
     """Notebook parameters from ``--profile``/``--scale`` and papermill-style ``-p NAME VALUE`` pairs.
 
     NAME is a name of the notebooks' ``parameters`` cells (``SEED``, ``TRUNCATION_PSI``, ...) or a run-size field
-    of :mod:`gsoc_helpers.profiles` (``quant_models``, ``fid_n``, ...; gathered into ``SIZES``).  Every value is
+    of :mod:`gsoc_helpers.series.profiles` (``quant_models``, ``fid_n``, ...; gathered into ``SIZES``).  Every value is
     checked here, so a bad one fails before any notebook starts (ValueError naming it)."""
     from ..config import get_profile
-    from ..notebooks import NOTEBOOK_DIR, parameter_defaults
-    from ..profiles import OVERRIDABLE, get_scale, parse_override, run_sizes
+    from ..series.notebooks import NOTEBOOK_DIR, parameter_defaults
+    from ..series.profiles import OVERRIDABLE, get_scale, parse_override, run_sizes
 
     profile = get_profile(profile)
     params: dict = {"PROFILE": profile, "SCALE": get_scale(scale, profile), "SIZES": {}}
@@ -74,7 +74,7 @@ def demo_parameters(profile: str | None, scale: str | None, pairs: list[list[str
 
 def _demo(args: argparse.Namespace) -> int:
     from ..config import default_output
-    from ..notebooks import NOTEBOOK_DIR, SeriesConfig, run_series
+    from ..series.notebooks import NOTEBOOK_DIR, SeriesConfig, run_series
 
     folder = Path(args.notebook_dir) if args.notebook_dir else NOTEBOOK_DIR
     params = demo_parameters(args.profile, "smoke" if args.smoke else args.scale, args.param or [], folder)

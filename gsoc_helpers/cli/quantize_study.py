@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 from ..defaults import BN_MATCHING_STEPS, CALIBRATION_SIZE, SEEDS
-from ..profiles import run_sizes
 from ..quantization.ptq import ACTIVATION_RANGES, BIAS_CORRECTIONS, OVERFLOW_FIXES, PTQConfig
 from ..quantization.ranges import ESTIMATORS
 from ..quantization.settings import PROJECT_DEFAULT, VALIDATION_DATA, AccuracyControl, points_to_fraction
+from ..series.profiles import run_sizes
 from .args import add_max_drop, add_out, add_source_option, non_negative_int, positive_int
 
 NNCF = "nncf"  # on the command line: "NNCF's own default" (None in PTQConfig)

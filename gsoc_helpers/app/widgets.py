@@ -1,9 +1,9 @@
 """The class-conditional generation panel (ipywidgets, core widgets only: JupyterLab, Colab and Voilà).
 
-    from gsoc_helpers.widgets import GeneratorPanel
+    from gsoc_helpers.app.widgets import GeneratorPanel
     GeneratorPanel().widget          # display it in a notebook cell
 
-The same panel is the web app (``gsoc_helpers/app.ipynb`` served by Voilà: ``gsoc-helpers app``, ``make app``).
+The same panel is the web app (``gsoc_helpers/app/app.ipynb`` served by Voilà: ``gsoc-helpers app``, ``make app``).
 Generation lives in :func:`gsoc_helpers.sampling.generate_grid`, rendering in :mod:`gsoc_helpers.images`, model
 loading and caching in :func:`gsoc_helpers.models.registry.load_generator`.
 """
@@ -20,12 +20,12 @@ import ipywidgets as W
 import numpy as np
 from torch import nn
 
-from .config import get_output_dir
-from .data.dataset import CIFAR10_CLASSES
-from .images import MAX_PER_CLASS, grid_png
-from .models.registry import load_generator
-from .openvino.sampler import BACKENDS
-from .sampling import generate_grid
+from ..config import get_output_dir
+from ..data.dataset import CIFAR10_CLASSES
+from ..images import MAX_PER_CLASS, grid_png
+from ..models.registry import load_generator
+from ..openvino.sampler import BACKENDS
+from ..sampling import generate_grid
 
 DEFAULT_MODELS = {"student": "student", "offline-teacher": "offline-teacher"}  # menu entry -> load_generator name
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .defaults import BN_MATCHING_STEPS, HELD_OUT_SIZE
+from ..defaults import BN_MATCHING_STEPS, HELD_OUT_SIZE
 
 DISTILLED = "distilled"  # the student notebook 02 trains (SeriesPaths.student_checkpoint)
 
@@ -208,7 +208,7 @@ def get_scale(explicit: str | None = None, profile: str = "quick") -> str:
     parameters cell."""
     import os
 
-    from .config import SCALE_ENV
+    from ..config import SCALE_ENV
 
     env = os.environ.get(SCALE_ENV) or None
     value = (explicit or env or profile).lower()
@@ -256,7 +256,7 @@ def run_sizes(profile: str | None = None, scale: str | bool | None = None, **ove
     profile's own;
     ``True`` means ``"smoke"``, ``False`` the default, for the notebooks' older ``SMOKE`` flag), with ``overrides``
     (field name -> value; strings are parsed like the command line's)."""
-    from .config import get_data_root, get_profile
+    from ..config import get_data_root, get_profile
 
     profile = get_profile(profile)
     scale = get_scale("smoke" if scale is True else (scale or None), profile)
@@ -313,7 +313,7 @@ class SeriesPaths:
 def series_paths(profile: str | None = None, scale: str | bool | None = None, output_dir=None) -> SeriesPaths:
     """``<output dir>/<profile>`` (scale = profile) or ``<output dir>/<profile>-<scale>``; the results folder is
     collected by ``gsoc-helpers demo``."""
-    from .config import get_output_dir, get_profile
+    from ..config import get_output_dir, get_profile
 
     profile = get_profile(profile)
     scale = get_scale("smoke" if scale is True else (scale or None), profile)

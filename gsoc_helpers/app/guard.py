@@ -1,4 +1,4 @@
-"""Server-side guards of the web app, loaded by the Voilà server process (see :func:`gsoc_helpers.app.voila_command`).
+"""Server-side guards of the web app, loaded by the Voilà server process (see :func:`gsoc_helpers.app.server.voila_command`).
 
 * :class:`CappedKernelManager` - at most ``max_kernels`` kernels (one per open page, ~800 MB each); a visitor over
   the cap, or a page requested by another web site (``Sec-Fetch-Site: cross-site``, e.g. a no-cors GET from a page
@@ -31,7 +31,7 @@ from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelMana
 from tornado import web
 from traitlets import Bool, Float, Integer, List, Unicode
 
-from .app import HEADER_TIMEOUT_S
+from .server import HEADER_TIMEOUT_S
 
 V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
 DEFAULT_MAX_KERNELS = 4
