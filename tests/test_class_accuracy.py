@@ -4,14 +4,20 @@ judge's own predictions on those same images, computed here."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
+from cli_checks import assert_refused
 
+from gsoc_helpers.cli import main
 from gsoc_helpers.data import CIFAR10_CLASSES
 from gsoc_helpers.defaults import JUDGE_CLASSIFIER
 from gsoc_helpers.metrics.class_accuracy import class_accuracy
 from gsoc_helpers.pixels import uint8_to_float, uint8_to_unit
+
+from conftest import write_tiny_synthetic
 
 PER_CLASS = 10  # 100 images: seconds on one core
 
@@ -124,6 +130,14 @@ def test_bad_input_is_one_line(args, kwargs, message):
     assert "\n" not in str(err.value)
 
 
+def test_an_unconditional_generator_is_refused():
+    class Unconditional(_Tiny):
+        c_dim = 0
+
+    with pytest.raises(ValueError, match="needs a class-conditional generator"):
+        class_accuracy(Unconditional())
+
+
 def test_generator_output_of_the_wrong_size_is_refused():
     class Wrong(_Tiny):
         def __call__(self, z, labels, truncation_psi=1.0, noise_mode="const"):
@@ -132,3 +146,28 @@ def test_generator_output_of_the_wrong_size_is_refused():
     with pytest.raises(ValueError, match="16x16 of 10 classes") as err:
         class_accuracy(Wrong(), n=10)
     assert "\n" not in str(err.value)
+
+
+def test_fid_command_reports_class_accuracy_with_its_judge(tmp_path, capsys, judged):
+    out = tmp_path / "acc.json"
+    assert main(["fid", "student", "--metrics", "class-acc", "--n", "20", "--threads", "1", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "class accuracy" in printed and "judge akamaster_resnet56" in printed and "truck" in printed
+    saved = json.loads(out.read_text())["class_accuracy"]
+    assert saved["n"] == 20 and saved["classifier"] == "akamaster_resnet56" and len(saved["per_class"]) == 10
+    assert saved["candidate"] == "generator:StudentGenerator(student.safetensors)"
+
+
+def test_fid_command_class_accuracy_of_a_synthetic_folder(tmp_path, capsys, judged):
+    write_tiny_synthetic(tmp_path / "syn", per_class=2)
+    assert main(["fid", str(tmp_path / "syn"), "--metrics", "class-acc", "--classifier", "akamaster_resnet20"]) == 0
+    assert "20 images of synthetic:fake" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("metrics", ["fid,bogus", "fid,", "class_acc"])
+def test_fid_command_refuses_unknown_metrics(capsys, metrics):
+    assert_refused(["fid", "student", "--metrics", metrics], capsys, "unknown metric")
+
+
+def test_fid_command_refuses_an_unknown_judge(capsys):
+    assert_refused(["fid", "student", "--metrics", "class-acc", "--classifier", "resnet9000"], capsys, "resnet9000")

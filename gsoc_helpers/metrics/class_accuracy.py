@@ -10,7 +10,9 @@ Generated images go through the same uint8 mapping as FID and saved datasets (``
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,6 +71,12 @@ def _judge(name: str, num_classes: int, resolution: int) -> ClassifierInfo:
 
 def _image_set(candidate: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], str]:
     """(uint8 [N, H, W, 3], int64 [N], class names, description) of an image candidate."""
+    if isinstance(candidate, (str, os.PathLike)):
+        from ..data.synthetic import SyntheticDataset
+
+        if not (Path(candidate) / "manifest.json").is_file():
+            raise ValueError(f"{str(candidate)!r} is not a synthetic dataset folder (no manifest.json)")
+        candidate = SyntheticDataset(candidate)
     if hasattr(candidate, "to_image_dataset"):  # a SyntheticDataset
         candidate = candidate.to_image_dataset()
     names: tuple[str, ...] = tuple(getattr(candidate, "class_names", CIFAR10_CLASSES))
@@ -101,10 +109,6 @@ def _generated(
     if not lo <= float(truncation_psi) <= hi:
         raise ValueError(f"truncation psi must be within [{lo:g}, {hi:g}], got {truncation_psi}")
     c_dim = int(generator.c_dim)
-    if c_dim < 2:
-        raise ValueError(
-            f"class accuracy needs a class-conditional generator; {type(generator).__name__} has c_dim {c_dim}"
-        )
     names = tuple(getattr(generator, "class_names", None) or (CIFAR10_CLASSES if c_dim == 10 else ()))
     names = names or tuple(f"class_{k}" for k in range(c_dim))
     labels = balanced_labels(n, seed, c_dim)
@@ -130,8 +134,8 @@ def class_accuracy(
     """Class accuracy of ``candidate`` as judged by the registry classifier ``classifier`` (FP32).
 
     ``candidate``: a generator (the generator protocol; ``n`` class-balanced images, default 1,000, latents and
-    class draw seeded by ``seed``, ``truncation_psi`` applied), an ImageDataset or SyntheticDataset, or uint8
-    images [N, H, W, 3] with their intended ``labels`` int [N] (``n``: a seeded subset, default all).
+    class draw seeded by ``seed``, ``truncation_psi`` applied), an ImageDataset, a SyntheticDataset or its folder,
+    or uint8 images [N, H, W, 3] with their intended ``labels`` int [N] (``n``: a seeded subset, default all).
     Raises ValueError (one line) for bad input or a classifier that does not fit the images.
     """
     if n is not None and (not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1):
@@ -143,6 +147,11 @@ def class_accuracy(
         if labels is not None:
             raise ValueError("labels are drawn class-balanced for a generator; pass labels only with images")
         psi = float(truncation_psi)
+        if candidate.c_dim < 2:
+            raise ValueError(
+                f"class accuracy needs a class-conditional generator; this one has c_dim {candidate.c_dim}"
+            )
+        _judge(classifier, int(candidate.c_dim), int(candidate.img_resolution))  # before any image is drawn
         images, lab, names, desc = _generated(candidate, int(n or GENERATED_N), seed, psi, batch_size, device)
     else:
         images, lab, names, desc = _image_set(candidate, labels)
