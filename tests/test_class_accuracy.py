@@ -171,3 +171,22 @@ def test_fid_command_refuses_unknown_metrics(capsys, metrics):
 
 def test_fid_command_refuses_an_unknown_judge(capsys):
     assert_refused(["fid", "student", "--metrics", "class-acc", "--classifier", "resnet9000"], capsys, "resnet9000")
+
+
+def test_compare_generators_has_class_accuracy_columns(monkeypatch, judged):
+    from gsoc_helpers import compare_generators, load_generator
+    from gsoc_helpers.metrics import report
+
+    monkeypatch.setattr(report, "quality", lambda name, *a, **k: {"model": name, "FID": 1.0})  # no Inception here
+    student = load_generator("student")
+    table = compare_generators(
+        {"student": student}, fid_n=20, reference_n=20, reference_source="exact", batches=(2,), openvino=False,
+        min_seconds=0.01,
+    )  # fmt: skip
+    alone = class_accuracy(student, n=20)
+    assert table.loc["student", "class acc %"] == round(100 * alone.accuracy, 1)
+    assert table.loc["student", "class acc judge"] == "akamaster_resnet56 (FP32), 20 images"
+    assert table.attrs["class_accuracy"]["student"] == alone.per_class_percent()
+    off = compare_generators({"student": student}, fid_n=20, reference_n=20, reference_source="exact",
+                             batches=(2,), openvino=False, min_seconds=0.01, classifier=None)  # fmt: skip
+    assert "class acc %" not in off.columns and "class_accuracy" not in off.attrs
