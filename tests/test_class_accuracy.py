@@ -190,3 +190,38 @@ def test_compare_generators_has_class_accuracy_columns(monkeypatch, judged):
     off = compare_generators({"student": student}, fid_n=20, reference_n=20, reference_source="exact",
                              batches=(2,), openvino=False, min_seconds=0.01, classifier=None)  # fmt: skip
     assert "class acc %" not in off.columns and "class_accuracy" not in off.attrs
+
+
+def test_bench_quality_writes_one_row_per_generator(tmp_path, monkeypatch, judged):
+    """benchmarks/bench_quality.py with FID/KID stubbed (the Inception runs in test_fidelity.py): the class accuracy
+    of its row is class_accuracy's, the protocol names the judge, and the floor row judges real images."""
+    import importlib.util
+    from pathlib import Path
+
+    from gsoc_helpers import load_generator
+    from gsoc_helpers.metrics.fidelity import FidelityResult
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_quality.py"
+    spec = importlib.util.spec_from_file_location("bench_quality", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    seen = []
+
+    def fake_fidelity(candidate, **kw):
+        seen.append(kw)
+        proto = {"n_candidate": 10, "reference": "ref", "reference_n": 7, "feature_extractor": "fe"}
+        return FidelityResult({"fid": 12.345, "kid": 0.00123}, proto, 0.0)
+
+    monkeypatch.setattr(mod, "compute_fidelity", fake_fidelity)
+    out = tmp_path / "q"
+    assert mod.main(["student", "--n", "10", "--floor", "--out", str(out)]) == 0
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert [r["generator"] for r in rows] == ["student", "real exact test images"]
+    assert rows[0]["class acc %"] == round(100 * class_accuracy(load_generator("student"), n=10).accuracy, 1)
+    assert (rows[0]["FID"], rows[0]["KID x1e3"], rows[0]["parameters"]) == (12.3, 1.23, 147259)
+    assert "judge akamaster_resnet56 (FP32), 10 images" in rows[0]["protocol"]
+    assert rows[1]["class acc %"] >= 50  # real images carry their class
+    assert seen[0]["reference_split"] == "test" and seen[0]["reference_source"] == "exact"
+    assert seen[0]["n_generated"] == 10 and seen[0]["truncation_psi"] == 1.0
+    assert seen[1]["reference_split"] == "train" and seen[1]["reference_n"] == 1017
+    assert "| student |" in out.with_suffix(".md").read_text()
