@@ -175,7 +175,7 @@ def class_accuracy(
     return ClassAccuracy(
         float(hit.mean()),
         per,
-        {name: int(c) for name, c in zip(names, counts)},
+        {name: int(c) for name, c in zip(names, counts, strict=True)},
         int(len(lab)),
         classifier,
         desc,
