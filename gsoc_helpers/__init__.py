@@ -52,6 +52,7 @@ PUBLIC_API: dict[str, str] = {
     "UInt8Images": ".metrics.fidelity",
     "compute_fidelity": ".metrics.fidelity",
     "compare_generators": ".metrics.report",
+    "class_accuracy": ".metrics.class_accuracy",
     # 04 image generation
     "GeneratorPanel": ".app.widgets",
     # 05 quantization
@@ -103,6 +104,7 @@ if TYPE_CHECKING:
     from .data.synthetic import SyntheticDataset
     from .images import grid_png, make_grid
     from .losses.distillation import LambdaPixSchedule, discriminator_loss, generator_loss
+    from .metrics.class_accuracy import class_accuracy
     from .metrics.complexity import count_macs, count_parameters
     from .metrics.fidelity import UInt8Images, compute_fidelity
     from .metrics.inception import resolve_extractor
@@ -167,6 +169,7 @@ __all__ = [
     "UInt8Images",
     "compute_fidelity",
     "compare_generators",
+    "class_accuracy",
     "GeneratorPanel",
     "get_classifier",
     "classifier_info",
