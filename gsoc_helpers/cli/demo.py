@@ -8,6 +8,15 @@ from pathlib import Path
 
 from .args import add_out, device, typed_value
 
+# What a series run writes into --out (gsoc_helpers.notebooks.run_series and the notebooks' series_paths: one
+# folder per profile, "-<scale>" when the scale is not the profile's own): the names its mark lists.
+_PROFILES, _SCALES = ("quick", "full"), ("smoke", "quick", "full")
+OUTPUT_NAMES = (
+    "executed",
+    "SUMMARY.md",
+    *(p if p == s else f"{p}-{s}" for p in _PROFILES for s in _SCALES),
+)
+
 
 def check_parameter(name: str, text: str, value: object, default: object) -> None:
     """ValueError (one line) unless ``value`` (``text`` as papermill reads it) suits the notebook parameter

@@ -11,6 +11,8 @@ from ..quantization.ranges import ESTIMATORS
 from ..quantization.settings import PROJECT_DEFAULT, VALIDATION_DATA, AccuracyControl, points_to_fraction
 from .args import add_max_drop, add_out, add_source_option, non_negative_int, positive_int
 
+# What a study writes into --out (gsoc_helpers.quantization.runner): the names its folder's mark lists.
+OUTPUT_NAMES = ("cells.jsonl", "summary.csv", "summary.md")
 NNCF = "nncf"  # on the command line: "NNCF's own default" (None in PTQConfig)
 
 
