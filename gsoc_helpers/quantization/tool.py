@@ -119,11 +119,11 @@ def _split(held: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
 def _evaluate(fp32, int8, um: UserModel, held: ImageSet, threads: int | None) -> dict:
     with torch.no_grad():
         x = um.preprocessing(held.images)
+    labels = held.labels
     l32 = ev.logits(compile_model(fp32, threads, "f32"), x)
-    ev.check_outputs(l32, um.spec, "FP32")
+    ev.check_outputs(l32, um.spec, "FP32", labels.numpy() if labels is not None else None)
     l8 = ev.logits(compile_model(int8, threads, "f32"), x)
     ev.check_outputs(l8, um.spec, "INT8")
-    labels = held.labels
     res = ev.compare(l32, l8, labels.numpy() if labels is not None else np.full(len(x), -1))
     out: dict[str, Any] = {k: res[k] for k in ("agreement", "kl", "confident", "top5_overlap", "top1_in_top5")}
     conf = res["agreement_confident"]

@@ -130,20 +130,22 @@ def calibration_images(
     return ImageSet(cal.images, None, f"{size} images from source {spec!r} ({cal.source}, seed {seed})")
 
 
-DEGENERATE_TOLERANCE = 1 / 255  # mean absolute difference (images in [0,1]) below which two images count as one
+DEGENERATE_TOLERANCE = 1 / 255  # mean absolute deviation (images in [0,1]) below which an image counts as flat
+NEAR_COPY_TOLERANCE = 4 / 255  # mean absolute difference below which two images count as copies (a few grey levels)
 
 
 def warn_if_degenerate(images: torch.Tensor, description: str) -> None:
     """UserWarning when the calibration images float32 [N,3,S,S] in [0,1] cannot give NNCF usable activation ranges:
-    a single image, all images (nearly) identical, or every image (nearly) one flat colour. "Nearly": within
-    ``DEGENERATE_TOLERANCE`` (one 8-bit grey level) on average, so images that differ in a pixel or two count."""
+    a single image, all images (nearly) identical, or every image (nearly) one flat colour. "Nearly identical":
+    within ``NEAR_COPY_TOLERANCE`` (four 8-bit grey levels) of the first on average, so copies with a pixel or two
+    changed or a little noise added count; "flat": within ``DEGENERATE_TOLERANCE`` (one grey level) of its mean."""
     n = len(images)
     flat = images.reshape(n, -1)
     tol = DEGENERATE_TOLERANCE
     if n == 1:
         problem = "only 1 image"
-    elif bool(((flat - flat[:1]).abs().mean(1) < tol).all()):
-        problem = f"{n} identical images (to within one grey level on average)"
+    elif bool(((flat - flat[:1]).abs().mean(1) < NEAR_COPY_TOLERANCE).all()):
+        problem = f"{n} identical images (to within {round(NEAR_COPY_TOLERANCE * 255)} grey levels on average)"
     elif bool(((images.flatten(2) - images.flatten(2).mean(2, keepdim=True)).abs().mean(2) < tol).all()):
         problem = f"{n} images that are each one flat colour"
     else:
