@@ -139,7 +139,9 @@ def test_stale_partials_kept_unless_ours_and_removed_only_after_success(onnx, tm
     mark_output(ours, "quantize", [])
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model")
-    assert_refused(_quantize(str(bad), out), capsys, "bad.onnx", [users, ours], progress=True)  # failed: nothing cleaned
+    assert_refused(
+        _quantize(str(bad), out), capsys, "bad.onnx", [users, ours], progress=True
+    )  # failed: nothing cleaned
     assert main(_quantize(onnx, out)) == 0
     assert (users / "keep.txt").read_text() == "mine" and not ours.exists()
 

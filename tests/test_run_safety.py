@@ -15,8 +15,8 @@ from PIL import Image
 from gsoc_helpers.cli import main
 from gsoc_helpers.data import CIFAR10_CLASSES
 from gsoc_helpers.data.synthetic import SyntheticDataset, SyntheticDatasetWriter
-from gsoc_helpers.sampling import sample_dataset
 from gsoc_helpers.safety import mark_output
+from gsoc_helpers.sampling import sample_dataset
 from gsoc_helpers.training.distill import RUN_FILES, DistillTrainer
 
 from conftest import tiny_cfg, tiny_real, write_tiny_synthetic
