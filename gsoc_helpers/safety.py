@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .file_lock import try_exclusive_lock
-from .fileio import atomic_write_text, is_temp_name
+from .fileio import atomic_write_bytes, atomic_write_text, is_temp_name
 
 OUTPUT_MARK = ".gsoc-helpers.json"  # {"format": 2, "command": ..., "folder": ..., "names": [...]}
 MARK_FORMAT = 2
@@ -299,3 +299,21 @@ def claimed_output(
                 with contextlib.suppress(OSError):
                     out.rmdir()
         raise
+
+
+def write_owned_file(folder: str | os.PathLike, command: str, name: str, data: bytes, flag: str = "folder") -> Path:
+    """Write ``data`` as ``folder/name`` (atomically) where ``folder`` is new, empty or ``command``'s marked output
+    holding no symbolic link, and ``name`` is new there or one its mark lists; the mark then lists ``name``.
+    ValueError (one line) otherwise: a user's file is never replaced."""
+    folder = Path(folder)
+    refuse_links(folder, flag)
+    refuse_foreign(folder, command, flag)
+    with output_lock(folder, command, flag):
+        names = set(own_names(folder, command))
+        path = folder / name
+        if (path.exists() or path.is_symlink()) and name not in names:
+            raise ValueError(f"{str(path)!r} exists and was not written by this project; it is left as it is")
+        folder.mkdir(parents=True, exist_ok=True)
+        mark_output(folder, command, names | {name})
+        atomic_write_bytes(path, data)
+    return path
