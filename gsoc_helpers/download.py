@@ -113,7 +113,7 @@ def _content_length(resp, url: str) -> int | None:
     text = resp.headers.get("Content-Length")
     if text is None or not text.strip():
         return None
-    if not text.strip().isdigit():
+    if not (text.strip().isascii() and text.strip().isdigit()):  # "²".isdigit() is True, int("²") fails
         raise OSError(f"malformed HTTP answer from {url} (Content-Length {text[:40]!r} is not a number of bytes)")
     return int(text) or None
 

@@ -109,7 +109,7 @@ def read_mark(folder: str | os.PathLike) -> tuple[Mark | None, str]:
     try:
         links = path.stat().st_nlink
         record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None, "the mark is unreadable"
     if links > 1:
         return None, f"the mark is hard-linked ({links} links): a linked mark authorises nothing"
@@ -317,3 +317,28 @@ def write_owned_file(folder: str | os.PathLike, command: str, name: str, data: b
         mark_output(folder, command, names | {name})
         atomic_write_bytes(path, data)
     return path
+
+
+_UNSAFE_ADVICE = re.compile(r"weights_only.{0,40}(False|false)")
+
+
+def refused_pickle_reason(err: BaseException | str) -> str | None:
+    """When ``err`` is torch's refusal of a pickle that holds more than tensors (``torch.load(weights_only=True)``),
+    one line saying so with torch's own finding (e.g. the global it met), without its advice to load it unsafely;
+    None for any other error. This project never executes code from a file."""
+    text = str(err)
+    if "Weights only load failed" not in text and not _UNSAFE_ADVICE.search(text):
+        return None
+    found = [
+        ln.strip()
+        for ln in text.splitlines()
+        if ln.strip()
+        and not _UNSAFE_ADVICE.search(ln)
+        and "Weights only load failed" not in ln
+        and not ln.strip().startswith("Check the documentation")
+    ]
+    reason = f" ({found[0][:160]})" if found else ""
+    return (
+        f"it holds more than tensors and would run code when unpickled{reason}; this project never loads such a "
+        "file: save a plain state dict (torch.save(model.state_dict())) or safetensors"
+    )

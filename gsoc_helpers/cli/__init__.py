@@ -68,8 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _message(err: BaseException) -> str:
-    text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-    return " ".join(str(text).split()) or type(err).__name__
+    """One line for the user; torch's advice to load a file unsafely (``weights_only=False``) is never passed on."""
+    import re
+
+    text = " ".join(str(err.args[0] if isinstance(err, KeyError) and err.args else err).split())
+    if re.search(r"weights_only.{0,40}False", text):
+        kept = [s for s in re.split(r"(?<=[.;:])\s+", text) if not re.search(r"weights_only|trusted source", s)]
+        text = " ".join(kept) + " (this project never loads a file that would run code)"
+    return text or type(err).__name__
 
 
 def main(argv: list[str] | None = None) -> int:

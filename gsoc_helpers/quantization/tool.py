@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..fileio import named_write_error
 from ..openvino.classifier import throughput
 from ..openvino.core import compile_model
 from ..safety import (
@@ -321,6 +322,9 @@ def _write(
         write_report(report, tmp)
         _publish(tmp, out)
         bar.update(1)
+    except OSError as err:  # a full disk: say where
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise err if str(tmp) in str(err) or str(out) in str(err) else named_write_error(err, tmp) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -41,9 +41,18 @@ def image_files(folder: str | Path) -> list[Path]:
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"image folder {str(root)!r} does not exist")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    every = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    files = [p for p in every if p.suffix.lower() in IMAGE_SUFFIXES]
     if not files:
         raise ValueError(f"folder {str(root)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    skipped = [p for p in every if p.suffix.lower() not in IMAGE_SUFFIXES]
+    if skipped:
+        warnings.warn(
+            f"{len(skipped)} file(s) in {str(root)!r} are not {'/'.join(IMAGE_SUFFIXES)} images and are skipped "
+            f"(e.g. {str(skipped[0].relative_to(root))!r}); convert them to use them",
+            UserWarning,
+            stacklevel=2,
+        )
     return files
 
 
@@ -54,7 +63,14 @@ def _label_of(root: Path, files: list[Path]) -> list[int] | None:
     names = [f.relative_to(root).parts[0] for f in files]
     if all(n in CIFAR10_CLASSES for n in names):
         return [CIFAR10_CLASSES.index(n) for n in names]
-    if all(n.isdigit() for n in names):
+    if all(n.isascii() and n.isdigit() for n in names):
+        spelled: dict[int, str] = {}
+        for n in sorted(set(names)):
+            if spelled.setdefault(int(n), n) != n:
+                raise ValueError(
+                    f"class folders {spelled[int(n)]!r} and {n!r} in {str(root)!r} are both class {int(n)}; "
+                    "merge them or rename one"
+                )
         return [int(n) for n in names]
     return None
 

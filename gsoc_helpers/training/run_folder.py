@@ -30,6 +30,7 @@ from ..safety import (
     refuse_foreign,
     refuse_links,
     refuse_overlap,
+    refused_pickle_reason,
     remove_own,
 )
 
@@ -151,6 +152,7 @@ def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many kinds for a corrupt file: all mean the same to the user
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        first = refused_pickle_reason(err) or first
         raise ValueError(
             f"checkpoint {str(path)!r} is not readable ({type(err).__name__}: {first}); delete it or "
             "use --overwrite to start again"
