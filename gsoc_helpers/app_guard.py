@@ -21,6 +21,9 @@
   (:data:`PANEL_MODELS`) and a few per connection; no messages buffered for a closed page; and each kernel stopped
   once its memory passes ``max_kernel_mb`` (:func:`kernels_over`).
 
+* :func:`guard_template_static` - Voilà's template static handler answers 500 (an unhandled ValueError) for a path
+  such as ``/voila/templates/lab/static/..%2fx``; such a path is answered 404 before Voilà splits it.
+
 Idle kernels are culled by jupyter_server's own culler (``MappingKernelManager.cull_*``), connected or not
 (``cull_connected``): a page that keeps its websocket open but sends nothing holds its session slot only for the idle
 time.
@@ -34,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import time
 
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
@@ -383,3 +387,34 @@ class V1OnlyWebsocketConnection(ZMQChannelsWebsocketConnection):
         if self.subprotocol == V1_PROTOCOL and not self._drop_slow_reader():
             super().handle_outgoing_message(stream, outgoing_msg)
             self._drop_slow_reader()  # what this message left queued counts at once
+
+
+def template_static_path_ok(path: str) -> bool:
+    """True for a decoded template static path ``<template>/static/<file>`` that stays so once normalised (no
+    ``..`` part)."""
+    parts = path.replace("\\", "/").split("/")
+    norm = os.path.normpath(path).split(os.sep)
+    return len(parts) >= 3 and parts[1] == "static" and ".." not in parts and len(norm) >= 3 and norm[1] == "static"
+
+
+def guard_template_static() -> None:
+    """Answer 404 for a template static path Voilà cannot split (:func:`template_static_path_ok`), instead of the
+    500 of its unhandled ValueError; done once, in the server process that loads this module."""
+    try:
+        from voila.static_file_handler import TemplateStaticFileHandler
+    except ImportError:  # no Voilà: nothing to guard
+        return
+    if getattr(TemplateStaticFileHandler, "_gsoc_guarded", False):
+        return
+    parse = TemplateStaticFileHandler.parse_url_path
+
+    def parse_url_path(self, path):
+        if not template_static_path_ok(path):
+            raise web.HTTPError(404)
+        return parse(self, path)
+
+    TemplateStaticFileHandler.parse_url_path = parse_url_path  # type: ignore[method-assign]
+    TemplateStaticFileHandler._gsoc_guarded = True  # type: ignore[attr-defined]
+
+
+guard_template_static()

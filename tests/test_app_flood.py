@@ -2,7 +2,8 @@
 client holding one page opens 3 websockets (the third is refused), floods 300 ``request_states`` on each (rate-
 limited), changes the panel fast (eight 320-image grids of ~1 MB each, sent to both connections) while one of them
 never reads (closed once its queue passes the bound), then opens 30 image widgets (a few get through; one with a
-9 MB buffer is cut off); the server's and the kernel's memory stay within the bounds stated below.
+9 MB buffer is cut off); the server's and the kernel's memory stay within the bounds stated below. A template static
+path with ``..%2f`` is answered 404 (it was a 500).
 
 Unguarded (main before #36) the same flood took the server from 130 to 3,350 MB in 10 s, and the kernel grew by
 ~260 MB for good."""
@@ -33,6 +34,7 @@ from gsoc_helpers.app_guard import (
     comm_open_problem,
     kernels_over,
     message_kind,
+    template_static_path_ok,
 )
 
 pytest.importorskip("voila")
@@ -238,6 +240,9 @@ def test_widget_flood_stays_bounded(flood_server):
     assert r["kernel_peak"] - r["kernel0"] < KERNEL_BOUND_MB, r
     assert r["kernel_after_opens"] - r["kernel_before_opens"] < OPENS_BOUND_MB, r
     assert r["still_serves"] in (200, 503), r
+    for bad in ("..%2fx", "..%2f..%2fx", "..%2f..%2f..%2f..%2fetc%2fpasswd"):  # was 500 (Voila's ValueError)
+        assert _get(f"http://127.0.0.1:{port}/voila/templates/lab/static/{bad}", None, 30)[0] == 404, bad
+    assert _get(f"http://127.0.0.1:{port}/voila/templates/..%2f..%2fx", None, 30)[0] == 404
 
 
 def test_guard_pieces():
@@ -260,6 +265,9 @@ def test_guard_pieces():
     assert kernels_over({"me": os.getpid()}, 1.0).keys() == {"me"}  # this process holds more than 1 MB
     assert kernels_over({"me": os.getpid()}, 1e9) == {} and kernels_over({"gone": 2**22 + 12345}, 1.0) == {}
     assert "--MappingKernelManager.buffer_offline_messages=False" in voila_command(9000)
+    assert template_static_path_ok("lab/static/voila.js")
+    for bad in ("lab/static/../x", "../../x", "lab/x", "lab/static/../../etc/passwd", "lab/static\\..\\x"):
+        assert not template_static_path_ok(bad), bad
 
 
 def test_panel_models_cover_the_panels_widgets():
