@@ -184,3 +184,23 @@ def test_a_shard_summary_says_it_is_partial(tmp_path, capsys):
     assert len((out / "cells.jsonl").read_text().splitlines()) == 1 and json.loads(
         (out / ".gsoc-helpers.json").read_text()
     )
+
+
+@pytest.mark.parametrize("gap", [0.05, 0.3])
+def test_headers_cut_mid_line_are_reported_as_late_headers(gap, isolated, monkeypatch):  # noqa: F811
+    """A drip cut by the header deadline in the middle of a header line was read as a complete (empty) answer and
+    reported as a damaged download."""
+    import time
+
+    from gsoc_helpers import download as dl
+
+    monkeypatch.setattr(dl, "HEADER_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(dl, "TIMEOUT_S", 3.0)
+
+    def drip(sock):
+        for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nX-Slow: " + b"a" * 40:
+            sock.sendall(bytes([byte]))
+            time.sleep(gap)
+
+    msg, seconds = _failed_fetch(drip, monkeypatch)
+    assert "did not send its answer's headers within 1 s" in msg and "damaged" not in msg, msg
