@@ -124,6 +124,28 @@ def read_mark(folder: str | os.PathLike) -> tuple[Mark | None, str]:
     return Mark(command, safe), ""
 
 
+def adopt_old_mark(folder: str | os.PathLike, command: str, names: Iterable[str]) -> bool:
+    """Rewrite the mark of a folder written by ``command`` before marks listed their files (format 1) in today's
+    format, listing ``names``, when that is provably safe: the folder holds nothing but ``names`` (their temporaries
+    and the mark) and no symbolic link, so no file of a user's can be claimed. Returns whether it did."""
+    folder, names = Path(folder), set(names)
+    path = folder / OUTPUT_MARK
+    if path.is_symlink() or not path.is_file() or first_link(folder) is not None:
+        return False
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    if not isinstance(record, dict) or "format" in record or record.get("command") != command:
+        return False
+    for entry in folder.iterdir():
+        base = entry.name[1:].rsplit(".", 2)[0] if is_temp_name(entry.name) else entry.name
+        if not is_mark_name(entry.name) and base not in names:
+            return False
+    mark_output(folder, command, names)
+    return True
+
+
 def output_owner(folder: str | os.PathLike) -> str | None:
     """The command named by ``folder``'s valid mark; None without one (see :func:`read_mark`)."""
     mark, _ = read_mark(folder)
@@ -282,9 +304,10 @@ def claimed_output(
     that holds anything but is not ``command``'s marked output; mark a new or empty folder as ``command``'s before
     the block, so that an interrupted run is resumable. When the block fails having written nothing, the folder
     is left as it was found (the mark, and the folder if this made it, removed)."""
-    out = Path(out)
+    out, names = Path(out), tuple(names)
     refuse_overlap(out, inputs, flag)
     refuse_links(out, flag)
+    adopt_old_mark(out, command, names)
     refuse_foreign(out, command, flag)
     made, marked = not out.exists(), holds_only_mark(out) and output_owner(out) != command
     if marked:

@@ -210,14 +210,36 @@ def test_sample_marks_its_new_folder_first_and_resumes_only_it(tmp_path, capsys)
 
 def test_two_runs_through_a_symlink_share_one_lock(onnx, tmp_path, capsys):
     runs = tmp_path / "runs"
-    runs.mkdir()
+    (runs / "t").mkdir(parents=True)
     (tmp_path / "alias").symlink_to(runs)
+    (tmp_path / "tlink").symlink_to(runs / "t")  # a link to the run folder itself: main took it for another folder
     images = tmp_path / "imgs"
     write_image_folder(images, per_class=1)
     with output_lock(runs / "t", "train-teacher"):  # a run writing runs/t ...
         before = tree_digest(runs)
         argv = tiny_train_teacher(tmp_path / "alias" / "t", images)  # ... and another given alias/t
         assert_refused(argv, capsys, "another `gsoc-helpers train-teacher` run is writing", [])
+        assert_refused(tiny_train_teacher(tmp_path / "tlink", images), capsys, "is a symbolic link", [])
         assert tree_digest(runs) == before
+    with output_lock(tmp_path / "tlink", "quantize"):  # the lock of a link is the lock of its folder
+        assert_refused(_quantize(onnx, runs / "t"), capsys, "another", [runs], progress=True)
     with output_lock(runs / "q", "quantize"):
         assert_refused(_quantize(onnx, tmp_path / "alias" / "q"), capsys, "another", [runs], progress=True)
+
+
+def test_an_old_mark_is_adopted_only_where_nothing_of_a_users_could_be_claimed(onnx, tmp_path, capsys):
+    from gsoc_helpers.safety import adopt_old_mark
+
+    old = '{"command": "quantize", "gsoc_helpers": "0.1.0"}\n'  # what main wrote before #36
+    thesis = _thesis(tmp_path / "thesis")
+    (thesis / OUTPUT_MARK).write_text(old)
+    assert not adopt_old_mark(thesis, "quantize", ["report.json"]) and read_mark(thesis)[0] is None
+    assert_refused(_quantize(onnx, thesis, "--overwrite"), capsys, "older gsoc-helpers", [thesis])
+    earlier = tmp_path / "earlier"  # an earlier version's output: only its own names
+    earlier.mkdir()
+    for name in ("model_fp32.xml", "model_fp32.bin", "report.json"):
+        (earlier / name).write_text("old")
+    (earlier / OUTPUT_MARK).write_text(old)
+    assert not adopt_old_mark(earlier, "train-teacher", ["report.json"])  # another command's: no
+    assert main(_quantize(onnx, earlier, "--overwrite")) == 0 and output_owner(earlier) == "quantize"
+    assert (earlier / "model_int8.xml").is_file() and (earlier / "report.json").read_text() != "old"

@@ -23,6 +23,7 @@ from ..openvino.classifier import throughput
 from ..openvino.core import compile_model
 from ..safety import (
     OUTPUT_MARK,
+    adopt_old_mark,
     clean_stale_temporaries,
     holds_only_mark,
     mark_output,
@@ -69,6 +70,8 @@ def _check_out(out: Path, overwrite: bool, inputs: list[tuple[str, str | os.Path
         raise ValueError(f"output folder {str(out)!r} is the file system root; choose a folder below it")
     refuse_links(out)
     refuse_overlap(out, inputs)
+    if overwrite:  # an output of an earlier version: its mark listed no files
+        adopt_old_mark(out, COMMAND, OUTPUT_NAMES)
     _check_replaceable(out, overwrite)
 
 

@@ -23,6 +23,7 @@ import torch
 
 from ..fileio import atomic_write_text
 from ..safety import (
+    adopt_old_mark,
     holds_only_mark,
     is_mark_name,
     mark_output,
@@ -50,7 +51,9 @@ def run_folder(
     """``with run_folder(...) as out:`` the run in ``out``: checked (:func:`check_run_folder`, before anything is
     written), then locked (``lock``: a second run into it is refused; DDP ranks other than 0 pass False), prepared
     (:func:`prepare_run_folder`) and marked as ``command``'s, listing ``own_files``, for the block."""
-    inputs = list(inputs)
+    inputs, own_files = list(inputs), tuple(own_files)
+    if mode != "new":  # a run of an earlier version: its folder's mark listed no files
+        adopt_old_mark(out, command, own_files)
     check_run_folder(out, mode, command, inputs)
     with output_lock(out, command, flag="run folder") if lock else contextlib.nullcontext():
         yield prepare_run_folder(out, mode, own_files, command, inputs, mark=lock)
