@@ -65,7 +65,8 @@ def named_write_error(err: BaseException, path: str | os.PathLike) -> OSError:
     if code in (errno.ENOSPC, errno.EDQUOT):
         return OSError(code, f"disk full while writing {str(path)!r}; free space there and try again")
     reason = (getattr(err, "strerror", None) or " ".join(str(err).split()) or type(err).__name__)[:200]
-    return OSError(code, f"cannot write {str(path)!r} ({reason})")
+    message = f"cannot write {str(path)!r} ({reason})"
+    return OSError(code, message) if code is not None else OSError(message)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

@@ -49,7 +49,7 @@ def test_a_full_disk_names_the_path(tmp_path):
 
     model = ov.convert_model(torch.nn.Linear(4, 2).eval(), example_input=torch.zeros(1, 4))
     (tmp_path / "m.bin").symlink_to(FULL)  # every write there: ENOSPC
-    with pytest.raises(OSError, match=r"^.*cannot write '.*m\.xml' \(.*is the disk full\?\)$") as err:
+    with pytest.raises(OSError, match=r"^cannot write '.*m\.xml' \(.*is the disk full\?\)$") as err:
         save_ir(model, tmp_path / "m.xml")
     assert "\n" not in str(err.value)
     shard = tmp_path / "shard.images.npy"
