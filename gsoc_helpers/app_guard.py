@@ -10,16 +10,16 @@
   with the v1 framing; a binary message of the legacy protocol (any widget message with buffers, e.g. the image's
   reply to ``request_state``) has a 4-byte big-endian header, so the first 8 bytes read as a huge little-endian
   count and the server builds an endless list in a loop that also blocks SIGTERM.  The legacy protocol is refused
-  before the websocket opens, and every incoming v1 frame is checked (:func:`v1_frame_problem`) before
+  before the websocket opens, and every incoming v1 frame is checked (:func:`gsoc_helpers.app_checks.v1_frame_problem`) before
   jupyter_server's parser sees it: the parser trusts the frame's 8-byte offset count, so one 16-byte frame counting
   4.6e18 offsets sent the server into the same loop.  A malformed frame is dropped with a warning.
 * Bounds per kernel, not just per page (what one local page could otherwise make the server and kernel hold):
   at most ``MAX_CONNECTIONS_PER_KERNEL`` websockets per kernel; at most ``MAX_QUEUED_BYTES`` queued for one
   connection (a client that does not read is closed); incoming frames of at most ``MAX_INCOMING_BYTES``; the
   requests that make the kernel answer with widget state (``request_states``, ``request_state``) rate-limited
-  per connection and widget (:data:`STATE_RATE`); ``comm_open`` from the page only for the panel's widget kinds
-  (:data:`PANEL_MODELS`) and a few per connection; no messages buffered for a closed page; and each kernel stopped
-  once its memory passes ``max_kernel_mb`` (:func:`kernels_over`).
+  per connection and widget (``STATE_RATE``); ``comm_open`` from the page only for the panel's widget kinds
+  (``PANEL_MODELS``) and a few per connection; no messages buffered for a closed page; and each kernel stopped
+  once its memory passes ``max_kernel_mb`` (limits and checks: :mod:`gsoc_helpers.app_checks`).
 
 * :func:`guard_template_static` - Voilà's template static handler answers 500 (an unhandled ValueError) for a path
   such as ``/voila/templates/lab/static/..%2fx``; such a path is answered 404 before Voilà splits it.
@@ -36,9 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
-import os
-import time
 
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
@@ -47,155 +44,27 @@ from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Float, Integer, List, Unicode
 
 from .app import HEADER_TIMEOUT_S
-
-V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
-DEFAULT_MAX_KERNELS = 4
-V1_MIN_OFFSETS = 6  # channel + header, parent header, metadata, content
-V1_MAX_OFFSETS = 1024  # ... + buffers: a widget message has a few
-ALLOWED_FETCH_SITES = ("", "same-origin", "none")  # no header: not a browser (or an old one)
-MAX_CONNECTIONS_PER_KERNEL = 2  # Voila's page opens one; a reload may overlap the old one briefly
-MAX_QUEUED_BYTES = 16 * 2**20  # unsent bytes one connection may hold on the server (the image state is ~1 MB)
-MAX_INCOMING_BYTES = 256 * 2**10  # a page sends widget values and small requests, never images
-MAX_COMM_OPENS = 4  # per connection: the page opens the widget manager's control comm once
-MAX_KERNEL_MB = 3072  # resident memory of one kernel (the panel with both models: ~800 MB) before it is stopped
-MEMORY_CHECK_S = 2.0
-# Widget model kinds the panel (gsoc_helpers.widgets.GeneratorPanel) is made of: the only ones a page may open.
-PANEL_MODELS = frozenset(
-    {
-        "VBoxModel",
-        "HBoxModel",
-        "LayoutModel",
-        "SelectMultipleModel",
-        "IntSliderModel",
-        "IntTextModel",
-        "FloatSliderModel",
-        "DropdownModel",
-        "ButtonModel",
-        "HTMLModel",
-        "ImageModel",
-        "DescriptionStyleModel",
-        "SliderStyleModel",
-        "ButtonStyleModel",
-        "HTMLStyleModel",
-        "TextStyleModel",
-    }
+from .app_checks import (
+    MAX_COMM_OPENS,
+    MAX_CONNECTIONS_PER_KERNEL,
+    MAX_INCOMING_BYTES,
+    MAX_KERNEL_MB,
+    MAX_QUEUED_BYTES,
+    MAX_RATE_KEYS,
+    MEMORY_CHECK_S,
+    STATE_RATE,
+    STATE_REQUESTS,
+    V1_PROTOCOL,
+    RateLimit,
+    comm_open_problem,
+    kernels_over,
+    message_kind,
+    template_static_path_ok,
+    v1_frame_problem,
 )
-STATE_REQUESTS = ("request_states", "request_state")  # each makes the kernel send widget state (with the image)
-STATE_RATE = (2, 0.2)  # per connection and widget (comm): 2 state requests at once, then one per 5 s
-MAX_RATE_KEYS = 256  # widgets tracked per connection (the panel has about 30)
 
-
-def v1_frame_problem(frame: object) -> str | None:
-    """What is wrong with an incoming v1 kernel websocket frame, or None when jupyter_server may parse it.
-
-    A v1 frame is ``count`` (8 bytes, little-endian), ``count`` offsets (8 bytes each, little-endian) into the
-    frame, then the channel name and the message parts the offsets delimit: the first offset is the end of the
-    offset table, the offsets never decrease and the last is at most the frame's length; ``count`` is within
-    ``V1_MIN_OFFSETS..V1_MAX_OFFSETS`` (checked before the table is read)."""
-    if not isinstance(frame, bytes | bytearray | memoryview):
-        return "a text frame (v1 frames are binary)"
-    size = len(frame)
-    if size < 8:
-        return f"{size} bytes, shorter than its offset count"
-    count = int.from_bytes(frame[:8], "little")
-    if not V1_MIN_OFFSETS <= count <= V1_MAX_OFFSETS:
-        return f"offset count {count} outside {V1_MIN_OFFSETS}..{V1_MAX_OFFSETS}"
-    table = 8 * (count + 1)
-    if table > size:
-        return f"{count} offsets need {table} bytes, the frame has {size}"
-    offsets = [int.from_bytes(frame[8 * (i + 1) : 8 * (i + 2)], "little") for i in range(count)]
-    if offsets[0] != table:
-        return f"first offset {offsets[0]} is not the end of the offset table ({table})"
-    if any(b < a for a, b in zip(offsets, offsets[1:])):
-        return "offsets decrease"
-    if offsets[-1] > size:
-        return f"last offset {offsets[-1]} past the frame's {size} bytes"
-    try:
-        bytes(frame[offsets[0] : offsets[1]]).decode("utf-8")
-    except UnicodeDecodeError:
-        return "channel name is not UTF-8"
-    return None
-
-
-class RateLimit:
-    """A token bucket: ``allow()`` is True for at most ``burst`` calls at once, refilled at ``per_second``."""
-
-    def __init__(self, burst: float, per_second: float, clock=time.monotonic) -> None:
-        self.burst, self.per_second, self.clock = float(burst), float(per_second), clock
-        self.tokens, self.last = float(burst), clock()
-
-    def allow(self) -> bool:
-        now = self.clock()
-        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.per_second)
-        self.last = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
-
-
-def _dict(value: object) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def message_kind(frame: bytes) -> tuple[str, str, dict]:
-    """(msg_type, comm method or target, content) of a checked v1 frame (:func:`v1_frame_problem` is None);
-    ("", "", {}) when its header or content is not JSON."""
-    from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1
-
-    try:
-        _, parts = deserialize_msg_from_ws_v1(bytes(frame))
-        msg_type = json.loads(parts[0]).get("msg_type", "")
-        content = json.loads(parts[3]) if len(parts) > 3 else {}
-    except (ValueError, IndexError, AttributeError):
-        return "", "", {}
-    if not isinstance(content, dict):
-        return str(msg_type), "", {}
-    data = _dict(content.get("data"))
-    what = content.get("target_name", "") if msg_type == "comm_open" else data.get("method", "")
-    return str(msg_type), str(what), content
-
-
-def comm_open_problem(content: dict) -> str | None:
-    """Why a page's ``comm_open`` is refused, or None: only the widget manager's control comm and widgets of the
-    panel's own kinds (:data:`PANEL_MODELS`)."""
-    target = content.get("target_name")
-    if target == "jupyter.widget.control":
-        return None
-    if target != "jupyter.widget":
-        return f"comm target {str(target)[:40]!r}"
-    model = _dict(_dict(content.get("data")).get("state")).get("_model_name")
-    return None if model in PANEL_MODELS else f"widget kind {str(model)[:40]!r}"
-
-
-def process_mb(pid: int) -> float | None:
-    """Resident memory of process ``pid`` in MB (psutil if installed, else Linux /proc); None when gone."""
-    try:
-        import psutil
-
-        return psutil.Process(pid).memory_info().rss / 2**20
-    except ImportError:
-        pass
-    except Exception:  # noqa: BLE001 - psutil.Error: no such process (or not ours)
-        return None
-    try:
-        for line in open(f"/proc/{pid}/status"):
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-def kernels_over(pids: dict[str, int], limit_mb: float) -> dict[str, float]:
-    """kernel id -> MB for each kernel process (``pids``: kernel id -> pid) whose resident memory passes
-    ``limit_mb``."""
-    over = {}
-    for kid, pid in pids.items():
-        mb = process_mb(pid)
-        if mb is not None and mb > limit_mb:
-            over[kid] = mb
-    return over
+DEFAULT_MAX_KERNELS = 4
+ALLOWED_FETCH_SITES = ("", "same-origin", "none")  # no header: not a browser (or an old one)
 
 
 def _current_request():
@@ -348,7 +217,7 @@ class V1OnlyWebsocketConnection(ZMQChannelsWebsocketConnection):
         return True
 
     def _allowed(self, method: str, comm_id: str) -> bool:
-        """Within the rate of ``method`` requests to the widget ``comm_id`` (:data:`STATE_RATE`)?"""
+        """Within the rate of ``method`` requests to the widget ``comm_id`` (``STATE_RATE``)?"""
         limits = self._limits if self._limits is not None else {}
         key = (method, comm_id[:64])
         if key not in limits:
@@ -389,16 +258,8 @@ class V1OnlyWebsocketConnection(ZMQChannelsWebsocketConnection):
             self._drop_slow_reader()  # what this message left queued counts at once
 
 
-def template_static_path_ok(path: str) -> bool:
-    """True for a decoded template static path ``<template>/static/<file>`` that stays so once normalised (no
-    ``..`` part)."""
-    parts = path.replace("\\", "/").split("/")
-    norm = os.path.normpath(path).split(os.sep)
-    return len(parts) >= 3 and parts[1] == "static" and ".." not in parts and len(norm) >= 3 and norm[1] == "static"
-
-
 def guard_template_static() -> None:
-    """Answer 404 for a template static path Voilà cannot split (:func:`template_static_path_ok`), instead of the
+    """Answer 404 for a template static path Voilà cannot split , instead of the
     500 of its unhandled ValueError; done once, in the server process that loads this module."""
     try:
         from voila.static_file_handler import TemplateStaticFileHandler

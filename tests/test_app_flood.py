@@ -16,26 +16,15 @@ import json
 import os
 import re
 import socket
-import subprocess
 import time
 import uuid
 
 import numpy as np
 import pytest
-from test_app_guard import _free_port, _get, _kernels, _wait_listening, _ws_msg
+from test_app_guard import _free_port, _get, _kernels, _ws_msg, serving
 
-from gsoc_helpers.app import app_environment, voila_command
-from gsoc_helpers.app_guard import (
-    MAX_COMM_OPENS,
-    PANEL_MODELS,
-    STATE_RATE,
-    V1_PROTOCOL,
-    RateLimit,
-    comm_open_problem,
-    kernels_over,
-    message_kind,
-    template_static_path_ok,
-)
+from gsoc_helpers import app_checks as checks
+from gsoc_helpers.app import voila_command
 
 pytest.importorskip("voila")
 psutil = pytest.importorskip("psutil")
@@ -79,7 +68,7 @@ def _raw_websocket(port: int, kernel: str) -> socket.socket:
             f"GET /api/kernels/{kernel}/channels?session_id={uuid.uuid4().hex} HTTP/1.1\r\n"
             f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Sec-WebSocket-Protocol: {V1_PROTOCOL}\r\n\r\n"
+            f"Sec-WebSocket-Protocol: {checks.V1_PROTOCOL}\r\n\r\n"
         ).encode()
     )
     head = b""
@@ -108,17 +97,8 @@ def _closed_by_server(s: socket.socket, seconds: float) -> bool:
 def flood_server(tmp_path):
     port = _free_port()
     cmd = [*voila_command(port, max_sessions=1), f"--V1OnlyWebsocketConnection.max_queued_bytes={QUEUE_BOUND}"]
-    with open(tmp_path / "voila.log", "wb") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=app_environment(tmp_path), cwd=tmp_path)
-        try:
-            _wait_listening(port, proc)
-            yield port, proc, tmp_path / "voila.log"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with serving(cmd, port, tmp_path) as proc:
+        yield port, proc, tmp_path / "voila.log"
 
 
 async def _flood(port: int, pid: int) -> dict:
@@ -143,10 +123,10 @@ async def _flood(port: int, pid: int) -> dict:
     watcher = asyncio.create_task(watch())
     session = uuid.uuid4().hex
     url = f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels?session_id={session}"
-    a = await websocket_connect(url, subprotocols=[V1_PROTOCOL])  # reads everything
+    a = await websocket_connect(url, subprotocols=[checks.V1_PROTOCOL])  # reads everything
     b = await asyncio.to_thread(_raw_websocket, port, kernel_id)  # never reads
     try:
-        await websocket_connect(url, subprotocols=[V1_PROTOCOL])
+        await websocket_connect(url, subprotocols=[checks.V1_PROTOCOL])
         r["third"] = "accepted"
     except HTTPClientError as err:
         r["third"] = err.code
@@ -230,12 +210,12 @@ def test_widget_flood_stays_bounded(flood_server):
     r = asyncio.run(asyncio.wait_for(_flood(port, proc.pid), 120))
     text = log.read_text(errors="replace")
     assert r["third"] == 429, r  # two connections per kernel
-    allowed = STATE_RATE[0] + STATE_RATE[1] * r["answer_seconds"] + 1
+    allowed = checks.STATE_RATE[0] + checks.STATE_RATE[1] * r["answer_seconds"] + 1
     assert 1 <= r["answers"] <= 2 * allowed, r  # both connections' requests rate-limited (each answer goes to both)
     assert r["big_images"] == 8 and r["slow_closed"], r  # the reader got every image; the other was closed
     assert "closing a websocket that does not read" in text, text[-2000:]
     assert r["a_open_before_big"] and r["a_closed"], r  # the 9 MB frame, only, ended its connection
-    assert text.count("comm_open number") >= 30 - MAX_COMM_OPENS, text[-2000:]
+    assert text.count("comm_open number") >= 30 - checks.MAX_COMM_OPENS, text[-2000:]
     assert r["server_peak"] - r["server0"] < SERVER_BOUND_MB, r
     assert r["kernel_peak"] - r["kernel0"] < KERNEL_BOUND_MB, r
     assert r["kernel_after_opens"] - r["kernel_before_opens"] < OPENS_BOUND_MB, r
@@ -247,27 +227,30 @@ def test_widget_flood_stays_bounded(flood_server):
 
 def test_guard_pieces():
     now = [0.0]
-    limit = RateLimit(2, 0.5, clock=lambda: now[0])
+    limit = checks.RateLimit(2, 0.5, clock=lambda: now[0])
     assert [limit.allow() for _ in range(3)] == [True, True, False]
     now[0] = 2.0
     assert limit.allow() and not limit.allow()  # one token back after 2 s at 0.5/s
     msg = _ws_msg("comm_msg", {"comm_id": "c", "data": {"method": "request_states"}}, "s")
-    assert message_kind(_pack(msg))[:2] == ("comm_msg", "request_states")
+    assert checks.message_kind(_pack(msg))[:2] == ("comm_msg", "request_states")
     control = {"target_name": "jupyter.widget.control", "data": {}}
-    assert comm_open_problem(control) is None
+    assert checks.comm_open_problem(control) is None
     assert (
-        comm_open_problem({"target_name": "jupyter.widget", "data": {"state": {"_model_name": "ImageModel"}}}) is None
+        checks.comm_open_problem({"target_name": "jupyter.widget", "data": {"state": {"_model_name": "ImageModel"}}})
+        is None
     )
-    assert "kind 'OutputModel'" in comm_open_problem(
+    assert "kind 'OutputModel'" in checks.comm_open_problem(
         {"target_name": "jupyter.widget", "data": {"state": {"_model_name": "OutputModel"}}}
     )
-    assert "target 'x'" in comm_open_problem({"target_name": "x"})
-    assert kernels_over({"me": os.getpid()}, 1.0).keys() == {"me"}  # this process holds more than 1 MB
-    assert kernels_over({"me": os.getpid()}, 1e9) == {} and kernels_over({"gone": 2**22 + 12345}, 1.0) == {}
+    assert "target 'x'" in checks.comm_open_problem({"target_name": "x"})
+    assert checks.kernels_over({"me": os.getpid()}, 1.0).keys() == {"me"}  # this process holds more than 1 MB
+    assert (
+        checks.kernels_over({"me": os.getpid()}, 1e9) == {} and checks.kernels_over({"gone": 2**22 + 12345}, 1.0) == {}
+    )
     assert "--MappingKernelManager.buffer_offline_messages=False" in voila_command(9000)
-    assert template_static_path_ok("lab/static/voila.js")
+    assert checks.template_static_path_ok("lab/static/voila.js")
     for bad in ("lab/static/../x", "../../x", "lab/x", "lab/static/../../etc/passwd", "lab/static\\..\\x"):
-        assert not template_static_path_ok(bad), bad
+        assert not checks.template_static_path_ok(bad), bad
 
 
 def test_panel_models_cover_the_panels_widgets():
@@ -283,4 +266,4 @@ def test_panel_models_cover_the_panels_widgets():
         for name in w.keys:
             value = getattr(w, name)
             todo += [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, W.Widget)]
-    assert kinds <= PANEL_MODELS, kinds - PANEL_MODELS
+    assert kinds <= checks.PANEL_MODELS, kinds - checks.PANEL_MODELS
