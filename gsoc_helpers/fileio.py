@@ -11,8 +11,8 @@ import contextlib
 import errno
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 def temp_path(path: str | os.PathLike) -> Path:

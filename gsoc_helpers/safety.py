@@ -21,9 +21,9 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .file_lock import try_exclusive_lock
 from .fileio import atomic_write_bytes, atomic_write_text, is_temp_name
