@@ -123,8 +123,11 @@ def test_outputs_that_hardly_measure_anything_are_warned_or_refused():
         check_outputs(z, "fine.onnx", "FP32")  # varied logits: nothing said
         one_class = z + np.eye(10, dtype=np.float32)[3] * 100  # class 3 always wins ...
         check_outputs(one_class, "cats.onnx", "FP32", labels=np.full(40, 3))  # ... on images all of class 3: fine
-    with pytest.raises(ValueError, match=r"^model 'x.onnx' predicts class 3 for every one of 40"):
-        check_outputs(one_class, "x.onnx", "FP32", labels=np.arange(40) % 10)
+    with pytest.warns(UserWarning, match=r"^model 'x.onnx' predicts class 3 for 40 of 40"):
+        check_outputs(one_class, "x.onnx", "FP32", labels=np.arange(40) % 10)  # outputs vary: warned
+    stuck = one_class * 1e-4 + np.arange(10, dtype=np.float32) * 10  # one class, outputs hardly move: refused
+    with pytest.raises(ValueError, match=r"^model 'x.onnx' predicts class 9 for every one of 40 .* barely vary"):
+        check_outputs(stuck, "x.onnx", "FP32")
     nearly = z.copy()
     nearly[1:, 5] += 100  # 39 of 40 images: class 5
     with pytest.warns(UserWarning, match="predicts class 5 for 39 of 40"):

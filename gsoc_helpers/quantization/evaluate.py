@@ -37,11 +37,11 @@ PROBABILITY_SUM = 0.05  # rows in [0, 1] summing to 1 within this look like prob
 def check_outputs(z: np.ndarray, model: str, precision: str, labels: np.ndarray | None = None) -> None:
     """Refuse (ValueError, one line naming ``model``) or warn (one UserWarning line) before any agreement is
     computed, when ``precision`` ("FP32"/"INT8") outputs float [N,C] on the held-out images hold NaN or inf, or
-    (FP32) when: every row is the same; the top class is the same for every image (refused; agreement would be
-    100 % whatever INT8 does) unless ``labels`` int [N] say the images are all of that one class (-1 = unknown);
-    one class takes more than :data:`NEARLY_ONE_CLASS` of the images (warned); the outputs barely vary across
-    images (:data:`BARELY_VARYING`, warned); the rows look like probabilities (warned: agreement and KL assume
-    logits)."""
+    (FP32) when: every row is the same; the top class is the same for every image and the outputs barely vary
+    across images (:data:`BARELY_VARYING`; refused: agreement would be 100 % whatever INT8 does); one class takes
+    more than :data:`NEARLY_ONE_CLASS` of the images, or the outputs barely vary (warned), unless ``labels`` int [N]
+    say the images are all of that one class (-1 = unknown); the rows look like probabilities (warned: agreement and
+    KL assume logits)."""
     import warnings
 
     bad = ~np.isfinite(z).all(1)
@@ -64,19 +64,19 @@ def check_outputs(z: np.ndarray, model: str, precision: str, labels: np.ndarray 
     common = int(counts.argmax())
     known = None if labels is None else np.asarray(labels)[np.asarray(labels) >= 0]
     one_class_images = known is not None and len(known) == n and bool((known == known[0]).all())
-    if counts[common] == n and not one_class_images:
-        raise ValueError(
-            f"model {model!r} predicts class {common} for every one of {n} held-out images; agreement would be "
-            "100 % whatever INT8 does, so it cannot be measured (a broken model, or held-out images it cannot "
-            "tell apart?)"
-        )
     centred = z - z.mean(1, keepdims=True)  # a per-image offset changes no softmax
-    across_images = float(centred.std(0).mean())
-    across_classes = float(centred.std())
+    across_images, across_classes = float(centred.std(0).mean()), float(centred.std())
+    barely = across_images < BARELY_VARYING * across_classes
+    if counts[common] == n and barely and not one_class_images:
+        raise ValueError(
+            f"model {model!r} predicts class {common} for every one of {n} held-out images and its outputs barely "
+            f"vary ({across_images:.2g} across images against {across_classes:.2g} across classes); agreement "
+            "would be 100 % whatever INT8 does, so it cannot be measured (a broken model?)"
+        )
     problems = []
     if counts[common] > NEARLY_ONE_CLASS * n and not one_class_images:
         problems.append(f"predicts class {common} for {int(counts[common])} of {n} held-out images")
-    if across_images < BARELY_VARYING * across_classes:
+    if barely:
         problems.append(
             f"gives outputs that barely vary across held-out images ({across_images:.2g} against "
             f"{across_classes:.2g} across classes)"
