@@ -10,9 +10,19 @@
   with the v1 framing; a binary message of the legacy protocol (any widget message with buffers, e.g. the image's
   reply to ``request_state``) has a 4-byte big-endian header, so the first 8 bytes read as a huge little-endian
   count and the server builds an endless list in a loop that also blocks SIGTERM.  The legacy protocol is refused
-  before the websocket opens, and every incoming v1 frame is checked (:func:`v1_frame_problem`) before
+  before the websocket opens, and every incoming v1 frame is checked (:func:`gsoc_helpers.app.checks.v1_frame_problem`) before
   jupyter_server's parser sees it: the parser trusts the frame's 8-byte offset count, so one 16-byte frame counting
   4.6e18 offsets sent the server into the same loop.  A malformed frame is dropped with a warning.
+* Bounds per kernel, not just per page (what one local page could otherwise make the server and kernel hold):
+  at most ``MAX_CONNECTIONS_PER_KERNEL`` websockets per kernel; at most ``MAX_QUEUED_BYTES`` queued for one
+  connection (a client that does not read is closed); incoming frames of at most ``MAX_INCOMING_BYTES``; the
+  requests that make the kernel answer with widget state (``request_states``, ``request_state``) rate-limited
+  per connection and widget (``STATE_RATE``); ``comm_open`` from the page only for the panel's widget kinds
+  (``PANEL_MODELS``) and a few per connection; no messages buffered for a closed page; and each kernel stopped
+  once its memory passes ``max_kernel_mb`` (limits and checks: :mod:`gsoc_helpers.app.checks`).
+
+* :func:`guard_template_static` - Voilà's template static handler answers 500 (an unhandled ValueError) for a path
+  such as ``/voila/templates/lab/static/..%2fx``; such a path is answered 404 before Voilà splits it.
 
 Idle kernels are culled by jupyter_server's own culler (``MappingKernelManager.cull_*``), connected or not
 (``cull_connected``): a page that keeps its websocket open but sends nothing holds its session slot only for the idle
@@ -24,52 +34,37 @@ app as its child before the app applies ``Voila.tornado_settings``, puts its ``a
 
 from __future__ import annotations
 
+import asyncio
 import functools
 
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
+from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Float, Integer, List, Unicode
 
+from .checks import (
+    MAX_COMM_OPENS,
+    MAX_CONNECTIONS_PER_KERNEL,
+    MAX_INCOMING_BYTES,
+    MAX_KERNEL_MB,
+    MAX_QUEUED_BYTES,
+    MAX_RATE_KEYS,
+    MEMORY_CHECK_S,
+    STATE_RATE,
+    STATE_REQUESTS,
+    V1_PROTOCOL,
+    RateLimit,
+    comm_open_problem,
+    kernels_over,
+    message_kind,
+    template_static_path_ok,
+    v1_frame_problem,
+)
 from .server import HEADER_TIMEOUT_S
 
-V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
 DEFAULT_MAX_KERNELS = 4
-V1_MIN_OFFSETS = 6  # channel + header, parent header, metadata, content
-V1_MAX_OFFSETS = 1024  # ... + buffers: a widget message has a few
 ALLOWED_FETCH_SITES = ("", "same-origin", "none")  # no header: not a browser (or an old one)
-
-
-def v1_frame_problem(frame: object) -> str | None:
-    """What is wrong with an incoming v1 kernel websocket frame, or None when jupyter_server may parse it.
-
-    A v1 frame is ``count`` (8 bytes, little-endian), ``count`` offsets (8 bytes each, little-endian) into the
-    frame, then the channel name and the message parts the offsets delimit: the first offset is the end of the
-    offset table, the offsets never decrease and the last is at most the frame's length; ``count`` is within
-    ``V1_MIN_OFFSETS..V1_MAX_OFFSETS`` (checked before the table is read)."""
-    if not isinstance(frame, bytes | bytearray | memoryview):
-        return "a text frame (v1 frames are binary)"
-    size = len(frame)
-    if size < 8:
-        return f"{size} bytes, shorter than its offset count"
-    count = int.from_bytes(frame[:8], "little")
-    if not V1_MIN_OFFSETS <= count <= V1_MAX_OFFSETS:
-        return f"offset count {count} outside {V1_MIN_OFFSETS}..{V1_MAX_OFFSETS}"
-    table = 8 * (count + 1)
-    if table > size:
-        return f"{count} offsets need {table} bytes, the frame has {size}"
-    offsets = [int.from_bytes(frame[8 * (i + 1) : 8 * (i + 2)], "little") for i in range(count)]
-    if offsets[0] != table:
-        return f"first offset {offsets[0]} is not the end of the offset table ({table})"
-    if any(b < a for a, b in zip(offsets, offsets[1:], strict=False)):
-        return "offsets decrease"
-    if offsets[-1] > size:
-        return f"last offset {offsets[-1]} past the frame's {size} bytes"
-    try:
-        bytes(frame[offsets[0] : offsets[1]]).decode("utf-8")
-    except UnicodeDecodeError:
-        return "channel name is not UTF-8"
-    return None
 
 
 def _current_request():
@@ -95,7 +90,9 @@ class CappedKernelManager(AsyncMappingKernelManager):
     allow_remote_hosts = Bool(False, config=True, help="accept any Host header (the app serves another address)")
     local_hostnames = List(Unicode(), ["localhost"], config=True, help="host names accepted besides loopback IPs")
     header_timeout = Float(HEADER_TIMEOUT_S, config=True, help="seconds a client may take to send a request's headers")
+    max_kernel_mb = Float(MAX_KERNEL_MB, config=True, help="a kernel whose resident memory passes this is stopped")
     _starting = 0
+    _memory_check: PeriodicCallback | None = None
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -105,6 +102,7 @@ class CappedKernelManager(AsyncMappingKernelManager):
                 **app.tornado_settings,
                 "allow_remote_access": bool(self.allow_remote_hosts),
                 "local_hostnames": list(self.local_hostnames),
+                "websocket_max_message_size": MAX_INCOMING_BYTES,  # tornado closes a connection sending more
             }
             app.listen = functools.partial(_listen_with_header_timeout, app, app.listen, float(self.header_timeout))
 
@@ -123,9 +121,30 @@ class CappedKernelManager(AsyncMappingKernelManager):
                 )
         self._starting += 1
         try:
-            return await super().start_kernel(*args, kernel_id=kernel_id, **kwargs)
+            started = await super().start_kernel(*args, kernel_id=kernel_id, **kwargs)
         finally:
             self._starting -= 1
+        if self._memory_check is None:  # the server's loop runs now
+            self._memory_check = PeriodicCallback(self._stop_kernels_over_ceiling, MEMORY_CHECK_S * 1000)
+            self._memory_check.start()
+        return started
+
+    def kernel_pids(self) -> dict[str, int]:
+        """kernel id -> process id of every running kernel (local kernels only)."""
+        pids = {}
+        for kid in list(self._kernels):
+            pid = getattr(getattr(self._kernels[kid], "provisioner", None), "pid", None)
+            if isinstance(pid, int):
+                pids[kid] = pid
+        return pids
+
+    async def _stop_kernels_over_ceiling(self) -> None:
+        for kid, mb in kernels_over(self.kernel_pids(), self.max_kernel_mb).items():
+            self.log.warning("stopping kernel %s: %.0f MB, over its %.0f MB ceiling", kid, mb, self.max_kernel_mb)
+            try:
+                await self.shutdown_kernel(kid, now=True)
+            except Exception as err:  # noqa: BLE001 - already gone
+                self.log.warning("could not stop kernel %s: %s", kid, err)
 
 
 def _listen_with_header_timeout(voila_app, listen, header_timeout: float) -> None:
@@ -137,7 +156,18 @@ def _listen_with_header_timeout(voila_app, listen, header_timeout: float) -> Non
 
 
 class V1OnlyWebsocketConnection(ZMQChannelsWebsocketConnection):
-    """Kernel websocket connection that refuses every protocol but v1 (HTTP 400 before the upgrade)."""
+    """Kernel websocket connection that refuses every protocol but v1 (HTTP 400 before the upgrade), a connection
+    past ``MAX_CONNECTIONS_PER_KERNEL`` (HTTP 429), and bounds what each connection may ask and hold (module doc)."""
+
+    max_connections = Integer(MAX_CONNECTIONS_PER_KERNEL, config=True, help="websockets per kernel")
+    max_queued_bytes = Integer(MAX_QUEUED_BYTES, config=True, help="unsent bytes before a connection is closed")
+    _refused = False
+    _slow = False
+    _comm_opens = 0
+    _limits: dict[tuple[str, str], RateLimit] | None = None
+
+    def _connections(self) -> int:
+        return int(getattr(self.multi_kernel_manager, "_kernel_connections", {}).get(self.kernel_id, 0))
 
     def _offered(self) -> list[str]:
         header = self.websocket_handler.request.headers.get("Sec-WebSocket-Protocol", "")
@@ -149,17 +179,103 @@ class V1OnlyWebsocketConnection(ZMQChannelsWebsocketConnection):
             text = f"Only the {V1_PROTOCOL} kernel websocket protocol is served"
             self.websocket_handler.set_status(400, reason=text)
             raise web.Finish(text + "\n")  # a plain answer: the error template needs settings websockets lack
+        if self._connections() >= self.max_connections:
+            self.log.warning("refused a websocket: kernel %s has %d connections", self.kernel_id, self._connections())
+            text = f"This page already has {self.max_connections} connections open; close one"
+            self.websocket_handler.set_status(429, reason=text)
+            raise web.Finish(text + "\n")
+        self._limits = {}
         return await super().prepare()
+
+    def connect(self):
+        if self._connections() >= self.max_connections:  # several passed prepare() at once
+            self._refused = True
+            self.websocket_handler.close(1013, "too many connections to this page's kernel")
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)  # the handler awaits what connect() returns
+            return done
+        return super().connect()
+
+    def disconnect(self):
+        if not self._refused:  # a refused connection never counted itself
+            super().disconnect()
+
+    def _queued_bytes(self) -> int:
+        stream = getattr(getattr(self.websocket_handler, "ws_connection", None), "stream", None)
+        return len(getattr(stream, "_write_buffer", ()) or ())
+
+    def _drop_slow_reader(self) -> bool:
+        """Close this connection when more than ``MAX_QUEUED_BYTES`` wait to be sent to it; True when closed."""
+        queued = self._queued_bytes()
+        if self._slow or queued <= self.max_queued_bytes:
+            return self._slow
+        self._slow = True
+        self.log.warning("closing a websocket that does not read: %d bytes queued", queued)
+        stream = getattr(getattr(self.websocket_handler, "ws_connection", None), "stream", None)
+        if stream is not None:
+            stream.close()  # frees the queue now (a close frame would wait behind it)
+        return True
+
+    def _allowed(self, method: str, comm_id: str) -> bool:
+        """Within the rate of ``method`` requests to the widget ``comm_id`` (``STATE_RATE``)?"""
+        limits = self._limits if self._limits is not None else {}
+        key = (method, comm_id[:64])
+        if key not in limits:
+            if len(limits) >= MAX_RATE_KEYS:  # made-up comm ids
+                return False
+            limits[key] = RateLimit(*STATE_RATE)
+        self._limits = limits
+        return limits[key].allow()
+
+    def _incoming_problem(self, frame) -> str | None:
+        problem = v1_frame_problem(frame)
+        if problem is not None:
+            return f"malformed v1 frame: {problem}"
+        if len(frame) > MAX_INCOMING_BYTES:
+            return f"a frame of {len(frame)} bytes (at most {MAX_INCOMING_BYTES})"
+        msg_type, what, content = message_kind(frame)
+        if msg_type == "comm_msg" and what in STATE_REQUESTS and not self._allowed(what, str(content.get("comm_id"))):
+            return f"{what} over its rate ({STATE_RATE[0]:g} at once, then one per {1 / STATE_RATE[1]:g} s per widget)"
+        if msg_type == "comm_open":
+            self._comm_opens += 1
+            if self._comm_opens > MAX_COMM_OPENS:
+                return f"comm_open number {self._comm_opens} (at most {MAX_COMM_OPENS} per connection)"
+            return comm_open_problem(content)
+        return None
 
     def handle_incoming_message(self, incoming_msg) -> None:
         if self.subprotocol != V1_PROTOCOL:
             return
-        problem = v1_frame_problem(incoming_msg)
+        problem = self._incoming_problem(incoming_msg)
         if problem is not None:
-            self.log.warning("dropped a malformed v1 kernel websocket frame: %s", problem)
+            self.log.warning("dropped a kernel websocket frame: %s", problem)
             return
         super().handle_incoming_message(incoming_msg)
 
     def handle_outgoing_message(self, stream, outgoing_msg) -> None:
-        if self.subprotocol == V1_PROTOCOL:
+        if self.subprotocol == V1_PROTOCOL and not self._drop_slow_reader():
             super().handle_outgoing_message(stream, outgoing_msg)
+            self._drop_slow_reader()  # what this message left queued counts at once
+
+
+def guard_template_static() -> None:
+    """Answer 404 for a template static path Voilà cannot split , instead of the
+    500 of its unhandled ValueError; done once, in the server process that loads this module."""
+    try:
+        from voila.static_file_handler import TemplateStaticFileHandler
+    except ImportError:  # no Voilà: nothing to guard
+        return
+    if getattr(TemplateStaticFileHandler, "_gsoc_guarded", False):
+        return
+    parse = TemplateStaticFileHandler.parse_url_path
+
+    def parse_url_path(self, path):
+        if not template_static_path_ok(path):
+            raise web.HTTPError(404)
+        return parse(self, path)
+
+    TemplateStaticFileHandler.parse_url_path = parse_url_path  # type: ignore[method-assign]
+    TemplateStaticFileHandler._gsoc_guarded = True  # type: ignore[attr-defined]
+
+
+guard_template_static()

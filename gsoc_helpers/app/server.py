@@ -5,7 +5,8 @@ printed address.  The notebook ships inside the package, so an installed wheel s
 
 The server is guarded (:mod:`gsoc_helpers.app.guard`): at most ``max_sessions`` kernels (about 800 MB each), kernels
 idle for ``idle_minutes`` (no messages; a page may still be connected) are culled, request headers must arrive
-within ``HEADER_TIMEOUT_S``, only the v1 kernel websocket protocol with every frame checked before it is parsed, and
+within ``HEADER_TIMEOUT_S``, only the v1 kernel websocket protocol with every frame checked before it is parsed, the
+connections, queued bytes, state requests, widget openings and memory of each kernel bounded, and
 Host headers other than 127.0.0.1/localhost are refused unless the app is served on another address (``--host``).  SIGTERM,
 SIGINT and SIGHUP are passed on to Voilà, which stops its kernels; whatever is left after a grace period is killed.
 """
@@ -74,6 +75,7 @@ def voila_command(
         f"--CappedKernelManager.header_timeout={float(header_seconds)}",
         f"--MappingKernelManager.cull_idle_timeout={idle_s}",
         "--MappingKernelManager.cull_connected=True",  # a silent open websocket does not hold a slot forever
+        "--MappingKernelManager.buffer_offline_messages=False",  # a closed page's replies are not kept for it
         f"--MappingKernelManager.cull_interval={max(1, min(60, idle_s // 3))}",
         "--Voila.kernel_websocket_connection_class=gsoc_helpers.app.guard.V1OnlyWebsocketConnection",
     ]

@@ -8,6 +8,14 @@ from ..config import default_output
 from ..defaults import CALIBRATION_SIZE
 from .args import GENERATOR_HELP, add_out, non_negative_int, positive_int
 
+# What gsoc_helpers.openvino.generator.export_generator writes (the names the folder's mark lists).
+OUTPUT_NAMES = ("generator_fp32.xml", "generator_fp32.bin", "generator_int8.xml", "generator_int8.bin")
+
+
+def output_inputs(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The inputs --out must stay apart from."""
+    return [("generator", args.generator)]
+
 
 def _export(args: argparse.Namespace) -> int:
     import torch

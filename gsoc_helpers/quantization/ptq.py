@@ -10,12 +10,16 @@ activation ranges, fast bias correction, the overflow fix on the first layer and
 
 from __future__ import annotations
 
+import errno
+import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from ..fileio import named_write_error
 
 if TYPE_CHECKING:  # torch is imported lazily: the CLI reads this module's constants at start-up
     import torch
@@ -186,5 +190,12 @@ def save_ir(ov_model, path: str | Path) -> Path:
 
     path = Path(path).with_suffix(".xml")
     path.parent.mkdir(parents=True, exist_ok=True)
-    ov.save_model(ov_model, str(path), compress_to_fp16=False)
+    try:
+        ov.save_model(ov_model, str(path), compress_to_fp16=False)
+    except (RuntimeError, OSError) as err:  # a full disk: "basic_ios::clear: iostream error", no path
+        free = shutil.disk_usage(path.parent).free
+        raise named_write_error(
+            OSError(errno.ENOSPC if free < 2**20 else None, f"{' '.join(str(err).split())[:160]}; is the disk full?"),
+            path,
+        ) from None
     return path
