@@ -13,7 +13,7 @@ setup(
     package_dir={"gsoc_helpers.bundled": "data"},
     package_data={
         "gsoc_helpers.bundled": ["*.safetensors", "*.md", "*.jsonl"],
-        "gsoc_helpers": ["app.ipynb"],
+        "gsoc_helpers.app": ["app.ipynb"],
     },  # the web app's notebook, served by Voilà
     include_package_data=False,
 )

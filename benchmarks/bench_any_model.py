@@ -13,8 +13,8 @@ import argparse
 from pathlib import Path
 
 from gsoc_helpers.config import get_output_dir
-from gsoc_helpers.profiles import run_sizes
 from gsoc_helpers.quantization.any_model import AnyModelStudy, plot_study, run_study, study_table
+from gsoc_helpers.series.profiles import run_sizes
 
 
 def _fmt(row, key: str, digits: int = 1) -> str:

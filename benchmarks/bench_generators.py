@@ -58,11 +58,12 @@ def bench(
         row[f"PyTorch b{b}"] = round(images_per_second(model, b, min_seconds), 1)
     if openvino:
         from gsoc_helpers.openvino.generator import OpenVINOGenerator, export_generator
+        from gsoc_helpers.quantization.ptq import export_int8_generator
 
         with tempfile.TemporaryDirectory() as tmp:
             kinds = [("OV FP32", export_generator(model, tmp))]
             if int8:
-                kinds.append(("OV INT8", export_generator(model, tmp, int8=True, calibration_size=64)))
+                kinds.append(("OV INT8", export_int8_generator(model, tmp, calibration_size=64)))
             for label, xml in kinds:
                 ovg = OpenVINOGenerator(xml)
                 for b in batches:

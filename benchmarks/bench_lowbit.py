@@ -22,12 +22,12 @@ import torch
 from gsoc_helpers.config import get_output_dir
 from gsoc_helpers.data import load_cifar10
 from gsoc_helpers.models.classifiers import OFFLINE_ZOO
-from gsoc_helpers.profiles import run_sizes
 from gsoc_helpers.quantization.finetune import FinetuneConfig
 from gsoc_helpers.quantization.lowbit import LOWBIT_METHODS
 from gsoc_helpers.quantization.lowbit_study import BIT_WIDTHS, LowBitGrid, run_lowbit_grid
 from gsoc_helpers.quantization.runner import load_cells, shard_of, summarize
 from gsoc_helpers.sampling import distributed_shard, parse_shard
+from gsoc_helpers.series.profiles import run_sizes
 
 RESULTS = Path(__file__).resolve().parent / "lowbit_results"
 BN = {"bn-matching": {"steps": 50}}  # the bn-matching budget of bench_quantization (seconds per image matter here)

@@ -24,10 +24,10 @@ from gsoc_helpers.config import get_output_dir
 from gsoc_helpers.data import load_cifar10
 from gsoc_helpers.models.classifiers import OFFLINE_ZOO, get_classifier
 from gsoc_helpers.openvino.classifier import throughput, to_openvino
-from gsoc_helpers.profiles import run_sizes
 from gsoc_helpers.quantization import evaluate as ev
 from gsoc_helpers.quantization.ptq import NNCF_DEFAULTS, PTQConfig, quantize
 from gsoc_helpers.quantization.runner import Grid, format_mean_std, load_cells, run_grid, summarize
+from gsoc_helpers.series.profiles import run_sizes
 
 STUDY = run_sizes("quick", "quick")  # the quick study: its calibration sources and bn-matching budget
 SOURCES = list(STUDY.quant_sources)  # real, offline-teacher, student (the bundled generators), noise, bn-matching
@@ -191,6 +191,7 @@ def search_markdown(table, metric: str = "jpeg") -> str:
 
 
 def report(out: Path, results: Path) -> None:
+    from gsoc_helpers.quantization.headline_plot import plot_headline
     from gsoc_helpers.quantization.plots import plot_by_source, plot_closest, plot_vs_size
 
     results.mkdir(parents=True, exist_ok=True)
@@ -211,6 +212,7 @@ def report(out: Path, results: Path) -> None:
             (results / "zoo_pairs.md").write_text(pair_markdown(both))
             print("## zoo pairs\n" + pair_markdown(both))
             plot_closest(table, results / "zoo_jpeg_closest.png", "jpeg")  # agreement + KL per model and source
+            plot_headline(table, results / "zoo_jpeg_headline.png", "jpeg")  # the README's figure
             plot_by_source(table, results / "zoo_exact_drop.png", "exact", "drop")
         if name == "sizes":
             for metric in ("agreement", "kl"):

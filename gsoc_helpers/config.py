@@ -25,7 +25,7 @@ DATA_ROOT_ENV = "GSOC_DATA_ROOT"
 CACHE_DIR_ENV = "GSOC_CACHE_DIR"
 OUTPUT_DIR_ENV = "GSOC_OUTPUT_DIR"
 PROFILE_ENV = "GSOC_PROFILE"
-SCALE_ENV = "GSOC_SCALE"  # read by gsoc_helpers.profiles.get_scale
+SCALE_ENV = "GSOC_SCALE"  # read by gsoc_helpers.series.profiles.get_scale
 DATA_ROOT_ORIGIN_ENV = "GSOC_DATA_ROOT_ORIGIN"  # set by the CLI when --data-root, not the environment, chose it
 
 Profile = Literal["quick", "full"]
@@ -66,6 +66,30 @@ def get_output_dir(explicit: str | os.PathLike | None = None) -> Path:
     path = Path(value).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """``path`` as a reader should see it, not as the machine that ran it spells it: below the output dir, the data
+    root, the cache or the home folder it is named by that setting (``$GSOC_OUTPUT_DIR/quick/results`` or
+    ``outputs/quick/results``, ``$GSOC_DATA_ROOT/cifar10-exact/test``, ``~/...``); any other path as given.  The
+    notebooks print paths through it, so their executed copies carry no absolute path of the machine."""
+    out_env, data_env, cache_env = (os.environ.get(k) for k in (OUTPUT_DIR_ENV, DATA_ROOT_ENV, CACHE_DIR_ENV))
+    bases = [
+        (Path(out_env) if out_env else Path("outputs"), f"${OUTPUT_DIR_ENV}" if out_env else "outputs"),
+        *([(Path(data_env), f"${DATA_ROOT_ENV}")] if data_env else []),
+        (Path(cache_env), f"${CACHE_DIR_ENV}")
+        if cache_env
+        else (Path.home() / ".cache" / "gsoc_helpers", "~/.cache/gsoc_helpers"),
+        (Path.home(), "~"),
+    ]
+    full = Path(path).expanduser().resolve()
+    for base, name in bases:
+        try:
+            rel = full.relative_to(base.expanduser().resolve())
+        except ValueError:
+            continue
+        return name if rel == Path(".") else f"{name}/{rel.as_posix()}"
+    return str(path)
 
 
 # Default output folder of each command, below the output dir (``outputs/`` or $GSOC_OUTPUT_DIR).

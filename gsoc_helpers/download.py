@@ -31,9 +31,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .config import get_cache_dir, get_data_root
 from .fileio import commit, digest_file, sha256_file, temp_path
@@ -113,7 +113,7 @@ def _content_length(resp, url: str) -> int | None:
     text = resp.headers.get("Content-Length")
     if text is None or not text.strip():
         return None
-    if not text.strip().isdigit():
+    if not (text.strip().isascii() and text.strip().isdigit()):  # "²".isdigit() is True, int("²") fails
         raise OSError(f"malformed HTTP answer from {url} (Content-Length {text[:40]!r} is not a number of bytes)")
     return int(text) or None
 
@@ -152,14 +152,19 @@ def _open_within(url: str):
     timer = threading.Timer(HEADER_TIMEOUT_S, cut)
     timer.daemon = True
     timer.start()
+    late = OSError(f"{url} did not send its answer's headers within {HEADER_TIMEOUT_S:g} s")
     try:
-        return urllib.request.build_opener(HTTP, HTTPS).open(url, timeout=TIMEOUT_S)
+        resp = urllib.request.build_opener(HTTP, HTTPS).open(url, timeout=TIMEOUT_S)
     except (OSError, http.client.HTTPException):
         if fired.is_set():
-            raise OSError(f"{url} did not send its answer's headers within {HEADER_TIMEOUT_S:g} s") from None
+            raise late from None
         raise
     finally:
         timer.cancel()
+    if fired.is_set():  # cut mid-header: http.client took the end of the stream for the end of the headers
+        resp.close()
+        raise late
+    return resp
 
 
 def _first_line(err: BaseException) -> str:

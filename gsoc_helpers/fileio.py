@@ -8,10 +8,11 @@ a cleaner whether its writer still runs). :func:`sha256_file` is the one file ch
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 def temp_path(path: str | os.PathLike) -> Path:
@@ -51,8 +52,21 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         commit(tmp, path)
+    except OSError as err:
+        raise named_write_error(err, path) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def named_write_error(err: BaseException, path: str | os.PathLike) -> OSError:
+    """An OSError (one line) naming ``path`` for an error met while writing it: a full disk said so, the path
+    always there (numpy's, OpenVINO's and Python's own write errors often name no file)."""
+    code = getattr(err, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return OSError(code, f"disk full while writing {str(path)!r}; free space there and try again")
+    reason = (getattr(err, "strerror", None) or " ".join(str(err).split()) or type(err).__name__)[:200]
+    message = f"cannot write {str(path)!r} ({reason})"
+    return OSError(code, message) if code is not None else OSError(message)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -72,20 +72,34 @@ def resolve_classes(
     return out
 
 
-def grid_png(grid: np.ndarray, labels: Sequence[str], rows: int | None = None, scale: int = 2) -> bytes:
-    """uint8 grid [H, W, 3] -> PNG bytes, upscaled ``scale`` x (nearest) with one class name per row on the left."""
+def grid_png(
+    grid: np.ndarray,
+    labels: Sequence[str],
+    rows: int | None = None,
+    scale: int = 2,
+    title: str = "",
+    column_labels: Sequence[str] = (),
+) -> bytes:
+    """uint8 grid [H, W, 3] -> PNG bytes, upscaled ``scale`` x (nearest), with one class name per row on the left
+    (``labels``), one name per column on top (``column_labels``, e.g. the classes of a one-row strip) and a
+    ``title`` line above everything (e.g. the setting the grid was drawn with)."""
     img = Image.fromarray(np.asarray(grid, np.uint8))
     img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    if not labels:
-        out = img
-    else:
-        margin = 8 + 7 * max(len(s) for s in labels)
-        out = Image.new("RGB", (img.width + margin, img.height), "white")
-        out.paste(img, (margin, 0))
-        draw = ImageDraw.Draw(out)
-        row_h = img.height / (rows or len(labels))
-        for r, name in enumerate(labels):
-            draw.text((4, int(r * row_h + row_h / 2 - 6)), name, fill=(0, 0, 0))
+    margin = 8 + 7 * max(len(s) for s in labels) if labels else 0
+    top = (16 if title else 0) + (14 if column_labels else 0)
+    out = Image.new("RGB", (img.width + margin, img.height + top), "white")
+    out.paste(img, (margin, top))
+    draw = ImageDraw.Draw(out)
+    if title:
+        draw.text((margin + 2, 2), title, fill=(0, 0, 0))
+    if column_labels:
+        col_w = img.width / len(column_labels)
+        for k, name in enumerate(column_labels):
+            width = draw.textlength(name)
+            draw.text((margin + int(k * col_w + (col_w - width) / 2), top - 13), name, fill=(0, 0, 0))
+    row_h = img.height / (rows or len(labels) or 1)
+    for r, name in enumerate(labels):
+        draw.text((4, top + int(r * row_h + row_h / 2 - 6)), name, fill=(0, 0, 0))
     buf = io.BytesIO()
     out.save(buf, format="PNG")
     return buf.getvalue()

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import io
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from tqdm import tqdm as _text_tqdm
 from tqdm.std import tqdm as _std_tqdm
@@ -25,7 +26,8 @@ def final_line(bar: _std_tqdm) -> str:
     """``desc: n/total unit in T (rate unit/s)[, postfix]`` for a finished (or stopped) bar."""
     d = bar.format_dict
     n, total, unit, elapsed = d["n"], d["total"], d.get("unit") or "it", float(d["elapsed"])
-    desc = f"{d['prefix']}: " if d.get("prefix") else ""
+    prefix = (d.get("prefix") or "").rstrip(": ")  # set_description("x") stores "x: " (tqdm's own separator)
+    desc = f"{prefix}: " if prefix else ""
     if not n and not total:  # an empty loop: everything was cached or done already
         return f"{desc}nothing left to run"
     scale = d.get("unit_scale")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from gsoc_helpers.cli import main
 
@@ -29,7 +29,7 @@ def tiny_train_teacher(out, data_source, *extra: str, steps: int = 2) -> list[st
     """``train-teacher`` argv at its smallest (ngf/ndf 8, batch 2, no grids, no progress bar) on ``data_source``."""
     return [
         "train-teacher",
-        "--out-dir",
+        "--out",
         str(out),
         "--steps",
         str(steps),
@@ -90,6 +90,6 @@ def assert_refused(
     paths = list(untouched)
     before = [tree_digest(p) for p in paths]
     line = assert_one_line_error(*run_cli(argv, capsys), fragment, progress=progress)
-    for path, digest in zip(paths, before):
+    for path, digest in zip(paths, before, strict=True):
         assert tree_digest(path) == digest, f"{path} changed: {argv}"
     return line

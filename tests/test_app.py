@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from gsoc_helpers.app import APP_NOTEBOOK, app_environment, voila_command
+from gsoc_helpers.app.server import APP_NOTEBOOK, app_environment, voila_command
 from gsoc_helpers.cli import main as cli_main
 
 pytest.importorskip("voila")

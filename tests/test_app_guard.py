@@ -6,6 +6,7 @@ protocol serves the image's ``request_state`` with bounded server memory, and SI
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import signal
@@ -16,18 +17,19 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
-from gsoc_helpers.app import app_environment, check_port_free, descendants, voila_command
-from gsoc_helpers.app_guard import V1_PROTOCOL
+from gsoc_helpers.app.checks import V1_PROTOCOL
+from gsoc_helpers.app.server import app_environment, check_port_free, descendants, voila_command
 
 pytest.importorskip("voila")
 psutil = pytest.importorskip("psutil")
 
 
 def test_command_line_guards():
-    from gsoc_helpers.app import is_loopback
+    from gsoc_helpers.app.server import is_loopback
 
     cmd = voila_command(9000)
     for flag in (
@@ -36,8 +38,8 @@ def test_command_line_guards():
         "--MappingKernelManager.cull_idle_timeout=180",
         "--MappingKernelManager.cull_connected=True",  # a silent open page does not hold its slot forever
         "--CappedKernelManager.header_timeout=20.0",
-        "--Voila.kernel_websocket_connection_class=gsoc_helpers.app_guard.V1OnlyWebsocketConnection",
-        "--VoilaConfiguration.multi_kernel_manager_class=gsoc_helpers.app_guard.CappedKernelManager",
+        "--Voila.kernel_websocket_connection_class=gsoc_helpers.app.guard.V1OnlyWebsocketConnection",
+        "--VoilaConfiguration.multi_kernel_manager_class=gsoc_helpers.app.guard.CappedKernelManager",
     ):
         assert flag in cmd, flag
     assert "--CappedKernelManager.allow_remote_hosts=True" in voila_command(9000, "0.0.0.0")  # the user opted in
@@ -93,23 +95,17 @@ def _get(url: str, headers: dict | None = None, timeout: float = 120) -> tuple[i
         return err.code, err.read().decode()
 
 
-@pytest.fixture
-def guarded_server(tmp_path):
-    """The app's Voilà server: at most 1 open page, kernels culled after 9 s without messages, request headers
-    within 2 s."""
-    port = _free_port()
-    log = tmp_path / "voila.log"
-    with open(log, "wb") as fh:
+@contextlib.contextmanager
+def serving(cmd: list[str], port: int, tmp_path) -> Iterator[subprocess.Popen]:
+    """The Voilà server ``cmd`` (listening on ``port``, log in ``tmp_path/voila.log``) until the block ends; a
+    server that ignores SIGTERM fails the test."""
+    with open(tmp_path / "voila.log", "wb") as fh:
         proc = subprocess.Popen(
-            voila_command(port, max_sessions=1, idle_minutes=0.15, header_seconds=2),
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            env=app_environment(tmp_path / "out"),
-            cwd=tmp_path,
+            cmd, stdout=fh, stderr=subprocess.STDOUT, env=app_environment(tmp_path / "out"), cwd=tmp_path
         )
         try:
             _wait_listening(port, proc)
-            yield port, proc
+            yield proc
         finally:
             proc.terminate()
             try:
@@ -117,6 +113,15 @@ def guarded_server(tmp_path):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 pytest.fail("the Voilà server ignored SIGTERM")
+
+
+@pytest.fixture
+def guarded_server(tmp_path):
+    """The app's Voilà server: at most 1 open page, kernels culled after 9 s without messages, request headers
+    within 2 s."""
+    port = _free_port()
+    with serving(voila_command(port, max_sessions=1, idle_minutes=0.15, header_seconds=2), port, tmp_path) as proc:
+        yield port, proc
 
 
 def _ws_msg(msg_type: str, content: dict, session: str) -> dict:
@@ -308,7 +313,7 @@ def test_app_command_leaves_nothing_after_a_signal(sig, tmp_path):
 def test_v1_frame_check_accepts_what_jupyter_server_writes_and_nothing_it_cannot_parse():
     from jupyter_server.services.kernels.connection.base import serialize_msg_to_ws_v1
 
-    from gsoc_helpers.app_guard import v1_frame_problem
+    from gsoc_helpers.app.checks import v1_frame_problem
 
     parts = [b'{"msg_type": "kernel_info_request"}', b"{}", b"{}", b"{}", b"buffer"]
     good = serialize_msg_to_ws_v1(parts, "shell")

@@ -23,8 +23,8 @@ def student_ckpt(tmp_path: Path) -> Path:
 
 
 SAMPLE_ROWS = [
-    (["--truncation-psi", "nan"], "finite"),
-    (["--truncation-psi", "inf"], "finite"),
+    (["--psi", "nan"], "finite"),
+    (["--psi", "inf"], "finite"),
     (["--batch-size", "0"], ">= 1"),
     (["--per-class", "0"], ">= 1"),
     (["--shard-size", "-2"], ">= 1"),
@@ -63,7 +63,7 @@ DISTILL_ROWS = [
 @pytest.mark.parametrize("extra,fragment", DISTILL_ROWS, ids=[" ".join(r[0]) for r in DISTILL_ROWS])
 def test_distill_refuses_nonsense(tmp_path, capsys, extra, fragment):
     assert_refused(
-        ["distill", str(tmp_path / "syn"), "--out-dir", str(tmp_path / "run"), *extra],
+        ["distill", str(tmp_path / "syn"), "--out", str(tmp_path / "run"), *extra],
         capsys,
         fragment,
         untouched=[tmp_path],
@@ -82,7 +82,7 @@ TEACHER_ROWS = [
 
 @pytest.mark.parametrize("extra,fragment", TEACHER_ROWS, ids=[" ".join(r[0]) for r in TEACHER_ROWS])
 def test_train_teacher_refuses_nonsense(tmp_path, capsys, extra, fragment):
-    assert_refused(["train-teacher", "--out-dir", str(tmp_path / "run"), *extra], capsys, fragment, [tmp_path])
+    assert_refused(["train-teacher", "--out", str(tmp_path / "run"), *extra], capsys, fragment, [tmp_path])
 
 
 @pytest.mark.parametrize(
@@ -188,7 +188,7 @@ def test_app_port_in_use_is_one_line(capsys):
 
 def test_demo_only_names_a_notebook_that_does_not_exist(tmp_path, capsys):
     assert_refused(
-        ["demo", "--only", "99", "--output", str(tmp_path / "demo")],
+        ["demo", "--only", "99", "--out", str(tmp_path / "demo")],
         capsys,
         "--only 99: no notebook name starts with that; the notebooks are 01_",
         untouched=[tmp_path],

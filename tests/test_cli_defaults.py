@@ -19,6 +19,6 @@ def test_quantize_study_defaults_are_ptq_config_defaults():
     assert args.sizes is None and args.seeds is None  # unset: Grid's own defaults apply
 
 
-def test_export_defaults_are_export_generator_defaults():
+def test_export_defaults_are_export_int8_generator_defaults():
     args = build_parser().parse_args(["export", "student"])
-    assert args.calibration_size is None and args.seed is None  # unset: export_generator's own defaults apply
+    assert args.calibration_size is None and args.seed is None  # unset: export_int8_generator's own defaults apply

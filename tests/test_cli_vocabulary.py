@@ -1,5 +1,5 @@
 """One command-line vocabulary (gsoc_helpers.cli.args): --out, --psi, --source-option and --max-drop mean the same
-on every command, old spellings still parse, default output folders come from config, and building the parser
+on every command, no second spelling parses (0.x keeps no aliases), default output folders come from config, and building the parser
 imports no torch (so --help is fast)."""
 
 from __future__ import annotations
@@ -46,17 +46,24 @@ def test_every_command_help_runs_in_a_fresh_process_without_torch():
     assert out.stdout.strip() == "False", out.stderr
 
 
-def test_out_is_the_one_output_flag_and_old_spellings_still_parse(capsys):
+def test_out_is_the_one_output_flag_and_psi_the_one_truncation_flag(capsys):
     p = build_parser()
-    assert p.parse_args(["demo", "--out", "a"]).out == p.parse_args(["demo", "--output", "a"]).out == "a"
-    assert p.parse_args(["train-teacher", "--out-dir", "b"]).out_dir == "b"
+    assert p.parse_args(["demo", "--out", "a"]).out == "a"
     assert p.parse_args(["train-teacher", "--out", "b"]).out_dir == "b"
-    assert p.parse_args(["distill", "--out", "c"]).out_dir == p.parse_args(["distill", "--out-dir", "c"]).out_dir
-    assert p.parse_args(["sample", "offline-teacher", "--truncation-psi", "0.5"]).psi == 0.5
+    assert p.parse_args(["distill", "--out", "c"]).out_dir == "c"
     assert (
         p.parse_args(["sample", "offline-teacher", "--psi", "0.5"]).psi
         == p.parse_args(["fid", "x", "--psi", "0.5"]).psi
+        == 0.5
     )
+    for argv in (
+        ["demo", "--output", "a"],
+        ["train-teacher", "--out-dir", "b"],
+        ["sample", "g", "--truncation-psi", "1"],
+    ):
+        with pytest.raises(SystemExit) as stop:
+            p.parse_args(argv)
+        assert stop.value.code == 2 and f"unrecognized arguments: {argv[-2]}" in capsys.readouterr().err, argv
     for argv in (
         ["demo"],
         ["train-teacher"],
@@ -70,6 +77,14 @@ def test_out_is_the_one_output_flag_and_old_spellings_still_parse(capsys):
         text = _help(argv, capsys)
         assert "--out DIR" in text and "--out-dir" not in text and "--output" not in text, argv
     assert "--truncation-psi" not in _help(["sample", "g"], capsys)
+
+
+def test_every_bundled_name_the_generator_help_offers_loads():
+    from gsoc_helpers.cli.args import GENERATOR_HELP
+    from gsoc_helpers.models.registry import BUNDLED
+
+    offered = GENERATOR_HELP.split(" (bundled)")[0].split(" | ")
+    assert offered == sorted(BUNDLED), offered  # no name that fails ("teacher" once did)
 
 
 def test_default_output_folders_come_from_config(tmp_path, monkeypatch):

@@ -89,7 +89,7 @@ def test_install_from_git_then_bundled_models_and_notebook_outside_checkout(tmp_
                 "from gsoc_helpers.models.registry import load_generator\n"
                 "t, s = load_generator('offline-teacher'), load_generator('student')\n"
                 "x = s(torch.randn(2, s.z_dim), torch.tensor([0, 1]))\n"
-                "from gsoc_helpers.app import APP_NOTEBOOK, voila_command\n"
+                "from gsoc_helpers.app.server import APP_NOTEBOOK, voila_command\n"
                 "assert APP_NOTEBOOK.is_file() and str(APP_NOTEBOOK) in voila_command(8866)\n"
                 "print(gsoc_helpers.__file__); print(bundled_dir()); print(tuple(x.shape), type(t).__name__)"
             ),
@@ -115,7 +115,7 @@ def test_install_from_git_then_bundled_models_and_notebook_outside_checkout(tmp_
             "01",
             "--notebook-dir",
             str(clone / "notebooks"),
-            "--output",
+            "--out",
             str(tmp_path / "demo"),
         ],
         outside,

@@ -30,3 +30,21 @@ def test_seed_everything_repeats():
     a = torch.rand(3)
     seed_everything(5)
     assert torch.equal(a, torch.rand(3))
+
+
+def test_shown_path_names_the_setting_not_the_machine(tmp_path, monkeypatch):
+    from gsoc_helpers.config import shown_path
+
+    out, data, cache = tmp_path / "o", tmp_path / "d", tmp_path / "c"
+    for folder in (out, data, cache):
+        folder.mkdir()
+    monkeypatch.setenv("GSOC_OUTPUT_DIR", str(out))
+    monkeypatch.setenv("GSOC_DATA_ROOT", str(data))
+    monkeypatch.setenv("GSOC_CACHE_DIR", str(cache))
+    assert shown_path(out / "quick" / "results" / "05.md") == "$GSOC_OUTPUT_DIR/quick/results/05.md"
+    assert shown_path(data / "cifar10-exact" / "test") == "$GSOC_DATA_ROOT/cifar10-exact/test"
+    assert shown_path(cache) == "$GSOC_CACHE_DIR"
+    assert shown_path("/elsewhere/x.onnx") == "/elsewhere/x.onnx"  # outside every setting: as given
+    monkeypatch.delenv("GSOC_OUTPUT_DIR")
+    monkeypatch.chdir(tmp_path)
+    assert shown_path(tmp_path / "outputs" / "quick") == "outputs/quick"  # the default output dir, ./outputs

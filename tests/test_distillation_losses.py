@@ -12,8 +12,8 @@ from gsoc_helpers.losses.distillation import (
     generator_loss,
     pixel_loss,
 )
+from gsoc_helpers.losses.weights import DistillLossWeights
 from gsoc_helpers.models.discriminator import ProjectionDiscriminator
-from gsoc_helpers.training.configs import DistillLossWeights
 
 
 def test_pixel_loss_by_hand():

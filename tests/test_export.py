@@ -55,15 +55,17 @@ def test_fp32_matches_pytorch_and_round_trip(tiny_student, tmp_path):
 
 
 def test_int8_uses_the_project_quantize_with_ptq_config(tiny_student, tmp_path):
-    from gsoc_helpers.quantization.ptq import PTQConfig
+    from gsoc_helpers.quantization.ptq import PTQConfig, export_int8_generator
 
     with pytest.raises(ValueError, match="preset"):  # the config reaches ptq.quantize (validated there)
-        export_generator(tiny_student, tmp_path, int8=True, calibration_size=4, config=PTQConfig(preset="fast"))
+        export_int8_generator(tiny_student, tmp_path, calibration_size=4, config=PTQConfig(preset="fast"))
 
 
 @pytest.mark.slow
 def test_int8_close_to_fp32(tiny_student, tmp_path):
-    xml = export_generator(tiny_student, tmp_path, int8=True, calibration_size=32)
+    from gsoc_helpers.quantization.ptq import export_int8_generator
+
+    xml = export_int8_generator(tiny_student, tmp_path, calibration_size=32)
     assert xml.name == "generator_int8.xml"
     fp32, int8 = OpenVINOGenerator(tiny_student), OpenVINOGenerator(xml)
     g = torch.Generator().manual_seed(1)

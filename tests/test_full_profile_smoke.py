@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from gsoc_helpers.download import CIFAR10_TARBALL, NVIDIA_CIFAR10_PKL, TORCH_FIDELITY_INCEPTION
-from gsoc_helpers.notebooks import list_notebooks
-from gsoc_helpers.profiles import run_sizes
+from gsoc_helpers.series.notebooks import list_notebooks
+from gsoc_helpers.series.profiles import run_sizes
 
 from official_fixtures import (
     loopback_mirror,
@@ -58,7 +58,7 @@ def test_demo_full_profile_smoke_against_loopback_mirror(tmp_path):
                 "--profile",
                 "full",
                 "--smoke",
-                "--output",
+                "--out",
                 str(tmp_path / "demo"),
             ],
             cwd=tmp_path,

@@ -36,8 +36,12 @@ class _Head(nn.Module):
             return z / torch.zeros_like(z)  # +-inf
         if self.kind == "constant":
             return z * 0.0 + torch.arange(10.0)  # the same row for every input
+        if self.kind == "argmax9":
+            return z * 1e-3 + torch.arange(10.0)  # varies, but class 9 wins for every input
         if self.kind == "softmax":
             return torch.softmax(z, 1)
+        if self.kind == "softmax99":
+            return torch.softmax(z, 1) * 0.99  # probabilities that do not quite sum to 1
         return z
 
 
@@ -47,7 +51,13 @@ def _onnx(path: Path, kind: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "kind, fragment", [("nan", "non-finite"), ("inf", "non-finite"), ("constant", "the same FP32 outputs for every")]
+    "kind, fragment",
+    [
+        ("nan", "non-finite"),
+        ("inf", "non-finite"),
+        ("constant", "the same FP32 outputs for every"),
+        ("argmax9", "predicts class 9 for every one of 8 held-out images"),
+    ],
 )
 def test_broken_outputs_are_refused_naming_the_model(kind, fragment, tmp_path, capsys):
     model = _onnx(tmp_path / f"{kind}.onnx", kind)
@@ -57,8 +67,9 @@ def test_broken_outputs_are_refused_naming_the_model(kind, fragment, tmp_path, c
     assert f"{kind}.onnx" in line
 
 
-def test_probability_outputs_warn_and_report_is_strict_json(tmp_path, capsys):
-    model = _onnx(tmp_path / "softmax.onnx", "softmax")
+@pytest.mark.parametrize("kind", ["softmax", "softmax99"])
+def test_probability_outputs_warn_and_report_is_strict_json(kind, tmp_path, capsys):
+    model = _onnx(tmp_path / f"{kind}.onnx", kind)
     out = tmp_path / "out"
     with pytest.warns(UserWarning, match="look like probabilities"):
         assert main(["quantize", model, "--calibration", "noise", "--out", str(out), *QUANTIZE_FAST]) == 0
@@ -86,9 +97,43 @@ def test_nearly_identical_calibration_images_are_degenerate():
     flat[:, :, 0, 0] += 1 / 1000  # one flat colour each, give or take a rounding
     with pytest.warns(UserWarning, match="one flat colour"):
         warn_if_degenerate(flat, "8 images")
+    noisy = (one * 255).round().repeat(8, 1, 1, 1)
+    noisy = ((noisy + torch.randint(-2, 3, noisy.shape)).clamp(0, 255)) / 255  # copies within +-2 grey levels
+    with pytest.warns(UserWarning, match="8 identical images"):
+        warn_if_degenerate(noisy, "8 images")
     varied = torch.rand(8, 3, 32, 32)
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warn_if_degenerate(varied, "8 images")  # a usable set: no warning
+
+
+def test_outputs_that_hardly_measure_anything_are_warned_or_refused():
+    import warnings
+
+    import numpy as np
+
+    from gsoc_helpers.quantization.evaluate import check_outputs
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(40, 10)).astype(np.float32) * 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_outputs(z, "fine.onnx", "FP32")  # varied logits: nothing said
+        one_class = z + np.eye(10, dtype=np.float32)[3] * 100  # class 3 always wins ...
+        check_outputs(one_class, "cats.onnx", "FP32", labels=np.full(40, 3))  # ... on images all of class 3: fine
+    with pytest.warns(UserWarning, match=r"^model 'x.onnx' predicts class 3 for 40 of 40"):
+        check_outputs(one_class, "x.onnx", "FP32", labels=np.arange(40) % 10)  # outputs vary: warned
+    stuck = one_class * 1e-4 + np.arange(10, dtype=np.float32) * 10  # one class, outputs hardly move: refused
+    with pytest.raises(ValueError, match=r"^model 'x.onnx' predicts class 9 for every one of 40 .* barely vary"):
+        check_outputs(stuck, "x.onnx", "FP32")
+    nearly = z.copy()
+    nearly[1:, 5] += 100  # 39 of 40 images: class 5
+    with pytest.warns(UserWarning, match="predicts class 5 for 39 of 40"):
+        check_outputs(nearly, "x.onnx", "FP32")
+    barely = np.tile(np.linspace(0, 1, 10, dtype=np.float32), (40, 1))
+    barely[:, 8] = 1.0  # classes 8 and 9 tied: a little noise changes the top class, the outputs hardly change
+    barely += z * 1e-4
+    with pytest.warns(UserWarning, match="barely vary across held-out images"):
+        check_outputs(barely * 5 + 3, "x.onnx", "FP32")

@@ -73,3 +73,43 @@ def test_the_graph_sees_real_edges():
 
 def test_no_import_cycle_between_package_modules():
     assert find_cycle(import_graph()) is None
+
+
+# Lower layer -> the packages above it that it must never import, not even lazily inside a function: the losses
+# are configured by their own weights (losses.weights), not by the trainers; the OpenVINO layer converts and runs
+# models, and quantization (which uses it) writes the INT8 IRs.
+LAYERS = {
+    "gsoc_helpers.losses": ("gsoc_helpers.training",),
+    "gsoc_helpers.openvino": ("gsoc_helpers.quantization",),
+}
+
+
+def _all_imports(name: str, path: Path) -> set[str]:
+    """Every module ``path`` imports, at any depth of its code (absolute names)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - (node.level - 1)])
+                mod = f"{base}.{node.module}" if node.module else base
+            else:
+                mod = str(node.module)
+            out |= {mod} | {f"{mod}.{a.name}" for a in node.names}
+    return out
+
+
+def test_lower_layers_never_import_the_layers_above():
+    files = {_module_name(p): p for p in ROOT.rglob("*.py")}
+    upward = [
+        f"{name} imports {target}"
+        for name, path in files.items()
+        for lower, above in LAYERS.items()
+        if name == lower or name.startswith(lower + ".")
+        for target in _all_imports(name, path)
+        if any(target == a or target.startswith(a + ".") for a in above)
+    ]
+    assert not upward, upward

@@ -107,7 +107,7 @@ def test_exported_ir_holds_the_fake_quant_grids():
     assert len(activation_fakequantizes(ir)) == 3 and all(f.get_levels() == 16 for f in activation_fakequantizes(ir))
     got = sorted(weight_values(ir).values(), key=lambda w: w.size)
     want = sorted((q.weight.detach().numpy() for q in layers), key=lambda w: w.size)
-    assert all(np.allclose(g.reshape(w.shape), w, atol=1e-6) for g, w in zip(got, want))
+    assert all(np.allclose(g.reshape(w.shape), w, atol=1e-6) for g, w in zip(got, want, strict=True))
     i4 = [
         op
         for op in ir.get_ordered_ops()

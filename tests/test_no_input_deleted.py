@@ -13,6 +13,7 @@ from cli_checks import QUANTIZE_FAST, assert_refused, tiny_train_teacher
 from doubles import tiny_onnx
 
 from gsoc_helpers.cli import main
+from gsoc_helpers.safety import mark_output
 
 from conftest import write_image_folder, write_tiny_synthetic
 from official_fixtures import write_fakecifar10
@@ -65,9 +66,10 @@ def test_quantize_out_dot_fills_the_current_folder_and_cleans_stale_partials(inp
     monkeypatch.chdir(here)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = tmp_path / f".here.partial-{dead.pid}"  # what a kill -9 leaves
+    stale = tmp_path / f".here.partial-{dead.pid}"  # what a kill -9 leaves: its own mark proves it a temporary
     (stale / "model_fp32.xml").parent.mkdir()
     (stale / "model_fp32.xml").write_text("half")
+    mark_output(stale, "quantize", ["model_fp32.xml"])
     alive = tmp_path / f".here.partial-{os.getppid()}"  # a run still going: kept
     alive.mkdir()
     inode = here.stat().st_ino
@@ -118,7 +120,7 @@ def test_train_teacher_and_distill_refuse_their_inputs(tmp_path, capsys):
         "--real-source",
         str(tmp_path / "imgs"),
         "--overwrite",
-        "--out-dir",
+        "--out",
     ]
     assert_refused(d + [str(syn)], capsys, "is the synthetic dataset", [tmp_path])
     assert_refused(d + [str(tmp_path / "imgs")], capsys, "is the real image folder", [tmp_path])

@@ -7,7 +7,7 @@ import os
 import nbformat
 import pytest
 
-from gsoc_helpers.notebooks import has_outputs, list_notebooks, output_noise
+from gsoc_helpers.series.notebooks import has_outputs, list_notebooks, output_noise
 
 NOTEBOOKS = list_notebooks()
 

@@ -121,7 +121,7 @@ def test_openvino_reason_is_the_line_shown(tmp_path, capsys):
 @pytest.mark.parametrize("value", ["nan", "inf", "Infinity"])
 def test_demo_refuses_non_finite_parameters_before_starting(value, tmp_path, capsys):
     assert_refused(
-        ["demo", "-p", "TRUNCATION_PSI", value, "--output", str(tmp_path / "d")],
+        ["demo", "-p", "TRUNCATION_PSI", value, "--out", str(tmp_path / "d")],
         capsys,
         "must be a finite number",
         [tmp_path],
@@ -162,7 +162,7 @@ def test_interrupt_messages_name_flags_the_command_has(capsys):
     for command, text in ON_INTERRUPT.items():
         flags = set(commands[command]._option_string_actions)
         for flag in re.findall(r"--[a-z][a-z-]*", text):
-            assert flag in flags and flag != "--out-dir", (command, text)  # not the old spelling, hidden from --help
+            assert flag in flags, (command, text)
 
 
 def test_empty_noise_file_and_duplicate_class_folders_are_one_line(tmp_path, capsys):

@@ -50,7 +50,7 @@ def _folders(tmp_path: Path, monkeypatch) -> dict[str, Path]:
         marked = tmp_path / f"run-{command}"
         marked.mkdir()
         (marked / "checkpoint.pt").write_bytes(b"theirs")
-        mark_output(marked, command)
+        mark_output(marked, command, ["checkpoint.pt"])
         folders[command] = marked
     return folders
 
@@ -84,7 +84,7 @@ def test_run_folders_overwrite_only_their_own(tmp_path, monkeypatch, capsys):
             distill = ["distill", str(syn), "--out", str(folder), "--overwrite", "--device", "cpu", *TINY_DISTILL]
             distill.append(str(images))
             assert_refused(distill, capsys, "not an earlier `gsoc-helpers distill`", untouched=[tmp_path])
-            # --resume may continue an unmarked folder (its checkpoint is checked), never another command's
+            # --resume continues only a folder marked by the same command
             if what == "train-teacher":
                 resume = [a for a in distill if a != "--overwrite"] + ["--resume"]
                 assert_refused(resume, capsys, "train-teacher", untouched=[tmp_path])
@@ -119,7 +119,7 @@ def test_a_second_run_into_a_locked_folder_is_refused(onnx, tmp_path, capsys):
         "train-teacher": tiny_train_teacher(tmp_path / "t", images),
     }
     for command, argv in cases.items():
-        out = Path(argv[argv.index("--out" if "--out" in argv else "--out-dir") + 1])
+        out = Path(argv[argv.index("--out") + 1])
         holder = _hold_lock(out, command)
         try:
             fragment = f"another `gsoc-helpers {command}` run is writing"
@@ -136,8 +136,10 @@ def test_other_commands_mark_only_folders_they_made(tmp_path, capsys):
     write_fakecifar10(tmp_path / "fc", per_class=(1,) * 10)
     assert main(["import-fakecifar10", str(tmp_path / "fc"), "--out", str(tmp_path / "new")]) == 0
     assert output_owner(tmp_path / "new") == "import-fakecifar10"
+    capsys.readouterr()
     user = tmp_path / "user"
     user.mkdir()
     (user / "notes.txt").write_text("mine")
-    assert main(["import-fakecifar10", str(tmp_path / "fc"), "--out", str(user)]) == 0  # it writes beside them
-    assert output_owner(user) is None  # ... but the folder is not claimed: --overwrite of anything stays refused
+    before = (user / "notes.txt").read_bytes()
+    assert_refused(["import-fakecifar10", str(tmp_path / "fc"), "--out", str(user)], capsys, "has no", [user])
+    assert output_owner(user) is None and (user / "notes.txt").read_bytes() == before  # a user's folder: refused

@@ -7,8 +7,8 @@ from cli_checks import assert_refused
 
 from gsoc_helpers.cli import main
 from gsoc_helpers.cli.demo import demo_parameters
-from gsoc_helpers.notebooks import list_notebooks, parameter_names
-from gsoc_helpers.profiles import DISTILLED, PROFILES, SCALES, run_sizes, series_paths, student_to_load
+from gsoc_helpers.series.notebooks import list_notebooks, parameter_names
+from gsoc_helpers.series.profiles import DISTILLED, PROFILES, SCALES, run_sizes, series_paths, student_to_load
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
@@ -145,7 +145,7 @@ def test_demo_reads_gsoc_profile(monkeypatch):
 )
 def test_demo_bad_parameter_one_line_exit_2(argv, match, capsys, tmp_path):
     assert_refused(
-        ["demo", "--output", str(tmp_path / "d")] + argv, capsys, match, [tmp_path]
+        ["demo", "--out", str(tmp_path / "d")] + argv, capsys, match, [tmp_path]
     )  # refused before any notebook ran
 
 
@@ -162,7 +162,7 @@ def test_demo_p_override_reaches_the_notebook(tmp_path, monkeypatch):
                 "--smoke",
                 "--only",
                 "01",
-                "--output",
+                "--out",
                 str(tmp_path / "d"),
                 "-p",
                 "sample_per_class",
@@ -177,3 +177,13 @@ def test_demo_p_override_reaches_the_notebook(tmp_path, monkeypatch):
     ds = SyntheticDataset(tmp_path / "d" / "quick-smoke" / "synthetic" / "teacher")
     assert len(ds) == 10 and ds.manifest["truncation_psi"] == 0.7
     assert "'sample_per_class': '1'" in (tmp_path / "d" / "SUMMARY.md").read_text()
+
+
+def test_quick_profile_without_a_data_root_tests_on_the_downloaded_official_set(monkeypatch, tmp_path):
+    """The exact/JPEG copies exist only in a data root; a fresh clone without one measures on the official test set
+    (load_cifar10 "auto" downloads the tarball) instead of failing in notebook 05."""
+    monkeypatch.delenv("GSOC_DATA_ROOT", raising=False)
+    assert run_sizes("quick", "quick").quant_test_sets == ("auto",)
+    assert run_sizes("quick", "quick", quant_test_sets="jpeg").quant_test_sets == ("jpeg",)  # an explicit choice stays
+    monkeypatch.setenv("GSOC_DATA_ROOT", str(tmp_path))
+    assert run_sizes("quick", "quick").quant_test_sets == ("exact", "jpeg")

@@ -7,8 +7,8 @@ import re
 import nbformat
 import pytest
 
-from gsoc_helpers.notebooks import output_noise
 from gsoc_helpers.progress import final_line, progress
+from gsoc_helpers.series.notebooks import output_noise
 
 LINE = re.compile(r"^loop: 3,000/3,000 it in \d+\.\d s \([\d,.]+ it/s\)$")
 
@@ -40,6 +40,11 @@ def test_final_line_counts_time_rate_and_postfix():
     bar.close(), size.close()
     with progress([], desc="quantize-study", file=io.StringIO()) as empty:
         assert final_line(empty) == "quantize-study: nothing left to run"
+    steps = progress(total=5, desc="quantize", file=io.StringIO())
+    steps.set_description("report")  # tqdm stores "report: "; the line shows one separator, not "report: : 5/5"
+    steps.update(5)
+    assert final_line(steps).startswith("report: 5/5 it in"), final_line(steps)
+    steps.close()
 
 
 CELLS = [

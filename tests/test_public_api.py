@@ -47,3 +47,19 @@ def test_readme_table_lists_the_public_api():
     rows = "\n".join(ln for ln in section.splitlines() if ln.startswith("|"))
     missing = sorted(set(gsoc_helpers.PUBLIC_API) - set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", rows)))
     assert not missing, f"not in the README's Public API table: {missing}"
+
+
+def test_all_lists_the_public_api_for_star_imports_and_type_checkers():
+    assert gsoc_helpers.__all__ == ["PUBLIC_API", "__version__", *gsoc_helpers.PUBLIC_API]
+
+
+def test_type_checkers_see_every_public_name_from_its_module():
+    """The ``if TYPE_CHECKING:`` block (what mypy, pyright and IDEs read; never run) imports exactly PUBLIC_API."""
+    import ast
+
+    tree = ast.parse(Path(gsoc_helpers.__file__).read_text())
+    block = next(n for n in tree.body if isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING")
+    seen = {
+        a.name: "." * i.level + (i.module or "") for i in block.body if isinstance(i, ast.ImportFrom) for a in i.names
+    }
+    assert seen == gsoc_helpers.PUBLIC_API

@@ -68,7 +68,7 @@ def test_by_source_dots_on_a_linear_zoomed_axis_with_every_value_written(table):
     sub = table[(table.model == "m20") & (table["size"] == 10)]
     dots = _dots(ax)
     assert len(dots) == len(CONFIGS)  # one series per PTQ setting
-    for line, cfg in zip(dots, CONFIGS):
+    for line, cfg in zip(dots, CONFIGS, strict=True):
         expected = sub[sub.config == cfg].set_index("source").loc[SOURCES, "exact_agreement_mean"]
         assert np.allclose(line.get_xdata(), expected)
     lo, hi = ax.get_xlim()
@@ -176,3 +176,64 @@ def test_single_seed_tables_print_no_spread(table):
     assert [len(line.get_xdata()) for line in _dots(ax)] == [1, 1]  # two configs, one dot each
     assert all(c.has_xerr is False for c in ax.containers)  # one seed: no error bars
     assert all("±" not in t.get_text() for t in ax.texts)
+
+
+def test_headline_names_every_term_on_the_figure():
+    """The README's figure: one panel per PTQ setting, titled in words (not the study's config keys), sources on the
+    x axis with the stand-in teacher under its current name, one legend entry per model."""
+    import pandas as pd
+
+    from gsoc_helpers.quantization.headline_plot import figure_headline
+
+    rows = [
+        {
+            "model": f"akamaster_resnet{d}",
+            "source": s,
+            "config": c,
+            "jpeg_agreement_mean": 98.0 - k,
+            "jpeg_agreement_std": 0.1,
+            "n_seeds": 3,
+        }
+        for d in (20, 56)
+        for k, s in enumerate(("real", "teacher", "noise"))
+        for c in ("nncf-default", "mixed+minmax+nobc")
+    ]
+    fig = figure_headline(pd.DataFrame(rows), "jpeg")
+    axes = fig.get_axes()
+    titles = [ax.get_title(loc="left") for ax in axes]
+    assert len(axes) == 2 and "global min/max" in titles[0] and "NNCF's defaults" in titles[1]
+    assert not any("+" in t for t in titles)  # no "mixed+minmax+nobc" left undefined
+    assert [t.get_text() for t in axes[0].get_xticklabels()] == ["real", "offline-teacher", "noise"]
+    legend = axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "ResNet-20",
+        "ResNet-56",
+    ] and "3 seeds" in legend.get_title().get_text()
+
+
+def test_bit_figure_shows_every_cell_names_published_marks_and_tells_runs_apart(tmp_path, monkeypatch):
+    """The below-8-bit figure: W3A3 on the axes (not clipped at an edge), the grey published marks named, and
+    two fine-tuning runs of one source drawn with different markers."""
+    import json
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from gsoc_helpers.quantization import lowbit_plots
+
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "lowbit_results"
+    table = pd.read_csv(results / "summary_grid.csv")
+    tuned = [json.loads(line) for line in (results / "finetune.jsonl").read_text().splitlines() if line.strip()]
+    figures = []
+    monkeypatch.setattr(lowbit_plots, "save_png", lambda fig, path, dpi=110: figures.append(fig) or Path(path))
+    lowbit_plots.plot_bits(table, tmp_path / "bits.png", "exact", tuned)
+    agreement, drop = figures[0].get_axes()
+    best = lowbit_plots.best_per_source(table[table["model"] == table["model"].iloc[0]], "exact")
+    assert agreement.get_ylim()[0] < best["exact_agreement_mean"].min()  # W3A3's ~25 % agreement is drawn
+    assert drop.get_ylim()[0] > best["exact_drop_mean"].max() and drop.get_ylim()[1] < best["exact_drop_mean"].min()
+    note = " ".join(t.get_text() for t in figures[0].texts)
+    assert all(name in note for results_ in lowbit_plots.PUBLISHED.values() for name in results_)
+    student = [ln.get_marker() for ln in agreement.get_lines() if ln.get_label().startswith("student fine-tuned")]
+    assert len(student) >= 2 and len(set(student)) == len(student)
+    plt.close("all")

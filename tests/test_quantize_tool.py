@@ -456,7 +456,7 @@ def test_existing_output_kept_on_error_and_refused_without_overwrite(work, tmp_p
         "not an earlier `gsoc-helpers quantize` output",
         [tmp_path],
     )
-    mark_output(out, "quantize")  # as an earlier run left it
+    mark_output(out, "quantize", ["report.json"])  # as an earlier run left it
     monkeypatch.setattr(tool, "quantize", fail)  # an error after the temporary folder exists
     for argv in (["--out", str(out), "--overwrite"], ["--out", str(tmp_path / "new")]):
         assert_refused(

@@ -10,8 +10,8 @@ import sys
 import nbformat
 import pytest
 
-from gsoc_helpers import rendered
-from gsoc_helpers.notebooks import NOTEBOOK_DIR, list_notebooks
+from gsoc_helpers.series import rendered
+from gsoc_helpers.series.notebooks import NOTEBOOK_DIR, list_notebooks
 
 NOTEBOOKS = list_notebooks()
 MAX_COPY_BYTES = 3_000_000  # a whole rendered notebook; the quick-profile copies are far smaller
@@ -58,9 +58,71 @@ def test_render_copy_is_small_readable_and_says_what_ran(tmp_path):
     ]
     assert any("interactive ipywidgets panel" in t for t in texts) and any("2.0 MB, left out" in t for t in texts)
     assert any("a small result: 98.5 %" in t for t in texts)  # small outputs are kept as they were
+    screenshot = next(c.source for c in nb.cells if "app_screenshot.png" in c.source)
+    assert "](../app_screenshot.png)" in screenshot  # retargeted from notebooks/ to docs/notebooks/
+    assert (rendered.DOCS_DIR / ".." / "app_screenshot.png").is_file()
     assert not any(rendered.WIDGET_VIEW in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     assert all("execution" not in c.metadata for c in nb.cells)
     assert out.stat().st_size < 100_000
+
+
+def test_relink_retargets_relative_links_only():
+    text = '![a](../docs/x.png) [r](../benchmarks/RESULTS.md) [u](https://h/p) [s](#sec) <img src="../docs/y.png">'
+    assert rendered.relink(text) == (
+        '![a](../x.png) [r](../../benchmarks/RESULTS.md) [u](https://h/p) [s](#sec) <img src="../y.png">'
+    )
+
+
+def _notebook_with(outputs, intro="**Contents**\n\n1. One\n2. Two", headings=("## 1. One", "## 2. Two")):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(intro), *(nbformat.v4.new_markdown_cell(h) for h in headings)]
+    code = nbformat.v4.new_code_cell("x")
+    code.outputs = outputs
+    nb.cells.append(code)
+    return nb
+
+
+def test_reader_problems_finds_each_kind(tmp_path):
+    stream = nbformat.v4.new_output
+    bad = [
+        stream("stream", name="stdout", text="full table: /home/someone/outputs/quick/summary.csv\n"),
+        stream("stream", name="stdout", text="config: PTQConfig(preset='mixed')\n"),
+        stream("stream", name="stdout", text="<gsoc_helpers.Grid object at 0x7f00aa11bb22>\n"),
+        stream("execute_result", data={"text/plain": "{'preset': <QuantizationPreset.MIXED: 'mixed'>}"}),
+        stream("display_data", data={"text/plain": "[an output of 1.7 MB, left out of the rendered copy]"}),
+        stream("error", ename="ValueError", evalue="boom", traceback=[]),
+    ]
+    path = tmp_path / "bad.ipynb"
+    nbformat.write(_notebook_with(bad, headings=("## 1. One", "## 2. Two", "## 2. Three")), str(path))
+    found = "\n".join(rendered.reader_problems(path))
+    for expected in (
+        "an absolute path: /home/someone",
+        "an object repr: PTQConfig(",
+        "object at 0x",
+        "<QuantizationPreset.MIXED",
+        "an output left out",
+        "an error: ValueError: boom",
+        "contents list ['1. One', '2. Two'] != headings ['1. One', '2. Two', '2. Three']",
+    ):
+        assert expected in found, (expected, found)
+    good = [
+        stream("stream", name="stdout", text="full table: $GSOC_OUTPUT_DIR/quick/summary.csv; see https://a/b/c\n"),
+        stream("display_data", data={"text/markdown": "| a |", "text/plain": "<IPython.core.display.Markdown object>"}),
+    ]
+    nbformat.write(_notebook_with(good), str(path))
+    assert rendered.reader_problems(path) == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_source_contents_list_matches_its_headings(path):
+    assert rendered.contents_mismatch(nbformat.read(str(path), as_version=4)) == ""
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_committed_copy_is_readable(path):
+    """What GitHub shows of docs/notebooks/: no absolute path of the machine that rendered it, no object repr, no
+    output left out, no error, a contents list that matches the headings."""
+    assert rendered.reader_problems(rendered.DOCS_DIR / path.name) == []
 
 
 def test_stale_copies_names_the_notebook_and_cell(tmp_path):
@@ -103,8 +165,8 @@ def test_committed_copies_match_their_sources():
 
 @pytest.mark.slow
 def test_demo_then_render_on_a_real_run(tmp_path, shared_data_root):
-    """The `make docs` path on notebook 04 at smoke scale: papermill's executed copy, its live widget panel and
-    widget state, rendered into a copy that matches the source."""
+    """The `make docs` path on notebooks 01 and 04 at smoke scale: papermill's executed copies, 04's live widget
+    panel and widget state, rendered into copies that match the sources and that a reader can read."""
     out = tmp_path / "run"
     run = subprocess.run(
         [
@@ -117,8 +179,9 @@ def test_demo_then_render_on_a_real_run(tmp_path, shared_data_root):
             "--scale",
             "smoke",
             "--only",
+            "01",
             "04",
-            "--output",
+            "--out",
             str(out),
         ],
         capture_output=True,
@@ -126,8 +189,11 @@ def test_demo_then_render_on_a_real_run(tmp_path, shared_data_root):
         timeout=600,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    for name in ("01_teacher_sampling.ipynb", "04_image_generation.ipynb"):
+        copy = rendered.render_copy(out / "executed" / name, tmp_path / "docs" / name, NOTEBOOK_DIR / name)
+        assert rendered.reader_problems(copy) == [], name
     src = NOTEBOOK_DIR / "04_image_generation.ipynb"
-    copy = rendered.render_copy(out / "executed" / src.name, tmp_path / "docs" / src.name, src)
+    copy = tmp_path / "docs" / src.name
     nb = nbformat.read(str(copy), as_version=4)
     assert nb.metadata["gsoc_rendered"] == {"profile": "quick", "scale": "smoke"}
     assert rendered._code_sources(nb) == rendered._code_sources(nbformat.read(str(src), as_version=4))

@@ -15,8 +15,9 @@ from PIL import Image
 from gsoc_helpers.cli import main
 from gsoc_helpers.data import CIFAR10_CLASSES
 from gsoc_helpers.data.synthetic import SyntheticDataset, SyntheticDatasetWriter
+from gsoc_helpers.safety import mark_output
 from gsoc_helpers.sampling import sample_dataset
-from gsoc_helpers.training.distill import DistillTrainer
+from gsoc_helpers.training.distill import RUN_FILES, DistillTrainer
 
 from conftest import tiny_cfg, tiny_real, write_tiny_synthetic
 
@@ -60,6 +61,7 @@ def test_corrupt_checkpoint_is_one_line(tmp_path, image_tree, capsys, content):
     out = tmp_path / "run"
     out.mkdir()
     (out / "checkpoint.pt").write_bytes(content)
+    mark_output(out, "train-teacher", ["checkpoint.pt"])  # an earlier run's folder, its checkpoint damaged
     argv = tiny_train_teacher(out, image_tree, "--resume")
     assert_refused(argv, capsys, "checkpoint", untouched=[out])
 
@@ -75,7 +77,7 @@ def test_distill_resume_refuses_changed_settings(tmp_path, capsys):
     argv = [
         "distill",
         str(syn),
-        "--out-dir",
+        "--out",
         str(out),
         "--real-source",
         str(real),
@@ -104,8 +106,9 @@ def test_distill_resume_refuses_changed_settings(tmp_path, capsys):
 def test_restart_before_first_checkpoint_logs_each_step_once(tmp_path):
     cfg = tiny_cfg(tmp_path, max_steps=3, diffaug="")
     Path(cfg.out_dir).mkdir()
-    # a killed run that logged steps 1-2 but never wrote a checkpoint (and tore its last line)
+    # a killed run that logged steps 1-2 but never wrote a checkpoint (and tore its last line); its mark lists it
     (Path(cfg.out_dir) / "metrics.jsonl").write_text('{"step": 1}\n{"step": 2}\n{"ste')
+    mark_output(cfg.out_dir, "distill", RUN_FILES)
     DistillTrainer(cfg, real=tiny_real()).train(resume=True)
     assert _steps(Path(cfg.out_dir) / "metrics.jsonl") == [1, 2, 3]
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from gsoc_helpers.safety import clean_stale_temporaries, refuse_overlap, refuse_replacing_cwd
+from gsoc_helpers.safety import OUTPUT_MARK, clean_stale_temporaries, mark_output, refuse_overlap, refuse_replacing_cwd
 
 
 def test_refuse_overlap_is_holds_and_lies_inside(tmp_path):
@@ -35,17 +35,28 @@ def test_refuse_replacing_the_current_folder(tmp_path, monkeypatch):
     refuse_replacing_cwd("below")  # a folder below the current one may be replaced
 
 
-def test_stale_temporaries_of_gone_processes_only(tmp_path):
-    gone = tmp_path / ".o.old-999999999"  # no such process
+def test_stale_temporaries_only_when_provably_ours(tmp_path):
+    gone = tmp_path / ".o.partial-999999999"  # no such process, and its own mark says it is quantize's temporary
     gone.mkdir()
     (gone / "half.bin").write_bytes(b"x")
-    (tmp_path / ".o.partial-x").mkdir()  # not a process id: not ours, kept
+    mark_output(gone, "quantize", ["half.bin"])
+    users = tmp_path / ".o.old-20261204"  # a user's hidden folder whose "PID" does not run: kept
+    users.mkdir()
+    (users / "thesis.tex").write_text("mine")
+    unmarked = tmp_path / ".o.partial-999999997"  # no mark: nothing proves it ours, kept
+    unmarked.mkdir()
+    copied = tmp_path / ".o.partial-999999996"  # a mark written for another folder: kept
+    copied.mkdir()
+    (copied / OUTPUT_MARK).write_text((gone / OUTPUT_MARK).read_text())
+    other = tmp_path / ".o.partial-999999995"  # another command's temporary: kept
+    other.mkdir()
+    mark_output(other, "export", [])
     mine = tmp_path / f".o.partial-{os.getpid()}"  # a run still going: kept
     mine.mkdir()
-    (tmp_path / ".other.partial-999999999").mkdir()  # beside another output: kept
+    mark_output(mine, "quantize", [])
     (tmp_path / "target").mkdir()
-    (tmp_path / ".o.old-999999998").symlink_to(tmp_path / "target")  # a link is never followed or removed
-    assert clean_stale_temporaries(tmp_path / "o") == [gone]
-    assert not gone.exists() and mine.is_dir() and (tmp_path / ".o.partial-x").is_dir()
-    assert (tmp_path / ".other.partial-999999999").is_dir() and (tmp_path / "target").is_dir()
-    assert clean_stale_temporaries(tmp_path / "missing" / "o") == []  # no parent folder: nothing to do
+    (tmp_path / ".o.partial-999999998").symlink_to(tmp_path / "target")  # a link is never followed or removed
+    assert clean_stale_temporaries(tmp_path / "o", "quantize") == [gone]
+    assert not gone.exists() and (users / "thesis.tex").read_text() == "mine"
+    assert unmarked.is_dir() and copied.is_dir() and other.is_dir() and mine.is_dir() and (tmp_path / "target").is_dir()
+    assert clean_stale_temporaries(tmp_path / "missing" / "o", "quantize") == []  # no parent folder: nothing to do

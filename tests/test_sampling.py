@@ -86,7 +86,7 @@ def test_cli_sample_from_nvidia_pickle(tmp_path, capsys):
             "3",
             "--device",
             "cpu",
-            "--truncation-psi",
+            "--psi",
             "0.7",
         ]
     )
@@ -106,7 +106,7 @@ def test_cli_sample_from_nvidia_pickle(tmp_path, capsys):
                 "2",
                 "--shard-size",
                 "3",
-                "--truncation-psi",
+                "--psi",
                 "0.7",
                 "--device",
                 "cpu",

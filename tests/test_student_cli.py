@@ -29,7 +29,7 @@ def test_distill_cli(tmp_path, capsys):
     argv = [
         "distill",
         str(syn),
-        "--out-dir",
+        "--out",
         str(out),
         "--real-source",
         str(tmp_path / "real"),
@@ -49,7 +49,7 @@ def test_distill_cli(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["step"] == 2
     assert main(argv[:-4] + ["3", "--device", "cpu", "--no-progress", "--resume"]) == 0  # resumes from step 2
     assert [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [2, 3]
-    assert_refused(["distill", str(tmp_path / "nope"), "--out-dir", str(out)], capsys, "nope", untouched=[out])
+    assert_refused(["distill", str(tmp_path / "nope"), "--out", str(out)], capsys, "nope", untouched=[out])
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from gsoc_helpers import images as Im
-from gsoc_helpers import widgets as Wd
+from gsoc_helpers.app import widgets as Wd
 from gsoc_helpers.models.student import StudentConfig, StudentGenerator
 from gsoc_helpers.openvino import twin_cache as loading
 from gsoc_helpers.sampling import generate_grid
@@ -202,3 +202,29 @@ def test_panel_menu_loads_the_models_it_is_given(tmp_path):
     assert panel.on_generate() and asked == [str(tmp_path / "student_ema.safetensors")]
     panel.model.value = "teacher"
     assert panel.on_generate() and asked[-1] == "cifar10"
+
+
+def test_panel_saves_only_into_its_own_folder_and_within_its_quota(tmp_path, monkeypatch):
+    from gsoc_helpers.safety import output_owner
+
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "thesis.tex").write_text("mine")
+    panel, _ = _panel(user, auto_update=False)
+    assert panel.on_generate()
+    assert panel.on_save() is None and "no .gsoc-helpers.json mark" in panel.message  # a user's folder: refused
+    assert sorted(p.name for p in user.iterdir()) == ["thesis.tex"]
+    panel.save_dir = tmp_path / "grids"
+    first = panel.on_save()
+    assert first is not None and output_owner(tmp_path / "grids") == "panel"
+    assert panel.on_save() == first  # its own file: replaced
+    other = tmp_path / "grids" / f"grid_student_torch_seed{panel.seed.value + 1}.png"
+    other.write_bytes(b"a user's file of the name the next save would take")
+    panel.seed.value += 1
+    assert panel.on_generate() and panel.on_save() is None and "was not written by this project" in panel.message
+    assert other.read_bytes().startswith(b"a user's file")
+    monkeypatch.setattr(Wd, "MAX_SAVES", 3)
+    panel.seed.value += 1
+    assert panel.on_generate() and panel.on_save() is not None  # the third
+    assert panel.on_save() is None and "limit" in panel.message  # past the quota: nothing written
+    assert len(list((tmp_path / "grids").glob("*.png"))) == 3

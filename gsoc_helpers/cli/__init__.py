@@ -39,9 +39,21 @@ ON_INTERRUPT: dict[str, str] = {
 }
 
 
-# Commands whose --out folder is marked as theirs after a successful run when it was new (quantize, distill and
-# train-teacher mark their folders themselves; see gsoc_helpers.safety).
-MARKED_AFTER_RUN = ("sample", "import-fakecifar10", "quantize-study", "reproduce-2022", "export", "demo")
+# Commands that write into --out and are rerun to resume or refresh: each module's OUTPUT_NAMES lists what it
+# writes there. Their --out must be new, empty or their own marked folder (quantize, distill and train-teacher
+# check theirs themselves; see gsoc_helpers.safety).
+CLAIMED_OUTPUT = ("sample", "import-fakecifar10", "quantize-study", "reproduce-2022", "export", "demo")
+
+
+def claim(args: argparse.Namespace):
+    """The context of :func:`gsoc_helpers.safety.claimed_output` for ``args.command`` (one of
+    :data:`CLAIMED_OUTPUT`): its module's ``OUTPUT_NAMES`` and, if it defines ``output_inputs(args)``, the inputs
+    --out must stay apart from."""
+    from ..safety import claimed_output
+
+    module = importlib.import_module(f"{__name__}.{args.command.replace('-', '_')}")
+    inputs = module.output_inputs(args) if hasattr(module, "output_inputs") else []
+    return claimed_output(args.out, args.command, module.OUTPUT_NAMES, inputs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,8 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _message(err: BaseException) -> str:
-    text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-    return " ".join(str(text).split()) or type(err).__name__
+    """One line for the user; torch's advice to load a file unsafely (``weights_only=False``) is never passed on."""
+    import re
+
+    text = " ".join(str(err.args[0] if isinstance(err, KeyError) and err.args else err).split())
+    if re.search(r"weights_only.{0,40}False", text):
+        kept = [s for s in re.split(r"(?<=[.;:])\s+", text) if not re.search(r"weights_only|trusted source", s)]
+        text = " ".join(kept) + " (this project never loads a file that would run code)"
+    return text or type(err).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,12 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {_message(err)}", file=sys.stderr)
             return 2
     try:
-        out = getattr(args, "out", None) if args.command in MARKED_AFTER_RUN else None
+        out = getattr(args, "out", None) if args.command in CLAIMED_OUTPUT else None
         if out is None:
             return int(args.func(args) or 0)
-        from ..safety import marked_if_new
-
-        with marked_if_new(out, args.command):
+        with claim(args):
             return int(args.func(args) or 0)
     except (OSError, ValueError, KeyError) as err:  # user errors, files, network: one line, no traceback
         print(f"error: {_message(err)}", file=sys.stderr)

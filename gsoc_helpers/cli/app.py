@@ -8,13 +8,13 @@ from .args import port, positive_float, positive_int
 
 
 def _app(args: argparse.Namespace) -> int:
-    from ..app import serve
+    from ..app.server import serve
 
     return serve(args.host, args.port, args.max_sessions, args.idle_minutes)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..app import IDLE_MINUTES, MAX_SESSIONS
+    from ..app.server import IDLE_MINUTES, MAX_SESSIONS
 
     p = sub.add_parser("app", help="serve the class-conditional generation panel with Voilà on 127.0.0.1")
     p.add_argument("--port", type=port, default=8866, help="TCP port (default 8866, Voilà's)")

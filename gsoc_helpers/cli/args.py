@@ -2,9 +2,8 @@
 converters that refuse values out of range with a message naming the allowed range, and the flags that several
 commands share, each defined once here:
 
-* ``--out DIR``         every output folder (old spellings ``--out-dir``/``--output`` still work, hidden from
-                        --help);
-* ``--psi X``           the truncation ψ (old ``--truncation-psi``);
+* ``--out DIR``         every output folder;
+* ``--psi X``           the truncation ψ;
 * ``--source-option``   ``[SOURCE:]KEY=VALUE`` for a calibration source, VALUE typed like papermill's ``-p``;
 * ``--max-drop P``      accuracy-aware PTQ: largest top-1 drop in **points** (2 = 2 points; fractions inside).
 
@@ -17,37 +16,20 @@ import argparse
 import math
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NoReturn
+from typing import NoReturn
 
 # What every command taking a generator accepts (gsoc_helpers.models.registry.load_generator).
 GENERATOR_HELP = (
-    "teacher | offline-teacher | student (bundled), cifar10 (NVIDIA StyleGAN2-ADA, downloaded), "
+    "offline-teacher | student (bundled), cifar10 (NVIDIA StyleGAN2-ADA, downloaded), "
     "a StyleGAN2-ADA .pkl path or URL, a .safetensors checkpoint or a 2022 DiStyleGAN folder"
 )
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 
 
-# Old flag spellings -> the one name: still accepted (scripts keep working), left out of --help.
-DEPRECATED_FLAGS = {"--out-dir": "--out", "--output": "--out", "--truncation-psi": "--psi"}
-
-
-class _HideDeprecated(argparse.HelpFormatter):
-    """--help lists each flag under its one name only."""
-
-    def _format_action_invocation(self, action: argparse.Action) -> str:
-        shown = [s for s in action.option_strings if s not in DEPRECATED_FLAGS]
-        if action.option_strings and shown != action.option_strings:
-            action = argparse.Action(shown, action.dest, nargs=action.nargs, metavar=action.metavar, help=action.help)
-        return super()._format_action_invocation(action)
-
-
 class OneLineParser(argparse.ArgumentParser):
     """``error()`` prints ``<prog>: error: <message> (see --help)`` on one line and exits with 2."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("formatter_class", _HideDeprecated)
-        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -142,11 +124,9 @@ def fail(message: str) -> NoReturn:
 def add_out(
     p: argparse.ArgumentParser, help: str, *, required: bool = False, default: object = None, dest: str = "out"
 ) -> None:
-    """``--out DIR`` (hidden old spellings ``--out-dir``, ``--output``)."""
+    """``--out DIR``, stored as ``args.<dest>``."""
     p.add_argument(
         "--out",
-        "--out-dir",
-        "--output",
         dest=dest,
         type=output_folder,
         required=required,
@@ -157,10 +137,9 @@ def add_out(
 
 
 def add_psi(p: argparse.ArgumentParser, default: float = 1.0, help: str = "truncation psi") -> None:
-    """``--psi X`` (hidden old spelling ``--truncation-psi``), stored as ``args.psi``."""
+    """``--psi X``, stored as ``args.psi``."""
     p.add_argument(
         "--psi",
-        "--truncation-psi",
         dest="psi",
         type=finite_float,
         default=default,

@@ -8,6 +8,15 @@ from pathlib import Path
 
 from .args import add_out, device, typed_value
 
+# What a series run writes into --out (gsoc_helpers.series.notebooks.run_series and the notebooks' series_paths: one
+# folder per profile, "-<scale>" when the scale is not the profile's own): the names its mark lists.
+_PROFILES, _SCALES = ("quick", "full"), ("smoke", "quick", "full")
+OUTPUT_NAMES = (
+    "executed",
+    "SUMMARY.md",
+    *(p if p == s else f"{p}-{s}" for p in _PROFILES for s in _SCALES),
+)
+
 
 def check_parameter(name: str, text: str, value: object, default: object) -> None:
     """ValueError (one line) unless ``value`` (``text`` as papermill reads it) suits the notebook parameter
@@ -35,9 +44,12 @@ def check_parameter(name: str, text: str, value: object, default: object) -> Non
             f"{where}: truncation psi is within [{TRUNCATION_PSI_RANGE[0]:g}, {TRUNCATION_PSI_RANGE[1]:g}]"
         )
     if name == "DEVICE":
+        from ..config import resolve_device
+
         try:
             device(str(value))
-        except argparse.ArgumentTypeError as err:
+            resolve_device(str(value))  # one that is not here (cuda:99) fails now, not inside a notebook
+        except (argparse.ArgumentTypeError, ValueError) as err:
             raise ValueError(f"{where}: {err}") from None
 
 
@@ -45,11 +57,11 @@ def demo_parameters(profile: str | None, scale: str | None, pairs: list[list[str
     """Notebook parameters from ``--profile``/``--scale`` and papermill-style ``-p NAME VALUE`` pairs.
 
     NAME is a name of the notebooks' ``parameters`` cells (``SEED``, ``TRUNCATION_PSI``, ...) or a run-size field
-    of :mod:`gsoc_helpers.profiles` (``quant_models``, ``fid_n``, ...; gathered into ``SIZES``).  Every value is
+    of :mod:`gsoc_helpers.series.profiles` (``quant_models``, ``fid_n``, ...; gathered into ``SIZES``).  Every value is
     checked here, so a bad one fails before any notebook starts (ValueError naming it)."""
     from ..config import get_profile
-    from ..notebooks import NOTEBOOK_DIR, parameter_defaults
-    from ..profiles import OVERRIDABLE, get_scale, parse_override, run_sizes
+    from ..series.notebooks import NOTEBOOK_DIR, parameter_defaults
+    from ..series.profiles import OVERRIDABLE, get_scale, parse_override, run_sizes
 
     profile = get_profile(profile)
     params: dict = {"PROFILE": profile, "SCALE": get_scale(scale, profile), "SIZES": {}}
@@ -68,13 +80,29 @@ def demo_parameters(profile: str | None, scale: str | None, pairs: list[list[str
                 f"unknown parameter {name!r} for -p; expected a notebook parameter "
                 f"({', '.join(sorted(names))}) or a run size ({', '.join(OVERRIDABLE)})"
             )
-    run_sizes(params["PROFILE"], params["SCALE"], **params["SIZES"])  # the whole combination is valid
+    sizes = run_sizes(params["PROFILE"], params["SCALE"], **params["SIZES"])  # the whole combination is valid
+    check_names(sizes, params["SIZES"])
     return params
+
+
+def check_names(sizes, given: dict) -> None:
+    """ValueError (one line) when a model or calibration source of the run sizes ``sizes`` is not registered,
+    naming the ``-p`` parameter (from ``given``) it came from: a notebook would fail on it minutes later."""
+    from ..calibration import available_sources
+    from ..models.classifiers import CLASSIFIERS
+
+    lists = {"quant_models": sorted(CLASSIFIERS)}
+    lists.update({name: sorted(available_sources()) for name in ("quant_sources", "any_model_sources")})
+    for name, known in lists.items():
+        unknown = [v for v in getattr(sizes, name) if v not in known]
+        if unknown:
+            where = f"-p {name} {given[name]}" if name in given else f"the profile's {name}"
+            raise ValueError(f"{where}: unknown {', '.join(map(repr, unknown))}; expected some of {', '.join(known)}")
 
 
 def _demo(args: argparse.Namespace) -> int:
     from ..config import default_output
-    from ..notebooks import NOTEBOOK_DIR, SeriesConfig, run_series
+    from ..series.notebooks import NOTEBOOK_DIR, SeriesConfig, run_series
 
     folder = Path(args.notebook_dir) if args.notebook_dir else NOTEBOOK_DIR
     params = demo_parameters(args.profile, "smoke" if args.smoke else args.scale, args.param or [], folder)

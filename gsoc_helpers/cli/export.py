@@ -8,19 +8,28 @@ from ..config import default_output
 from ..defaults import CALIBRATION_SIZE
 from .args import GENERATOR_HELP, add_out, non_negative_int, positive_int
 
+# What gsoc_helpers.openvino.generator.export_generator writes (the names the folder's mark lists).
+OUTPUT_NAMES = ("generator_fp32.xml", "generator_fp32.bin", "generator_int8.xml", "generator_int8.bin")
+
+
+def output_inputs(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The inputs --out must stay apart from."""
+    return [("generator", args.generator)]
+
 
 def _export(args: argparse.Namespace) -> int:
     import torch
 
     from ..models.registry import load_generator
     from ..openvino.generator import OpenVINOGenerator, export_generator, psnr
+    from ..quantization.ptq import export_int8_generator
 
     model = load_generator(args.generator)
     fp32 = export_generator(model, args.out)
     print(f"FP32 IR: {fp32}")
     if args.int8:
         given = {k: v for k, v in (("calibration_size", args.calibration_size), ("seed", args.seed)) if v is not None}
-        int8 = export_generator(model, args.out, int8=True, **given)  # unset flags: export_generator's defaults
+        int8 = export_int8_generator(model, args.out, **given)  # unset flags: export_int8_generator's defaults
         g = torch.Generator().manual_seed(given.get("seed", 0) + 1)
         z = torch.randn(64, int(model.z_dim), generator=g)
         c = torch.randint(0, int(model.c_dim), (64,), generator=g)
@@ -38,9 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--calibration-size",
         type=positive_int,
         default=None,
-        help=f"random (z, class) inputs calibrating the INT8 IR (default: export_generator's, {CALIBRATION_SIZE})",
+        help=f"random (z, class) inputs calibrating the INT8 IR (default: export_int8_generator's, {CALIBRATION_SIZE})",
     )
     p.add_argument(
-        "--seed", type=non_negative_int, default=None, help="calibration seed (default: export_generator's, 0)"
+        "--seed", type=non_negative_int, default=None, help="calibration seed (default: export_int8_generator's, 0)"
     )
     p.set_defaults(func=_export)

@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 
 from .args import add_out
+from .sample import OUTPUT_NAMES as OUTPUT_NAMES  # the same synthetic dataset layout
+
+
+def output_inputs(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The inputs --out must stay apart from."""
+    return [("FakeCIFAR10 folder", args.src)]
 
 
 def _import_fakecifar10(args: argparse.Namespace) -> int:

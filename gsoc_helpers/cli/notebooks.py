@@ -7,13 +7,13 @@ from pathlib import Path
 
 
 def _notebooks(args: argparse.Namespace) -> int:
-    from ..notebooks import list_notebooks, strip_outputs
+    from ..series.notebooks import list_notebooks, strip_outputs
 
     for nb in list_notebooks():
         if args.strip and strip_outputs(nb):
             print(f"stripped {nb.name}")
     if args.render:
-        from ..rendered import DOCS_DIR, render_series
+        from ..series.rendered import DOCS_DIR, render_series
 
         for path in render_series(Path(args.render), Path(args.docs_dir) if args.docs_dir else DOCS_DIR):
             print(f"rendered {path} ({path.stat().st_size / 1e3:.0f} kB)")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..defaults import BN_MATCHING_STEPS, CALIBRATION_SIZE, SEEDS
-from ..profiles import run_sizes
 from ..quantization.lowbit import LOWBIT_METHODS
 from ..quantization.ptq import ACTIVATION_RANGES, BIAS_CORRECTIONS, OVERFLOW_FIXES, PTQConfig
 from ..quantization.settings import PROJECT_DEFAULT, VALIDATION_DATA, AccuracyControl, points_to_fraction
+from ..series.profiles import run_sizes
 from .args import add_max_drop, add_out, add_source_option, non_negative_int, positive_int
 
+# What a study writes into --out (gsoc_helpers.quantization.runner): the names its folder's mark lists.
+OUTPUT_NAMES = ("cells.jsonl", "summary.csv", "summary.md")
 NNCF = "nncf"  # on the command line: "NNCF's own default" (None in PTQConfig)
 
 
@@ -129,6 +132,14 @@ def _study(args: argparse.Namespace) -> int:
         return 0
     table = summarize(cells, out)
     print(table.to_string(max_cols=12))
+    if shard[1] > 1:  # the tables hold this part's cells only: say so where they are read
+        note = (
+            f"PARTIAL: shard {shard[0]}/{shard[1]} of the grid ({len(cells)} cells); concatenate every shard's "
+            "cells.jsonl into one folder and rerun without --shard for the whole summary"
+        )
+        md = Path(out) / "summary.md"
+        md.write_text(f"{note}\n\n{md.read_text()}")
+        print(note)
     print(f"tables: {out}/summary.csv, {out}/summary.md")
     return 0
 

@@ -7,6 +7,9 @@ import argparse
 from ..defaults import CALIBRATION_SIZE, SEEDS
 from .args import add_out, int_at_least, non_negative_int, positive_int
 
+# What gsoc_helpers.quantization.reproduce2022.run writes into --out (the names its folder's mark lists).
+OUTPUT_NAMES = ("original_protocol", "project_protocol", "reproduce_2022.csv", "reproduce_2022.md")
+
 
 def _reproduce(args: argparse.Namespace) -> int:
     import time

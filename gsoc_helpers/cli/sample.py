@@ -7,6 +7,14 @@ from pathlib import Path
 
 from .args import GENERATOR_HELP, add_out, add_psi, device, non_negative_int, positive_int
 
+# What a synthetic dataset folder holds (gsoc_helpers.data.synthetic): the names its mark lists.
+OUTPUT_NAMES = ("manifest.json", "shards")
+
+
+def output_inputs(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The inputs --out must stay apart from."""
+    return [("generator", args.generator)]
+
 
 def _sample(args: argparse.Namespace) -> int:
     import torch

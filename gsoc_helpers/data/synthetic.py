@@ -252,6 +252,8 @@ def read_manifest(root: str | os.PathLike) -> dict:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise DataError(f"{str(path)!r} is not valid JSON: {err}") from None
+    except RecursionError:  # [[[[...]]]] 200,000 deep
+        raise DataError(f"{str(path)!r} is nested too deeply to be a manifest") from None
     if not isinstance(manifest, dict):
         raise DataError(f"{str(path)!r} holds a JSON {type(manifest).__name__}, expected an object")
     if manifest.get("format") != FORMAT:

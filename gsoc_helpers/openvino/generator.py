@@ -1,10 +1,11 @@
-"""OpenVINO twins of protocol generators: conversion, FP32 IR, INT8 IR (NNCF post-training quantisation), a runner
-in f32 or another inference precision, PSNR.
+"""OpenVINO twins of protocol generators: conversion, the FP32 IR, a runner in f32 or another inference precision,
+PSNR.
 
 The IR takes ``z`` float32 [N, z_dim], ``labels`` int64 [N] and ``truncation_psi`` float32 [] (a scalar, so one
 compiled model serves every ψ) and returns float32 [N, 3, R, R] in ~[-1, 1]; noise_mode is fixed at "const".
-INT8 calibration uses random z ~ N(0, I), uniform random labels and ψ = 1 (no data needed) and goes through the
-project's one quantize function, :func:`gsoc_helpers.quantization.ptq.quantize`, with a :class:`PTQConfig`.
+:func:`calibration_items` are the IR's inputs an INT8 calibration needs (random z ~ N(0, I), uniform random labels,
+ψ = 1: no data); the INT8 IR itself is :func:`gsoc_helpers.quantization.ptq.export_int8_generator` (this layer
+imports nothing from the quantization package above it).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def convert_generator(model: nn.Module, batch_size: int | None = None):
             )
     finally:
         model.train(was_training)
-    for port, name in zip(ov_model.inputs, INPUT_NAMES):
+    for port, name in zip(ov_model.inputs, INPUT_NAMES, strict=True):
         port.get_tensor().set_names({name})
     ov_model.outputs[0].get_tensor().set_names({"images"})
     for key in ("z_dim", "c_dim", "img_resolution"):
@@ -167,8 +168,8 @@ class OpenVINOGenerator:
         return torch.from_numpy(np.array(out[self.compiled.outputs[0]], dtype=np.float32))
 
 
-def _calibration_items(model: nn.Module, n: int, seed: int) -> list[dict[str, np.ndarray]]:
-    """n single-sample input dicts: z ~ N(0, I) [1, z_dim], a uniform random label [1], ψ = 1."""
+def calibration_items(model: nn.Module, n: int, seed: int) -> list[dict[str, np.ndarray]]:
+    """n single-sample input dicts of the IR: z ~ N(0, I) [1, z_dim], a uniform random label [1], ψ = 1."""
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(n, int(model.z_dim), generator=g)
     c = torch.randint(0, int(model.c_dim), (n,), generator=g)
@@ -176,34 +177,15 @@ def _calibration_items(model: nn.Module, n: int, seed: int) -> list[dict[str, np
     return [{"z": z[i : i + 1].numpy(), "labels": c[i : i + 1].numpy(), "truncation_psi": psi} for i in range(n)]
 
 
-def export_generator(
-    model: nn.Module,
-    out_dir: str | os.PathLike,
-    int8: bool = False,
-    calibration_size: int = 300,
-    seed: int = 0,
-    config: Any = None,
-) -> Path:
-    """Write ``out_dir/generator_fp32.xml`` (or ``generator_int8.xml``) -> the .xml path.
-
-    INT8 goes through :func:`gsoc_helpers.quantization.ptq.quantize` with ``config`` (a ``PTQConfig``; default
-    the project's measured-best ``PTQConfig()``), calibrated on ``calibration_size`` random inputs.
-    """
+def export_generator(model: nn.Module, out_dir: str | os.PathLike, name: str = "generator_fp32.xml") -> Path:
+    """Write ``out_dir/<name>`` (FP32 IR, weights uncompressed) -> the .xml path.  The INT8 IR:
+    :func:`gsoc_helpers.quantization.ptq.export_int8_generator`."""
     import openvino as ov
 
-    if calibration_size < 1:
-        raise ValueError(f"calibration_size must be >= 1, got {calibration_size}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ov_model = convert_generator(model)
-    name = "generator_fp32.xml"
-    if int8:
-        from ..quantization.ptq import quantize
-
-        ov_model = quantize(ov_model, _calibration_items(model, calibration_size, seed), config)
-        name = "generator_int8.xml"
     path = out / name
-    ov.save_model(ov_model, str(path), compress_to_fp16=False)
+    ov.save_model(convert_generator(model), str(path), compress_to_fp16=False)
     return path
 
 

@@ -179,16 +179,16 @@ def plot_study(table, path: str | Path, eval_set: str = "photos") -> Path:
     for j, config in enumerate(configs):
         sub = table[table["config"] == config].set_index("source")
         y = np.arange(len(sources)) + (j - (len(configs) - 1) / 2) * 0.22
-        for ax, metric in zip(axes, ("agreement", "kl")):
+        for ax, metric in zip(axes, ("agreement", "kl"), strict=True):
             mean = np.array([sub.loc[s, f"{eval_set}_{metric}"] if s in sub.index else np.nan for s in sources])
             std = np.array([sub.loc[s, f"{eval_set}_{metric}_std"] if s in sub.index else np.nan for s in sources])
             ax.errorbar(mean, y, xerr=np.nan_to_num(std), fmt="o", color=colours[j % 4], label=config, capsize=3)
             if metric == "agreement":
-                for xv, yv in zip(mean, y):
+                for xv, yv in zip(mean, y, strict=True):
                     if np.isfinite(xv):
                         ax.annotate(f"{xv:.1f}", (xv, yv), xytext=(6, -3), textcoords="offset points", fontsize=8)
     axes[0].set_yticks(np.arange(len(sources)))
-    what = dict(zip(table["source"], table["what"]))
+    what = dict(zip(table["source"], table["what"], strict=True))
     axes[0].set_yticklabels([f"{s}\n(32 px, upsampled)" if "upsampled" in str(what.get(s)) else s for s in sources])
     axes[0].invert_yaxis()
     axes[0].set_xlabel(f"top-1 agreement INT8 vs FP32 on {eval_set} (%)")

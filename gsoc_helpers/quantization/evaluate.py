@@ -28,10 +28,22 @@ def logits(ov_model_or_compiled, images: torch.Tensor, batch_size: int = 250, th
     )
 
 
-def check_outputs(z: np.ndarray, model: str, precision: str) -> None:
-    """ValueError (one line naming ``model``) when its ``precision`` ("FP32"/"INT8") outputs float [N,C] hold NaN or
-    inf, or (FP32) are the same row for every image; UserWarning when the FP32 rows look like probabilities (each in
-    [0,1], summing to 1): agreement and KL assume logits."""
+# A model's FP32 outputs on the held-out images that cannot be measured, or hardly (see check_outputs):
+NEARLY_ONE_CLASS = 0.95  # share of images given the most common class above which a warning is given
+BARELY_VARYING = 1e-2  # outputs varying across images less than this share of their spread across classes
+PROBABILITY_SUM = 0.05  # rows in [0, 1] summing to 1 within this look like probabilities (softmax x 0.99 too)
+
+
+def check_outputs(z: np.ndarray, model: str, precision: str, labels: np.ndarray | None = None) -> None:
+    """Refuse (ValueError, one line naming ``model``) or warn (one UserWarning line) before any agreement is
+    computed, when ``precision`` ("FP32"/"INT8") outputs float [N,C] on the held-out images hold NaN or inf, or
+    (FP32) when: every row is the same; the top class is the same for every image and the outputs barely vary
+    across images (:data:`BARELY_VARYING`; refused: agreement would be 100 % whatever INT8 does); one class takes
+    more than :data:`NEARLY_ONE_CLASS` of the images, or the outputs barely vary (warned), unless ``labels`` int [N]
+    say the images are all of that one class (-1 = unknown); the rows look like probabilities (warned: agreement and
+    KL assume logits)."""
+    import warnings
+
     bad = ~np.isfinite(z).all(1)
     if bad.any():
         raise ValueError(
@@ -40,18 +52,45 @@ def check_outputs(z: np.ndarray, model: str, precision: str) -> None:
         )
     if precision != "FP32" or len(z) < 2:
         return
+    n = len(z)
     spread = float(np.abs(z - z[:1]).max())
     if spread <= 1e-6 * max(1.0, float(np.abs(z).max())):
         raise ValueError(
-            f"model {model!r} gives the same FP32 outputs for every one of {len(z)} held-out images; "
+            f"model {model!r} gives the same FP32 outputs for every one of {n} held-out images; "
             "it cannot be measured (an untrained or broken model?)"
         )
-    if z.min() >= 0 and z.max() <= 1 and np.allclose(z.sum(1), 1.0, atol=1e-3):
-        import warnings
-
+    top = z.argmax(1)
+    counts = np.bincount(top, minlength=z.shape[1])
+    common = int(counts.argmax())
+    known = None if labels is None else np.asarray(labels)[np.asarray(labels) >= 0]
+    one_class_images = known is not None and len(known) == n and bool((known == known[0]).all())
+    centred = z - z.mean(1, keepdims=True)  # a per-image offset changes no softmax
+    across_images, across_classes = float(centred.std(0).mean()), float(centred.std())
+    barely = across_images < BARELY_VARYING * across_classes
+    if counts[common] == n and barely and not one_class_images:
+        raise ValueError(
+            f"model {model!r} predicts class {common} for every one of {n} held-out images and its outputs barely "
+            f"vary ({across_images:.2g} across images against {across_classes:.2g} across classes); agreement "
+            "would be 100 % whatever INT8 does, so it cannot be measured (a broken model?)"
+        )
+    problems = []
+    if counts[common] > NEARLY_ONE_CLASS * n and not one_class_images:
+        problems.append(f"predicts class {common} for {int(counts[common])} of {n} held-out images")
+    if barely:
+        problems.append(
+            f"gives outputs that barely vary across held-out images ({across_images:.2g} against "
+            f"{across_classes:.2g} across classes)"
+        )
+    if problems:
         warnings.warn(
-            f"the outputs of model {model!r} look like probabilities (each row sums to 1); agreement and KL "
-            "assume logits: export the model without its final softmax",
+            f"model {model!r} {'; '.join(problems)}: its agreement and KL say little", UserWarning, stacklevel=2
+        )
+    sums = z.sum(1)
+    if z.min() >= 0 and z.max() <= 1 and bool((np.abs(sums - 1.0) <= PROBABILITY_SUM).all()):
+        warnings.warn(
+            f"the outputs of model {model!r} look like probabilities (each row in [0, 1], summing to "
+            f"{float(sums.min()):.3g}..{float(sums.max()):.3g}); agreement and KL assume logits: export the model "
+            "without its final softmax",
             UserWarning,
             stacklevel=2,
         )
@@ -78,7 +117,7 @@ def compare(fp32_logits: np.ndarray, int8_logits: np.ndarray, labels: np.ndarray
     sure = np.exp(lp).max(1) >= CONFIDENT
     k = min(5, fp32_logits.shape[1])
     top_a, top_b = np.argsort(-fp32_logits, 1)[:, :k], np.argsort(-int8_logits, 1)[:, :k]
-    overlap = np.mean([len(set(x) & set(y)) / k for x, y in zip(top_a, top_b)])
+    overlap = np.mean([len(set(x) & set(y)) / k for x, y in zip(top_a, top_b, strict=True)])
     return {
         "top1_fp32": t32,
         "top1_int8": t8,

@@ -23,9 +23,9 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -186,7 +186,7 @@ def finetune(
     bar = tqdm(range(start, cfg.steps), desc=f"fine-tune {cfg.bits} on {cfg.source}", disable=not progress)
     for step in bar:
         factor = 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
-        for group, base in zip(opt.param_groups, (cfg.lr, cfg.scale_lr)):
+        for group, base in zip(opt.param_groups, (cfg.lr, cfg.scale_lr), strict=True):
             group["lr"] = base * factor
         x = batch_for_step(step)
         with torch.no_grad():

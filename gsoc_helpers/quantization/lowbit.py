@@ -211,7 +211,7 @@ def weight_values(model) -> dict[str, np.ndarray]:
     weights = ov.Model([op.input_value(1) for op in ops], [])
     compiled = compile_model(weights, precision="f32", cache=False)
     res = compiled({})
-    return {op.get_friendly_name(): np.asarray(res[o], np.float32) for op, o in zip(ops, compiled.outputs)}
+    return {op.get_friendly_name(): np.asarray(res[o], np.float32) for op, o in zip(ops, compiled.outputs, strict=True)}
 
 
 def _ancestors(output) -> list:
@@ -314,7 +314,7 @@ def relevel(
     if samples is not None:
         if len(samples) != len(fqs):
             raise ValueError(f"{len(samples)} activation samples for {len(fqs)} FakeQuantize ops")
-        for fq, x in zip(fqs, samples):
+        for fq, x in zip(fqs, samples, strict=True):
             set_range(fq, *estimate_range(x, 2**bits.activations, estimator), 2**bits.activations)
     if bits.weights != 8:
         for fq in weight_fqs:

@@ -28,7 +28,7 @@ PUBLISHED = {
 }
 
 
-OFF_SCALE = {"agreement": 60.0, "drop": 30.0}  # values beyond are drawn at the edge with their value written
+TUNED_MARKERS = "*PXds"  # successive fine-tuning runs of one source: one colour, a marker each
 
 
 def _order(bits: list[str]) -> list[str]:
@@ -94,8 +94,9 @@ def best_estimator_markdown(table: pd.DataFrame, test_set: str) -> str:
 def plot_bits(table: pd.DataFrame, path: str | Path, test_set: str, tuned: list[dict] | None = None) -> Path:
     """Two panels over bit widths (x, widest first): agreement with FP32 and top-1 drop (points), one line per
     calibration source with its best range estimator, error bars = std over seeds; fine-tuned W4A4 models
-    (``tuned``: records of :func:`.finetune.finetune_lowbit`) as stars; published ResNet-20 results as grey marks
-    (drops from their own FP32, 93.89 %). The first model of ``table`` only."""
+    (``tuned``: records of :func:`.finetune.finetune_lowbit`) as large markers, one marker per run of a source;
+    published ResNet-20 results as grey marks named in a note (drops from their own FP32, 93.89 %). Every cell lies on
+    the axes, W3A3 too. The first model of ``table`` only."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -112,19 +113,12 @@ def plot_bits(table: pd.DataFrame, path: str | Path, test_set: str, tuned: list[
         rows = best[best["source"] == source].set_index("bits").reindex([b for b in bits if b in set(best["bits"])])
         rows = rows.dropna(subset=["n_seeds"])
         uniform = [BitWidth.parse(b).weights == BitWidth.parse(b).activations for b in rows.index]
-        for ax, metric in zip(axes, ("agreement", "drop")):
+        for ax, metric in zip(axes, ("agreement", "drop"), strict=True):
             xs = np.array([x[b] for b in rows.index]) + 0.04 * (k - len(sources) / 2)
             ys, err = (
                 rows[f"{test_set}_{metric}_mean"].to_numpy(),
                 rows[f"{test_set}_{metric}_std"].fillna(0).to_numpy(),
             )
-            limit = OFF_SCALE[metric]
-            off = ys < limit if metric == "agreement" else ys > limit  # collapsed cells: drawn at the edge
-            for xo, yo in zip(xs[off], ys[off]):
-                ax.annotate(
-                    f"{yo:.0f}", (xo, limit), xytext=(4, 0), textcoords="offset points", fontsize=7, color=colours(k)
-                )
-            ys, err = np.where(off, limit, ys), np.where(off, 0, err)
             for part, style in ((np.array(uniform), "-"), (~np.array(uniform), "none")):  # mixed widths: no line
                 if part.any():
                     ax.errorbar(
@@ -138,6 +132,7 @@ def plot_bits(table: pd.DataFrame, path: str | Path, test_set: str, tuned: list[
                         color=colours(k),
                         label=source if style == "-" or not any(uniform) else None,
                     )
+    runs: dict[str, int] = {}
     for rec in tuned or []:
         if rec.get("model") != model:
             continue
@@ -145,14 +140,31 @@ def plot_bits(table: pd.DataFrame, path: str | Path, test_set: str, tuned: list[
         k = sources.index(cfg["source"]) if cfg["source"] in sources else len(sources)
         if cfg["bits"] not in x:
             continue
+        n = runs[cfg["source"]] = runs.get(cfg["source"], -1) + 1  # the n-th run of this source: its own marker
+        marker = TUNED_MARKERS[n % len(TUNED_MARKERS)]
         label = f"{cfg['source']} fine-tuned ({cfg['steps']} steps, lr {cfg['lr']:g})"
         xb = x[cfg["bits"]] + 0.25 + 0.05 * k
-        axes[0].plot(xb, rec["agreement_end"], "*", ms=13, color=colours(k), mec="black", label=label)
-        axes[1].plot(xb, rec["top1_fp32"] - rec["top1_end"], "*", ms=13, color=colours(k), mec="black")
+        axes[0].plot(xb, rec["agreement_end"], marker, ms=11, color=colours(k), mec="black", label=label)
+        axes[1].plot(xb, rec["top1_fp32"] - rec["top1_end"], marker, ms=11, color=colours(k), mec="black")
     for i, (b, results) in enumerate(PUBLISHED.items()):
         drops = [PUBLISHED_FP32 - v for v in results.values()]
-        pub_label = f"published, fine-tuned (FP32 {PUBLISHED_FP32})" if i == 0 else None
+        pub_label = f"published, fine-tuned (their FP32 {PUBLISHED_FP32} %)" if i == 0 else None
         axes[1].scatter([x[b] - 0.25] * len(drops), drops, marker="_", s=200, color="grey", zorder=3, label=pub_label)
+    listed = []
+    for b, results in PUBLISHED.items():  # each grey mark named, smallest drop first
+        names = sorted(results, key=lambda m: PUBLISHED_FP32 - results[m])
+        marks = [f"{m} {PUBLISHED_FP32 - results[m]:.1f}" for m in names]
+        listed += [f"{b}: " + ", ".join(marks[:3])] + [
+            "    " + ", ".join(marks[i : i + 3]) for i in range(3, len(marks), 3)
+        ]
+    fig.text(
+        0.805,
+        0.04,
+        f"grey marks: published, fine-tuned\n(drop from their FP32, {PUBLISHED_FP32} %)\n" + "\n".join(listed),
+        fontsize=7,
+        color="dimgrey",
+        va="bottom",
+    )
     axes[0].set_ylabel(f"agreement with FP32 (%), {test_set} test")
     axes[1].set_ylabel("top-1 drop (points; inverted: up = better)")
     for ax in axes:
@@ -162,14 +174,20 @@ def plot_bits(table: pd.DataFrame, path: str | Path, test_set: str, tuned: list[
         mixed = [i for i, b in enumerate(bits) if BitWidth.parse(b).weights != BitWidth.parse(b).activations]
         if mixed:
             ax.axvline(min(mixed) - 0.5, color="black", lw=0.8)
-    axes[0].set_ylim(OFF_SCALE["agreement"] - 2, 100.5)
-    axes[1].set_ylim(OFF_SCALE["drop"] + 2, -1)  # inverted: up = better
+    low = best[f"{test_set}_agreement_mean"] - best[f"{test_set}_agreement_std"].fillna(0)
+    high = best[f"{test_set}_drop_mean"] + best[f"{test_set}_drop_std"].fillna(0)
+    worst_published = max(PUBLISHED_FP32 - v for r in PUBLISHED.values() for v in r.values())
+    axes[0].set_ylim(min(float(low.min()), 100.0) - 3, 100.5)  # every cell on the axes, W3A3 too
+    best_drop = float((best[f"{test_set}_drop_mean"] - best[f"{test_set}_drop_std"].fillna(0)).min())
+    axes[1].set_ylim(max(float(high.max()), worst_published) + 3, min(best_drop, 0.0) - 1)  # inverted: up = better
     handles, labels = axes[0].get_legend_handles_labels()
-    extra = [(h, lab) for h, lab in zip(*axes[1].get_legend_handles_labels()) if lab.startswith("published")]
+    extra = [
+        (h, lab) for h, lab in zip(*axes[1].get_legend_handles_labels(), strict=True) if lab.startswith("published")
+    ]
     fig.legend(
         [*handles, *(h for h, _ in extra)], [*labels, *(lab for _, lab in extra)], fontsize=8, loc="center right"
     )
-    fig.suptitle(f"{model}: calibration alone (lines, best range estimator per source) vs fine-tuned (stars)")
+    fig.suptitle(f"{model}: calibration alone (lines, best range estimator per source) vs fine-tuned (large markers)")
     fig.tight_layout(rect=(0, 0, 0.8, 1))
     return save_png(fig, path, dpi=110)
 

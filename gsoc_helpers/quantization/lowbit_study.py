@@ -12,9 +12,9 @@ and concatenating their ``cells.jsonl`` files gives the whole grid.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 

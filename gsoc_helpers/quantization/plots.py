@@ -27,7 +27,6 @@ METRICS = {
     "kl": ("KL(FP32 ‖ INT8) (×1e-3 nats)", "lower is closer", 1000.0, "{:.2f}"),
     "drop": ("top-1 drop (points)", "nearer 0 is closer", 1.0, "{:+.2f}"),
 }
-METRIC_LABELS = {k: v[0] for k, v in METRICS.items()}
 MARKERS = "osD^vP"
 
 
@@ -102,7 +101,7 @@ def _dot_panel(
             if better.startswith("higher")
             else np.nanargmin(np.abs(m) if better.startswith("nearer 0") else m)
         )
-        for k, (value, spread, yy) in enumerate(zip(m, np.nan_to_num(e, nan=0.0), y)):
+        for k, (value, spread, yy) in enumerate(zip(m, np.nan_to_num(e, nan=0.0), y, strict=True)):
             text = fmt.format(value) + (f" ± {fmt.format(spread).lstrip('+')}" if spread > 0 else "")
             ax.annotate(
                 text,
@@ -228,7 +227,7 @@ def figure_by_source(table, test_set: str = "exact", metric: str = "agreement"):
     fig, axes = plt.subplots(rows, cols, figsize=(5.4 * cols, height * rows + 0.5), squeeze=False)
     flat = list(axes.flat)
     xlim = _panel_limits(t, metric)
-    for ax, ((model, size), sub) in zip(flat, groups):
+    for ax, ((model, size), sub) in zip(flat, groups, strict=False):
         _dot_panel(ax, sub, metric, sources, configs, colors, xlim)
         ax.set_title(f"{model}, {size} calibration images", fontsize=9, loc="left")
         ax.set_xlabel(f"{METRICS[metric][0]} on {test_set} — {METRICS[metric][1]}", fontsize=8.5)
@@ -259,7 +258,7 @@ def figure_vs_size(table, test_set: str = "exact", metric: str = "agreement"):
     )
     hi = hi - 0.3 * (hi - lo) / 1.53  # values are written on the lines, not beside them: less room on the right
     sizes = sorted(set(int(s) for s in t["size"]))
-    for ax, (config, sub) in zip(axes[0], configs):
+    for ax, (config, sub) in zip(axes[0], configs, strict=True):
         off: list[str] = []
         for (m, s), line in sub.groupby(["model", "source"], sort=False):  # colour = source, line style = model
             line = line.groupby("size")[["_mean", "_std"]].first().sort_index()
@@ -269,7 +268,7 @@ def figure_vs_size(table, test_set: str = "exact", metric: str = "agreement"):
             label = f"{s}" if len(models) == 1 else f"{m} / {s}"
             ax.plot(x, shown, marker="o", ms=4, color=color, ls=styles[models.index(m) % len(styles)], label=label)
             ax.fill_between(x, np.clip(y - e, lo, hi), np.clip(y + e, lo, hi), color=color, alpha=0.12, lw=0)
-            for xx, yy, ee, ss in zip(x, y, e, shown):
+            for xx, yy, ee, ss in zip(x, y, e, shown, strict=True):
                 if yy != ss:  # off the zoomed axis: a triangle on the edge, the value in the panel title
                     ax.plot([xx], [ss], marker="v" if ss == lo else "^", ms=7, color=color, clip_on=False)
                     spread = f" ± {fmt.format(ee).lstrip('+')}" if ee > 0 else ""

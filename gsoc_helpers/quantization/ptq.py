@@ -10,11 +10,16 @@ activation ranges, fast bias correction, the overflow fix on the first layer and
 
 from __future__ import annotations
 
+import errno
+import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from ..fileio import named_write_error
 
 if TYPE_CHECKING:  # torch is imported lazily: the CLI reads this module's constants at start-up
     import torch
@@ -169,11 +174,38 @@ def quantize_with_accuracy_control(
         )
 
 
+def export_int8_generator(
+    model, out_dir: str | Path, calibration_size: int = 300, seed: int = 0, config: PTQConfig | None = None
+) -> Path:
+    """Write ``out_dir/generator_int8.xml`` -> the .xml path: the generator's IR quantized by :func:`quantize` with
+    ``config`` (default the project's ``PTQConfig()``), calibrated on ``calibration_size`` random (z, class) inputs
+    drawn with ``seed`` (:func:`gsoc_helpers.openvino.generator.calibration_items`)."""
+    import openvino as ov
+
+    from ..openvino.generator import calibration_items, convert_generator
+
+    if calibration_size < 1:
+        raise ValueError(f"calibration_size must be >= 1, got {calibration_size}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    int8 = quantize(convert_generator(model), calibration_items(model, calibration_size, seed), config)
+    path = out / "generator_int8.xml"
+    ov.save_model(int8, str(path), compress_to_fp16=False)
+    return path
+
+
 def save_ir(ov_model, path: str | Path) -> Path:
     """Save ``ov_model`` as IR (.xml + .bin, weights uncompressed); returns the .xml path."""
     import openvino as ov
 
     path = Path(path).with_suffix(".xml")
     path.parent.mkdir(parents=True, exist_ok=True)
-    ov.save_model(ov_model, str(path), compress_to_fp16=False)
+    try:
+        ov.save_model(ov_model, str(path), compress_to_fp16=False)
+    except (RuntimeError, OSError) as err:  # a full disk: "basic_ios::clear: iostream error", no path
+        free = shutil.disk_usage(path.parent).free
+        raise named_write_error(
+            OSError(errno.ENOSPC if free < 2**20 else None, f"{' '.join(str(err).split())[:160]}; is the disk full?"),
+            path,
+        ) from None
     return path

@@ -18,16 +18,22 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..fileio import named_write_error
 from ..openvino.classifier import throughput
 from ..openvino.core import compile_model
 from ..safety import (
+    OUTPUT_MARK,
+    adopt_old_mark,
     clean_stale_temporaries,
     holds_only_mark,
     mark_output,
     output_lock,
+    partial_folder,
     refuse_foreign,
+    refuse_links,
     refuse_overlap,
     refuse_replacing_cwd,
+    remove_own,
 )
 from . import evaluate as ev
 from .ptq import NNCF_DEFAULTS, PTQConfig, quantize, quantize_with_accuracy_control, save_ir
@@ -45,6 +51,8 @@ from .user_model import Preprocessing, UserModel, load_user_model
 
 FP32_FILE, INT8_FILE = "model_fp32.xml", "model_int8.xml"
 COMMAND = "quantize"  # the command named in the output folder's mark
+# Every name a run writes into its folder (listed in the mark: --overwrite removes these and nothing else).
+OUTPUT_NAMES = (FP32_FILE, "model_fp32.bin", INT8_FILE, "model_int8.bin", "report.json", "report.md")
 
 
 @dataclass
@@ -60,32 +68,36 @@ def _check_out(out: Path, overwrite: bool, inputs: list[tuple[str, str | os.Path
         raise ValueError(f"output {str(out)!r} is a file; expected a folder")
     if not out.name:
         raise ValueError(f"output folder {str(out)!r} is the file system root; choose a folder below it")
+    refuse_links(out)
     refuse_overlap(out, inputs)
+    if overwrite:  # an output of an earlier version: its mark listed no files
+        adopt_old_mark(out, COMMAND, OUTPUT_NAMES)
     _check_replaceable(out, overwrite)
 
 
 def _check_replaceable(out: Path, overwrite: bool) -> None:
-    """A non-empty ``out`` only with ``overwrite``, and only an earlier `quantize` output (its mark)."""
+    """A non-empty ``out`` only with ``overwrite``, and only an earlier `quantize` output (its valid mark), holding
+    no symbolic link."""
     if not holds_only_mark(out):
         if not overwrite:
             raise ValueError(f"output folder {str(out)!r} is not empty; choose another or pass --overwrite")
         refuse_foreign(out, COMMAND)
+        refuse_links(out)
         refuse_replacing_cwd(out)
 
 
 def _publish(tmp: Path, out: Path) -> None:
-    """Move the finished ``tmp`` folder to ``out`` (replacing an old ``out``; an empty one, maybe the current
-    folder, is filled and kept)."""
-    if holds_only_mark(out) and out.is_dir():
-        for item in sorted(tmp.iterdir(), key=lambda p: p.name.startswith("report")):  # reports last
-            os.replace(item, out / item.name)
-        tmp.rmdir()
-        return
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
+    """Move the finished files of ``tmp`` into ``out`` (created if missing; the names an earlier run's mark lists
+    are replaced, anything else in ``out`` is kept), reports last, then the mark."""
+    if not out.exists():
+        os.replace(tmp, out)
+    else:
+        remove_own(out, COMMAND, [n for n in OUTPUT_NAMES if not (tmp / n).exists()])
+        for item in sorted(tmp.iterdir(), key=lambda p: (p.name == OUTPUT_MARK, p.name.startswith("report"))):
+            if item.name != OUTPUT_MARK:
+                os.replace(item, out / item.name)
+        shutil.rmtree(tmp)
+    mark_output(out, COMMAND, OUTPUT_NAMES)
 
 
 def _split(held: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
@@ -111,11 +123,11 @@ def _split(held: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
 def _evaluate(fp32, int8, um: UserModel, held: ImageSet, threads: int | None) -> dict:
     with torch.no_grad():
         x = um.preprocessing(held.images)
+    labels = held.labels
     l32 = ev.logits(compile_model(fp32, threads, "f32"), x)
-    ev.check_outputs(l32, um.spec, "FP32")
+    ev.check_outputs(l32, um.spec, "FP32", labels.numpy() if labels is not None else None)
     l8 = ev.logits(compile_model(int8, threads, "f32"), x)
     ev.check_outputs(l8, um.spec, "INT8")
-    labels = held.labels
     res = ev.compare(l32, l8, labels.numpy() if labels is not None else np.full(len(x), -1))
     out: dict[str, Any] = {k: res[k] for k in ("agreement", "kl", "confident", "top5_overlap", "top1_in_top5")}
     conf = res["agreement_confident"]
@@ -172,7 +184,6 @@ def quantize_model(
         overwrite,
         [("model", model), ("weights", weights), ("calibration folder", calibration), ("held-out folder", held_out)],
     )
-    clean_stale_temporaries(out)
     if preprocessing is not None:
         preprocessing.validate()
     cal_kind = check_calibration_spec(str(calibration))
@@ -245,9 +256,12 @@ def _write(
     t0: float,
 ) -> QuantizeResult:
     model_input = um.model_input()
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = partial_folder(out)
+    if tmp.exists():  # this process's own temporary of an earlier call in it, or refused
+        if clean_stale_temporaries(out, COMMAND, alive_ok=True) != [tmp]:
+            raise ValueError(f"{str(tmp)!r} is in the way and is not a temporary of this command; move it away")
     tmp.mkdir(parents=True)
+    mark_output(tmp, COMMAND, OUTPUT_NAMES)  # proves the folder ours, should this process be killed
     try:
         fp32_xml = save_ir(um.ov_model, tmp / FP32_FILE)
         bar.set_description("quantize")
@@ -308,11 +322,14 @@ def _write(
             "environment": environment(),
             "wall_seconds": time.perf_counter() - t0,
         }
-        mark_output(tmp, COMMAND)
         write_report(report, tmp)
         _publish(tmp, out)
         bar.update(1)
+    except OSError as err:  # a full disk: say where
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise err if str(tmp) in str(err) or str(out) in str(err) else named_write_error(err, tmp) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    clean_stale_temporaries(out, COMMAND)  # only after success, only provably ours
     return QuantizeResult(out, out / FP32_FILE, out / INT8_FILE, report)

@@ -41,9 +41,18 @@ def image_files(folder: str | Path) -> list[Path]:
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"image folder {str(root)!r} does not exist")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    every = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    files = [p for p in every if p.suffix.lower() in IMAGE_SUFFIXES]
     if not files:
         raise ValueError(f"folder {str(root)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    skipped = [p for p in every if p.suffix.lower() not in IMAGE_SUFFIXES]
+    if skipped:
+        warnings.warn(
+            f"{len(skipped)} file(s) in {str(root)!r} are not {'/'.join(IMAGE_SUFFIXES)} images and are skipped "
+            f"(e.g. {str(skipped[0].relative_to(root))!r}); convert them to use them",
+            UserWarning,
+            stacklevel=2,
+        )
     return files
 
 
@@ -54,7 +63,14 @@ def _label_of(root: Path, files: list[Path]) -> list[int] | None:
     names = [f.relative_to(root).parts[0] for f in files]
     if all(n in CIFAR10_CLASSES for n in names):
         return [CIFAR10_CLASSES.index(n) for n in names]
-    if all(n.isdigit() for n in names):
+    if all(n.isascii() and n.isdigit() for n in names):
+        spelled: dict[int, str] = {}
+        for n in sorted(set(names)):
+            if spelled.setdefault(int(n), n) != n:
+                raise ValueError(
+                    f"class folders {spelled[int(n)]!r} and {n!r} in {str(root)!r} are both class {int(n)}; "
+                    "merge them or rename one"
+                )
         return [int(n) for n in names]
     return None
 
@@ -130,20 +146,22 @@ def calibration_images(
     return ImageSet(cal.images, None, f"{size} images from source {spec!r} ({cal.source}, seed {seed})")
 
 
-DEGENERATE_TOLERANCE = 1 / 255  # mean absolute difference (images in [0,1]) below which two images count as one
+DEGENERATE_TOLERANCE = 1 / 255  # mean absolute deviation (images in [0,1]) below which an image counts as flat
+NEAR_COPY_TOLERANCE = 4 / 255  # mean absolute difference below which two images count as copies (a few grey levels)
 
 
 def warn_if_degenerate(images: torch.Tensor, description: str) -> None:
     """UserWarning when the calibration images float32 [N,3,S,S] in [0,1] cannot give NNCF usable activation ranges:
-    a single image, all images (nearly) identical, or every image (nearly) one flat colour. "Nearly": within
-    ``DEGENERATE_TOLERANCE`` (one 8-bit grey level) on average, so images that differ in a pixel or two count."""
+    a single image, all images (nearly) identical, or every image (nearly) one flat colour. "Nearly identical":
+    within ``NEAR_COPY_TOLERANCE`` (four 8-bit grey levels) of the first on average, so copies with a pixel or two
+    changed or a little noise added count; "flat": within ``DEGENERATE_TOLERANCE`` (one grey level) of its mean."""
     n = len(images)
     flat = images.reshape(n, -1)
     tol = DEGENERATE_TOLERANCE
     if n == 1:
         problem = "only 1 image"
-    elif bool(((flat - flat[:1]).abs().mean(1) < tol).all()):
-        problem = f"{n} identical images (to within one grey level on average)"
+    elif bool(((flat - flat[:1]).abs().mean(1) < NEAR_COPY_TOLERANCE).all()):
+        problem = f"{n} identical images (to within {round(NEAR_COPY_TOLERANCE * 255)} grey levels on average)"
     elif bool(((images.flatten(2) - images.flatten(2).mean(2, keepdim=True)).abs().mean(2) < tol).all()):
         problem = f"{n} images that are each one flat colour"
     else:

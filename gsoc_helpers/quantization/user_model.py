@@ -36,8 +36,8 @@ from ..defaults import CIFAR10_MEAN, CIFAR10_STD, IMAGE_SIZE, VALUE_RANGE  # see
 from ..models.classifiers import CLASSIFIERS, classifier_info, get_classifier
 from ..models.fit import check_state_fits
 from ..pixels import resize
+from ..safety import refused_pickle_reason
 
-MODEL_SUFFIXES = (".onnx", ".xml")
 _FACTORY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 
 
@@ -218,7 +218,16 @@ def _read_file(path: Path, kind: str):
     try:
         return ov.Core().read_model(str(path))
     except Exception as err:  # noqa: BLE001
-        raise ValueError(f"cannot read {kind} file {str(path)!r}: {first_line(err)}") from None
+        raise ValueError(f"cannot read {kind} file {str(path)!r}: {openvino_reason(err)}") from None
+
+
+def openvino_reason(err: BaseException, limit: int = 300) -> str:
+    """OpenVINO's whole reason on one line: its source-location and ``Check '...' failed at`` lines dropped, the
+    rest joined (a custom operation's name, an external data path outside the model's folder)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    text = " ".join(ln for ln in lines if not _LOCATION_LINE.match(ln))
+    text = text or first_line(err)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def load_factory(spec: str) -> nn.Module:
@@ -255,7 +264,7 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
     except Exception as err:  # noqa: BLE001
         raise ValueError(
             f"cannot read weights {str(path)!r} (safetensors, or a state dict torch.load can read "
-            f"with weights_only=True): {first_line(err)}"
+            f"with weights_only=True): {refused_pickle_reason(err) or first_line(err)}"
         ) from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]

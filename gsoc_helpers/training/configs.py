@@ -7,18 +7,11 @@ import math
 from dataclasses import dataclass, field, fields
 
 from ..config import default_output
+from ..losses.weights import DistillLossWeights
 from .settings_check import check_settings
 
 PRECISIONS = ("fp32", "bf16")  # of GANTrainConfig.precision
-FEATURE_WEIGHTS: tuple[float, ...] = (1 / 16, 1 / 8, 1 / 4, 1.0)  # of the four discriminator blocks (TinyGAN)
-
-
-@dataclass
-class DistillLossWeights:
-    adv_distill: float = 0.01  # hinge G loss on the distillation (teacher z, class) images
-    adv_fresh: float = 0.002  # hinge G loss on images from fresh noise
-    real_d: float = 0.2  # weight of the real-CIFAR-10 vs student hinge D term
-    feature_weights: tuple[float, ...] = FEATURE_WEIGHTS
+DISTILL_PRECISIONS = ("auto", *PRECISIONS)  # of DistillConfig.precision
 
 
 @dataclass
@@ -105,7 +98,7 @@ class DistillConfig:
     max_steps: int = 0  # 0 = no limit (epochs decide)
     max_minutes: float = 0.0  # 0 = no limit; on expiry a checkpoint is saved and training stops
     device: str = "auto"
-    amp: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
+    precision: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU; "bf16": autocast on any device; "fp32"
     progress: bool = True
     loss_weights: DistillLossWeights = field(default_factory=DistillLossWeights)
 
@@ -136,6 +129,8 @@ class DistillConfig:
         )
         if self.ngf % 8:
             raise ValueError(f"ngf must be a multiple of 8 (the last block has ngf/8 channels), got {self.ngf}")
+        if self.precision not in DISTILL_PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(DISTILL_PRECISIONS)}, got {self.precision!r}")
         return self
 
     @classmethod

@@ -13,12 +13,14 @@ import dataclasses
 import json
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 
 from ..fileio import atomic_path
+from ..safety import read_mark
 from .run_folder import load_checkpoint_file, refuse_changed_config, trim_log
 
 CHECKPOINT, METRICS, SAMPLES = "checkpoint.pt", "metrics.jsonl", "samples"
@@ -63,8 +65,10 @@ class RunFiles:
         return state
 
     def trim_log(self, step: int) -> None:
-        """Drop logged lines past ``step`` (a restart must not log its steps twice)."""
-        if self.writer:
+        """Drop logged lines past ``step`` (a restart must not log its steps twice), only in a log that the
+        folder's mark lists as a file of this project's run: a user's file of that name is never rewritten."""
+        mark, _ = read_mark(self.out)
+        if self.writer and mark is not None and METRICS in mark.names:
             trim_log(self.out / METRICS, step)
 
     def log(self, record: dict) -> None:

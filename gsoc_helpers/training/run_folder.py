@@ -1,9 +1,12 @@
 """Rules for a training run's folder, shared by every trainer.
 
 * A new run refuses a folder that already holds something (``mode="new"``); the user says ``resume`` to continue
-  it or ``overwrite`` to start again (which deletes only the run's own files, and only in a folder marked as an
-  earlier run of the same command: :func:`gsoc_helpers.safety.refuse_foreign`).
-* One run per folder: :func:`run_folder` holds the folder's lock for the whole run; a second run is refused.
+  it or ``overwrite`` to start again. Both only in a folder whose mark (:mod:`gsoc_helpers.safety`) says an earlier
+  run of the same command wrote it there: an unmarked folder, another command's, one with a copied or hard-linked
+  mark, or one holding a symbolic link is refused before anything is read, trimmed or deleted; ``overwrite``
+  deletes only the names the mark lists.
+* One run per real folder: :func:`run_folder` holds the folder's lock (keyed on its resolved path) for the whole
+  run; a second run is refused, whichever path it was given.
 * A resumed run must have been started with the same settings: :func:`config_differences` names every key whose
   stored value differs from the requested one, except keys that may change between sessions (budgets, logging).
 * ``metrics.jsonl`` keeps one line per logged step: :func:`trim_log` drops lines past the step a run restarts from.
@@ -13,14 +16,25 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Literal
 
 import torch
 
-from ..fileio import atomic_write_text, is_temp_name
-from ..safety import is_mark_name, mark_output, output_lock, output_owner, refuse_foreign, refuse_overlap
+from ..fileio import atomic_write_text
+from ..safety import (
+    adopt_old_mark,
+    holds_only_mark,
+    is_mark_name,
+    mark_output,
+    output_lock,
+    refuse_foreign,
+    refuse_links,
+    refuse_overlap,
+    refused_pickle_reason,
+    remove_own,
+)
 
 RunMode = Literal["new", "resume", "overwrite"]
 MODES = ("new", "resume", "overwrite")
@@ -37,8 +51,10 @@ def run_folder(
 ) -> Iterator[Path]:
     """``with run_folder(...) as out:`` the run in ``out``: checked (:func:`check_run_folder`, before anything is
     written), then locked (``lock``: a second run into it is refused; DDP ranks other than 0 pass False), prepared
-    (:func:`prepare_run_folder`) and marked as ``command``'s for the block."""
-    inputs = list(inputs)
+    (:func:`prepare_run_folder`) and marked as ``command``'s, listing ``own_files``, for the block."""
+    inputs, own_files = list(inputs), tuple(own_files)
+    if mode != "new":  # a run of an earlier version: its folder's mark listed no files
+        adopt_old_mark(out, command, own_files)
     check_run_folder(out, mode, command, inputs)
     with output_lock(out, command, flag="run folder") if lock else contextlib.nullcontext():
         yield prepare_run_folder(out, mode, own_files, command, inputs, mark=lock)
@@ -49,14 +65,14 @@ def check_run_folder(
 ) -> None:
     """Raise unless ``out`` may be used in ``mode`` (reads only): FileExistsError (one line, naming what is there
     and the two flags) for a non-empty folder in ``new`` mode, NotADirectoryError when ``out`` is a file, ValueError
-    when ``out`` is, holds or lies inside one of the ``(what, path)`` ``inputs``, or when ``overwrite`` / ``resume``
-    meet a folder that is not marked as an earlier ``command`` run (``resume`` accepts an unmarked one: its
-    checkpoint is checked when loaded)."""
+    when ``out`` is, holds or lies inside one of the ``(what, path)`` ``inputs``, is or holds a symbolic link, or
+    when ``overwrite`` / ``resume`` meet a non-empty folder without a valid mark of ``command``."""
     if mode not in MODES:
         raise ValueError(f"run mode {mode!r}: expected one of {MODES}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"run folder {str(out)!r} is a file, expected a folder")
+    refuse_links(out, flag="run folder")
     refuse_overlap(out, inputs, flag="run folder")
     present = sorted(p.name for p in out.iterdir() if not is_mark_name(p.name)) if out.is_dir() else []
     if present and mode == "new":
@@ -65,8 +81,7 @@ def check_run_folder(
             f"run folder {str(out)!r} is not empty ({shown}); use --resume to continue that run "
             "or --overwrite to start it again (resume=True / overwrite=True in Python)"
         )
-    if mode == "overwrite" or output_owner(out) is not None:
-        refuse_foreign(out, command, flag="run folder")
+    refuse_foreign(out, command, flag="run folder")
 
 
 def prepare_run_folder(
@@ -77,22 +92,17 @@ def prepare_run_folder(
     inputs: Iterable[tuple[str, str | Path | None]] = (),
     mark: bool = True,
 ) -> Path:
-    """:func:`check_run_folder`, then create ``out`` (``overwrite``: delete the run's ``own_files`` first) and
-    (``mark``) mark it as ``command``'s (a non-empty folder resumed without a mark stays unmarked: it may hold a user's files)."""
+    """:func:`check_run_folder`, then create ``out`` (``overwrite``: delete first the ``own_files`` its mark lists)
+    and (``mark``) mark it as ``command``'s, listing ``own_files``."""
+    own_files = tuple(own_files)
     check_run_folder(out, mode, command, inputs)
     out = Path(out)
     if mode == "overwrite":
-        temporaries = [p.name for p in out.iterdir() if is_temp_name(p.name)] if out.is_dir() else []
-        for name in [*own_files, *temporaries]:  # temporaries: of a writer killed mid-write
-            path = out / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-    unmarked_resume = mode == "resume" and output_owner(out) is None and any(out.iterdir()) if out.is_dir() else False
+        remove_own(out, command, own_files)
+    fresh = holds_only_mark(out)
     out.mkdir(parents=True, exist_ok=True)
-    if mark and not unmarked_resume:  # an unmarked folder being resumed is marked only by a run that began in it
-        mark_output(out, command)
+    if mark and (fresh or mode == "overwrite"):  # a resumed run's mark already lists its files
+        mark_output(out, command, own_files)
     return out
 
 
@@ -146,6 +156,7 @@ def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many kinds for a corrupt file: all mean the same to the user
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        first = refused_pickle_reason(err) or first
         raise ValueError(
             f"checkpoint {str(path)!r} is not readable ({type(err).__name__}: {first}); delete it or "
             "use --overwrite to start again"

@@ -4,17 +4,22 @@ The sources in ``notebooks/`` are stored without outputs; ``make docs`` runs the
 :func:`render_series` turns each executed notebook into a small copy a browser can show:
 
 * a banner cell on top: which profile and scale ran, when, and where the source is;
+* relative links and images of the markdown cells pointed from ``notebooks/`` to where the copy lies
+  (``../docs/app_screenshot.png`` becomes ``../app_screenshot.png``);
 * ipywidgets views (they need a live kernel) replaced by a one-line note, the widget state dropped;
 * any single output above :data:`MAX_OUTPUT_BYTES` replaced by a note (no 10 MB notebooks);
 * papermill's and nbclient's per-cell timing metadata dropped (no noise in diffs); execution counts kept.
 
 :func:`stale_copies` compares every copy's code cells with its source (papermill's injected-parameters cell aside),
-so a test fails as soon as a source changes without ``make docs``.
+so a test fails as soon as a source changes without ``make docs``; :func:`reader_problems` lists what a reader of
+a copy must not meet: an absolute path of the machine that ran it, an object repr, an output left out, an error,
+a contents list that does not match the headings.
 """
 
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import time
 from pathlib import Path
@@ -28,6 +33,21 @@ INJECTED = "injected-parameters"
 BANNER = "rendered-copy"  # tag of the banner cell
 # the source's first-cell line that points at its copy (rewritten in the copy to point back at the source)
 COPY_LINK = re.compile(r"^\*\*Results without running:\*\*.*$", re.M)
+
+
+# a relative target of a markdown link or image, ``](target)`` or ``src="target"``: no scheme, no anchor, no root
+RELATIVE_LINK = re.compile(r"(\]\(|src=\")(?![a-zA-Z][\w+.-]*:|#|/)([^)\"\s]+)")
+
+
+def relink(markdown: str, source_dir: str = "notebooks", copy_dir: str = "docs/notebooks") -> str:
+    """``markdown`` of a source notebook in ``source_dir`` with every relative link and image retargeted for the copy
+    in ``copy_dir`` (both relative to the repository root)."""
+
+    def move(m: re.Match) -> str:
+        target = posixpath.normpath(posixpath.join(source_dir, m[2]))
+        return m[1] + posixpath.relpath(target, copy_dir)
+
+    return RELATIVE_LINK.sub(move, markdown)
 
 
 def copy_link(name: str) -> str:
@@ -82,6 +102,9 @@ def render_copy(executed: Path, dest: Path, source: Path | None = None) -> Path:
             cell.metadata.pop(key, None)
         if cell.cell_type == "code":
             cell.outputs = _small_outputs(cell)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = relink(cell.source)
     src = f"../../notebooks/{(source or executed).name}"
     if nb.cells and nb.cells[0].cell_type == "markdown":
         nb.cells[0].source = COPY_LINK.sub(
@@ -129,7 +152,9 @@ def stale_copies(source_dir: Path = NOTEBOOK_DIR, docs_dir: Path = DOCS_DIR) -> 
         want = _code_sources(nbformat.read(str(src), as_version=4))
         have = _code_sources(nbformat.read(str(copy), as_version=4))
         if want != have:
-            diff = next((i for i, (a, b) in enumerate(zip(want, have)) if a != b), min(len(want), len(have)))
+            diff = next(
+                (i for i, (a, b) in enumerate(zip(want, have, strict=False)) if a != b), min(len(want), len(have))
+            )
             detail = "".join(
                 difflib.unified_diff(
                     (have[diff] if diff < len(have) else "").splitlines(True),
@@ -144,3 +169,64 @@ def stale_copies(source_dir: Path = NOTEBOOK_DIR, docs_dir: Path = DOCS_DIR) -> 
                 f"(run `make docs`):\n{detail}"
             )
     return problems
+
+
+# What a reader of a copy must never see in an output (reader_problems; tests/test_rendered.py checks docs/notebooks/)
+ABSOLUTE_PATH = re.compile(
+    r"(?<![\w:/.~$-])(?:/(?:home|root|tmp|work|Users|usr|opt|var|mnt|private|content|srv)/|[A-Za-z]:\\)[^\s'\"`)]*"
+)
+OBJECT_REPR = re.compile(
+    r" object at 0x[0-9a-fA-F]+>|<[\w.]+ object>|<\w+\.\w+: [^>]*>|\b(?:Posix|Windows)Path\(|\b[A-Z]\w*\(\w+="
+)
+LEFT_OUT = "left out of the rendered copy"
+HEADING = re.compile(r"^## (\d+)\. (.+?)\s*$", re.M)
+CONTENTS_ITEM = re.compile(r"^(\d+)\. (.+?)\s*$", re.M)
+
+
+def _shown_texts(output) -> list[str]:
+    """The text a browser shows for one output: a stream, an error, or the richest text of a display (a text/plain
+    beside an image, HTML or markdown is not shown)."""
+    if output.get("output_type") == "stream":
+        return [output.get("text", "")]
+    if output.get("output_type") == "error":
+        return [f"{output.get('ename')}: {output.get('evalue')}"]
+    data = output.get("data", {})
+    rich = [k for k in data if k != "text/plain"]
+    return [
+        v if isinstance(v, str) else "".join(v)
+        for k, v in data.items()
+        if k.startswith("text/") and (k != "text/plain" or not rich)
+    ]
+
+
+def contents_mismatch(nb) -> str:
+    """'' when the contents list of the notebook's first markdown cell with one (``**Contents**`` then ``1. ...``)
+    names the ``## N. Title`` headings in order; else what differs."""
+    markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    intro = next((m for m in markdown if "**Contents**" in m), None)
+    if intro is None:
+        return ""
+    listed = CONTENTS_ITEM.findall(intro.split("**Contents**", 1)[1])
+    headings = [h for m in markdown for h in HEADING.findall(m)]
+    if listed == headings:
+        return ""
+    return f"contents list {[f'{n}. {t}' for n, t in listed]} != headings {[f'{n}. {t}' for n, t in headings]}"
+
+
+def reader_problems(copy: Path) -> list[str]:
+    """One line per thing a reader of the rendered copy ``copy`` must not meet (see the module doc)."""
+    import nbformat
+
+    nb = nbformat.read(str(copy), as_version=4)
+    problems = []
+    for k, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if output.get("output_type") == "error":
+                problems.append(f"{copy.name} cell {k}: an error: {_shown_texts(output)[0][:120]}")
+            for text in _shown_texts(output):
+                for pattern, what in ((ABSOLUTE_PATH, "an absolute path"), (OBJECT_REPR, "an object repr")):
+                    problems += [f"{copy.name} cell {k}: {what}: {m[0][:120]}" for m in pattern.finditer(text)]
+                if LEFT_OUT in text:
+                    problems.append(f"{copy.name} cell {k}: an output left out: {text.strip()[:120]}")
+    mismatch = contents_mismatch(nb)
+    return problems + ([f"{copy.name}: {mismatch}"] if mismatch else [])

@@ -1,9 +1,9 @@
 """The class-conditional generation panel (ipywidgets, core widgets only: JupyterLab, Colab and Voilà).
 
-    from gsoc_helpers.widgets import GeneratorPanel
+    from gsoc_helpers.app.widgets import GeneratorPanel
     GeneratorPanel().widget          # display it in a notebook cell
 
-The same panel is the web app (``gsoc_helpers/app.ipynb`` served by Voilà: ``gsoc-helpers app``, ``make app``).
+The same panel is the web app (``gsoc_helpers/app/app.ipynb`` served by Voilà: ``gsoc-helpers app``, ``make app``).
 Generation lives in :func:`gsoc_helpers.sampling.generate_grid`, rendering in :mod:`gsoc_helpers.images`, model
 loading and caching in :func:`gsoc_helpers.models.registry.load_generator`.
 """
@@ -12,21 +12,24 @@ from __future__ import annotations
 
 import html
 import random
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import ipywidgets as W
 import numpy as np
 from torch import nn
 
-from .config import get_output_dir
-from .data.dataset import CIFAR10_CLASSES
-from .images import MAX_PER_CLASS, grid_png
-from .models.registry import load_generator
-from .openvino.sampler import BACKENDS
-from .sampling import generate_grid
+from ..config import get_output_dir
+from ..data.dataset import CIFAR10_CLASSES
+from ..images import MAX_PER_CLASS, grid_png
+from ..models.registry import load_generator
+from ..openvino.sampler import BACKENDS
+from ..sampling import generate_grid
 
 DEFAULT_MODELS = {"student": "student", "offline-teacher": "offline-teacher"}  # menu entry -> load_generator name
+MAX_SAVES = 20  # PNGs one panel (one page of the app) may save
+SAVE_COMMAND = "panel"  # the command named in the save folder's mark
 
 
 def _cached_loader(name: str) -> nn.Module:
@@ -61,6 +64,7 @@ class GeneratorPanel:
         self.last_grid: np.ndarray | None = None
         self.last_labels: list[str] = []
         self.last_png: bytes | None = None
+        self.saves = 0
         self.message = ""
         self.classes = W.SelectMultiple(
             options=self.class_names, value=self.class_names[:3], rows=10, description="classes"
@@ -136,17 +140,24 @@ class GeneratorPanel:
         return True
 
     def on_save(self, _: Any = None) -> Path | None:
-        """Write the last grid as PNG under ``save_dir`` (default get_output_dir()/widgets); returns the path."""
+        """Write the last grid as PNG under ``save_dir`` (default get_output_dir()/widgets), a new folder or one the
+        panel marked as its own (:func:`gsoc_helpers.safety.write_owned_file`: a user's file is never replaced), at
+        most :data:`MAX_SAVES` times per panel; returns the path."""
+        from .safety import write_owned_file
+
         if self.last_png is None:
             self._show("Nothing to save yet: generate a grid first", error=True)
             return None
+        if self.saves >= MAX_SAVES:
+            self._show(f"Cannot save: this panel has saved its {MAX_SAVES} PNGs, the limit", error=True)
+            return None
         try:
             folder = Path(self.save_dir) if self.save_dir else get_output_dir() / "widgets"
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"grid_{self.model.value}_{self.backend.value}_seed{self.seed.value}.png"
-            path.write_bytes(self.last_png)
-        except OSError as err:
+            name = f"grid_{self.model.value}_{self.backend.value}_seed{int(self.seed.value)}.png"
+            path = write_owned_file(folder, SAVE_COMMAND, name, self.last_png, flag="save folder")
+        except (OSError, ValueError) as err:
             self._show(f"Cannot save: {err}", error=True)
             return None
+        self.saves += 1
         self._show(f"saved {path}")
         return path

@@ -1,11 +1,12 @@
-"""The web app: the generation panel (:class:`gsoc_helpers.widgets.GeneratorPanel`) served by Voilà.
+"""The web app: the generation panel (:class:`gsoc_helpers.app.widgets.GeneratorPanel`) served by Voilà.
 
-``python -m gsoc_helpers app`` (or ``make app``) runs ``voila gsoc_helpers/app.ipynb`` on 127.0.0.1; open the
+``python -m gsoc_helpers app`` (or ``make app``) runs ``voila gsoc_helpers/app/app.ipynb`` on 127.0.0.1; open the
 printed address.  The notebook ships inside the package, so an installed wheel serves the same page.
 
-The server is guarded (:mod:`gsoc_helpers.app_guard`): at most ``max_sessions`` kernels (about 800 MB each), kernels
+The server is guarded (:mod:`gsoc_helpers.app.guard`): at most ``max_sessions`` kernels (about 800 MB each), kernels
 idle for ``idle_minutes`` (no messages; a page may still be connected) are culled, request headers must arrive
-within ``HEADER_TIMEOUT_S``, only the v1 kernel websocket protocol with every frame checked before it is parsed, and
+within ``HEADER_TIMEOUT_S``, only the v1 kernel websocket protocol with every frame checked before it is parsed, the
+connections, queued bytes, state requests, widget openings and memory of each kernel bounded, and
 Host headers other than 127.0.0.1/localhost are refused unless the app is served on another address (``--host``).  SIGTERM,
 SIGINT and SIGHUP are passed on to Voilà, which stops its kernels; whatever is left after a grace period is killed.
 """
@@ -21,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import OUTPUT_DIR_ENV, get_output_dir
+from ..config import OUTPUT_DIR_ENV, get_output_dir
 
 APP_NOTEBOOK = Path(__file__).with_name("app.ipynb")
 MAX_SESSIONS = 4  # open pages (kernels) at a time
@@ -68,14 +69,15 @@ def voila_command(
         "--no-browser",
         "--VoilaConfiguration.show_tracebacks=False",
         "--Voila.port_retries=0",  # the port asked for, or an error (not a neighbour the user does not know)
-        "--VoilaConfiguration.multi_kernel_manager_class=gsoc_helpers.app_guard.CappedKernelManager",
+        "--VoilaConfiguration.multi_kernel_manager_class=gsoc_helpers.app.guard.CappedKernelManager",
         f"--CappedKernelManager.max_kernels={int(max_sessions)}",
         f"--CappedKernelManager.allow_remote_hosts={not is_loopback(host)}",
         f"--CappedKernelManager.header_timeout={float(header_seconds)}",
         f"--MappingKernelManager.cull_idle_timeout={idle_s}",
         "--MappingKernelManager.cull_connected=True",  # a silent open websocket does not hold a slot forever
+        "--MappingKernelManager.buffer_offline_messages=False",  # a closed page's replies are not kept for it
         f"--MappingKernelManager.cull_interval={max(1, min(60, idle_s // 3))}",
-        "--Voila.kernel_websocket_connection_class=gsoc_helpers.app_guard.V1OnlyWebsocketConnection",
+        "--Voila.kernel_websocket_connection_class=gsoc_helpers.app.guard.V1OnlyWebsocketConnection",
     ]
 
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 # Text that a reader should never see in an executed notebook: warnings, log lines ("INFO:nncf:...",
 # "WARNING:root:...", "[IPKernelApp] INFO | ..."), progress-bar glyphs and a tqdm bar's text ("0%|   | 0/3000").
 NOISE = re.compile(
@@ -147,8 +147,8 @@ def output_noise(nb) -> list[str]:
 
 def run_series(cfg: SeriesConfig) -> list[NotebookRun]:
     """Execute every notebook in order (stopping at the first failure) and write ``SUMMARY.md``."""
-    from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
-    from .progress import write
+    from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
+    from ..progress import write
 
     available = list_notebooks(cfg.notebook_dir)
     if not available:

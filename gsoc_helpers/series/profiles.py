@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .defaults import BN_MATCHING_STEPS, HELD_OUT_SIZE
+from ..defaults import BN_MATCHING_STEPS, HELD_OUT_SIZE
 
 DISTILLED = "distilled"  # the student notebook 02 trains (SeriesPaths.student_checkpoint)
 
@@ -31,7 +31,8 @@ class ProfileInputs:
     student: str  # bundled student name/path, or DISTILLED
     real_source: str  # load_cifar10 source of real CIFAR-10 (02 reals, 03 reference, 05 'real')
     quant_models: tuple[str, ...]  # classifier names, smallest first
-    quant_test_sets: tuple[str, ...]  # load_cifar10 test sources for accuracy / agreement / KL
+    quant_test_sets: tuple[str, ...]  # load_cifar10 test sources for accuracy / agreement / KL (quick without a
+    # data root: "auto", the official test set downloaded with CIFAR-10)
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,8 @@ SCALES: dict[str, ScaleSizes] = {
         finetune_steps=2,
         any_model_finetune_steps=1,
     ),
+    # minutes on a CPU: `make demo` within 8 minutes on 2 quiet cores (benchmarks/bench_demo.py measures it), so
+    # the below-8-bit grid, fine-tuning and test sets are cut; the full scale and benchmarks/ give the full figures
     "quick": ScaleSizes(
         sample_per_class=300,
         grid_per_class=8,
@@ -139,23 +142,23 @@ SCALES: dict[str, ScaleSizes] = {
         fid_n=250,
         fid_reference_n=500,
         speed_batches=(1, 64),
-        speed_seconds=2.0,
+        speed_seconds=1.0,
         quant_model_count=0,
         quant_sources=_STUDY_SOURCES,
         quant_sizes=(300,),
         quant_seeds=(0,),
-        quant_test_n=0,
+        quant_test_n=2000,  # the 1,017 bit-exact test images whole, the first 2,000 JPEG ones
         quant_test_set_count=0,
-        quant_bn_steps=50,
+        quant_bn_steps=25,
         speed_calibration_n=300,
         quant_val_n=HELD_OUT_SIZE,
         any_model_sources=_ANY_MODEL_SOURCES,
-        any_model_calibration_n=64,
+        any_model_calibration_n=32,
         any_model_seeds=(0,),
         any_model_bn_steps=0,
-        any_model_cifar_test_n=300,
-        any_model_photo_views=5,
-        quant_bits=("W4A4",),  # every bit width and estimator: benchmarks/bench_lowbit.py (RESULTS.md)
+        any_model_cifar_test_n=200,
+        any_model_photo_views=3,
+        quant_bits=("W4A4",),  # the full scale and benchmarks/bench_lowbit.py sweep every width and estimator
         quant_estimators=("mse", "nncf"),
         finetune_steps=60,
         any_model_finetune_steps=4,
@@ -213,7 +216,7 @@ def get_scale(explicit: str | None = None, profile: str = "quick") -> str:
     parameters cell."""
     import os
 
-    from .config import SCALE_ENV
+    from ..config import SCALE_ENV
 
     env = os.environ.get(SCALE_ENV) or None
     value = (explicit or env or profile).lower()
@@ -261,7 +264,7 @@ def run_sizes(profile: str | None = None, scale: str | bool | None = None, **ove
     profile's own;
     ``True`` means ``"smoke"``, ``False`` the default, for the notebooks' older ``SMOKE`` flag), with ``overrides``
     (field name -> value; strings are parsed like the command line's)."""
-    from .config import get_profile
+    from ..config import get_data_root, get_profile
 
     profile = get_profile(profile)
     scale = get_scale("smoke" if scale is True else (scale or None), profile)
@@ -273,6 +276,8 @@ def run_sizes(profile: str | None = None, scale: str | bool | None = None, **ove
             values[lst] = values[lst][: values[count]]
     for lst in ("quant_sources", "any_model_sources"):
         values[lst] = tuple(values["teacher"] if s == TEACHER else s for s in values[lst])
+    if profile == "quick" and "quant_test_sets" not in parsed and get_data_root() is None:
+        values["quant_test_sets"] = ("auto",)  # the exact/JPEG copies live in a data root: else the official test set
     return RunSizes(**values, profile=profile, scale=scale)
 
 
@@ -316,7 +321,7 @@ class SeriesPaths:
 def series_paths(profile: str | None = None, scale: str | bool | None = None, output_dir=None) -> SeriesPaths:
     """``<output dir>/<profile>`` (scale = profile) or ``<output dir>/<profile>-<scale>``; the results folder is
     collected by ``gsoc-helpers demo``."""
-    from .config import get_output_dir, get_profile
+    from ..config import get_output_dir, get_profile
 
     profile = get_profile(profile)
     scale = get_scale("smoke" if scale is True else (scale or None), profile)
