@@ -4,9 +4,12 @@ Every source returns a :class:`CalibrationSet` with images float32 [N,3,S,S] in 
 :attr:`ModelInput.image_size`) and labels int64 [N] balanced over the classes the source draws from. Sources live in
 a registry: the table :data:`BUILTIN_SOURCES` at the end of this module, and :func:`register_source` for more:
 
-* ``real``        CIFAR-10 train images (``gsoc_helpers.data.load_cifar10``; ``train_source`` default "auto",
-                  i.e. the official batches if present, else the bit-exact subset); 32-pixel pictures, upsampled
-                  (bilinear, antialiased) when the model takes another size; CIFAR-10 labels.
+* ``real``        CIFAR-10 train images of the protocol's calibration pool (``gsoc_helpers.study.splits``: never
+                  the validation images; ``train_source`` default "auto", i.e. the official batches if present,
+                  else the bit-exact subset); 32-pixel pictures, upsampled (bilinear, antialiased) when the model
+                  takes another size; CIFAR-10 labels.
+* ``photos``      crops of the protocol's calibration photos (natural photos from installed wheels, split by photo:
+                  never a validation or test photo) at the model's size; nominal labels.
 * ``offline-teacher`` / ``stylegan2-ada`` / ``student``  synthetic CIFAR-10 images: from a dataset folder
                   (``dataset=``; the synthetic format) or sampled on the fly from a generator following the generator
                   protocol (``generator=`` module or registry name; default the generator of the source's name: the
@@ -42,6 +45,7 @@ from .defaults import CIFAR10_MEAN, CIFAR10_STD, IMAGE_SIZE
 from .fractals import fractal_images
 from .models.registry import load_generator
 from .pixels import resize, to_uint8, uint8_to_unit
+from .study.splits import calibration_pool
 
 CIFAR10_CLASSES_COUNT = 10
 
@@ -182,8 +186,27 @@ def real_source(
     size: int, seed: int, model_input: ModelInput, train_source: str = "auto", data_root=None
 ) -> CalibrationSet:
     ds = train_split(train_source, data_root)
-    idx = _pick(ds.labels, balanced_labels(size, seed), seed, f"CIFAR-10 train ({ds.source})")
+    pool = calibration_pool(ds.labels)  # never a validation image
+    idx = pool[
+        _pick(ds.labels[pool], balanced_labels(size, seed), seed, f"CIFAR-10 train calibration pool ({ds.source})")
+    ]
     return _cifar_set(ds.images[idx], ds.labels[idx], f"real:{ds.source}", model_input)
+
+
+def photos_source(size: int, seed: int, model_input: ModelInput) -> CalibrationSet:
+    """``size`` crops (seeded) of the protocol's calibration photos at the model's size; nominal labels."""
+    from .quantization.photos import photo_views, split_photos
+
+    photos = split_photos()["calibration"]
+    if not photos:
+        raise ValueError("the photos source needs scikit-image (pip install scikit-image; foolbox adds more photos)")
+    views = -(-size // len(photos))
+    images = photo_views(photos, model_input.image_size, views, seed)
+    pick = np.sort(np.random.default_rng(seed).choice(len(images), size=size, replace=False))
+    labels = torch.from_numpy(balanced_labels(size, seed, model_input.num_classes))
+    return CalibrationSet(
+        images[pick].contiguous(), labels, f"photos: {len(photos)} calibration photos, {views} crops each"
+    )
 
 
 def _synthetic(
@@ -292,6 +315,7 @@ def fractal_source(
 # The built-in sources, in the order the tables list them; register_source adds more (refusing a taken name).
 BUILTIN_SOURCES: dict[str, SourceFn] = {
     "real": real_source,
+    "photos": photos_source,
     "offline-teacher": _generator_source("offline-teacher"),
     "stylegan2-ada": _generator_source("stylegan2-ada"),
     "student": _generator_source("student"),
