@@ -67,6 +67,23 @@ class ModelInput:
             raise ValueError(f"model class count must be an integer >= 2, got {self.num_classes!r}")
 
 
+@dataclass(frozen=True, eq=False)
+class SourceContext:
+    """What every calibration source may use beyond size and seed: the model's input, the classifier itself (a
+    torch model taking [0,1] images; a source that optimises through it declares a ``classifier`` option) and
+    whether to show progress (for a source with a ``progress`` option). General code passes the context; only the
+    source knows what it needs."""
+
+    model_input: ModelInput = ModelInput()
+    classifier: nn.Module | None = None
+    progress: bool = False
+
+
+def needs_classifier(source: str) -> bool:
+    """True when ``source`` makes its images through the classifier (it takes a ``classifier`` option)."""
+    return "classifier" in source_option_names(source)
+
+
 @dataclass
 class CalibrationSet:
     images: torch.Tensor  # float32 [N,3,S,S] in [0,1]
@@ -127,17 +144,29 @@ def check_source_options(source: str, options: dict) -> None:
 
 
 def get_calibration(
-    source: str, size: int, seed: int = 0, model_input: ModelInput | None = None, **options
+    source: str,
+    size: int,
+    seed: int = 0,
+    model_input: ModelInput | None = None,
+    context: SourceContext | None = None,
+    **options,
 ) -> CalibrationSet:
-    """``size`` class-balanced calibration images from ``source`` (see module doc) at ``model_input``'s size
-    (default CIFAR-10's 32x32, 10 classes), reproducible per seed."""
+    """``size`` class-balanced calibration images from ``source`` (see module doc) at the model's input
+    (``model_input``, else ``context.model_input``, else CIFAR-10's 32x32 with 10 classes), reproducible per seed.
+    ``context`` fills the ``classifier`` and ``progress`` options of a source that takes them (unless given)."""
     if source not in _SOURCES:
         raise KeyError(f"unknown calibration source {source!r}; expected one of {sorted(_SOURCES)}")
     if not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"calibration size must be a positive integer, got {size!r}")
-    inp = model_input or ModelInput()
+    inp = model_input or (context.model_input if context is not None else ModelInput())
     inp.validate()
     check_source_options(source, options)
+    if context is not None:
+        takes = source_option_names(source)
+        if "classifier" in takes and context.classifier is not None:
+            options.setdefault("classifier", context.classifier)
+        if "progress" in takes:
+            options.setdefault("progress", context.progress)
     out = _SOURCES[source](int(size), int(seed), inp, **options)
     side = inp.image_size
     if out.images.shape != (size, 3, side, side) or out.images.dtype != torch.float32:

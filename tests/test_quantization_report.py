@@ -10,7 +10,7 @@ from PIL import Image
 
 from gsoc_helpers.quantization.conclusions import conclusions
 from gsoc_helpers.quantization.plots import plot_by_source, plot_vs_size
-from gsoc_helpers.quantization.runner import summarize
+from gsoc_helpers.study.tables import summarize
 
 
 def _cells(models=("m1", "m2"), sizes=(10, 100), sources=("real", "noise", "offline-teacher"), seeds=(0, 1)):

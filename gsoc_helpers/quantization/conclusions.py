@@ -6,7 +6,7 @@ from .settings import PROJECT_DEFAULT
 
 
 def conclusions(table, metric: str, speed=None, config: str = PROJECT_DEFAULT, baseline: str = "nncf-default") -> str:
-    """Markdown bullets from a :func:`~gsoc_helpers.quantization.runner.summarize` table.
+    """Markdown bullets from a :func:`~gsoc_helpers.study.tables.summarize` table.
 
     ``metric`` is a column stem such as ``"exact_agreement"`` (``<metric>_mean`` is read).  For each (model, size):
     sources ranked by ``config``'s mean, each source's difference to ``real`` calibration, and ``config`` minus

@@ -159,8 +159,12 @@ def cifar10_splits(
 ) -> Splits:
     """CIFAR-10's protocol: validation ``"val"`` (``validation_n`` of the held-out train images, all when None);
     test = each of ``test_sources`` (``load_cifar10`` sources, first ``test_n`` images when given)."""
-    test = {t: functools.partial(_cifar_test, t, test_n, image_size) for t in test_sources}
-    val = {"val": functools.partial(_cifar_validation, train_source, validation_n, image_size)}
+    test: dict[str, Callable[[], EvalSet]] = {
+        t: functools.partial(_cifar_test, t, test_n, image_size) for t in test_sources
+    }
+    val: dict[str, Callable[[], EvalSet]] = {
+        "val": functools.partial(_cifar_validation, train_source, validation_n, image_size)
+    }
     return Splits({"validation": val, "test": test}, "CIFAR-10")
 
 
@@ -194,3 +198,19 @@ def photo_splits(image_size: int, views: int = 5, cifar_n: int = 0) -> Splits:
         val["cifar10-val"] = functools.partial(_cifar_validation, "auto", cifar_n, image_size)
         test["cifar10-test"] = functools.partial(_cifar_test, "auto", cifar_n, image_size)
     return Splits({"validation": val, "test": test}, "natural photos")
+
+
+def fixed_splits(
+    test: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    validation: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+    what: str = "given images",
+) -> Splits:
+    """Splits over images already in memory: ``name -> (images [N,3,S,S] in [0,1], labels int64 [N], -1 for
+    none)`` per role (tests, notebooks at small scale)."""
+
+    def sets(given: dict) -> dict[str, Callable[[], EvalSet]]:
+        return {
+            k: functools.partial(EvalSet, x, y.to(torch.int64), f"{len(y)} {what} ({k})") for k, (x, y) in given.items()
+        }
+
+    return Splits({"test": sets(test), "validation": sets(validation or {})}, what)
