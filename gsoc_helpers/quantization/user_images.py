@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..calibration import ModelInput, available_sources, get_calibration
+from ..calibration import ModelInput, SourceContext, available_sources, get_calibration, needs_classifier
 from ..data.cifar10 import IMAGE_SUFFIXES
 from ..data.dataset import CIFAR10_CLASSES
 from ..defaults import IMAGE_SIZE
@@ -94,10 +94,10 @@ def is_folder(spec: str) -> bool:
 def check_calibration_spec(spec: str, torch_model_available: bool | None = None) -> str:
     """'folder' or 'source' for a calibration spec; KeyError / ValueError otherwise."""
     if spec in available_sources():
-        if spec == "bn-matching" and torch_model_available is False:
+        if needs_classifier(spec) and torch_model_available is False:
             raise ValueError(
-                "the bn-matching source needs a PyTorch model (a registered classifier or "
-                "package.module:factory), not an ONNX/IR file"
+                f"the {spec} source makes its images through the model: it needs a PyTorch model (a registered "
+                "classifier or package.module:factory), not an ONNX/IR file"
             )
         return "source"
     if is_folder(spec):
@@ -123,10 +123,8 @@ def calibration_images(
     if kind == "folder":
         got = load_folder(spec, model_input.image_size, max_images=size, seed=seed)
         return ImageSet(got.images, None, got.description)
-    opts = dict(source_options or {})
-    if spec == "bn-matching":
-        opts.setdefault("classifier", torch_model)
-    cal = get_calibration(spec, size, seed, model_input, **opts)
+    context = SourceContext(model_input, torch_model)
+    cal = get_calibration(spec, size, seed, context=context, **dict(source_options or {}))
     return ImageSet(cal.images, None, f"{size} images from source {spec!r} ({cal.source}, seed {seed})")
 
 
