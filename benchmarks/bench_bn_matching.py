@@ -40,7 +40,7 @@ def step_seconds(side: int, channels_last: bool, bf16: bool, batch: int = 32, re
     import torch
     import torch.nn.functional as F
 
-    from gsoc_helpers.bn_matching import BNStatsLoss
+    from gsoc_helpers.calibration.bn_matching import BNStatsLoss
     from gsoc_helpers.models.classifiers import get_classifier
 
     net = get_classifier("efficientnet-lite0").requires_grad_(False)

@@ -101,7 +101,7 @@ def test_every_source_makes_images_at_the_model_size(toy, data_root):
 
 
 def test_bn_matching_at_the_model_size_lowers_the_bn_loss(toy):
-    from gsoc_helpers.bn_matching import bn_loss
+    from gsoc_helpers.calibration.bn_matching import bn_loss
 
     net = toy["net"]
     kw = dict(classifier=net, batch_size=8, progress=False, ce_weight=0.0, tv_weight=0.0, jitter=0.0, flip=False)

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from gsoc_helpers.bn_matching import bn_loss
 from gsoc_helpers.calibration import available_sources, balanced_labels, get_calibration, register_source
+from gsoc_helpers.calibration.bn_matching import bn_loss
 
 
 def _check(cs, size):

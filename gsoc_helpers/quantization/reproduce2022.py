@@ -114,7 +114,9 @@ def plan(
             original_size = most
     if student is None and student_dataset is None:
         subs.append("DiStyleGAN (published 2022 weights; pass --student FOLDER) -> bundled 'student'")
-    subs.append("fractals: Datumaro IFS + colorisation network -> gsoc_helpers.fractals (FractalDB-style, numpy/PIL)")
+    subs.append(
+        "fractals: Datumaro IFS + colorisation network -> gsoc_helpers.calibration.fractals (FractalDB-style, numpy/PIL)"
+    )
     opts: dict[str, dict] = {
         "real": {},
         "fractal": {},

@@ -16,10 +16,10 @@ a registry: the table :data:`BUILTIN_SOURCES` at the end of this module, and :fu
                   bundled CPU-trained stand-in teacher, NVIDIA's StyleGAN2-ADA CIFAR-10 snapshot, the bundled
                   student); 32-pixel pictures, upsampled like ``real``.
 * ``fractal``     FractalDB-style colourised IFS fractals rendered at the model's size, one IFS per class
-                  (``gsoc_helpers.fractals``).
+                  (``gsoc_helpers.calibration.fractals``).
 * ``noise``       Gaussian N(0.5, 0.25^2) clipped to [0,1] at the model's size (a floor; labels are nominal).
 * ``bn-matching`` data-free images optimised at the model's size so the classifier's BatchNorm inputs match its
-                  running statistics (:mod:`gsoc_helpers.bn_matching`). Needs ``classifier=`` (taking [0,1] images).
+                  running statistics (:mod:`gsoc_helpers.calibration.bn_matching`). Needs ``classifier=`` (taking [0,1] images).
 
 Where a source has no classes of its own (noise, fractal, bn-matching) its labels are balanced over
 :attr:`ModelInput.num_classes`.
@@ -36,16 +36,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..config import get_cache_dir, get_data_root
+from ..data import load_cifar10
+from ..data.dataset import balanced_labels
+from ..data.synthetic import SyntheticDataset, latents_for_range
+from ..defaults import CIFAR10_MEAN, CIFAR10_STD, IMAGE_SIZE
+from ..models.registry import load_generator
+from ..pixels import resize, to_uint8, uint8_to_unit
+from ..study.splits import calibration_pool
 from .bn_matching import invert, settings_for
-from .config import get_cache_dir, get_data_root
-from .data import load_cifar10
-from .data.dataset import balanced_labels
-from .data.synthetic import SyntheticDataset, latents_for_range
-from .defaults import CIFAR10_MEAN, CIFAR10_STD, IMAGE_SIZE
 from .fractals import fractal_images
-from .models.registry import load_generator
-from .pixels import resize, to_uint8, uint8_to_unit
-from .study.splits import calibration_pool
 
 CIFAR10_CLASSES_COUNT = 10
 
@@ -224,7 +224,7 @@ def real_source(
 
 def photos_source(size: int, seed: int, model_input: ModelInput) -> CalibrationSet:
     """``size`` crops (seeded) of the protocol's calibration photos at the model's size; nominal labels."""
-    from .quantization.photos import photo_views, split_photos
+    from ..quantization.photos import photo_views, split_photos
 
     photos = split_photos()["calibration"]
     if not photos:
@@ -309,7 +309,7 @@ def bn_matching_source(
     progress: bool = True,
 ) -> CalibrationSet:
     """Images at the model's input size optimised through ``classifier`` (a model taking [0,1] images, its own
-    preprocessing inside) so its BatchNorm inputs match their running statistics (:mod:`gsoc_helpers.bn_matching`);
+    preprocessing inside) so its BatchNorm inputs match their running statistics (:mod:`gsoc_helpers.calibration.bn_matching`);
     the start is the model's mean/std in [0,1] plus Gaussian noise; nominal labels over the model's classes.
     Options left None take the recipe for the model's size (``bn_matching.settings_for``; ``bf16`` None: where the
     CPU has native bf16, if the recipe asks for it)."""
@@ -333,7 +333,7 @@ def bn_matching_source(
 def fractal_source(
     size: int, seed: int, model_input: ModelInput, min_fill: float = 0.15, progress: bool = False
 ) -> CalibrationSet:
-    """FractalDB-style fractals rendered at the model's size (:mod:`gsoc_helpers.fractals`); a label names an IFS
+    """FractalDB-style fractals rendered at the model's size (:mod:`gsoc_helpers.calibration.fractals`); a label names an IFS
     category (one per class of the model), not a class of the model."""
     images, labels = fractal_images(
         size, seed, float(min_fill), progress, model_input.image_size, model_input.num_classes
