@@ -59,7 +59,7 @@ PUBLIC_API: dict[str, str] = {
     "ClassifierInfo": ".models.classifiers",
     "register_classifier": ".models.classifiers",
     "CalibrationSet": ".calibration",
-    "ModelInput": ".calibration",
+    "InputContract": ".models.contract",
     "get_calibration": ".calibration",
     "available_sources": ".calibration",
     "register_source": ".calibration",
@@ -79,7 +79,6 @@ PUBLIC_API: dict[str, str] = {
     "compact_markdown": ".study.tables",
     "AccuracyControl": ".quantization.settings",
     "QuantizeOptions": ".quantization.settings",
-    "Preprocessing": ".quantization.user_model",
     "quantize_model": ".quantization.tool",
     "cpu_description": ".openvino.core",
 }

@@ -11,11 +11,12 @@ import pytest
 import torch
 from torch import nn
 
-from gsoc_helpers.calibration import ModelInput, available_sources, get_calibration
+from gsoc_helpers.calibration import available_sources, get_calibration
 from gsoc_helpers.cli import main
+from gsoc_helpers.models.contract import InputContract
 
 SIDE, CLASSES = 64, 7
-INPUT = ModelInput(SIDE, CLASSES, (0.45, 0.45, 0.4), (0.25, 0.25, 0.25))
+INPUT = InputContract(SIDE, CLASSES, (0.45, 0.45, 0.4), (0.25, 0.25, 0.25))
 OWN_CLASSES = {"real": 10, "offline-teacher": 10, "stylegan2-ada": 10, "student": 10}  # CIFAR-10 pictures, upsampled
 # NVIDIA's cifar10.pkl is not on this machine: its source runs with the bundled stand-in generator in its place
 GENERATOR_IN_PLACE = {"stylegan2-ada": "offline-teacher"}

@@ -1,7 +1,7 @@
 """Calibration sources for post-training quantization: equal size, class-balanced, seeded, at the model's input.
 
 Every source returns a :class:`CalibrationSet` with images float32 [N,3,S,S] in [0,1] (``S`` =
-:attr:`ModelInput.image_size`) and labels int64 [N] balanced over the classes the source draws from. Sources live in
+:attr:`InputContract.image_size`) and labels int64 [N] balanced over the classes the source draws from. Sources live in
 a registry: the table :data:`BUILTIN_SOURCES` at the end of this module, and :func:`register_source` for more:
 
 * ``real``        CIFAR-10 train images of the protocol's calibration pool (``gsoc_helpers.study.splits``: never
@@ -22,7 +22,7 @@ a registry: the table :data:`BUILTIN_SOURCES` at the end of this module, and :fu
                   running statistics (:mod:`gsoc_helpers.calibration.bn_matching`). Needs ``classifier=`` (taking [0,1] images).
 
 Where a source has no classes of its own (noise, fractal, bn-matching) its labels are balanced over
-:attr:`ModelInput.num_classes`.
+:attr:`InputContract.num_classes`.
 """
 
 from __future__ import annotations
@@ -40,31 +40,12 @@ from ..config import get_cache_dir, get_data_root
 from ..data import load_cifar10
 from ..data.dataset import balanced_labels
 from ..data.synthetic import SyntheticDataset, latents_for_range
-from ..defaults import CIFAR10_MEAN, CIFAR10_STD, IMAGE_SIZE
+from ..models.contract import InputContract
 from ..models.registry import load_generator
 from ..pixels import resize, to_uint8, uint8_to_unit
 from ..study.splits import calibration_pool
 from .bn_matching import invert, settings_for
 from .fractals import fractal_images
-
-CIFAR10_CLASSES_COUNT = 10
-
-
-@dataclass(frozen=True)
-class ModelInput:
-    """What the classifier being calibrated takes: square [0,1] RGB images of ``image_size`` pixels, whose mean/std
-    (per channel, [0,1] units) are ``mean``/``std``, and ``num_classes`` outputs. Defaults: CIFAR-10."""
-
-    image_size: int = IMAGE_SIZE
-    num_classes: int = CIFAR10_CLASSES_COUNT
-    mean: tuple[float, ...] = CIFAR10_MEAN
-    std: tuple[float, ...] = CIFAR10_STD
-
-    def validate(self) -> None:
-        if not isinstance(self.image_size, int) or not 8 <= self.image_size <= 1024:
-            raise ValueError(f"model input size must be an integer in [8, 1024], got {self.image_size!r}")
-        if not isinstance(self.num_classes, int) or self.num_classes < 2:
-            raise ValueError(f"model class count must be an integer >= 2, got {self.num_classes!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,7 +55,7 @@ class SourceContext:
     whether to show progress (for a source with a ``progress`` option). General code passes the context; only the
     source knows what it needs."""
 
-    model_input: ModelInput = ModelInput()
+    model_input: InputContract = InputContract()
     classifier: nn.Module | None = None
     progress: bool = False
 
@@ -147,7 +128,7 @@ def get_calibration(
     source: str,
     size: int,
     seed: int = 0,
-    model_input: ModelInput | None = None,
+    model_input: InputContract | None = None,
     context: SourceContext | None = None,
     **options,
 ) -> CalibrationSet:
@@ -158,7 +139,7 @@ def get_calibration(
         raise KeyError(f"unknown calibration source {source!r}; expected one of {sorted(_SOURCES)}")
     if not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"calibration size must be a positive integer, got {size!r}")
-    inp = model_input or (context.model_input if context is not None else ModelInput())
+    inp = model_input or (context.model_input if context is not None else InputContract())
     inp.validate()
     check_source_options(source, options)
     if context is not None:
@@ -177,7 +158,7 @@ def get_calibration(
     return out
 
 
-def _cifar_set(u8: np.ndarray, labels: np.ndarray, source: str, model_input: ModelInput) -> CalibrationSet:
+def _cifar_set(u8: np.ndarray, labels: np.ndarray, source: str, model_input: InputContract) -> CalibrationSet:
     """CIFAR-10 pictures uint8 [N,32,32,3] at the model's size; the source name says when they were upsampled."""
     side = model_input.image_size
     images = resize(uint8_to_unit(u8), side).clamp_(0, 1)
@@ -212,7 +193,7 @@ def train_split(train_source: str = "auto", data_root=None):
 
 
 def real_source(
-    size: int, seed: int, model_input: ModelInput, train_source: str = "auto", data_root=None
+    size: int, seed: int, model_input: InputContract, train_source: str = "auto", data_root=None
 ) -> CalibrationSet:
     ds = train_split(train_source, data_root)
     pool = calibration_pool(ds.labels)  # never a validation image
@@ -222,7 +203,7 @@ def real_source(
     return _cifar_set(ds.images[idx], ds.labels[idx], f"real:{ds.source}", model_input)
 
 
-def photos_source(size: int, seed: int, model_input: ModelInput) -> CalibrationSet:
+def photos_source(size: int, seed: int, model_input: InputContract) -> CalibrationSet:
     """``size`` crops (seeded) of the protocol's calibration photos at the model's size; nominal labels."""
     from ..quantization.photos import photo_views, split_photos
 
@@ -242,7 +223,7 @@ def _synthetic(
     kind: str,
     size: int,
     seed: int,
-    model_input: ModelInput,
+    model_input: InputContract,
     dataset=None,
     generator=None,
     truncation_psi: float = 1.0,
@@ -274,7 +255,7 @@ def _synthetic(
 def _generator_source(name: str) -> SourceFn:
     """The calibration source of generator ``name`` (a :func:`load_generator` name)."""
 
-    def source(size: int, seed: int, model_input: ModelInput, **kw) -> CalibrationSet:
+    def source(size: int, seed: int, model_input: InputContract, **kw) -> CalibrationSet:
         return _synthetic(name, size, seed, model_input, **kw)
 
     source.__qualname__ = source.__name__ = f"{name.replace('-', '_')}_source"
@@ -282,7 +263,9 @@ def _generator_source(name: str) -> SourceFn:
     return source
 
 
-def noise_source(size: int, seed: int, model_input: ModelInput, mean: float = 0.5, std: float = 0.25) -> CalibrationSet:
+def noise_source(
+    size: int, seed: int, model_input: InputContract, mean: float = 0.5, std: float = 0.25
+) -> CalibrationSet:
     g = torch.Generator().manual_seed(seed)
     side = model_input.image_size
     x = (torch.randn(size, 3, side, side, generator=g) * std + mean).clamp_(0, 1)
@@ -292,7 +275,7 @@ def noise_source(size: int, seed: int, model_input: ModelInput, mean: float = 0.
 def bn_matching_source(
     size: int,
     seed: int,
-    model_input: ModelInput,
+    model_input: InputContract,
     classifier: nn.Module | None = None,
     steps: int | None = None,
     lr: float | None = None,
@@ -323,15 +306,15 @@ def bn_matching_source(
     s = replace(settings_for(side), **{k: v for k, v in given.items() if v is not None})
     labels = torch.from_numpy(balanced_labels(size, seed, model_input.num_classes))
     g = torch.Generator().manual_seed(seed)
-    mean = torch.tensor(model_input.mean, dtype=torch.float32).view(1, -1, 1, 1)
-    std = torch.tensor(model_input.std, dtype=torch.float32).view(1, -1, 1, 1)
+    mean = torch.tensor(model_input.unit_mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.tensor(model_input.unit_std, dtype=torch.float32).view(1, -1, 1, 1)
     start = (mean + std * torch.randn(size, 3, side, side, generator=g)).clamp(0.01, 0.99)
     images = invert(classifier, torch.logit(start), labels, s, seed, progress)
     return CalibrationSet(images, labels, f"bn-matching at {side}x{side} ({s.steps} steps)")
 
 
 def fractal_source(
-    size: int, seed: int, model_input: ModelInput, min_fill: float = 0.15, progress: bool = False
+    size: int, seed: int, model_input: InputContract, min_fill: float = 0.15, progress: bool = False
 ) -> CalibrationSet:
     """FractalDB-style fractals rendered at the model's size (:mod:`gsoc_helpers.calibration.fractals`); a label names an IFS
     category (one per class of the model), not a class of the model."""

@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..calibration import ModelInput, SourceContext, available_sources, get_calibration, needs_classifier
+from ..calibration import SourceContext, available_sources, get_calibration, needs_classifier
 from ..data.cifar10 import IMAGE_SUFFIXES
 from ..data.dataset import CIFAR10_CLASSES
 from ..defaults import IMAGE_SIZE
+from ..models.contract import InputContract
 from ..pil_images import read_rgb
 from ..pixels import resize, uint8_to_unit
 from .photos import natural_photos, photo_folder
@@ -114,7 +115,7 @@ def calibration_images(
     spec: str,
     size: int,
     seed: int,
-    model_input: ModelInput,
+    model_input: InputContract,
     torch_model=None,
     source_options: dict | None = None,
 ) -> ImageSet:
@@ -154,7 +155,7 @@ def warn_if_degenerate(images: torch.Tensor, description: str) -> None:
     )
 
 
-def held_out_synthetic(size: int, seed: int, model_input: ModelInput) -> ImageSet:
+def held_out_synthetic(size: int, seed: int, model_input: InputContract) -> ImageSet:
     """``size`` images of the bundled student generator with seed ``seed + HELD_OUT_SEED_OFFSET`` (never the
     calibration images) at the model's size. Labels are not given: they are the generator's intended classes, not
     ground truth."""
@@ -168,12 +169,12 @@ def held_out_synthetic(size: int, seed: int, model_input: ModelInput) -> ImageSe
     )
 
 
-def fits_cifar10(model_input: ModelInput) -> bool:
+def fits_cifar10(model_input: InputContract) -> bool:
     """True for a model taking CIFAR-10's 32x32 pictures with 10 outputs (the held-out synthetic images fit it)."""
     return model_input.image_size == IMAGE_SIZE and model_input.num_classes == len(CIFAR10_CLASSES)
 
 
-def held_out_default(size: int, seed: int, model_input: ModelInput) -> tuple[ImageSet, str]:
+def held_out_default(size: int, seed: int, model_input: InputContract) -> tuple[ImageSet, str]:
     """(images, set name) to measure agreement on when the user gives no held-out folder: held-out synthetic
     CIFAR-10 images for a CIFAR-10-shaped model; otherwise scikit-image's natural photos (the calibration
     images never include them); without scikit-image, the synthetic images upsampled, named for what they are."""

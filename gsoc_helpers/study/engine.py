@@ -20,8 +20,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..calibration import CalibrationSet, ModelInput, SourceContext, get_calibration
+from ..calibration import CalibrationSet, SourceContext, get_calibration
 from ..models.classifiers import classifier_info, get_classifier
+from ..models.contract import InputContract
 from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 from .cells import PROTOCOL, CellStore, encode_outcomes, options_key, shard_of
 from .splits import EvalSet, SelectionSplits, Splits
@@ -37,12 +38,6 @@ METRICS = (
     "top5_overlap",
     "top1_in_top5",
 )
-
-
-def model_input(name: str) -> ModelInput:
-    """The input of registered classifier ``name`` (size, classes, [0,1]-unit mean/std)."""
-    info = classifier_info(name)
-    return ModelInput(info.image_size, info.num_classes, tuple(info.mean), tuple(info.std))
 
 
 def compare_fields(name: str, ref_logits: np.ndarray, logits: np.ndarray, labels: np.ndarray) -> dict:
@@ -153,7 +148,7 @@ def run_study(
         if spec.calibrates:
             if ref is None or ref.name != m:
                 ref = reference(m, model_factory, sets, threads)  # one model at a time
-            inp = model_input(m) if model_factory is get_classifier else ModelInput()
+            inp = classifier_info(m).input if model_factory is get_classifier else InputContract()
             cal, seconds = calibration_for(spec, group, SourceContext(inp, ref.net, False), store.folder)
 
         def todo(variant: str, g: tuple = group) -> bool:
