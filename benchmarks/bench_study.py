@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -39,9 +40,6 @@ from gsoc_helpers.study.specs import BitsSpec, FinetuneSpec, Int8Spec
 from gsoc_helpers.study.splits import cifar10_splits, photo_splits
 
 RESULTS = Path(__file__).resolve().parent / "study_results"
-SEEDS = [0, 1, 2]
-SIZE = 300  # calibration images (CIFAR-10 models)
-LITE0_SIZE = 128
 SOURCES = list(run_sizes("quick", "full").any_model_sources)  # real, offline-teacher, student, noise, fractal, bn
 LITE0_SOURCES = ["photos", *SOURCES]  # photos = the calibration photos: the real-data ceiling
 
@@ -67,9 +65,47 @@ LITE0_SEARCH = {
     "mixed+meanminmax+nobc": _cfg("mixed", "none", None),
     "mixed+histogram+nobc": _cfg("mixed", "none", "histogram"),
 }
-BN_RECIPES = {"steps50": {"steps": 50}, "steps200": {"steps": 200}}
-FT_LRS, FT_STEPS = [3e-6, 1e-5, 3e-5], [300, 600]
 FT_SOURCES = ["student", "real", "noise", "bn-matching"]
+
+
+@dataclass
+class Plan:
+    """The study's sizes; ``--smoke`` shrinks every one of them to check the whole pipeline in minutes."""
+
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    size: int = 300  # calibration images (CIFAR-10 models)
+    lite0_size: int = 128
+    zoo: list[str] = field(default_factory=lambda: list(OFFLINE_ZOO))
+    search: list[str] = field(default_factory=lambda: list(SEARCH))
+    lite0_search: list[str] = field(default_factory=lambda: list(LITE0_SEARCH))
+    bn_recipes: dict[str, dict] = field(default_factory=lambda: {"steps50": {"steps": 50}, "steps200": {"steps": 200}})
+    lite0_bn: dict = field(default_factory=dict)  # bn-matching options at 224 (default: the LARGE_INPUT recipe)
+    ft_lrs: list[float] = field(default_factory=lambda: [3e-6, 1e-5, 3e-5])
+    ft_steps: list[int] = field(default_factory=lambda: [300, 600])
+    ft_options: dict = field(default_factory=dict)
+    test_n: int | None = None  # first N images of each CIFAR-10 test set (None: all)
+    validation_n: int | None = None
+    views: int = 5
+    cifar_n: int = 1000
+
+
+SMOKE = Plan(
+    seeds=[0],
+    size=10,
+    lite0_size=4,
+    zoo=["akamaster_resnet20"],
+    search=["nncf-default", "mixed+minmax+nobc"],
+    lite0_search=["nncf-default", "mixed+minmax+nobc"],
+    bn_recipes={"steps2": {"steps": 2}, "steps3": {"steps": 3}},
+    lite0_bn={"steps": 2},
+    ft_lrs=[1e-5],
+    ft_steps=[2],
+    ft_options={"batch_size": 8, "pool_size": 16},
+    test_n=50,
+    validation_n=50,
+    views=1,
+    cifar_n=10,
+)
 FOLDERS = {  # one cell store per kind of study: its validation and test cells (told apart by their role)
     "select-ptq": "int8",
     "select-bn": "int8",
@@ -106,29 +142,31 @@ def need(out: Path, name: str):
     return data[name]["choice"]
 
 
-def stage(what: str, out: Path, shard: tuple[int, int]) -> None:
-    cifar = cifar10_splits(test_sources=("jpeg", "exact"))
+def stage(what: str, out: Path, shard: tuple[int, int], p: Plan) -> None:
+    cifar = cifar10_splits(test_sources=("jpeg", "exact"), validation_n=p.validation_n, test_n=p.test_n)
+    search = {k: SEARCH[k] for k in p.search}
+    SEEDS, SIZE = p.seeds, p.size  # noqa: N806
     kw = dict(progress=True, shard=shard)
     folder = out / FOLDERS[what]
     if what.startswith("select-") and shard != (0, 1):  # a worker runs its part of the validation cells only
         print(f"{what}: shard {shard[0]}/{shard[1]}; merge the cells and rerun without --shard to record the choice")
-    bn = {"bn-matching": BN_RECIPES[choices(out).get("bn", {}).get("choice", "steps50")]}
+    bn = {"bn-matching": p.bn_recipes[choices(out).get("bn", {}).get("choice", next(iter(p.bn_recipes)))]}
     if what == "select-ptq":
         spec = Int8Spec(
-            ["akamaster_resnet20"], ["real", "offline-teacher", "student", "noise"], [SIZE], SEEDS, configs=SEARCH
+            ["akamaster_resnet20"], ["real", "offline-teacher", "student", "noise"], [SIZE], SEEDS, configs=search
         )
         name, table = sel.choose_setting(cifar.selection(), spec, folder, **kw)
         record(out, "ptq", name, table, cifar.selection().names("validation")[0], shard)
     elif what == "select-bn":
         ptq = need(out, "ptq")
         spec = Int8Spec(["akamaster_resnet20"], ["bn-matching"], [SIZE], SEEDS, configs={ptq: SEARCH[ptq]})
-        name, table = sel.choose_source_options(cifar.selection(), spec, "bn-matching", BN_RECIPES, folder, **kw)
+        name, table = sel.choose_source_options(cifar.selection(), spec, "bn-matching", p.bn_recipes, folder, **kw)
         record(out, "bn", name, table, "val", shard)
     elif what == "int8":
         ptq = need(out, "ptq")
         configs = {"project": SEARCH[ptq], "nncf-default": NNCF_DEFAULTS}
         others = [s for s in SOURCES if s != "bn-matching"]  # bn-matching (minutes per set) on ResNet-20 only
-        zoo = Int8Spec(list(OFFLINE_ZOO), others, [SIZE], SEEDS, bn, configs=configs)
+        zoo = Int8Spec(p.zoo, others, [SIZE], SEEDS, bn, configs=configs)
         run_study(zoo, cifar, "test", folder, **kw)
         run_study(
             Int8Spec(["akamaster_resnet20"], ["bn-matching"], [SIZE], SEEDS, bn, configs=configs),
@@ -146,9 +184,11 @@ def stage(what: str, out: Path, shard: tuple[int, int]) -> None:
         run_study(spec, cifar, "test", folder, **kw)
     elif what in ("select-finetune", "finetune"):
         est = {k.split("|")[1]: v for k, v in need(out, "estimators").items() if k.endswith("|W4A4")}
-        common = dict(source_options=bn, estimators=est, eval_set="exact")
+        common = dict(source_options=bn, estimators=est, eval_set="exact", options=p.ft_options)
         if what == "select-finetune":
-            spec = FinetuneSpec(["akamaster_resnet20"], FT_SOURCES, [SIZE], SEEDS, lrs=FT_LRS, steps=FT_STEPS, **common)
+            spec = FinetuneSpec(
+                ["akamaster_resnet20"], FT_SOURCES, [SIZE], SEEDS, lrs=p.ft_lrs, steps=p.ft_steps, **common
+            )
             choice, table = sel.choose_variant(cifar.selection(), spec, folder, **kw)
             record(out, "finetune", {"|".join(k): v for k, v in choice.items()}, table, "val", shard)
             return
@@ -165,15 +205,15 @@ def stage(what: str, out: Path, shard: tuple[int, int]) -> None:
             )
             run_study(spec, cifar, "test", folder, **kw)
     elif what in ("select-lite0", "lite0"):
-        photos = photo_splits(224, views=5, cifar_n=1000)
-        lite = dict(cache_calibration=True)
+        photos = photo_splits(224, views=p.views, cifar_n=p.cifar_n)
+        lite = dict(cache_calibration=True, source_options={"bn-matching": p.lite0_bn} if p.lite0_bn else {})
         if what == "select-lite0":
             spec = Int8Spec(
                 ["efficientnet-lite0"],
                 ["photos", "bn-matching", "student"],
-                [LITE0_SIZE],
+                [p.lite0_size],
                 SEEDS,
-                configs=LITE0_SEARCH,
+                configs={k: LITE0_SEARCH[k] for k in p.lite0_search},
                 **lite,
             )
             name, table = sel.choose_setting(photos.selection(), spec, folder, **kw)
@@ -181,7 +221,7 @@ def stage(what: str, out: Path, shard: tuple[int, int]) -> None:
             return
         configs = {"project": LITE0_SEARCH[need(out, "lite0_ptq")], "nncf-default": NNCF_DEFAULTS}
         run_study(
-            Int8Spec(["efficientnet-lite0"], LITE0_SOURCES, [LITE0_SIZE], SEEDS, configs=configs, **lite),
+            Int8Spec(["efficientnet-lite0"], LITE0_SOURCES, [p.lite0_size], SEEDS, configs=configs, **lite),
             photos,
             "test",
             folder,
@@ -210,15 +250,18 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("what", choices=[*STAGES, "report", "plan"])
     p.add_argument("--out", type=Path, default=None, help="cell folder (default: $GSOC_OUTPUT_DIR/study)")
-    p.add_argument("--results", type=Path, default=RESULTS)
+    p.add_argument("--results", type=Path, default=None, help=f"default {RESULTS} (with --smoke: <out>/results)")
     p.add_argument("--shard", default=None, help="i/n: this worker's part (default torchrun RANK/WORLD_SIZE or 0/1)")
+    p.add_argument("--smoke", action="store_true", help="every size shrunk (SMOKE): the pipeline end to end in minutes")
     args = p.parse_args(argv)
+    plan = SMOKE if args.smoke else Plan()
     shard = parse_shard(args.shard) if args.shard else distributed_shard()
     torch.set_num_threads(1)
-    out = args.out or get_output_dir() / "study"
+    out = args.out or get_output_dir() / ("study-smoke" if args.smoke else "study")
     out.mkdir(parents=True, exist_ok=True)
     for what in [*STAGES, "report"] if args.what == "plan" else [args.what]:
-        report(out, args.results) if what == "report" else stage(what, out, shard)
+        results = args.results or (out / "results" if args.smoke else RESULTS)  # a smoke run never replaces results
+        report(out, results) if what == "report" else stage(what, out, shard, plan)
 
 
 if __name__ == "__main__":

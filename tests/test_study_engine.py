@@ -147,3 +147,27 @@ def test_selection_never_loads_cifar10_test_images(data_root, tmp_path, monkeypa
     )
     assert set(choice) == {("m", "real", "W4A4"), ("m", "noise", "W4A4")}
     assert set(choice.values()) <= {"minmax", "mse"}
+
+
+def test_choose_source_options_labels_each_candidate(tmp_path):
+    spec = Int8Spec(models=["m"], sources=["noise"], sizes=[10], seeds=[0], configs=FAST)
+    splits = fixed_splits({"t": _data(16)}, {"v": _data(16, 1)})
+    recipes = {"dark": {"mean": 0.2}, "mid": {"mean": 0.5}}
+    name, table = selection.choose_source_options(
+        splits.selection(), spec, "noise", recipes, tmp_path, model_factory=_tiny, progress=False
+    )
+    assert name in recipes and set(table["source"]) == {"noise[dark]", "noise[mid]"}
+
+
+def test_finetune_spec_runs_through_the_engine_on_validation(shared_data_root, tmp_path):
+    from gsoc_helpers.study.specs import FinetuneSpec
+
+    spec = FinetuneSpec(["akamaster_resnet20"], ["noise"], [10], [0], lrs=[1e-5], steps=[2],
+                        options={"batch_size": 4, "pool_size": 8})  # fmt: skip
+    x, y = _data(20)
+    splits = fixed_splits({"exact": (x, y)}, {"v": (x, y)})
+    choice, table = selection.choose_variant(splits.selection(), spec, tmp_path, progress=False)
+    assert choice == {("akamaster_resnet20", "noise"): "W4A4/lr1e-05/2"}
+    cell = load_cells(tmp_path)[0]
+    assert cell["role"] == "validation" and 0 <= cell["v_agreement"] <= 100 and cell["history"][-1]["step"] == 2
+    assert (tmp_path / "finetune").is_dir()  # its checkpoints below the store
