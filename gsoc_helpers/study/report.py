@@ -15,8 +15,8 @@ PROTOCOL = """The protocol (`gsoc_helpers.study.splits`): three disjoint image s
 
 | set | CIFAR-10 models | ImageNet-sized models (EfficientNet-Lite0) |
 |---|---|---|
-| calibration pool (the `real` / `photos` sources draw only from it) | the train split minus validation: 45,000 of the official 50,000 (4,653 of the data root's 5,170 bit-exact images) | 12 photos (6 scikit-image, 6 foolbox ImageNet validation) |
-| validation (every choice is made here) | 10 % of each train class, fixed seed: 5,000 (517 offline) | 15 photos (7 scikit-image, 7 foolbox, 1 scikit-learn) and 1,000 held-out CIFAR-10 train pictures upsampled |
+| calibration pool (the `real` / `photos` sources draw only from it) | the train split minus validation: 45,000 of the official 50,000 (4,654 of the data root's 5,170 bit-exact images) | 12 photos (6 scikit-image, 6 foolbox ImageNet validation) |
+| validation (every choice is made here) | 10 % of each train class, fixed seed: 5,000 (516 offline) | 15 photos (7 scikit-image, 7 foolbox, 1 scikit-learn) and 1,000 held-out CIFAR-10 train pictures upsampled |
 | test (touched once per final configuration) | the 10,000 JPEG and the 1,017 bit-exact test images | 16 photos (7 scikit-image, 7 foolbox, 1 scikit-learn, 1 matplotlib) and 1,000 CIFAR-10 test pictures upsampled |
 
 Photos are split by photo, never by crop (5 crops each). Selection code receives a view of the splits that refuses

@@ -7,7 +7,7 @@
 * **test**: touched once per final configuration.
 
 CIFAR-10: validation = :data:`VALIDATION_FRACTION` of each class of the train split (5,000 of the official 50,000;
-517 of the data root's 5,170 bit-exact train images), drawn with :data:`PROTOCOL_SEED`; the calibration pool = the
+516 of the data root's 5,170 bit-exact train images), drawn with :data:`PROTOCOL_SEED`; the calibration pool = the
 rest of the train split; test = the test split (the 10,000 JPEG and the 1,017 bit-exact test images). The classifiers
 were trained on the whole train split, so FP32 is near 100 % there: validation measures agreement with FP32.
 ImageNet-sized models: the natural photos of :mod:`gsoc_helpers.quantization.photos`, split by photo (never by
