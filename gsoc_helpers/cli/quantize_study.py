@@ -119,7 +119,7 @@ def _study(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    ptq = PTQConfig()  # the one source of the PTQ defaults below; --sizes/--seeds unset: Grid's defaults
+    ptq = PTQConfig()  # the one source of the PTQ defaults below; --sizes/--seeds unset: the spec's defaults
     p = sub.add_parser("quantize-study", help="INT8 PTQ (OpenVINO+NNCF) grid over models x calibration sources")
     p.add_argument("--models", nargs="+", default=["akamaster_resnet20"])
     study = run_sizes("quick", "quick")  # the notebook's study: its calibration sources
