@@ -53,8 +53,9 @@ def verdicts(regime: Regime) -> dict[str, dict[str, Interval | None]]:
     """model -> source -> its interval against real (None: not computable)."""
     out: dict[str, dict[str, Interval | None]] = {}
     for model, by in regime.rows.items():
-        if "real" in by:
-            out[model] = {s: versus(st, by["real"]) for s, st in by.items() if s != "real"}
+        ref = regime.reference
+        if ref in by:
+            out[model] = {s: versus(st, by[ref]) for s, st in by.items() if s != ref}
     return out
 
 
@@ -71,7 +72,7 @@ def answer_table(regimes: list[Regime]) -> str:
                     cells.append("—")
                     continue
                 iv = vs.get(model, {}).get(s)
-                mark = "" if s == "real" else " " + MARK[iv.verdict if iv is not None else None]
+                mark = "" if s == r.reference else " " + MARK[iv.verdict if iv is not None else None]
                 cells.append(_number(by[s]) + mark)
             lines.append(
                 f"| {r.title} | {_short(model)} | {SET_NAMES.get(r.test_set, r.test_set)} | " + " | ".join(cells) + " |"
@@ -88,11 +89,11 @@ def regime_sentence(r: Regime) -> str:
     """What the regime says about each source against real."""
     vs = verdicts(r)
     if not vs:
-        return f"{r.title}: no real-data calibration in these files."
+        return f"{r.title}: no {r.reference} calibration in these files."
     per: dict[str, list[tuple[str, Interval | None, float]]] = {}
     for model, by in vs.items():
         for s, iv in by.items():
-            per.setdefault(s, []).append((model, iv, r.rows[model][s].mean - r.rows[model]["real"].mean))
+            per.setdefault(s, []).append((model, iv, r.rows[model][s].mean - r.rows[model][r.reference].mean))
     tested = [s for s, xs in per.items() if all(iv is not None for _, iv, _ in xs)]
     parts = []
     for s in [x for x in SOURCE_ORDER if x in per] + sorted(set(per) - set(SOURCE_ORDER)):
@@ -106,8 +107,12 @@ def regime_sentence(r: Regime) -> str:
         else:
             parts.append(f"{s} {_span([d for _, _, d in xs])}" + ("" if not tested else " points (untested)"))
     if tested:
-        return f"{r.title}, against real (paired 95 % intervals over test images and seeds): " + "; ".join(parts) + "."
-    return f"{r.title}: differences of the means to real, in points, untested: " + ", ".join(parts) + "."
+        return (
+            f"{r.title}, against {r.reference} (paired 95 % intervals over test images and seeds): "
+            + "; ".join(parts)
+            + "."
+        )
+    return f"{r.title}: differences of the means to {r.reference}, in points, untested: " + ", ".join(parts) + "."
 
 
 def baseline_sentence(regimes: list[Regime]) -> str:
@@ -164,8 +169,9 @@ def readme_block(regimes: list[Regime]) -> str:
     return (
         f"Status: {status(regimes)}\n\n"
         "Agreement with FP32 (% of test images on which the quantized model predicts FP32's class), mean ± std over\n"
-        "seeds; beside each source its difference to real calibration: ↑ / ↓ when the paired 95 % bootstrap interval\n"
-        "(test images × seeds) excludes 0, = when it does not, ? when it could not be computed.\n\n"
+        "seeds; beside each source its difference to real calibration (EfficientNet-Lite0: to the calibration photos,\n"
+        "`photos`, where measured): ↑ / ↓ when the paired 95 % bootstrap interval (test images × seeds) excludes 0, =\n"
+        "when it does not, ? when it could not be computed.\n\n"
         + answer_table(regimes)
         + "\n"
         + "\n".join(f"- {n}" for n in notes)
@@ -188,8 +194,8 @@ def detail_tables(regimes: list[Regime]) -> str:
                 if s not in by:
                     continue
                 iv = vs.get(model, {}).get(s)
-                gap = "" if s == "real" else (iv.text() if iv is not None else "untested")
-                verdict = "" if s == "real" else (iv.verdict if iv is not None else "untested")
+                gap = "" if s == r.reference else (iv.text() if iv is not None else "untested")
+                verdict = "" if s == r.reference else (iv.verdict if iv is not None else "untested")
                 st = by[s]
                 out.append(
                     f"| {_short(model)} | {s} | {format_mean_std(st.mean, st.std, st.n)} | {st.n} | {gap} | {verdict} | {st.detail} |"

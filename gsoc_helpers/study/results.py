@@ -48,6 +48,7 @@ class Regime:
     legacy: bool = False
     chosen_on: str = ""  # what the regime's choices were made on
     files: list[str] = field(default_factory=list)
+    reference: str = "real"  # the source every other is compared with
 
 
 def stat_of(cells: list[dict], test_set: str, detail: str = "") -> Stat:
@@ -126,6 +127,8 @@ def _protocol_regimes(root: Path) -> list[Regime]:
         r.rows = {
             m: {s: stat_of(cs, "photos") for s, cs in by.items()} for m, by in _group(test["lite0"], "project").items()
         }
+        if any("photos" in by for by in r.rows.values()):
+            r.reference = "photos"  # the model's own kind of data, not CIFAR-10 pictures upsampled
         out.append(r)
     return out
 
