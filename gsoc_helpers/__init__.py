@@ -51,6 +51,7 @@ PUBLIC_API: dict[str, str] = {
     "UInt8Images": ".metrics.fidelity",
     "compute_fidelity": ".metrics.fidelity",
     "compare_generators": ".metrics.report",
+    "class_accuracy": ".metrics.class_accuracy",
     # 04 image generation
     "GeneratorPanel": ".widgets",
     # 05 quantization

@@ -61,7 +61,7 @@ def v1_frame_problem(frame: object) -> str | None:
     offsets = [int.from_bytes(frame[8 * (i + 1) : 8 * (i + 2)], "little") for i in range(count)]
     if offsets[0] != table:
         return f"first offset {offsets[0]} is not the end of the offset table ({table})"
-    if any(b < a for a, b in zip(offsets, offsets[1:])):
+    if any(b < a for a, b in zip(offsets, offsets[1:], strict=False)):
         return "offsets decrease"
     if offsets[-1] > size:
         return f"last offset {offsets[-1]} past the frame's {size} bytes"

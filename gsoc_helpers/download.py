@@ -31,9 +31,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .config import get_cache_dir, get_data_root
 from .fileio import commit, digest_file, sha256_file, temp_path

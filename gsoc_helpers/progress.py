@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import io
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from tqdm import tqdm as _text_tqdm
 from tqdm.std import tqdm as _std_tqdm

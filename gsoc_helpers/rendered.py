@@ -129,7 +129,9 @@ def stale_copies(source_dir: Path = NOTEBOOK_DIR, docs_dir: Path = DOCS_DIR) -> 
         want = _code_sources(nbformat.read(str(src), as_version=4))
         have = _code_sources(nbformat.read(str(copy), as_version=4))
         if want != have:
-            diff = next((i for i, (a, b) in enumerate(zip(want, have)) if a != b), min(len(want), len(have)))
+            diff = next(
+                (i for i, (a, b) in enumerate(zip(want, have, strict=False)) if a != b), min(len(want), len(have))
+            )
             detail = "".join(
                 difflib.unified_diff(
                     (have[diff] if diff < len(have) else "").splitlines(True),

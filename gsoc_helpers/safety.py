@@ -17,8 +17,8 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .file_lock import try_exclusive_lock
 from .fileio import atomic_write_text, is_temp_name

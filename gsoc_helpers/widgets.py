@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import html
 import random
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import ipywidgets as W
 import numpy as np

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from gsoc_helpers.cli import main
 
@@ -90,6 +90,6 @@ def assert_refused(
     paths = list(untouched)
     before = [tree_digest(p) for p in paths]
     line = assert_one_line_error(*run_cli(argv, capsys), fragment, progress=progress)
-    for path, digest in zip(paths, before):
+    for path, digest in zip(paths, before, strict=True):
         assert tree_digest(path) == digest, f"{path} changed: {argv}"
     return line

@@ -17,8 +17,9 @@ import tarfile
 import tempfile
 import threading
 import types
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch

@@ -10,8 +10,8 @@ import json
 import socketserver
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 from cli_checks import assert_refused

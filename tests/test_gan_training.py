@@ -125,7 +125,7 @@ def test_balanced_batches_hold_every_class_equally(tmp_path):
         real, y = tr._batch(images, labels)
         assert torch.bincount(y, minlength=10).tolist() == [3] * 10
         # each image really belongs to its label
-        for img, c in zip(real, y):
+        for img, c in zip(real, y, strict=True):
             assert any(torch.equal(img, images[i]) for i in torch.nonzero(labels == c).flatten())
 
 
@@ -135,7 +135,7 @@ def test_bf16_and_two_d_steps_train_and_refuse_bad_values(tmp_path):
     before = [p.detach().clone() for p in tr.D.parameters()]
     m = tr.train_step(x, y)
     assert all(np.isfinite(v) for v in m.values())
-    assert any(not torch.equal(a, b) for a, b in zip(before, tr.D.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, tr.D.parameters(), strict=True))
     with pytest.raises(ValueError, match="precision must be one of"):
         _cfg(tmp_path, precision="fp16").validate()
     with pytest.raises(ValueError, match="d_steps"):

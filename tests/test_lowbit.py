@@ -66,7 +66,7 @@ def test_each_estimator_sets_the_ranges_it_estimates(int8_tiny, estimator):
     int8, calib, _ = int8_tiny
     samples = activation_samples(int8, calib)
     low = relevel(int8, BitWidth(4, 4), samples, estimator)
-    for fq, x in zip(activation_fakequantizes(low), samples):
+    for fq, x in zip(activation_fakequantizes(low), samples, strict=True):
         lo, hi = estimate_range(x, 16, estimator)
         got = [float(fq.input_value(i).get_node().get_data().ravel()[0]) for i in range(1, 5)]
         assert np.allclose(got, [lo, hi, lo, hi], rtol=1e-6)

@@ -70,6 +70,8 @@ def first(found: list[tuple[int, str, ast.Call]], dotted: str) -> int:
         ("05_quantization_experiments.ipynb", ["openvino.convert_model", "nncf.Dataset", "nncf.quantize",
                                                "openvino.save_model", "openvino.Core"], "gsoc_helpers.run_study"),
         ("03_evaluation.ipynb", ["torch_fidelity.calculate_metrics"], "gsoc_helpers.compare_generators"),
+        ("03_evaluation.ipynb", ["gsoc_helpers.get_classifier", "gsoc_helpers.nvidia_uint8"],
+         "gsoc_helpers.class_accuracy"),
         ("02_student_distillation.ipynb", ["gsoc_helpers.generator_loss", "gsoc_helpers.discriminator_loss"],
          "gsoc_helpers.run_distill"),
         ("06_your_model_no_data.ipynb", ["gsoc_helpers.get_calibration", "openvino.convert_model", "nncf.Dataset",
@@ -101,6 +103,18 @@ def test_notebook_05_compiles_both_models_and_spells_out_the_settings():
         "nncf_kwargs(PTQConfig()",  # and checked against what the package passes
     ):
         assert setting in src, setting
+
+
+def test_notebook_03_plots_fid_and_class_accuracy_against_speed_on_a_named_cpu():
+    notebook = "03_evaluation.ipynb"
+    found = calls(notebook)
+    (cell,) = {i for i, name, _ in found if name == "gsoc_helpers.cpu_description"}
+    src = ast.unparse(code_cells(notebook)[cell])
+    for needed in ("'FID'", "'class acc %'", "img/s", "set_xlabel", "set_ylabel", "suptitle"):
+        assert needed in src, needed
+    text = json.loads((NOTEBOOKS / notebook).read_text())["cells"]
+    prose = " ".join("".join(c["source"]) for c in text if c["cell_type"] == "markdown")
+    assert "different z sizes" not in prose and "z of 128" in prose
 
 
 def test_notebook_01_calls_the_generator_with_truncation_and_converts_to_uint8():

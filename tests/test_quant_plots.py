@@ -69,7 +69,7 @@ def test_by_source_dots_on_a_linear_zoomed_axis_with_every_value_written(table):
     sub = table[(table.model == "m20") & (table["size"] == 10)]
     dots = _dots(ax)
     assert len(dots) == len(CONFIGS)  # one series per PTQ setting
-    for line, cfg in zip(dots, CONFIGS):
+    for line, cfg in zip(dots, CONFIGS, strict=True):
         expected = sub[sub.config == cfg].set_index("source").loc[SOURCES, "exact_agreement_mean"]
         assert np.allclose(line.get_xdata(), expected)
     lo, hi = ax.get_xlim()

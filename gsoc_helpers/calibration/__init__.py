@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -171,7 +172,7 @@ def _pick(labels: np.ndarray, want: np.ndarray, seed: int, what: str) -> np.ndar
     """Indices into ``labels`` giving ``want``'s class histogram, drawn without replacement (seeded)."""
     rng = np.random.default_rng(seed)
     out = []
-    for c, k in zip(*np.unique(want, return_counts=True)):
+    for c, k in zip(*np.unique(want, return_counts=True), strict=True):
         members = np.flatnonzero(labels == c)
         if len(members) < k:
             raise ValueError(f"{what}: class {c} has {len(members)} images, {k} requested")

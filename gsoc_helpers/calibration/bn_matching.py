@@ -223,7 +223,7 @@ def invert(
         hooks.remove()
         if s.channels_last:
             classifier.to(memory_format=torch.contiguous_format)
-        for p, r in zip(classifier.parameters(), grads):
+        for p, r in zip(classifier.parameters(), grads, strict=True):
             p.requires_grad_(r)
     return torch.cat(out).clamp_(0, 1)
 

@@ -17,8 +17,9 @@ import argparse
 import math
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NoReturn
+from typing import NoReturn
 
 # What every command taking a generator accepts (gsoc_helpers.models.registry.load_generator).
 GENERATOR_HELP = (

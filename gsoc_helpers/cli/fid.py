@@ -1,4 +1,5 @@
-"""Sub-command ``gsoc-helpers fid``: FID/KID/precision-recall through torch-fidelity."""
+"""Sub-command ``gsoc-helpers fid``: FID/KID/precision-recall through torch-fidelity, and class accuracy (the share
+of images a named CIFAR-10 classifier assigns to their intended class: :mod:`gsoc_helpers.metrics.class_accuracy`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,22 @@ import argparse
 import json
 from pathlib import Path
 
+from ..defaults import JUDGE_CLASSIFIER
 from .args import GENERATOR_HELP, add_psi, device, positive_int
+
+FIDELITY_METRICS = ("fid", "kid", "prc", "isc")  # through torch-fidelity
+CLASS_ACC = "class-acc"
+
+
+def metric_list(text: str) -> tuple[str, ...]:
+    """'fid,kid,class-acc' -> ('fid', 'kid', 'class-acc'); an unknown or empty entry is refused."""
+    names = tuple(m.strip() for m in text.split(","))
+    unknown = [m for m in names if m not in (*FIDELITY_METRICS, CLASS_ACC)]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown metric(s) {unknown}; expected a comma list of {', '.join((*FIDELITY_METRICS, CLASS_ACC))}"
+        )
+    return names
 
 
 def _fid(args: argparse.Namespace) -> int:
@@ -31,34 +47,67 @@ def _fid(args: argparse.Namespace) -> int:
         from ..models.registry import load_generator
 
         candidate = load_generator(target, device=args.device)
-    res = compute_fidelity(
-        candidate,
-        metrics=tuple(args.metrics.split(",")),
-        n_generated=args.n,
-        n_candidate=args.n_candidate,
-        reference_split=args.split,
-        reference_source=args.source,
-        reference_n=args.reference_n,
-        truncation_psi=args.psi,
-        batch_size=args.batch_size,
-        device=args.device,
-        verbose=args.verbose,
-    )
-    print(res)
+    out: dict = {}
+    fidelity = tuple(m for m in args.metrics if m != CLASS_ACC)
+    if fidelity:
+        res = compute_fidelity(
+            candidate,
+            metrics=fidelity,
+            n_generated=args.n,
+            n_candidate=args.n_candidate,
+            reference_split=args.split,
+            reference_source=args.source,
+            reference_n=args.reference_n,
+            truncation_psi=args.psi,
+            batch_size=args.batch_size,
+            device=args.device,
+            verbose=args.verbose,
+        )
+        print(res)
+        out.update(res.to_dict())
+    if CLASS_ACC in args.metrics:
+        from ..metrics.class_accuracy import class_accuracy
+        from ..models.protocol import is_generator
+
+        acc = class_accuracy(
+            candidate,
+            n=args.n if is_generator(candidate) else args.n_candidate,
+            classifier=args.classifier,
+            truncation_psi=args.psi,
+            batch_size=args.batch_size,
+            device=args.device,
+            # an image subset: the one FID measured (compute_fidelity draws candidate subsets with seed 1)
+            seed=0 if is_generator(candidate) else 1,
+        )
+        print(acc)
+        out["class_accuracy"] = acc.to_dict()
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(res.to_dict(), indent=1))
+        Path(args.json).write_text(json.dumps(out, indent=1))
         print(f"wrote {args.json}")
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("fid", help="FID / KID / precision-recall of a generator, synthetic set or CIFAR-10 split")
+    p = sub.add_parser(
+        "fid", help="FID / KID / precision-recall / class accuracy of a generator, synthetic set or CIFAR-10 split"
+    )
     p.add_argument(
         "candidate",
         help="a synthetic dataset folder, cifar10-<train|test>[:<source>], or a generator: " + GENERATOR_HELP,
     )
-    p.add_argument("--metrics", default="fid,kid,prc", help="comma list of fid, kid, prc, isc")
+    p.add_argument(
+        "--metrics",
+        type=metric_list,
+        default=metric_list("fid,kid,prc"),
+        help=f"comma list of {', '.join(FIDELITY_METRICS)}, {CLASS_ACC} (share of images --classifier assigns to "
+        "their intended class, overall and per class)",
+    )
+    p.add_argument(
+        "--classifier",
+        default=JUDGE_CLASSIFIER,
+        help="CIFAR-10 classifier of the registry that judges class accuracy (FP32)",
+    )
     p.add_argument("--n", type=positive_int, default=10_000, help="images to generate (generator candidates)")
     p.add_argument("--n-candidate", type=positive_int, default=None, help="subset of an image candidate (default all)")
     p.add_argument("--split", default="train", choices=["train", "test"], help="CIFAR-10 reference split")

@@ -81,6 +81,6 @@ class ImageDataset:
         return uint8_to_unit(self.images), torch.from_numpy(self.labels)
 
     def describe(self) -> str:
-        counts = ", ".join(f"{n}={c}" for n, c in zip(self.class_names, self.class_counts()))
+        counts = ", ".join(f"{n}={c}" for n, c in zip(self.class_names, self.class_counts(), strict=True))
         h, w = self.images.shape[1:3]
         return f"{len(self)} images {h}x{w} from {self.source}; per class: {counts}"

@@ -9,8 +9,8 @@ lambda_pix starts at 0.2 and decays per *epoch* (the original decayed it per ste
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +31,7 @@ def feature_loss(
             f"{len(student_feats)} and {len(weights)}"
         )
     total = student_feats[0].new_zeros(())
-    for w, ft, fs in zip(weights, teacher_feats, student_feats):
+    for w, ft, fs in zip(weights, teacher_feats, student_feats, strict=True):
         total = total + w * F.l1_loss(fs, ft)
     return total
 

@@ -1,14 +1,17 @@
-"""Teacher vs student comparison table: size, compute, speed and sample quality, each with its protocol."""
+"""Teacher vs student comparison table: size, compute, speed and sample quality (FID, KID, class accuracy), each with
+its protocol."""
 
 from __future__ import annotations
 
 import platform
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
+from ..defaults import JUDGE_CLASSIFIER
 from .complexity import count_macs, count_parameters
 from .speed import generator_call, interleaved_rates
 
@@ -141,13 +144,18 @@ def compare_generators(
     openvino: bool = True,
     device: str = "cpu",
     min_seconds: float = 1.0,
+    classifier: str | None = JUDGE_CLASSIFIER,
 ):
     """One row per generator: size, speed (all generators measured in the same interleaved rounds, so a noisy moment
-    cannot invert their order) and quality (a pandas DataFrame)."""
+    cannot invert their order) and quality (a pandas DataFrame): FID, KID and, unless ``classifier`` is None, the
+    class accuracy of ``fid_n`` class-balanced images judged by ``classifier`` ("class acc %", the judge in
+    "class acc judge"; per class in ``df.attrs["class_accuracy"]``: model -> class name -> %)."""
     import pandas as pd
 
+    from .class_accuracy import class_accuracy
+
     speeds = generator_speeds(models, batches, openvino, min_seconds, device)  # one interleaved measurement
-    rows = []
+    rows, per_class = [], {}
     for name, model in models.items():
         row = {**size_row(name, model, device), **speeds[name]}
         row.update(
@@ -157,7 +165,14 @@ def compare_generators(
                 if k != "model"
             }
         )
+        if classifier is not None:
+            acc = class_accuracy(model, n=fid_n, classifier=classifier, device=device)
+            row["class acc %"] = round(100 * acc.accuracy, 1)
+            row["class acc judge"] = f"{acc.classifier} (FP32), {acc.n} images"
+            per_class[name] = acc.per_class_percent()
         rows.append(row)
     df = pd.DataFrame(rows).set_index("model")
     df.attrs["machine"] = machine_description(device)
+    if per_class:
+        df.attrs["class_accuracy"] = per_class
     return df

@@ -3,7 +3,7 @@ pickles, a user's classifier weights), so each error names the first key that do
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from torch import nn
 

@@ -66,7 +66,7 @@ def convert_generator(model: nn.Module, batch_size: int | None = None):
             )
     finally:
         model.train(was_training)
-    for port, name in zip(ov_model.inputs, INPUT_NAMES):
+    for port, name in zip(ov_model.inputs, INPUT_NAMES, strict=True):
         port.get_tensor().set_names({name})
     ov_model.outputs[0].get_tensor().set_names({"images"})
     for key in ("z_dim", "c_dim", "img_resolution"):

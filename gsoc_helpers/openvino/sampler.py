@@ -18,8 +18,9 @@ at batch 64; at batch 1 a quiet run favoured eager and a loaded one the twin, so
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,7 +81,7 @@ def reference_forward(generator: nn.Module) -> Iterator[nn.Module]:
     try:
         yield generator
     finally:
-        for m, f in zip((m for m in generator.modules() if hasattr(m, "fused")), before):
+        for m, f in zip((m for m in generator.modules() if hasattr(m, "fused")), before, strict=True):
             m.fused = f
 
 

@@ -78,7 +78,7 @@ def compare(fp32_logits: np.ndarray, int8_logits: np.ndarray, labels: np.ndarray
     sure = np.exp(lp).max(1) >= CONFIDENT
     k = min(5, fp32_logits.shape[1])
     top_a, top_b = np.argsort(-fp32_logits, 1)[:, :k], np.argsort(-int8_logits, 1)[:, :k]
-    overlap = np.mean([len(set(x) & set(y)) / k for x, y in zip(top_a, top_b)])
+    overlap = np.mean([len(set(x) & set(y)) / k for x, y in zip(top_a, top_b, strict=True)])
     return {
         "top1_fp32": t32,
         "top1_int8": t8,

@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -98,7 +98,7 @@ def fold_batchnorms(model: nn.Module) -> nn.Module:
     model.eval()
     for parent in list(model.modules()):
         names = list(parent._modules)
-        for a, b in zip(names, names[1:]):
+        for a, b in zip(names, names[1:], strict=False):
             conv, bn = parent._modules[a], parent._modules[b]
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
                 parent._modules[a] = fuse_conv_bn_eval(conv, bn)
@@ -223,7 +223,7 @@ def finetune(
     bar = tqdm(range(start, cfg.steps), desc=f"fine-tune {cfg.bits} on {cfg.source}", disable=not progress)
     for step in bar:
         factor = 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
-        for group, base in zip(opt.param_groups, (cfg.lr, cfg.scale_lr)):
+        for group, base in zip(opt.param_groups, (cfg.lr, cfg.scale_lr), strict=True):
             group["lr"] = base * factor
         x = batch_for_step(step)
         with torch.no_grad():

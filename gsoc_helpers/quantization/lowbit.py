@@ -153,7 +153,7 @@ def relevel(model, bits: BitWidth, samples: list[np.ndarray] | None = None, esti
         if len(samples) != len(fqs):
             raise ValueError(f"{len(samples)} activation samples for {len(fqs)} FakeQuantize ops")
         levels = 2**bits.activations
-        for fq, x in zip(fqs, samples):
+        for fq, x in zip(fqs, samples, strict=True):
             low, high = estimate_range(x, levels, estimator)
             shape = tuple(fq.input_value(1).get_partial_shape().to_shape())
             for i, v in ((1, low), (2, high), (3, low), (4, high)):

@@ -112,7 +112,7 @@ def plot_bits(table: pd.DataFrame, path: str | Path, test_set: str, tuned: list[
         rows = best[best["source"] == source].set_index("bits").reindex([b for b in bits if b in set(best["bits"])])
         rows = rows.dropna(subset=["n_seeds"])
         uniform = [BitWidth.parse(b).weights == BitWidth.parse(b).activations for b in rows.index]
-        for ax, metric in zip(axes, ("agreement", "drop")):
+        for ax, metric in zip(axes, ("agreement", "drop"), strict=True):
             xs = np.array([x[b] for b in rows.index]) + 0.04 * (k - len(sources) / 2)
             ys, err = (
                 rows[f"{test_set}_{metric}_mean"].to_numpy(),
@@ -120,7 +120,7 @@ def plot_bits(table: pd.DataFrame, path: str | Path, test_set: str, tuned: list[
             )
             limit = OFF_SCALE[metric]
             off = ys < limit if metric == "agreement" else ys > limit  # collapsed cells: drawn at the edge
-            for xo, yo in zip(xs[off], ys[off]):
+            for xo, yo in zip(xs[off], ys[off], strict=True):
                 ax.annotate(
                     f"{yo:.0f}", (xo, limit), xytext=(4, 0), textcoords="offset points", fontsize=7, color=colours(k)
                 )
@@ -165,7 +165,9 @@ def plot_bits(table: pd.DataFrame, path: str | Path, test_set: str, tuned: list[
     axes[0].set_ylim(OFF_SCALE["agreement"] - 2, 100.5)
     axes[1].set_ylim(OFF_SCALE["drop"] + 2, -1)  # inverted: up = better
     handles, labels = axes[0].get_legend_handles_labels()
-    extra = [(h, lab) for h, lab in zip(*axes[1].get_legend_handles_labels()) if lab.startswith("published")]
+    extra = [
+        (h, lab) for h, lab in zip(*axes[1].get_legend_handles_labels(), strict=True) if lab.startswith("published")
+    ]
     fig.legend(
         [*handles, *(h for h, _ in extra)], [*labels, *(lab for _, lab in extra)], fontsize=8, loc="center right"
     )

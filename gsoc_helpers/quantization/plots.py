@@ -102,7 +102,7 @@ def _dot_panel(
             if better.startswith("higher")
             else np.nanargmin(np.abs(m) if better.startswith("nearer 0") else m)
         )
-        for k, (value, spread, yy) in enumerate(zip(m, np.nan_to_num(e, nan=0.0), y)):
+        for k, (value, spread, yy) in enumerate(zip(m, np.nan_to_num(e, nan=0.0), y, strict=True)):
             text = fmt.format(value) + (f" ± {fmt.format(spread).lstrip('+')}" if spread > 0 else "")
             ax.annotate(
                 text,
@@ -228,7 +228,7 @@ def figure_by_source(table, test_set: str = "exact", metric: str = "agreement"):
     fig, axes = plt.subplots(rows, cols, figsize=(5.4 * cols, height * rows + 0.5), squeeze=False)
     flat = list(axes.flat)
     xlim = _panel_limits(t, metric)
-    for ax, ((model, size), sub) in zip(flat, groups):
+    for ax, ((model, size), sub) in zip(flat, groups, strict=False):
         _dot_panel(ax, sub, metric, sources, configs, colors, xlim)
         ax.set_title(f"{model}, {size} calibration images", fontsize=9, loc="left")
         ax.set_xlabel(f"{METRICS[metric][0]} on {test_set} — {METRICS[metric][1]}", fontsize=8.5)
@@ -259,7 +259,7 @@ def figure_vs_size(table, test_set: str = "exact", metric: str = "agreement"):
     )
     hi = hi - 0.3 * (hi - lo) / 1.53  # values are written on the lines, not beside them: less room on the right
     sizes = sorted(set(int(s) for s in t["size"]))
-    for ax, (config, sub) in zip(axes[0], configs):
+    for ax, (config, sub) in zip(axes[0], configs, strict=True):
         off: list[str] = []
         for (m, s), line in sub.groupby(["model", "source"], sort=False):  # colour = source, line style = model
             line = line.groupby("size")[["_mean", "_std"]].first().sort_index()
@@ -269,7 +269,7 @@ def figure_vs_size(table, test_set: str = "exact", metric: str = "agreement"):
             label = f"{s}" if len(models) == 1 else f"{m} / {s}"
             ax.plot(x, shown, marker="o", ms=4, color=color, ls=styles[models.index(m) % len(styles)], label=label)
             ax.fill_between(x, np.clip(y - e, lo, hi), np.clip(y + e, lo, hi), color=color, alpha=0.12, lw=0)
-            for xx, yy, ee, ss in zip(x, y, e, shown):
+            for xx, yy, ee, ss in zip(x, y, e, shown, strict=True):
                 if yy != ss:  # off the zoomed axis: a triangle on the edge, the value in the panel title
                     ax.plot([xx], [ss], marker="v" if ss == lo else "^", ms=7, color=color, clip_on=False)
                     spread = f" ± {fmt.format(ee).lstrip('+')}" if ee > 0 else ""
@@ -336,16 +336,16 @@ def plot_study(table, path: str | Path, eval_set: str = "photos") -> Path:
     for j, config in enumerate(configs):
         sub = table[table["config"] == config].set_index("source")
         y = np.arange(len(sources)) + (j - (len(configs) - 1) / 2) * 0.22
-        for ax, metric in zip(axes, ("agreement", "kl")):
+        for ax, metric in zip(axes, ("agreement", "kl"), strict=True):
             mean = np.array([sub.loc[s, f"{eval_set}_{metric}_mean"] if s in sub.index else np.nan for s in sources])
             std = np.array([sub.loc[s, f"{eval_set}_{metric}_std"] if s in sub.index else np.nan for s in sources])
             ax.errorbar(mean, y, xerr=np.nan_to_num(std), fmt="o", color=colours[j % 4], label=config, capsize=3)
             if metric == "agreement":
-                for xv, yv in zip(mean, y):
+                for xv, yv in zip(mean, y, strict=True):
                     if np.isfinite(xv):
                         ax.annotate(f"{xv:.1f}", (xv, yv), xytext=(6, -3), textcoords="offset points", fontsize=8)
     axes[0].set_yticks(np.arange(len(sources)))
-    what = dict(zip(table["source"], table["what"]))
+    what = dict(zip(table["source"], table["what"], strict=True))
     axes[0].set_yticklabels([f"{s}\n(32 px, upsampled)" if "upsampled" in str(what.get(s)) else s for s in sources])
     axes[0].invert_yaxis()
     axes[0].set_xlabel(f"top-1 agreement INT8 vs FP32 on {eval_set} (%)")

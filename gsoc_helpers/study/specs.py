@@ -11,8 +11,8 @@ calibration set becomes one model per variant.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from ..calibration import available_sources
 from ..defaults import CALIBRATION_SIZE, SEEDS

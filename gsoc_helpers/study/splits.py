@@ -21,8 +21,8 @@ it refuses ``"test"`` (:class:`ForbiddenTestRead`), so a choice cannot be made o
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch

@@ -10,6 +10,7 @@ from ..config import default_output
 from .settings_check import check_settings
 
 PRECISIONS = ("fp32", "bf16")  # of GANTrainConfig.precision
+DISTILL_PRECISIONS = ("auto", *PRECISIONS)  # of DistillConfig.precision
 FEATURE_WEIGHTS: tuple[float, ...] = (1 / 16, 1 / 8, 1 / 4, 1.0)  # of the four discriminator blocks (TinyGAN)
 
 
@@ -105,7 +106,7 @@ class DistillConfig:
     max_steps: int = 0  # 0 = no limit (epochs decide)
     max_minutes: float = 0.0  # 0 = no limit; on expiry a checkpoint is saved and training stops
     device: str = "auto"
-    amp: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
+    precision: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU; "bf16": autocast on any device; "fp32"
     progress: bool = True
     loss_weights: DistillLossWeights = field(default_factory=DistillLossWeights)
 
@@ -136,6 +137,8 @@ class DistillConfig:
         )
         if self.ngf % 8:
             raise ValueError(f"ngf must be a multiple of 8 (the last block has ngf/8 channels), got {self.ngf}")
+        if self.precision not in DISTILL_PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(DISTILL_PRECISIONS)}, got {self.precision!r}")
         return self
 
     @classmethod

@@ -49,7 +49,7 @@ MAY_CHANGE_ON_RESUME = (
     "sample_every",
     "ckpt_every",
     "device",
-    "amp",
+    "precision",
     "progress",
 )
 
@@ -141,7 +141,7 @@ class DistillTrainer:
         x_r, y_r = uint8_to_float(self.real_images[ridx]).to(dev), self.real_labels[ridx].to(dev)
         aug_seed = int(torch.randint(0, 2**62, (1,), generator=g))
         lam = self.lambda_pix(epoch)
-        amp = cfg.amp and dev.type == "cuda"
+        amp = cfg.precision == "bf16" or (cfg.precision == "auto" and dev.type == "cuda")
 
         def aug(x: torch.Tensor, k: int) -> torch.Tensor:
             if not cfg.diffaug:

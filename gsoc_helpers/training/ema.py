@@ -34,9 +34,9 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         d = self.current_decay()
-        for pe, p in zip(self.module.parameters(), model.parameters()):
+        for pe, p in zip(self.module.parameters(), model.parameters(), strict=True):
             pe.mul_(d).add_(p.detach(), alpha=1.0 - d)
-        for be, b in zip(self.module.buffers(), model.buffers()):
+        for be, b in zip(self.module.buffers(), model.buffers(), strict=True):
             be.copy_(b)
         self.num_updates += 1
 

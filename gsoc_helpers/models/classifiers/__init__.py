@@ -8,8 +8,8 @@ every arch in :data:`chenyaofo.RELEASES` (CIFAR-10, downloaded by URL, full prof
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn

@@ -222,7 +222,7 @@ class ShuffleNetV2(nn.Module):
         ch = self.WIDTHS[width]
         self.conv1 = nn.Sequential(*_cbr(3, ch[0], 3))
         cin = ch[0]
-        for name, reps, cout in zip(("stage2", "stage3", "stage4"), (4, 8, 4), ch[1:4]):
+        for name, reps, cout in zip(("stage2", "stage3", "stage4"), (4, 8, 4), ch[1:4], strict=True):
             setattr(
                 self,
                 name,

@@ -22,9 +22,10 @@ import os
 import pickle
 import urllib.parse
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -124,7 +125,7 @@ def check_tensor_bounds(storage_elements: int, offset: int, size: tuple, stride:
         raise StyleGAN2PickleError(f"tensor with negative offset/size/stride ({offset}, {size}, {stride})")
     if 0 in size:
         return
-    last = offset + sum((s - 1) * st for s, st in zip(size, stride))
+    last = offset + sum((s - 1) * st for s, st in zip(size, stride, strict=True))
     if last >= storage_elements:
         raise StyleGAN2PickleError(
             f"tensor of size {size}, stride {stride}, offset {offset} needs element {last} but its storage holds "
