@@ -18,10 +18,20 @@ BASELINES = ("bn-matching", "noise")
 SOURCE_ORDER = ("real", "photos", "offline-teacher", "stylegan2-ada", "student", "noise", "bn-matching", "fractal")
 MARK = {"better": "↑", "worse": "↓", "indistinguishable": "=", None: "?"}
 SET_NAMES = {
-    "jpeg": "10,000 JPEG CIFAR-10 test images",
-    "exact": "1,017 bit-exact CIFAR-10 test images",
-    "photos": "test photos (crops)",
+    "jpeg": "JPEG CIFAR-10 test images",
+    "exact": "bit-exact CIFAR-10 test images",
+    "photos": "test photo crops",
 }
+LEGACY_COUNTS = {"jpeg": 10_000, "exact": 1_017, "photos": 100}  # the earlier files store no image count
+
+
+def measured_on(r: Regime) -> str:
+    """'10,000 JPEG CIFAR-10 test images': the regime's test set with its image count."""
+    counts = {st.images for by in r.rows.values() for st in by.values() if st.images}
+    n = max(counts) if counts else LEGACY_COUNTS.get(r.test_set, 0)
+    return f"{n:,} {SET_NAMES.get(r.test_set, r.test_set)}" if n else SET_NAMES.get(r.test_set, r.test_set)
+
+
 REGENERATE = (
     "`python benchmarks/bench_study.py plan` (every choice on validation, then the test cells), "
     "`python benchmarks/bench_study.py report`, then `gsoc-helpers study-report`"
@@ -74,9 +84,7 @@ def answer_table(regimes: list[Regime]) -> str:
                 iv = vs.get(model, {}).get(s)
                 mark = "" if s == r.reference else " " + MARK[iv.verdict if iv is not None else None]
                 cells.append(_number(by[s]) + mark)
-            lines.append(
-                f"| {r.title} | {_short(model)} | {SET_NAMES.get(r.test_set, r.test_set)} | " + " | ".join(cells) + " |"
-            )
+            lines.append(f"| {r.title} | {_short(model)} | {measured_on(r)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -183,7 +191,7 @@ def readme_block(regimes: list[Regime]) -> str:
 def detail_tables(regimes: list[Regime]) -> str:
     out = []
     for r in regimes:
-        out += [f"#### {r.title}", "", f"Agreement on {SET_NAMES.get(r.test_set, r.test_set)}; {r.chosen_on}.", ""]
+        out += [f"#### {r.title}", "", f"Agreement on {measured_on(r)}; {r.chosen_on}.", ""]
         out += [
             "| model | source | agreement (%) | seeds | vs real (points, 95 % interval) | verdict | detail |",
             "|---|---|---:|---:|---|---|---|",

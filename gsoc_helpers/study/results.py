@@ -37,6 +37,7 @@ class Stat:
     n: int
     outcomes: np.ndarray | None = None
     detail: str = ""  # e.g. the range estimator, the fine-tuning schedule
+    images: int = 0  # test images measured on (0: not stored)
 
 
 @dataclass
@@ -59,7 +60,8 @@ def stat_of(cells: list[dict], test_set: str, detail: str = "") -> Stat:
     outcomes = None
     if cells and all(isinstance(c.get(key), str) for c in cells):
         outcomes = np.stack([decode_outcomes(str(c[key]), int(c[f"{test_set}_n"])) for c in cells]).astype(float)
-    return Stat(m, s, n, outcomes, detail)
+    images = int(cells[0].get(f"{test_set}_n", 0)) if cells else 0
+    return Stat(m, s, n, outcomes, detail, images)
 
 
 def _group(cells: list[dict], config: str | None = None) -> dict[str, dict[str, list[dict]]]:
@@ -194,7 +196,7 @@ def _legacy_regimes(root: Path) -> list[Regime]:
             "EfficientNet-Lite0 INT8",
             "photos",
             legacy=True,
-            chosen_on="settings never chosen on held-out images; to be re-run under the protocol",
+            chosen_on="settings never chosen on held-out images, measured on crops of all 20 scikit-image photos; to be re-run under the protocol",
             files=["any_model_results/summary.csv"],
         )
         with open(path, newline="") as fh:
