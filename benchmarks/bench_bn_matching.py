@@ -1,14 +1,14 @@
 """bn-matching at 224x224 on EfficientNet-Lite0: images/s of generation and the INT8 agreement it buys, beside
-calibration on natural photos (CIFAR-10 train pictures upsampled, the ``real`` source). CPU. Resumable.
+calibration on the protocol's calibration photos (the ``photos`` source). CPU. Resumable.
 
   PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_bn_matching.py [--recipes default fp32 ...] [--seeds 0]
   PYTHONPATH=. python benchmarks/bench_bn_matching.py --speed   # seconds per step (batch 32) at 224 and 112
 
 Recipes (:data:`RECIPES`): ``default`` = ``bn_matching.LARGE_INPUT`` (what ``--calibration bn-matching`` does for a
-model larger than 64 px); the others change one thing. Agreement/KL are measured by
-:mod:`gsoc_helpers.quantization.any_model` on scikit-image's photos and CIFAR-10 test pictures upsampled; cells are
-cached in ``$GSOC_OUTPUT_DIR/any_model/cells.jsonl`` (shared with bench_any_model.py). Speeds depend on what else
-runs on the CPU: say whether the machine was loaded.
+model larger than 64 px); the others change one thing. A recipe is a choice, so agreement/KL are measured by the
+study engine (:mod:`gsoc_helpers.study`) on the protocol's *validation* photos and held-out CIFAR-10 train pictures
+upsampled, never on test images; cells are cached in ``$GSOC_OUTPUT_DIR/study/lite0/cells.jsonl`` (shared with
+bench_study.py). Speeds depend on what else runs on the CPU: say whether the machine was loaded.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from __future__ import annotations
 import argparse
 
 from gsoc_helpers.config import get_output_dir
-from gsoc_helpers.quantization.any_model import AnyModelStudy, run_study
 from gsoc_helpers.quantization.ptq import PTQConfig
 from gsoc_helpers.quantization.settings import PROJECT_DEFAULT
+from gsoc_helpers.study.engine import run_study
+from gsoc_helpers.study.specs import Int8Spec
+from gsoc_helpers.study.splits import photo_splits
 
 RECIPES: dict[str, dict] = {
     "default": {},  # bn_matching.LARGE_INPUT
@@ -43,7 +45,7 @@ def step_seconds(side: int, channels_last: bool, bf16: bool, batch: int = 32, re
     import torch
     import torch.nn.functional as F
 
-    from gsoc_helpers.bn_matching import BNStatsLoss
+    from gsoc_helpers.calibration.bn_matching import BNStatsLoss
     from gsoc_helpers.models.classifiers import get_classifier
 
     net = get_classifier("efficientnet-lite0").requires_grad_(False)
@@ -77,29 +79,25 @@ def main() -> None:
                 mem = "channels-last" if cl else "NCHW"
                 print(f"| {side} | {mem} | {'bf16' if bf16 else 'fp32'} | {sec:.2f} | {32 / sec:.1f} |")
         return
-    out = get_output_dir() / "any_model"
+    out = get_output_dir() / "study" / "lite0"  # the calibration images are shared with bench_study.py
     configs = {PROJECT_DEFAULT: PTQConfig()}
-    rows = run_study(AnyModelStudy(sources=("real",), seeds=tuple(args.seeds), calibration_size=args.size,
-                                   configs=configs), out)  # fmt: skip
+    splits = photo_splits(224, views=5, cifar_n=300).selection()  # a recipe is a choice: validation photos only
+    common = dict(models=["efficientnet-lite0"], sizes=[args.size], seeds=list(args.seeds), configs=configs)
+    rows = run_study(Int8Spec(sources=["photos"], cache_calibration=True, **common), splits, "validation", out)
     for name in args.recipes:
-        study = AnyModelStudy(
-            sources=("bn-matching",),
-            seeds=tuple(args.seeds),
-            calibration_size=args.size,
-            configs=configs,
-            source_options={"bn-matching": RECIPES[name]} if RECIPES[name] else {},
-        )
-        rows += [dict(c, recipe=name) for c in run_study(study, out)]
+        opts = {"bn-matching": RECIPES[name]} if RECIPES[name] else {}
+        spec = Int8Spec(sources=["bn-matching"], source_options=opts, cache_calibration=True, **common)
+        rows += [dict(c, recipe=name) for c in run_study(spec, splits, "validation", out)]
     print(
-        "| calibration | seed | images/s | agreement photos | confident | top-5 overlap | KL photos | agreement CIFAR-10↑ |"
+        "| calibration | seed | images/s | agreement photos | confident | top-5 overlap | KL photos | agreement CIFAR-10↑ (validation) |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        name = r.get("recipe", "CIFAR-10 train, upsampled")
+        name = r.get("recipe", "(calibration photos)")
         print(
             f"| {r['source']} {name} | {r['seed']} | {r['size'] / r['calibration_seconds']:.3f} | "
             f"{r['photos_agreement']:.1f} | {r['photos_agreement_confident']:.1f} | {r['photos_top5_overlap']:.1f} | "
-            f"{r['photos_kl']:.4f} | {r['cifar10-test_agreement']:.1f} |"
+            f"{r['photos_kl']:.4f} | {r['cifar10-val_agreement']:.1f} |"
         )
 
 

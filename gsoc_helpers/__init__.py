@@ -61,7 +61,7 @@ PUBLIC_API: dict[str, str] = {
     "ClassifierInfo": ".models.classifiers",
     "register_classifier": ".models.classifiers",
     "CalibrationSet": ".calibration",
-    "ModelInput": ".calibration",
+    "InputContract": ".models.contract",
     "get_calibration": ".calibration",
     "available_sources": ".calibration",
     "register_source": ".calibration",
@@ -71,13 +71,16 @@ PUBLIC_API: dict[str, str] = {
     "NNCF_DEFAULTS": ".quantization.ptq",
     "nncf_kwargs": ".quantization.ptq",
     "quantize": ".quantization.ptq",
-    "Grid": ".quantization.runner",
-    "run_grid": ".quantization.runner",
-    "summarize": ".quantization.runner",
-    "compact_markdown": ".quantization.runner",
+    "Int8Spec": ".study.specs",
+    "BitsSpec": ".study.specs",
+    "FinetuneSpec": ".study.specs",
+    "run_study": ".study.engine",
+    "cifar10_splits": ".study.splits",
+    "photo_splits": ".study.splits",
+    "summarize": ".study.tables",
+    "compact_markdown": ".study.tables",
     "AccuracyControl": ".quantization.settings",
     "QuantizeOptions": ".quantization.settings",
-    "Preprocessing": ".quantization.user_model",
     "quantize_model": ".quantization.tool",
     "cpu_description": ".openvino.core",
     "plot_closest": ".quantization.plots",
@@ -97,7 +100,7 @@ PUBLIC_API: dict[str, str] = {
 # tests/test_public_api.py keeps this block, PUBLIC_API and __all__ in step).
 if TYPE_CHECKING:
     from .app.widgets import GeneratorPanel
-    from .calibration import CalibrationSet, ModelInput, available_sources, get_calibration, register_source
+    from .calibration import CalibrationSet, available_sources, get_calibration, register_source
     from .config import get_data_root, resolve_device, seed_everything, shown_path
     from .data.cifar10 import load_cifar10
     from .data.dataset import CIFAR10_CLASSES
@@ -110,6 +113,7 @@ if TYPE_CHECKING:
     from .metrics.inception import resolve_extractor
     from .metrics.report import compare_generators
     from .models.classifiers import ClassifierInfo, classifier_info, get_classifier, register_classifier
+    from .models.contract import InputContract
     from .models.discriminator import ProjectionDiscriminator
     from .models.registry import load_generator, register_generator, save_generator
     from .models.student import StudentConfig, StudentGenerator
@@ -124,12 +128,14 @@ if TYPE_CHECKING:
     from .quantization.plots import plot_closest, plot_vs_size
     from .quantization.ptq import NNCF_DEFAULTS, PTQConfig, nncf_kwargs, quantize
     from .quantization.ranges import ESTIMATORS
-    from .quantization.runner import Grid, compact_markdown, run_grid, summarize
     from .quantization.settings import AccuracyControl, QuantizeOptions
     from .quantization.tool import quantize_model
-    from .quantization.user_model import Preprocessing
     from .sampling import generate_grid, sample_dataset
     from .series.profiles import run_sizes, series_paths, student_to_load
+    from .study.engine import run_study
+    from .study.specs import BitsSpec, FinetuneSpec, Int8Spec
+    from .study.splits import cifar10_splits, photo_splits
+    from .study.tables import compact_markdown, summarize
     from .training.configs import DistillConfig
     from .training.distill import run_distill
 
@@ -176,7 +182,7 @@ __all__ = [
     "ClassifierInfo",
     "register_classifier",
     "CalibrationSet",
-    "ModelInput",
+    "InputContract",
     "get_calibration",
     "available_sources",
     "register_source",
@@ -186,13 +192,16 @@ __all__ = [
     "NNCF_DEFAULTS",
     "nncf_kwargs",
     "quantize",
-    "Grid",
-    "run_grid",
+    "Int8Spec",
+    "BitsSpec",
+    "FinetuneSpec",
+    "run_study",
+    "cifar10_splits",
+    "photo_splits",
     "summarize",
     "compact_markdown",
     "AccuracyControl",
     "QuantizeOptions",
-    "Preprocessing",
     "quantize_model",
     "cpu_description",
     "plot_closest",

@@ -5,7 +5,7 @@ Calibration: :data:`CALIBRATION_SIZE` images (NNCF's own ``subset_size`` default
 models must be fed the one they were trained with:
 
 * :data:`CIFAR10_STD` (0.2470, 0.2435, 0.2616): the per-channel std of the 50,000 CIFAR-10 train images in [0,1],
-  computed over all pixels. It is the default of ``gsoc-helpers quantize`` (:class:`Preprocessing`) for a user's
+  computed over all pixels. It is the default of ``gsoc-helpers quantize`` (:class:`gsoc_helpers.models.contract.InputContract`) for a user's
   own classifier, since it is the statistic most training code computes.
 * :data:`CHENYAOFO_STD` (0.2023, 0.1994, 0.2010): the value in the widely copied pytorch-cifar training scripts
   (not the std over pixels); chenyaofo's pytorch-cifar-models were trained with it, so

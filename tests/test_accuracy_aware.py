@@ -1,4 +1,4 @@
-"""Accuracy-aware PTQ in the runner and the CLI: held-out real validation by default, the 2022 protocol on request."""
+"""Accuracy-aware PTQ in the study engine and the CLI: held-out real validation by default, the 2022 protocol on request."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ import torch
 from doubles import TinyClassifier
 
 from gsoc_helpers.calibration import get_calibration
-from gsoc_helpers.quantization import accuracy, runner
+from gsoc_helpers.quantization import accuracy
 from gsoc_helpers.quantization.accuracy import AccuracyControl, heldout_validation
 from gsoc_helpers.quantization.ptq import PTQConfig
+from gsoc_helpers.study.engine import run_study
+from gsoc_helpers.study.specs import Int8Spec
+from gsoc_helpers.study.splits import fixed_splits
 
 
 def Tiny() -> TinyClassifier:
@@ -39,7 +42,7 @@ def test_runner_accuracy_aware_protocols(tmp_path, monkeypatch, shared_data_root
 
     monkeypatch.setattr(accuracy, "quantize_with_accuracy_control", spy)
     cfg = PTQConfig(preset="performance", bias_correction="fast", activation_range=None)
-    grid = runner.Grid(
+    grid = Int8Spec(
         models=["tiny"],
         sources=["noise"],
         sizes=[12],
@@ -48,8 +51,8 @@ def test_runner_accuracy_aware_protocols(tmp_path, monkeypatch, shared_data_root
         accuracy_control={"aa": AccuracyControl(0.05, "heldout", 20), "aa-cal": AccuracyControl(0.05, "calibration")},
     )
     g = torch.Generator().manual_seed(0)
-    tests = {"t": (torch.rand(24, 3, 32, 32, generator=g), torch.arange(24) % 10)}
-    cells = runner.run_grid(grid, tests, tmp_path, model_factory=lambda n: Tiny(), progress=False)
+    tests = fixed_splits({"t": (torch.rand(24, 3, 32, 32, generator=g), torch.arange(24) % 10)})
+    cells = run_study(grid, tests, "test", tmp_path, model_factory=lambda n: Tiny(), progress=False)
     by = {c["config"]: c for c in cells}
     assert set(by) == {"d", "aa", "aa-cal"} and len(seen) == 2
     assert "accuracy_control" not in by["d"] and by["aa"]["n_fp32_layers"] >= 0
@@ -58,10 +61,10 @@ def test_runner_accuracy_aware_protocols(tmp_path, monkeypatch, shared_data_root
     # 2022 protocol: validates on the calibration set itself, with its (here nominal) labels
     assert d1 == 0.05 and torch.equal(vx2, c2) and torch.equal(vy2, get_calibration("noise", 12, seed=0).labels)
     assert vx1.shape == (20, 3, 32, 32) and not torch.equal(vx1[:12], c1)  # held-out: real train images
-    runner.run_grid(grid, tests, tmp_path, model_factory=lambda n: Tiny(), progress=False)
+    run_study(grid, tests, "test", tmp_path, model_factory=lambda n: Tiny(), progress=False)
     assert len(seen) == 2  # cached
     with pytest.raises(KeyError, match="unknown config"):
-        runner.Grid(
+        Int8Spec(
             models=["tiny"], sources=["noise"], configs={"d": cfg}, accuracy_control={"x": AccuracyControl()}
         ).validate(check_models=False)
     with pytest.raises(ValueError, match="max_drop"):

@@ -11,11 +11,12 @@ import pytest
 import torch
 from torch import nn
 
-from gsoc_helpers.calibration import ModelInput, available_sources, get_calibration
+from gsoc_helpers.calibration import available_sources, get_calibration
 from gsoc_helpers.cli import main
+from gsoc_helpers.models.contract import InputContract
 
 SIDE, CLASSES = 64, 7
-INPUT = ModelInput(SIDE, CLASSES, (0.45, 0.45, 0.4), (0.25, 0.25, 0.25))
+INPUT = InputContract(SIDE, CLASSES, (0.45, 0.45, 0.4), (0.25, 0.25, 0.25))
 OWN_CLASSES = {"real": 10, "offline-teacher": 10, "stylegan2-ada": 10, "student": 10}  # CIFAR-10 pictures, upsampled
 # NVIDIA's cifar10.pkl is not on this machine: its source runs with the bundled stand-in generator in its place
 GENERATOR_IN_PLACE = {"stylegan2-ada": "offline-teacher"}
@@ -101,7 +102,7 @@ def test_every_source_makes_images_at_the_model_size(toy, data_root):
 
 
 def test_bn_matching_at_the_model_size_lowers_the_bn_loss(toy):
-    from gsoc_helpers.bn_matching import bn_loss
+    from gsoc_helpers.calibration.bn_matching import bn_loss
 
     net = toy["net"]
     kw = dict(classifier=net, batch_size=8, progress=False, ce_weight=0.0, tv_weight=0.0, jitter=0.0, flip=False)

@@ -41,16 +41,18 @@ def test_quantization_cells_reach_nncf_and_openvino_within_four_files(monkeypatc
     import nncf
     import openvino as ov
 
-    tests = {"t": (torch.rand(20, 3, 32, 32), torch.arange(20) % 10)}
-    grid = gh.Grid(
+    from gsoc_helpers.study.splits import fixed_splits
+
+    tests = fixed_splits({"t": (torch.rand(20, 3, 32, 32), torch.arange(20) % 10)})
+    grid = gh.Int8Spec(
         models=["akamaster_resnet20"], sources=["noise"], sizes=[10], seeds=[0], configs={"default": gh.PTQConfig()}
     )
     with monkeypatch.context() as m:
         m.setattr(ov, "convert_model", stop_here)
-        assert len(files_to(lambda: gh.run_grid(grid, tests, tmp_path / "a"))) <= MAX_FILES
+        assert len(files_to(lambda: gh.run_study(grid, tests, "test", tmp_path / "a"))) <= MAX_FILES
     monkeypatch.setattr(nncf, "quantize", stop_here)
     for files in (
-        files_to(lambda: gh.run_grid(grid, tests, tmp_path / "b")),
+        files_to(lambda: gh.run_study(grid, tests, "test", tmp_path / "b")),
         files_to(
             lambda: gh.quantize_model(
                 "akamaster_resnet20",

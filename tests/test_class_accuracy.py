@@ -225,3 +225,33 @@ def test_bench_quality_writes_one_row_per_generator(tmp_path, monkeypatch, judge
     assert seen[0]["n_generated"] == 10 and seen[0]["truncation_psi"] == 1.0
     assert seen[1]["reference_split"] == "train" and seen[1]["reference_n"] == 1017
     assert "| student |" in out.with_suffix(".md").read_text()
+
+
+def test_bench_training_curve_orders_snapshots_by_step(tmp_path):
+    """benchmarks/bench_training_curve.py: rows sorted by the step in each file name, each row class_accuracy's."""
+    import importlib.util
+    from pathlib import Path
+
+    from gsoc_helpers import load_generator
+    from gsoc_helpers.models.offline_teacher import OfflineTeacher, OfflineTeacherConfig
+    from gsoc_helpers.models.registry import save_generator
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_training_curve.py"
+    spec = importlib.util.spec_from_file_location("bench_training_curve", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    files = []
+    for step, seed in ((1200, 1), (300, 2)):
+        torch.manual_seed(seed)
+        files.append(
+            str(save_generator(OfflineTeacher(OfflineTeacherConfig(ngf=8)), tmp_path / f"step_{step:07d}.safetensors"))
+        )
+    out = tmp_path / "curve"
+    assert mod.main([*files, "--n", "20", "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.with_suffix(".jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [300, 1200]
+    expected = class_accuracy(load_generator(files[1]), n=20)
+    assert rows[0]["class_acc"] == round(100 * expected.accuracy, 1)
+    assert len(rows[0]["per_class"]) == 10 and out.with_suffix(".png").stat().st_size > 0
+    with pytest.raises(ValueError, match="no step in the file name"):
+        mod.snapshot_step("final.safetensors")

@@ -60,7 +60,7 @@ def test_chenyaofo_shapes_and_keys(name):
 def test_registry_covers_both_families():
     assert len([k for k in CLASSIFIERS if k.startswith("chenyaofo_")]) == 19
     assert CLASSIFIERS["chenyaofo_repvgg_a2"].published_top1 == 94.98
-    assert CLASSIFIERS["akamaster_resnet20"].mean == (0.485, 0.456, 0.406)
+    assert CLASSIFIERS["akamaster_resnet20"].input.mean == (0.485, 0.456, 0.406)
     assert chenyaofo.release_url("resnet20").endswith("/resnet/cifar10_resnet20-4118986f.pt")
 
 

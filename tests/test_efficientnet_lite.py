@@ -31,7 +31,7 @@ def lite0():
 
 def test_registered_as_imagenet_224(lite0):
     info = classifier_info("efficientnet-lite0")
-    assert (info.dataset, info.image_size, info.num_classes) == ("ImageNet", 224, 1000)
+    assert (info.dataset, info.input.image_size, info.input.num_classes) == ("ImageNet", 224, 1000)
     assert lite0.image_size == 224
     state = torch.load(efficientnet_lite.weights_path(), map_location="cpu", weights_only=True)
     assert set(state) == set(lite0.net.state_dict())  # every key of the file used, none missing (296 tensors)

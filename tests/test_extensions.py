@@ -34,7 +34,7 @@ def restore_registries():
 
 def test_a_toy_calibration_source(restore_registries):
     @gh.register_source("toy-stripes")
-    def stripes(size: int, seed: int, model_input: gh.ModelInput, period: int = 4) -> gh.CalibrationSet:
+    def stripes(size: int, seed: int, model_input: gh.InputContract, period: int = 4) -> gh.CalibrationSet:
         """Horizontal stripes of a seeded random colour per image, at the model's size; labels class-balanced
         over the model's classes."""
         side = model_input.image_size
@@ -49,7 +49,7 @@ def test_a_toy_calibration_source(restore_registries):
     assert cal.images.shape == (20, 3, 32, 32) and 0 <= cal.images.min() and cal.images.max() <= 1
     assert np.bincount(cal.labels.numpy()).tolist() == [2] * 10
     assert torch.equal(cal.images, gh.get_calibration("toy-stripes", 20, seed=3, period=2).images)  # seeded
-    other = gh.get_calibration("toy-stripes", 20, 3, gh.ModelInput(48, 5), period=2)
+    other = gh.get_calibration("toy-stripes", 20, 3, gh.InputContract(48, 5), period=2)
     assert other.images.shape == (20, 3, 48, 48) and np.bincount(other.labels.numpy()).tolist() == [4] * 5
     with pytest.raises(ValueError, match="no option 'colour'; its options are period"):
         gh.get_calibration("toy-stripes", 20, colour="red")
@@ -126,13 +126,15 @@ def _toy_net(pretrained: bool = True) -> nn.Module:
 
 @pytest.mark.slow
 def test_a_toy_classifier_family(tmp_path, restore_registries):
-    info = gh.ClassifierInfo("toy-net48", "toy", "toynet", (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 0.0, "toy", 48, 5)
+    info = gh.ClassifierInfo(
+        "toy-net48", "toy", "toynet", 0.0, "toy", gh.InputContract(48, 5, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    )
     gh.register_classifier(info, _toy_net)
     with pytest.raises(ValueError, match="already registered"):
         gh.register_classifier(info, _toy_net)
     net = gh.get_classifier("toy-net48")
     assert net(torch.rand(2, 3, 48, 48)).shape == (2, 5)
-    inp = gh.ModelInput(48, 5, info.mean, info.std)
+    inp = info.input
     for source, opts in (("noise", {}), ("fractal", {}), ("bn-matching", {"classifier": net, "steps": 2})):
         cal = gh.get_calibration(source, 10, 0, inp, **opts)
         assert cal.images.shape == (10, 3, 48, 48) and np.bincount(cal.labels.numpy()).tolist() == [2] * 5

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from gsoc_helpers.calibration import available_sources, get_calibration
-from gsoc_helpers.fractals import chaos_game, fill_rate, render, sample_category
+from gsoc_helpers.calibration.fractals import chaos_game, fill_rate, render, sample_category
 
 
 def test_fractal_source_is_seeded_balanced_and_prefix_stable():

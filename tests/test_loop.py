@@ -42,9 +42,14 @@ def test_reads_the_older_distillation_settings_format(tmp_path):
 
 
 def test_log_trim_samples_and_non_writers(tmp_path):
+    from gsoc_helpers.safety import mark_output
+
     files = RunFiles(tmp_path, Settings(), ())
     for step in (1, 2, 3):
         files.log({"step": step})
+    files.trim_log(2)  # the folder is not marked as this project's run: its log is not the project's to rewrite
+    assert [json.loads(ln)["step"] for ln in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
+    mark_output(tmp_path, "train-teacher", ["metrics.jsonl"])
     files.trim_log(2)
     assert [json.loads(ln)["step"] for ln in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [1, 2]
     assert files.sample_path(12).relative_to(tmp_path).as_posix() == "samples/step_0000012.png"

@@ -68,14 +68,14 @@ def first(found: list[tuple[int, str, ast.Call]], dotted: str) -> int:
     "notebook, library_calls, package_call",
     [
         ("05_quantization_experiments.ipynb", ["openvino.convert_model", "nncf.Dataset", "nncf.quantize",
-                                               "openvino.save_model", "openvino.Core"], "gsoc_helpers.run_grid"),
+                                               "openvino.save_model", "openvino.Core"], "gsoc_helpers.run_study"),
         ("03_evaluation.ipynb", ["torch_fidelity.calculate_metrics"], "gsoc_helpers.compare_generators"),
         ("03_evaluation.ipynb", ["gsoc_helpers.get_classifier", "gsoc_helpers.nvidia_uint8"],
          "gsoc_helpers.class_accuracy"),
         ("02_student_distillation.ipynb", ["gsoc_helpers.generator_loss", "gsoc_helpers.discriminator_loss"],
          "gsoc_helpers.run_distill"),
         ("06_your_model_no_data.ipynb", ["gsoc_helpers.get_calibration", "openvino.convert_model", "nncf.Dataset",
-                                         "nncf.quantize", "openvino.Core"], "gsoc_helpers.quantization.any_model.run_study"),
+                                         "nncf.quantize", "openvino.Core"], "gsoc_helpers.run_study"),
     ],
 )  # fmt: skip
 def test_library_calls_come_before_the_package_function(notebook, library_calls, package_call):
@@ -113,7 +113,7 @@ def test_notebook_05_compiles_both_models_and_spells_out_the_settings():
         "nncf.QuantizationMode.FP8_E4M3",
     ):
         assert setting in src, setting
-    assert lowbit_cell < first(found, "gsoc_helpers.quantization.lowbit_study.run_lowbit_grid")
+    assert lowbit_cell < first(found, "gsoc_helpers.BitsSpec")
 
 
 def test_notebook_03_plots_fid_and_class_accuracy_against_speed_on_a_named_cpu():

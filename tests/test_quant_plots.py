@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from gsoc_helpers.quantization import plots
-from gsoc_helpers.quantization.runner import format_mean_std, markdown
+from gsoc_helpers.study.stats import format_mean_std
+from gsoc_helpers.study.tables import markdown
 
 MODELS, SOURCES, SIZES, CONFIGS = ["m20", "m32"], ["real", "noise", "student"], [10, 100, 300], ["ours", "nncf"]
 
@@ -146,7 +147,7 @@ def test_bad_metric_and_test_set(table):
 
 
 def test_compact_table_has_the_columns_a_reader_needs(table):
-    from gsoc_helpers.quantization.runner import compact_markdown
+    from gsoc_helpers.study.tables import compact_markdown
 
     one = table[table["size"] == 10]
     md = compact_markdown(one, "exact").splitlines()
@@ -159,17 +160,17 @@ def test_compact_table_has_the_columns_a_reader_needs(table):
     )
     assert compact_markdown(one[one.model == "m20"], "exact").startswith("| source | setting |")
     assert "| size |" in compact_markdown(table, "exact").splitlines()[0]
-    with pytest.raises(ValueError, match="test sets: \\['exact'\\]"):
+    with pytest.raises(ValueError, match="sets: \\['exact'\\]"):
         compact_markdown(table, "jpeg")
 
 
 def test_single_seed_tables_print_no_spread(table):
-    assert format_mean_std(98.5, float("nan"), 1) == "98.50"
-    assert format_mean_std(98.5, 0.0, 1) == "98.50"
+    assert format_mean_std(98.5, float("nan"), 1) == "98.50 (1 seed)"
+    assert format_mean_std(98.5, 0.0, 1) == "98.50 (1 seed)"
     assert format_mean_std(98.5, 0.25, 3) == "98.50 ± 0.25"
     one = table.head(2).assign(n_seeds=1, exact_agreement_std=np.nan)
     md = markdown(one)
-    assert "±" not in md and md.splitlines()[2].endswith("| 1 |")
+    assert "±" not in md and "(1 seed)" in md and md.splitlines()[2].endswith("| 1 |")
     assert "±" in markdown(table.head(2))
     fig = plots.figure_by_source(one, "exact")  # NaN std: dots without error bars, no crash
     ax = fig.axes[0]

@@ -1,4 +1,5 @@
-"""PTQ on a tiny model, evaluation metrics, the resumable runner, tables, plots, CLI errors."""
+"""PTQ on a tiny model, evaluation metrics, study specs refusing bad input, CLI errors (the engine itself:
+test_study_engine.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from torch import nn
 from gsoc_helpers.openvino.classifier import throughput, to_openvino
 from gsoc_helpers.openvino.core import compile_model
 from gsoc_helpers.quantization import evaluate as ev
-from gsoc_helpers.quantization import runner
 from gsoc_helpers.quantization.ptq import PTQConfig, quantize, save_ir
 
 
@@ -117,60 +117,21 @@ def test_bad_config_and_empty_calibration():
         quantize(fp32, torch.zeros(0, 3, 32, 32))
 
 
-@pytest.mark.slow
-def test_runner_caches_and_resumes(tmp_path, monkeypatch):
-    calls = []
-    real_quantize = runner.quantize
+def test_study_rejects_bad_specs(tmp_path):
+    from gsoc_helpers.study.engine import run_study
+    from gsoc_helpers.study.specs import Int8Spec
+    from gsoc_helpers.study.splits import fixed_splits
+    from gsoc_helpers.study.tables import summarize
 
-    def counting(*a, **k):
-        calls.append(1)
-        return real_quantize(*a, **k)
-
-    monkeypatch.setattr(runner, "quantize", counting)
-    grid = runner.Grid(
-        models=["akamaster_resnet20"],
-        sources=["noise"],
-        sizes=[10],
-        seeds=[0, 1],
-        configs={"fast": PTQConfig(bias_correction="fast")},
-    )
-    tests = {"t": _data(32)}
-    cells = runner.run_grid(grid, tests, tmp_path, model_factory=lambda name: Tiny(), progress=False)
-    assert len(cells) == 2 and len(calls) == 2
-    runner.run_grid(grid, tests, tmp_path, model_factory=lambda name: Tiny(), progress=False)
-    assert len(calls) == 2  # rerun: nothing recomputed
-    path = tmp_path / "cells.jsonl"
-    lines = path.read_text().splitlines()
-    path.write_text(lines[0] + "\n" + lines[1][:20])  # interrupted while writing the second cell
-    cells = runner.run_grid(grid, tests, tmp_path, model_factory=lambda name: Tiny(), progress=False)
-    assert len(calls) == 3 and sorted(c["seed"] for c in cells) == [0, 1]
-    changed = runner.Grid(
-        models=grid.models,
-        sources=grid.sources,
-        sizes=grid.sizes,
-        seeds=[0],
-        configs={"fast": PTQConfig(bias_correction="none")},
-    )  # same name, other settings
-    mine = runner.run_grid(changed, tests, tmp_path, model_factory=lambda name: Tiny(), progress=False)
-    assert len(calls) == 4 and len(mine) == 1 and "bias_correction=none" in mine[0]["config_key"]
-    assert len(runner.load_cells(path)) == 3  # the cache keeps both settings; the summary sees one
-    table = runner.summarize(cells, tmp_path)
-    assert table.loc[0, "n_seeds"] == 2 and "t_agreement_mean" in table.columns
-    assert "±" in (tmp_path / "summary.md").read_text() and (tmp_path / "summary.csv").is_file()
-    from gsoc_helpers.quantization.plots import plot_by_source
-
-    assert plot_by_source(table, tmp_path / "a.png", "t", "kl").stat().st_size > 0  # a runner table plots
-
-
-def test_runner_rejects_bad_grid(tmp_path):
+    splits = fixed_splits({"t": _data(4)})
     with pytest.raises(KeyError, match="unknown classifier"):
-        runner.run_grid(runner.Grid(models=["nope"], sources=["noise"]), {}, tmp_path)
+        run_study(Int8Spec(models=["nope"], sources=["noise"]), splits, "test", tmp_path)
     with pytest.raises(KeyError, match="unknown calibration source"):
-        runner.run_grid(runner.Grid(models=["akamaster_resnet20"], sources=["nope"]), {}, tmp_path)
+        run_study(Int8Spec(models=["akamaster_resnet20"], sources=["nope"]), splits, "test", tmp_path)
     with pytest.raises(ValueError, match=">= 1"):
-        runner.run_grid(runner.Grid(models=["akamaster_resnet20"], sources=["noise"], sizes=[0]), {}, tmp_path)
+        run_study(Int8Spec(models=["akamaster_resnet20"], sources=["noise"], sizes=[0]), splits, "test", tmp_path)
     with pytest.raises(ValueError, match="no finished cells"):
-        runner.summarize([])
+        summarize([])
 
 
 def test_cli_errors(capsys):

@@ -10,7 +10,7 @@ from PIL import Image
 
 from gsoc_helpers.quantization.conclusions import conclusions
 from gsoc_helpers.quantization.plots import plot_by_source, plot_vs_size
-from gsoc_helpers.quantization.runner import summarize
+from gsoc_helpers.study.tables import summarize
 
 
 def _cells(models=("m1", "m2"), sizes=(10, 100), sources=("real", "noise", "offline-teacher"), seeds=(0, 1)):
@@ -53,3 +53,20 @@ def test_conclusions_with_several_models_and_sizes():
     assert "vs real" not in one and one.count("\n") == 1
     with pytest.raises(ValueError, match="no column 'jpeg_agreement_mean'"):
         conclusions(table, "jpeg_agreement")
+
+
+def test_conclusions_give_intervals_and_verdicts_from_the_cells():
+    from gsoc_helpers.study.cells import encode_outcomes
+
+    rng = np.random.default_rng(0)
+    base = rng.random(2000) < 0.95
+    cells = []
+    for s, better in (("real", 0.0), ("student", 0.6), ("noise", 0.0)):
+        for k in range(3):
+            o = base | (rng.random(2000) < better)
+            cells.append({"model": "m", "source": s, "size": 10, "seed": k, "config": "default",
+                          "exact_agreement": 100 * o.mean(), "exact_n": 2000, "exact_outcomes": encode_outcomes(o)})  # fmt: skip
+    text = conclusions(summarize(cells), "exact_agreement", cells=cells)
+    assert "student: +" in text and "points, better vs real calibration" in text
+    assert "noise: +0.00 [+0.00, +0.00] points, indistinguishable vs real calibration" in text
+    assert "untested" in conclusions(summarize(cells), "exact_agreement")  # without the cells: no verdict

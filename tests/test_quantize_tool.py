@@ -14,11 +14,11 @@ from cli_checks import assert_refused
 from torch import nn
 
 from gsoc_helpers.cli import main
+from gsoc_helpers.models.contract import InputContract
 from gsoc_helpers.openvino.core import compile_model
 from gsoc_helpers.quantization import evaluate as ev
 from gsoc_helpers.quantization import tool
 from gsoc_helpers.quantization.tool import QuantizeOptions, quantize_model
-from gsoc_helpers.quantization.user_model import Preprocessing
 from gsoc_helpers.safety import mark_output
 
 from conftest import write_image_folder
@@ -154,7 +154,7 @@ def test_onnx_model_report_matches_direct_openvino(work, tmp_path, monkeypatch):
         return real_quantize(ov_model, calibration, config)
 
     monkeypatch.setattr(tool, "quantize", spy)
-    prep = Preprocessing(mean=(125.0, 122.0, 113.0), std=(63.0, 62.0, 66.0), value_range=(0.0, 255.0))
+    prep = InputContract(mean=(125.0, 122.0, 113.0), std=(63.0, 62.0, 66.0), value_range=(0.0, 255.0))
     out = tmp_path / "out"
     res = quantize_model(
         str(work["root"] / "tiny.onnx"),
@@ -217,14 +217,14 @@ def test_ir_model_on_held_out_synthetic_images(work, tmp_path):
         str(work["root"] / "tiny.xml"),
         "student",
         out,
-        preprocessing=Preprocessing(),
+        preprocessing=InputContract(),
         options=QuantizeOptions(**FAST),
         progress=False,
     )
     e = res.report["evaluation"]
     assert e["set"] == "held-out synthetic images" and e["images"] == 20 and e["drop"] is None
     x = get_calibration("student", 20, 0 + HELD_OUT_SEED_OFFSET).images.numpy()
-    p = Preprocessing()
+    p = InputContract()
     _check_against_direct(res.report, _direct(out, _prep_numpy(x, p.mean, p.std), None))
     md = (out / "report.md").read_text()
     assert "held-out synthetic images" in md and "not measured (no labels)" in md
@@ -261,7 +261,7 @@ def test_factory_with_safetensors_via_cli_and_bn_matching(work, tmp_path, monkey
     report = json.loads((out / "report.json").read_text())
     assert report["model"]["kind"] == "pytorch" and "bn-matching" in report["calibration"]["description"]
     x, y = _read_folder(work["root"] / "held")
-    p = Preprocessing()
+    p = InputContract()
     xp = _prep_numpy(x, p.mean, p.std)
     _check_against_direct(report, _direct(out, xp, y))
     with torch.no_grad():
@@ -275,7 +275,7 @@ def test_factory_with_torch_state_dict_user_calibration_folder_and_resize(work, 
     import torch.nn.functional as F
 
     monkeypatch.syspath_prepend(str(work["pkg"]))
-    p = Preprocessing(image_size=48)
+    p = InputContract(image_size=48)
     res = quantize_model(
         "qtool_factory:make",
         str(work["root"] / "flat"),
@@ -332,7 +332,7 @@ def test_registered_classifier(shared_data_root, tmp_path):
     assert r["model"]["kind"] == "registered" and r["preprocessing"]["mean"] == [0.0]
     assert r["fp32_layers"]["total"] == 20 and 0 <= r["evaluation"]["agreement"] <= 100
     with pytest.raises(ValueError, match="normalisation inside"):
-        quantize_model("akamaster_resnet20", "noise", tmp_path / "r2", preprocessing=Preprocessing())
+        quantize_model("akamaster_resnet20", "noise", tmp_path / "r2", preprocessing=InputContract())
 
 
 def test_accuracy_aware_ptq_on_labelled_held_out_folder(work, tmp_path):
@@ -475,8 +475,8 @@ def test_function_refuses_bad_values_before_writing(work, tmp_path):
         (dict(options=QuantizeOptions(calibration_size=0)), "calibration size"),
         (dict(options=QuantizeOptions(max_drop=0.0)), "max drop"),
         (dict(options=QuantizeOptions(speed_seconds=float("nan"))), "speed seconds"),
-        (dict(preprocessing=Preprocessing(image_size=2)), "image size"),
-        (dict(preprocessing=Preprocessing(std=(float("inf"),))), "finite"),
+        (dict(preprocessing=InputContract(image_size=2)), "image size"),
+        (dict(preprocessing=InputContract(std=(float("inf"),))), "finite"),
     ]
     for kwargs, message in bad:
         with pytest.raises(ValueError, match=message):

@@ -20,7 +20,7 @@ def test_offline_plan_names_its_substitutes(shared_data_root):
         "bit-exact subset",
         "'offline-teacher'",
         "'student'",
-        "gsoc_helpers.fractals",
+        "gsoc_helpers.calibration.fractals",
         "2022 calibration size 100000 ->",
     ):
         assert what in text

@@ -13,6 +13,7 @@ import sys
 COMMAND_MODULES: tuple[str, ...] = (
     "gsoc_helpers.cli.data_info",
     "gsoc_helpers.cli.quantize_study",
+    "gsoc_helpers.cli.study_report",
     "gsoc_helpers.cli.quantize",
     "gsoc_helpers.cli.train_teacher",
     "gsoc_helpers.cli.demo",

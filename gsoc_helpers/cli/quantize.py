@@ -23,14 +23,14 @@ def source_options_for(source: str, given: list[tuple[str | None, str, object]])
 
 
 def _quantize(args: argparse.Namespace) -> int:
+    from ..models.contract import InputContract
     from ..quantization.tool import quantize_model
-    from ..quantization.user_model import Preprocessing
 
     given: dict[str, Any] = {
         k: getattr(args, k) for k in ("mean", "std", "value_range", "image_size") if getattr(args, k) is not None
     }
     given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
-    prep = Preprocessing(**given) if given else None
+    prep = InputContract(**given) if given else None
     opts = QuantizeOptions(
         calibration_size=args.calibration_size,
         seed=args.seed,

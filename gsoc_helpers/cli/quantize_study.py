@@ -12,7 +12,7 @@ from ..quantization.settings import PROJECT_DEFAULT, VALIDATION_DATA, AccuracyCo
 from ..series.profiles import run_sizes
 from .args import add_max_drop, add_out, add_source_option, non_negative_int, positive_int
 
-# What a study writes into --out (gsoc_helpers.quantization.runner): the names its folder's mark lists.
+# What a study writes into --out (gsoc_helpers.study): the names its folder's mark lists.
 OUTPUT_NAMES = ("cells.jsonl", "summary.csv", "summary.md")
 NNCF = "nncf"  # on the command line: "NNCF's own default" (None in PTQConfig)
 
@@ -64,10 +64,12 @@ def _study(args: argparse.Namespace) -> int:
 
     from ..calibration import check_source_options
     from ..config import default_output
-    from ..data import load_cifar10
     from ..quantization.ptq import NNCF_DEFAULTS
-    from ..quantization.runner import Grid, run_grid, summarize
     from ..sampling import distributed_shard, parse_shard
+    from ..study.engine import run_study
+    from ..study.specs import BitsSpec, Int8Spec
+    from ..study.splits import cifar10_splits
+    from ..study.tables import summarize
 
     torch.set_num_threads(args.threads)
     configs = {
@@ -94,41 +96,24 @@ def _study(args: argparse.Namespace) -> int:
         if src in args.sources:
             check_source_options(src, {k: v for k, v in given_opts.items() if k != "classifier"})
     given = {k: v for k, v in (("sizes", args.sizes), ("seeds", args.seeds)) if v is not None}
-    grid = Grid(
-        models=args.models,
-        sources=args.sources,
-        configs=configs,
-        source_options=opts,
-        accuracy_control=controls,
-        **given,
-    )
-    grid.validate()
-    shard = parse_shard(args.shard) if args.shard else distributed_shard()
-    out = args.out or default_output("quantize-study")
+    common = dict(models=args.models, sources=args.sources, source_options=opts, **given)
     if args.bits and (args.compare_nncf_defaults or args.accuracy_aware):
         raise ValueError(
             "--bits re-levels the project's PTQ setting only: drop --compare-nncf-defaults/--accuracy-aware"
         )
-    if args.bits:  # the bit-width axis: one NNCF calibration per (model, source, size, seed), re-levelled per cell
-        from ..quantization.lowbit_study import LowBitGrid, run_lowbit_grid
-
-        low = LowBitGrid(
-            models=args.models,
-            sources=args.sources,
-            bits=args.bits,
-            estimators=args.estimators,
-            source_options=opts,
-            ptq=configs[PROJECT_DEFAULT],
-            **given,
-        )
-        low.validate()
-        tests = {t: load_cifar10("test", source=t).to_tensors() for t in args.test_sets}
-        cells = run_lowbit_grid(low, tests, out, threads=args.threads, shard=shard)
-    else:
-        tests = {t: load_cifar10("test", source=t).to_tensors() for t in args.test_sets}
-        cells = run_grid(grid, tests, out, threads=args.threads, shard=shard)
+    spec: Int8Spec | BitsSpec = (
+        BitsSpec(bits=args.bits, estimators=args.estimators, ptq=configs[PROJECT_DEFAULT], **common)
+        if args.bits  # the bit-width axis: one NNCF calibration per group, re-levelled per cell
+        else Int8Spec(configs=configs, accuracy_control=controls, **common)
+    )
+    spec.validate()
+    shard = parse_shard(args.shard) if args.shard else distributed_shard()
+    out = args.out or default_output("quantize-study")
+    splits = cifar10_splits(test_sources=tuple(args.test_sets))
+    view = splits.selection() if args.on == "validation" else splits
+    cells = run_study(spec, view, args.on, out, threads=args.threads, shard=shard)
     if not cells:
-        print(f"shard {shard[0]}/{shard[1]}: no cells (the grid has fewer parts than shards)")
+        print(f"shard {shard[0]}/{shard[1]}: no cells (the study has fewer parts than shards)")
         return 0
     table = summarize(cells, out)
     print(table.to_string(max_cols=12))
@@ -145,7 +130,7 @@ def _study(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    ptq = PTQConfig()  # the one source of the PTQ defaults below; --sizes/--seeds unset: Grid's defaults
+    ptq = PTQConfig()  # the one source of the PTQ defaults below; --sizes/--seeds unset: the spec's defaults
     p = sub.add_parser("quantize-study", help="INT8 PTQ (OpenVINO+NNCF) grid over models x calibration sources")
     p.add_argument("--models", nargs="+", default=["akamaster_resnet20"])
     study = run_sizes("quick", "quick")  # the notebook's study: its calibration sources
@@ -193,6 +178,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_source_option(p, "student:dataset=outputs/x")
     p.add_argument("--test-sets", nargs="+", default=["exact"], help="load_cifar10 test sources (exact, jpeg, ...)")
     p.add_argument(
+        "--on",
+        choices=["test", "validation"],
+        default="test",
+        help="measure on the test sets (default) or on the protocol's validation images (held-out CIFAR-10 train "
+        "images, never calibrated on): choose settings on validation, report them on test",
+    )
+    p.add_argument(
         "--bits",
         nargs="+",
         default=None,
@@ -210,7 +202,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--shard",
         default=None,
-        help="'i/n': run only part i of n of the grid (default torchrun RANK/WORLD_SIZE or 0/1); the parts are "
+        help="'i/n': run only part i of n of the study (default torchrun RANK/WORLD_SIZE or 0/1); the parts are "
         "disjoint: concatenate their cells.jsonl into one folder and rerun without --shard for the summary",
     )
     p.add_argument("--threads", type=positive_int, default=1)

@@ -61,9 +61,10 @@ def _judge(name: str, num_classes: int, resolution: int) -> ClassifierInfo:
         info = classifier_info(name)
     except KeyError as err:
         raise ValueError(err.args[0]) from None
-    if info.num_classes != num_classes or info.image_size != resolution:
+    inp = info.input
+    if inp.num_classes != num_classes or inp.image_size != resolution:
         raise ValueError(
-            f"classifier {name!r} takes {info.image_size}x{info.image_size} images of {info.num_classes} classes "
+            f"classifier {name!r} takes {inp.image_size}x{inp.image_size} images of {inp.num_classes} classes "
             f"({info.dataset}); the images are {resolution}x{resolution} of {num_classes} classes"
         )
     return info

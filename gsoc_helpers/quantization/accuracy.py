@@ -4,8 +4,8 @@ NNCF's ``quantize_with_accuracy_control`` (the successor of POT's ``AccuracyAwar
 reverts layers to FP32 until top-1 on a *validation* set drops by at most ``max_drop`` (absolute, fraction).
 Which images it validates on matters:
 
-* ``"heldout"`` (default): real CIFAR-10 **train** images that are not in the calibration set, class-balanced and
-  seeded; never the test images the study reports on. The zoo's classifiers were trained on these images, so FP32
+* ``"heldout"`` (default): real CIFAR-10 **train** images of the protocol's validation split
+  (:mod:`gsoc_helpers.study.splits`: never in a calibration set, never a test image), class-balanced and seeded. The zoo's classifiers were trained on these images, so FP32
   scores ~100 % on them (measured: 99.8-100 % for akamaster ResNet-20) and the control in effect bounds how often
   the INT8 model disagrees with FP32 on real images, rather than its accuracy on unseen ones.
 * ``"calibration"``: the calibration images themselves with their labels, the 2022 original's protocol (POT
@@ -20,28 +20,26 @@ import torch
 
 from ..calibration import CalibrationSet, _pick, balanced_labels, train_split
 from ..pixels import uint8_to_unit, unit_to_uint8
+from ..study.splits import validation_mask
 from .ptq import quantize_with_accuracy_control
 from .settings import AccuracyControl
-
-
-def _row_keys(u8: np.ndarray) -> set[bytes]:
-    return {row.tobytes() for row in u8.reshape(len(u8), -1)}
 
 
 def heldout_validation(
     calibration: CalibrationSet, size: int, seed: int, train_source: str = "auto", data_root=None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(images float32 [size,3,32,32] in [0,1], labels int64 [size]): class-balanced real CIFAR-10 train images,
-    none of them pixel-identical to a calibration image."""
+    """(images float32 [size,3,32,32] in [0,1], labels int64 [size]): class-balanced real CIFAR-10 train images of
+    the protocol's validation split, none of them pixel-identical to a calibration image."""
     ds = train_split(train_source, data_root)
-    used = _row_keys(unit_to_uint8(calibration.images))
-    free = np.array([i for i in range(len(ds.labels)) if ds.images[i].tobytes() not in used])
+    used = {row.tobytes() for row in unit_to_uint8(calibration.images).reshape(len(calibration), -1)}
+    val = np.flatnonzero(validation_mask(ds.labels))
+    free = np.array([i for i in val if ds.images[i].tobytes() not in used])
     idx = free[
         _pick(
             ds.labels[free],
             balanced_labels(size, seed + 104729),
             seed + 104729,
-            f"held-out CIFAR-10 train ({ds.source})",
+            f"CIFAR-10 validation split ({ds.source})",
         )
     ]
     return uint8_to_unit(ds.images[idx]), torch.from_numpy(ds.labels[idx].astype(np.int64))

@@ -5,12 +5,37 @@ from __future__ import annotations
 from .settings import PROJECT_DEFAULT
 
 
-def conclusions(table, metric: str, speed=None, config: str = PROJECT_DEFAULT, baseline: str = "nncf-default") -> str:
-    """Markdown bullets from a :func:`~gsoc_helpers.quantization.runner.summarize` table.
+def _interval(cells, metric: str, model, size, config: str, source: str):
+    """The paired 95 % interval of ``source`` minus real on ``metric``'s test set, or None (no per-image outcomes)."""
+    from ..study.answer import versus
+    from ..study.results import stat_of
+
+    if cells is None or not metric.endswith("_agreement"):
+        return None
+    test_set = metric[: -len("_agreement")]
+    pick = lambda s: [  # noqa: E731
+        c for c in cells if (c["model"], c["size"], c["config"], c["source"]) == (model, size, config, s)
+    ]
+    mine, real = pick(source), pick("real")
+    if not mine or not real or f"{test_set}_outcomes" not in mine[0]:
+        return None
+    return versus(stat_of(mine, test_set), stat_of(real, test_set))
+
+
+def conclusions(
+    table,
+    metric: str,
+    speed=None,
+    config: str = PROJECT_DEFAULT,
+    baseline: str = "nncf-default",
+    cells: list[dict] | None = None,
+) -> str:
+    """Markdown bullets from a :func:`~gsoc_helpers.study.tables.summarize` table.
 
     ``metric`` is a column stem such as ``"exact_agreement"`` (``<metric>_mean`` is read).  For each (model, size):
-    sources ranked by ``config``'s mean, each source's difference to ``real`` calibration, and ``config`` minus
-    ``baseline`` per source.  ``speed`` (rows ``"batch B"``, columns ``"INT8 / FP32"``, ``"INT8 / default"``) adds
+    sources ranked by ``config``'s mean, each source's difference to ``real`` calibration (with ``cells``, the study's
+    cells, its paired 95 % interval and verdict: better / worse only when the interval excludes 0), and ``config``
+    minus ``baseline`` per source.  ``speed`` (rows ``"batch B"``, columns ``"INT8 / FP32"``, ``"INT8 / default"``) adds
     the speed-up at its largest batch (and, with ``"FP32 MB"``/``"INT8 MB"``, one sentence on what INT8 buys on this
     CPU's ISA: :func:`gsoc_helpers.openvino.core.int8_verdict`).  Works for any number of models, sizes and sources."""
     col = f"{metric}_mean"
@@ -30,7 +55,14 @@ def conclusions(table, metric: str, speed=None, config: str = PROJECT_DEFAULT, b
             + ", ".join(f"{s} {v:.2f}" for s, v in ranking.items())
         )
         if "real" in ours.index:
-            lines += [f"  - {s}: {ours[s] - ours['real']:+.2f} vs real calibration" for s in ours.index if s != "real"]
+            for s in [x for x in ours.index if x != "real"]:
+                iv = _interval(cells, metric, model, size, config, s)
+                said = (
+                    f"{iv.text()} points, {iv.verdict}"
+                    if iv is not None
+                    else f"{ours[s] - ours['real']:+.2f}, untested"
+                )
+                lines.append(f"  - {s}: {said} vs real calibration")
         base = group[group["config"] == baseline].groupby("source", sort=False)[col].mean()
         common = [s for s in ours.index if s in base.index]
         if common:

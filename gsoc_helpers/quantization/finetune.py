@@ -238,12 +238,13 @@ def training_batches(cfg: FinetuneConfig, classifier: nn.Module, options: dict |
     source with a ``generator`` option (the bundled generators) is sampled afresh at every step (random latents and
     classes) when it makes images of that size; any other source, or any other size, gives a pool of
     ``cfg.pool_size`` images once, drawn from with random flips and shifts of up to S/8 pixels."""
-    from ..calibration import ModelInput, get_calibration, source_option_names
+    from ..calibration import SourceContext, get_calibration, source_option_names
+    from ..models.contract import InputContract
     from ..models.registry import load_generator
     from ..pixels import to_uint8, uint8_to_unit
 
     opts = dict(options or {})
-    inp = model_input or ModelInput()
+    inp = model_input or InputContract()
     if "generator" in source_option_names(cfg.source) and "dataset" not in opts:
         gen = load_generator(opts.get("generator") or cfg.source)
         if gen.img_resolution == inp.image_size:
@@ -256,9 +257,9 @@ def training_batches(cfg: FinetuneConfig, classifier: nn.Module, options: dict |
                     return uint8_to_unit(to_uint8(gen(z, c, truncation_psi=1.0, noise_mode="const")))
 
             return sample
-    if cfg.source == "bn-matching":
-        opts.setdefault("classifier", classifier)
-    pool = get_calibration(cfg.source, cfg.pool_size, cfg.seed + 1, inp, **opts).images
+    pool = get_calibration(
+        cfg.source, cfg.pool_size, cfg.seed + 1, context=SourceContext(inp, classifier), **opts
+    ).images
     shift = max(1, inp.image_size // 8)
 
     def draw(step: int) -> torch.Tensor:
@@ -284,21 +285,21 @@ def finetune_lowbit(
     calibrated on ``cfg.calibration_size`` images of ``cfg.calibration_source`` (default: the training source),
     evaluated on ``test`` (images [N,3,S,S] in [0,1], labels, -1 = unknown; default: the 1,017 bit-exact CIFAR-10
     test images for a CIFAR-10 model, else the natural photos of :mod:`.photos` without labels)."""
-    from ..calibration import get_calibration
+    from ..calibration import SourceContext, get_calibration
     from ..models.classifiers import classifier_info, get_classifier
-    from .any_model import model_input
 
     options = dict(source_options or {})
     model = get_classifier(model_name)
-    inp = model_input(model_name)
+    info = classifier_info(model_name)
+    inp = info.input
     calib_source = cfg.calibration_source or cfg.source
-    calib_opts = dict(options.get(calib_source, {}))
-    if calib_source == "bn-matching":
-        calib_opts.setdefault("classifier", get_classifier(model_name))
-    calib = get_calibration(calib_source, cfg.calibration_size, cfg.seed, inp, **calib_opts).images
+    context = SourceContext(inp, get_classifier(model_name))  # bn-matching optimises through a copy, never `model`
+    calib = get_calibration(
+        calib_source, cfg.calibration_size, cfg.seed, context=context, **options.get(calib_source, {})
+    ).images
     batches = training_batches(cfg, get_classifier(model_name), options.get(cfg.source), inp)
     if test is None:
-        if classifier_info(model_name).dataset == "CIFAR-10":
+        if info.dataset == "CIFAR-10":
             from ..data import load_cifar10
 
             test = load_cifar10("test", source="exact").to_tensors()

@@ -41,7 +41,7 @@ def _order(bits: list[str]) -> list[str]:
 
 def best_per_source(table: pd.DataFrame, test_set: str, metric: str = "agreement") -> pd.DataFrame:
     """Per (model, source, bit width): the estimator with the highest mean ``metric`` (lowest for drop/kl), with
-    its mean/std over seeds. ``table``: :func:`.runner.summarize` of study cells (config ``"W4A4/mse"``)."""
+    its mean/std over seeds. ``table``: :func:`gsoc_helpers.study.tables.summarize` of study cells (config ``"W4A4/mse"``)."""
     t = table.copy()
     t[["bits", "estimator"]] = t["config"].str.split("/", expand=True)
     col = f"{test_set}_{metric}_mean"
@@ -53,7 +53,7 @@ def best_per_source(table: pd.DataFrame, test_set: str, metric: str = "agreement
 def best_estimator_markdown(table: pd.DataFrame, test_set: str) -> str:
     """Bit widths x sources: agreement with FP32 (%, mean ± std over seeds) with the best estimator per cell (named),
     then every estimator at each bit width below 8 (the check of "min/max ranges reward smooth images")."""
-    from .runner import format_mean_std
+    from ..study.stats import format_mean_std
 
     best = best_per_source(table, test_set)
     t = table.copy()

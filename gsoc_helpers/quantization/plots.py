@@ -4,7 +4,7 @@ Every figure is a dot plot on a **linear** axis zoomed to the data: one row per 
 setting (colour and marker), horizontal error bars = std over seeds (none for one seed), and every value written
 beside its dot, so nothing has to be read off a tick.  The best source of each setting is written in bold.
 
-Input: the table of :func:`gsoc_helpers.quantization.runner.summarize` (one row per model, source, size and
+Input: the table of :func:`gsoc_helpers.study.tables.summarize` (one row per model, source, size and
 config; ``<test>_<metric>_mean`` / ``_std`` columns, ``n_seeds``).  Models and calibration sizes get panels of their
 own; they are never merged.
 
@@ -318,3 +318,46 @@ def plot_by_source(table, path: str | Path, test_set: str = "exact", metric: str
 def plot_vs_size(table, path: str | Path, test_set: str = "exact", metric: str = "agreement") -> Path:
     """:func:`figure_vs_size` saved as PNG at ``path``."""
     return save_png(figure_vs_size(table, test_set, metric), path)
+
+
+def plot_study(table, path: str | Path, eval_set: str = "photos") -> Path:
+    """One figure of a :func:`gsoc_helpers.study.tables.summarize` table of one model: per calibration source
+    (rows), top-1 agreement (left) and KL (right, log scale) on ``eval_set`` for each PTQ setting (dots, bars = ±
+    std over seeds), each agreement written beside its dot."""
+    import matplotlib.ticker
+
+    plt = _plt()
+
+    sources = list(dict.fromkeys(table["source"]))
+    configs = list(dict.fromkeys(table["config"]))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.6 * len(sources) + 1.8), sharey=True)
+    colours = ("tab:blue", "tab:orange", "tab:green", "tab:red")
+    for j, config in enumerate(configs):
+        sub = table[table["config"] == config].set_index("source")
+        y = np.arange(len(sources)) + (j - (len(configs) - 1) / 2) * 0.22
+        for ax, metric in zip(axes, ("agreement", "kl"), strict=True):
+            mean = np.array([sub.loc[s, f"{eval_set}_{metric}_mean"] if s in sub.index else np.nan for s in sources])
+            std = np.array([sub.loc[s, f"{eval_set}_{metric}_std"] if s in sub.index else np.nan for s in sources])
+            ax.errorbar(mean, y, xerr=np.nan_to_num(std), fmt="o", color=colours[j % 4], label=config, capsize=3)
+            if metric == "agreement":
+                for xv, yv in zip(mean, y, strict=True):
+                    if np.isfinite(xv):
+                        ax.annotate(f"{xv:.1f}", (xv, yv), xytext=(6, -3), textcoords="offset points", fontsize=8)
+    axes[0].set_yticks(np.arange(len(sources)))
+    what = dict(zip(table["source"], table["what"], strict=True))
+    axes[0].set_yticklabels([f"{s}\n(32 px, upsampled)" if "upsampled" in str(what.get(s)) else s for s in sources])
+    axes[0].invert_yaxis()
+    axes[0].set_xlabel(f"top-1 agreement INT8 vs FP32 on {eval_set} (%)")
+    axes[0].set_xlim(0, 105)
+    axes[1].set_xscale("log")
+    axes[1].xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    axes[1].xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    axes[1].xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axes[1].set_xlabel(f"KL(FP32 ‖ INT8) on {eval_set} (nats, log)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, [f"PTQ: {x}" for x in labels], loc="upper right", ncol=len(configs), fontsize=8)
+    for ax in axes:
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle("INT8 vs FP32 by calibration source", fontsize=11, x=0.02, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return save_png(fig, path, dpi=110)

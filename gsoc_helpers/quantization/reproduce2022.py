@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-# Models, data and the runner (torch) are imported inside the functions that use them: building the command-line
+# Models, data and the study engine (torch) are imported inside the functions that use them: building the command-line
 # parser reads ORIGINAL_SIZE from this module and must not import torch.
 from ..defaults import CALIBRATION_SIZE, SEEDS
 from .ptq import PTQConfig
@@ -114,7 +114,9 @@ def plan(
             original_size = most
     if student is None and student_dataset is None:
         subs.append("DiStyleGAN (published 2022 weights; pass --student FOLDER) -> bundled 'student'")
-    subs.append("fractals: Datumaro IFS + colorisation network -> gsoc_helpers.fractals (FractalDB-style, numpy/PIL)")
+    subs.append(
+        "fractals: Datumaro IFS + colorisation network -> gsoc_helpers.calibration.fractals (FractalDB-style, numpy/PIL)"
+    )
     opts: dict[str, dict] = {
         "real": {},
         "fractal": {},
@@ -134,11 +136,11 @@ def plan(
 
 
 def grids(p: Plan):
-    """(2022 grid, project grid) as :class:`~gsoc_helpers.quantization.runner.Grid`."""
-    from .runner import Grid
+    """(2022 grid, project grid) as :class:`~gsoc_helpers.study.specs.Int8Spec`."""
+    from ..study.specs import Int8Spec
 
     sources = list(SOURCE_NAMES)
-    original = Grid(
+    original = Int8Spec(
         models=p.models,
         sources=sources,
         sizes=[p.original_size],
@@ -147,7 +149,7 @@ def grids(p: Plan):
         source_options=p.source_options,
         accuracy_control={ORIGINAL_CONFIGS[1]: POT_ACCURACY_AWARE},
     )
-    project = Grid(
+    project = Int8Spec(
         models=p.models,
         sources=sources,
         sizes=[p.project_size],
@@ -195,17 +197,19 @@ def side_by_side(original_cells: list[dict], project_cells: list[dict], test_set
 def run(p: Plan, out_dir: str | Path, threads: int = 1, progress: bool = True, model_factory=None):
     """Run both grids (resumable caches under ``out_dir``); returns the side-by-side DataFrame, also saved as
     ``reproduce_2022.md`` and ``.csv`` with the substitutions listed."""
-    from ..data import load_cifar10
-    from .runner import run_grid
+    from ..study.engine import run_study
+    from ..study.splits import cifar10_splits
 
     out = Path(out_dir)
     original, project = grids(p)
-    tests = {p.test_set: load_cifar10("test", source=p.test_set).to_tensors()}
+    splits = cifar10_splits(test_sources=(p.test_set,))
     kw = {"model_factory": model_factory} if model_factory is not None else {}
-    cells_2022 = run_grid(original, tests, out / "original_protocol", threads=threads, progress=progress, **kw)
-    cells_ours = run_grid(project, tests, out / "project_protocol", threads=threads, progress=progress, **kw)
+    cells_2022 = run_study(
+        original, splits, "test", out / "original_protocol", threads=threads, progress=progress, **kw
+    )
+    cells_ours = run_study(project, splits, "test", out / "project_protocol", threads=threads, progress=progress, **kw)
     table = side_by_side(cells_2022, cells_ours, p.test_set)
-    n_test = len(tests[p.test_set][1])
+    n_test = len(splits.sets("test")[p.test_set])
     head = (
         f"# 2022 Part II grid beside this project's protocol\n\n2022 protocol: {p.original_size} calibration "
         f"images, one run, POT DefaultQuantization / AccuracyAware (max drop 2 points, on the calibration set) "

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..fileio import named_write_error
+from ..models.contract import InputContract
 from ..openvino.classifier import throughput
 from ..openvino.core import compile_model
 from ..safety import (
@@ -47,7 +48,7 @@ from .user_images import (
     load_folder,
     warn_if_degenerate,
 )
-from .user_model import Preprocessing, UserModel, load_user_model
+from .user_model import UserModel, load_user_model
 
 FP32_FILE, INT8_FILE = "model_fp32.xml", "model_int8.xml"
 COMMAND = "quantize"  # the command named in the output folder's mark
@@ -158,7 +159,7 @@ def quantize_model(
     out: str | os.PathLike,
     *,
     weights: str | os.PathLike | None = None,
-    preprocessing: Preprocessing | None = None,
+    preprocessing: InputContract | None = None,
     held_out: str | os.PathLike | None = None,
     options: QuantizeOptions | None = None,
     config: PTQConfig | None = None,

@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..calibration import ModelInput, available_sources, get_calibration
+from ..calibration import SourceContext, available_sources, get_calibration, needs_classifier
 from ..data.cifar10 import IMAGE_SUFFIXES
 from ..data.dataset import CIFAR10_CLASSES
 from ..defaults import IMAGE_SIZE
+from ..models.contract import InputContract
 from ..pil_images import read_rgb
 from ..pixels import resize, uint8_to_unit
 from .photos import natural_photos, photo_folder
@@ -110,10 +111,10 @@ def is_folder(spec: str) -> bool:
 def check_calibration_spec(spec: str, torch_model_available: bool | None = None) -> str:
     """'folder' or 'source' for a calibration spec; KeyError / ValueError otherwise."""
     if spec in available_sources():
-        if spec == "bn-matching" and torch_model_available is False:
+        if needs_classifier(spec) and torch_model_available is False:
             raise ValueError(
-                "the bn-matching source needs a PyTorch model (a registered classifier or "
-                "package.module:factory), not an ONNX/IR file"
+                f"the {spec} source makes its images through the model: it needs a PyTorch model (a registered "
+                "classifier or package.module:factory), not an ONNX/IR file"
             )
         return "source"
     if is_folder(spec):
@@ -130,7 +131,7 @@ def calibration_images(
     spec: str,
     size: int,
     seed: int,
-    model_input: ModelInput,
+    model_input: InputContract,
     torch_model=None,
     source_options: dict | None = None,
 ) -> ImageSet:
@@ -139,10 +140,8 @@ def calibration_images(
     if kind == "folder":
         got = load_folder(spec, model_input.image_size, max_images=size, seed=seed)
         return ImageSet(got.images, None, got.description)
-    opts = dict(source_options or {})
-    if spec == "bn-matching":
-        opts.setdefault("classifier", torch_model)
-    cal = get_calibration(spec, size, seed, model_input, **opts)
+    context = SourceContext(model_input, torch_model)
+    cal = get_calibration(spec, size, seed, context=context, **dict(source_options or {}))
     return ImageSet(cal.images, None, f"{size} images from source {spec!r} ({cal.source}, seed {seed})")
 
 
@@ -174,7 +173,7 @@ def warn_if_degenerate(images: torch.Tensor, description: str) -> None:
     )
 
 
-def held_out_synthetic(size: int, seed: int, model_input: ModelInput) -> ImageSet:
+def held_out_synthetic(size: int, seed: int, model_input: InputContract) -> ImageSet:
     """``size`` images of the bundled student generator with seed ``seed + HELD_OUT_SEED_OFFSET`` (never the
     calibration images) at the model's size. Labels are not given: they are the generator's intended classes, not
     ground truth."""
@@ -188,12 +187,12 @@ def held_out_synthetic(size: int, seed: int, model_input: ModelInput) -> ImageSe
     )
 
 
-def fits_cifar10(model_input: ModelInput) -> bool:
+def fits_cifar10(model_input: InputContract) -> bool:
     """True for a model taking CIFAR-10's 32x32 pictures with 10 outputs (the held-out synthetic images fit it)."""
     return model_input.image_size == IMAGE_SIZE and model_input.num_classes == len(CIFAR10_CLASSES)
 
 
-def held_out_default(size: int, seed: int, model_input: ModelInput) -> tuple[ImageSet, str]:
+def held_out_default(size: int, seed: int, model_input: InputContract) -> tuple[ImageSet, str]:
     """(images, set name) to measure agreement on when the user gives no held-out folder: held-out synthetic
     CIFAR-10 images for a CIFAR-10-shaped model; otherwise scikit-image's natural photos (the calibration
     images never include them); without scikit-image, the synthetic images upsampled, named for what they are."""

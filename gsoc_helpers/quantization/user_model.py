@@ -18,12 +18,11 @@ Every kind ends as an ``openvino.Model`` with one float32 input ``[?, 3, S, S]``
 from __future__ import annotations
 
 import importlib
-import math
 import os
 import re
 import sys
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +31,9 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from ..defaults import CIFAR10_MEAN, CIFAR10_STD, IMAGE_SIZE, VALUE_RANGE  # see gsoc_helpers.defaults
 from ..models.classifiers import CLASSIFIERS, classifier_info, get_classifier
+from ..models.contract import InputContract
 from ..models.fit import check_state_fits
-from ..pixels import resize
 from ..safety import refused_pickle_reason
 
 _FACTORY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
@@ -55,69 +53,10 @@ def first_line(err: BaseException | str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-@dataclass
-class Preprocessing:
-    """What the model expects. From images ``x`` float32 [N,3,h,w] in [0,1] the model input is
-    ``(resize(x, image_size) * (hi - lo) + lo - mean) / std`` with ``(lo, hi) = value_range``; ``mean``/``std``
-    are in value-range units (one value, or one per RGB channel). Resizing: bilinear with antialiasing, only when
-    ``h, w`` differ from ``image_size``. Defaults: CIFAR-10 (32x32, [0,1], the CIFAR-10 mean/std)."""
-
-    mean: tuple[float, ...] = CIFAR10_MEAN
-    std: tuple[float, ...] = CIFAR10_STD
-    value_range: tuple[float, float] = VALUE_RANGE
-    image_size: int = IMAGE_SIZE
-
-    @classmethod
-    def identity(cls, image_size: int = 32) -> Preprocessing:
-        """[0,1] images as they are (models with normalisation inside, e.g. the registered classifiers)."""
-        return cls(mean=(0.0,), std=(1.0,), value_range=(0.0, 1.0), image_size=image_size)
-
-    def validate(self) -> None:
-        """ValueError (one line) for values that cannot describe a model input."""
-        mean, std, rng = tuple(self.mean), tuple(self.std), tuple(self.value_range)
-        for name, vals in (("mean", mean), ("std", std)):
-            if len(vals) not in (1, 3) or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in vals):
-                raise ValueError(f"{name} must be 1 or 3 finite numbers, got {list(vals)}")
-        if len(rng) != 2 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in rng) or rng[0] >= rng[1]:
-            raise ValueError(f"value range must be two finite numbers LO < HI, got {list(rng)}")
-        lo, hi = rng
-        if min(std) <= 0 or max(std) > hi - lo:
-            raise ValueError(f"std must be > 0 and at most the value range's width {hi - lo:g}, got {list(std)}")
-        if min(mean) < lo or max(mean) > hi:
-            raise ValueError(
-                f"mean {list(mean)} lies outside the value range [{lo:g}, {hi:g}]; state mean/std in "
-                "the units of the value range"
-            )
-        if hi - lo > 2 and max(mean) <= 1 and max(std) <= 1:
-            raise ValueError(
-                f"mean {list(mean)} and std {list(std)} look like [0,1] units but the value range is "
-                f"[{lo:g}, {hi:g}]; state mean/std in the units of the value range"
-            )
-        if (
-            not isinstance(self.image_size, int)
-            or isinstance(self.image_size, bool)
-            or not 8 <= self.image_size <= 1024
-        ):
-            raise ValueError(f"image size must be an integer in [8, 1024], got {self.image_size!r}")
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d.update(mean=list(self.mean), std=list(self.std), value_range=list(self.value_range))
-        return d
-
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        """float32 [N,3,h,w] in [0,1] -> float32 [N,3,S,S] model input (differentiable)."""
-        x = resize(images.float(), self.image_size)
-        lo, hi = self.value_range
-        mean = torch.tensor(self.mean, dtype=torch.float32).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, dtype=torch.float32).view(1, -1, 1, 1)
-        return ((x * (hi - lo) + lo) - mean) / std
-
-
 class Preprocessed(nn.Module):
     """``net(preprocessing(x))``: a torch model taking [0,1] images (for sources such as bn-matching)."""
 
-    def __init__(self, net: nn.Module, preprocessing: Preprocessing) -> None:
+    def __init__(self, net: nn.Module, preprocessing: InputContract) -> None:
         super().__init__()
         self.net, self.preprocessing = net, preprocessing
 
@@ -130,24 +69,17 @@ class UserModel:
     ov_model: Any  # openvino.Model: input float32 [?,3,S,S], output [?,num_classes]
     kind: str  # "onnx" | "openvino-ir" | "registered" | "pytorch"
     spec: str  # what the user gave
-    preprocessing: Preprocessing
+    preprocessing: InputContract  # what the model file expects (its class count: the model's output)
     num_classes: int
     torch_model: nn.Module | None = None  # the PyTorch model taking [0,1] images (registered / factory kinds)
     weights: str | None = None
 
-    def model_input(self):
-        """The :class:`gsoc_helpers.calibration.ModelInput` of this model (size, classes, [0,1]-unit mean/std) for
-        the calibration sources."""
-        from ..calibration import ModelInput
-
-        p = self.preprocessing
+    def model_input(self) -> InputContract:
+        """The contract the calibration sources make images for: a registered classifier's own (its training
+        mean/std, normalisation inside the model), else the stated one, with the model's class count."""
         if self.kind == "registered":
-            info = classifier_info(self.spec)
-            return ModelInput(p.image_size, self.num_classes, tuple(info.mean), tuple(info.std))
-        lo, hi = p.value_range
-        mean = tuple((m - lo) / (hi - lo) for m in p.mean)
-        std = tuple(v / (hi - lo) for v in p.std)
-        return ModelInput(p.image_size, self.num_classes, mean * (3 // len(mean)), std * (3 // len(std)))
+            return classifier_info(self.spec).input
+        return replace(self.preprocessing, num_classes=self.num_classes)
 
     def describe(self) -> dict:
         return {
@@ -292,7 +224,7 @@ def _torch_to_openvino(net: nn.Module, image_size: int, what: str):
 
 
 def load_user_model(
-    spec: str, weights: str | os.PathLike | None = None, preprocessing: Preprocessing | None = None
+    spec: str, weights: str | os.PathLike | None = None, preprocessing: InputContract | None = None
 ) -> UserModel:
     """Load ``spec`` (see module doc) as a checked :class:`UserModel`. ``preprocessing`` None: CIFAR-10 defaults
     (identity for registered classifiers, which must not be given one)."""
@@ -301,14 +233,14 @@ def load_user_model(
     if weights is not None and kind != "pytorch":
         raise ValueError(f"weights apply only to package.module:factory models, not to a {kind} model")
     if kind == "registered":
-        side = classifier_info(spec).image_size
-        if preprocessing is not None and preprocessing != Preprocessing.identity(side):
+        side = classifier_info(spec).input.image_size
+        if preprocessing is not None and not preprocessing.same_preprocessing(InputContract.identity(side)):
             raise ValueError(
                 f"registered classifier {spec!r} takes [0,1] {side}x{side} images with its normalisation "
                 "inside; do not state mean/std/value range/image size for it"
             )
-        preprocessing = Preprocessing.identity(side)
-    preprocessing = preprocessing or Preprocessing()
+        preprocessing = InputContract.identity(side)
+    preprocessing = preprocessing or InputContract()
     preprocessing.validate()
     size = preprocessing.image_size
     torch_model = None
@@ -328,6 +260,7 @@ def load_user_model(
         ov_model = _torch_to_openvino(net, size, spec)
         torch_model = Preprocessed(net, preprocessing).eval()
     ov_model, num_classes = check_ov_model(ov_model, size, spec)
+    preprocessing = replace(preprocessing, num_classes=num_classes)
     return UserModel(
         ov_model, kind, spec, preprocessing, num_classes, torch_model, None if weights is None else str(weights)
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..contract import InputContract
 from . import akamaster, chenyaofo, efficientnet_lite
 
 
@@ -22,12 +23,9 @@ class ClassifierInfo:
     name: str
     family: str
     arch: str
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
     published_top1: float  # % top-1 on the dataset's test/validation set, as published by the weights' authors
     dataset: str = "CIFAR-10"
-    image_size: int = 32  # input height = width
-    num_classes: int = 10
+    input: InputContract = InputContract()  # size, classes and the mean/std ([0,1] units) it was trained with
 
 
 class Normalized(nn.Module):
@@ -52,11 +50,14 @@ _LOADERS: dict[str, Loader] = {}
 def register_classifier(info: ClassifierInfo, loader: Loader) -> ClassifierInfo:
     """Make ``info.name`` a classifier every command accepts: ``loader(pretrained)`` builds the network (weights
     read with ``torch.load(weights_only=True)`` or safetensors, loaded strictly); :func:`get_classifier` wraps it
-    with ``info``'s mean/std so it takes [0,1] images of ``info.image_size`` pixels. A taken name is refused."""
+    with ``info.input``'s mean/std so it takes [0,1] images of ``info.input.image_size`` pixels. A taken name is
+    refused."""
     if info.name in CLASSIFIERS:
         raise ValueError(f"classifier {info.name!r} is already registered ({CLASSIFIERS[info.name].family})")
-    if not isinstance(info.image_size, int) or info.image_size < 8 or info.num_classes < 2:
-        raise ValueError(f"classifier {info.name!r}: image_size >= 8 and num_classes >= 2 needed, got {info}")
+    try:
+        info.input.validate()
+    except ValueError as err:
+        raise ValueError(f"classifier {info.name!r}: {err}") from None
     CLASSIFIERS[info.name], _LOADERS[info.name] = info, loader
     return info
 
@@ -64,19 +65,31 @@ def register_classifier(info: ClassifierInfo, loader: Loader) -> ClassifierInfo:
 for _arch, _weights in akamaster.WEIGHTS.items():
     # akamaster's best_prec1 is stored in the checkpoint (their own 10k test evaluation)
     register_classifier(
-        ClassifierInfo(f"akamaster_{_arch}", "akamaster", _arch, akamaster.MEAN, akamaster.STD, _weights[3]),
+        ClassifierInfo(
+            f"akamaster_{_arch}",
+            "akamaster",
+            _arch,
+            _weights[3],
+            input=InputContract(32, 10, akamaster.MEAN, akamaster.STD),
+        ),
         functools.partial(akamaster.akamaster_resnet, _arch),
     )
 for _arch, _release in chenyaofo.RELEASES.items():
     register_classifier(
-        ClassifierInfo(f"chenyaofo_{_arch}", "chenyaofo", _arch, chenyaofo.MEAN, chenyaofo.STD, _release[2]),
+        ClassifierInfo(
+            f"chenyaofo_{_arch}",
+            "chenyaofo",
+            _arch,
+            _release[2],
+            input=InputContract(32, 10, chenyaofo.MEAN, chenyaofo.STD),
+        ),
         functools.partial(chenyaofo.chenyaofo_model, _arch),
     )
 _e = efficientnet_lite
 register_classifier(
     ClassifierInfo(
-        "efficientnet-lite0", "efficientnet_lite", "lite0", _e.MEAN, _e.STD, _e.GOOGLE_TOP1["float"], "ImageNet",
-        _e.IMAGE_SIZE, _e.NUM_CLASSES,
+        "efficientnet-lite0", "efficientnet_lite", "lite0", _e.GOOGLE_TOP1["float"], "ImageNet",
+        InputContract(_e.IMAGE_SIZE, _e.NUM_CLASSES, _e.MEAN, _e.STD),
     ),
     _e.efficientnet_lite0,
 )  # fmt: skip
@@ -94,7 +107,8 @@ def get_classifier(name: str, pretrained: bool = True, normalize: bool = True) -
     """Model in eval mode. With ``normalize`` (default) it takes images in [0,1]; else pre-normalised input."""
     info = classifier_info(name)
     net = _LOADERS[name](pretrained)
-    return (Normalized(net, info.mean, info.std, info.image_size) if normalize else net).eval()
+    inp = info.input
+    return (Normalized(net, inp.mean, inp.std, inp.image_size) if normalize else net).eval()
 
 
 __all__ = [

@@ -24,8 +24,8 @@ import colorsys
 
 import numpy as np
 
-from .data.dataset import balanced_labels
-from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
+from ..data.dataset import balanced_labels
+from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
 MAX_TRIES = 500
 

@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .defaults import BN_MATCHING_STEPS
-from .progress import progress as tqdm  # tqdm's API; one final line in notebooks
+from ..defaults import BN_MATCHING_STEPS
+from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 
 
 class BNStatsLoss:

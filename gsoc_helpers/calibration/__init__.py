@@ -1,25 +1,28 @@
 """Calibration sources for post-training quantization: equal size, class-balanced, seeded, at the model's input.
 
 Every source returns a :class:`CalibrationSet` with images float32 [N,3,S,S] in [0,1] (``S`` =
-:attr:`ModelInput.image_size`) and labels int64 [N] balanced over the classes the source draws from. Sources live in
+:attr:`InputContract.image_size`) and labels int64 [N] balanced over the classes the source draws from. Sources live in
 a registry: the table :data:`BUILTIN_SOURCES` at the end of this module, and :func:`register_source` for more:
 
-* ``real``        CIFAR-10 train images (``gsoc_helpers.data.load_cifar10``; ``train_source`` default "auto",
-                  i.e. the official batches if present, else the bit-exact subset); 32-pixel pictures, upsampled
-                  (bilinear, antialiased) when the model takes another size; CIFAR-10 labels.
+* ``real``        CIFAR-10 train images of the protocol's calibration pool (``gsoc_helpers.study.splits``: never
+                  the validation images; ``train_source`` default "auto", i.e. the official batches if present,
+                  else the bit-exact subset); 32-pixel pictures, upsampled (bilinear, antialiased) when the model
+                  takes another size; CIFAR-10 labels.
+* ``photos``      crops of the protocol's calibration photos (natural photos from installed wheels, split by photo:
+                  never a validation or test photo) at the model's size; nominal labels.
 * ``offline-teacher`` / ``stylegan2-ada`` / ``student``  synthetic CIFAR-10 images: from a dataset folder
                   (``dataset=``; the synthetic format) or sampled on the fly from a generator following the generator
                   protocol (``generator=`` module or registry name; default the generator of the source's name: the
                   bundled CPU-trained stand-in teacher, NVIDIA's StyleGAN2-ADA CIFAR-10 snapshot, the bundled
                   student); 32-pixel pictures, upsampled like ``real``.
 * ``fractal``     FractalDB-style colourised IFS fractals rendered at the model's size, one IFS per class
-                  (``gsoc_helpers.fractals``).
+                  (``gsoc_helpers.calibration.fractals``).
 * ``noise``       Gaussian N(0.5, 0.25^2) clipped to [0,1] at the model's size (a floor; labels are nominal).
 * ``bn-matching`` data-free images optimised at the model's size so the classifier's BatchNorm inputs match its
-                  running statistics (:mod:`gsoc_helpers.bn_matching`). Needs ``classifier=`` (taking [0,1] images).
+                  running statistics (:mod:`gsoc_helpers.calibration.bn_matching`). Needs ``classifier=`` (taking [0,1] images).
 
 Where a source has no classes of its own (noise, fractal, bn-matching) its labels are balanced over
-:attr:`ModelInput.num_classes`.
+:attr:`InputContract.num_classes`.
 """
 
 from __future__ import annotations
@@ -34,34 +37,33 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..config import get_cache_dir, get_data_root
+from ..data import load_cifar10
+from ..data.dataset import balanced_labels
+from ..data.synthetic import SyntheticDataset, latents_for_range
+from ..models.contract import InputContract
+from ..models.registry import load_generator
+from ..pixels import resize, to_uint8, uint8_to_unit
+from ..study.splits import calibration_pool
 from .bn_matching import invert, settings_for
-from .config import get_cache_dir, get_data_root
-from .data import load_cifar10
-from .data.dataset import balanced_labels
-from .data.synthetic import SyntheticDataset, latents_for_range
-from .defaults import CIFAR10_MEAN, CIFAR10_STD, IMAGE_SIZE
 from .fractals import fractal_images
-from .models.registry import load_generator
-from .pixels import resize, to_uint8, uint8_to_unit
-
-CIFAR10_CLASSES_COUNT = 10
 
 
-@dataclass(frozen=True)
-class ModelInput:
-    """What the classifier being calibrated takes: square [0,1] RGB images of ``image_size`` pixels, whose mean/std
-    (per channel, [0,1] units) are ``mean``/``std``, and ``num_classes`` outputs. Defaults: CIFAR-10."""
+@dataclass(frozen=True, eq=False)
+class SourceContext:
+    """What every calibration source may use beyond size and seed: the model's input, the classifier itself (a
+    torch model taking [0,1] images; a source that optimises through it declares a ``classifier`` option) and
+    whether to show progress (for a source with a ``progress`` option). General code passes the context; only the
+    source knows what it needs."""
 
-    image_size: int = IMAGE_SIZE
-    num_classes: int = CIFAR10_CLASSES_COUNT
-    mean: tuple[float, ...] = CIFAR10_MEAN
-    std: tuple[float, ...] = CIFAR10_STD
+    model_input: InputContract = InputContract()
+    classifier: nn.Module | None = None
+    progress: bool = False
 
-    def validate(self) -> None:
-        if not isinstance(self.image_size, int) or not 8 <= self.image_size <= 1024:
-            raise ValueError(f"model input size must be an integer in [8, 1024], got {self.image_size!r}")
-        if not isinstance(self.num_classes, int) or self.num_classes < 2:
-            raise ValueError(f"model class count must be an integer >= 2, got {self.num_classes!r}")
+
+def needs_classifier(source: str) -> bool:
+    """True when ``source`` makes its images through the classifier (it takes a ``classifier`` option)."""
+    return "classifier" in source_option_names(source)
 
 
 @dataclass
@@ -124,17 +126,29 @@ def check_source_options(source: str, options: dict) -> None:
 
 
 def get_calibration(
-    source: str, size: int, seed: int = 0, model_input: ModelInput | None = None, **options
+    source: str,
+    size: int,
+    seed: int = 0,
+    model_input: InputContract | None = None,
+    context: SourceContext | None = None,
+    **options,
 ) -> CalibrationSet:
-    """``size`` class-balanced calibration images from ``source`` (see module doc) at ``model_input``'s size
-    (default CIFAR-10's 32x32, 10 classes), reproducible per seed."""
+    """``size`` class-balanced calibration images from ``source`` (see module doc) at the model's input
+    (``model_input``, else ``context.model_input``, else CIFAR-10's 32x32 with 10 classes), reproducible per seed.
+    ``context`` fills the ``classifier`` and ``progress`` options of a source that takes them (unless given)."""
     if source not in _SOURCES:
         raise KeyError(f"unknown calibration source {source!r}; expected one of {sorted(_SOURCES)}")
     if not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"calibration size must be a positive integer, got {size!r}")
-    inp = model_input or ModelInput()
+    inp = model_input or (context.model_input if context is not None else InputContract())
     inp.validate()
     check_source_options(source, options)
+    if context is not None:
+        takes = source_option_names(source)
+        if "classifier" in takes and context.classifier is not None:
+            options.setdefault("classifier", context.classifier)
+        if "progress" in takes:
+            options.setdefault("progress", context.progress)
     out = _SOURCES[source](int(size), int(seed), inp, **options)
     side = inp.image_size
     if out.images.shape != (size, 3, side, side) or out.images.dtype != torch.float32:
@@ -145,7 +159,7 @@ def get_calibration(
     return out
 
 
-def _cifar_set(u8: np.ndarray, labels: np.ndarray, source: str, model_input: ModelInput) -> CalibrationSet:
+def _cifar_set(u8: np.ndarray, labels: np.ndarray, source: str, model_input: InputContract) -> CalibrationSet:
     """CIFAR-10 pictures uint8 [N,32,32,3] at the model's size; the source name says when they were upsampled."""
     side = model_input.image_size
     images = resize(uint8_to_unit(u8), side).clamp_(0, 1)
@@ -180,18 +194,37 @@ def train_split(train_source: str = "auto", data_root=None):
 
 
 def real_source(
-    size: int, seed: int, model_input: ModelInput, train_source: str = "auto", data_root=None
+    size: int, seed: int, model_input: InputContract, train_source: str = "auto", data_root=None
 ) -> CalibrationSet:
     ds = train_split(train_source, data_root)
-    idx = _pick(ds.labels, balanced_labels(size, seed), seed, f"CIFAR-10 train ({ds.source})")
+    pool = calibration_pool(ds.labels)  # never a validation image
+    idx = pool[
+        _pick(ds.labels[pool], balanced_labels(size, seed), seed, f"CIFAR-10 train calibration pool ({ds.source})")
+    ]
     return _cifar_set(ds.images[idx], ds.labels[idx], f"real:{ds.source}", model_input)
+
+
+def photos_source(size: int, seed: int, model_input: InputContract) -> CalibrationSet:
+    """``size`` crops (seeded) of the protocol's calibration photos at the model's size; nominal labels."""
+    from ..quantization.photos import photo_views, split_photos
+
+    photos = split_photos()["calibration"]
+    if not photos:
+        raise ValueError("the photos source needs scikit-image (pip install scikit-image; foolbox adds more photos)")
+    views = -(-size // len(photos))
+    images = photo_views(photos, model_input.image_size, views, seed)
+    pick = np.sort(np.random.default_rng(seed).choice(len(images), size=size, replace=False))
+    labels = torch.from_numpy(balanced_labels(size, seed, model_input.num_classes))
+    return CalibrationSet(
+        images[pick].contiguous(), labels, f"photos: {len(photos)} calibration photos, {views} crops each"
+    )
 
 
 def _synthetic(
     kind: str,
     size: int,
     seed: int,
-    model_input: ModelInput,
+    model_input: InputContract,
     dataset=None,
     generator=None,
     truncation_psi: float = 1.0,
@@ -223,7 +256,7 @@ def _synthetic(
 def _generator_source(name: str) -> SourceFn:
     """The calibration source of generator ``name`` (a :func:`load_generator` name)."""
 
-    def source(size: int, seed: int, model_input: ModelInput, **kw) -> CalibrationSet:
+    def source(size: int, seed: int, model_input: InputContract, **kw) -> CalibrationSet:
         return _synthetic(name, size, seed, model_input, **kw)
 
     source.__qualname__ = source.__name__ = f"{name.replace('-', '_')}_source"
@@ -231,7 +264,9 @@ def _generator_source(name: str) -> SourceFn:
     return source
 
 
-def noise_source(size: int, seed: int, model_input: ModelInput, mean: float = 0.5, std: float = 0.25) -> CalibrationSet:
+def noise_source(
+    size: int, seed: int, model_input: InputContract, mean: float = 0.5, std: float = 0.25
+) -> CalibrationSet:
     g = torch.Generator().manual_seed(seed)
     side = model_input.image_size
     x = (torch.randn(size, 3, side, side, generator=g) * std + mean).clamp_(0, 1)
@@ -241,7 +276,7 @@ def noise_source(size: int, seed: int, model_input: ModelInput, mean: float = 0.
 def bn_matching_source(
     size: int,
     seed: int,
-    model_input: ModelInput,
+    model_input: InputContract,
     classifier: nn.Module | None = None,
     steps: int | None = None,
     lr: float | None = None,
@@ -258,7 +293,7 @@ def bn_matching_source(
     progress: bool = True,
 ) -> CalibrationSet:
     """Images at the model's input size optimised through ``classifier`` (a model taking [0,1] images, its own
-    preprocessing inside) so its BatchNorm inputs match their running statistics (:mod:`gsoc_helpers.bn_matching`);
+    preprocessing inside) so its BatchNorm inputs match their running statistics (:mod:`gsoc_helpers.calibration.bn_matching`);
     the start is the model's mean/std in [0,1] plus Gaussian noise; nominal labels over the model's classes.
     Options left None take the recipe for the model's size (``bn_matching.settings_for``; ``bf16`` None: where the
     CPU has native bf16, if the recipe asks for it)."""
@@ -272,17 +307,17 @@ def bn_matching_source(
     s = replace(settings_for(side), **{k: v for k, v in given.items() if v is not None})
     labels = torch.from_numpy(balanced_labels(size, seed, model_input.num_classes))
     g = torch.Generator().manual_seed(seed)
-    mean = torch.tensor(model_input.mean, dtype=torch.float32).view(1, -1, 1, 1)
-    std = torch.tensor(model_input.std, dtype=torch.float32).view(1, -1, 1, 1)
+    mean = torch.tensor(model_input.unit_mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.tensor(model_input.unit_std, dtype=torch.float32).view(1, -1, 1, 1)
     start = (mean + std * torch.randn(size, 3, side, side, generator=g)).clamp(0.01, 0.99)
     images = invert(classifier, torch.logit(start), labels, s, seed, progress)
     return CalibrationSet(images, labels, f"bn-matching at {side}x{side} ({s.steps} steps)")
 
 
 def fractal_source(
-    size: int, seed: int, model_input: ModelInput, min_fill: float = 0.15, progress: bool = False
+    size: int, seed: int, model_input: InputContract, min_fill: float = 0.15, progress: bool = False
 ) -> CalibrationSet:
-    """FractalDB-style fractals rendered at the model's size (:mod:`gsoc_helpers.fractals`); a label names an IFS
+    """FractalDB-style fractals rendered at the model's size (:mod:`gsoc_helpers.calibration.fractals`); a label names an IFS
     category (one per class of the model), not a class of the model."""
     images, labels = fractal_images(
         size, seed, float(min_fill), progress, model_input.image_size, model_input.num_classes
@@ -293,6 +328,7 @@ def fractal_source(
 # The built-in sources, in the order the tables list them; register_source adds more (refusing a taken name).
 BUILTIN_SOURCES: dict[str, SourceFn] = {
     "real": real_source,
+    "photos": photos_source,
     "offline-teacher": _generator_source("offline-teacher"),
     "stylegan2-ada": _generator_source("stylegan2-ada"),
     "student": _generator_source("student"),

@@ -1,0 +1,268 @@
+"""The calibration study under the protocol (gsoc_helpers.study): every choice made on validation images, every
+final configuration measured once on the test images, 3 seeds. CPU. Every stage is resumable and takes
+``--shard i/n``; cells live under ``$GSOC_OUTPUT_DIR/study/<stage>/cells.jsonl``.
+
+  PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_study.py plan     # every stage below, in order
+  PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_study.py STAGE    # one stage
+  PYTHONPATH=. python benchmarks/bench_study.py report                      # results -> benchmarks/study_results
+  gsoc-helpers study-report                                                 # README, RESULTS, notebooks 05/06
+
+Stages (``select-*`` read validation images only; the others read the test images with the choices made):
+  select-ptq       the INT8 PTQ setting (SEARCH below) on ResNet-20, sources real/teacher/student/noise
+  select-bn        bn-matching's step count (BN_RECIPES) on ResNet-20, chosen INT8 setting
+  int8             the four akamaster ResNets x every source x {chosen setting, NNCF's defaults}, JPEG + exact test
+  select-bits      the range estimator per source and bit width, ResNet-20
+  bits             ResNet-20, every source x bit width x estimator, exact test (the answer reads the chosen ones)
+  select-finetune  W4A4 fine-tuning learning rate x steps per source (FT_LRS x FT_STEPS), ResNet-20
+  finetune         the chosen fine-tuning per source, 3 seeds, exact test
+  select-lite0     EfficientNet-Lite0's PTQ setting (LITE0_SEARCH) on validation photos
+  lite0            EfficientNet-Lite0 x every source x {chosen, NNCF's defaults}, test photos + CIFAR-10 upsampled
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from gsoc_helpers.config import get_output_dir
+from gsoc_helpers.models.classifiers import OFFLINE_ZOO
+from gsoc_helpers.profiles import run_sizes
+from gsoc_helpers.quantization.ptq import NNCF_DEFAULTS, PTQConfig
+from gsoc_helpers.sampling import distributed_shard, parse_shard
+from gsoc_helpers.study import selection as sel
+from gsoc_helpers.study.cells import load_cells
+from gsoc_helpers.study.engine import run_study
+from gsoc_helpers.study.specs import BitsSpec, FinetuneSpec, Int8Spec
+from gsoc_helpers.study.splits import cifar10_splits, photo_splits
+
+RESULTS = Path(__file__).resolve().parent / "study_results"
+SOURCES = list(run_sizes("quick", "full").any_model_sources)  # real, offline-teacher, student, noise, fractal, bn
+LITE0_SOURCES = ["photos", *SOURCES]  # photos = the calibration photos: the real-data ceiling
+
+
+def _cfg(preset: str | None, bc: str, rng: str | None = "minmax", of: str | None = None) -> PTQConfig:
+    return PTQConfig(preset=preset, bias_correction=bc, activation_range=rng, overflow_fix=of)
+
+
+SEARCH = {  # every setting spelled out, so that stored cells keep their keys when PTQConfig's defaults change
+    "nncf-default": NNCF_DEFAULTS,
+    "perf+fullbc": _cfg("performance", "full", None),
+    "minmax+fastbc": _cfg("performance", "fast"),
+    "minmax+fullbc": _cfg("performance", "full"),
+    "minmax+nobc": _cfg("performance", "none"),
+    "histogram+fullbc": _cfg("performance", "full", "histogram"),
+    "mixed+minmax+fullbc": _cfg("mixed", "full"),
+    "mixed+minmax+nobc": _cfg("mixed", "none"),
+}
+LITE0_SEARCH = {
+    "nncf-default": NNCF_DEFAULTS,
+    "mixed+minmax+nobc": _cfg("mixed", "none"),
+    "mixed+minmax+fastbc": _cfg("mixed", "fast"),
+    "mixed+meanminmax+nobc": _cfg("mixed", "none", None),
+    "mixed+histogram+nobc": _cfg("mixed", "none", "histogram"),
+}
+FT_SOURCES = ["student", "real", "noise", "bn-matching"]
+
+
+@dataclass
+class Plan:
+    """The study's sizes; ``--smoke`` shrinks every one of them to check the whole pipeline in minutes."""
+
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    size: int = 300  # calibration images (CIFAR-10 models)
+    lite0_size: int = 128
+    zoo: list[str] = field(default_factory=lambda: list(OFFLINE_ZOO))
+    search: list[str] = field(default_factory=lambda: list(SEARCH))
+    lite0_search: list[str] = field(default_factory=lambda: list(LITE0_SEARCH))
+    bn_recipes: dict[str, dict] = field(default_factory=lambda: {"steps50": {"steps": 50}, "steps200": {"steps": 200}})
+    lite0_bn: dict = field(default_factory=dict)  # bn-matching options at 224 (default: the LARGE_INPUT recipe)
+    ft_lrs: list[float] = field(default_factory=lambda: [3e-6, 1e-5, 3e-5])
+    ft_steps: list[int] = field(default_factory=lambda: [300, 600])
+    ft_options: dict = field(default_factory=dict)
+    test_n: int | None = None  # first N images of each CIFAR-10 test set (None: all)
+    validation_n: int | None = None
+    views: int = 5
+    cifar_n: int = 1000
+
+
+SMOKE = Plan(
+    seeds=[0],
+    size=10,
+    lite0_size=4,
+    zoo=["akamaster_resnet20"],
+    search=["nncf-default", "mixed+minmax+nobc"],
+    lite0_search=["nncf-default", "mixed+minmax+nobc"],
+    bn_recipes={"steps2": {"steps": 2}, "steps3": {"steps": 3}},
+    lite0_bn={"steps": 2},
+    ft_lrs=[1e-5],
+    ft_steps=[2],
+    ft_options={"batch_size": 8, "pool_size": 16},
+    test_n=50,
+    validation_n=50,
+    views=1,
+    cifar_n=10,
+)
+FOLDERS = {  # one cell store per kind of study: its validation and test cells (told apart by their role)
+    "select-ptq": "int8",
+    "select-bn": "int8",
+    "int8": "int8",
+    "select-bits": "bits",
+    "bits": "bits",
+    "select-finetune": "finetune",
+    "finetune": "finetune",
+    "select-lite0": "lite0",
+    "lite0": "lite0",
+}
+STAGES = list(FOLDERS)
+
+
+def choices(out: Path) -> dict:
+    path = out / "selection.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def record(out: Path, name: str, value, table, on: str, shard: tuple[int, int]) -> None:
+    """Keep a choice, what it was chosen on and its validation table in ``out/selection.json`` (not from a shard:
+    it saw part of the cells)."""
+    if shard != (0, 1):
+        return
+    data = choices(out)
+    data[name] = {"choice": value, "chosen_on": on, "table": table.to_dict(orient="records")}
+    (out / "selection.json").write_text(json.dumps(data, indent=1, default=str))
+
+
+def need(out: Path, name: str):
+    data = choices(out)
+    if name not in data:
+        raise SystemExit(f"no choice {name!r} yet: run the select stage that makes it first")
+    return data[name]["choice"]
+
+
+def stage(what: str, out: Path, shard: tuple[int, int], p: Plan) -> None:
+    cifar = cifar10_splits(test_sources=("jpeg", "exact"), validation_n=p.validation_n, test_n=p.test_n)
+    search = {k: SEARCH[k] for k in p.search}
+    SEEDS, SIZE = p.seeds, p.size  # noqa: N806
+    kw = dict(progress=True, shard=shard)
+    folder = out / FOLDERS[what]
+    if what.startswith("select-") and shard != (0, 1):  # a worker runs its part of the validation cells only
+        print(f"{what}: shard {shard[0]}/{shard[1]}; merge the cells and rerun without --shard to record the choice")
+    bn = {"bn-matching": p.bn_recipes[choices(out).get("bn", {}).get("choice", next(iter(p.bn_recipes)))]}
+    if what == "select-ptq":
+        spec = Int8Spec(
+            ["akamaster_resnet20"], ["real", "offline-teacher", "student", "noise"], [SIZE], SEEDS, configs=search
+        )
+        name, table = sel.choose_setting(cifar.selection(), spec, folder, **kw)
+        record(out, "ptq", name, table, cifar.selection().names("validation")[0], shard)
+    elif what == "select-bn":
+        ptq = need(out, "ptq")
+        spec = Int8Spec(["akamaster_resnet20"], ["bn-matching"], [SIZE], SEEDS, configs={ptq: SEARCH[ptq]})
+        name, table = sel.choose_source_options(cifar.selection(), spec, "bn-matching", p.bn_recipes, folder, **kw)
+        record(out, "bn", name, table, "val", shard)
+    elif what == "int8":
+        ptq = need(out, "ptq")
+        configs = {"project": SEARCH[ptq], "nncf-default": NNCF_DEFAULTS}
+        others = [s for s in SOURCES if s != "bn-matching"]  # bn-matching (minutes per set) on ResNet-20 only
+        zoo = Int8Spec(p.zoo, others, [SIZE], SEEDS, bn, configs=configs)
+        run_study(zoo, cifar, "test", folder, **kw)
+        run_study(
+            Int8Spec(["akamaster_resnet20"], ["bn-matching"], [SIZE], SEEDS, bn, configs=configs),
+            cifar,
+            "test",
+            folder,
+            **kw,
+        )
+    elif what == "select-bits":
+        spec = BitsSpec(["akamaster_resnet20"], SOURCES, [SIZE], SEEDS, bn, ptq=SEARCH[need(out, "ptq")])
+        choice, table = sel.choose_estimators(cifar.selection(), spec, folder, **kw)
+        record(out, "estimators", {"|".join(k): v for k, v in choice.items()}, table, "val", shard)
+    elif what == "bits":
+        spec = BitsSpec(["akamaster_resnet20"], SOURCES, [SIZE], SEEDS, bn, ptq=SEARCH[need(out, "ptq")])
+        run_study(spec, cifar, "test", folder, **kw)
+    elif what in ("select-finetune", "finetune"):
+        est = {k.split("|")[1]: v for k, v in need(out, "estimators").items() if k.endswith("|W4A4")}
+        common = dict(source_options=bn, estimators=est, eval_set="exact", options=p.ft_options)
+        if what == "select-finetune":
+            spec = FinetuneSpec(
+                ["akamaster_resnet20"], FT_SOURCES, [SIZE], SEEDS, lrs=p.ft_lrs, steps=p.ft_steps, **common
+            )
+            choice, table = sel.choose_variant(cifar.selection(), spec, folder, **kw)
+            record(out, "finetune", {"|".join(k): v for k, v in choice.items()}, table, "val", shard)
+            return
+        for key, variant in need(out, "finetune").items():
+            _, lr, steps = variant.split("/")
+            spec = FinetuneSpec(
+                ["akamaster_resnet20"],
+                [key.split("|")[1]],
+                [SIZE],
+                SEEDS,
+                lrs=[float(lr[2:])],
+                steps=[int(steps)],
+                **common,
+            )
+            run_study(spec, cifar, "test", folder, **kw)
+    elif what in ("select-lite0", "lite0"):
+        photos = photo_splits(224, views=p.views, cifar_n=p.cifar_n)
+        lite = dict(cache_calibration=True, source_options={"bn-matching": p.lite0_bn} if p.lite0_bn else {})
+        if what == "select-lite0":
+            spec = Int8Spec(
+                ["efficientnet-lite0"],
+                ["photos", "bn-matching", "student"],
+                [p.lite0_size],
+                SEEDS,
+                configs={k: LITE0_SEARCH[k] for k in p.lite0_search},
+                **lite,
+            )
+            name, table = sel.choose_setting(photos.selection(), spec, folder, **kw)
+            record(out, "lite0_ptq", name, table, "photos", shard)
+            return
+        configs = {"project": LITE0_SEARCH[need(out, "lite0_ptq")], "nncf-default": NNCF_DEFAULTS}
+        run_study(
+            Int8Spec(["efficientnet-lite0"], LITE0_SOURCES, [p.lite0_size], SEEDS, configs=configs, **lite),
+            photos,
+            "test",
+            folder,
+            **kw,
+        )
+    else:
+        raise SystemExit(f"unknown stage {what!r}")
+
+
+def report(out: Path, results: Path) -> None:
+    """Copy every stage's cells and the choices into ``results`` (the files ``gsoc-helpers study-report`` reads)."""
+    results.mkdir(parents=True, exist_ok=True)
+    for what in dict.fromkeys(FOLDERS.values()):
+        cells = load_cells(out / what)
+        if cells:
+            (results / f"{what}_cells.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cells))
+            print(f"{what}: {len(cells)} cells")
+    if (out / "selection.json").is_file():
+        (results / "selection.json").write_text((out / "selection.json").read_text())
+    from gsoc_helpers.quantization.report import environment
+
+    (results / "environment.json").write_text(json.dumps(environment(), indent=1) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", choices=[*STAGES, "report", "plan"])
+    p.add_argument("--out", type=Path, default=None, help="cell folder (default: $GSOC_OUTPUT_DIR/study)")
+    p.add_argument("--results", type=Path, default=None, help=f"default {RESULTS} (with --smoke: <out>/results)")
+    p.add_argument("--shard", default=None, help="i/n: this worker's part (default torchrun RANK/WORLD_SIZE or 0/1)")
+    p.add_argument("--smoke", action="store_true", help="every size shrunk (SMOKE): the pipeline end to end in minutes")
+    args = p.parse_args(argv)
+    plan = SMOKE if args.smoke else Plan()
+    shard = parse_shard(args.shard) if args.shard else distributed_shard()
+    torch.set_num_threads(1)
+    out = args.out or get_output_dir() / ("study-smoke" if args.smoke else "study")
+    out.mkdir(parents=True, exist_ok=True)
+    for what in [*STAGES, "report"] if args.what == "plan" else [args.what]:
+        results = args.results or (out / "results" if args.smoke else RESULTS)  # a smoke run never replaces results
+        report(out, results) if what == "report" else stage(what, out, shard, plan)
+
+
+if __name__ == "__main__":
+    main()
