@@ -241,6 +241,14 @@ def report(out: Path, results: Path) -> None:
             print(f"{what}: {len(cells)} cells")
     if (out / "selection.json").is_file():
         (results / "selection.json").write_text((out / "selection.json").read_text())
+    test_int8 = [c for c in load_cells(out / "int8") if c.get("role") == "test"]
+    if test_int8:  # the README's headline figure, from the INT8 test cells
+        from gsoc_helpers.quantization.headline_plot import plot_headline
+        from gsoc_helpers.study.tables import summarize
+
+        test_sets = [k[: -len("_agreement")] for k in test_int8[0] if k.endswith("_agreement")]
+        test_set = "jpeg" if "jpeg" in test_sets else test_sets[0]
+        print("figure:", plot_headline(summarize(test_int8), results / "int8_headline.png", test_set))
     from gsoc_helpers.quantization.report import environment
 
     (results / "environment.json").write_text(json.dumps(environment(), indent=1) + "\n")

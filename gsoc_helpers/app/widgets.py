@@ -143,7 +143,7 @@ class GeneratorPanel:
         """Write the last grid as PNG under ``save_dir`` (default get_output_dir()/widgets), a new folder or one the
         panel marked as its own (:func:`gsoc_helpers.safety.write_owned_file`: a user's file is never replaced), at
         most :data:`MAX_SAVES` times per panel; returns the path."""
-        from .safety import write_owned_file
+        from ..safety import write_owned_file
 
         if self.last_png is None:
             self._show("Nothing to save yet: generate a grid first", error=True)

@@ -190,23 +190,3 @@ def plot_bits(table: pd.DataFrame, path: str | Path, test_set: str, tuned: list[
     fig.suptitle(f"{model}: calibration alone (lines, best range estimator per source) vs fine-tuned (large markers)")
     fig.tight_layout(rect=(0, 0, 0.8, 1))
     return save_png(fig, path, dpi=110)
-
-
-def finetune_markdown(records: list[dict]) -> str:
-    """One row per fine-tuning run (:func:`.finetune.finetune_lowbit` records): source, bits, steps, top-1 and
-    agreement before -> after (%), drop from FP32 (points), top-1 along the way, wall seconds of the last call."""
-    head = (
-        "| model | source | bits | steps | lr / step-size lr | top-1 calibrated → fine-tuned | agreement "
-        "| drop from FP32 | top-1 by step | s |"
-    )
-    lines = [head, "|---|---|---|---:|---|---|---|---:|---|---:|"]
-    for r in records:
-        c = r["config"]
-        path = ", ".join(f"{h['step']}: {h['top1']:.1f}" for h in r["history"])
-        lines.append(
-            f"| {r['model']} | {c['source']} | {c['bits']} | {c['steps']} | {c['lr']:g} / {c['scale_lr']:g} "
-            f"| {r['top1_start']:.2f} → {r['top1_end']:.2f} "
-            f"| {r['agreement_start']:.2f} → {r['agreement_end']:.2f} | {r['top1_fp32'] - r['top1_end']:.2f} | {path} "
-            f"| {r['seconds_this_call']:.0f} |"
-        )
-    return "\n".join(lines) + "\n"
