@@ -170,6 +170,17 @@ def test_selection_never_loads_cifar10_test_images(data_root, tmp_path, monkeypa
     assert set(choice.values()) <= {"minmax", "mse"}
 
 
+def test_choose_estimators_never_chooses_nncf_own_call(tmp_path, monkeypatch):
+    """A fine-tuning start needs a range estimator: an 'nncf' cell that agrees 100 % (here: the FP32 model itself)
+    stays in the table but is never the choice."""
+    monkeypatch.setattr(lowbit, "nncf_lowbit", lambda fp32, *a, **k: fp32)
+    spec = BitsSpec(["m"], ["noise"], [10], [0], bits=["W4A4"], estimators=["nncf", "minmax"])
+    splits = fixed_splits({"t": _data(16)}, {"v": _data(16, 1)})
+    choice, table = selection.choose_estimators(splits.selection(), spec, tmp_path, model_factory=_tiny, progress=False)
+    assert choice == {("m", "noise", "W4A4"): "minmax"}
+    assert table.set_index("config").loc["W4A4/nncf", "v_agreement_mean"] == 100
+
+
 def test_choose_source_options_labels_each_candidate(tmp_path):
     spec = Int8Spec(models=["m"], sources=["noise"], sizes=[10], seeds=[0], configs=FAST)
     splits = fixed_splits({"t": _data(16)}, {"v": _data(16, 1)})

@@ -3,7 +3,7 @@
 the choice with the table it was read from.
 
 * :func:`choose_setting` — a PTQ setting (the project's INT8 setting; EfficientNet's settings);
-* :func:`choose_estimators` — the range estimator per (model, source, bit width);
+* :func:`choose_estimators` — the range estimator per (model, source, bit width), never NNCF's own call;
 * :func:`choose_variant` — a fine-tuning learning rate and step count per (model, source);
 * :func:`choose_source_options` — a source's recipe (e.g. bn-matching's steps), among named option sets.
 
@@ -45,9 +45,13 @@ def choose_setting(selection: SelectionSplits, spec, out_dir: str | Path, **run_
 
 
 def choose_estimators(selection: SelectionSplits, spec, out_dir: str | Path, **run_kw) -> tuple[dict, pd.DataFrame]:
-    """{(model, source, bits): estimator} with the best validation agreement, for a :class:`.specs.BitsSpec`."""
+    """{(model, source, bits): range estimator} with the best validation agreement, for a :class:`.specs.BitsSpec`.
+    Only range estimators are chosen (a fine-tuning start needs one); NNCF's own call (``"nncf"``) stays in the table."""
+    from ..quantization.ranges import ESTIMATORS
+
     table, metric = _table(selection, spec, out_dir, **run_kw)
     t = table.assign(bits=table["config"].str.split("/").str[0], estimator=table["config"].str.split("/").str[1])
+    t = t[t["estimator"].isin(ESTIMATORS)]
     best = t.loc[t.groupby(["model", "source", "bits"])[metric].idxmax()]
     return {(r.model, r.source, r.bits): r.estimator for r in best.itertuples()}, table
 
