@@ -30,9 +30,9 @@ import torch
 
 from gsoc_helpers.config import get_output_dir
 from gsoc_helpers.models.classifiers import OFFLINE_ZOO
-from gsoc_helpers.profiles import run_sizes
 from gsoc_helpers.quantization.ptq import NNCF_DEFAULTS, PTQConfig
 from gsoc_helpers.sampling import distributed_shard, parse_shard
+from gsoc_helpers.series.profiles import run_sizes
 from gsoc_helpers.study import selection as sel
 from gsoc_helpers.study.cells import load_cells
 from gsoc_helpers.study.engine import run_study
