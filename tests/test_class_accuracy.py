@@ -258,3 +258,19 @@ def test_bench_training_curve_orders_snapshots_by_step(tmp_path):
     assert len(rows[0]["per_class"]) == 10 and out.with_suffix(".png").stat().st_size > 0
     with pytest.raises(ValueError, match="no step in the file name"):
         mod.snapshot_step("final.safetensors")
+
+
+def test_generator_quality_tables_match_their_results_file():
+    """The model cards' and RESULTS.md's quality tables are the ones make_tables.py writes from bundle_quality.json."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "generator_results" / "make_tables.py"
+    spec = importlib.util.spec_from_file_location("make_tables", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    made = mod.blocks()
+    for target in mod.targets():
+        text = target.read_text()
+        assert mod.fill(text, made) == text, f"{target.name}: run benchmarks/generator_results/make_tables.py"
+        assert any(f"<!-- quality:{name} -->" in text for name in made), target.name
