@@ -304,6 +304,19 @@ def write_chenyaofo_weights(folder: Path, name: str, seed: int = 0) -> Path:
     return path
 
 
+def write_akamaster_weights(folder: Path, name: str, seed: int = 0) -> Path:
+    """akamaster's checkpoint format for ``name`` (random init): ``{'state_dict': keys prefixed 'module.',
+    'best_prec1': float}`` under the official file name (whose sha256 prefix is the official one, not this file's)."""
+    from gsoc_helpers.models.classifiers.akamaster import WEIGHTS, AkamasterResNet
+
+    torch.manual_seed(seed)
+    fname, _, depth, best = WEIGHTS[name]
+    state = {f"module.{k}": v for k, v in AkamasterResNet(depth).state_dict().items()}
+    path = folder / fname
+    torch.save({"state_dict": state, "best_prec1": float(best)}, path)
+    return path
+
+
 def write_inception_weights(path: Path, seed: int = 0) -> Path:
     """torch-fidelity's InceptionV3 state dict (every key of ``weights-inception-2015-12-05-6726825d.pth``, with the
     1008-way fc), random (He) init."""

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from gsoc_helpers.defaults import JUDGE_CLASSIFIER
 from gsoc_helpers.download import CIFAR10_TARBALL, NVIDIA_CIFAR10_PKL, TORCH_FIDELITY_INCEPTION
 from gsoc_helpers.series.notebooks import list_notebooks
 from gsoc_helpers.series.profiles import run_sizes
 
 from official_fixtures import (
     loopback_mirror,
+    write_akamaster_weights,
     write_checksums,
     write_chenyaofo_weights,
     write_cifar10_snapshot,
@@ -37,6 +39,7 @@ def test_demo_full_profile_smoke_against_loopback_mirror(tmp_path):
     for model in sizes.quant_models:
         write_chenyaofo_weights(mirror, model.removeprefix("chenyaofo_"))
     write_inception_weights(mirror / TORCH_FIDELITY_INCEPTION.name)
+    write_akamaster_weights(mirror, JUDGE_CLASSIFIER.removeprefix("akamaster_"))  # notebook 03's class-accuracy judge
     checksums = write_checksums(mirror, tmp_path / "checksums.json")  # fixtures stand in for the official files
 
     env = {k: v for k, v in os.environ.items() if k not in ("GSOC_DATA_ROOT", "GSOC_PROFILE")}
@@ -79,7 +82,10 @@ def test_demo_full_profile_smoke_against_loopback_mirror(tmp_path):
     assert (run / "distill" / "student_ema.safetensors").is_file()  # 02 wrote the student that 03-05 loaded
     evaluation = (run / "results" / "03_evaluation.md").read_text()
     assert "Teacher vs student (full profile, smoke scale)" in evaluation
-    head, *rows = [[c.strip() for c in ln.split("|")] for ln in evaluation.splitlines() if ln.startswith("| ")]
+    first_table = evaluation.split("\n| ", 1)[1].split("\n\n", 1)[0]  # the comparison (a per-class table follows)
+    head, *rows = [
+        [c.strip() for c in ln.split("|")] for ln in ("| " + first_table).splitlines() if ln.startswith("| ")
+    ]
     fid = {r[1]: float(r[head.index("FID")]) for r in rows}
     assert set(fid) == {"teacher", "student"} and all(v > 0 for v in fid.values()), fid  # torch-fidelity's network
     assert "chenyaofo_resnet20" in (run / "results" / "05_quantization.md").read_text()

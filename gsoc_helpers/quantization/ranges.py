@@ -72,10 +72,3 @@ def weight_scales(weights: np.ndarray, bits: int, estimator: str = "mse") -> np.
     if estimator == "mse":
         amax = amax * _mse_factor(w, -amax[:, None], amax[:, None], 2 * qmax + 1, axis=1)
     return (amax / qmax).astype(np.float32)
-
-
-def quantize_weights(weights: np.ndarray, scales: np.ndarray, bits: int) -> np.ndarray:
-    """int8 codes in ``[-(2^(b-1)-1), 2^(b-1)-1]`` of ``weights`` [C_out, ...] with per-channel ``scales`` [C_out]."""
-    qmax = 2 ** (bits - 1) - 1
-    shape = (-1,) + (1,) * (np.ndim(weights) - 1)
-    return np.clip(np.round(weights / scales.reshape(shape)), -qmax, qmax).astype(np.int8)
