@@ -130,7 +130,8 @@ SCALES: dict[str, ScaleSizes] = {
         finetune_steps=2,
         any_model_finetune_steps=1,
     ),
-    # minutes on a CPU: `make demo` within 8 minutes on 2 quiet cores (benchmarks/bench_demo.py measures it), so
+    # minutes on a CPU: `make demo` aims at 8 minutes on 2 quiet cores (12 min 12 s measured, RESULTS.md section 1;
+    # benchmarks/bench_demo.py measures it), so
     # the below-8-bit grid, fine-tuning and test sets are cut; the full scale and benchmarks/ give the full figures
     "quick": ScaleSizes(
         sample_per_class=300,
