@@ -20,6 +20,8 @@ from gsoc_helpers.models.stylegan2_ada.layers import (
     upsample2d,
 )
 
+from official_fixtures import SMALL_KW
+
 F1 = np.array([1.0, 3.0, 3.0, 1.0])
 FIR = np.outer(F1, F1) / 64.0  # the normalised 2-D [1,3,3,1] filter
 
@@ -198,15 +200,7 @@ def test_torgb_no_demodulation_style_gain():
     np.testing.assert_allclose(_np(rgb(x, w)), ref, atol=1e-5)
 
 
-SMALL = StyleGAN2Config(
-    z_dim=8,
-    c_dim=4,
-    w_dim=6,
-    img_resolution=16,
-    img_channels=3,
-    mapping_kwargs={"num_layers": 2},
-    synthesis_kwargs={"channel_base": 64, "channel_max": 8, "num_fp16_res": 4, "conv_clamp": 256},
-)
+SMALL = StyleGAN2Config(**SMALL_KW)  # the official-format fixtures' small network
 
 
 def small_generator(seed: int = 0) -> Generator:
