@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# public name -> defining module (relative to this package), in the order of the notebooks; README "Public API"
+# public name -> defining module (relative to this package), in the order of the notebooks; docs/reference.md "Public API"
 PUBLIC_API: dict[str, str] = {
     # settings and paths
     "run_sizes": ".series.profiles",

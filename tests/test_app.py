@@ -2,7 +2,8 @@
 (Debian's ``chromium`` + ``chromium-driver``, driven by selenium; ``make test`` installs them when missing).
 
 One Voilà server (a real subprocess, a free port) serves both tests.  Outside CI a missing browser skips the
-browser test; in CI (``CI`` set) it fails.
+browser test; in CI (``CI`` set) it fails.  ``GSOC_UPDATE_SCREENSHOT=1 pytest tests/test_app.py -k chromium``
+rewrites ``docs/app_screenshot.png`` (README, notebook 04) with the page the browser test drew, cropped to its content.
 """
 
 from __future__ import annotations
@@ -83,6 +84,23 @@ def test_app_page_over_http(voila_url):
     assert "panel = GeneratorPanel()" not in page  # sources hidden: the page is the app, not the notebook
 
 
+def crop_to_content(path: Path, margin: int = 12) -> tuple[int, int]:
+    """Crop a screenshot to the box of its non-white pixels plus ``margin`` px (the page's empty right and bottom
+    go); rewrite it as an optimized PNG and return its (width, height)."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as im:
+        rgb = im.convert("RGB")
+    box = ImageOps.invert(rgb.convert("L")).point(lambda v: 255 if v > 8 else 0).getbbox()
+    assert box is not None, f"{path} is blank"
+    left, top, right, bottom = box
+    cropped = rgb.crop(
+        (max(0, left - margin), max(0, top - margin), min(rgb.width, right + margin), min(rgb.height, bottom + margin))
+    )
+    cropped.save(path, optimize=True)
+    return cropped.size
+
+
 def _chromium():
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         if os.environ.get("CI"):
@@ -135,6 +153,8 @@ def test_app_in_headless_chromium(voila_url, tmp_path):
         shot = tmp_path / "app.png"
         driver.save_screenshot(str(shot))
         assert shot.stat().st_size > 10_000
+        width, height = crop_to_content(shot)
+        assert 600 < width < 1000 and 400 < height < 700  # the title, the controls and the grid; no empty page
         if os.environ.get("GSOC_UPDATE_SCREENSHOT"):
             shutil.copyfile(shot, SCREENSHOT)
     finally:

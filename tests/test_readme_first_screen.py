@@ -39,3 +39,15 @@ def test_links_to_the_sources():
         "openreview.net",
     ):
         assert any(needle in link for link in links), needle
+
+
+def test_relative_links_and_images_point_to_files():
+    """Every relative link or image of the README, the reference page, CONTRIBUTING and RESULTS names a file that
+    exists (anchors and web addresses aside)."""
+    root = Path(__file__).resolve().parents[1]
+    for page in ("README.md", "docs/reference.md", "CONTRIBUTING.md", "benchmarks/RESULTS.md"):
+        path = root / page
+        for target in re.findall(r"\]\(([^)\s]+)\)", path.read_text()):
+            if re.match(r"[a-z]+:|#", target):
+                continue
+            assert (path.parent / target.split("#")[0]).exists(), f"{page}: broken link {target}"

@@ -71,7 +71,7 @@ def _tree(root: Path) -> None:
         json.dumps({"ptq": {"choice": "mixed+minmax+nobc", "chosen_on": "val", "table": []}})
     )
     blocks = lambda *names: "\n".join(f"<!-- study-report:{n} -->\nold\n<!-- /study-report:{n} -->" for n in names)  # noqa: E731
-    (root / "README.md").write_text("# x\n\n" + blocks("answer") + "\n\ntail\n")
+    (root / "README.md").write_text("# x\n\n" + blocks("summary") + "\n\ntail\n")
     (root / "benchmarks" / "RESULTS.md").write_text(blocks("protocol", "answer", "regimes", "search") + "\n")
     (root / "notebooks").mkdir()
     for nb, name in (("05_quantization_experiments", "nb05-lowbit"), ("06_your_model_no_data", "nb06-answer")):
@@ -87,11 +87,17 @@ def test_verdicts_come_from_the_intervals_and_the_files_are_rewritten(tmp_path):
     assert len(report.write(tmp_path)) == 4 and report.check(tmp_path) == []
     readme = (tmp_path / "README.md").read_text()
     assert readme.startswith("# x\n") and readme.endswith("\ntail\n")  # only the block changed
-    row = next(ln for ln in readme.splitlines() if ln.startswith("| INT8, project setting | ResNet-20 |"))
+    results = (tmp_path / "benchmarks" / "RESULTS.md").read_text()
+    row = next(ln for ln in results.splitlines() if ln.startswith("| INT8, project setting | ResNet-20 |"))
     cells = [c.strip() for c in row.split("|")[1:-1]]
     assert cells[4].endswith("↑") and cells[5].endswith("=")  # student better than real; noise indistinguishable
-    assert "setting mixed+minmax+nobc chosen on validation" in (tmp_path / "benchmarks" / "RESULTS.md").read_text()
-    assert "Every choice was made on validation images" in readme
+    assert "setting mixed+minmax+nobc chosen on validation" in results
+    # the README's short answer: one row per regime, the reference's agreement, then one mark per model
+    short = next(ln for ln in readme.splitlines() if ln.startswith("| INT8, project setting |"))
+    cells = [c.strip() for c in short.split("|")[1:-1]]
+    assert cells[1] == "ResNet-20" and cells[3].startswith("real ")
+    assert cells[4].endswith("↑") and cells[5].endswith("=") and cells[6].endswith("↑")  # student, noise, bn-matching
+    assert "Every choice was made on validation images" in readme and "RESULTS.md" in readme
     assert "generator images beat bn-matching never" in readme and "**" not in readme
     nb = json.loads((tmp_path / "notebooks" / "06_your_model_no_data.ipynb").read_text())
     assert "No results file holds this regime yet" in "".join(nb["cells"][0]["source"])
@@ -100,5 +106,23 @@ def test_verdicts_come_from_the_intervals_and_the_files_are_rewritten(tmp_path):
 def test_missing_markers_are_one_clear_error(tmp_path):
     _tree(tmp_path)
     (tmp_path / "README.md").write_text("# no markers\n")
-    with pytest.raises(ValueError, match="README.md: no <!-- study-report:answer -->"):
+    with pytest.raises(ValueError, match="README.md: no <!-- study-report:summary -->"):
         report.check(tmp_path)
+
+
+def test_summary_row_spans_the_models_and_names_a_source_measured_on_fewer():
+    from gsoc_helpers.study.answer import summary_table
+    from gsoc_helpers.study.results import Regime, Stat
+
+    rows = {
+        "akamaster_resnet20": {
+            "real": Stat(98.0, 0.1, 3),
+            "student": Stat(98.5, 0.1, 3),
+            "bn-matching": Stat(97.0, 0.1, 3),
+        },
+        "akamaster_resnet32": {"real": Stat(97.0, 0.1, 3), "student": Stat(96.0, 0.1, 3)},
+    }
+    table = summary_table([Regime("int8", "INT8", "jpeg", rows)])
+    row = [c.strip() for c in table.splitlines()[2].split("|")[1:-1]]
+    assert row[:4] == ["INT8", "2 ResNets", "10,000 JPEG CIFAR-10 test images", "real 97.00–98.00"]
+    assert row[4:] == ["-1.00 to +0.50 ?", "-1.00 ? (ResNet-20 only)"]  # no outcomes stored: untested

@@ -21,8 +21,8 @@ def _study_report(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "study-report",
-        help="write the README's answer, RESULTS.md's protocol and tables and notebooks 05/06's conclusion numbers "
-        "from benchmarks/*_results",
+        help="write the README's short answer, RESULTS.md's protocol, answer and tables and notebooks 05/06's "
+        "conclusion numbers from benchmarks/*_results",
     )
     p.add_argument("--root", default=".", help="the repository's root (default: the current folder)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated block is stale")

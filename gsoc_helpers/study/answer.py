@@ -1,5 +1,6 @@
-"""The study's answer, generated from the results files (:mod:`.results`), never typed: the README's answer
-section, RESULTS.md's protocol-and-answer section and the numbers of notebooks 05/06's conclusions.
+"""The study's answer, generated from the results files (:mod:`.results`), never typed: the README's short answer
+(:func:`summary_block`), RESULTS.md's full answer and per-regime tables and the numbers of notebooks 05/06's
+conclusions.
 
 Per regime (INT8 with the project setting, INT8 with NNCF's defaults, W4A4 calibration, W4A4 fine-tuning,
 EfficientNet-Lite0 INT8): each source's agreement with FP32 (mean ± std over seeds), which sources are
@@ -70,6 +71,7 @@ def verdicts(regime: Regime) -> dict[str, dict[str, Interval | None]]:
 
 
 def answer_table(regimes: list[Regime]) -> str:
+    """One row per regime and model: each source's agreement (mean ± std) with its mark against the reference."""
     sources = [s for s in SOURCE_ORDER if any(s in by for r in regimes for by in r.rows.values())]
     head = ["regime", "model", "measured on", *sources]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 3 + "---:|" * len(sources)]
@@ -154,11 +156,16 @@ def baseline_sentence(regimes: list[Regime]) -> str:
     return "; ".join(lines) + "." if lines else ""
 
 
+def _few_seeds(regimes: list[Regime]) -> list[str]:
+    """Titles of the regimes with a number over fewer than ``MIN_SEEDS`` seeds."""
+    return sorted({r.title for r in regimes for by in r.rows.values() for s in by.values() if s.n < MIN_SEEDS})
+
+
 def status(regimes: list[Regime]) -> str:
     legacy = [r for r in regimes if r.legacy]
     if not legacy:
         return "Every choice was made on validation images; every number above is from the test images, touched once per final configuration."
-    few = sorted({r.title for r in regimes for by in r.rows.values() for s in by.values() if s.n < MIN_SEEDS})
+    few = _few_seeds(regimes)
     text = (
         "These numbers come from the earlier studies' files ("
         + ", ".join(f"`benchmarks/{f}`" for f in dict.fromkeys(f for r in legacy for f in r.files))
@@ -171,7 +178,75 @@ def status(regimes: list[Regime]) -> str:
     return text + f". To regenerate under the protocol: {REGENERATE}."
 
 
-def readme_block(regimes: list[Regime]) -> str:
+def summary_table(regimes: list[Regime]) -> str:
+    """One row per regime: its reference source's agreement (%), then each other source's difference to it over
+    the regime's models (the span of the mean differences, in points) with one mark per model (↑ ↓ = from the
+    paired interval, ? untested)."""
+    sources = [s for s in SOURCE_ORDER if any(s in by and s != r.reference for r in regimes for by in r.rows.values())]
+    head = ["regime", "models", "measured on", "reference: agreement (%)", *sources]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 4 + "---:|" * len(sources)]
+    for r in regimes:
+        models = [m for m, by in r.rows.items() if r.reference in by]
+        if not models:
+            continue
+        refs = [r.rows[m][r.reference].mean for m in models]
+        ref = f"{min(refs):.2f}" if max(refs) - min(refs) < 0.005 else f"{min(refs):.2f}–{max(refs):.2f}"
+        vs = verdicts(r)
+        cells = []
+        for s in sources:
+            have = [m for m in models if s in r.rows[m]]
+            if s == r.reference or not have:
+                cells.append("—")
+                continue
+            gaps = [r.rows[m][s].mean - r.rows[m][r.reference].mean for m in have]
+            ivs = [vs[m][s] for m in have]
+            marks = "".join(MARK[iv.verdict if iv is not None else None] for iv in ivs)
+            only = f" ({', '.join(_short(m) for m in have)} only)" if len(have) < len(models) else ""
+            cells.append(f"{_span(gaps)} {'?' if set(marks) == {'?'} else marks}{only}")
+        names = sorted({_short(m) for m in models})
+        label = names[0] if len(names) == 1 else f"{len(names)} {_family(names)}"
+        row = [r.title, label, measured_on(r), f"{r.reference} {ref}", *cells]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _family(names: list[str]) -> str:
+    """'ResNets' for ResNet-20, ResNet-32, ...; else 'models'."""
+    stems = {n.split("-")[0] for n in names}
+    return f"{stems.pop()}s" if len(stems) == 1 else "models"
+
+
+def short_status(regimes: list[Regime]) -> str:
+    """:func:`status` in one sentence (the README's)."""
+    legacy = [r for r in regimes if r.legacy]
+    if not legacy:
+        return status(regimes)
+    few = _few_seeds(regimes)
+    text = (
+        "from the earlier studies' files, whose settings were chosen on the test images; no stored cell keeps "
+        "per-image outcomes, so no difference is tested yet (?)"
+    )
+    if few:
+        text += "; fewer than 3 seeds in: " + ", ".join(few)
+    return text[0].upper() + text[1:] + "; RESULTS section 0 says how to re-run it under the protocol."
+
+
+def summary_block(regimes: list[Regime]) -> str:
+    """The README's short answer: the status, one row per regime, whether generators beat the data-free baselines."""
+    base = baseline_sentence(regimes)
+    return (
+        f"Status: {short_status(regimes)}\n\n"
+        "Agreement with FP32 (% of test images on which the quantized model predicts FP32's class) with the reference\n"
+        "calibration (real images; for EfficientNet-Lite0 the calibration photos where measured), and each other\n"
+        "source's difference to it in points (the range over the regime's models; one mark per model: ↑ / ↓ when the\n"
+        "paired 95 % bootstrap interval excludes 0, = when it does not, ? untested).\n"
+        "Each number with ± and seeds, and the protocol: [RESULTS section 0](benchmarks/RESULTS.md).\n\n"
+        + summary_table(regimes)
+        + (f"\nGenerators against the data-free baselines: {base}\n" if base else "")
+    )
+
+
+def answer_block(regimes: list[Regime]) -> str:
     notes = [regime_sentence(r) for r in regimes]
     base = baseline_sentence(regimes)
     return (

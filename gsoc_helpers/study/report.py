@@ -1,4 +1,5 @@
-"""``gsoc-helpers study-report``: write the generated blocks (:mod:`.answer`) into the README, RESULTS.md and
+"""``gsoc-helpers study-report``: write the generated blocks (:mod:`.answer`) into the README (its short answer),
+RESULTS.md (the protocol, the full answer, the tables per regime and the PTQ search) and
 notebooks 05/06, between the markers ``<!-- study-report:NAME -->`` and ``<!-- /study-report:NAME -->``; with
 ``check`` only list the files whose blocks differ from what the results files give (a test runs it)."""
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .answer import detail_tables, readme_block, regime_block
+from .answer import answer_block, detail_tables, regime_block, summary_block
 from .results import load_regimes
 from .search import search_block
 
@@ -32,7 +33,8 @@ def blocks(root: Path) -> dict[str, str]:
     """Block name -> generated text, from the results files under ``root/benchmarks``."""
     regimes = load_regimes(root / "benchmarks")
     return {
-        "answer": readme_block(regimes),
+        "summary": summary_block(regimes),
+        "answer": answer_block(regimes),
         "protocol": PROTOCOL,
         "regimes": detail_tables(regimes),
         "search": search_block(root / "benchmarks"),
@@ -55,7 +57,7 @@ def blocks(root: Path) -> dict[str, str]:
 
 
 FILES = {  # file -> the blocks it holds
-    "README.md": ("answer",),
+    "README.md": ("summary",),
     "benchmarks/RESULTS.md": ("protocol", "answer", "regimes", "search"),
     "notebooks/05_quantization_experiments.ipynb": ("nb05-lowbit",),
     "notebooks/06_your_model_no_data.ipynb": ("nb06-answer",),
