@@ -35,6 +35,7 @@ from ..safety import (
     refuse_overlap,
     refused_pickle_reason,
     remove_own,
+    unmark_unused,
 )
 
 RunMode = Literal["new", "resume", "overwrite"]
@@ -64,11 +65,8 @@ def run_folder(
         try:
             yield folder
         except BaseException:  # failed before writing anything: leave the folder as it was found
-            if lock and fresh and holds_only_mark(folder):
-                (folder / OUTPUT_MARK).unlink(missing_ok=True)
-                if made:
-                    with contextlib.suppress(OSError):
-                        folder.rmdir()
+            if lock and fresh:
+                unmark_unused(folder, made)
             raise
 
 
