@@ -316,12 +316,20 @@ def claimed_output(
     try:
         yield
     except BaseException:
-        if marked and holds_only_mark(out):
-            (out / OUTPUT_MARK).unlink(missing_ok=True)
-            if made:
-                with contextlib.suppress(OSError):
-                    out.rmdir()
+        if marked:
+            unmark_unused(out, made)
         raise
+
+
+def unmark_unused(out: str | os.PathLike, made: bool) -> None:
+    """When ``out`` holds nothing but its mark (a run failed before writing), remove the mark, and the folder
+    too when the run ``made`` it: the folder is left as the run found it."""
+    out = Path(out)
+    if holds_only_mark(out):
+        (out / OUTPUT_MARK).unlink(missing_ok=True)
+        if made:
+            with contextlib.suppress(OSError):
+                out.rmdir()
 
 
 def write_owned_file(folder: str | os.PathLike, command: str, name: str, data: bytes, flag: str = "folder") -> Path:

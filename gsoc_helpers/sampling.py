@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from .data.dataset import CIFAR10_CLASSES
-from .data.synthetic import SyntheticDatasetWriter, latents_for_range
+from .data.synthetic import SyntheticDatasetWriter, check_total, latents_for_range
 from .defaults import TRUNCATION_PSI_RANGE
 from .fileio import sha256_file
 from .images import MAX_IMAGES, MAX_PER_CLASS, make_grid, resolve_classes
@@ -149,6 +149,7 @@ def sample_dataset(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     check_generator(generator)
     c_dim = generator.c_dim
+    check_total(c_dim, per_class)
     if class_names is None:
         class_names = CIFAR10_CLASSES if c_dim == len(CIFAR10_CLASSES) else tuple(f"class_{k}" for k in range(c_dim))
     if device is None:

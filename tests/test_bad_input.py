@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_checks import assert_refused
+from cli_checks import assert_refused, tiny_train_teacher
 
 from gsoc_helpers.models.registry import save_generator
 from gsoc_helpers.models.student import StudentConfig, StudentGenerator
@@ -31,6 +31,7 @@ SAMPLE_ROWS = [
     (["--device", "tpu"], "unknown device"),
     (["--threads", "-1"], ">= 0"),
     (["--per-class", "many"], "not a whole number"),
+    (["--per-class", "1000001"], "smaller --per-class"),  # over 10,000,000 images: refused before any shard
 ]
 
 
@@ -55,8 +56,12 @@ DISTILL_ROWS = [
     (["--batch-size", "-4"], "batch_size must be"),
     (["--batch-size", "0"], "batch_size must be"),
     (["--lr", "nan"], "finite"),
-    (["--ngf", "12"], "multiple of 8"),
+    (["--ngf", "12"], ">= 16"),
+    (["--ngf", "24"], "multiple of 16"),  # the student's own rule, said before the student is built
     (["--device", "tpu"], "unknown device"),
+    (["--precision", "fp16"], "--precision"),
+    (["--seed", "-1"], "seed must be"),
+    (["--diffaug", "bogus"], "DiffAugment policy 'bogus'"),
 ]
 
 
@@ -70,6 +75,26 @@ def test_distill_refuses_nonsense(tmp_path, capsys, extra, fragment):
     )
 
 
+CONFIG_FILES = [
+    ("5", "JSON object"),
+    ('{"loss_weights": 3}', "loss_weights must be"),
+    ('{"loss_weights": {"zzz": 1}}', "loss_weights must be"),
+    ('{"ngf": 16', "Expecting"),
+]
+
+
+@pytest.mark.parametrize("text,fragment", CONFIG_FILES, ids=[r[0] for r in CONFIG_FILES])
+def test_distill_config_file_that_is_not_settings(tmp_path, capsys, text, fragment):
+    (tmp_path / "c.json").write_text(text)
+    line = assert_refused(
+        ["distill", str(tmp_path / "syn"), "--out", str(tmp_path / "run"), "--config", str(tmp_path / "c.json")],
+        capsys,
+        fragment,
+        untouched=[tmp_path],
+    )
+    assert "--config" in line and "c.json" in line
+
+
 TEACHER_ROWS = [
     (["--steps", "0"], ">= 1"),
     (["--steps", "-3"], ">= 1"),
@@ -77,12 +102,24 @@ TEACHER_ROWS = [
     (["--threads", "-1"], ">= 1"),
     (["--lr-g", "0"], "(0, inf]"),
     (["--max-minutes", "nan"], "finite"),
+    (["--seed", str(2**64)], "seed must be"),
+    (["--augment", "bogus"], "DiffAugment policy 'bogus'"),  # refused before a run folder or checkpoint exists
 ]
 
 
 @pytest.mark.parametrize("extra,fragment", TEACHER_ROWS, ids=[" ".join(r[0]) for r in TEACHER_ROWS])
 def test_train_teacher_refuses_nonsense(tmp_path, capsys, extra, fragment):
     assert_refused(["train-teacher", "--out", str(tmp_path / "run"), *extra], capsys, fragment, [tmp_path])
+
+
+def test_train_teacher_that_fails_before_writing_leaves_no_run_folder(tmp_path, capsys):
+    assert_refused(
+        tiny_train_teacher(tmp_path / "run", tmp_path / "no-images"), capsys, "does not exist", untouched=[tmp_path]
+    )
+    (tmp_path / "empty").mkdir()  # a folder the user made stays, empty
+    assert_refused(
+        tiny_train_teacher(tmp_path / "empty", tmp_path / "no-images"), capsys, "does not exist", untouched=[tmp_path]
+    )
 
 
 @pytest.mark.parametrize(

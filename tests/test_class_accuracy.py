@@ -173,6 +173,27 @@ def test_fid_command_refuses_an_unknown_judge(capsys):
     assert_refused(["fid", "student", "--metrics", "class-acc", "--classifier", "resnet9000"], capsys, "resnet9000")
 
 
+def test_fid_command_never_replaces_a_json_file(tmp_path, capsys):
+    (tmp_path / "notes.json").write_text("mine")
+    assert_refused(
+        ["fid", "student", "--metrics", "class-acc", "--n", "10", "--json", str(tmp_path / "notes.json")],
+        capsys,
+        "exists",
+        untouched=[tmp_path],
+    )
+
+
+def test_fid_command_refuses_a_judge_that_does_not_fit_before_computing_fid(capsys, monkeypatch):
+    import gsoc_helpers.metrics.fidelity as fidelity
+
+    def never(*args, **kwargs):
+        raise AssertionError("FID computed before the judge was checked")
+
+    monkeypatch.setattr(fidelity, "compute_fidelity", never)
+    argv = ["fid", "student", "--metrics", "fid,class-acc", "--classifier", "efficientnet-lite0", "--n", "10"]
+    assert_refused(argv, capsys, "224x224 images of 1000 classes")
+
+
 def test_compare_generators_has_class_accuracy_columns(monkeypatch, judged):
     from gsoc_helpers import compare_generators, load_generator
     from gsoc_helpers.metrics import report

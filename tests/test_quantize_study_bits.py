@@ -7,6 +7,8 @@ import json
 
 from cli_checks import assert_refused, run_cli
 
+from conftest import write_image_folder, write_tiny_synthetic
+
 
 def test_quantize_study_bits_cli(tmp_path, capsys):
     """The real ResNet-20, 10 noise images, W4A4 and W4A8 with min/max ranges and NNCF's own call, on the bit-exact
@@ -45,3 +47,27 @@ def test_quantize_study_on_validation_never_reads_test_images(tmp_path, capsys, 
     cells = [json.loads(line) for line in (out / "cells.jsonl").read_text().splitlines()]
     assert [c["role"] for c in cells] == ["validation"] and "val_agreement" in cells[0]
     assert cells[0]["val_n"] == 516  # 10 % of each class of the 5,170 bit-exact train images, rounded
+
+
+def test_quantize_study_estimators_need_bits(tmp_path, capsys):
+    """--estimators without --bits was ignored: an INT8 study ran instead of the one asked for."""
+    argv = ["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--out", str(tmp_path / "o")]
+    assert_refused([*argv, "--estimators", "nncf"], capsys, "--estimators", untouched=[tmp_path])
+
+
+def test_quantize_study_out_inside_an_input_is_refused(tmp_path, capsys):
+    write_image_folder(tmp_path / "test", per_class=1)
+    syn = write_tiny_synthetic(tmp_path / "syn", per_class=1)
+    base = ["quantize-study", "--models", "akamaster_resnet20", "--sizes", "10", "--seeds", "0"]
+    assert_refused(
+        [*base, "--sources", "noise", "--test-sets", str(tmp_path / "test"), "--out", str(tmp_path / "test" / "o")],
+        capsys,
+        "lies inside the test set",
+        untouched=[tmp_path],
+    )
+    assert_refused(
+        [*base, "--sources", "student", "--source-option", f"student:dataset={syn}", "--out", str(syn / "o")],
+        capsys,
+        "lies inside the --source-option student:dataset",
+        untouched=[tmp_path],
+    )

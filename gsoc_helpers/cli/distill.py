@@ -9,14 +9,14 @@ import argparse
 import dataclasses
 import json
 
-from ..training.configs import DistillConfig
+from ..training.configs import DISTILL_PRECISIONS, DistillConfig
 from .args import add_out, device, finite_float
 
 
 def _distill(args: argparse.Namespace) -> int:
     from ..training.distill import run_distill
 
-    cfg = DistillConfig.from_dict(json.loads(open(args.config).read())) if args.config else DistillConfig()
+    cfg = _config_file(args.config) if args.config else DistillConfig()
     overrides = {
         f.name: getattr(args, f.name)
         for f in dataclasses.fields(DistillConfig)
@@ -28,12 +28,25 @@ def _distill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_file(path: str) -> DistillConfig:
+    """The DistillConfig of the JSON file ``path``; ValueError (one line, naming the file) when it is not one."""
+    try:
+        return DistillConfig.from_dict(json.loads(open(path, encoding="utf-8").read()))
+    except (OSError, ValueError, KeyError, RecursionError) as err:
+        why = err.strerror if isinstance(err, OSError) else err.args[0] if isinstance(err, KeyError) else err
+        raise ValueError(f"--config {path!r}: {why}") from None
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("distill", help="distill the DiStyleGAN student from a synthetic teacher dataset (resumable)")
     p.add_argument("synthetic_root", nargs="?", default=None, help="synthetic dataset folder (gsoc-helpers sample)")
     p.add_argument("--config", default=None, help="JSON file of DistillConfig fields (flags override it)")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--resume", action="store_true", help="continue the run in --out (same settings)")
+    mode.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out (same settings); starts one there when it holds none yet",
+    )
     mode.add_argument(
         "--overwrite",
         action="store_true",
@@ -49,5 +62,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         else:
             typ = {"int": int, "float": finite_float, "str": str}.get(str(f.type), str)
             typ = device if f.name == "device" else typ
-            p.add_argument(flag, dest=f.name, default=None, type=typ, help=f"default {f.default!r}")
+            choices = DISTILL_PRECISIONS if f.name == "precision" else None
+            p.add_argument(flag, dest=f.name, default=None, type=typ, choices=choices, help=f"default {f.default!r}")
     p.set_defaults(func=_distill)

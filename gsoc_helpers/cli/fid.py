@@ -29,8 +29,12 @@ def _fid(args: argparse.Namespace) -> int:
     import torch
 
     from ..config import resolve_device
+    from ..fileio import atomic_write_text
     from ..metrics.fidelity import compute_fidelity
 
+    if args.json and (Path(args.json).exists() or Path(args.json).is_symlink()):  # before hours of work
+        what = "is a folder" if Path(args.json).is_dir() else "exists"
+        raise ValueError(f"--json {args.json!r} {what}; it is left as it is: give a new file name")
     torch.set_num_threads(args.threads)
     args.device = str(resolve_device(args.device))  # "auto": CUDA when present
     target = args.candidate
@@ -47,6 +51,10 @@ def _fid(args: argparse.Namespace) -> int:
         from ..models.registry import load_generator
 
         candidate = load_generator(target, device=args.device)
+    if CLASS_ACC in args.metrics:  # a judge that does not fit: refused before FID's minutes, not after
+        from ..metrics.class_accuracy import check_judge
+
+        check_judge(candidate, args.classifier)
     out: dict = {}
     fidelity = tuple(m for m in args.metrics if m != CLASS_ACC)
     if fidelity:
@@ -83,7 +91,7 @@ def _fid(args: argparse.Namespace) -> int:
         out["class_accuracy"] = acc.to_dict()
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(out, indent=1))
+        atomic_write_text(args.json, json.dumps(out, indent=1))
         print(f"wrote {args.json}")
     return 0
 
@@ -117,6 +125,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--device", type=device, default="auto", help="auto (CUDA when present) | cpu | cuda:N")
     p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
-    p.add_argument("--json", default=None, help="write the result with its protocol to this JSON file")
+    p.add_argument(
+        "--json",
+        default=None,
+        help="write the result with its protocol to this new JSON file (an existing one is refused)",
+    )
     p.add_argument("--verbose", action="store_true")
     p.set_defaults(func=_fid)

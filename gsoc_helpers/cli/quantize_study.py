@@ -17,6 +17,17 @@ OUTPUT_NAMES = ("cells.jsonl", "summary.csv", "summary.md")
 NNCF = "nncf"  # on the command line: "NNCF's own default" (None in PTQConfig)
 
 
+def output_inputs(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The inputs --out must stay apart from: the test sets and the paths given as source options (names that are
+    not on disk are skipped)."""
+    found = [("test set", t) for t in args.test_sets] + [("model", m) for m in args.models]
+    return found + [
+        (f"--source-option {src}:{key}", value)
+        for src, key, value in args.source_option
+        if isinstance(value, str) and value
+    ]
+
+
 def _nncf_or(value: str) -> str | None:
     return None if value == NNCF else value
 
@@ -97,12 +108,16 @@ def _study(args: argparse.Namespace) -> int:
             check_source_options(src, {k: v for k, v in given_opts.items() if k != "classifier"})
     given = {k: v for k, v in (("sizes", args.sizes), ("seeds", args.seeds)) if v is not None}
     common = dict(models=args.models, sources=args.sources, source_options=opts, **given)
+    if args.estimators is not None and not args.bits:
+        raise ValueError("--estimators chooses the range estimators of a --bits study: give --bits too, or drop it")
     if args.bits and (args.compare_nncf_defaults or args.accuracy_aware):
         raise ValueError(
             "--bits re-levels the project's PTQ setting only: drop --compare-nncf-defaults/--accuracy-aware"
         )
     spec: Int8Spec | BitsSpec = (
-        BitsSpec(bits=args.bits, estimators=args.estimators, ptq=configs[PROJECT_DEFAULT], **common)
+        BitsSpec(
+            bits=args.bits, estimators=args.estimators or list(LOWBIT_METHODS), ptq=configs[PROJECT_DEFAULT], **common
+        )
         if args.bits  # the bit-width axis: one NNCF calibration per group, re-levelled per cell
         else Int8Spec(configs=configs, accuracy_control=controls, **common)
     )
@@ -194,7 +209,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--estimators",
         nargs="+",
-        default=list(LOWBIT_METHODS),
+        default=None,
         choices=list(LOWBIT_METHODS),
         help="with --bits: activation range estimators of the re-levelled model at each bit width, and 'nncf' "
         "(NNCF's own call, for W8A8 W4A8 W8A4 W4A4) (default: all)",

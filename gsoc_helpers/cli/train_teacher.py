@@ -55,7 +55,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=positive_int, default=None, help="torch.set_num_threads")
     p.add_argument("--data-source", default=d.data_source, help="load_cifar10 source (jpeg = all 50k, JPEG q75)")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--resume", action="store_true", help="continue the run in --out (same settings)")
+    mode.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out (same settings); starts one there when it holds none yet",
+    )
     mode.add_argument(
         "--overwrite",
         action="store_true",

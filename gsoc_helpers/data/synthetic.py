@@ -92,6 +92,7 @@ class SyntheticDatasetWriter:
     ) -> None:
         if per_class < 1 or num_classes < 1 or shard_size < 1 or z_dim < 1:
             raise ValueError("per_class, num_classes, shard_size and z_dim must all be >= 1")
+        check_total(num_classes, per_class)
         if len(class_names) != num_classes:
             raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
         self.root = Path(root)
@@ -263,6 +264,15 @@ def read_manifest(root: str | os.PathLike) -> dict:
 
 
 MAX_TOTAL = 10_000_000  # images in one synthetic dataset (CIFAR-10's size x 166; the 2022 project used 50,000)
+
+
+def check_total(num_classes: int, per_class: int) -> None:
+    """ValueError (one line) when ``num_classes * per_class`` images exceed :data:`MAX_TOTAL`."""
+    if num_classes * per_class > MAX_TOTAL:
+        raise ValueError(
+            f"{per_class:,} images per class x {num_classes} classes is more than the {MAX_TOTAL:,} images a "
+            "synthetic dataset may hold; give a smaller --per-class"
+        )
 
 
 def _check_counts(m: dict, path: Path) -> None:

@@ -57,10 +57,7 @@ class ClassAccuracy:
 
 
 def _judge(name: str, num_classes: int, resolution: int) -> ClassifierInfo:
-    try:
-        info = classifier_info(name)
-    except KeyError as err:
-        raise ValueError(err.args[0]) from None
+    info = classifier_info_or_error(name)
     inp = info.input
     if inp.num_classes != num_classes or inp.image_size != resolution:
         raise ValueError(
@@ -68,6 +65,33 @@ def _judge(name: str, num_classes: int, resolution: int) -> ClassifierInfo:
             f"({info.dataset}); the images are {resolution}x{resolution} of {num_classes} classes"
         )
     return info
+
+
+def check_judge(candidate: Any, classifier: str = JUDGE_CLASSIFIER) -> None:
+    """ValueError (one line) unless ``classifier`` is a registry name whose input fits ``candidate`` (a generator,
+    a synthetic dataset folder, an ImageDataset or a SyntheticDataset): read from its attributes or manifest, no
+    image drawn or loaded, so a caller can refuse before a long computation."""
+    if is_generator(candidate):
+        classes, size = int(candidate.c_dim), int(candidate.img_resolution)
+    elif isinstance(candidate, (str, os.PathLike)) and (Path(candidate) / "manifest.json").is_file():
+        from ..data.synthetic import read_manifest
+
+        m = read_manifest(candidate)
+        classes, size = int(m["num_classes"]), int(m["image_size"])
+    elif hasattr(candidate, "images") and hasattr(candidate, "class_names"):  # an ImageDataset
+        classes, size = len(candidate.class_names), int(np.shape(candidate.images)[1])
+    else:
+        classifier_info_or_error(classifier)
+        return
+    _judge(classifier, classes, size)
+
+
+def classifier_info_or_error(name: str) -> ClassifierInfo:
+    """The registry entry ``name``; ValueError (one line) listing the names when there is none."""
+    try:
+        return classifier_info(name)
+    except KeyError as err:
+        raise ValueError(err.args[0]) from None
 
 
 def _image_set(candidate: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], str]:

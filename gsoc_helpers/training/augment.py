@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-POLICIES = ("color", "translation", "cutout")
+from .settings_check import parse_policy
 
 
 def _rand(n: int, x: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
@@ -59,14 +59,6 @@ def cutout(x: torch.Tensor, g: torch.Generator | None = None, ratio: float = 0.5
 
 
 _FUNCS = {"color": color, "translation": translation, "cutout": cutout}
-
-
-def parse_policy(policy: str) -> list[str]:
-    names = [p.strip() for p in policy.split(",") if p.strip()]
-    for p in names:
-        if p not in _FUNCS:
-            raise ValueError(f"unknown DiffAugment policy {p!r}; expected a comma list of {POLICIES}")
-    return names
 
 
 def diff_augment(

@@ -7,8 +7,9 @@ import math
 from dataclasses import dataclass, field, fields
 
 from ..config import default_output
+from ..defaults import MAX_SEED
 from ..losses.weights import DistillLossWeights
-from .settings_check import check_settings
+from .settings_check import check_settings, parse_policy
 
 PRECISIONS = ("fp32", "bf16")  # of GANTrainConfig.precision
 DISTILL_PRECISIONS = ("auto", *PRECISIONS)  # of DistillConfig.precision
@@ -55,6 +56,7 @@ class GANTrainConfig:
                 "grid_every": 0,
                 "log_every": 1,
                 "threads": 1,
+                "seed": (0, MAX_SEED),
             },
             ranges={
                 "lr_g": (0.0, 1.0, True),
@@ -69,6 +71,7 @@ class GANTrainConfig:
         )
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        parse_policy(self.augment)
         return self
 
 
@@ -107,7 +110,7 @@ class DistillConfig:
         check_settings(
             self,
             whole={
-                "ngf": 8,
+                "ngf": 16,
                 "ndf": 1,
                 "z_dim": 0,
                 "batch_size": 1,
@@ -116,6 +119,7 @@ class DistillConfig:
                 "sample_every": 0,
                 "ckpt_every": 0,
                 "max_steps": 0,
+                "seed": (0, MAX_SEED),
             },
             ranges={
                 "lr": (0.0, 1.0, True),
@@ -127,21 +131,29 @@ class DistillConfig:
                 "max_minutes": (0.0, math.inf, False),
             },
         )
-        if self.ngf % 8:
-            raise ValueError(f"ngf must be a multiple of 8 (the last block has ngf/8 channels), got {self.ngf}")
+        if self.ngf % 16:
+            raise ValueError(f"ngf must be a multiple of 16 (the student's GLU halves it four times), got {self.ngf}")
         if self.precision not in DISTILL_PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(DISTILL_PRECISIONS)}, got {self.precision!r}")
+        parse_policy(self.diffaug)
         return self
 
     @classmethod
-    def from_dict(cls, d: dict) -> DistillConfig:
+    def from_dict(cls, d: object) -> DistillConfig:
+        """The config of a JSON object of its fields (``loss_weights`` an object of DistillLossWeights fields);
+        ValueError (one line) for anything else."""
         names = {f.name for f in fields(cls)}
+        if not isinstance(d, dict):
+            raise ValueError(f"distill settings must be a JSON object of fields, got {str(d)[:80]}")
         unknown = set(d) - names
         if unknown:
             raise KeyError(f"unknown distill options {sorted(unknown)}; expected {sorted(names)}")
         d = dict(d)
-        if isinstance(d.get("loss_weights"), dict):
-            lw = dict(d["loss_weights"])
+        if "loss_weights" in d:
+            lw, known = d["loss_weights"], {f.name for f in fields(DistillLossWeights)}
+            if not isinstance(lw, dict) or set(lw) - known:
+                raise ValueError(f"loss_weights must be an object of {sorted(known)}, got {str(lw)[:100]}")
+            lw = dict(lw)
             lw["feature_weights"] = tuple(lw.get("feature_weights", DistillLossWeights().feature_weights))
             d["loss_weights"] = DistillLossWeights(**lw)
         return cls(**d)

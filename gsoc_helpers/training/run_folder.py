@@ -24,6 +24,7 @@ import torch
 
 from ..fileio import atomic_write_text
 from ..safety import (
+    OUTPUT_MARK,
     adopt_old_mark,
     holds_only_mark,
     is_mark_name,
@@ -34,6 +35,7 @@ from ..safety import (
     refuse_overlap,
     refused_pickle_reason,
     remove_own,
+    unmark_unused,
 )
 
 RunMode = Literal["new", "resume", "overwrite"]
@@ -51,13 +53,21 @@ def run_folder(
 ) -> Iterator[Path]:
     """``with run_folder(...) as out:`` the run in ``out``: checked (:func:`check_run_folder`, before anything is
     written), then locked (``lock``: a second run into it is refused; DDP ranks other than 0 pass False), prepared
-    (:func:`prepare_run_folder`) and marked as ``command``'s, listing ``own_files``, for the block."""
+    (:func:`prepare_run_folder`) and marked as ``command``'s, listing ``own_files``, for the block. When the block
+    fails having written nothing into a folder it found missing or empty, the folder is left as it was found."""
     inputs, own_files = list(inputs), tuple(own_files)
     if mode != "new":  # a run of an earlier version: its folder's mark listed no files
         adopt_old_mark(out, command, own_files)
     check_run_folder(out, mode, command, inputs)
     with output_lock(out, command, flag="run folder") if lock else contextlib.nullcontext():
-        yield prepare_run_folder(out, mode, own_files, command, inputs, mark=lock)
+        made, fresh = not Path(out).exists(), holds_only_mark(out) and not (Path(out) / OUTPUT_MARK).exists()
+        folder = prepare_run_folder(out, mode, own_files, command, inputs, mark=lock)
+        try:
+            yield folder
+        except BaseException:  # failed before writing anything: leave the folder as it was found
+            if lock and fresh:
+                unmark_unused(folder, made)
+            raise
 
 
 def check_run_folder(
