@@ -155,3 +155,15 @@ def test_sampler_refuses_non_finite_truncation(tmp_path):
             progress=False,
         )
     assert not (tmp_path / "ds" / "manifest.json").exists()
+
+
+def test_resume_into_a_folder_without_a_run_says_it_starts_one(tmp_path, capsys):
+    """``--resume`` means "start or continue" (make bundle relies on it), so a mistyped folder is named on stderr."""
+    from gsoc_helpers.training.run_folder import prepare_run_folder
+
+    out = prepare_run_folder(tmp_path / "typo", "resume", ["checkpoint.pt"], "train-teacher")
+    assert out.is_dir()
+    assert "nothing to resume in" in capsys.readouterr().err
+    (out / "checkpoint.pt").write_bytes(b"x")
+    prepare_run_folder(out, "resume", ["checkpoint.pt"], "train-teacher")  # a folder holding its run: no note
+    assert capsys.readouterr().err == ""
