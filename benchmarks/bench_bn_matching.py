@@ -83,10 +83,12 @@ def main() -> None:
     configs = {PROJECT_DEFAULT: PTQConfig()}
     splits = photo_splits(224, views=5, cifar_n=300).selection()  # a recipe is a choice: validation photos only
     common = dict(models=["efficientnet-lite0"], sizes=[args.size], seeds=list(args.seeds), configs=configs)
-    rows = run_study(Int8Spec(sources=["photos"], cache_calibration=True, **common), splits, "validation", out)
+    rows = run_study(
+        Int8Spec(sources=["photos"], calibration_cache=out / "calibration", **common), splits, "validation", out
+    )
     for name in args.recipes:
         opts = {"bn-matching": RECIPES[name]} if RECIPES[name] else {}
-        spec = Int8Spec(sources=["bn-matching"], source_options=opts, cache_calibration=True, **common)
+        spec = Int8Spec(sources=["bn-matching"], source_options=opts, calibration_cache=out / "calibration", **common)
         rows += [dict(c, recipe=name) for c in run_study(spec, splits, "validation", out)]
     print(
         "| calibration | seed | images/s | agreement photos | confident | top-5 overlap | KL photos | agreement CIFAR-10↑ (validation) |"

@@ -206,7 +206,9 @@ def stage(what: str, out: Path, shard: tuple[int, int], p: Plan) -> None:
             run_study(spec, cifar, "test", folder, **kw)
     elif what in ("select-lite0", "lite0"):
         photos = photo_splits(224, views=p.views, cifar_n=p.cifar_n)
-        lite = dict(cache_calibration=True, source_options={"bn-matching": p.lite0_bn} if p.lite0_bn else {})
+        lite = dict(
+            calibration_cache=folder / "calibration", source_options={"bn-matching": p.lite0_bn} if p.lite0_bn else {}
+        )
         if what == "select-lite0":
             spec = Int8Spec(
                 ["efficientnet-lite0"],

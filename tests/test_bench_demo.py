@@ -41,4 +41,6 @@ def test_quick_scale_keeps_the_heaviest_parts_small():
     )
     assert quick.finetune_steps <= 100 < full.finetune_steps
     assert 0 < quick.quant_test_n <= 2000 and full.quant_test_n == 0  # full: every test image
-    assert quick.speed_seconds <= 1.0
+    assert quick.speed_seconds <= 0.5
+    assert quick.quant_test_set_count == 1 and full.quant_test_set_count == 0  # 05: the bit-exact test set only
+    assert quick.fid_n + quick.fid_reference_n <= 300 < full.fid_n  # 03: Inception-v3 features on the CPU

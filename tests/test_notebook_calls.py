@@ -147,3 +147,12 @@ def test_notebooks_import_public_names_from_the_package(notebook):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gsoc_helpers."):
                 public = sorted(a.name for a in node.names if a.name in gsoc_helpers.PUBLIC_API)
                 assert not public, f"{notebook}: import {public} from gsoc_helpers, not {node.module}"
+
+
+def test_notebook_05_makes_each_calibration_set_once_for_the_int8_and_low_bit_studies():
+    """bn-matching's images take the longest to make: the study of section 4 and the bit widths of section 11 name
+    one calibration folder, so section 11 reads them back instead of optimising them again."""
+    found = calls("05_quantization_experiments.ipynb")
+    specs = [n for _, name, n in found if name in ("gsoc_helpers.Int8Spec", "gsoc_helpers.BitsSpec")]
+    folders = [next((ast.unparse(k.value) for k in n.keywords if k.arg == "calibration_cache"), None) for n in specs]
+    assert len(specs) == 2 and None not in folders and len(set(folders)) == 1

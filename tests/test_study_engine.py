@@ -83,6 +83,22 @@ def test_int8_cells_cache_resume_and_keep_outcomes(tmp_path, monkeypatch):
     assert "±" in (tmp_path / "summary.md").read_text()
 
 
+def test_specs_given_one_calibration_cache_share_its_images(tmp_path, monkeypatch):
+    from gsoc_helpers.study import engine
+
+    calls = _counting(monkeypatch, engine, "get_calibration")
+    splits, cache = fixed_splits({"t": _data(16)}), tmp_path / "calibration"
+    int8 = Int8Spec(models=["m"], sources=["noise"], sizes=[10], seeds=[0], configs=FAST, calibration_cache=cache)
+    bits = BitsSpec(["m"], ["noise"], [10], [0], bits=["W4A4"], estimators=["minmax"], calibration_cache=cache)
+    first = run(int8, splits, "test", tmp_path / "int8", _tiny, progress=False)
+    low = run(bits, splits, "test", tmp_path / "bits", _tiny, progress=False)  # another store, the same images
+    assert len(calls) == 1 and len(list(cache.glob("*.pt"))) == 1
+    assert low[0]["what"] == first[0]["what"] and low[0]["calibration_seconds"] == first[0]["calibration_seconds"]
+    plain = BitsSpec(["m"], ["noise"], [10], [0], bits=["W4A4"], estimators=["minmax"])
+    run(plain, splits, "test", tmp_path / "plain", _tiny, progress=False)
+    assert len(calls) == 2 and not (tmp_path / "plain" / "calibration").exists()  # no folder named: nothing kept
+
+
 def test_validation_and_test_cells_never_mix(tmp_path, monkeypatch):
     calls = _counting(monkeypatch)
     spec = Int8Spec(models=["m"], sources=["noise"], sizes=[10], seeds=[0], configs=FAST)

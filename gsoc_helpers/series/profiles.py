@@ -130,9 +130,16 @@ SCALES: dict[str, ScaleSizes] = {
         finetune_steps=2,
         any_model_finetune_steps=1,
     ),
-    # minutes on a CPU: `make demo` aims at 8 minutes on 2 quiet cores (12 min 12 s measured, RESULTS.md section 1;
-    # benchmarks/bench_demo.py measures it), so
-    # the below-8-bit grid, fine-tuning and test sets are cut; the full scale and benchmarks/ give the full figures
+    # minutes on a CPU: `make demo` aims at 8 minutes cold on 2 quiet cores (benchmarks/bench_demo.py measures it,
+    # RESULTS.md section 1); before the issue-40 cuts it took 12 min 12 s there (03: 210 s, 05: 264 s, 06: 196 s).
+    # Cuts: 03 FID/KID and class accuracy on 100 vs 200 images, speed at batch 64 for 0.5 s; 05 without the stand-in
+    # teacher, 100 calibration images, the bit-exact test set only, bn-matching made once for both studies, 30
+    # fine-tuning steps; 06 with the photos, student, noise, fractal and bn-matching, 16 calibration images, 100
+    # CIFAR-10 pictures, 2 crops per photo, 2 fine-tuning steps.  Not measured on quiet cores yet: cold, one notebook
+    # at a time on one core shared with other jobs (under load), 03/05/06 took 136/166/167 s just before the last cuts
+    # (05 at 200 images, 06 at 3 crops and 4 steps) against 496/760/461 s for the old sizes under heavier load, which
+    # scales to about 7 minutes in all (6 to 8 by how the load is scaled).  The full scale and benchmarks/ give the
+    # full figures.
     "quick": ScaleSizes(
         sample_per_class=300,
         grid_per_class=8,
@@ -140,29 +147,29 @@ SCALES: dict[str, ScaleSizes] = {
         distill_batch=64,
         distill_ngf=64,
         distill_ndf=64,
-        fid_n=250,
-        fid_reference_n=500,
-        speed_batches=(1, 64),
-        speed_seconds=1.0,
+        fid_n=100,
+        fid_reference_n=200,
+        speed_batches=(64,),
+        speed_seconds=0.5,
         quant_model_count=0,
-        quant_sources=_STUDY_SOURCES,
-        quant_sizes=(300,),
+        quant_sources=("real", "student", "noise", "bn-matching"),  # the stand-in teacher: the full scale
+        quant_sizes=(100,),
         quant_seeds=(0,),
-        quant_test_n=2000,  # the 1,017 bit-exact test images whole, the first 2,000 JPEG ones
-        quant_test_set_count=0,
+        quant_test_n=2000,  # the 1,017 bit-exact test images whole (no data root: the first 2,000 official ones)
+        quant_test_set_count=1,  # the bit-exact set only (the JPEG copies: the full scale)
         quant_bn_steps=25,
         speed_calibration_n=300,
         quant_val_n=HELD_OUT_SIZE,
-        any_model_sources=_ANY_MODEL_SOURCES,
-        any_model_calibration_n=32,
+        any_model_sources=("student", "noise", "fractal", "bn-matching"),  # and the photos; upsampled CIFAR-10: full
+        any_model_calibration_n=16,
         any_model_seeds=(0,),
         any_model_bn_steps=0,
-        any_model_cifar_test_n=200,
-        any_model_photo_views=3,
+        any_model_cifar_test_n=100,
+        any_model_photo_views=2,
         quant_bits=("W4A4",),  # the full scale and benchmarks/bench_study.py sweep every width and estimator
         quant_estimators=("mse", "nncf"),
-        finetune_steps=60,
-        any_model_finetune_steps=4,
+        finetune_steps=30,
+        any_model_finetune_steps=2,
     ),
     # the 2022 run: 50,000 teacher images, batch 128, 150 epochs ~ 58,600 steps, ngf 256 / ndf 128
     "full": ScaleSizes(

@@ -97,18 +97,19 @@ def group_key(spec, group: tuple[str, str, int, int]) -> str:
     return f"{PROTOCOL}|{m}|{s}|{n}|{seed}{options_key(spec.source_options.get(s))}"
 
 
-def calibration_for(spec, group, context: SourceContext, folder: Path) -> tuple[CalibrationSet, float]:
-    """The group's calibration set and the seconds it took; kept in ``folder/calibration/`` when the spec asks
-    (a source that takes minutes, e.g. images optimised at 224x224)."""
+def calibration_for(spec, group, context: SourceContext) -> tuple[CalibrationSet, float]:
+    """The group's calibration set and the seconds it took; kept in ``spec.calibration_cache`` when the spec names
+    a folder (a source that takes minutes, e.g. images optimised at 224x224), read back from there by any spec."""
     _, source, size, seed = group
-    path = folder / "calibration" / (hashlib.sha256(group_key(spec, group).encode()).hexdigest()[:16] + ".pt")
-    if spec.cache_calibration and path.is_file():
+    cache = Path(spec.calibration_cache) if spec.calibration_cache is not None else None
+    path = cache / (hashlib.sha256(group_key(spec, group).encode()).hexdigest()[:16] + ".pt") if cache else None
+    if path is not None and path.is_file():
         saved = torch.load(path, map_location="cpu", weights_only=True)
         return CalibrationSet(saved["images"], saved["labels"], saved["what"]), float(saved["seconds"])
     t0 = time.perf_counter()
     cal = get_calibration(source, size, seed, context=context, **dict(spec.source_options.get(source, {})))
     seconds = time.perf_counter() - t0
-    if spec.cache_calibration:
+    if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"images": cal.images, "labels": cal.labels, "what": cal.source, "seconds": seconds}, path)
     return cal, seconds
@@ -149,7 +150,7 @@ def run_study(
             if ref is None or ref.name != m:
                 ref = reference(m, model_factory, sets, threads)  # one model at a time
             inp = classifier_info(m).input if model_factory is get_classifier else InputContract()
-            cal, seconds = calibration_for(spec, group, SourceContext(inp, ref.net, False), store.folder)
+            cal, seconds = calibration_for(spec, group, SourceContext(inp, ref.net, False))
 
         def todo(variant: str, g: tuple = group) -> bool:
             return spec.key(g, variant, role) not in store

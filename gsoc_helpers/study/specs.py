@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..calibration import available_sources
 from ..defaults import CALIBRATION_SIZE, SEEDS
@@ -38,7 +39,9 @@ class StudySpec:
     seeds: list[int] = field(default_factory=lambda: list(SEEDS))
     source_options: dict[str, dict] = field(default_factory=dict)  # per source: options for get_calibration
     source_labels: dict[str, str] = field(default_factory=dict)  # per source: name shown in tables
-    cache_calibration: bool = False  # keep calibration images on disk (sources that take minutes)
+    # a folder keeping each group's calibration images on disk (sources that take minutes); specs given the same
+    # folder share them (the file is named by model, source, size, seed and source options, not by the spec)
+    calibration_cache: str | Path | None = None
 
     kind = "study"
     calibrates = True  # the engine makes a calibration set and the FP32 reference per group
