@@ -61,19 +61,19 @@ docs: venv
 clean-notebooks: venv
 	$(BIN)/python -m gsoc_helpers notebooks --strip
 
-# Rebuild the bundled quick-profile models in data/ (about 2 h 20 min on a quiet 2-core CPU; see data/*.md).
+# Rebuild the bundled quick-profile models in data/ (about 3 h 10 min on a quiet 2-core CPU: teacher 150 min, its 20,000 images, student 35 min; see data/*.md).
 # Resumable: run it again after an interruption and each step continues (or is skipped when its output exists).
 BUNDLE ?= outputs/bundle
 bundle: venv
 	$(BIN)/python -m gsoc_helpers train-teacher --out $(BUNDLE)/offline_teacher --ngf 64 --ndf 64 \
 	  --batch-size 32 --lr-g 2e-4 --lr-d 2e-4 --beta1 0.0 --beta2 0.999 --ema-decay 0.999 --d-steps 1 \
-	  --augment color,translation --precision bf16 --max-minutes 110 --checkpoint-minutes 5 --grid-every 1000 \
+	  --augment color,translation --precision bf16 --max-minutes 150 --checkpoint-minutes 5 --grid-every 1000 \
 	  --log-every 50 --threads 1 --seed 0 --resume
 	test -f $(BUNDLE)/synthetic_teacher/manifest.json || $(BIN)/python -m gsoc_helpers sample \
 	  $(BUNDLE)/offline_teacher/generator_ema.safetensors --name offline-teacher --per-class 2000 --seed 0 \
 	  --out $(BUNDLE)/synthetic_teacher
 	$(BIN)/python -m gsoc_helpers distill $(BUNDLE)/synthetic_teacher --out $(BUNDLE)/student --ngf 128 --ndf 64 \
-	  --batch-size 64 --real-source jpeg --precision bf16 --max-minutes 25 --log-every 10 --sample-every 500 \
+	  --batch-size 64 --real-source jpeg --precision bf16 --max-minutes 35 --log-every 10 --sample-every 500 \
 	  --ckpt-every 500 --seed 0 --resume
 	cp $(BUNDLE)/offline_teacher/generator_ema.safetensors data/offline_teacher.safetensors
 	cp $(BUNDLE)/student/student_ema.safetensors data/student.safetensors

@@ -295,3 +295,20 @@ def test_generator_quality_tables_match_their_results_file():
         text = target.read_text()
         assert mod.fill(text, made) == text, f"{target.name}: run benchmarks/generator_results/make_tables.py"
         assert any(f"<!-- quality:{name} -->" in text for name in made), target.name
+
+
+def test_generator_targets_table_reads_met_and_missed_from_the_rows():
+    """make_tables.targets_table: each of issue 37's targets met or missed by the bundle rows' figures."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "generator_results" / "make_tables.py"
+    spec = importlib.util.spec_from_file_location("make_tables", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    per = {c + " %": 40.0 for c in mod.CLASSES}
+    teacher = {"generator": "offline teacher, this bundle (x)", "FID": 80.0, "class acc %": 70.0, **per}
+    student = {"generator": "student, this bundle (y)", "FID": 95.0, "class acc %": 56.0, **per, "dog %": 10.0}
+    lines = mod.targets_table([teacher, student]).splitlines()[2:]
+    assert [line.rsplit("|", 2)[1].strip() for line in lines] == ["met", "met", "met", "met", "**missed**"]
+    assert "≤ teacher + 10 = 90.0" in lines[-1]
