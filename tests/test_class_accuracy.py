@@ -251,10 +251,20 @@ def test_bench_quality_writes_one_row_per_generator(tmp_path, monkeypatch, judge
     assert "| student |" in out.with_suffix(".md").read_text()
 
 
-def test_bench_training_curve_orders_snapshots_by_step(tmp_path):
-    """benchmarks/bench_training_curve.py: rows sorted by the step in each file name, each row class_accuracy's."""
+def test_bench_training_curve_orders_snapshots_by_step(tmp_path, monkeypatch):
+    """benchmarks/bench_training_curve.py: rows sorted by the step in each file name, each row class_accuracy's.
+    The judge is a random-init ResNet-56 in akamaster's official format and place in a data root (no network)."""
     import importlib.util
     from pathlib import Path
+
+    from official_fixtures import write_akamaster_weights, write_checksums
+
+    folder = tmp_path / "root" / "classifiers" / "akamaster_pytorch_resnet_cifar10"
+    folder.mkdir(parents=True)
+    write_akamaster_weights(folder, JUDGE_CLASSIFIER.removeprefix("akamaster_"))
+    monkeypatch.setenv("GSOC_DATA_ROOT", str(tmp_path / "root"))
+    monkeypatch.setenv("GSOC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("GSOC_DOWNLOAD_CHECKSUMS", str(write_checksums(folder, tmp_path / "checksums.json")))
 
     from gsoc_helpers import load_generator
     from gsoc_helpers.models.offline_teacher import OfflineTeacher, OfflineTeacherConfig
