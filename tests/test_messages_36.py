@@ -174,7 +174,7 @@ def test_a_skipped_gif_is_named(tmp_path):
         assert len(load_folder(tmp_path / "cal", 32).images) == 10
 
 
-def test_a_shard_summary_says_it_is_partial(tmp_path, capsys):
+def test_a_shard_summary_says_it_is_partial(tmp_path, capsys, shared_data_root):
     out = tmp_path / "study"
     argv = ["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--sizes", "8"]
     assert main([*argv, "--seeds", "0", "1", "--shard", "0/2", "--out", str(out)]) == 0

@@ -10,7 +10,7 @@ from cli_checks import assert_refused, run_cli
 from conftest import write_image_folder, write_tiny_synthetic
 
 
-def test_quantize_study_bits_cli(tmp_path, capsys):
+def test_quantize_study_bits_cli(tmp_path, capsys, shared_data_root):
     """The real ResNet-20, 10 noise images, W4A4 and W4A8 with min/max ranges and NNCF's own call, on the bit-exact
     test images."""
     out = tmp_path / "study"
