@@ -17,6 +17,15 @@ Stages (``select-*`` read validation images only; the others read the test image
   finetune         the chosen fine-tuning per source, 3 seeds, exact test
   select-lite0     EfficientNet-Lite0's PTQ setting (LITE0_SEARCH) on validation photos
   lite0            EfficientNet-Lite0 x every source x {chosen, NNCF's defaults}, test photos + CIFAR-10 upsampled
+
+CIFAR-10 validation (protocol p2, gsoc_helpers.study.cifar_test_split) is 5,000 class-balanced images of the *test*
+split that are in no test set: with the data root, JPEG test images that are not JPEG copies of the 1,017 bit-exact
+test images (found by content); the JPEG test set is the other 5,000 JPEG test images, the exact test set all 1,017.
+Why not held-out train images (p1): the classifiers were trained on them. On the data root's 516 held-out train
+images ResNet-20's FP32 top-1 was 100.0 % and all 8 settings of ``select-ptq`` agreed with FP32 on 99.6-100 % of them
+(sources real / offline-teacher / noise, 300 calibration images, seeds 0-2), three tied at exactly 100.00, so they
+could not rank the settings. Cells carry the protocol version in their key: the study's cells must be re-run under
+p2 (p1 cells are never reused).
 """
 
 from __future__ import annotations
@@ -84,7 +93,7 @@ class Plan:
     ft_steps: list[int] = field(default_factory=lambda: [300, 600])
     ft_options: dict = field(default_factory=dict)
     test_n: int | None = None  # first N images of each CIFAR-10 test set (None: all)
-    validation_n: int | None = None
+    validation_n: int | None = None  # CIFAR-10 validation images from the test split (None: 5,000, class-balanced)
     views: int = 5
     cifar_n: int = 1000
 

@@ -31,22 +31,19 @@ def test_quantize_study_refuses_bad_bits_and_shard(tmp_path, capsys):
     assert_refused([*base, "--bits", "4", "--compare-nncf-defaults"], capsys, "--bits", untouched=[tmp_path / "o"])
 
 
-def test_quantize_study_on_validation_never_reads_test_images(tmp_path, capsys, monkeypatch, shared_data_root):
-    from gsoc_helpers.data import cifar10
+def test_quantize_study_on_validation_never_reads_a_test_set(tmp_path, capsys, monkeypatch, shared_data_root):
+    from gsoc_helpers.study.cifar_test_split import CifarTestSplit
 
-    real = cifar10.load_cifar10
+    def guarded(*a, **k):
+        raise AssertionError("--on validation read a test set")
 
-    def guarded(split="train", *a, **k):
-        assert split != "test", "--on validation read the test split"
-        return real(split, *a, **k)
-
-    monkeypatch.setattr("gsoc_helpers.data.load_cifar10", guarded)
+    monkeypatch.setattr(CifarTestSplit, "test", guarded)
     out = tmp_path / "val"
     argv = ["quantize-study", "--models", "akamaster_resnet20", "--sources", "noise", "--sizes", "10", "--seeds", "0"]
     assert run_cli([*argv, "--on", "validation", "--out", str(out)], capsys)[0] == 0
     cells = [json.loads(line) for line in (out / "cells.jsonl").read_text().splitlines()]
     assert [c["role"] for c in cells] == ["validation"] and "val_agreement" in cells[0]
-    assert cells[0]["val_n"] == 516  # 10 % of each class of the 5,170 bit-exact train images, rounded
+    assert cells[0]["val_n"] == 5000  # test-split JPEG images in no test set, 500 per class
 
 
 def test_quantize_study_estimators_need_bits(tmp_path, capsys):

@@ -166,18 +166,14 @@ def test_selection_reads_validation_only_and_refuses_the_splits(tmp_path, monkey
     assert all(c["role"] == "validation" for c in load_cells(tmp_path))
 
 
-def test_selection_never_loads_cifar10_test_images(data_root, tmp_path, monkeypatch):
-    from gsoc_helpers.data import cifar10
+def test_selection_never_loads_a_cifar10_test_set(data_root, tmp_path, monkeypatch):
+    """Selection reads the validation images (test-split images in no test set) and never a test set."""
+    from gsoc_helpers.study.cifar_test_split import CifarTestSplit
 
-    real = cifar10.load_cifar10
+    def guarded(*a, **k):
+        raise AssertionError("selection code loaded a CIFAR-10 test set")
 
-    def guarded(split="train", *a, **k):
-        if split == "test":
-            raise AssertionError("selection code loaded the CIFAR-10 test split")
-        return real(split, *a, **k)
-
-    monkeypatch.setattr(cifar10, "load_cifar10", guarded)
-    monkeypatch.setattr("gsoc_helpers.data.load_cifar10", guarded)
+    monkeypatch.setattr(CifarTestSplit, "test", guarded)
     spec = BitsSpec(["m"], ["real", "noise"], [10], [0], bits=["W4A4"], estimators=["minmax", "mse"])
     choice, _ = selection.choose_estimators(
         cifar10_splits().selection(), spec, tmp_path, model_factory=_tiny, progress=False

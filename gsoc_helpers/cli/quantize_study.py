@@ -196,8 +196,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--on",
         choices=["test", "validation"],
         default="test",
-        help="measure on the test sets (default) or on the protocol's validation images (held-out CIFAR-10 train "
-        "images, never calibrated on): choose settings on validation, report them on test",
+        help="measure on the test sets (default) or on the protocol's validation images (5,000 CIFAR-10 test-split "
+        "images in no test set): choose settings on validation, report them on test",
     )
     p.add_argument(
         "--bits",

@@ -4,8 +4,9 @@ NNCF's ``quantize_with_accuracy_control`` (the successor of POT's ``AccuracyAwar
 reverts layers to FP32 until top-1 on a *validation* set drops by at most ``max_drop`` (absolute, fraction).
 Which images it validates on matters:
 
-* ``"heldout"`` (default): real CIFAR-10 **train** images of the protocol's validation split
-  (:mod:`gsoc_helpers.study.splits`: never in a calibration set, never a test image), class-balanced and seeded. The zoo's classifiers were trained on these images, so FP32
+* ``"heldout"`` (default): real CIFAR-10 **train** images held out of the calibration pool
+  (:func:`gsoc_helpers.study.splits.validation_mask`: never in a calibration set, never a test image), class-balanced
+  and seeded. The zoo's classifiers were trained on these images, so FP32
   scores ~100 % on them (measured: 99.8-100 % for akamaster ResNet-20) and the control in effect bounds how often
   the INT8 model disagrees with FP32 on real images, rather than its accuracy on unseen ones.
 * ``"calibration"``: the calibration images themselves with their labels, the 2022 original's protocol (POT
@@ -29,7 +30,7 @@ def heldout_validation(
     calibration: CalibrationSet, size: int, seed: int, train_source: str = "auto", data_root=None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(images float32 [size,3,32,32] in [0,1], labels int64 [size]): class-balanced real CIFAR-10 train images of
-    the protocol's validation split, none of them pixel-identical to a calibration image."""
+    the held-out split (never calibration), none of them pixel-identical to a calibration image."""
     ds = train_split(train_source, data_root)
     used = {row.tobytes() for row in unit_to_uint8(calibration.images).reshape(len(calibration), -1)}
     val = np.flatnonzero(validation_mask(ds.labels))
@@ -39,7 +40,7 @@ def heldout_validation(
             ds.labels[free],
             balanced_labels(size, seed + 104729),
             seed + 104729,
-            f"CIFAR-10 validation split ({ds.source})",
+            f"CIFAR-10 held-out train images ({ds.source})",
         )
     ]
     return uint8_to_unit(ds.images[idx]), torch.from_numpy(ds.labels[idx].astype(np.int64))

@@ -34,7 +34,8 @@ def search_block(benchmarks: str | Path) -> str:
         for r in data["ptq"]["table"]:
             rows[(r["config"], r["source"])] = (r[f"{metric}_mean"], r[f"{metric}_std"], int(r["n_seeds"]))
         head = (
-            "ResNet-20, agreement (%) on the validation images (held-out CIFAR-10 train images), mean ± std over seeds:"
+            "ResNet-20, agreement (%) on the validation images (CIFAR-10 test-split images in no test set), "
+            "mean ± std over seeds:"
         )
         return head + "\n\n" + _pivot(rows, data["ptq"]["choice"], "chosen") + "\n"
     cells = load_cells(root / "quantization_results" / "search_cells.jsonl")
