@@ -50,7 +50,9 @@ def run(make: str, target: str) -> dict:
         cache, outputs = Path(tmp) / "cache", Path(tmp) / "outputs"
         env = {**os.environ, "GSOC_CACHE_DIR": str(cache), "GSOC_OUTPUT_DIR": str(outputs)}
         start = time.perf_counter()
-        done = subprocess.run([make, target], cwd=ROOT, env=env, check=False)
+        # make docs runs the demo into DOCS_RUN (then renders its copies): point it at the fresh folder too
+        extra = [f"DOCS_RUN={outputs / 'demo'}"] if target == "docs" else []
+        done = subprocess.run([make, target, *extra], cwd=ROOT, env=env, check=False)
         wall = time.perf_counter() - start
         summary = outputs / "demo" / "SUMMARY.md"
         notebooks = notebook_seconds(summary.read_text()) if summary.is_file() else {}

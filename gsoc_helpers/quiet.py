@@ -2,7 +2,8 @@
 
 * :func:`quiet_tracing` — torch's ``torch.jit.trace is deprecated`` FutureWarnings, raised each time
   ``openvino.convert_model`` traces a PyTorch model (OpenVINO's documented conversion path), and the legacy
-  ONNX exporter's notices.
+  ONNX exporter's notices, and torch-fidelity's "To copy construct from a tensor" UserWarning, which its resize
+  raises only while traced (a cold FID run converts the Inception trunk once).
 * :func:`tracing` — True while a model is traced or compiled; our generators skip their Python-side input checks
   then (checking traced shapes raises TracerWarnings and would bake the example's shapes into the graph).
 * :func:`quiet_progress` — NNCF's rich progress bars ("Statistics collection ━━━"), which render as widgets in
@@ -25,6 +26,7 @@ import torch
 JIT_TRACE_DEPRECATION = r"`torch\.jit\.trace(_method)?` is deprecated"
 ONNX_LEGACY_EXPORT = r"You are using the legacy TorchScript-based ONNX export"
 ONNX_CONSTANT_FOLDING = r"Constant folding - Only steps=1 can be constant folded"
+TENSOR_COPY_CONSTRUCT = r"To copy construct from a tensor"  # torch.tensor(traced value) in torch-fidelity's resize
 
 
 @contextlib.contextmanager
@@ -36,6 +38,7 @@ def quiet_tracing() -> Iterator[None]:
         warnings.filterwarnings("ignore", message=JIT_TRACE_DEPRECATION, category=FutureWarning)
         warnings.filterwarnings("ignore", message=ONNX_LEGACY_EXPORT, category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=ONNX_CONSTANT_FOLDING, category=UserWarning)
+        warnings.filterwarnings("ignore", message=TENSOR_COPY_CONSTRUCT, category=UserWarning, module="torch_fidelity")
         yield
 
 

@@ -44,3 +44,24 @@ def test_quick_scale_keeps_the_heaviest_parts_small():
     assert quick.speed_seconds <= 0.5
     assert quick.quant_test_set_count == 1 and full.quant_test_set_count == 0  # 05: the bit-exact test set only
     assert quick.fid_n + quick.fid_reference_n <= 300 < full.fid_n  # 03: Inception-v3 features on the CPU
+
+
+def test_docs_target_runs_the_demo_into_the_fresh_folder(tmp_path):
+    """`make docs` writes the demo where DOCS_RUN says: the benchmark points it at its fresh folder and reads the
+    per-notebook seconds from there (a stand-in `make` that writes the summary gsoc-helpers writes)."""
+    import stat
+    import sys
+
+    make = tmp_path / "make"
+    make.write_text(
+        f"#!{sys.executable}\n"
+        "import sys\nfrom pathlib import Path\n"
+        "from gsoc_helpers.series.notebooks import NotebookRun, write_summary\n"
+        "run = Path(next(a.split('=', 1)[1] for a in sys.argv if a.startswith('DOCS_RUN=')))\n"
+        "run.mkdir(parents=True)\n"
+        "write_summary(run, [NotebookRun(Path('01_teacher_sampling.ipynb'), run / '01.ipynb', 3.0, True)], {})\n"
+    )
+    make.chmod(make.stat().st_mode | stat.S_IEXEC)
+    result = _bench().run(str(make), "docs")
+    assert result["returncode"] == 0
+    assert result["notebooks"] == {"01_teacher_sampling.ipynb": {"status": "ok", "seconds": 3}}

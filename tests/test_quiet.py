@@ -75,3 +75,19 @@ def test_quiet_progress_keeps_back_only_nncfs_fp8_notice():
     finally:
         log.removeHandler(handler)
     assert seen == ["Something else went wrong", "You're using experimental option mode with fp8_e5m2 value."]
+
+
+def test_quiet_tracing_silences_torch_fidelity_copy_construct_notice_only_from_torch_fidelity():
+    message = "To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone()"
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with quiet_tracing():
+            warnings.warn_explicit(
+                message,
+                UserWarning,
+                "interpolate_compat_tensorflow.py",
+                117,
+                module="torch_fidelity.interpolate_compat_tensorflow",
+            )
+            warnings.warn_explicit(message, UserWarning, "ours.py", 1, module="gsoc_helpers.ours")  # kept
+    assert [w.filename for w in seen] == ["ours.py"]

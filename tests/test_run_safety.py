@@ -157,13 +157,11 @@ def test_sampler_refuses_non_finite_truncation(tmp_path):
     assert not (tmp_path / "ds" / "manifest.json").exists()
 
 
-def test_resume_into_a_folder_without_a_run_says_it_starts_one(tmp_path, capsys):
-    """``--resume`` means "start or continue" (make bundle relies on it), so a mistyped folder is named on stderr."""
-    from gsoc_helpers.training.run_folder import prepare_run_folder
-
-    out = prepare_run_folder(tmp_path / "typo", "resume", ["checkpoint.pt"], "train-teacher")
-    assert out.is_dir()
-    assert "nothing to resume in" in capsys.readouterr().err
-    (out / "checkpoint.pt").write_bytes(b"x")
-    prepare_run_folder(out, "resume", ["checkpoint.pt"], "train-teacher")  # a folder holding its run: no note
-    assert capsys.readouterr().err == ""
+def test_resume_into_a_folder_without_a_run_says_it_starts_one(tmp_path, image_tree, capsys):
+    """``--resume`` means "start or continue" (make bundle relies on it); the command names a folder without a run
+    on stderr, and says nothing when it continues one."""
+    argv = tiny_train_teacher(tmp_path / "typo", image_tree) + ["--resume"]
+    assert main(argv) == 0
+    assert "train-teacher: nothing to resume in" in capsys.readouterr().err
+    assert main(argv) == 0
+    assert "nothing to resume" not in capsys.readouterr().err

@@ -136,6 +136,15 @@ def add_out(
     )
 
 
+def note_fresh_resume(command: str, out: str | Path | None, resume: bool) -> None:
+    """``--resume`` means "start or continue" (``make bundle`` relies on it); when ``out`` holds no run yet, say so
+    on stderr, so that a mistyped folder does not pass unseen."""
+    from ..safety import holds_only_mark
+
+    if resume and out is not None and holds_only_mark(out):
+        print(f"{command}: nothing to resume in {str(out)!r}; starting a new run there", file=sys.stderr)
+
+
 def add_psi(p: argparse.ArgumentParser, default: float = 1.0, help: str = "truncation psi") -> None:
     """``--psi X``, stored as ``args.psi``."""
     p.add_argument(

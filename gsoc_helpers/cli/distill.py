@@ -10,7 +10,7 @@ import dataclasses
 import json
 
 from ..training.configs import DISTILL_PRECISIONS, DistillConfig
-from .args import add_out, device, finite_float
+from .args import add_out, device, finite_float, note_fresh_resume
 
 
 def _distill(args: argparse.Namespace) -> int:
@@ -23,6 +23,7 @@ def _distill(args: argparse.Namespace) -> int:
         if getattr(args, f.name, None) is not None
     }
     cfg = dataclasses.replace(cfg, **overrides)
+    note_fresh_resume("distill", cfg.out_dir, args.resume)
     result = run_distill(cfg, resume=args.resume, overwrite=args.overwrite)
     print(json.dumps(result))
     return 0

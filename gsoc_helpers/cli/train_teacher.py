@@ -7,13 +7,22 @@ import json
 from dataclasses import fields
 
 from ..training.configs import PRECISIONS, GANTrainConfig
-from .args import add_out, finite_float, non_negative_float, non_negative_int, positive_float, positive_int
+from .args import (
+    add_out,
+    finite_float,
+    non_negative_float,
+    non_negative_int,
+    note_fresh_resume,
+    positive_float,
+    positive_int,
+)
 
 
 def _train(args: argparse.Namespace) -> int:
     from ..training.gan import run_training
 
     kw = {f.name: getattr(args, f.name) for f in fields(GANTrainConfig) if hasattr(args, f.name)}
+    note_fresh_resume("train-teacher", args.out_dir, args.resume)
     summary = run_training(
         GANTrainConfig(**kw), resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite
     )

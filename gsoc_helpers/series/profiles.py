@@ -130,16 +130,12 @@ SCALES: dict[str, ScaleSizes] = {
         finetune_steps=2,
         any_model_finetune_steps=1,
     ),
-    # minutes on a CPU: `make demo` aims at 8 minutes cold on 2 quiet cores (benchmarks/bench_demo.py measures it,
-    # RESULTS.md section 1); before the issue-40 cuts it took 12 min 12 s there (03: 210 s, 05: 264 s, 06: 196 s).
+    # minutes on a CPU: `make demo` within 8 minutes cold on 2 quiet cores (benchmarks/bench_demo.py measures it;
+    # RESULTS.md section 1: 4 min 48 s for `make docs` after these cuts, 12 min 12 s before).
     # Cuts: 03 FID/KID and class accuracy on 100 vs 200 images, speed at batch 64 for 0.5 s; 05 without the stand-in
     # teacher, 100 calibration images, the bit-exact test set only, bn-matching made once for both studies, 30
     # fine-tuning steps; 06 with the photos, student, noise, fractal and bn-matching, 16 calibration images, 100
-    # CIFAR-10 pictures, 2 crops per photo, 2 fine-tuning steps.  Not measured on quiet cores yet: cold, one notebook
-    # at a time on one core shared with other jobs (under load), 03/05/06 took 136/166/167 s just before the last cuts
-    # (05 at 200 images, 06 at 3 crops and 4 steps) against 496/760/461 s for the old sizes under heavier load, which
-    # scales to about 7 minutes in all (6 to 8 by how the load is scaled).  The full scale and benchmarks/ give the
-    # full figures.
+    # CIFAR-10 pictures, 2 crops per photo, 2 fine-tuning steps.  The full scale and benchmarks/ give the full figures.
     "quick": ScaleSizes(
         sample_per_class=300,
         grid_per_class=8,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -111,8 +110,6 @@ def prepare_run_folder(
     if mode == "overwrite":
         remove_own(out, command, own_files)
     fresh = holds_only_mark(out)
-    if mode == "resume" and fresh:  # "start or continue" (make bundle); a mistyped folder should not pass unseen
-        print(f"{command}: nothing to resume in {str(out)!r}; starting a new run there", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     if mark and (fresh or mode == "overwrite"):  # a resumed run's mark already lists its files
         mark_output(out, command, own_files)
