@@ -12,8 +12,8 @@ Stages (``select-*`` read validation images only; the others read the test image
   select-bn        bn-matching's step count (BN_RECIPES) on ResNet-20, chosen INT8 setting
   int8             the four akamaster ResNets x every source x {chosen setting, NNCF's defaults}, JPEG + exact test
   select-bits      the range estimator per source and bit width, ResNet-20
-  bits             ResNet-20, every source x bit width x estimator, exact test (the answer reads the chosen ones)
-  select-finetune  W4A4 fine-tuning learning rate x steps per source (FT_LRS x FT_STEPS), ResNet-20
+  bits             ResNet-20, every source x bit width with its chosen estimator (and NNCF's own call), exact test
+  select-finetune  W4A4 fine-tuning learning rate x steps per source (ft_lrs x ft_steps), ResNet-20, seed 0 only
   finetune         the chosen fine-tuning per source, 3 seeds, exact test
   select-lite0     EfficientNet-Lite0's PTQ setting (LITE0_SEARCH) on validation photos
   lite0            EfficientNet-Lite0 x every source x {chosen, NNCF's defaults}, test photos + CIFAR-10 upsampled
@@ -91,7 +91,10 @@ class Plan:
     lite0_bn: dict = field(default_factory=dict)  # bn-matching options at 224 (default: the LARGE_INPUT recipe)
     ft_lrs: list[float] = field(default_factory=lambda: [3e-6, 1e-5, 3e-5])
     ft_steps: list[int] = field(default_factory=lambda: [300, 600])
-    ft_options: dict = field(default_factory=dict)
+    ft_select_seeds: list[int] = field(default_factory=lambda: [0])  # 24 fine-tunings (~1 core-hour) choose on seed 0
+    # the training pool of real, noise and bn-matching images (the student is sampled afresh every step): 512, not
+    # finetune's 2,048, since bn-matching makes 100 images in ~1.5 min on one core (2,048: ~31 min per seed)
+    ft_options: dict = field(default_factory=lambda: {"pool_size": 512})
     test_n: int | None = None  # first N images of each CIFAR-10 test set (None: all)
     validation_n: int | None = None  # CIFAR-10 validation images from the test split (None: 5,000, class-balanced)
     views: int = 5
@@ -156,47 +159,63 @@ def stage(what: str, out: Path, shard: tuple[int, int], p: Plan) -> None:
     search = {k: SEARCH[k] for k in p.search}
     SEEDS, SIZE = p.seeds, p.size  # noqa: N806
     kw = dict(progress=True, shard=shard)
+    cache = out / "calibration"  # every CIFAR-10 stage's calibration sets and pools, made once (bn-matching: minutes)
     folder = out / FOLDERS[what]
     if what.startswith("select-") and shard != (0, 1):  # a worker runs its part of the validation cells only
         print(f"{what}: shard {shard[0]}/{shard[1]}; merge the cells and rerun without --shard to record the choice")
     bn = {"bn-matching": p.bn_recipes[choices(out).get("bn", {}).get("choice", next(iter(p.bn_recipes)))]}
     if what == "select-ptq":
         spec = Int8Spec(
-            ["akamaster_resnet20"], ["real", "offline-teacher", "student", "noise"], [SIZE], SEEDS, configs=search
+            ["akamaster_resnet20"],
+            ["real", "offline-teacher", "student", "noise"],
+            [SIZE],
+            SEEDS,
+            configs=search,
+            calibration_cache=cache,
         )
         name, table = sel.choose_setting(cifar.selection(), spec, folder, **kw)
         record(out, "ptq", name, table, cifar.selection().names("validation")[0], shard)
     elif what == "select-bn":
         ptq = need(out, "ptq")
-        spec = Int8Spec(["akamaster_resnet20"], ["bn-matching"], [SIZE], SEEDS, configs={ptq: SEARCH[ptq]})
+        spec = Int8Spec(
+            ["akamaster_resnet20"], ["bn-matching"], [SIZE], SEEDS, configs={ptq: SEARCH[ptq]}, calibration_cache=cache
+        )
         name, table = sel.choose_source_options(cifar.selection(), spec, "bn-matching", p.bn_recipes, folder, **kw)
         record(out, "bn", name, table, "val", shard)
     elif what == "int8":
         ptq = need(out, "ptq")
         configs = {"project": SEARCH[ptq], "nncf-default": NNCF_DEFAULTS}
         others = [s for s in SOURCES if s != "bn-matching"]  # bn-matching (minutes per set) on ResNet-20 only
-        zoo = Int8Spec(p.zoo, others, [SIZE], SEEDS, bn, configs=configs)
+        zoo = Int8Spec(p.zoo, others, [SIZE], SEEDS, bn, configs=configs, calibration_cache=cache)
         run_study(zoo, cifar, "test", folder, **kw)
         run_study(
-            Int8Spec(["akamaster_resnet20"], ["bn-matching"], [SIZE], SEEDS, bn, configs=configs),
+            Int8Spec(
+                ["akamaster_resnet20"], ["bn-matching"], [SIZE], SEEDS, bn, configs=configs, calibration_cache=cache
+            ),
             cifar,
             "test",
             folder,
             **kw,
         )
     elif what == "select-bits":
-        spec = BitsSpec(["akamaster_resnet20"], SOURCES, [SIZE], SEEDS, bn, ptq=SEARCH[need(out, "ptq")])
+        ptq = SEARCH[need(out, "ptq")]
+        spec = BitsSpec(["akamaster_resnet20"], SOURCES, [SIZE], SEEDS, bn, ptq=ptq, calibration_cache=cache)
         choice, table = sel.choose_estimators(cifar.selection(), spec, folder, **kw)
         record(out, "estimators", {"|".join(k): v for k, v in choice.items()}, table, "val", shard)
-    elif what == "bits":
-        spec = BitsSpec(["akamaster_resnet20"], SOURCES, [SIZE], SEEDS, bn, ptq=SEARCH[need(out, "ptq")])
+    elif what == "bits":  # the test images see the chosen estimator per source and width, and NNCF's own call
+        ptq, chosen = SEARCH[need(out, "ptq")], need(out, "estimators")
+        spec = BitsSpec(
+            ["akamaster_resnet20"], SOURCES, [SIZE], SEEDS, bn, ptq=ptq, chosen=chosen, calibration_cache=cache
+        )
         run_study(spec, cifar, "test", folder, **kw)
     elif what in ("select-finetune", "finetune"):
         est = {k.split("|")[1]: v for k, v in need(out, "estimators").items() if k.endswith("|W4A4")}
-        common = dict(source_options=bn, estimators=est, eval_set="exact", options=p.ft_options)
+        common = dict(
+            source_options=bn, estimators=est, eval_set="exact", options=p.ft_options, calibration_cache=cache
+        )
         if what == "select-finetune":
             spec = FinetuneSpec(
-                ["akamaster_resnet20"], FT_SOURCES, [SIZE], SEEDS, lrs=p.ft_lrs, steps=p.ft_steps, **common
+                ["akamaster_resnet20"], FT_SOURCES, [SIZE], p.ft_select_seeds, lrs=p.ft_lrs, steps=p.ft_steps, **common
             )
             choice, table = sel.choose_variant(cifar.selection(), spec, folder, **kw)
             record(out, "finetune", {"|".join(k): v for k, v in choice.items()}, table, "val", shard)

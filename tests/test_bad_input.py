@@ -104,6 +104,9 @@ TEACHER_ROWS = [
     (["--max-minutes", "nan"], "finite"),
     (["--seed", str(2**64)], "seed must be"),
     (["--augment", "bogus"], "DiffAugment policy 'bogus'"),  # refused before a run folder or checkpoint exists
+    (["--beta2", "1"], "--beta2: must be in [0, 1), got 1"),  # the flag named, not the config field
+    (["--ema-decay", "1.5"], "--ema-decay: must be in [0, 1]"),
+    (["--d-steps", "1000"], "--d-steps: must be <= 20"),
 ]
 
 

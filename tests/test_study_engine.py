@@ -3,6 +3,8 @@ resuming after a cut line, ``shard=(i, n)``; selection on validation only."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from doubles import TinyClassifier
@@ -216,3 +218,36 @@ def test_finetune_spec_runs_through_the_engine_on_validation(shared_data_root, t
     assert cell["role"] == "validation" and 0 <= cell["v_agreement"] <= 100 and cell["history"][-1]["step"] == 2
     assert (tmp_path / "finetune").is_dir()  # its checkpoints below the store
     assert 0 <= cell["v_ir_agreement"] <= 100 and cell["ir"] == "model.xml"  # the fine-tuned IR, run by OpenVINO
+
+
+def test_bits_spec_given_the_choices_measures_only_them_and_nncf(tmp_path):
+    """The test stage: each group's chosen estimator per width (by model and source) and NNCF's own call, no other."""
+    chosen = {"m|noise|W4A4": "mse", "m|noise|W3A3": "minmax", "m|fractal|W4A4": "minmax"}
+    spec = BitsSpec(["m"], ["noise", "fractal"], [10], [0], bits=["W4A4", "W3A3"], estimators=["minmax", "mse", "nncf"],
+                    chosen=chosen)  # fmt: skip
+    assert spec.group_variants(("m", "noise", 10, 0)) == ["W4A4/mse", "W4A4/nncf", "W3A3/minmax"]
+    assert spec.group_variants(("m", "fractal", 10, 0)) == ["W4A4/minmax", "W4A4/nncf"]  # W3A3 never chosen: none
+    assert BitsSpec(["m"], ["noise"], bits=["W4A4"], estimators=["minmax", "mse"]).group_variants(
+        ("m", "noise", 10, 0)
+    ) == ["W4A4/minmax", "W4A4/mse"]
+    cells = run(replace(spec, estimators=["minmax", "mse"]), fixed_splits({"t": _data(32)}), "test", tmp_path, _tiny,
+                progress=False)  # fmt: skip
+    assert sorted((c["source"], c["config"]) for c in cells) == [
+        ("fractal", "W4A4/minmax"),
+        ("noise", "W3A3/minmax"),
+        ("noise", "W4A4/mse"),
+    ]
+
+
+def test_finetune_spec_makes_its_sets_once_through_the_cache(shared_data_root, tmp_path, monkeypatch):
+    """Two schedules of one group share the calibration set and the training pool (bn-matching takes minutes)."""
+    import gsoc_helpers.study.engine as engine
+    from gsoc_helpers.study.specs import FinetuneSpec
+
+    calls = _counting(monkeypatch, engine, "get_calibration")
+    spec = FinetuneSpec(["akamaster_resnet20"], ["noise"], [10], [0], lrs=[1e-5], steps=[1, 2],
+                        options={"batch_size": 4, "pool_size": 8}, calibration_cache=tmp_path / "cache")  # fmt: skip
+    x, y = _data(12)
+    cells = run(spec, fixed_splits({"exact": (x, y)}), "test", tmp_path / "store", progress=False)
+    assert sorted(c["config"] for c in cells) == ["W4A4/lr1e-05/1", "W4A4/lr1e-05/2"]
+    assert len(calls) == 2 and len(list((tmp_path / "cache").glob("*.pt"))) == 2  # 10 images seed 0, 8 seed 1

@@ -42,13 +42,15 @@ def _number(kind: Callable[[str], float], text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
 
 
-def int_at_least(low: int) -> Callable[[str], int]:
-    """argparse type: an integer >= ``low``."""
+def int_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
+    """argparse type: an integer >= ``low`` (and <= ``high`` when given)."""
 
     def convert(text: str) -> int:
         value = int(_number(int, text))
         if value < low:
             raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high}, got {value}")
         return value
 
     convert.__name__ = f"int>={low}"
@@ -59,16 +61,19 @@ positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)
 
 
-def float_in(low: float = -math.inf, high: float = math.inf, low_open: bool = False) -> Callable[[str], float]:
-    """argparse type: a finite float in [low, high] ((low, high] with ``low_open``); NaN and inf refused."""
+def float_in(
+    low: float = -math.inf, high: float = math.inf, low_open: bool = False, high_open: bool = False
+) -> Callable[[str], float]:
+    """argparse type: a finite float in [low, high] (an end excluded with ``low_open`` / ``high_open``); NaN and inf
+    refused."""
 
     def convert(text: str) -> float:
         value = float(_number(float, text))
         if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-        if value < low or value > high or (low_open and value == low):
-            lo = "(" if low_open else "["
-            raise argparse.ArgumentTypeError(f"must be in {lo}{low:g}, {high:g}], got {value:g}")
+        if value < low or value > high or (low_open and value == low) or (high_open and value == high):
+            lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+            raise argparse.ArgumentTypeError(f"must be in {lo}{low:g}, {high:g}{hi}, got {value:g}")
         return value
 
     convert.__name__ = "number"

@@ -6,16 +6,19 @@ import argparse
 import json
 from dataclasses import fields
 
-from ..training.configs import PRECISIONS, GANTrainConfig
+from ..training.configs import MAX_D_STEPS, PRECISIONS, GANTrainConfig
 from .args import (
     add_out,
-    finite_float,
+    float_in,
+    int_at_least,
     non_negative_float,
     non_negative_int,
     note_fresh_resume,
     positive_float,
     positive_int,
 )
+
+adam_beta = float_in(0.0, 1.0, high_open=True)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -41,12 +44,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--z-dim", type=positive_int, default=d.z_dim)
     p.add_argument("--lr-g", type=positive_float, default=d.lr_g)
     p.add_argument("--lr-d", type=positive_float, default=d.lr_d)
-    p.add_argument("--beta1", type=finite_float, default=d.beta1)
-    p.add_argument("--beta2", type=finite_float, default=d.beta2)
-    p.add_argument("--ema-decay", type=finite_float, default=d.ema_decay)
+    p.add_argument("--beta1", type=adam_beta, default=d.beta1, help="Adam beta1, in [0, 1)")
+    p.add_argument("--beta2", type=adam_beta, default=d.beta2, help="Adam beta2, in [0, 1)")
+    p.add_argument("--ema-decay", type=float_in(0.0, 1.0), default=d.ema_decay, help="EMA of G, in [0, 1]")
     p.add_argument("--augment", default=d.augment, help="DiffAugment policy, e.g. 'color,translation' ('' = none)")
     p.add_argument("--no-hflip", dest="hflip", action="store_false")
-    p.add_argument("--d-steps", type=positive_int, default=d.d_steps, help="discriminator steps per generator step")
+    p.add_argument(
+        "--d-steps", type=int_at_least(1, MAX_D_STEPS), default=d.d_steps, help="discriminator steps per generator step"
+    )
     p.add_argument(
         "--no-balanced-classes",
         dest="balanced_classes",

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -43,6 +44,11 @@ from .fake_quant import (
 )
 from .lowbit import SAMPLES_PER_TENSOR, BitWidth
 from .ranges import ESTIMATORS, estimate_range
+
+if TYPE_CHECKING:
+    from ..calibration import CalibrationSet
+
+MakeSet = Callable[[str, int, int], "CalibrationSet"]  # (source, images, seed) -> a calibration set
 
 
 @torch.no_grad()
@@ -233,11 +239,18 @@ def _step_generator(cfg: FinetuneConfig, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
 
 
-def training_batches(cfg: FinetuneConfig, classifier: nn.Module, options: dict | None = None, model_input=None):
+def training_batches(
+    cfg: FinetuneConfig,
+    classifier: nn.Module,
+    options: dict | None = None,
+    model_input=None,
+    make_set: MakeSet | None = None,
+):
     """``step -> float32 [B,3,S,S]`` in [0,1] (``S`` = ``model_input``'s size, default CIFAR-10's 32): a calibration
     source with a ``generator`` option (the bundled generators) is sampled afresh at every step (random latents and
     classes) when it makes images of that size; any other source, or any other size, gives a pool of
-    ``cfg.pool_size`` images once, drawn from with random flips and shifts of up to S/8 pixels."""
+    ``cfg.pool_size`` images once (seed ``cfg.seed + 1``; from ``make_set(source, n, seed)`` when given, e.g. a
+    cache), drawn from with random flips and shifts of up to S/8 pixels."""
     from ..calibration import SourceContext, get_calibration, source_option_names
     from ..models.contract import InputContract
     from ..models.registry import load_generator
@@ -257,9 +270,12 @@ def training_batches(cfg: FinetuneConfig, classifier: nn.Module, options: dict |
                     return uint8_to_unit(to_uint8(gen(z, c, truncation_psi=1.0, noise_mode="const")))
 
             return sample
-    pool = get_calibration(
-        cfg.source, cfg.pool_size, cfg.seed + 1, context=SourceContext(inp, classifier), **opts
-    ).images
+    if make_set is not None:
+        pool = make_set(cfg.source, cfg.pool_size, cfg.seed + 1).images
+    else:
+        pool = get_calibration(
+            cfg.source, cfg.pool_size, cfg.seed + 1, context=SourceContext(inp, classifier), **opts
+        ).images
     shift = max(1, inp.image_size // 8)
 
     def draw(step: int) -> torch.Tensor:
@@ -280,11 +296,15 @@ def finetune_lowbit(
     source_options: dict | None = None,
     test: tuple[torch.Tensor, torch.Tensor] | None = None,
     progress: bool = True,
+    make_set: MakeSet | None = None,
 ) -> dict:
     """:func:`finetune` of the registered classifier ``model_name`` on ``cfg.source`` images at its input size,
     calibrated on ``cfg.calibration_size`` images of ``cfg.calibration_source`` (default: the training source),
     evaluated on ``test`` (images [N,3,S,S] in [0,1], labels, -1 = unknown; default: the 1,017 bit-exact CIFAR-10
-    test images for a CIFAR-10 model, else the natural photos of :mod:`.photos` without labels)."""
+    test images for a CIFAR-10 model, else the natural photos of :mod:`.photos` without labels).
+    ``make_set(source, n, seed)``: where the calibration set and a training pool come from (default
+    ``get_calibration`` with ``source_options``; the study passes its calibration cache, since bn-matching takes
+    minutes per set)."""
     from ..calibration import SourceContext, get_calibration
     from ..models.classifiers import classifier_info, get_classifier
 
@@ -294,10 +314,13 @@ def finetune_lowbit(
     inp = info.input
     calib_source = cfg.calibration_source or cfg.source
     context = SourceContext(inp, get_classifier(model_name))  # bn-matching optimises through a copy, never `model`
-    calib = get_calibration(
-        calib_source, cfg.calibration_size, cfg.seed, context=context, **options.get(calib_source, {})
-    ).images
-    batches = training_batches(cfg, get_classifier(model_name), options.get(cfg.source), inp)
+    if make_set is None:
+
+        def make_set(source: str, n: int, seed: int) -> CalibrationSet:
+            return get_calibration(source, n, seed, context=context, **options.get(source, {}))
+
+    calib = make_set(calib_source, cfg.calibration_size, cfg.seed).images
+    batches = training_batches(cfg, get_classifier(model_name), options.get(cfg.source), inp, make_set)
     if test is None:
         if info.dataset == "CIFAR-10":
             from ..data import load_cifar10

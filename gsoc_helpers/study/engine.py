@@ -140,8 +140,8 @@ def run_study(
     sets = splits.sets(role)  # a selection view refuses "test" here
     store = CellStore(out_dir)
     groups = shard_of(spec.groups(), shard)
-    keys = {spec.key(g, v, role) for g in groups for v in spec.variants()}
-    pending = [g for g in groups if any(spec.key(g, v, role) not in store for v in spec.variants())]
+    keys = {spec.key(g, v, role) for g in groups for v in spec.group_variants(g)}
+    pending = [g for g in groups if any(spec.key(g, v, role) not in store for v in spec.group_variants(g))]
     ref: Reference | None = None
     for group in tqdm(pending, desc=f"{spec.kind} study ({role})", disable=not progress):
         m, s, n, seed = group

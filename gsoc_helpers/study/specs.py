@@ -24,7 +24,7 @@ from ..quantization.lowbit import LOWBIT_METHODS
 from ..quantization.ptq import PTQConfig
 from ..quantization.settings import PROJECT_DEFAULT, AccuracyControl
 from .cells import PROTOCOL, options_key
-from .engine import GroupRun
+from .engine import GroupRun, calibration_for
 
 BIT_WIDTHS = ("W8A8", "W6A6", "W5A5", "W4A4", "W3A3", "W4A8", "W8A4")
 
@@ -67,6 +67,10 @@ class StudySpec:
 
     def variants(self) -> list[str]:
         raise NotImplementedError
+
+    def group_variants(self, group: tuple[str, str, int, int]) -> list[str]:
+        """The variants measured for one group (default: all)."""
+        return self.variants()
 
     def variant_key(self, variant: str) -> str:
         raise NotImplementedError
@@ -126,6 +130,9 @@ class BitsSpec(StudySpec):
     bits: list[str] = field(default_factory=lambda: list(BIT_WIDTHS))
     estimators: list[str] = field(default_factory=lambda: list(LOWBIT_METHODS))  # range estimators and/or "nncf"
     ptq: PTQConfig = field(default_factory=PTQConfig)  # the 8-bit calibration every group starts from
+    # "model|source|bits" -> the range estimator chosen on validation: when given, a group measures only its chosen
+    # estimator per bit width (and NNCF's own call): the test images see the final configurations only
+    chosen: dict[str, str] = field(default_factory=dict)
 
     kind = "bits"
 
@@ -146,6 +153,14 @@ class BitsSpec(StudySpec):
         widths = [BitWidth.parse(b) for b in self.bits]
         return [f"{w.name}/{e}" for w in widths for e in self.estimators if e != NNCF or w.nncf_expressible]
 
+    def group_variants(self, group: tuple[str, str, int, int]) -> list[str]:
+        from ..quantization.lowbit import NNCF
+
+        if not self.chosen:
+            return self.variants()
+        m, s = group[0], group[1]
+        return [v for v in self.variants() if v.split("/")[1] in (NNCF, self.chosen.get(f"{m}|{s}|{v.split('/')[0]}"))]
+
     def variant_key(self, variant: str) -> str:
         return self.ptq.key()
 
@@ -163,7 +178,7 @@ class BitsSpec(StudySpec):
         images, fp32 = run.calibration.images, run.reference.fp32
         int8 = calibrate_for_relevel(fp32, images, self.ptq)
         samples = activation_samples(int8, images, seed=run.group[3])
-        for name in self.variants():
+        for name in self.group_variants(run.group):
             if not run.todo(name):
                 continue
             bits, estimator = name.split("/")
@@ -196,6 +211,15 @@ class FinetuneSpec(StudySpec):
     def variant_key(self, variant: str) -> str:
         return ",".join(f"{k}={v}" for k, v in sorted(self.options.items()))
 
+    def _sets(self, model: str):
+        """(source, n, seed) -> the calibration set of that group, through the spec's calibration cache: the
+        fine-tuning's calibration set and training pool are made once for all its variants (and stages)."""
+        from ..calibration import SourceContext
+        from ..models.classifiers import classifier_info, get_classifier
+
+        context = SourceContext(classifier_info(model).input, get_classifier(model))
+        return lambda source, n, seed: calibration_for(self, (model, source, n, seed), context)[0]
+
     def cells(self, run: GroupRun) -> Iterator[tuple[str, dict]]:
         from ..quantization.finetune import FinetuneConfig, finetune_lowbit
 
@@ -219,7 +243,13 @@ class FinetuneSpec(StudySpec):
             )
             folder = run.folder / "finetune" / self.key(run.group, variant, name).replace("|", "_").replace("/", "-")
             rec = finetune_lowbit(
-                model, cfg, folder, self.source_options, test=(data.images, data.labels), progress=False
+                model,
+                cfg,
+                folder,
+                self.source_options,
+                test=(data.images, data.labels),
+                progress=False,
+                make_set=self._sets(model),
             )
             yield (
                 variant,

@@ -11,6 +11,8 @@ from ..defaults import MAX_SEED
 from ..losses.weights import DistillLossWeights
 from .settings_check import check_settings, parse_policy
 
+MAX_D_STEPS = 20  # discriminator steps per generator step: more only stalls G
+
 PRECISIONS = ("fp32", "bf16")  # of GANTrainConfig.precision
 DISTILL_PRECISIONS = ("auto", *PRECISIONS)  # of DistillConfig.precision
 
@@ -52,7 +54,7 @@ class GANTrainConfig:
                 "ngf": 1,
                 "ndf": 1,
                 "z_dim": 1,
-                "d_steps": 1,
+                "d_steps": (1, MAX_D_STEPS),
                 "grid_every": 0,
                 "log_every": 1,
                 "threads": 1,
