@@ -43,7 +43,7 @@ from gsoc_helpers.quantization.ptq import NNCF_DEFAULTS, PTQConfig
 from gsoc_helpers.sampling import distributed_shard, parse_shard
 from gsoc_helpers.series.profiles import run_sizes
 from gsoc_helpers.study import selection as sel
-from gsoc_helpers.study.cells import load_cells
+from gsoc_helpers.study.cells import load_cells, shard_of
 from gsoc_helpers.study.engine import run_study
 from gsoc_helpers.study.specs import BitsSpec, FinetuneSpec, Int8Spec
 from gsoc_helpers.study.splits import cifar10_splits, photo_splits
@@ -220,18 +220,19 @@ def stage(what: str, out: Path, shard: tuple[int, int], p: Plan) -> None:
             choice, table = sel.choose_variant(cifar.selection(), spec, folder, **kw)
             record(out, "finetune", {"|".join(k): v for k, v in choice.items()}, table, "val", shard)
             return
-        for key, variant in need(out, "finetune").items():
+        runs = [(key, variant, seed) for key, variant in need(out, "finetune").items() for seed in SEEDS]
+        for key, variant, seed in shard_of(runs, shard):  # one schedule per source: shard the (source, seed) runs
             _, lr, steps = variant.split("/")
             spec = FinetuneSpec(
                 ["akamaster_resnet20"],
                 [key.split("|")[1]],
                 [SIZE],
-                SEEDS,
+                [seed],
                 lrs=[float(lr[2:])],
                 steps=[int(steps)],
                 **common,
             )
-            run_study(spec, cifar, "test", folder, **kw)
+            run_study(spec, cifar, "test", folder, progress=True)
     elif what in ("select-lite0", "lite0"):
         photos = photo_splits(224, views=p.views, cifar_n=p.cifar_n)
         lite = dict(
