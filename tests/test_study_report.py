@@ -72,7 +72,7 @@ def _tree(root: Path) -> None:
     )
     blocks = lambda *names: "\n".join(f"<!-- study-report:{n} -->\nold\n<!-- /study-report:{n} -->" for n in names)  # noqa: E731
     (root / "README.md").write_text("# x\n\n" + blocks("summary") + "\n\ntail\n")
-    (root / "benchmarks" / "RESULTS.md").write_text(blocks("protocol", "answer", "regimes", "search") + "\n")
+    (root / "benchmarks" / "RESULTS.md").write_text(blocks("protocol", "answer", "regimes", "ranges", "search") + "\n")
     (root / "notebooks").mkdir()
     for nb, name in (("05_quantization_experiments", "nb05-lowbit"), ("06_your_model_no_data", "nb06-answer")):
         cell = {"cell_type": "markdown", "id": "c", "metadata": {}, "source": [blocks(name)]}
@@ -126,3 +126,24 @@ def test_summary_row_spans_the_models_and_names_a_source_measured_on_fewer():
     row = [c.strip() for c in table.splitlines()[2].split("|")[1:-1]]
     assert row[:4] == ["INT8", "2 ResNets", "10,000 JPEG CIFAR-10 test images", "real 97.00–98.00"]
     assert row[4:] == ["-1.00 to +0.50 ?", "-1.00 ? (ResNet-20 only)"]  # no outcomes stored: untested
+
+
+def test_ranges_block_reads_its_file_and_says_what_the_interventions_gave(tmp_path):
+    from gsoc_helpers.study.why_ranges import FILE, ranges_block
+
+    assert "Not measured yet" in ranges_block(tmp_path)
+    rows = []
+    for seed, (own, narrowed) in enumerate([(98.5, 96.6), (98.7, 96.4)]):
+        base = {"model": "akamaster_resnet20", "seed": seed, "activations": 3, "weights_as_real": True}
+        rows.append({**base, "source": "real", "median_width_ratio": 1.0, "share_narrower": 0.0, "val_agreement": own,
+                     "narrowed_by": 0.8, "val_agreement_narrowed": narrowed, "val_agreement_student_ranges": 98.6,
+                     "one_student_range_gain": {"a": 0.08, "b": -0.02, "c": -0.5}})  # fmt: skip
+        rows.append({**base, "source": "student", "median_width_ratio": 0.8, "share_narrower": 2 / 3,
+                     "val_agreement": 98.6})  # fmt: skip
+    (tmp_path / FILE).parent.mkdir(parents=True)
+    (tmp_path / FILE).write_text(json.dumps({"setting": "s", "size": 300, "rows": rows, "environment": {"cpu": "X"}}))
+    text = ranges_block(tmp_path)
+    assert "| ResNet-20 | student | 0.80 ± 0.00 | 67 ± 0 % | 98.60 ± 0.00 | yes |" in text
+    assert "give 96.50 ± 0.14 % against real's own 98.60 ± 0.14 %" in text
+    assert "1 raise the agreement, 2 lower it; the largest gain +0.08 points (`a`)" in text
+    assert "differ only in their activation ranges" in text

@@ -11,6 +11,7 @@ from pathlib import Path
 from .answer import answer_block, detail_tables, regime_block, summary_block
 from .results import load_regimes
 from .search import search_block
+from .why_ranges import ranges_block
 
 PROTOCOL = """The protocol (`gsoc_helpers.study.splits`, version p2): three disjoint image sets for every study.
 
@@ -46,6 +47,7 @@ def blocks(root: Path) -> dict[str, str]:
         "protocol": PROTOCOL,
         "regimes": detail_tables(regimes),
         "search": search_block(root / "benchmarks"),
+        "ranges": ranges_block(root / "benchmarks"),
         "nb05-lowbit": "\n\n".join(
             regime_block(regimes, key, lead)
             for key, lead in (
@@ -66,7 +68,7 @@ def blocks(root: Path) -> dict[str, str]:
 
 FILES = {  # file -> the blocks it holds
     "README.md": ("summary",),
-    "benchmarks/RESULTS.md": ("protocol", "answer", "regimes", "search"),
+    "benchmarks/RESULTS.md": ("protocol", "answer", "regimes", "ranges", "search"),
     "notebooks/05_quantization_experiments.ipynb": ("nb05-lowbit",),
     "notebooks/06_your_model_no_data.ipynb": ("nb06-answer",),
 }
