@@ -166,12 +166,15 @@ def status(regimes: list[Regime]) -> str:
     if not legacy:
         return "Every choice was made on validation images; every number above is from the test images, touched once per final configuration."
     few = _few_seeds(regimes)
+    done = [r.title for r in regimes if not r.legacy]
     text = (
-        "These numbers come from the earlier studies' files ("
+        (f"Under the protocol (choices on validation, test images touched once): {', '.join(done)}. " if done else "")
+        + ("The other regimes" if done else "These numbers")
+        + " come from the earlier studies' files ("
         + ", ".join(f"`benchmarks/{f}`" for f in dict.fromkeys(f for r in legacy for f in r.files))
         + "): "
         + "; ".join(f"{r.title}: {r.chosen_on}" for r in legacy)
-        + ". No stored cell keeps per-image outcomes, so no difference is tested (?)"
+        + ". No cell of those files keeps per-image outcomes, so their differences are untested (?)"
     )
     if few:
         text += "; fewer than 3 seeds in: " + ", ".join(few)
@@ -222,13 +225,20 @@ def short_status(regimes: list[Regime]) -> str:
     if not legacy:
         return status(regimes)
     few = _few_seeds(regimes)
+    done = [r.title for r in regimes if not r.legacy]
     text = (
-        "from the earlier studies' files, whose settings were chosen on the test images; no stored cell keeps "
-        "per-image outcomes, so no difference is tested yet (?)"
+        (
+            f"under the protocol (choices on validation images, test images touched once): {', '.join(done)}; "
+            if done
+            else ""
+        )
+        + ("the others " if done else "")
+        + "from the earlier studies' files, whose settings were chosen on the test images; no cell of those keeps "
+        "per-image outcomes, so their differences are untested (?)"
     )
     if few:
         text += "; fewer than 3 seeds in: " + ", ".join(few)
-    return text[0].upper() + text[1:] + "; RESULTS section 0 says how to re-run it under the protocol."
+    return text[0].upper() + text[1:] + "; RESULTS section 0 says how to re-run them under the protocol."
 
 
 def summary_block(regimes: list[Regime]) -> str:
