@@ -30,9 +30,9 @@ in every cell key): the study's cells must be re-run under p2.
 
 Photos are split by photo, never by crop (5 crops each). Selection code receives a view of the splits that refuses
 the test images (`Splits.selection()`, tested). What is chosen on validation: the INT8 PTQ setting, bn-matching's
-step count, the range estimator per source and bit width, the fine-tuning learning rate and step count per source
-(on seed 0 alone: 24 fine-tunings, about a core-hour; the chosen ones then run with 3 seeds), EfficientNet-Lite0's PTQ
-setting (`benchmarks/bench_study.py`, stages `select-*`). Every number has at least 3 seeds
+step count, the range estimator per source and bit width, the fine-tuning learning rate per source (on seed 0 alone:
+12 fine-tunings of 600 steps, the step count fixed, not chosen; the chosen ones then run with 3 seeds),
+EfficientNet-Lite0's PTQ setting (`benchmarks/bench_study.py`, stages `select-*`). Every number has at least 3 seeds
 (mean ± std, sample std); each source is compared with `real` by a paired 95 % bootstrap interval over test images
 and seeds (2,000 replicates, seeded), and called better or worse only when the interval excludes 0.
 """
