@@ -73,18 +73,19 @@ def _tree(root: Path) -> None:
     blocks = lambda *names: "\n".join(f"<!-- study-report:{n} -->\nold\n<!-- /study-report:{n} -->" for n in names)  # noqa: E731
     (root / "README.md").write_text("# x\n\n" + blocks("summary") + "\n\ntail\n")
     (root / "benchmarks" / "RESULTS.md").write_text(blocks("protocol", "answer", "regimes", "ranges", "search") + "\n")
-    (root / "notebooks").mkdir()
-    for nb, name in (("05_quantization_experiments", "nb05-lowbit"), ("06_your_model_no_data", "nb06-answer")):
-        cell = {"cell_type": "markdown", "id": "c", "metadata": {}, "source": [blocks(name)]}
-        (root / "notebooks" / f"{nb}.ipynb").write_text(
-            json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
-        )
+    for folder in (root / "notebooks", root / "docs" / "notebooks"):  # the sources and their executed copies
+        folder.mkdir(parents=True)
+        for nb, name in (("05_quantization_experiments", "nb05-lowbit"), ("06_your_model_no_data", "nb06-answer")):
+            cell = {"cell_type": "markdown", "id": "c", "metadata": {}, "source": [blocks(name)]}
+            (folder / f"{nb}.ipynb").write_text(
+                json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+            )
 
 
 def test_verdicts_come_from_the_intervals_and_the_files_are_rewritten(tmp_path):
     _tree(tmp_path)
-    assert len(report.check(tmp_path)) == 4
-    assert len(report.write(tmp_path)) == 4 and report.check(tmp_path) == []
+    assert len(report.check(tmp_path)) == 6
+    assert len(report.write(tmp_path)) == 6 and report.check(tmp_path) == []
     readme = (tmp_path / "README.md").read_text()
     assert readme.startswith("# x\n") and readme.endswith("\ntail\n")  # only the block changed
     results = (tmp_path / "benchmarks" / "RESULTS.md").read_text()
@@ -99,8 +100,9 @@ def test_verdicts_come_from_the_intervals_and_the_files_are_rewritten(tmp_path):
     assert cells[4].endswith("↑") and cells[5].endswith("=") and cells[6].endswith("↑")  # student, noise, bn-matching
     assert "Every choice was made on validation images" in readme and "RESULTS.md" in readme
     assert "generator images beat bn-matching never" in readme and "**" not in readme
-    nb = json.loads((tmp_path / "notebooks" / "06_your_model_no_data.ipynb").read_text())
-    assert "No results file holds this regime yet" in "".join(nb["cells"][0]["source"])
+    for folder in ("notebooks", "docs/notebooks"):
+        nb = json.loads((tmp_path / folder / "06_your_model_no_data.ipynb").read_text())
+        assert "No results file holds this regime yet" in "".join(nb["cells"][0]["source"])
 
 
 def test_missing_markers_are_one_clear_error(tmp_path):

@@ -71,6 +71,9 @@ FILES = {  # file -> the blocks it holds
     "benchmarks/RESULTS.md": ("protocol", "answer", "regimes", "ranges", "search"),
     "notebooks/05_quantization_experiments.ipynb": ("nb05-lowbit",),
     "notebooks/06_your_model_no_data.ipynb": ("nb06-answer",),
+    # the executed copies a reader opens on GitHub: their conclusion cells follow the results too
+    "docs/notebooks/05_quantization_experiments.ipynb": ("nb05-lowbit",),
+    "docs/notebooks/06_your_model_no_data.ipynb": ("nb06-answer",),
 }
 
 
