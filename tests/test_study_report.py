@@ -72,7 +72,9 @@ def _tree(root: Path) -> None:
     )
     blocks = lambda *names: "\n".join(f"<!-- study-report:{n} -->\nold\n<!-- /study-report:{n} -->" for n in names)  # noqa: E731
     (root / "README.md").write_text("# x\n\n" + blocks("summary") + "\n\ntail\n")
-    (root / "benchmarks" / "RESULTS.md").write_text(blocks("protocol", "answer", "regimes", "ranges", "search") + "\n")
+    (root / "benchmarks" / "RESULTS.md").write_text(
+        blocks("protocol", "choices", "answer", "regimes", "ranges", "search") + "\n"
+    )
     for folder in (root / "notebooks", root / "docs" / "notebooks"):  # the sources and their executed copies
         folder.mkdir(parents=True)
         for nb, name in (("05_quantization_experiments", "nb05-lowbit"), ("06_your_model_no_data", "nb06-answer")):
@@ -149,3 +151,23 @@ def test_ranges_block_reads_its_file_and_says_what_the_interventions_gave(tmp_pa
     assert "give 96.50 ± 0.14 % against real's own 98.60 ± 0.14 %" in text
     assert "1 raise the agreement, 2 lower it; the largest gain +0.08 points (`a`)" in text
     assert "differ only in their activation ranges" in text
+
+
+def test_choices_block_says_what_changed_against_the_earlier_choices(tmp_path):
+    from gsoc_helpers.study.choices import choices_block
+
+    assert "| INT8 PTQ setting (CIFAR-10 ResNets) | not re-made yet |" in choices_block(tmp_path)
+    (tmp_path / "study_results").mkdir()
+    sel = {
+        "ptq": {"choice": "minmax+nobc", "chosen_on": "val", "table": []},
+        "estimators": {
+            "choice": {"akamaster_resnet20|real|W4A4": "mse", "akamaster_resnet20|student|W4A4": "mse"},
+            "chosen_on": "val",
+            "table": [],
+        },
+    }
+    (tmp_path / "study_results" / "selection.json").write_text(json.dumps(sel))
+    text = choices_block(tmp_path)
+    assert "| validation images | minmax+nobc | mixed+minmax+nobc | the 10,000 JPEG test images | yes |" in text
+    assert "| per source | the 1,017 exact test images | 1 of 2 |" in text
+    assert "| student|W4A4 | mse | minmax | yes |" in text and "| real|W4A4 | mse | mse | no |" in text
