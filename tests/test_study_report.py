@@ -73,7 +73,7 @@ def _tree(root: Path) -> None:
     blocks = lambda *names: "\n".join(f"<!-- study-report:{n} -->\nold\n<!-- /study-report:{n} -->" for n in names)  # noqa: E731
     (root / "README.md").write_text("# x\n\n" + blocks("summary") + "\n\ntail\n")
     (root / "benchmarks" / "RESULTS.md").write_text(
-        blocks("protocol", "choices", "answer", "regimes", "ranges", "search") + "\n"
+        blocks("protocol", "choices", "answer", "regimes", "ranges", "targets", "search") + "\n"
     )
     for folder in (root / "notebooks", root / "docs" / "notebooks"):  # the sources and their executed copies
         folder.mkdir(parents=True)
@@ -171,3 +171,50 @@ def test_choices_block_says_what_changed_against_the_earlier_choices(tmp_path):
     assert "| validation images | minmax+nobc | mixed+minmax+nobc | the 10,000 JPEG test images | yes |" in text
     assert "| per source | the 1,017 exact test images | 1 of 2 |" in text
     assert "| student|W4A4 | mse | minmax | yes |" in text and "| real|W4A4 | mse | mse | no |" in text
+
+
+def test_targets_block_compares_each_target_with_the_test_cells(tmp_path):
+    from gsoc_helpers.study.targets import targets_block
+
+    assert "Not measured under the protocol yet" in targets_block(tmp_path)
+    res = tmp_path / "study_results"
+    res.mkdir()
+
+    def ft(source: str, seed: int, drop: float, seconds: float, ir: float) -> dict:
+        base = {"role": "test", "model": "akamaster_resnet20", "source": source, "seed": seed}
+        top1 = 91.0 - drop
+        fields = {"config": "W4A4/lr1e-05/600", "exact_drop": drop, "seconds": seconds, "exact_top1_int8": top1}
+        return {**base, **fields, "exact_ir_top1": top1 + ir, "exact_ir_agreement": 95.0}
+
+    cells = [ft("student", s, d, 600.0, 0.1) for s, d in enumerate((1.0, 2.0, 3.0))]
+    cells += [ft("real", s, 1.0, 300.0, -0.5) for s in range(3)]
+    cells.append({"role": "validation", "model": "akamaster_resnet20", "source": "student", "exact_drop": 99.0})
+    lite = [
+        {
+            "role": "test",
+            "source": s,
+            "seed": k,
+            "config": c,
+            "photos_agreement": a + k,
+            "calibration_seconds": 540.0,
+            "photos_top1_int8": 70.0,
+            "photos_top1_fp32": 80.0,
+        }
+        for s, a, c in (("photos", 90.0, "project"), ("student", 80.0, "project"), ("noise", 20.0, "project"))
+        + (("bn-matching", 83.0, "project"), ("bn-matching", 99.0, "nncf-default"))
+        for k in range(3)
+    ]
+    for name, rows in (("finetune", cells), ("lite0", lite)):
+        (res / f"{name}_cells.jsonl").write_text("".join(json.dumps(c) + "\n" for c in rows))
+    text = targets_block(tmp_path)
+    rows = {line.split(" | ")[0][2:]: line for line in text.splitlines() if line.startswith("| ")}
+    drop = rows["ResNet-20 W4A4 fine-tuned on student images alone: top-1 drop from FP32 (1,017 exact test images)"]
+    assert "| ≤ 2 points | 2.00 ± 1.00 points (3 runs) | yes |" in drop  # mean 2.0: on the bound, met
+    assert "| 10.00 ± 0.00 min (3 runs) | yes |" in rows["the same fine-tuning: wall time per seed"]
+    ir = rows["the fine-tuned OpenVINO IR against PyTorch fake-quant: |top-1 difference| (every fine-tuned run)"]
+    assert "0.30 ± 0.22, worst 0.50 points (6 runs) | no, 0.20 points short |" in ir  # |0.1| x3, |-0.5| x3
+    lite_row = next(v for k, v in rows.items() if k.startswith("EfficientNet-Lite0 INT8 calibrated"))
+    # the best image-free source under the project setting (not the photos, not NNCF's defaults' 99+)
+    assert "| ≥ 85 % | bn-matching, 84.00 ± 1.00 % (3 runs) | no, 1.00 % short |" in lite_row
+    assert "| 9.00 ± 0.00 min (3 runs) | yes |" in next(v for k, v in rows.items() if k.startswith("bn-matching"))
+    assert "| EfficientNet-Lite0 FP32, top-1 on the labelled test photos (%) | — | — | 80.00 | — |" in text
