@@ -179,7 +179,8 @@ def test_single_seed_tables_print_no_spread(table):
     assert all("±" not in t.get_text() for t in ax.texts)
 
 
-def test_headline_names_every_term_on_the_figure():
+@pytest.mark.parametrize("project", ["mixed+minmax+nobc", "project"])  # the earlier study's key, bench_study's
+def test_headline_names_every_term_on_the_figure(project):
     """The README's figure: one panel per PTQ setting, titled in words (not the study's config keys), sources on the
     x axis with the stand-in teacher under its current name, one legend entry per model."""
     import pandas as pd
@@ -197,7 +198,7 @@ def test_headline_names_every_term_on_the_figure():
         }
         for d in (20, 56)
         for k, s in enumerate(("real", "teacher", "noise"))
-        for c in ("nncf-default", "mixed+minmax+nobc")
+        for c in ("nncf-default", project)
     ]
     fig = figure_headline(pd.DataFrame(rows), "jpeg")
     axes = fig.get_axes()

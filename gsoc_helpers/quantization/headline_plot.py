@@ -13,6 +13,7 @@ from .plots import _plt, save_png
 SETTINGS = {
     "mixed+minmax+nobc": "this project's setting:\nglobal min/max activation ranges",
     "default": "this project's setting:\nglobal min/max activation ranges",
+    "project": "this project's setting, chosen on validation:\nglobal min/max activation ranges",  # bench_study's
     "nncf-default": "NNCF's defaults:\nmean of per-image min/max ranges",
 }
 SOURCE_NAMES = {"teacher": "offline-teacher"}  # the earlier logs' name of the bundled stand-in teacher
