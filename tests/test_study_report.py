@@ -73,7 +73,7 @@ def _tree(root: Path) -> None:
     blocks = lambda *names: "\n".join(f"<!-- study-report:{n} -->\nold\n<!-- /study-report:{n} -->" for n in names)  # noqa: E731
     (root / "README.md").write_text("# x\n\n" + blocks("summary") + "\n\ntail\n")
     (root / "benchmarks" / "RESULTS.md").write_text(
-        blocks("protocol", "choices", "answer", "regimes", "ranges", "targets", "search") + "\n"
+        blocks("protocol", "choices", "answer", "regimes", "ranges", "targets", "search", "lowbit") + "\n"
     )
     for folder in (root / "notebooks", root / "docs" / "notebooks"):  # the sources and their executed copies
         folder.mkdir(parents=True)
@@ -218,3 +218,39 @@ def test_targets_block_compares_each_target_with_the_test_cells(tmp_path):
     assert "| ≥ 85 % | bn-matching, 84.00 ± 1.00 % (3 runs) | no, 1.00 % short |" in lite_row
     assert "| 9.00 ± 0.00 min (3 runs) | yes |" in next(v for k, v in rows.items() if k.startswith("bn-matching"))
     assert "| EfficientNet-Lite0 FP32, top-1 on the labelled test photos (%) | — | — | 80.00 | — |" in text
+
+
+def test_lowbit_block_tables_every_width_and_each_fine_tuning_from_the_test_cells(tmp_path):
+    from gsoc_helpers.study.lowbit_tables import lowbit_block
+
+    assert "has not run under the protocol yet" in lowbit_block(tmp_path)
+    res = tmp_path / "study_results"
+    res.mkdir()
+    bits = [
+        {"role": "test", "source": s, "seed": k, "bits": b, "estimator": e, "exact_agreement": a + k}
+        for s, e in (("real", "mse"), ("student", "minmax"))
+        for b, a in (("W4A4", 80.0), ("W3A3", 30.0))
+        for k in range(3)
+    ]
+    bits += [
+        {"role": "test", "source": "real", "seed": k, "bits": "W4A4", "estimator": "nncf", "exact_agreement": 70.0}
+        for k in range(3)
+    ]
+    bits.append({"role": "validation", "source": "real", "seed": 0, "bits": "W4A4", "estimator": "mse"})
+    ft = [
+        {"role": "test", "source": "student", "seed": k, "config": "W4A4/lr1e-05/600", "estimator": "minmax"}
+        | {"top1_start": 80.0, "exact_top1_int8": 88.0 + k, "agreement_start": 85.0, "exact_agreement": 92.0}
+        | {"exact_drop": 3.0 - k, "exact_ir_top1": 88.0, "exact_ir_agreement": 92.0, "seconds": 600.0}
+        | {"exact_top1_fp32": 91.0}
+        for k in range(3)
+    ]
+    for name, rows in (("bits", bits), ("finetune", ft)):
+        (res / f"{name}_cells.jsonl").write_text("".join(json.dumps(c) + "\n" for c in rows))
+    text = lowbit_block(tmp_path)
+    assert "| bits | real | student |" in text and "over 3 seeds" in text
+    assert "| W4A4 | 81.00 ± 1.00 (mse) | 81.00 ± 1.00 (minmax) |" in text
+    assert "| W4A4, NNCF's own call | 70.00 ± 0.00 (nncf) | — |" in text
+    assert "| W3A3 | 31.00 ± 1.00 (mse) | 31.00 ± 1.00 (minmax) |" in text
+    row = "| student | W4A4/lr1e-05/600 | minmax | 3 | 80.00 ± 0.00 → 89.00 ± 1.00 | 85.00 ± 0.00 → 92.00 ± 0.00 |"
+    assert row + " 2.00 ± 1.00 | 88.00 ± 0.00 | 92.00 ± 0.00 | 10.0 ± 0.0 |" in text
+    assert "FP32 top-1 on these images: 91.00 %." in text

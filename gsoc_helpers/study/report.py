@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .answer import answer_block, detail_tables, regime_block, summary_block
 from .choices import choices_block
+from .lowbit_tables import lowbit_block
 from .results import load_regimes
 from .search import search_block
 from .targets import targets_block
@@ -52,6 +53,7 @@ def blocks(root: Path) -> dict[str, str]:
         "ranges": ranges_block(root / "benchmarks"),
         "choices": choices_block(root / "benchmarks"),
         "targets": targets_block(root / "benchmarks"),
+        "lowbit": lowbit_block(root / "benchmarks"),
         "nb05-lowbit": "\n\n".join(
             regime_block(regimes, key, lead)
             for key, lead in (
@@ -72,7 +74,7 @@ def blocks(root: Path) -> dict[str, str]:
 
 FILES = {  # file -> the blocks it holds
     "README.md": ("summary",),
-    "benchmarks/RESULTS.md": ("protocol", "choices", "answer", "regimes", "ranges", "targets", "search"),
+    "benchmarks/RESULTS.md": ("protocol", "choices", "answer", "regimes", "ranges", "targets", "search", "lowbit"),
     "notebooks/05_quantization_experiments.ipynb": ("nb05-lowbit",),
     "notebooks/06_your_model_no_data.ipynb": ("nb06-answer",),
     # the executed copies a reader opens on GitHub: their conclusion cells follow the results too
