@@ -68,7 +68,7 @@ def finetune_table(cells: list[dict]) -> str:
             f"| {_ms(cs, f'{TEST_SET}_ir_top1')} | {_ms(cs, f'{TEST_SET}_ir_agreement')} "
             f"| {format_mean_std(*mean_std(minutes), digits=1)} |"
         )
-    fp32 = {c.get(f"{TEST_SET}_top1_fp32") for c in cells}
+    fp32 = {float(c[f"{TEST_SET}_top1_fp32"]) for c in cells if c.get(f"{TEST_SET}_top1_fp32") is not None}
     return "\n".join(lines) + f"\n\nFP32 top-1 on these images: {', '.join(f'{v:.2f} %' for v in sorted(fp32))}.\n"
 
 
