@@ -6,6 +6,11 @@ final configuration measured once on the test images, 3 seeds. CPU. Every stage 
   PYTHONPATH=. GSOC_DATA_ROOT=... python benchmarks/bench_study.py STAGE    # one stage
   PYTHONPATH=. python benchmarks/bench_study.py report                      # results -> benchmarks/study_results
   gsoc-helpers study-report                                                 # README, RESULTS, notebooks 05/06
+  PYTHONPATH=. python benchmarks/bench_study.py restore --out DIR           # committed results -> a cell folder
+
+``restore`` puts the committed ``benchmarks/study_results`` (every stage's cells and the choices) back into a cell
+folder, so that a study cut off on one machine goes on from its committed cells on another; it never replaces a file
+that is there.
 
 Stages (``select-*`` read validation images only; the others read the test images with the choices made):
   select-ptq       the INT8 PTQ setting (SEARCH below) on ResNet-20, sources real/teacher/student/noise
@@ -287,9 +292,27 @@ def report(out: Path, results: Path) -> None:
     (results / "environment.json").write_text(json.dumps(environment(), indent=1) + "\n")
 
 
+def restore(results: Path, out: Path) -> list[Path]:
+    """Copy ``results``' cells and choices into the cell folder ``out`` where ``out`` has none yet; the files
+    written (a file already in ``out`` is kept, and said so)."""
+    pairs = [(results / f"{what}_cells.jsonl", out / what / "cells.jsonl") for what in dict.fromkeys(FOLDERS.values())]
+    written = []
+    for src, dst in [*pairs, (results / "selection.json", out / "selection.json")]:
+        if not src.is_file():
+            continue
+        if dst.exists():
+            print(f"kept {dst} (already there; {src} not copied)")
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(src.read_bytes())
+        written.append(dst)
+        print(f"restored {dst} from {src}")
+    return written
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=[*STAGES, "report", "plan"])
+    p.add_argument("what", choices=[*STAGES, "report", "plan", "restore"])
     p.add_argument("--out", type=Path, default=None, help="cell folder (default: $GSOC_OUTPUT_DIR/study)")
     p.add_argument("--results", type=Path, default=None, help=f"default {RESULTS} (with --smoke: <out>/results)")
     p.add_argument("--shard", default=None, help="i/n: this worker's part (default torchrun RANK/WORLD_SIZE or 0/1)")
@@ -300,6 +323,9 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     out = args.out or get_output_dir() / ("study-smoke" if args.smoke else "study")
     out.mkdir(parents=True, exist_ok=True)
+    if args.what == "restore":
+        restore(args.results or RESULTS, out)
+        return
     for what in [*STAGES, "report"] if args.what == "plan" else [args.what]:
         results = args.results or (out / "results" if args.smoke else RESULTS)  # a smoke run never replaces results
         report(out, results) if what == "report" else stage(what, out, shard, plan)

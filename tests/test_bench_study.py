@@ -27,3 +27,19 @@ def test_loads_and_every_final_stage_has_its_selection_stage(monkeypatch):
     assert all(f"select-{s}" in bench.STAGES for s in ("bits", "finetune", "lite0"))
     full, smoke = bench.Plan(), bench.SMOKE
     assert smoke.size < full.size and len(smoke.seeds) < len(full.seeds) and max(smoke.ft_steps) < min(full.ft_steps)
+
+
+def test_restore_puts_committed_cells_back_and_never_replaces_a_file(monkeypatch, tmp_path):
+    bench = _module(monkeypatch)
+    results, out = tmp_path / "results", tmp_path / "out"
+    results.mkdir()
+    (results / "int8_cells.jsonl").write_text('{"key": "a"}\n')
+    (results / "bits_cells.jsonl").write_text('{"key": "b"}\n')
+    (results / "selection.json").write_text('{"ptq": {}}')
+    (out / "bits").mkdir(parents=True)
+    (out / "bits" / "cells.jsonl").write_text('{"key": "mine"}\n')  # a worker's cells already there
+    written = bench.restore(results, out)
+    assert sorted(p.relative_to(out).as_posix() for p in written) == ["int8/cells.jsonl", "selection.json"]
+    assert (out / "int8" / "cells.jsonl").read_text() == '{"key": "a"}\n'
+    assert (out / "bits" / "cells.jsonl").read_text() == '{"key": "mine"}\n'  # kept
+    assert bench.restore(results, out) == []  # a second run writes nothing
