@@ -153,6 +153,8 @@ def test_ranges_block_reads_its_file_and_says_what_the_interventions_gave(tmp_pa
     assert "| ResNet-20 | student | 0.80 ± 0.00 | 67 ± 0 % | 98.60 ± 0.00 | yes |" in text
     assert "give 96.50 ± 0.14 % against real's own 98.60 ± 0.14 %" in text
     assert "1 raise the agreement, 2 lower it; the largest gain +0.08 points (`a`)" in text
+    assert "all of them at once +0.10: one at a time they mostly lower it, all together they raise it" in text  # seed 0
+    assert "all of them at once -0.10: no single range carries the difference" in text  # seed 1
     assert "differ only in their activation ranges" in text
 
 

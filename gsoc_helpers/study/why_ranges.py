@@ -99,11 +99,12 @@ def ranges_block(root: Path) -> str:
                 values = np.array(list(per.values()))
                 best = max(per, key=per.__getitem__)
                 whole = r.get(f"val_agreement_{src}_ranges", float("nan")) - r["val_agreement"]
-                carried = (
-                    "one range carries most of the difference"
-                    if whole > 0 and values.max() >= 0.5 * whole
-                    else "no single range carries the difference"
-                )
+                if whole > 0 and values.sum() < 0:
+                    carried = "one at a time they mostly lower it, all together they raise it: the ranges act as a set"
+                elif whole > 0 and values.max() >= 0.5 * whole:
+                    carried = "one range carries most of the difference"
+                else:
+                    carried = "no single range carries the difference"
                 out.append(
                     f"  One of {src}'s ranges at a time in real's model (seed {r['seed']}, {len(values)} "
                     f"activations): {int((values > 0).sum())} raise the agreement, {int((values < 0).sum())} lower "
