@@ -153,6 +153,23 @@ def test_interrupted_finetuning_resumes_to_the_same_model(tmp_path):
         finetune(Tiny(), _cfg(lr=1e-3), tmp_path / "b", _batches, calib, test, progress=False)
 
 
+def test_a_finished_run_is_measured_on_other_images_as_if_trained_for_them(tmp_path):
+    """The study's seed-0 test cell measures the model of the validation run the learning rate was chosen with:
+    training never sees the evaluation images, so it equals a run made for the test images."""
+    calib, val, test = separable(20, 1)[0], separable(50, 2), separable(50, 3)
+    on_val = finetune(Tiny(), _cfg(), tmp_path / "val", _batches, calib, val, progress=False)
+    fresh = finetune(Tiny(), _cfg(), tmp_path / "fresh", _batches, calib, test, progress=False)
+    reused = finetune(
+        Tiny(), _cfg(), tmp_path / "test", _batches, calib, test, progress=False, trained=tmp_path / "val"
+    )
+    for k in ("top1_start", "agreement_start", "top1_end", "agreement_end", "ir_top1", "ir_agreement"):
+        assert reused[k] == pytest.approx(fresh[k]), k
+    assert [h["step"] for h in reused["history"]] == [0, 4] and reused["trained_in"] == "val"
+    assert reused["seconds_this_call"] == on_val["seconds_this_call"]
+    with pytest.raises(ValueError, match="no finished run of these settings"):
+        finetune(Tiny(), _cfg(lr=1e-3), tmp_path / "x", _batches, calib, test, progress=False, trained=tmp_path / "val")
+
+
 @pytest.mark.slow
 def test_efficientnet_lite0_finetunes_data_free_and_its_int8_ir_agrees(tmp_path):
     """EfficientNet-Lite0 (Conv2dStaticSamePadding, 49 BatchNorms) at W8A8: 2 steps on fractal images, then the IR

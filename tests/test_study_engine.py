@@ -218,6 +218,10 @@ def test_finetune_spec_runs_through_the_engine_on_validation(shared_data_root, t
     assert cell["role"] == "validation" and 0 <= cell["v_agreement"] <= 100 and cell["history"][-1]["step"] == 2
     assert (tmp_path / "finetune").is_dir()  # its checkpoints below the store
     assert 0 <= cell["v_ir_agreement"] <= 100 and cell["ir"] == "model.xml"  # the fine-tuned IR, run by OpenVINO
+    assert cell["trained_in"] is None  # trained for itself
+    test = run(spec, splits, "test", tmp_path, progress=False)[0]  # the same seed and schedule: not trained again
+    assert test["trained_in"] == next((tmp_path / "finetune").glob("p2_v_*")).name and test["exact_n"] == 20
+    assert test["seconds"] == cell["seconds"] and [h["step"] for h in test["history"]] == [0, 2]
 
 
 def test_bits_spec_given_the_choices_measures_only_them_and_nncf(tmp_path):

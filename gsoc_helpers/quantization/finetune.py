@@ -151,12 +151,17 @@ def finetune(
     calibration: torch.Tensor,
     test: tuple[torch.Tensor, torch.Tensor],
     progress: bool = True,
+    trained: str | Path | None = None,
 ) -> dict:
     """Fine-tune a b-bit copy of ``fp32`` (takes [0,1] images) for ``cfg.steps`` steps, resuming from
     ``<out_dir>/checkpoint.pt``, then export it to ``<out_dir>/model.xml`` (OpenVINO IR). ``batch_for_step(k)``:
     float32 [B,3,H,W] in [0,1], a function of k only. ``test``: (images, labels; -1 = unknown). Returns the record
     written to ``<out_dir>/result.json``: top-1/agreement (%) on ``test`` before and after in PyTorch fake-quant,
-    the same for the IR in OpenVINO (``ir_*``), the history every ``cfg.eval_every`` steps, the wall seconds."""
+    the same for the IR in OpenVINO (``ir_*``), the history every ``cfg.eval_every`` steps, the wall seconds.
+
+    ``trained``: the folder of a finished run of the same configuration measured on other images (training never
+    sees ``test``, so it is the same model): its final model is measured on ``test`` instead of training again; the
+    history then holds the start and the end only, and the seconds are that run's."""
     import copy
 
     from .ptq import save_ir
@@ -188,6 +193,16 @@ def finetune(
         student.load_state_dict(state["model"], strict=True)
         opt.load_state_dict(state["optimizer"])
         start, history = int(state["step"]), json.loads(state["history"])
+    reused_seconds = None
+    if trained is not None and not ckpt.is_file():
+        state = torch.load(Path(trained) / "checkpoint.pt", weights_only=True)
+        if json.loads(state["config"]) != asdict(cfg) or int(state["step"]) != cfg.steps:
+            raise ValueError(f"{trained} holds no finished run of these settings")
+        student.load_state_dict(state["model"], strict=True)
+        start = cfg.steps
+        history.append({"step": cfg.steps, **_evaluate(student, t_logits, x_test, y_test)})
+        reused_seconds = json.loads((Path(trained) / "result.json").read_text())["seconds_this_call"]
+        record["trained_in"] = Path(trained).name
     t0 = time.time()
     bar = tqdm(range(start, cfg.steps), desc=f"fine-tune {cfg.bits} on {cfg.source}", disable=not progress)
     for step in bar:
@@ -217,7 +232,7 @@ def finetune(
             }
             torch.save(state, out / "checkpoint.tmp")
             (out / "checkpoint.tmp").replace(ckpt)
-    seconds = round(time.time() - t0, 1)
+    seconds = reused_seconds if reused_seconds is not None else round(time.time() - t0, 1)
     ir_path = save_ir(export_openvino(student, int(x_test.shape[-1])), out / "model.xml")
     record.update(
         {
@@ -297,6 +312,7 @@ def finetune_lowbit(
     test: tuple[torch.Tensor, torch.Tensor] | None = None,
     progress: bool = True,
     make_set: MakeSet | None = None,
+    trained: str | Path | None = None,
 ) -> dict:
     """:func:`finetune` of the registered classifier ``model_name`` on ``cfg.source`` images at its input size,
     calibrated on ``cfg.calibration_size`` images of ``cfg.calibration_source`` (default: the training source),
@@ -304,7 +320,7 @@ def finetune_lowbit(
     test images for a CIFAR-10 model, else the natural photos of :mod:`.photos` without labels).
     ``make_set(source, n, seed)``: where the calibration set and a training pool come from (default
     ``get_calibration`` with ``source_options``; the study passes its calibration cache, since bn-matching takes
-    minutes per set)."""
+    minutes per set). ``trained``: see :func:`finetune`."""
     from ..calibration import SourceContext, get_calibration
     from ..models.classifiers import classifier_info, get_classifier
 
@@ -331,4 +347,4 @@ def finetune_lowbit(
 
             photos = natural_photos(inp.image_size)[0]
             test = (photos, torch.full((len(photos),), -1))
-    return {"model": model_name, **finetune(model, cfg, out_dir, batches, calib, test, progress)}
+    return {"model": model_name, **finetune(model, cfg, out_dir, batches, calib, test, progress, trained)}

@@ -220,6 +220,21 @@ class FinetuneSpec(StudySpec):
         context = SourceContext(classifier_info(model).input, get_classifier(model))
         return lambda source, n, seed: calibration_for(self, (model, source, n, seed), context)[0]
 
+    def _folder(self, run: GroupRun, variant: str, name: str) -> Path:
+        return run.folder / "finetune" / self.key(run.group, variant, name).replace("|", "_").replace("/", "-")
+
+    def _finished_elsewhere(self, run: GroupRun, variant: str, name: str) -> Path | None:
+        """A finished run of this group and variant measured on another image set (e.g. the validation run the
+        learning rate was chosen with, for seed 0): the same training, so the test cell measures its model."""
+        mine = self._folder(run, variant, name)
+        before, after = self._folder(run, variant, "\0").name.split("\0")
+        done = [
+            d
+            for d in sorted(mine.parent.glob("*"))
+            if d != mine and d.name.startswith(before) and d.name.endswith(after) and (d / "result.json").is_file()
+        ]
+        return done[0] if done else None
+
     def cells(self, run: GroupRun) -> Iterator[tuple[str, dict]]:
         from ..quantization.finetune import FinetuneConfig, finetune_lowbit
 
@@ -241,7 +256,7 @@ class FinetuneSpec(StudySpec):
                 eval_every=max(1, int(steps) // 6),
                 **self.options,
             )
-            folder = run.folder / "finetune" / self.key(run.group, variant, name).replace("|", "_").replace("/", "-")
+            folder = self._folder(run, variant, name)
             rec = finetune_lowbit(
                 model,
                 cfg,
@@ -250,6 +265,7 @@ class FinetuneSpec(StudySpec):
                 test=(data.images, data.labels),
                 progress=False,
                 make_set=self._sets(model),
+                trained=self._finished_elsewhere(run, variant, name),
             )
             yield (
                 variant,
@@ -268,5 +284,6 @@ class FinetuneSpec(StudySpec):
                     "ir": rec["ir"],
                     "history": rec["history"],
                     "seconds": rec.get("seconds_this_call"),
+                    "trained_in": rec.get("trained_in"),  # the run whose model this cell measures, if not its own
                 },
             )
