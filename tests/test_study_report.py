@@ -176,6 +176,13 @@ def test_choices_block_says_what_changed_against_the_earlier_choices(tmp_path):
     assert "| validation images | minmax+nobc | mixed+minmax+nobc | the 10,000 JPEG test images | yes |" in text
     assert "| per source | the 1,017 exact test images | 1 of 2 |" in text
     assert "| student|W4A4 | mse | minmax | yes |" in text and "| real|W4A4 | mse | mse | no |" in text
+    assert "FP32 top-1" not in text  # no INT8 cells: no line
+    cells = [
+        {"model": "akamaster_resnet20", "val_top1_fp32": 80.0},
+        {"model": "akamaster_resnet20", "jpeg_top1_fp32": 81.0},
+    ]
+    (tmp_path / "study_results" / "int8_cells.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cells))
+    assert "FP32 top-1 on each image set: validation 80.00 %, JPEG test 81.00 % (" in choices_block(tmp_path)
 
 
 def test_targets_block_compares_each_target_with_the_test_cells(tmp_path):

@@ -84,7 +84,27 @@ def choices_block(benchmarks: str | Path) -> str:
             for k, v in now.items()
         ]
         details.append("")
-    return "\n".join(lines) + "\n" + ("\n" + "\n".join(details) if details else "")
+    return "\n".join(lines) + "\n" + ("\n" + "\n".join(details) if details else "") + _fp32_line(Path(benchmarks))
+
+
+def _fp32_line(benchmarks: Path) -> str:
+    """How hard each image set is: ResNet-20's FP32 top-1 on validation and on each test set, from the INT8 cells."""
+    from .cells import load_cells
+
+    top1: dict[str, float] = {}
+    for c in load_cells(benchmarks / "study_results" / "int8_cells.jsonl"):
+        if c.get("model") == "akamaster_resnet20":
+            for k, v in c.items():
+                if k.endswith("_top1_fp32") and v is not None:
+                    top1.setdefault(k[: -len("_top1_fp32")], float(v))
+    if not top1:
+        return ""
+    names = {"val": "validation", "jpeg": "JPEG test", "exact": "bit-exact test"}
+    sets = ", ".join(f"{names.get(k, k)} {v:.2f} %" for k, v in top1.items())
+    return (
+        f"\nResNet-20's FP32 top-1 on each image set: {sets} (validation and the JPEG test set are the data root's "
+        "JPEG copies, the bit-exact test set the original pixels).\n"
+    )
 
 
 def _fmt(value: object) -> str:
