@@ -266,3 +266,9 @@ def test_lowbit_block_tables_every_width_and_each_fine_tuning_from_the_test_cell
     row = "| student | W4A4/lr1e-05/600 | minmax | 3 | 80.00 ± 0.00 → 89.00 ± 1.00 | 85.00 ± 0.00 → 92.00 ± 0.00 |"
     assert row + " 2.00 ± 1.00 | 88.00 ± 0.00 | 92.00 ± 0.00 | 10.0 ± 0.0 |" in text
     assert "FP32 top-1 on these images: 91.00 %." in text
+    table = [{"config": f"W4A4/{e}", "source": s, "val_agreement_mean": m, "val_agreement_std": 1.0, "n_seeds": 3}
+             for e, s, m in (("minmax", "real", 60.0), ("mse", "real", 70.0), ("mse", "student", 69.0))]  # fmt: skip
+    (res / "selection.json").write_text(json.dumps({"estimators": {"choice": {}, "table": table}}))
+    text = lowbit_block(tmp_path)
+    assert "| estimator | real | student |" in text and "| minmax | 60.00 ± 1.00 | — |" in text
+    assert "| mse | 70.00 ± 1.00 | 69.00 ± 1.00 |" in text

@@ -72,11 +72,43 @@ def finetune_table(cells: list[dict]) -> str:
     return "\n".join(lines) + f"\n\nFP32 top-1 on these images: {', '.join(f'{v:.2f} %' for v in sorted(fp32))}.\n"
 
 
+def estimator_table(selection: dict, bits: str = "W4A4") -> str:
+    """What the estimator choice saw: ``bits``' validation agreement per source (columns) and estimator (rows)."""
+    rows = [r for r in selection.get("estimators", {}).get("table", []) if r["config"].startswith(f"{bits}/")]
+    if not rows:
+        return ""
+    sources = list(dict.fromkeys(r["source"] for r in rows))
+    by = {(r["config"].split("/")[1], r["source"]): r for r in rows}
+    lines = [
+        f"What the choice saw at {bits}: agreement with FP32 (%) on the validation images per range estimator, mean ± "
+        f"std over {max(int(r['n_seeds']) for r in rows)} seeds (`nncf`: NNCF's own call, never chosen: a "
+        "fine-tuning start needs a range estimator).",
+        "",
+        "| estimator | " + " | ".join(sources) + " |",
+        "|---|" + "---:|" * len(sources),
+    ]
+    for est in dict.fromkeys(e for e, _ in by):
+        cells = [by.get((est, s)) for s in sources]
+        shown = [
+            "—" if r is None else format_mean_std(r["val_agreement_mean"], r["val_agreement_std"], int(r["n_seeds"]))
+            for r in cells
+        ]
+        lines.append(f"| {est} | " + " | ".join(shown) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def lowbit_block(root: Path) -> str:
-    """RESULTS' ``lowbit`` block: the bit-width table and the fine-tuning table, or what to run when missing."""
+    """RESULTS' ``lowbit`` block: the bit-width table, what the W4A4 estimator choice saw, and the fine-tuning
+    table, or what to run when missing."""
+    import json
+
     bits, ft = _test(root, "bits"), _test(root, "finetune")
+    sel_path = root / "study_results" / "selection.json"
+    selection = json.loads(sel_path.read_text()) if sel_path.is_file() else {}
     out = []
     out.append(bits_table(bits) if bits else f"The bit-width study has not run under the protocol yet: {COMMAND}.\n")
+    if bits and estimator_table(selection):
+        out.append(estimator_table(selection))
     if ft:
         out.append("W4A4 fine-tuning (each run distils FP32 into the fake-quant model on its source's images):\n")
         out.append(finetune_table(ft))
