@@ -166,6 +166,10 @@ def test_a_finished_run_is_measured_on_other_images_as_if_trained_for_them(tmp_p
         assert reused[k] == pytest.approx(fresh[k]), k
     assert [h["step"] for h in reused["history"]] == [0, 4] and reused["trained_in"] == "val"
     assert reused["seconds_this_call"] == on_val["seconds_this_call"]
+    assert reused["per_image_agreement"].shape == (50,)
+    assert 100 * reused["per_image_agreement"].mean() == pytest.approx(reused["agreement_end"])
+    again = finetune(Tiny(), _cfg(), tmp_path / "fresh", _batches, calib, test, progress=False)  # finished: measured
+    assert again["seconds_this_call"] == fresh["seconds_this_call"] and again["top1_end"] == fresh["top1_end"]
     with pytest.raises(ValueError, match="no finished run of these settings"):
         finetune(Tiny(), _cfg(lr=1e-3), tmp_path / "x", _batches, calib, test, progress=False, trained=tmp_path / "val")
 

@@ -222,6 +222,7 @@ def test_finetune_spec_runs_through_the_engine_on_validation(shared_data_root, t
     test = run(spec, splits, "test", tmp_path, progress=False)[0]  # the same seed and schedule: not trained again
     assert test["trained_in"] == next((tmp_path / "finetune").glob("p2_v_*")).name and test["exact_n"] == 20
     assert test["seconds"] == cell["seconds"] and [h["step"] for h in test["history"]] == [0, 2]
+    assert 100 * decode_outcomes(test["exact_outcomes"], 20).mean() == pytest.approx(test["exact_agreement"])
 
 
 def test_bits_spec_given_the_choices_measures_only_them_and_nncf(tmp_path):

@@ -157,7 +157,8 @@ def finetune(
     ``<out_dir>/checkpoint.pt``, then export it to ``<out_dir>/model.xml`` (OpenVINO IR). ``batch_for_step(k)``:
     float32 [B,3,H,W] in [0,1], a function of k only. ``test``: (images, labels; -1 = unknown). Returns the record
     written to ``<out_dir>/result.json``: top-1/agreement (%) on ``test`` before and after in PyTorch fake-quant,
-    the same for the IR in OpenVINO (``ir_*``), the history every ``cfg.eval_every`` steps, the wall seconds.
+    the same for the IR in OpenVINO (``ir_*``), the history every ``cfg.eval_every`` steps, the wall seconds (of
+    the training: a finished run measured again keeps them); the returned record adds ``per_image_agreement``.
 
     ``trained``: the folder of a finished run of the same configuration measured on other images (training never
     sees ``test``, so it is the same model): its final model is measured on ``test`` instead of training again; the
@@ -194,6 +195,8 @@ def finetune(
         opt.load_state_dict(state["optimizer"])
         start, history = int(state["step"]), json.loads(state["history"])
     reused_seconds = None
+    if start == cfg.steps and (out / "result.json").is_file():  # finished before: measured again, its time kept
+        reused_seconds = json.loads((out / "result.json").read_text())["seconds_this_call"]
     if trained is not None and not ckpt.is_file():
         state = torch.load(Path(trained) / "checkpoint.pt", weights_only=True)
         if json.loads(state["config"]) != asdict(cfg) or int(state["step"]) != cfg.steps:
@@ -247,7 +250,8 @@ def finetune(
         }
     )
     (out / "result.json").write_text(json.dumps(record, indent=1))
-    return record
+    agrees = (_predict(student, x_test).argmax(1) == t_logits.argmax(1)).numpy()
+    return {**record, "per_image_agreement": agrees}  # bool [N]: the end model agrees with FP32 on image i
 
 
 def _step_generator(cfg: FinetuneConfig, step: int) -> torch.Generator:

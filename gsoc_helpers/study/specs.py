@@ -23,7 +23,7 @@ from ..models.classifiers import CLASSIFIERS
 from ..quantization.lowbit import LOWBIT_METHODS
 from ..quantization.ptq import PTQConfig
 from ..quantization.settings import PROJECT_DEFAULT, AccuracyControl
-from .cells import PROTOCOL, options_key
+from .cells import PROTOCOL, encode_outcomes, options_key
 from .engine import GroupRun, calibration_for
 
 BIT_WIDTHS = ("W8A8", "W6A6", "W5A5", "W4A4", "W3A3", "W4A8", "W8A4")
@@ -276,6 +276,7 @@ class FinetuneSpec(StudySpec):
                     f"{name}_drop": rec["top1_fp32"] - rec["top1_end"],
                     f"{name}_agreement": rec["agreement_end"],
                     f"{name}_n": len(data),
+                    f"{name}_outcomes": encode_outcomes(rec["per_image_agreement"]),
                     "top1_start": rec["top1_start"],
                     "agreement_start": rec["agreement_start"],
                     f"{name}_ir_top1": rec["ir_top1"],
