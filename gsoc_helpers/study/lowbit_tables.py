@@ -7,15 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .cells import load_cells
+from .results import load_test_cells
 from .stats import format_mean_std, mean_std
 
 TEST_SET = "exact"
 COMMAND = "`python benchmarks/bench_study.py select-bits bits select-finetune finetune`, then `report`"
-
-
-def _test(root: Path, study: str) -> list[dict]:
-    return [c for c in load_cells(root / "study_results" / f"{study}_cells.jsonl") if c.get("role") == "test"]
 
 
 def _ms(cells: list[dict], field: str) -> str:
@@ -102,7 +98,7 @@ def lowbit_block(root: Path) -> str:
     table, or what to run when missing."""
     import json
 
-    bits, ft = _test(root, "bits"), _test(root, "finetune")
+    bits, ft = load_test_cells(root, "bits"), load_test_cells(root, "finetune")
     sel_path = root / "study_results" / "selection.json"
     selection = json.loads(sel_path.read_text()) if sel_path.is_file() else {}
     out = []

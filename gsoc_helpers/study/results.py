@@ -73,10 +73,15 @@ def _group(cells: list[dict], config: str | None = None) -> dict[str, dict[str, 
     return out
 
 
+def load_test_cells(root: Path, study: str) -> list[dict]:
+    """The test cells of ``root/study_results/<study>_cells.jsonl`` (``root``: the ``benchmarks`` folder)."""
+    return [c for c in load_cells(root / "study_results" / f"{study}_cells.jsonl") if c.get("role") == "test"]
+
+
 def _protocol_regimes(root: Path) -> list[Regime]:
     res = root / "study_results"
     sel = json.loads((res / "selection.json").read_text()) if (res / "selection.json").is_file() else {}
-    test = {k: [c for c in load_cells(res / f"{k}_cells.jsonl") if c.get("role") == "test"] for k in STUDY_FILES}
+    test = {k: load_test_cells(root, k) for k in STUDY_FILES}
     out = []
     for key, title, config in (
         ("int8-project", "INT8, project setting", "project"),

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cells import load_cells
+from .results import load_test_cells
 from .stats import format_mean_std, mean_std
 
 FILES = ("finetune", "bits", "lite0")
@@ -94,10 +94,6 @@ TARGETS = (  # issue 39's targets, in the units the issue states them
 IMAGE_FREE = ("offline-teacher", "student", "noise", "bn-matching", "fractal")  # no natural image in their making
 
 
-def _test(root: Path, study: str) -> list[dict]:
-    return [c for c in load_cells(root / "study_results" / f"{study}_cells.jsonl") if c.get("role") == "test"]
-
-
 def _row(t: Target, cells: list[dict]) -> str:
     picked = [c for c in cells if t.select(c)]
     if t.study == "lite0" and "agreement" in t.what:  # the best image-free source (by its mean)
@@ -137,7 +133,7 @@ def _by_source(cells: list[dict], field: str, label: str) -> list[str]:
 
 def targets_block(root: Path) -> str:
     """RESULTS' ``targets`` block: the target table, then each measured figure per source behind it."""
-    cells = {s: _test(root, s) for s in FILES}
+    cells = {s: load_test_cells(root, s) for s in FILES}
     if not any(cells.values()):
         return f"Not measured under the protocol yet: {COMMAND}."
     env_path = root / "study_results" / "environment.json"
