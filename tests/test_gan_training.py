@@ -140,3 +140,47 @@ def test_bf16_and_two_d_steps_train_and_refuse_bad_values(tmp_path):
         _cfg(tmp_path, precision="fp16").validate()
     with pytest.raises(ValueError, match="d_steps"):
         _cfg(tmp_path, d_steps=0).validate()
+
+
+def test_class_loss_trains_a_class_head_on_real_images(tmp_path):
+    # two classes told apart by brightness alone: the head of D must learn them from the real images
+    g = torch.Generator().manual_seed(1)
+    y = torch.arange(40) % 2
+    x = (torch.rand(40, 3, 32, 32, generator=g) * 0.2 + torch.where(y == 0, -0.8, 0.6)[:, None, None, None]).clamp(
+        -1, 1
+    )
+    tr = GANTrainer(_cfg(tmp_path, class_loss=1.0, augment="", batch_size=8, lr_d=2e-3, balanced_classes=False))
+    assert tr.D.classify is not None and GANTrainer(_cfg(tmp_path / "off")).D.classify is None
+    first = tr.train_step(x, y)
+    assert {"cls_real", "cls_fake"} <= set(first) and all(np.isfinite(v) for v in first.values())
+    for _ in range(30):
+        last = tr.train_step(x, y)
+    pooled, _ = tr.D.trunk(x)
+    accuracy = (tr.D.classify(pooled).argmax(1) == y).float().mean().item()
+    assert last["cls_real"] < first["cls_real"] and accuracy == 1.0
+    with pytest.raises(ValueError, match="class_loss"):
+        _cfg(tmp_path, class_loss=-1.0).validate()
+
+
+def test_init_generator_starts_from_a_saved_teacher_and_refuses_other_sizes(tmp_path):
+    donor = GANTrainer(_cfg(tmp_path / "a", seed=5))
+    donor.train_step(*_data())
+    path = donor.export(tmp_path / "donor.safetensors")
+    tr = GANTrainer(_cfg(tmp_path / "b", init_generator=str(path)))
+    for k, v in donor.ema.module.state_dict().items():
+        assert torch.equal(tr.G.state_dict()[k], v) and torch.equal(tr.ema.module.state_dict()[k], v)
+    with pytest.raises(ValueError, match="sizes"):
+        GANTrainer(_cfg(tmp_path / "c", ngf=16, init_generator=str(path)))
+
+
+def test_snapshots_keep_the_ema_generator_of_every_checkpoint(tmp_path):
+    from gsoc_helpers.models.registry import load_generator, read_generator_metadata
+
+    x, y = _data()
+    tr = GANTrainer(_cfg(tmp_path, steps=3, snapshots=True, checkpoint_minutes=1e-9))
+    tr.train(x, y, progress=False)
+    snaps = sorted((tmp_path / "run" / "snapshots").glob("*.safetensors"))
+    assert [p.name for p in snaps] == [f"step_{i:07d}.safetensors" for i in (1, 2, 3)]
+    assert read_generator_metadata(snaps[-1])["extra"]["train_steps"] == 3
+    z, c = torch.ones(1, 16), torch.tensor([2])
+    assert torch.equal(load_generator(snaps[-1])(z, c), tr.ema.module.eval()(z, c))

@@ -53,6 +53,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--d-steps", type=int_at_least(1, MAX_D_STEPS), default=d.d_steps, help="discriminator steps per generator step"
     )
     p.add_argument(
+        "--class-loss",
+        type=non_negative_float,
+        default=d.class_loss,
+        help="weight of the AC-GAN class term (a class head on D, trained on real images; 0 = off)",
+    )
+    p.add_argument(
+        "--init-generator",
+        default=d.init_generator,
+        help="start G and its EMA from this offline-teacher file (e.g. offline-teacher); the discriminator starts afresh",
+    )
+    p.add_argument(
         "--no-balanced-classes",
         dest="balanced_classes",
         action="store_false",
@@ -64,6 +75,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--max-minutes", type=non_negative_float, default=None, help="wall-clock budget; stops cleanly and saves"
     )
     p.add_argument("--checkpoint-minutes", type=positive_float, default=d.checkpoint_minutes)
+    p.add_argument(
+        "--snapshots",
+        action="store_true",
+        help="keep the EMA generator at every checkpoint (snapshots/step_XXXXXXX.safetensors) for a training curve",
+    )
     p.add_argument("--grid-every", type=non_negative_int, default=d.grid_every)
     p.add_argument("--log-every", type=positive_int, default=d.log_every)
     p.add_argument("--threads", type=positive_int, default=None, help="torch.set_num_threads")

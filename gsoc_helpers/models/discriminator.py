@@ -3,7 +3,9 @@
 Architecture (contract shared with the student distillation): four 4x4 stride-2 spectral-norm
 convolutions with LeakyReLU(0.2), channels ``ndf * (1, 1, 2, 4)`` (32 -> 16 -> 8 -> 4 -> 2), global sum
 pooling, a linear output and the class-embedding projection term of Miyato & Koyama (2018),
-"cGANs with Projection Discriminator": ``logit = w^T h + <embed(y), h>``.
+"cGANs with Projection Discriminator": ``logit = w^T h + <embed(y), h>``. Optionally (``class_head``) a linear
+class head on the same pooled features, as in AC-GAN (Odena et al. 2017): trained with the discriminator on real
+images, it lets the generator be asked for images of the requested class (``gsoc_helpers.training.gan``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class ProjectionDiscriminator(nn.Module):
         in_channels: image channels (3).
         use_spectral_norm: wrap every conv/linear/embedding in spectral normalisation.
         leak: LeakyReLU slope.
+        class_head: add ``classify``, a spectral-norm linear head pooled features -> class logits [N, C].
     """
 
     def __init__(
@@ -31,6 +34,7 @@ class ProjectionDiscriminator(nn.Module):
         in_channels: int = 3,
         use_spectral_norm: bool = True,
         leak: float = 0.2,
+        class_head: bool = False,
     ) -> None:
         super().__init__()
         if ndf <= 0 or num_classes <= 0:
@@ -42,27 +46,36 @@ class ProjectionDiscriminator(nn.Module):
         )
         self.linear = sn(nn.Linear(chans[-1], 1))
         self.embed = sn(nn.Embedding(num_classes, chans[-1]))
+        self.classify = sn(nn.Linear(chans[-1], num_classes)) if class_head else None
         self.num_classes = num_classes
         self.ndf = ndf
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor, return_features: bool = False):
-        """x: float [N, 3, 32, 32] in [-1, 1]; labels: int64 [N] (or one-hot float [N, C]).
-
-        Returns logits float [N]; with ``return_features`` also the list of the 4 block outputs
-        ([N, ndf, 16, 16], [N, ndf, 8, 8], [N, 2ndf, 4, 4], [N, 4ndf, 2, 2]).
-        """
+    def trunk(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """x: float [N, 3, 32, 32] in [-1, 1] -> (pooled features [N, 4ndf], the 4 block outputs
+        [N, ndf, 16, 16], [N, ndf, 8, 8], [N, 2ndf, 4, 4], [N, 4ndf, 2, 2])."""
         if x.dim() != 4:
             raise ValueError(f"expected images [N, C, H, W], got shape {tuple(x.shape)}")
-        if labels.dim() == 2:
-            labels = labels.argmax(dim=1)
-        labels = labels.long()
-        if labels.shape[0] != x.shape[0]:
-            raise ValueError(f"{x.shape[0]} images but {labels.shape[0]} labels")
         feats = []
         h = x
         for block in self.blocks:
             h = block(h)
             feats.append(h)
-        pooled = h.sum(dim=(2, 3))  # [N, 4ndf]
-        logits = self.linear(pooled).squeeze(1) + (self.embed(labels) * pooled).sum(dim=1)
+        return h.sum(dim=(2, 3)), feats
+
+    def head(self, pooled: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """pooled [N, 4ndf], labels int64 [N] (or one-hot float [N, C]) -> real/fake logits [N]."""
+        if labels.dim() == 2:
+            labels = labels.argmax(dim=1)
+        labels = labels.long()
+        if labels.shape[0] != pooled.shape[0]:
+            raise ValueError(f"{pooled.shape[0]} images but {labels.shape[0]} labels")
+        return self.linear(pooled).squeeze(1) + (self.embed(labels) * pooled).sum(dim=1)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor, return_features: bool = False):
+        """x: float [N, 3, 32, 32] in [-1, 1]; labels: int64 [N] (or one-hot float [N, C]).
+
+        Returns logits float [N]; with ``return_features`` also the list of the 4 block outputs (see ``trunk``).
+        """
+        pooled, feats = self.trunk(x)
+        logits = self.head(pooled, labels)
         return (logits, feats) if return_features else logits

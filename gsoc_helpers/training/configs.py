@@ -33,11 +33,14 @@ class GANTrainConfig:
     augment: str = "color,translation"
     hflip: bool = True
     d_steps: int = 1  # discriminator steps per generator step
+    class_loss: float = 0.0  # weight of the AC-GAN class term (D's class head on real images, G's on its fakes)
+    init_generator: str = ""  # start G and its EMA from this generator file (same kind and sizes); "" = random
     balanced_classes: bool = True  # every batch holds each class equally often (batch_size % 10 spread evenly)
     precision: str = "fp32"  # "bf16": torch.autocast bf16 for G and D (1.6x faster on AVX-512 BF16 CPUs)
     seed: int = 0
     max_minutes: float | None = None  # None or 0 = no limit; on expiry a checkpoint is saved and training stops
     checkpoint_minutes: float = 5.0
+    snapshots: bool = False  # at every checkpoint also keep the EMA generator (snapshots/step_XXXXXXX.safetensors)
     grid_every: int = 200
     log_every: int = 10
     threads: int | None = None
@@ -66,6 +69,7 @@ class GANTrainConfig:
                 "beta1": (0.0, 1.0, False),
                 "beta2": (0.0, 1.0, False),
                 "ema_decay": (0.0, 1.0, False),
+                "class_loss": (0.0, math.inf, False),
                 "checkpoint_minutes": (0.0, math.inf, True),
                 "max_minutes": (0.0, math.inf, False),
             },

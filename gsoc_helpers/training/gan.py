@@ -1,7 +1,10 @@
 """Class-conditional GAN training of the offline teacher on CPU (or GPU).
 
 Hinge loss, spectral-norm projection discriminator, Adam, EMA of G, DiffAugment on real and fake
-images before D, one D step per G step (the fake batch of the D step is reused for the G step).
+images before D, one D step per G step (the fake batch of the D step is reused for the G step). With
+``class_loss`` > 0 the discriminator also has an AC-GAN class head (Odena et al. 2017), trained by cross-entropy on
+real images only; the generator adds the same weight times the head's cross-entropy on its fakes for the requested
+class. The head is part of D and learns from the training images alone: no pretrained classifier is used.
 Resumable: the checkpoint (:class:`~gsoc_helpers.training.loop.RunFiles`) holds G, EMA, D, both optimisers, the
 RNG state, the step and the settings. ``max_minutes`` stops cleanly at a wall-clock budget. Outputs in ``out_dir``:
 metrics.jsonl, samples/step_XXXXXXX.png, checkpoint.pt and, at the end, the EMA generator as
@@ -15,6 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from ..data import load_cifar10
 from ..data.cifar10 import SOURCES
@@ -22,7 +26,7 @@ from ..images import save_grid
 from ..losses.adversarial import d_hinge_loss, g_hinge_loss
 from ..models.discriminator import ProjectionDiscriminator
 from ..models.offline_teacher import OfflineTeacher, OfflineTeacherConfig
-from ..models.registry import save_generator
+from ..models.registry import load_generator, save_generator
 from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
 from .augment import diff_augment
 from .configs import GANTrainConfig
@@ -30,12 +34,14 @@ from .ema import EMA
 from .loop import CHECKPOINT, METRICS, SAMPLES, RunFiles, TimeBudget, load_trainer_state, trainer_state
 from .run_folder import run_folder
 
-RUN_FILES = (CHECKPOINT, METRICS, SAMPLES, "generator_ema.safetensors")
+SNAPSHOTS = "snapshots"  # the EMA generator at each checkpoint (``snapshots``): a training curve after the run
+RUN_FILES = (CHECKPOINT, METRICS, SAMPLES, SNAPSHOTS, "generator_ema.safetensors")
 MAY_CHANGE_ON_RESUME = (
     "out_dir",
     "steps",
     "max_minutes",
     "checkpoint_minutes",
+    "snapshots",
     "grid_every",
     "log_every",
     "threads",
@@ -54,7 +60,9 @@ class GANTrainer:
         self.cfg = cfg.validate()
         torch.manual_seed(cfg.seed)
         self.G = OfflineTeacher(OfflineTeacherConfig(z_dim=cfg.z_dim, ngf=cfg.ngf))
-        self.D = ProjectionDiscriminator(ndf=cfg.ndf, num_classes=self.G.c_dim)
+        if cfg.init_generator:
+            _warm_start(self.G, cfg.init_generator)
+        self.D = ProjectionDiscriminator(ndf=cfg.ndf, num_classes=self.G.c_dim, class_head=cfg.class_loss > 0)
         self.ema = EMA(self.G, cfg.ema_decay)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
@@ -76,6 +84,9 @@ class GANTrainer:
         self.gen.set_state(state["rng"])
 
     def save_checkpoint(self) -> Path:
+        """Write checkpoint.pt (and with ``snapshots`` the EMA generator as snapshots/step_XXXXXXX.safetensors)."""
+        if self.cfg.snapshots:
+            self.export(self.out / SNAPSHOTS / f"step_{self.step:07d}.safetensors")
         return self.files.save(self.state_dict()) or self.files.checkpoint
 
     def load_checkpoint(self, path: Path | None = None) -> bool:
@@ -111,31 +122,48 @@ class GANTrainer:
         cfg, g = self.cfg, self.gen
         aug = (lambda x: diff_augment(x, cfg.augment, generator=g)) if cfg.augment else (lambda x: x)
         autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
+        w, cls_real, cls_fake = cfg.class_loss, torch.zeros(()), torch.zeros(())
         for _ in range(cfg.d_steps):
             real, y = self._batch(images, labels)
             z = torch.randn(cfg.batch_size, cfg.z_dim, generator=g)
             with autocast:
                 fake = self.G(z, y)
-                d_real = self.D(aug(real), y).float()
+                pooled_real, _ = self.D.trunk(aug(real))
+                d_real = self.D.head(pooled_real, y).float()
                 d_fake = self.D(aug(fake.detach()), y).float()
             loss_d = d_hinge_loss(d_real, d_fake)
+            if w:
+                cls_real = F.cross_entropy(self._classify(pooled_real), y)
+                loss_d = loss_d + w * cls_real
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
         with autocast:
-            d_gen = self.D(aug(fake), y).float()
+            pooled_gen, _ = self.D.trunk(aug(fake))
+            d_gen = self.D.head(pooled_gen, y).float()
         loss_g = g_hinge_loss(d_gen)
+        if w:
+            cls_fake = F.cross_entropy(self._classify(pooled_gen), y)
+            loss_g = loss_g + w * cls_fake
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
         self.ema.update(self.G)
         self.step += 1
-        return {
+        out = {
             "loss_d": loss_d.item(),
             "loss_g": loss_g.item(),
             "d_real": d_real.mean().item(),
             "d_fake": d_fake.mean().item(),
         }
+        if w:
+            out.update(cls_real=cls_real.item(), cls_fake=cls_fake.item())
+        return out
+
+    def _classify(self, pooled: torch.Tensor) -> torch.Tensor:
+        """D's class head: pooled features [N, 4ndf] -> float32 logits [N, C] (outside bf16 autocast's rounding)."""
+        assert self.D.classify is not None
+        return self.D.classify(pooled.float()).float()
 
     @torch.no_grad()
     def save_grid(self) -> Path:
@@ -185,6 +213,22 @@ class GANTrainer:
             "data": f"CIFAR-10 train ({self.cfg.data_source})",
         }
         return save_generator(self.ema.module, path, extra_metadata=extra)
+
+
+def _warm_start(G: OfflineTeacher, path: str) -> None:
+    """Copy the weights of the generator file ``path`` into ``G``; ValueError (one line) unless it is an offline
+    teacher of the same sizes."""
+    src = load_generator(path)
+
+    def shapes(m: torch.nn.Module) -> dict[str, tuple[int, ...]]:
+        return {k: tuple(v.shape) for k, v in m.state_dict().items()}
+
+    if not isinstance(src, OfflineTeacher) or shapes(src) != shapes(G):
+        c = G.config
+        raise ValueError(
+            f"init_generator {path!r} is not an offline teacher of this run's sizes (z_dim {c.z_dim}, ngf {c.ngf})"
+        )
+    G.load_state_dict(src.state_dict())
 
 
 def load_training_data(source: str = "jpeg", data_root=None) -> tuple[torch.Tensor, torch.Tensor]:
