@@ -107,6 +107,8 @@ TEACHER_ROWS = [
     (["--beta2", "1"], "--beta2: must be in [0, 1), got 1"),  # the flag named, not the config field
     (["--ema-decay", "1.5"], "--ema-decay: must be in [0, 1]"),
     (["--d-steps", "1000"], "--d-steps: must be <= 20"),
+    (["--class-loss", "-1"], "--class-loss: must be in [0, inf]"),
+    (["--init-generator", "missing.safetensors"], "missing.safetensors"),
 ]
 
 
