@@ -227,7 +227,7 @@ def test_targets_block_compares_each_target_with_the_test_cells(tmp_path):
     assert "0.30 ± 0.22, worst 0.50 points (6 runs) | no, 0.20 points short |" in ir  # |0.1| x3, |-0.5| x3
     lite_row = next(v for k, v in rows.items() if k.startswith("EfficientNet-Lite0 INT8 calibrated"))
     # the best image-free source under the project setting (not the photos, not NNCF's defaults' 99+)
-    assert "| ≥ 85 % | bn-matching, 84.00 ± 1.00 % (3 runs) | no, 1.00 % short |" in lite_row
+    assert "| ≥ 85 % | bn-matching, 84.00 ± 1.00 % (3 runs) | no, 1.00 points short |" in lite_row
     assert "| 9.00 ± 0.00 min (3 runs) | yes |" in next(v for k, v in rows.items() if k.startswith("bn-matching"))
     assert "| EfficientNet-Lite0 FP32, top-1 on the labelled test photos (%) | — | — | 80.00 | — |" in text
 

@@ -278,7 +278,7 @@ def detail_tables(regimes: list[Regime]) -> str:
     for r in regimes:
         out += [f"#### {r.title}", "", f"Agreement on {measured_on(r)}; {r.chosen_on}.", ""]
         out += [
-            "| model | source | agreement (%) | seeds | vs real (points, 95 % interval) | verdict | detail |",
+            f"| model | source | agreement (%) | seeds | vs {r.reference} (points, 95 % interval) | verdict | detail |",
             "|---|---|---:|---:|---|---|---|",
         ]
         vs = verdicts(r)

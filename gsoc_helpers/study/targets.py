@@ -115,7 +115,7 @@ def _row(t: Target, cells: list[dict]) -> str:
     m, s, n = mean_std(values)
     worst = (max(values) if t.at_most else min(values)) if t.every_run else m
     met = worst <= t.bound if t.at_most else worst >= t.bound
-    gap = "" if met else f", {abs(worst - t.bound):.2f} {t.unit} short"
+    gap = "" if met else f", {abs(worst - t.bound):.2f} {'points' if t.unit == '%' else t.unit} short"
     shown = format_mean_std(m, s, n) + (f", worst {worst:.2f}" if t.every_run else "")
     return f"| {t.what} | {bound} | {name}{shown} {t.unit} ({n} runs) | {'yes' if met else 'no'}{gap} |"
 
