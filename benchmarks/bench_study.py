@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -78,6 +78,10 @@ LITE0_SEARCH = {
     "mixed+minmax+fastbc": _cfg("mixed", "fast"),
     "mixed+meanminmax+nobc": _cfg("mixed", "none", None),
     "mixed+histogram+nobc": _cfg("mixed", "none", "histogram"),
+    # depthwise convolutions left in floating point (NNCF's IgnoredScope by op type): added after the first test run,
+    # when the fine-tuning probe on validation photos kept 89 % agreement with its own INT8 depthwise convolutions
+    "mixed+minmax+nobc+dwfloat": replace(_cfg("mixed", "none"), ignored_types=["GroupConvolution"]),
+    "mixed+minmax+fastbc+dwfloat": replace(_cfg("mixed", "fast"), ignored_types=["GroupConvolution"]),
 }
 FT_SOURCES = ["student", "real", "noise", "bn-matching"]
 
