@@ -4,6 +4,7 @@ Usage: ``python benchmarks/generator_results/make_tables.py`` (rewrites the QUAL
 benchmarks/RESULTS.md between ``<!-- quality:NAME -->`` markers; a test checks they match the files). The teacher's
 training curve (block ``teacher-curve``) comes from ``teacher_watch.jsonl``: the class accuracy of the EMA generator
 at each 5-minute checkpoint, measured during the run by a watcher on the other core (1,000 images, z seed 2020).
+The recipe pilots of the next teacher (block ``teacher-pilots``) come from ``teacher_pilots.jsonl``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,27 @@ def targets_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def pilots_table(rows: list[dict]) -> str:
+    """One row per recipe pilot: its class-loss weight, steps in its minutes, FID, KID, class accuracy, lowest class,
+    and what ran beside it; then its class accuracy at each snapshot."""
+    lines = [
+        "| pilot | AC-GAN class weight | minutes | steps | FID | KID ×1e3 | class accuracy % | lowest class % | beside it |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in rows:
+        low = min(range(len(CLASSES)), key=lambda c: r["per_class"][c])
+        lines.append(
+            f"| {r['pilot']} | {r['class_loss']:g} | {r['minutes']:.0f} | {r['steps']:,} | {r['fid']} | {r['kid_x1e3']} "
+            f"| {r['class_acc']} | {CLASSES[low]} {r['per_class'][low]:.0f} | {r['beside']} |"
+        )
+    curves = "; ".join(
+        f"{r['pilot']}: " + ", ".join(f"{c['class_acc']} at {c['step']:,}" for c in r["curve"]) for r in rows
+    )
+    return (
+        "\n".join(lines) + f"\n\nClass accuracy % at each snapshot (step): {curves}.\n\nMachine: {rows[0]['machine']}."
+    )
+
+
 def blocks() -> dict[str, str]:
     data = json.loads((HERE / "bundle_quality.json").read_text())
     note = f"\n\nMachine: {data['machine']}; command: `{data['command']}`; file: `benchmarks/generator_results/bundle_quality.json`."
@@ -68,6 +90,8 @@ def blocks() -> dict[str, str]:
     made["targets"] = targets_table(data["rows"])
     watch = [json.loads(line) for line in (HERE / "teacher_watch.jsonl").read_text().splitlines() if line.strip()]
     made["teacher-curve"] = curve_table(watch) + "\n\nFile: `benchmarks/generator_results/teacher_watch.jsonl`."
+    pilots = [json.loads(line) for line in (HERE / "teacher_pilots.jsonl").read_text().splitlines() if line.strip()]
+    made["teacher-pilots"] = pilots_table(pilots) + "\n\nFile: `benchmarks/generator_results/teacher_pilots.jsonl`."
     return made
 
 
