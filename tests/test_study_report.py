@@ -226,10 +226,28 @@ def test_targets_block_compares_each_target_with_the_test_cells(tmp_path):
     ir = rows["the fine-tuned OpenVINO IR against PyTorch fake-quant: |top-1 difference| (every fine-tuned run)"]
     assert "0.30 ± 0.22, worst 0.50 points (6 runs) | no, 0.20 points short |" in ir  # |0.1| x3, |-0.5| x3
     lite_row = next(v for k, v in rows.items() if k.startswith("EfficientNet-Lite0 INT8 calibrated"))
-    # the best image-free source under the project setting (not the photos, not NNCF's defaults' 99+)
-    assert "| ≥ 85 % | bn-matching, 84.00 ± 1.00 % (3 runs) | no, 1.00 points short |" in lite_row
+    # no validation choice recorded: the best image-free test mean under the project setting (not the photos, not
+    # NNCF's defaults' 99+), said to flatter it
+    assert (
+        "| ≥ 85 % | bn-matching (the best test mean: optimistic), 84.00 ± 1.00 % (3 runs) | no, 1.00 points short |"
+        in (lite_row)
+    )
     assert "| 9.00 ± 0.00 min (3 runs) | yes |" in next(v for k, v in rows.items() if k.startswith("bn-matching"))
     assert "| EfficientNet-Lite0 FP32, top-1 on the labelled test photos (%) | — | — | 80.00 | — |" in text
+    assert "ceiling" not in text  # natural photos reach 91 %: the target is reachable by calibration
+    # the source is the one chosen on validation under the chosen setting, whatever its test mean
+    table = [
+        {"source": s, "config": c, "photos_agreement_mean": a}
+        for s, c, a in (("student", "project", 90.0), ("bn-matching", "project", 80.0), ("photos", "project", 95.0))
+        + (("bn-matching", "other", 99.0),)
+    ]
+    (res / "selection.json").write_text(json.dumps({"lite0_ptq": {"choice": "project", "table": table}}))
+    low = [{**c, "photos_agreement": c["photos_agreement"] - 20} if c["source"] == "photos" else c for c in lite]
+    (res / "lite0_cells.jsonl").write_text("".join(json.dumps(c) + "\n" for c in low))
+    text = targets_block(tmp_path)
+    assert "| ≥ 85 % | student (chosen on validation), 81.00 ± 1.00 % (3 runs) | no, 4.00 points short |" in text
+    assert "natural photos, INT8 agrees 71.00 ± 1.00 % with FP32 on the test photos (3 seeds), below the 85 %" in text
+    assert "the image-free sources' means lie between 21.00 and 84.00 %" in text  # noise .. bn-matching (project)
 
 
 def test_lowbit_block_tables_every_width_and_each_fine_tuning_from_the_test_cells(tmp_path):
@@ -272,3 +290,40 @@ def test_lowbit_block_tables_every_width_and_each_fine_tuning_from_the_test_cell
     text = lowbit_block(tmp_path)
     assert "| estimator | real | student |" in text and "| minmax | 60.00 ± 1.00 | — |" in text
     assert "| mse | 70.00 ± 1.00 | 69.00 ± 1.00 |" in text
+
+
+def test_depthwise_block_tables_each_setting_and_says_what_it_shows(tmp_path):
+    from gsoc_helpers.study.why_depthwise import depthwise_block
+
+    assert "Not measured yet" in depthwise_block(tmp_path)
+    res = tmp_path / "study_results"
+    res.mkdir()
+    given = {"depthwise INT8": 70.0, "depthwise float (chosen)": 90.0, "fake-quant W8A8, OpenVINO IR": 89.0}
+    rows = [
+        {"source": s, "seed": k, "setting": name, "agreement": a + k - (20.0 if s == "noise" and "INT8" in name else 0)}
+        for s in ("photos", "noise")
+        for name, a in given.items()
+        for k in range(3)
+    ]
+    data = {
+        "rows": rows,
+        "chosen": "mixed+dwfloat",
+        "validation_photos": 75,
+        "calibration_size": 128,
+        "images_per_second_batch16_one_thread": {
+            "FP32": 10.0,
+            "depthwise INT8": 30.0,
+            "depthwise float (chosen)": 20.0,
+        },
+        "float_layers": {"depthwise INT8": 0, "depthwise float (chosen)": 16},
+        "layers": {"conv_and_matmul": 66, "depthwise": 16},
+        "environment": {"cpu": "a CPU", "isa": "AMX"},
+    }
+    (res / "lite0_depthwise.json").write_text(json.dumps(data))
+    text = depthwise_block(tmp_path)
+    assert "| photos | 71.00 ± 1.00 | 91.00 ± 1.00 | 90.00 ± 1.00 |" in text
+    assert "| noise | 51.00 ± 1.00 | 91.00 ± 1.00 | 90.00 ± 1.00 |" in text
+    assert "| depthwise float (chosen) | 16 of 66 | 20.0 |" in text
+    assert "by +20.00 points (photos), +40.00 points (noise)" in text
+    assert "at most 1.00 points below the chosen setting on any source: OpenVINO's INT8 depthwise" in text
+    assert "20.0 images/s with depthwise convolutions in floating point against 30.0" in text

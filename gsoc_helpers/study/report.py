@@ -14,6 +14,7 @@ from .lowbit_tables import lowbit_block
 from .results import load_regimes
 from .search import search_block
 from .targets import targets_block
+from .why_depthwise import depthwise_block
 from .why_ranges import ranges_block
 
 PROTOCOL = """The protocol (`gsoc_helpers.study.splits`, version p2): three disjoint image sets for every study.
@@ -51,6 +52,7 @@ def blocks(root: Path) -> dict[str, str]:
         "regimes": detail_tables(regimes),
         "search": search_block(root / "benchmarks"),
         "ranges": ranges_block(root / "benchmarks"),
+        "depthwise": depthwise_block(root / "benchmarks"),
         "choices": choices_block(root / "benchmarks"),
         "targets": targets_block(root / "benchmarks"),
         "lowbit": lowbit_block(root / "benchmarks"),
@@ -74,7 +76,17 @@ def blocks(root: Path) -> dict[str, str]:
 
 FILES = {  # file -> the blocks it holds
     "README.md": ("summary",),
-    "benchmarks/RESULTS.md": ("protocol", "choices", "answer", "regimes", "ranges", "targets", "search", "lowbit"),
+    "benchmarks/RESULTS.md": (
+        "protocol",
+        "choices",
+        "answer",
+        "regimes",
+        "ranges",
+        "targets",
+        "search",
+        "lowbit",
+        "depthwise",
+    ),
     "notebooks/05_quantization_experiments.ipynb": ("nb05-lowbit",),
     "notebooks/06_your_model_no_data.ipynb": ("nb06-answer",),
     # the executed copies a reader opens on GitHub: their conclusion cells follow the results too

@@ -73,7 +73,8 @@ TARGETS = (  # issue 39's targets, in the units the issue states them
         every_run=True,
     ),
     Target(
-        "EfficientNet-Lite0 INT8 calibrated on the best image-free source: agreement with FP32 on the test photos",
+        "EfficientNet-Lite0 INT8 calibrated on the image-free source chosen on validation photos: agreement with FP32 "
+        "on the test photos",
         "lite0",
         _is(config="project"),
         lambda c: c.get("photos_agreement"),
@@ -94,20 +95,30 @@ TARGETS = (  # issue 39's targets, in the units the issue states them
 IMAGE_FREE = ("offline-teacher", "student", "noise", "bn-matching", "fractal")  # no natural image in their making
 
 
-def _row(t: Target, cells: list[dict]) -> str:
+def _validation_choice(selection: dict) -> str | None:
+    """The image-free source with the best mean agreement on the validation photos under EfficientNet-Lite0's chosen
+    PTQ setting (``selection.json``'s ``lite0_ptq`` table), or None when the choice was not recorded."""
+    lite = selection.get("lite0_ptq") or {}
+    rows = [r for r in lite.get("table", []) if r.get("config") == lite.get("choice") and r.get("source") in IMAGE_FREE]
+    return max(rows, key=lambda r: r["photos_agreement_mean"])["source"] if rows else None
+
+
+def _row(t: Target, cells: list[dict], selection: dict) -> str:
     picked = [c for c in cells if t.select(c)]
-    if t.study == "lite0" and "agreement" in t.what:  # the best image-free source (by its mean)
+    name = ""
+    if t.study == "lite0" and "agreement" in t.what:  # the image-free source chosen on validation, not on test
         by: dict[str, list[dict]] = {}
         for c in picked:
             if c["source"] in IMAGE_FREE:
                 by.setdefault(c["source"], []).append(c)
-        if by:
+        chosen = _validation_choice(selection)
+        if chosen in by:
+            picked, name = by[chosen], f"{chosen} (chosen on validation), "
+        elif by:  # no validation choice recorded: the best test mean, which flatters it
             best = max(by, key=lambda s: mean_std([t.value(c) for c in by[s]])[0])
-            picked, name = by[best], f"{best}, "
+            picked, name = by[best], f"{best} (the best test mean: optimistic), "
         else:
-            picked, name = [], ""
-    else:
-        name = ""
+            picked = []
     bound = f"{'≤' if t.at_most else '≥'} {t.bound:g} {t.unit}"
     if not picked:
         return f"| {t.what} | {bound} | not measured under the protocol | — |"
@@ -134,6 +145,8 @@ def _by_source(cells: list[dict], field: str, label: str) -> list[str]:
 def targets_block(root: Path) -> str:
     """RESULTS' ``targets`` block: the target table, then each measured figure per source behind it."""
     cells = {s: load_test_cells(root, s) for s in FILES}
+    sel_path = root / "study_results" / "selection.json"
+    selection = json.loads(sel_path.read_text()) if sel_path.is_file() else {}
     if not any(cells.values()):
         return f"Not measured under the protocol yet: {COMMAND}."
     env_path = root / "study_results" / "environment.json"
@@ -145,7 +158,7 @@ def targets_block(root: Path) -> str:
         "",
         "| target | asked | measured | met |",
         "|---|---|---|---|",
-        *[_row(t, cells[t.study]) for t in TARGETS],
+        *[_row(t, cells[t.study], selection) for t in TARGETS],
         "",
         "Behind them (test images; mean ± std over seeds):",
         "",
@@ -162,4 +175,30 @@ def targets_block(root: Path) -> str:
     if lite:
         fp32 = lite[0].get("photos_top1_fp32")
         out.append(f"| EfficientNet-Lite0 FP32, top-1 on the labelled test photos (%) | — | — | {fp32:.2f} | — |")
+    out += _ceiling(lite)
     return "\n".join(out) + "\n"
+
+
+def _ceiling(lite: list[dict]) -> list[str]:
+    """A sentence when even calibration on held-out natural photos (the ``photos`` source) misses the agreement
+    target: the target then asks more than natural calibration images give under this setting."""
+    target = next(t for t in TARGETS if t.study == "lite0" and "agreement" in t.what)
+    photos = [float(c["photos_agreement"]) for c in lite if c.get("source") == "photos"]
+    if not photos:
+        return []
+    m, s, n = mean_std(photos)
+    if m >= target.bound:
+        return []
+    means = [
+        mean_std([float(c["photos_agreement"]) for c in lite if c.get("source") == src])[0]
+        for src in IMAGE_FREE
+        if any(c.get("source") == src for c in lite)
+    ]
+    spread = f" the image-free sources' means lie between {min(means):.2f} and {max(means):.2f} %" if means else ""
+    return [
+        "",
+        f"EfficientNet-Lite0's ceiling: calibrated on held-out natural photos, INT8 agrees "
+        f"{format_mean_std(m, s, n)} % with FP32 on the test photos ({n} seeds), below the {target.bound:g} % asked: "
+        f"the target asks more than natural calibration images give under this PTQ setting;{spread} (each against "
+        "the photos, with its paired interval, in section 0's answer).",
+    ]
