@@ -482,3 +482,20 @@ def test_function_refuses_bad_values_before_writing(work, tmp_path):
         with pytest.raises(ValueError, match=message):
             quantize_model(onnx, "noise", tmp_path / "out", progress=False, **kwargs)
         assert not list(tmp_path.iterdir())
+
+
+def test_ignored_op_types_stay_in_floating_point(work, tmp_path, capsys):
+    out = tmp_path / "ignored"
+    args = ["quantize", str(work["root"] / "tiny.xml"), "--calibration", "noise", "--out", str(out), *FAST_CLI]
+    assert main([*args, "--ignore-types", "MatMul"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["ptq"]["name"] == "custom" and "ignored_types=['MatMul']" in report["ptq"]["key"]
+    int8 = ov.Core().read_model(out / tool.INT8_FILE)
+    matmuls = [op.get_friendly_name() for op in int8.get_ordered_ops() if op.get_type_name() == "MatMul"]
+    assert matmuls and set(matmuls) <= set(report["fp32_layers"]["names"])  # the classifier head left in FP32
+    assert not any(
+        op.get_type_name() == "Convolution" and op.get_friendly_name() in report["fp32_layers"]["names"]
+        for op in int8.get_ordered_ops()
+    )
+    with pytest.raises(ValueError, match="ignored types must be OpenVINO op type names"):
+        QuantizeOptions(ignored_types=("Group Convolution",)).validate()

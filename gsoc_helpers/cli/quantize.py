@@ -41,6 +41,7 @@ def _quantize(args: argparse.Namespace) -> int:
         speed_seconds=args.speed_seconds,
         threads=args.threads,
         source_options=source_options_for(args.calibration, args.source_option),
+        ignored_types=tuple(args.ignore_types),
     )
     res = quantize_model(
         args.model,
@@ -123,6 +124,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--nncf-defaults",
         action="store_true",
         help="NNCF's default PTQ settings instead of the project's measured best",
+    )
+    p.add_argument(
+        "--ignore-types",
+        nargs="+",
+        default=[],
+        metavar="TYPE",
+        help="OpenVINO op types NNCF leaves in floating point, e.g. GroupConvolution (depthwise convolutions)",
     )
     add_source_option(p, "steps=50 (or bn-matching:steps=50)")
     p.add_argument("--speed-batches", type=positive_int, nargs="+", default=list(o.speed_batches))

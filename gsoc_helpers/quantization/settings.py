@@ -52,6 +52,9 @@ class QuantizeOptions:
     speed_seconds: float = 2.0
     threads: int | None = None  # OpenVINO inference threads (None: OpenVINO's choice)
     source_options: dict = field(default_factory=dict)  # keyword arguments of the calibration source
+    # OpenVINO op types NNCF leaves in floating point (its IgnoredScope), e.g. ("GroupConvolution",): the depthwise
+    # convolutions, which lose EfficientNet-Lite0 most of its INT8 agreement (benchmarks/RESULTS.md section 8)
+    ignored_types: tuple[str, ...] = ()
 
     def validate(self) -> None:
         for name in ("calibration_size", "held_out_size"):
@@ -64,6 +67,10 @@ class QuantizeOptions:
             raise ValueError(f"speed batch sizes must be positive integers, got {list(self.speed_batches)}")
         if not (math.isfinite(self.speed_seconds) and self.speed_seconds > 0):
             raise ValueError(f"speed seconds must be > 0, got {self.speed_seconds!r}")
+        if any(not isinstance(t, str) or not t.isidentifier() for t in self.ignored_types):
+            raise ValueError(
+                f"ignored types must be OpenVINO op type names (e.g. GroupConvolution), got {list(self.ignored_types)}"
+            )
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads!r}")
 

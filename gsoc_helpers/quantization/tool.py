@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +178,8 @@ def quantize_model(
     opts = options or QuantizeOptions()
     opts.validate()
     cfg = config or (NNCF_DEFAULTS if opts.nncf_defaults else PTQConfig())
+    if opts.ignored_types:
+        cfg = replace(cfg, ignored_types=sorted({*cfg.ignored_types, *opts.ignored_types}))
     cfg.validate()
     out = Path(os.path.abspath(Path(out).expanduser()))  # "." has a name too
     _check_out(
