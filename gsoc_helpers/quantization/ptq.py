@@ -41,6 +41,9 @@ class PTQConfig:
     # None (NNCF default = first_layer_only) | "disable" (full 8-bit weights: safe only on CPUs with VNNI/AMX,
     # measured up to +0.3 points of agreement there) | "enable" | "first_layer_only"
     overflow_fix: str | None = None
+    # None (NNCF's choice: per-channel ranges at depthwise convolutions' inputs on CPU) | False (one range per
+    # tensor everywhere) | True
+    activations_per_channel: bool | None = None
     ignored_names: list[str] = field(default_factory=list)
     ignored_types: list[str] = field(default_factory=list)
     ignored_patterns: list[str] = field(default_factory=list)  # regexes over OpenVINO op names
@@ -98,7 +101,11 @@ def ignored_scope(cfg: PTQConfig):
 def nncf_kwargs(cfg: PTQConfig, n: int) -> dict:
     """The keyword arguments ``nncf.quantize`` gets for ``cfg`` and ``n`` calibration images."""
     import nncf
-    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
+    from nncf.quantization.advanced_parameters import (
+        AdvancedQuantizationParameters,
+        OverflowFix,
+        QuantizationParameters,
+    )
     from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 
     kw: dict = {"subset_size": min(cfg.subset_size or n, n), "fast_bias_correction": cfg.bias_correction == "fast"}
@@ -112,6 +119,8 @@ def nncf_kwargs(cfg: PTQConfig, n: int) -> dict:
     adv: dict = {}
     if cfg.overflow_fix is not None:
         adv["overflow_fix"] = OverflowFix(cfg.overflow_fix)
+    if cfg.activations_per_channel is not None:
+        adv["activations_quantization_params"] = QuantizationParameters(per_channel=cfg.activations_per_channel)
     if cfg.activation_range is not None:
         adv["activations_range_estimator_params"] = getattr(RangeEstimatorParametersSet, cfg.activation_range.upper())
     if cfg.bias_correction == "none":
