@@ -1,10 +1,10 @@
-"""Why EfficientNet-Lite0's INT8 agreement jumps when its depthwise convolutions stay in floating point.
+"""What NNCF's INT8 does to EfficientNet-Lite0's depthwise convolutions, and what keeps their predictions.
 
-The PTQ setting chosen on validation photos for EfficientNet-Lite0 leaves every depthwise convolution
-(OpenVINO ``GroupConvolution``) out of quantization (NNCF ``IgnoredScope(types=["GroupConvolution"])``). This script
-measures, on the **validation photos only**, what that buys and costs: for the calibration photos, the student and
+On the CPU NNCF gives each depthwise convolution's (OpenVINO ``GroupConvolution``) input one activation range per
+channel. This script measures, on the **validation photos only**, for the calibration photos, the student and
 Gaussian noise (128 images, seeds 0-2, as the ``lite0`` stage of ``bench_study.py`` makes them), the agreement with
-FP32 of the chosen setting with and without the depthwise convolutions quantized; the same for the project's own
+FP32 of three NNCF variants of the chosen setting: NNCF's per-channel ranges, one range per tensor, and the depthwise
+convolutions left in floating point (``IgnoredScope(types=["GroupConvolution"])``); the same for the project's own
 W8A8 fake-quant (every convolution's input and weight quantized, depthwise ones included: BatchNorms folded first,
 per-output-channel symmetric weights, per-tensor asymmetric activations with min/max ranges, the starting point of
 its fine-tuning) in PyTorch and as the OpenVINO IR it exports: if that IR keeps FP32's predictions, OpenVINO's INT8
@@ -46,6 +46,7 @@ from gsoc_helpers.quantization.lowbit import BitWidth  # noqa: E402
 from gsoc_helpers.quantization.ptq import quantize  # noqa: E402
 from gsoc_helpers.quantization.report import environment  # noqa: E402
 from gsoc_helpers.study.splits import photo_splits  # noqa: E402
+from gsoc_helpers.study.why_depthwise import DW_FLOAT, FQ_IR, FQ_TORCH, PER_CHANNEL, PER_TENSOR  # noqa: E402
 
 MODEL = "efficientnet-lite0"
 SOURCES = ("photos", "student", "noise")
@@ -84,10 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     plan = Plan()
     chosen_name = (choices(args.study) or json.loads((RESULTS / "selection.json").read_text()))["lite0_ptq"]["choice"]
-    chosen = LITE0_SEARCH[chosen_name]
-    if "GroupConvolution" not in chosen.ignored_types:
-        raise SystemExit(f"the chosen setting {chosen_name!r} quantizes the depthwise convolutions: nothing to explain")
-    settings = {"depthwise INT8": replace(chosen, ignored_types=[]), "depthwise float (chosen)": chosen}
+    base = replace(LITE0_SEARCH[chosen_name], ignored_types=[], activations_per_channel=None)
+    settings = {
+        PER_CHANNEL: base,
+        PER_TENSOR: replace(base, activations_per_channel=False),
+        DW_FLOAT: replace(base, ignored_types=["GroupConvolution"]),
+    }
     info = classifier_info(MODEL)
     net = get_classifier(MODEL)
     context = SourceContext(info.input, net)
@@ -105,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
                 models.setdefault(name, int8)
                 print(json.dumps(rows[-1]), flush=True)
             torch_agree, ir_agree, ir = fake_quant_agreement(net, cal, val, ref)
-            models.setdefault("fake-quant W8A8, OpenVINO IR", ir)
-            for name, agree in (("fake-quant W8A8, PyTorch", torch_agree), ("fake-quant W8A8, OpenVINO IR", ir_agree)):
+            models.setdefault(FQ_IR, ir)
+            for name, agree in ((FQ_TORCH, torch_agree), (FQ_IR, ir_agree)):
                 rows.append({"source": source, "seed": seed, "setting": name, "agreement": agree})
                 print(json.dumps(rows[-1]), flush=True)
     speed = {"FP32": images_per_second(fp32, val.images)}

@@ -293,37 +293,39 @@ def test_lowbit_block_tables_every_width_and_each_fine_tuning_from_the_test_cell
 
 
 def test_depthwise_block_tables_each_setting_and_says_what_it_shows(tmp_path):
-    from gsoc_helpers.study.why_depthwise import depthwise_block
+    from gsoc_helpers.study.why_depthwise import DW_FLOAT, FQ_IR, PER_CHANNEL, PER_TENSOR, depthwise_block
 
     assert "Not measured yet" in depthwise_block(tmp_path)
     res = tmp_path / "study_results"
     res.mkdir()
-    given = {"depthwise INT8": 70.0, "depthwise float (chosen)": 90.0, "fake-quant W8A8, OpenVINO IR": 89.0}
+    given = {PER_CHANNEL: 70.0, PER_TENSOR: 85.0, DW_FLOAT: 90.0, FQ_IR: 89.0}
     rows = [
-        {"source": s, "seed": k, "setting": name, "agreement": a + k - (20.0 if s == "noise" and "INT8" in name else 0)}
+        {
+            "source": s,
+            "seed": k,
+            "setting": name,
+            "agreement": a + k - (20.0 if s == "noise" and name == PER_CHANNEL else 0),
+        }
         for s in ("photos", "noise")
         for name, a in given.items()
         for k in range(3)
     ]
     data = {
         "rows": rows,
-        "chosen": "mixed+dwfloat",
+        "chosen": "mixed+pt",
         "validation_photos": 75,
         "calibration_size": 128,
-        "images_per_second_batch16_one_thread": {
-            "FP32": 10.0,
-            "depthwise INT8": 30.0,
-            "depthwise float (chosen)": 20.0,
-        },
-        "float_layers": {"depthwise INT8": 0, "depthwise float (chosen)": 16},
+        "images_per_second_batch16_one_thread": {"FP32": 10.0, PER_CHANNEL: 30.0, PER_TENSOR: 31.0, DW_FLOAT: 20.0},
+        "float_layers": {PER_CHANNEL: 0, PER_TENSOR: 0, DW_FLOAT: 16},
         "layers": {"conv_and_matmul": 66, "depthwise": 16},
         "environment": {"cpu": "a CPU", "isa": "AMX"},
     }
     (res / "lite0_depthwise.json").write_text(json.dumps(data))
     text = depthwise_block(tmp_path)
-    assert "| photos | 71.00 ± 1.00 | 91.00 ± 1.00 | 90.00 ± 1.00 |" in text
-    assert "| noise | 51.00 ± 1.00 | 91.00 ± 1.00 | 90.00 ± 1.00 |" in text
-    assert "| depthwise float (chosen) | 16 of 66 | 20.0 |" in text
-    assert "by +20.00 points (photos), +40.00 points (noise)" in text
-    assert "at most 1.00 points below the chosen setting on any source: OpenVINO's INT8 depthwise" in text
-    assert "20.0 images/s with depthwise convolutions in floating point against 30.0" in text
+    assert "| photos | 71.00 ± 1.00 | 86.00 ± 1.00 | 91.00 ± 1.00 | 90.00 ± 1.00 |" in text
+    assert "| noise | 51.00 ± 1.00 | 86.00 ± 1.00 | 91.00 ± 1.00 | 90.00 ± 1.00 |" in text
+    assert f"| {DW_FLOAT} | 16 of 66 | 20.0 |" in text
+    assert "per-channel ones changes the agreement by +15.00 points (photos), +35.00 points (noise)." in text
+    assert "floating point change it by +20.00 points (photos), +40.00 points (noise)." in text
+    assert "at most 1.00 points below floating-point depthwise convolutions on any source: OpenVINO runs" in text
+    assert "31.0 images/s all INT8 with one range per tensor, 20.0 with depthwise" in text

@@ -1,6 +1,6 @@
-"""Why EfficientNet-Lite0's PTQ setting leaves its depthwise convolutions in floating point: RESULTS' ``depthwise``
-block, generated from ``study_results/lite0_depthwise.json`` (written by ``benchmarks/why_lite0_depthwise.py`` on
-the validation photos only)."""
+"""What NNCF's INT8 does to EfficientNet-Lite0's depthwise convolutions: RESULTS' ``depthwise`` block, generated from
+``study_results/lite0_depthwise.json`` (written by ``benchmarks/why_lite0_depthwise.py`` on the validation photos
+only)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,11 @@ from pathlib import Path
 from .stats import format_mean_std, mean_std
 
 FILE = "study_results/lite0_depthwise.json"
+# the variants the script measures, each the chosen setting's preset, ranges and bias correction otherwise
+PER_CHANNEL = "per-channel at depthwise inputs (NNCF's CPU choice)"
+PER_TENSOR = "one range per tensor"
+DW_FLOAT = "depthwise convolutions in floating point"
+FQ_TORCH, FQ_IR = "fake-quant W8A8, PyTorch", "fake-quant W8A8, OpenVINO IR"
 CLOSE = 3.0  # points of agreement: "as good as" when within this (two of 75 validation crops, plus seed spread)
 COMMAND = "`benchmarks/why_lite0_depthwise.py`"
 
@@ -33,7 +38,9 @@ def depthwise_block(root: Path) -> str:
         f"Measured by {COMMAND} ({env.get('cpu', 'CPU not recorded')}, {env.get('isa', '?')}; one thread; "
         f"{data['calibration_size']} calibration images per source and seed, seeds {', '.join(map(str, seeds))}; "
         f"agreement with FP32 on the {data['validation_photos']} validation photo crops, never the test photos). "
-        f"`depthwise INT8` is the chosen setting (`{data['chosen']}`) without its ignored scope.",
+        f"Each NNCF variant keeps the chosen setting's (`{data['chosen']}`) preset, range estimator and bias correction; "
+        "the fake-quant is the fine-tuning path's W8A8 start (BatchNorms folded, per-output-channel weights, one "
+        "min/max range per tensor at every convolution's input, depthwise ones included).",
         "",
         "| source | " + " | ".join(settings) + " |",
         "|---|" + "---:|" * len(settings),
@@ -58,34 +65,39 @@ def depthwise_block(root: Path) -> str:
 
 
 def _findings(rows: list[dict], sources: list[str], settings: list[str], speed: dict[str, float]) -> list[str]:
-    """What the table shows, from its numbers: the gain of floating-point depthwise convolutions per source, and
-    whether the project's fake-quant IR (depthwise convolutions in INT8) keeps FP32's predictions as well."""
-    dw_int8, dw_float = "depthwise INT8", "depthwise float (chosen)"
-    ir = "fake-quant W8A8, OpenVINO IR"
-    if not {dw_int8, dw_float} <= set(settings):
+    """What the tables show, from their numbers: what one range per tensor and floating-point depthwise
+    convolutions each give over NNCF's per-channel ranges, how close the all-INT8 fake-quant IR comes, and the speed."""
+    if PER_CHANNEL not in settings:
         return []
-    gains = {s: _agreement(rows, s, dw_float)[0] - _agreement(rows, s, dw_int8)[0] for s in sources}
-    out = [
-        "- Depthwise convolutions in floating point raise the validation agreement by "
-        + ", ".join(f"{g:+.2f} points ({s})" for s, g in gains.items())
-        + "."
-    ]
-    if ir in settings:
-        worst_gap = max(_agreement(rows, s, dw_float)[0] - _agreement(rows, s, ir)[0] for s in sources)
-        same = worst_gap <= CLOSE
+
+    def gain(variant: str) -> str:
+        return ", ".join(
+            f"{_agreement(rows, s, variant)[0] - _agreement(rows, s, PER_CHANNEL)[0]:+.2f} points ({s})"
+            for s in sources
+        )
+
+    out = []
+    if PER_TENSOR in settings:
         out.append(
-            f"- The project's fake-quant IR, with every depthwise convolution in INT8, is at most {max(worst_gap, 0):.2f} "
-            "points below the chosen setting on any source"
+            f"- One activation range per tensor instead of NNCF's per-channel ones changes the agreement by {gain(PER_TENSOR)}."
+        )
+    if DW_FLOAT in settings:
+        out.append(f"- Depthwise convolutions in floating point change it by {gain(DW_FLOAT)}.")
+    if FQ_IR in settings and DW_FLOAT in settings:
+        worst_gap = max(_agreement(rows, s, DW_FLOAT)[0] - _agreement(rows, s, FQ_IR)[0] for s in sources)
+        out.append(
+            f"- The project's fake-quant IR, every depthwise convolution in INT8, is at most {max(worst_gap, 0):.2f} "
+            "points below floating-point depthwise convolutions on any source"
             + (
-                ": OpenVINO's INT8 depthwise convolutions keep FP32's predictions; what loses them is how NNCF's "
-                "post-training quantization quantizes those layers (not found here which of its choices)."
-                if same
+                ": OpenVINO runs INT8 depthwise convolutions that keep FP32's predictions; what loses them is how "
+                "NNCF quantizes them (its per-channel activation ranges above; what else, not found here)."
+                if worst_gap <= CLOSE
                 else "."
             )
         )
-    if dw_float in speed and dw_int8 in speed:
+    if {PER_TENSOR, DW_FLOAT} <= set(speed):
         out.append(
-            f"- The price: {speed[dw_float]:.1f} images/s with depthwise convolutions in floating point against "
-            f"{speed[dw_int8]:.1f} with all of them in INT8 and {speed['FP32']:.1f} in FP32 (one thread, batch 16)."
+            f"- Speed (one thread, batch 16): {speed[PER_TENSOR]:.1f} images/s all INT8 with one range per tensor, "
+            f"{speed[DW_FLOAT]:.1f} with depthwise convolutions in floating point, {speed['FP32']:.1f} in FP32."
         )
     return out
