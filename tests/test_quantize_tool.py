@@ -497,5 +497,22 @@ def test_ignored_op_types_stay_in_floating_point(work, tmp_path, capsys):
         op.get_type_name() == "Convolution" and op.get_friendly_name() in report["fp32_layers"]["names"]
         for op in int8.get_ordered_ops()
     )
+    out2 = tmp_path / "per-tensor"
+    assert (
+        main(
+            [
+                "quantize",
+                str(work["root"] / "tiny.xml"),
+                "--calibration",
+                "noise",
+                "--out",
+                str(out2),
+                *FAST_CLI,
+                "--per-tensor-activations",
+            ]
+        )
+        == 0
+    )
+    assert "activations_per_channel=False" in json.loads((out2 / "report.json").read_text())["ptq"]["key"]
     with pytest.raises(ValueError, match="ignored types must be OpenVINO op type names"):
         QuantizeOptions(ignored_types=("Group Convolution",)).validate()

@@ -42,6 +42,7 @@ def _quantize(args: argparse.Namespace) -> int:
         threads=args.threads,
         source_options=source_options_for(args.calibration, args.source_option),
         ignored_types=tuple(args.ignore_types),
+        per_tensor_activations=args.per_tensor_activations,
     )
     res = quantize_model(
         args.model,
@@ -131,6 +132,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=[],
         metavar="TYPE",
         help="OpenVINO op types NNCF leaves in floating point, e.g. GroupConvolution (depthwise convolutions)",
+    )
+    p.add_argument(
+        "--per-tensor-activations",
+        action="store_true",
+        help="one activation range per tensor (NNCF gives depthwise convolutions' inputs one per channel)",
     )
     add_source_option(p, "steps=50 (or bn-matching:steps=50)")
     p.add_argument("--speed-batches", type=positive_int, nargs="+", default=list(o.speed_batches))

@@ -55,6 +55,7 @@ class QuantizeOptions:
     # OpenVINO op types NNCF leaves in floating point (its IgnoredScope), e.g. ("GroupConvolution",): the depthwise
     # convolutions, which lose EfficientNet-Lite0 most of its INT8 agreement (benchmarks/RESULTS.md section 8)
     ignored_types: tuple[str, ...] = ()
+    per_tensor_activations: bool = False  # one activation range per tensor (NNCF: per channel at depthwise inputs)
 
     def validate(self) -> None:
         for name in ("calibration_size", "held_out_size"):

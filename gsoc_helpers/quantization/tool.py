@@ -180,6 +180,8 @@ def quantize_model(
     cfg = config or (NNCF_DEFAULTS if opts.nncf_defaults else PTQConfig())
     if opts.ignored_types:
         cfg = replace(cfg, ignored_types=sorted({*cfg.ignored_types, *opts.ignored_types}))
+    if opts.per_tensor_activations:
+        cfg = replace(cfg, activations_per_channel=False)
     cfg.validate()
     out = Path(os.path.abspath(Path(out).expanduser()))  # "." has a name too
     _check_out(
