@@ -76,7 +76,7 @@ def _tree(root: Path) -> None:
     blocks = lambda *names: "\n".join(f"<!-- study-report:{n} -->\nold\n<!-- /study-report:{n} -->" for n in names)  # noqa: E731
     (root / "README.md").write_text("# x\n\n" + blocks("summary") + "\n\ntail\n")
     (root / "benchmarks" / "RESULTS.md").write_text(
-        blocks("protocol", "choices", "answer", "regimes", "ranges", "targets", "search", "lowbit") + "\n"
+        blocks("protocol", "choices", "answer", "regimes", "ranges", "targets", "search", "lowbit", "depthwise") + "\n"
     )
     for folder in (root / "notebooks", root / "docs" / "notebooks"):  # the sources and their executed copies
         folder.mkdir(parents=True)
