@@ -223,3 +223,12 @@ def test_depthwise_inputs_get_per_channel_ranges_unless_asked_per_tensor():
     per_tensor = PTQConfig(activations_per_channel=False)
     assert int(np.prod(_depthwise_input_range_shape(quantize(fp32, cal, per_tensor)))) == 1
     assert "activations_per_channel=False" in per_tensor.key() and "per_channel" not in PTQConfig().key()
+
+
+def test_per_channel_depthwise_inputs_are_found_and_gone_with_either_remedy():
+    torch.manual_seed(0)
+    fp32 = to_openvino(Depthwise().eval(), 16)
+    cal = torch.rand(8, 3, 16, 16)
+    assert len(ev.per_channel_depthwise_inputs(quantize(fp32, cal, PTQConfig()))) == 1
+    assert ev.per_channel_depthwise_inputs(quantize(fp32, cal, PTQConfig(activations_per_channel=False))) == []
+    assert ev.per_channel_depthwise_inputs(quantize(fp32, cal, PTQConfig(ignored_types=["GroupConvolution"]))) == []

@@ -516,3 +516,25 @@ def test_ignored_op_types_stay_in_floating_point(work, tmp_path, capsys):
     assert "activations_per_channel=False" in json.loads((out2 / "report.json").read_text())["ptq"]["key"]
     with pytest.raises(ValueError, match="ignored types must be OpenVINO op type names"):
         QuantizeOptions(ignored_types=("Group Convolution",)).validate()
+
+
+def test_report_warns_of_per_channel_depthwise_inputs(tmp_path):
+    from test_quantization import Depthwise
+
+    from gsoc_helpers.openvino.classifier import to_openvino
+
+    torch.manual_seed(0)
+    xml = tmp_path / "depthwise.xml"
+    ov.save_model(to_openvino(Depthwise().eval(), 32), xml)
+    for name, extra in (("default", {}), ("per-tensor", {"per_tensor_activations": True})):
+        res = quantize_model(
+            str(xml),
+            "noise",
+            tmp_path / name,
+            preprocessing=InputContract(),
+            options=QuantizeOptions(**FAST, **extra),
+            progress=False,
+        )
+        md = (tmp_path / name / "report.md").read_text()
+        flagged = "1 depthwise convolutions take their input with one range per channel" in md
+        assert flagged == (name == "default") and len(res.report["per_channel_depthwise_inputs"]) == int(flagged)

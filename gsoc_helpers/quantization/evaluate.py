@@ -160,3 +160,17 @@ def fp32_layers(int8_model) -> list[str]:
             if not all(_int8_source(op.input_value(i).get_node()) for i in range(2)):
                 out.append(op.get_friendly_name())
     return out
+
+
+def per_channel_depthwise_inputs(int8_model) -> list[str]:
+    """Depthwise convolutions (GroupConvolution ops) whose activation input is quantized with one range per channel,
+    NNCF's CPU choice: ranges that calibration images unlike the model's inputs set badly (RESULTS section 8)."""
+    out = []
+    for op in int8_model.get_ordered_ops():
+        if op.get_type_name() != "GroupConvolution":
+            continue
+        fq = op.input_value(0).get_node()
+        if fq.get_type_name() == "FakeQuantize" and fq.input_value(1).get_node().get_type_name() == "Constant":
+            if fq.input_value(1).get_node().get_data().size > 1:
+                out.append(op.get_friendly_name())
+    return out

@@ -140,6 +140,16 @@ def to_markdown(r: dict) -> str:
         f"{len(f['names'])} of {f['total']} Convolution/MatMul layers run in FP32"
         + (": " + ", ".join(f"`{n}`" for n in f["names"]) if f["names"] else "."),
     ]
+    depthwise = r.get("per_channel_depthwise_inputs") or []
+    if depthwise:
+        lines += [
+            "",
+            f"**{len(depthwise)} depthwise convolutions take their input with one range per channel** (NNCF's CPU "
+            "choice). Calibration images unlike your model's inputs set such ranges badly: on EfficientNet-Lite0 they "
+            "cost most of the INT8 model's agreement with FP32 (benchmarks/RESULTS.md section 8). Compare "
+            "`--per-tensor-activations` (all INT8) and `--ignore-types GroupConvolution` (those layers in floating "
+            "point) on your held-out images.",
+        ]
     lines += [
         "",
         f"OpenVINO {env['openvino']}, NNCF {env['nncf']}, torch {env['torch']}; wall time {r['wall_seconds']:.1f} s.",

@@ -324,6 +324,7 @@ def _write(
             "speed": speed,
             "size": sizes,
             "fp32_layers": {"names": ev.fp32_layers(int8), "total": _layer_total(int8)},
+            "per_channel_depthwise_inputs": ev.per_channel_depthwise_inputs(int8),
             "environment": environment(),
             "wall_seconds": time.perf_counter() - t0,
         }
