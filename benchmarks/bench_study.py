@@ -22,6 +22,8 @@ Stages (``select-*`` read validation images only; the others read the test image
   finetune         the chosen fine-tuning per source, 3 seeds, exact test
   select-lite0     EfficientNet-Lite0's PTQ setting (LITE0_SEARCH) on validation photos
   lite0            EfficientNet-Lite0 x every source x {chosen, NNCF's defaults}, test photos + CIFAR-10 upsampled
+  lite0-fq         EfficientNet-Lite0 x every source, the project's W8A8 fake-quant (the fine-tuning path's start,
+                   0 steps, min/max ranges; every convolution INT8) as an OpenVINO IR, test photos
 
 CIFAR-10 validation (protocol p2, gsoc_helpers.study.cifar_test_split) is 5,000 class-balanced images of the *test*
 split that are in no test set: with the data root, JPEG test images that are not JPEG copies of the 1,017 bit-exact
@@ -143,6 +145,7 @@ FOLDERS = {  # one cell store per kind of study: its validation and test cells (
     "finetune": "finetune",
     "select-lite0": "lite0",
     "lite0": "lite0",
+    "lite0-fq": "lite0fq",
 }
 STAGES = list(FOLDERS)
 
@@ -248,7 +251,7 @@ def stage(what: str, out: Path, shard: tuple[int, int], p: Plan) -> None:
                 **common,
             )
             run_study(spec, cifar, "test", folder, progress=True)
-    elif what in ("select-lite0", "lite0"):
+    elif what in ("select-lite0", "lite0", "lite0-fq"):
         photos = photo_splits(224, views=p.views, cifar_n=p.cifar_n)
         lite = dict(
             calibration_cache=folder / "calibration", source_options={"bn-matching": p.lite0_bn} if p.lite0_bn else {}
@@ -264,6 +267,23 @@ def stage(what: str, out: Path, shard: tuple[int, int], p: Plan) -> None:
             )
             name, table = sel.choose_setting(photos.selection(), spec, folder, **kw)
             record(out, "lite0_ptq", name, table, "photos", shard)
+            return
+        if what == "lite0-fq":  # not NNCF: the W8A8 start of finetune_lowbit, through the lite0 calibration cache
+            sources = LITE0_SOURCES
+            spec = FinetuneSpec(
+                ["efficientnet-lite0"],
+                sources,
+                [p.lite0_size],
+                SEEDS,
+                bits="W8A8",
+                lrs=[0.0],
+                steps=[0],
+                estimators=dict.fromkeys(sources, "minmax"),
+                eval_set="photos",
+                calibration_cache=folder.parent / "lite0" / "calibration",
+                source_options=lite["source_options"],
+            )
+            run_study(spec, photos, "test", folder, **kw)
             return
         configs = {"project": LITE0_SEARCH[need(out, "lite0_ptq")], "nncf-default": NNCF_DEFAULTS}
         run_study(

@@ -23,7 +23,7 @@ def _module(monkeypatch: pytest.MonkeyPatch):
 def test_loads_and_every_final_stage_has_its_selection_stage(monkeypatch):
     bench = _module(monkeypatch)
     finals = [s for s in bench.STAGES if not s.startswith("select-")]
-    assert finals == ["int8", "bits", "finetune", "lite0"]
+    assert finals == ["int8", "bits", "finetune", "lite0", "lite0-fq"]  # lite0-fq: nothing chosen (min/max, 0 steps)
     assert all(f"select-{s}" in bench.STAGES for s in ("bits", "finetune", "lite0"))
     full, smoke = bench.Plan(), bench.SMOKE
     assert smoke.size < full.size and len(smoke.seeds) < len(full.seeds) and max(smoke.ft_steps) < min(full.ft_steps)

@@ -46,7 +46,9 @@ def _batches(step: int) -> torch.Tensor:
 
 
 def _cfg(**kw) -> FinetuneConfig:
-    return FinetuneConfig(source="test", steps=4, batch_size=16, eval_every=2, checkpoint_every=2, **kw)
+    return FinetuneConfig(
+        **{"source": "test", "steps": 4, "batch_size": 16, "eval_every": 2, "checkpoint_every": 2, **kw}
+    )
 
 
 def test_fold_by_data_flow_keeps_outputs_and_refuses_a_wrong_fold(monkeypatch):
@@ -197,3 +199,17 @@ def test_efficientnet_lite0_finetunes_data_free_and_its_int8_ir_agrees(tmp_path)
     assert rec["top1_fp32"] is None and rec["ir_top1"] is None  # photos have no ImageNet labels
     assert rec["ir_matches_fake_quant"] == 100.0  # 20 photos: within 0.3 points means all
     assert abs(rec["ir_agreement"] - rec["agreement_end"]) <= 0.3
+
+
+def test_zero_steps_measure_the_calibrated_start_and_make_no_training_images(tmp_path):
+    model = train_separable(Reordered())
+    calib, test = separable(20, 1)[0], separable(100, 2)
+
+    def never(step: int) -> torch.Tensor:
+        raise AssertionError("a 0-step run drew a training batch")
+
+    rec = finetune(model, _cfg(bits="W8A8", steps=0), tmp_path, never, calib, test, progress=False)
+    assert rec["history"] == rec["history"][:1] and rec["agreement_end"] == rec["agreement_start"]
+    assert (tmp_path / "model.xml").is_file() and abs(rec["ir_agreement"] - rec["agreement_end"]) <= 1.0
+    with pytest.raises(ValueError, match="steps must be >= 0"):
+        _cfg(steps=-1).validate()

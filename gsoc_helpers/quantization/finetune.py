@@ -89,7 +89,7 @@ class FinetuneConfig:
     calibration_source: str | None = None  # None: the training source
     calibration_size: int = 300
     seed: int = 0
-    steps: int = 2000
+    steps: int = 2000  # 0: the calibrated start only (no training images made), exported and measured
     batch_size: int = 64
     lr: float = 1e-5  # weights and biases; 600 student steps (W4A4 ResNet-20, benchmarks/RESULTS.md): 3e-6 87.1 %,
     # 1e-5 88.5 %, 3e-5 87.3 % top-1 (FP32 91.6 %)
@@ -103,9 +103,11 @@ class FinetuneConfig:
         BitWidth.parse(self.bits)
         if self.estimator not in ESTIMATORS:
             raise ValueError(f"unknown range estimator {self.estimator!r}; expected one of {ESTIMATORS}")
-        for name in ("calibration_size", "steps", "batch_size", "pool_size", "eval_every", "checkpoint_every"):
+        for name in ("calibration_size", "batch_size", "pool_size", "eval_every", "checkpoint_every"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if int(self.steps) < 0:
+            raise ValueError(f"steps must be >= 0 (0: the calibrated start only), got {self.steps}")
 
 
 def _predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -308,6 +310,10 @@ def training_batches(
     return draw
 
 
+def _no_training(step: int) -> torch.Tensor:
+    raise RuntimeError(f"a 0-step fine-tuning asked for the batch of step {step}")
+
+
 def finetune_lowbit(
     model_name: str,
     cfg: FinetuneConfig,
@@ -340,7 +346,11 @@ def finetune_lowbit(
             return get_calibration(source, n, seed, context=context, **options.get(source, {}))
 
     calib = make_set(calib_source, cfg.calibration_size, cfg.seed).images
-    batches = training_batches(cfg, get_classifier(model_name), options.get(cfg.source), inp, make_set)
+    batches = (
+        training_batches(cfg, get_classifier(model_name), options.get(cfg.source), inp, make_set)
+        if cfg.steps
+        else _no_training
+    )
     if test is None:
         if info.dataset == "CIFAR-10":
             from ..data import load_cifar10

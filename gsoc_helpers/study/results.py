@@ -137,10 +137,25 @@ def _protocol_regimes(root: Path) -> list[Regime]:
         if any("photos" in by for by in r.rows.values()):
             r.reference = "photos"  # the model's own kind of data, not CIFAR-10 pictures upsampled
         out.append(r)
+    if test["lite0fq"]:
+        r = Regime(
+            "lite0-fakequant",
+            "EfficientNet-Lite0 INT8, project fake-quant",
+            "photos",
+            chosen_on="W8A8 min/max ranges, not chosen (the fine-tuning path's start, 0 steps; no NNCF)",
+            files=["study_results/lite0fq_cells.jsonl"],
+        )
+        for m, by in _group(test["lite0fq"]).items():
+            for src, cs in by.items():
+                ir = mean_std([float(c["photos_ir_agreement"]) for c in cs])[0]
+                r.rows.setdefault(m, {})[src] = stat_of(cs, "photos", f"OpenVINO IR {ir:.2f} %")
+        if any("photos" in by for by in r.rows.values()):
+            r.reference = "photos"
+        out.append(r)
     return out
 
 
-STUDY_FILES = ("int8", "bits", "finetune", "lite0")
+STUDY_FILES = ("int8", "bits", "finetune", "lite0", "lite0fq")
 
 
 def _legacy_regimes(root: Path) -> list[Regime]:
@@ -215,7 +230,7 @@ def _legacy_regimes(root: Path) -> list[Regime]:
     return out
 
 
-REGIME_ORDER = ("int8-project", "int8-nncf", "w4a4-calibration", "w4a4-finetune", "lite0-int8")
+REGIME_ORDER = ("int8-project", "int8-nncf", "w4a4-calibration", "w4a4-finetune", "lite0-int8", "lite0-fakequant")
 
 
 def load_regimes(root: str | Path) -> list[Regime]:
