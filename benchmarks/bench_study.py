@@ -22,7 +22,7 @@ Stages (``select-*`` read validation images only; the others read the test image
   finetune         the chosen fine-tuning per source, 3 seeds, exact test
   select-lite0     EfficientNet-Lite0's PTQ setting (LITE0_SEARCH) on validation photos
   lite0            EfficientNet-Lite0 x every source x {chosen, NNCF's defaults}, test photos + CIFAR-10 upsampled
-  lite0-fq         EfficientNet-Lite0 x every source, the project's W8A8 fake-quant (the fine-tuning path's start,
+  lite0-fq         EfficientNet-Lite0 x photos/student/noise, the project's W8A8 fake-quant (the fine-tuning path's start,
                    0 steps, min/max ranges; every convolution INT8) as an OpenVINO IR, test photos
 
 CIFAR-10 validation (protocol p2, gsoc_helpers.study.cifar_test_split) is 5,000 class-balanced images of the *test*
@@ -104,6 +104,9 @@ class Plan:
     lite0_search: list[str] = field(default_factory=lambda: list(LITE0_SEARCH))
     bn_recipes: dict[str, dict] = field(default_factory=lambda: {"steps50": {"steps": 50}, "steps200": {"steps": 200}})
     lite0_bn: dict = field(default_factory=dict)  # bn-matching options at 224 (default: the LARGE_INPUT recipe)
+    # the fake-quant arm (about 2 min per cell on one core): the ceiling, the image-free source chosen on
+    # validation photos and the source NNCF's per-channel ranges failed worst
+    lite0_fq_sources: list[str] = field(default_factory=lambda: ["photos", "student", "noise"])
     ft_lrs: list[float] = field(default_factory=lambda: [3e-6, 1e-5, 3e-5])
     # fine-tuning: 600 steps, not chosen (a 300-step option would add 12 fine-tunings; each run's validation history
     # every 100 steps is kept in its cell), the learning rate chosen per source on seed 0 (12 fine-tunings)
@@ -269,7 +272,7 @@ def stage(what: str, out: Path, shard: tuple[int, int], p: Plan) -> None:
             record(out, "lite0_ptq", name, table, "photos", shard)
             return
         if what == "lite0-fq":  # not NNCF: the W8A8 start of finetune_lowbit, through the lite0 calibration cache
-            sources = LITE0_SOURCES
+            sources = p.lite0_fq_sources
             spec = FinetuneSpec(
                 ["efficientnet-lite0"],
                 sources,
