@@ -184,3 +184,16 @@ def test_snapshots_keep_the_ema_generator_of_every_checkpoint(tmp_path):
     assert read_generator_metadata(snaps[-1])["extra"]["train_steps"] == 3
     z, c = torch.ones(1, 16), torch.tensor([2])
     assert torch.equal(load_generator(snaps[-1])(z, c), tr.ema.module.eval()(z, c))
+
+
+def test_init_generator_inside_the_run_folder_is_refused_before_anything_is_deleted(tmp_path):
+    from gsoc_helpers.training.gan import run_training
+
+    run = tmp_path / "run"
+    first = GANTrainer(_cfg(tmp_path))
+    first.train(*_data(), progress=False)
+    path = first.export()  # run/generator_ema.safetensors, then used as the next run's start
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="init generator"):
+        run_training(_cfg(tmp_path, init_generator=str(path)), overwrite=True, progress=False)
+    assert path.read_bytes() == before and (run / "checkpoint.pt").is_file()

@@ -215,6 +215,11 @@ class GANTrainer:
         return save_generator(self.ema.module, path, extra_metadata=extra)
 
 
+def _init_file(name: str) -> str | None:
+    """The file behind ``init_generator`` when it names one (not a bundled name), for the run folder's overlap check."""
+    return name if name and Path(name).expanduser().exists() else None
+
+
 def _warm_start(G: OfflineTeacher, path: str) -> None:
     """Copy the weights of the generator file ``path`` into ``G``; ValueError (one line) unless it is an offline
     teacher of the same sizes."""
@@ -250,7 +255,7 @@ def run_training(cfg: GANTrainConfig, resume: bool = False, progress: bool = Tru
         "overwrite" if overwrite else "resume" if resume else "new",
         RUN_FILES,
         "train-teacher",
-        inputs=[("data source folder", data)],
+        inputs=[("data source folder", data), ("init generator", _init_file(cfg.init_generator))],
     ):
         return _train(cfg, resume, progress)
 
