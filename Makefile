@@ -66,9 +66,9 @@ clean-notebooks: venv
 BUNDLE ?= outputs/bundle
 bundle: venv
 	$(BIN)/python -m gsoc_helpers train-teacher --out $(BUNDLE)/offline_teacher --ngf 64 --ndf 64 \
-	  --batch-size 32 --lr-g 2e-4 --lr-d 2e-4 --beta1 0.0 --beta2 0.999 --ema-decay 0.999 --d-steps 1 \
-	  --augment color,translation --precision bf16 --max-minutes 150 --checkpoint-minutes 5 --grid-every 1000 \
-	  --log-every 50 --threads 1 --seed 0 --resume
+	  --batch-size 32 --lr-g 2e-4 --lr-d 2e-4 --beta1 0.0 --beta2 0.999 --ema-decay 0.999 --d-steps 1 --class-loss 1.0 \
+	  --augment color,translation --precision bf16 --max-minutes 150 --checkpoint-minutes 5 --snapshots \
+	  --grid-every 1000 --log-every 50 --threads 1 --seed 0 --resume
 	test -f $(BUNDLE)/synthetic_teacher/manifest.json || $(BIN)/python -m gsoc_helpers sample \
 	  $(BUNDLE)/offline_teacher/generator_ema.safetensors --name offline-teacher --per-class 2000 --seed 0 \
 	  --out $(BUNDLE)/synthetic_teacher

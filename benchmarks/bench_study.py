@@ -12,6 +12,11 @@ final configuration measured once on the test images, 3 seeds. CPU. Every stage 
 folder, so that a study cut off on one machine goes on from its committed cells on another; it never replaces a file
 that is there.
 
+A generator source's cells carry its weights' digest in their key (``|weights=<sha256[:12]>``): after a bundled
+generator is retrained, every stage reruns that source's cells (``--sources offline-teacher,student`` runs only
+those; a select stage on a subset records no choice, so rerun it without ``--sources`` to choose), and ``report``
+moves cells of weights no longer installed to ``<stage>_superseded_cells.jsonl`` (kept, in no table).
+
 Stages (``select-*`` read validation images only; the others read the test images with the choices made):
   select-ptq       the INT8 PTQ setting (SEARCH below) on ResNet-20, sources real/teacher/student/noise
   select-bn        bn-matching's step count (BN_RECIPES) on ResNet-20, chosen INT8 setting
@@ -44,6 +49,7 @@ from pathlib import Path
 
 import torch
 
+from gsoc_helpers.calibration import available_sources, source_identity
 from gsoc_helpers.config import get_output_dir
 from gsoc_helpers.models.classifiers import OFFLINE_ZOO
 from gsoc_helpers.quantization.ptq import NNCF_DEFAULTS, PTQConfig
@@ -119,6 +125,12 @@ class Plan:
     validation_n: int | None = None  # CIFAR-10 validation images from the test split (None: 5,000, class-balanced)
     views: int = 5
     cifar_n: int = 1000
+    # --sources: only these calibration sources' cells (e.g. after a generator is retrained); None: every source.
+    # A select stage run on a subset records no choice (it saw part of the cells), like a shard.
+    sources: list[str] | None = None
+
+    def keep(self, sources: list[str]) -> list[str]:
+        return [s for s in sources if self.sources is None or s in self.sources]
 
 
 SMOKE = Plan(
@@ -158,10 +170,10 @@ def choices(out: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def record(out: Path, name: str, value, table, on: str, shard: tuple[int, int]) -> None:
-    """Keep a choice, what it was chosen on and its validation table in ``out/selection.json`` (not from a shard:
-    it saw part of the cells)."""
-    if shard != (0, 1):
+def record(out: Path, name: str, value, table, on: str, shard: tuple[int, int], p: Plan) -> None:
+    """Keep a choice, what it was chosen on and its validation table in ``out/selection.json`` (not from a shard or
+    a subset of the sources: it saw part of the cells)."""
+    if shard != (0, 1) or p.sources is not None:
         return
     data = choices(out)
     data[name] = {"choice": value, "chosen_on": on, "table": table.to_dict(orient="records")}
@@ -188,27 +200,33 @@ def stage(what: str, out: Path, shard: tuple[int, int], p: Plan) -> None:
     if what == "select-ptq":
         spec = Int8Spec(
             ["akamaster_resnet20"],
-            ["real", "offline-teacher", "student", "noise"],
+            p.keep(["real", "offline-teacher", "student", "noise"]),
             [SIZE],
             SEEDS,
             configs=search,
             calibration_cache=cache,
         )
+        if not spec.sources:
+            return
         name, table = sel.choose_setting(cifar.selection(), spec, folder, **kw)
-        record(out, "ptq", name, table, cifar.selection().names("validation")[0], shard)
+        record(out, "ptq", name, table, cifar.selection().names("validation")[0], shard, p)
     elif what == "select-bn":
+        if not p.keep(["bn-matching"]):
+            return
         ptq = need(out, "ptq")
         spec = Int8Spec(
             ["akamaster_resnet20"], ["bn-matching"], [SIZE], SEEDS, configs={ptq: SEARCH[ptq]}, calibration_cache=cache
         )
         name, table = sel.choose_source_options(cifar.selection(), spec, "bn-matching", p.bn_recipes, folder, **kw)
-        record(out, "bn", name, table, "val", shard)
+        record(out, "bn", name, table, "val", shard, p)
     elif what == "int8":
         ptq = need(out, "ptq")
         configs = {"project": SEARCH[ptq], "nncf-default": NNCF_DEFAULTS}
-        others = [s for s in SOURCES if s != "bn-matching"]  # bn-matching (minutes per set) on ResNet-20 only
+        others = [s for s in p.keep(SOURCES) if s != "bn-matching"]  # bn-matching (minutes per set): ResNet-20 only
         zoo = Int8Spec(p.zoo, others, [SIZE], SEEDS, bn, configs=configs, calibration_cache=cache)
         run_study(zoo, cifar, "test", folder, **kw)
+        if not p.keep(["bn-matching"]):
+            return
         run_study(
             Int8Spec(
                 ["akamaster_resnet20"], ["bn-matching"], [SIZE], SEEDS, bn, configs=configs, calibration_cache=cache
@@ -220,13 +238,15 @@ def stage(what: str, out: Path, shard: tuple[int, int], p: Plan) -> None:
         )
     elif what == "select-bits":
         ptq = SEARCH[need(out, "ptq")]
-        spec = BitsSpec(["akamaster_resnet20"], SOURCES, [SIZE], SEEDS, bn, ptq=ptq, calibration_cache=cache)
+        spec = BitsSpec(["akamaster_resnet20"], p.keep(SOURCES), [SIZE], SEEDS, bn, ptq=ptq, calibration_cache=cache)
+        if not spec.sources:
+            return
         choice, table = sel.choose_estimators(cifar.selection(), spec, folder, **kw)
-        record(out, "estimators", {"|".join(k): v for k, v in choice.items()}, table, "val", shard)
+        record(out, "estimators", {"|".join(k): v for k, v in choice.items()}, table, "val", shard, p)
     elif what == "bits":  # the test images see the chosen estimator per source and width, and NNCF's own call
         ptq, chosen = SEARCH[need(out, "ptq")], need(out, "estimators")
         spec = BitsSpec(
-            ["akamaster_resnet20"], SOURCES, [SIZE], SEEDS, bn, ptq=ptq, chosen=chosen, calibration_cache=cache
+            ["akamaster_resnet20"], p.keep(SOURCES), [SIZE], SEEDS, bn, ptq=ptq, chosen=chosen, calibration_cache=cache
         )
         run_study(spec, cifar, "test", folder, **kw)
     elif what in ("select-finetune", "finetune"):
@@ -236,12 +256,25 @@ def stage(what: str, out: Path, shard: tuple[int, int], p: Plan) -> None:
         )
         if what == "select-finetune":
             spec = FinetuneSpec(
-                ["akamaster_resnet20"], FT_SOURCES, [SIZE], p.ft_select_seeds, lrs=p.ft_lrs, steps=p.ft_steps, **common
+                ["akamaster_resnet20"],
+                p.keep(FT_SOURCES),
+                [SIZE],
+                p.ft_select_seeds,
+                lrs=p.ft_lrs,
+                steps=p.ft_steps,
+                **common,
             )
+            if not spec.sources:
+                return
             choice, table = sel.choose_variant(cifar.selection(), spec, folder, **kw)
-            record(out, "finetune", {"|".join(k): v for k, v in choice.items()}, table, "val", shard)
+            record(out, "finetune", {"|".join(k): v for k, v in choice.items()}, table, "val", shard, p)
             return
-        runs = [(key, variant, seed) for key, variant in need(out, "finetune").items() for seed in SEEDS]
+        runs = [
+            (key, variant, seed)
+            for key, variant in need(out, "finetune").items()
+            if p.keep([key.split("|")[1]])
+            for seed in SEEDS
+        ]
         for key, variant, seed in shard_of(runs, shard):  # one schedule per source: shard the (source, seed) runs
             _, lr, steps = variant.split("/")
             spec = FinetuneSpec(
@@ -262,17 +295,19 @@ def stage(what: str, out: Path, shard: tuple[int, int], p: Plan) -> None:
         if what == "select-lite0":
             spec = Int8Spec(
                 ["efficientnet-lite0"],
-                ["photos", "bn-matching", "student"],
+                p.keep(["photos", "bn-matching", "student"]),
                 [p.lite0_size],
                 SEEDS,
                 configs={k: LITE0_SEARCH[k] for k in p.lite0_search},
                 **lite,
             )
+            if not spec.sources:
+                return
             name, table = sel.choose_setting(photos.selection(), spec, folder, **kw)
-            record(out, "lite0_ptq", name, table, "photos", shard)
+            record(out, "lite0_ptq", name, table, "photos", shard, p)
             return
         if what == "lite0-fq":  # not NNCF: the W8A8 start of finetune_lowbit, through the lite0 calibration cache
-            sources = p.lite0_fq_sources
+            sources = p.keep(p.lite0_fq_sources)
             spec = FinetuneSpec(
                 ["efficientnet-lite0"],
                 sources,
@@ -290,7 +325,7 @@ def stage(what: str, out: Path, shard: tuple[int, int], p: Plan) -> None:
             return
         configs = {"project": LITE0_SEARCH[need(out, "lite0_ptq")], "nncf-default": NNCF_DEFAULTS}
         run_study(
-            Int8Spec(["efficientnet-lite0"], LITE0_SOURCES, [p.lite0_size], SEEDS, configs=configs, **lite),
+            Int8Spec(["efficientnet-lite0"], p.keep(LITE0_SOURCES), [p.lite0_size], SEEDS, configs=configs, **lite),
             photos,
             "test",
             folder,
@@ -300,17 +335,35 @@ def stage(what: str, out: Path, shard: tuple[int, int], p: Plan) -> None:
         raise SystemExit(f"unknown stage {what!r}")
 
 
+def superseded(cell: dict) -> bool:
+    """True for a cell of a generator source measured with other weights than the ones installed now (its key
+    names another weights digest, or none: cells from before keys carried one)."""
+    ident = source_identity(cell["source"]) if cell["source"] in available_sources() else ""
+    return bool(ident) and not cell["key"].endswith("|" + ident) and f"|{ident}|" not in cell["key"]
+
+
 def report(out: Path, results: Path) -> None:
-    """Copy every stage's cells and the choices into ``results`` (the files ``gsoc-helpers study-report`` reads)."""
+    """Copy every stage's cells and the choices into ``results`` (the files ``gsoc-helpers study-report`` reads);
+    cells of generator weights no longer installed go to ``<stage>_superseded_cells.jsonl`` beside them (kept, never
+    in a table)."""
     results.mkdir(parents=True, exist_ok=True)
+    current: dict[str, list[dict]] = {}
     for what in dict.fromkeys(FOLDERS.values()):
         cells = load_cells(out / what)
+        old = [c for c in cells if superseded(c)]
+        cells = current[what] = [c for c in cells if not superseded(c)]
         if cells:
             (results / f"{what}_cells.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cells))
             print(f"{what}: {len(cells)} cells")
+        if old:
+            path = results / f"{what}_superseded_cells.jsonl"
+            kept = {c["key"] for c in load_cells(path)}
+            with open(path, "a") as fh:
+                fh.writelines(json.dumps(c) + "\n" for c in old if c["key"] not in kept)
+            print(f"{what}: {len(old)} cells of earlier generator weights -> {path.name}")
     if (out / "selection.json").is_file():
         (results / "selection.json").write_text((out / "selection.json").read_text())
-    test_int8 = [c for c in load_cells(out / "int8") if c.get("role") == "test"]
+    test_int8 = [c for c in current["int8"] if c.get("role") == "test"]
     if test_int8:  # the README's headline figure, from the INT8 test cells
         from gsoc_helpers.quantization.headline_plot import plot_headline
         from gsoc_helpers.study.tables import summarize
@@ -348,8 +401,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--results", type=Path, default=None, help=f"default {RESULTS} (with --smoke: <out>/results)")
     p.add_argument("--shard", default=None, help="i/n: this worker's part (default torchrun RANK/WORLD_SIZE or 0/1)")
     p.add_argument("--smoke", action="store_true", help="every size shrunk (SMOKE): the pipeline end to end in minutes")
+    p.add_argument("--sources", default=None, help="comma-separated: only these sources' cells (no choice recorded)")
     args = p.parse_args(argv)
     plan = SMOKE if args.smoke else Plan()
+    if args.sources:
+        unknown = sorted(set(args.sources.split(",")) - {"photos", *SOURCES})
+        if unknown:
+            raise SystemExit(f"--sources: unknown {', '.join(unknown)}; expected some of {', '.join(LITE0_SOURCES)}")
+        plan = replace(plan, sources=args.sources.split(","))
     shard = parse_shard(args.shard) if args.shard else distributed_shard()
     torch.set_num_threads(1)
     out = args.out or get_output_dir() / ("study-smoke" if args.smoke else "study")

@@ -43,3 +43,49 @@ def test_restore_puts_committed_cells_back_and_never_replaces_a_file(monkeypatch
     assert (out / "int8" / "cells.jsonl").read_text() == '{"key": "a"}\n'
     assert (out / "bits" / "cells.jsonl").read_text() == '{"key": "mine"}\n'  # kept
     assert bench.restore(results, out) == []  # a second run writes nothing
+
+
+def test_report_sets_aside_cells_of_generator_weights_no_longer_installed(monkeypatch, tmp_path):
+    import json
+
+    from gsoc_helpers.calibration import source_identity
+
+    bench = _module(monkeypatch)
+    ident = source_identity("student")
+    assert ident.startswith("weights=")  # the bundled student's digest
+    cells = [
+        {"key": "p2|test|int8|m|student|300|0|project|x", "source": "student", "role": "validation"},  # before digests
+        {
+            "key": "p2|test|int8|m|student|300|0|project|x|weights=000000000000",
+            "source": "student",
+            "role": "validation",
+        },
+        {"key": f"p2|test|int8|m|student|300|0|project|x|{ident}", "source": "student", "role": "validation"},
+        {"key": "p2|test|int8|m|noise|300|0|project|x", "source": "noise", "role": "validation"},
+    ]
+    (tmp_path / "out" / "int8").mkdir(parents=True)
+    (tmp_path / "out" / "int8" / "cells.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cells))
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "unused")
+    for _ in range(2):  # a second report adds nothing to the set-aside file
+        bench.report(tmp_path / "out", tmp_path / "results")
+    kept = bench.load_cells(tmp_path / "results" / "int8_cells.jsonl")
+    aside = bench.load_cells(tmp_path / "results" / "int8_superseded_cells.jsonl")
+    assert [c["key"] for c in kept] == [cells[2]["key"], cells[3]["key"]]
+    assert [c["key"] for c in aside] == [cells[0]["key"], cells[1]["key"]]
+
+
+def test_sources_subset_keeps_only_those_and_records_no_choice(monkeypatch, tmp_path):
+    from dataclasses import replace
+
+    import pandas as pd
+
+    bench = _module(monkeypatch)
+    with pytest.raises(SystemExit, match="--sources: unknown bogus"):
+        bench.main(["select-ptq", "--sources", "bogus,student", "--out", str(tmp_path)])
+    subset = replace(bench.Plan(), sources=["student", "photos"])
+    assert subset.keep(bench.LITE0_SOURCES) == ["photos", "student"] and subset.keep(["real"]) == []
+    table = pd.DataFrame([{"setting": "a", "agreement": 1.0}])
+    bench.record(tmp_path, "ptq", "a", table, "val", (0, 1), subset)
+    assert not (tmp_path / "selection.json").exists()  # a subset saw part of the cells: no choice
+    bench.record(tmp_path, "ptq", "a", table, "val", (0, 1), bench.Plan())
+    assert bench.choices(tmp_path)["ptq"]["choice"] == "a"

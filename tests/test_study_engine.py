@@ -256,3 +256,33 @@ def test_finetune_spec_makes_its_sets_once_through_the_cache(shared_data_root, t
     cells = run(spec, fixed_splits({"exact": (x, y)}), "test", tmp_path / "store", progress=False)
     assert sorted(c["config"] for c in cells) == ["W4A4/lr1e-05/1", "W4A4/lr1e-05/2"]
     assert len(calls) == 2 and len(list((tmp_path / "cache").glob("*.pt"))) == 2  # 10 images seed 0, 8 seed 1
+
+
+def test_generator_weights_are_part_of_every_key(tmp_path, monkeypatch):
+    """New weights under the same checkpoint path never reuse the cells or the cached images of the old ones."""
+    from gsoc_helpers.models.registry import save_generator
+    from gsoc_helpers.models.student import StudentConfig, StudentGenerator
+    from gsoc_helpers.study import engine
+
+    calls = _counting(monkeypatch, engine, "get_calibration")
+    ckpt = tmp_path / "g.safetensors"
+
+    def save(seed: int) -> None:
+        torch.manual_seed(seed)
+        save_generator(StudentGenerator(StudentConfig(z_dim=8, ngf=16)).eval(), ckpt)
+
+    save(0)
+    spec = Int8Spec(
+        ["m"], ["student"], [10], [0], {"student": {"generator": str(ckpt)}}, configs=FAST,
+        calibration_cache=tmp_path / "cache",
+    )  # fmt: skip
+    splits = fixed_splits({"t": _data(16)})
+    first = run(spec, splits, "test", tmp_path / "cells", _tiny, progress=False)
+    run(spec, splits, "test", tmp_path / "cells", _tiny, progress=False)
+    assert len(calls) == 1 and "|weights=" in first[0]["key"]
+    save(1)
+    second = run(spec, splits, "test", tmp_path / "cells", _tiny, progress=False)
+    assert len(calls) == 2 and second[0]["key"] != first[0]["key"]
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 2
+    plain = Int8Spec(["m"], ["noise"], [10], [0], configs=FAST).key(("m", "noise", 10, 0), "fast", "test")
+    assert "weights=" not in plain

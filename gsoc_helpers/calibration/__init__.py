@@ -28,6 +28,7 @@ Where a source has no classes of its own (noise, fractal, bn-matching) its label
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -42,7 +43,7 @@ from ..data import load_cifar10
 from ..data.dataset import balanced_labels
 from ..data.synthetic import SyntheticDataset, latents_for_range
 from ..models.contract import InputContract
-from ..models.registry import load_generator
+from ..models.registry import canonical_name, load_generator, resolve_generator_path
 from ..pixels import resize, to_uint8, uint8_to_unit
 from ..study.splits import calibration_pool
 from .bn_matching import invert, settings_for
@@ -253,6 +254,36 @@ def _synthetic(
     return _cifar_set(np.concatenate(imgs), want, f"{kind}:generator", model_input)
 
 
+@functools.lru_cache(maxsize=32)
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:12]
+
+
+def _generator_identity(name: str, dataset=None, generator=None, **_) -> str:
+    """``"weights=<sha256[:12]>"`` of the checkpoint file the source samples from ("" for a dataset folder, a module
+    or a name not resolving to a local file): keys of stored results change when the weights do."""
+    if dataset is not None or not (generator is None or isinstance(generator, str)):
+        return ""
+    try:
+        path = resolve_generator_path(canonical_name(generator or name))
+    except FileNotFoundError:
+        return ""
+    st = path.stat()
+    return "weights=" + _file_digest(str(path.resolve()), st.st_mtime_ns, st.st_size)
+
+
+def source_identity(source: str, options: dict | None = None) -> str:
+    """What a source's images depend on beyond its name, size, seed and options, as a short string ("" for most
+    sources; a generator source: its weights' digest). Study keys carry it, so results of other weights are never
+    reused."""
+    fn = getattr(_SOURCES.get(source), "identity", None)
+    return fn(**dict(options or {})) if fn is not None else ""
+
+
 def _generator_source(name: str) -> SourceFn:
     """The calibration source of generator ``name`` (a :func:`load_generator` name)."""
 
@@ -261,6 +292,7 @@ def _generator_source(name: str) -> SourceFn:
 
     source.__qualname__ = source.__name__ = f"{name.replace('-', '_')}_source"
     source.options_from = _synthetic  # type: ignore[attr-defined]
+    source.identity = functools.partial(_generator_identity, name)  # type: ignore[attr-defined]
     return source
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..calibration import CalibrationSet, SourceContext, get_calibration
+from ..calibration import CalibrationSet, SourceContext, get_calibration, source_identity
 from ..models.classifiers import classifier_info, get_classifier
 from ..models.contract import InputContract
 from ..progress import progress as tqdm  # tqdm's API; one final line in notebooks
@@ -94,7 +94,8 @@ class GroupRun:
 
 def group_key(spec, group: tuple[str, str, int, int]) -> str:
     m, s, n, seed = group
-    return f"{PROTOCOL}|{m}|{s}|{n}|{seed}{options_key(spec.source_options.get(s))}"
+    ident = source_identity(s, spec.source_options.get(s))
+    return f"{PROTOCOL}|{m}|{s}|{n}|{seed}{options_key(spec.source_options.get(s))}" + (f"|{ident}" if ident else "")
 
 
 def calibration_for(spec, group, context: SourceContext) -> tuple[CalibrationSet, float]:

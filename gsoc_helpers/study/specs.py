@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..calibration import available_sources
+from ..calibration import available_sources, source_identity
 from ..defaults import CALIBRATION_SIZE, SEEDS
 from ..models.classifiers import CLASSIFIERS
 from ..quantization.lowbit import LOWBIT_METHODS
@@ -78,6 +78,8 @@ class StudySpec:
     def key(self, group: tuple[str, str, int, int], variant: str, role: str) -> str:
         m, s, n, seed = group
         extra = options_key(self.source_options.get(s))
+        ident = source_identity(s, self.source_options.get(s))
+        extra += f"|{ident}" if ident else ""
         return f"{PROTOCOL}|{role}|{self.kind}|{m}|{s}|{n}|{seed}|{variant}|{self.variant_key(variant)}{extra}"
 
     def cells(self, run: GroupRun) -> Iterator[tuple[str, dict]]:
