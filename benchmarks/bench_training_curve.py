@@ -8,7 +8,8 @@ Each ``SNAPSHOT`` is a generator file (anything ``load_generator`` reads) whose 
 (``train_steps``) or its name (``step_0012345.safetensors``). Class accuracy: ``--n`` class-balanced images (seed
 0, ψ = 1) judged by the FP32 akamaster ResNet-56 (``defaults.JUDGE_CLASSIFIER``), which never sees training.
 Writes ``<out>.jsonl`` (one row per snapshot: step, overall and per-class %) and ``<out>.png`` (overall and the
-worst class against steps).
+worst class against steps). ``--replot FILE.jsonl`` redraws ``FILE.png`` from such a file (rows without a step are
+skipped; a row with a ``machine`` names the machine that measured it), e.g. the curve of a run measured in parts.
 """
 
 from __future__ import annotations
@@ -40,11 +41,19 @@ def snapshot_step(path: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("snapshots", nargs="+")
+    p.add_argument("snapshots", nargs="*")
+    p.add_argument("--replot", type=Path, default=None, help="redraw FILE.png from FILE.jsonl, measuring nothing")
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = leave as is)")
     p.add_argument("--out", default="outputs/training_curve")
     args = p.parse_args(argv)
+    if args.replot is not None:
+        rows = [json.loads(line) for line in args.replot.read_text().splitlines() if line.strip()]
+        machine = next((r["machine"] for r in rows if "machine" in r), None)
+        _plot([r for r in rows if "step" in r], args.replot.with_suffix(".png"), machine)
+        return 0
+    if not args.snapshots:
+        p.error("give SNAPSHOT files (or --replot FILE.jsonl)")
     if args.threads:
         torch.set_num_threads(args.threads)
     rows = []
@@ -67,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _plot(rows: list[dict], path: Path) -> None:
+def _plot(rows: list[dict], path: Path, machine: str | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -86,7 +95,7 @@ def _plot(rows: list[dict], path: Path) -> None:
     ax.set_ylim(0, 100)
     ax.set_title(f"Images carry their class? {JUDGE_CLASSIFIER} judges {rows[0]['n']:,} per snapshot", fontsize=9)
     ax.legend(loc="upper left", fontsize=8)
-    fig.text(0.99, 0.01, machine_description(), ha="right", fontsize=6, color="grey")
+    fig.text(0.99, 0.01, machine or machine_description(), ha="right", fontsize=6, color="grey")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

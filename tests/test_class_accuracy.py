@@ -289,6 +289,13 @@ def test_bench_training_curve_orders_snapshots_by_step(tmp_path, monkeypatch):
     assert len(rows[0]["per_class"]) == 10 and out.with_suffix(".png").stat().st_size > 0
     with pytest.raises(ValueError, match="no step in the file name"):
         mod.snapshot_step("final.safetensors")
+    joined = tmp_path / "joined.jsonl"  # a run measured in parts: a header line naming the machine, then the rows
+    joined.write_text(
+        json.dumps({"run": "x", "machine": "the measuring CPU"}) + "\n" + out.with_suffix(".jsonl").read_text()
+    )
+    out.with_suffix(".png").unlink()
+    assert mod.main(["--replot", str(joined)]) == 0 and joined.with_suffix(".png").stat().st_size > 0
+    assert not out.with_suffix(".png").exists()
 
 
 def test_generator_quality_tables_match_their_results_file():

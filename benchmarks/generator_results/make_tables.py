@@ -2,9 +2,10 @@
 
 Usage: ``python benchmarks/generator_results/make_tables.py`` (rewrites the QUALITY blocks of data/*.md and
 benchmarks/RESULTS.md between ``<!-- quality:NAME -->`` markers; a test checks they match the files). The teacher's
-training curve (block ``teacher-curve``) comes from ``teacher_watch.jsonl``: the class accuracy of the EMA generator
-at each 5-minute checkpoint, measured during the run by a watcher on the other core (1,000 images, z seed 2020).
-The recipe pilots of the next teacher (block ``teacher-pilots``) come from ``teacher_pilots.jsonl``.
+training curve (block ``teacher-curve``) comes from ``teacher_bundle_curve.jsonl``: the class accuracy of each
+snapshot of the bundled teacher's EMA generator (``train-teacher --snapshots``; ``benchmarks/bench_training_curve.py``,
+1,000 images), its first line saying which run it is. The recipe pilots (blocks ``teacher-pilots`` and
+``student-pilots``) come from ``teacher_pilots.jsonl`` and ``student_pilots.jsonl``.
 """
 
 from __future__ import annotations
@@ -83,15 +84,43 @@ def pilots_table(rows: list[dict]) -> str:
     )
 
 
+def student_pilots_table(rows: list[dict]) -> str:
+    """One row per distillation pilot: what it changed, steps in its minutes, FID, KID, class accuracy, lowest class."""
+    lines = [
+        "| pilot | DiffAugment | minutes | steps | FID | KID ×1e3 | class accuracy % | lowest class % |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        low = min(range(len(CLASSES)), key=lambda c: r["per_class"][c])
+        lines.append(
+            f"| {r['pilot']} | {r['diffaug'] or 'none'} | {r['minutes']:.0f} | {r['steps']:,} | {r['fid']} "
+            f"| {r['kid_x1e3']} | {r['class_acc']} | {CLASSES[low]} {r['per_class'][low]:.0f} |"
+        )
+    first = rows[0]
+    return "\n".join(lines) + (
+        f"\n\nRecipe: {first['recipe']}; teacher: {first['teacher']}; beside it: {first['beside']}. "
+        f"Machine: {first['machine']}."
+    )
+
+
+def _jsonl(name: str) -> list[dict]:
+    return [json.loads(line) for line in (HERE / name).read_text().splitlines() if line.strip()]
+
+
 def blocks() -> dict[str, str]:
     data = json.loads((HERE / "bundle_quality.json").read_text())
     note = f"\n\nMachine: {data['machine']}; command: `{data['command']}`; file: `benchmarks/generator_results/bundle_quality.json`."
     made = {name: table(data["rows"], prefixes) + note for name, prefixes in BLOCKS.items()}
     made["targets"] = targets_table(data["rows"])
-    watch = [json.loads(line) for line in (HERE / "teacher_watch.jsonl").read_text().splitlines() if line.strip()]
-    made["teacher-curve"] = curve_table(watch) + "\n\nFile: `benchmarks/generator_results/teacher_watch.jsonl`."
-    pilots = [json.loads(line) for line in (HERE / "teacher_pilots.jsonl").read_text().splitlines() if line.strip()]
-    made["teacher-pilots"] = pilots_table(pilots) + "\n\nFile: `benchmarks/generator_results/teacher_pilots.jsonl`."
+    curve = [r for r in _jsonl("teacher_bundle_curve.jsonl") if "step" in r]
+    made["teacher-curve"] = curve_table(curve) + "\n\nFile: `benchmarks/generator_results/teacher_bundle_curve.jsonl`."
+    made["teacher-pilots"] = (
+        pilots_table(_jsonl("teacher_pilots.jsonl")) + "\n\nFile: `benchmarks/generator_results/teacher_pilots.jsonl`."
+    )
+    made["student-pilots"] = (
+        student_pilots_table(_jsonl("student_pilots.jsonl"))
+        + "\n\nFile: `benchmarks/generator_results/student_pilots.jsonl`."
+    )
     return made
 
 
