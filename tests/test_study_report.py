@@ -110,6 +110,25 @@ def test_verdicts_come_from_the_intervals_and_the_files_are_rewritten(tmp_path):
         assert "No results file holds this regime yet" in "".join(nb["cells"][0]["source"])
 
 
+def test_a_choice_made_with_earlier_generator_weights_is_said_in_the_status(tmp_path):
+    """Validation cells of a retrained generator set aside by ``bench_study.py report`` (none of its current
+    weights): the regime's choice for that source is marked as not re-made, in RESULTS and the README."""
+    _tree(tmp_path)
+    res = tmp_path / "benchmarks" / "study_results"
+    val = {"key": "v|student|old", "role": "validation", "source": "student", "model": "m", "seed": 0}
+    (res / "int8_superseded_cells.jsonl").write_text(json.dumps(val) + "\n")
+    report.write(tmp_path)
+    results = (tmp_path / "benchmarks" / "RESULTS.md").read_text()
+    assert "not re-made after a generator was retrained for (INT8, project setting: student" in results
+    assert "(for student with earlier weights of that generator, not re-chosen)" in results
+    assert "not re-made" in (tmp_path / "README.md").read_text()
+    current = {**val, "key": "v|student|new"}  # validation cells of the current weights: re-made, no mark
+    with open(res / "int8_cells.jsonl", "a") as fh:
+        fh.write(json.dumps(current) + "\n")
+    report.write(tmp_path)
+    assert "not re-made after" not in (tmp_path / "benchmarks" / "RESULTS.md").read_text()
+
+
 def test_missing_markers_are_one_clear_error(tmp_path):
     _tree(tmp_path)
     (tmp_path / "README.md").write_text("# no markers\n")

@@ -164,6 +164,13 @@ def _few_seeds(regimes: list[Regime]) -> list[str]:
 def status(regimes: list[Regime]) -> str:
     legacy = [r for r in regimes if r.legacy]
     if not legacy:
+        stale = "; ".join(f"{r.title}: {', '.join(r.stale)}" for r in regimes if r.stale)
+        if stale:
+            return (
+                "Every choice was made on validation images, but not re-made after a generator was retrained for "
+                f"({stale}: chosen with its earlier weights); every number above is from the test images, touched "
+                "once per final configuration."
+            )
         return "Every choice was made on validation images; every number above is from the test images, touched once per final configuration."
     few = _few_seeds(regimes)
     done = [r.title for r in regimes if not r.legacy]

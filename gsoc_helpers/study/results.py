@@ -50,6 +50,9 @@ class Regime:
     chosen_on: str = ""  # what the regime's choices were made on
     files: list[str] = field(default_factory=list)
     reference: str = "real"  # the source every other is compared with
+    # sources whose choice was made on validation cells of generator weights no longer installed (those cells in
+    # <study>_superseded_cells.jsonl, none of the current weights): their choice was not re-made
+    stale: list[str] = field(default_factory=list)
 
 
 def stat_of(cells: list[dict], test_set: str, detail: str = "") -> Stat:
@@ -78,6 +81,24 @@ def load_test_cells(root: Path, study: str) -> list[dict]:
     return [c for c in load_cells(root / "study_results" / f"{study}_cells.jsonl") if c.get("role") == "test"]
 
 
+def stale_sources(root: Path, study: str) -> list[str]:
+    """Sources with validation cells of ``study`` only from earlier generator weights (``bench_study.py report``
+    set them aside in ``<study>_superseded_cells.jsonl``): their choice was made with weights no longer installed."""
+    res = root / "study_results"
+
+    def sources(name: str) -> set[str]:
+        return {c["source"] for c in load_cells(res / name) if c.get("role") == "validation"}
+
+    return sorted(sources(f"{study}_superseded_cells.jsonl") - sources(f"{study}_cells.jsonl"))
+
+
+def _mark_stale(r: Regime, root: Path, study: str) -> Regime:
+    r.stale = stale_sources(root, study)
+    if r.stale:
+        r.chosen_on += f" (for {', '.join(r.stale)} with earlier weights of that generator, not re-chosen)"
+    return r
+
+
 def _protocol_regimes(root: Path) -> list[Regime]:
     res = root / "study_results"
     sel = json.loads((res / "selection.json").read_text()) if (res / "selection.json").is_file() else {}
@@ -97,7 +118,7 @@ def _protocol_regimes(root: Path) -> list[Regime]:
             r.rows = {
                 m: {s: stat_of(cs, "jpeg") for s, cs in by.items()} for m, by in _group(test["int8"], config).items()
             }
-            out.append(r)
+            out.append(_mark_stale(r, root, "int8") if config == "project" else r)
     if test["bits"] and "estimators" in sel:
         r = Regime(
             "w4a4-calibration",
@@ -112,7 +133,7 @@ def _protocol_regimes(root: Path) -> list[Regime]:
                 mine = [c for c in cs if c["config"] == f"W4A4/{est}"]
                 if mine:
                     r.rows.setdefault(m, {})[s] = stat_of(mine, "exact", str(est))
-        out.append(r)
+        out.append(_mark_stale(r, root, "bits"))
     if test["finetune"]:
         r = Regime(
             "w4a4-finetune",
@@ -125,7 +146,7 @@ def _protocol_regimes(root: Path) -> list[Regime]:
             m: {s: stat_of(cs, "exact", cs[0]["config"]) for s, cs in by.items()}
             for m, by in _group(test["finetune"]).items()
         }
-        out.append(r)
+        out.append(_mark_stale(r, root, "finetune"))
     if test["lite0"]:
         how = f"setting {sel.get('lite0_ptq', {}).get('choice', '?')} chosen on validation photos"
         r = Regime(
@@ -136,7 +157,7 @@ def _protocol_regimes(root: Path) -> list[Regime]:
         }
         if any("photos" in by for by in r.rows.values()):
             r.reference = "photos"  # the model's own kind of data, not CIFAR-10 pictures upsampled
-        out.append(r)
+        out.append(_mark_stale(r, root, "lite0"))
     if test["lite0fq"]:
         r = Regime(
             "lite0-fakequant",
