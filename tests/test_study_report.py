@@ -348,3 +348,23 @@ def test_depthwise_block_tables_each_setting_and_says_what_it_shows(tmp_path):
     assert "floating point change it by +20.00 points (photos), +40.00 points (noise)." in text
     assert "at most 1.00 points below floating-point depthwise convolutions on any source: OpenVINO runs" in text
     assert "31.0 images/s all INT8 with one range per tensor, 20.0 with depthwise" in text
+
+
+def test_fine_tuning_tables_read_only_the_variant_chosen_now(tmp_path):
+    """After a re-made learning-rate choice, the test cells of the variant chosen before stay in the file but in no
+    table or target."""
+    from gsoc_helpers.study.results import load_test_cells
+
+    res = tmp_path / "study_results"
+    res.mkdir()
+    cell = {"role": "test", "model": "m", "source": "student", "seed": 0}
+    cells = [
+        {**cell, "key": "a", "config": "W4A4/lr3e-05/600"},
+        {**cell, "key": "b", "config": "W4A4/lr1e-05/600"},
+        {**cell, "key": "c", "config": "W4A4/lr3e-06/600", "source": "noise"},
+    ]
+    (res / "finetune_cells.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cells))
+    assert [c["key"] for c in load_test_cells(tmp_path, "finetune")] == ["a", "b", "c"]  # no choice recorded: all
+    choice = {"m|student": "W4A4/lr1e-05/600"}
+    (res / "selection.json").write_text(json.dumps({"finetune": {"choice": choice}}))
+    assert [c["key"] for c in load_test_cells(tmp_path, "finetune")] == ["b", "c"]

@@ -77,8 +77,17 @@ def _group(cells: list[dict], config: str | None = None) -> dict[str, dict[str, 
 
 
 def load_test_cells(root: Path, study: str) -> list[dict]:
-    """The test cells of ``root/study_results/<study>_cells.jsonl`` (``root``: the ``benchmarks`` folder)."""
-    return [c for c in load_cells(root / "study_results" / f"{study}_cells.jsonl") if c.get("role") == "test"]
+    """The test cells of ``root/study_results/<study>_cells.jsonl`` (``root``: the ``benchmarks`` folder). Fine-tuning
+    cells: only each (model, source)'s variant chosen now (``selection.json``); a variant chosen before a re-made
+    choice keeps its cells in the file, in no table."""
+    cells = [c for c in load_cells(root / "study_results" / f"{study}_cells.jsonl") if c.get("role") == "test"]
+    sel = root / "study_results" / "selection.json"
+    if study == "finetune" and sel.is_file():
+        chosen = json.loads(sel.read_text()).get("finetune", {}).get("choice", {})
+        cells = [
+            c for c in cells if chosen.get(f"{c.get('model')}|{c.get('source')}", c.get("config")) == c.get("config")
+        ]
+    return cells
 
 
 def stale_sources(root: Path, study: str) -> list[str]:
