@@ -63,19 +63,23 @@ def targets_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+PILOT_HEAD = "minutes | steps | FID | KID ×1e3 | class accuracy % | lowest class %"
+
+
+def _pilot_cells(r: dict) -> str:
+    """A pilot's minutes, steps, FID, KID, class accuracy and lowest class, as table cells."""
+    low = min(range(len(CLASSES)), key=lambda c: r["per_class"][c])
+    return (
+        f"{r['minutes']:.0f} | {r['steps']:,} | {r['fid']} | {r['kid_x1e3']} | {r['class_acc']} "
+        f"| {CLASSES[low]} {r['per_class'][low]:.0f}"
+    )
+
+
 def pilots_table(rows: list[dict]) -> str:
     """One row per recipe pilot: its class-loss weight, steps in its minutes, FID, KID, class accuracy, lowest class,
     and what ran beside it; then its class accuracy at each snapshot."""
-    lines = [
-        "| pilot | AC-GAN class weight | minutes | steps | FID | KID ×1e3 | class accuracy % | lowest class % | beside it |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---|",
-    ]
-    for r in rows:
-        low = min(range(len(CLASSES)), key=lambda c: r["per_class"][c])
-        lines.append(
-            f"| {r['pilot']} | {r['class_loss']:g} | {r['minutes']:.0f} | {r['steps']:,} | {r['fid']} | {r['kid_x1e3']} "
-            f"| {r['class_acc']} | {CLASSES[low]} {r['per_class'][low]:.0f} | {r['beside']} |"
-        )
+    lines = [f"| pilot | AC-GAN class weight | {PILOT_HEAD} | beside it |", "|---|" + "---:|" * 7 + "---|---|"]
+    lines += [f"| {r['pilot']} | {r['class_loss']:g} | {_pilot_cells(r)} | {r['beside']} |" for r in rows]
     curves = "; ".join(
         f"{r['pilot']}: " + ", ".join(f"{c['class_acc']} at {c['step']:,}" for c in r["curve"]) for r in rows
     )
@@ -86,16 +90,8 @@ def pilots_table(rows: list[dict]) -> str:
 
 def student_pilots_table(rows: list[dict]) -> str:
     """One row per distillation pilot: what it changed, steps in its minutes, FID, KID, class accuracy, lowest class."""
-    lines = [
-        "| pilot | DiffAugment | minutes | steps | FID | KID ×1e3 | class accuracy % | lowest class % |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
-    ]
-    for r in rows:
-        low = min(range(len(CLASSES)), key=lambda c: r["per_class"][c])
-        lines.append(
-            f"| {r['pilot']} | {r['diffaug'] or 'none'} | {r['minutes']:.0f} | {r['steps']:,} | {r['fid']} "
-            f"| {r['kid_x1e3']} | {r['class_acc']} | {CLASSES[low]} {r['per_class'][low]:.0f} |"
-        )
+    lines = [f"| pilot | DiffAugment | {PILOT_HEAD} |", "|---|---|" + "---:|" * 5 + "---|"]
+    lines += [f"| {r['pilot']} | {r['diffaug'] or 'none'} | {_pilot_cells(r)} |" for r in rows]
     first = rows[0]
     return "\n".join(lines) + (
         f"\n\nRecipe: {first['recipe']}; teacher: {first['teacher']}; beside it: {first['beside']}. "
