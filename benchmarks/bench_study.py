@@ -339,7 +339,7 @@ def superseded(cell: dict) -> bool:
     """True for a cell of a generator source measured with other weights than the ones installed now (its key
     names another weights digest, or none: cells from before keys carried one)."""
     ident = source_identity(cell["source"]) if cell["source"] in available_sources() else ""
-    return bool(ident) and not cell["key"].endswith("|" + ident) and f"|{ident}|" not in cell["key"]
+    return bool(ident) and not cell["key"].endswith("|" + ident)  # the digest ends every key that has one
 
 
 def report(out: Path, results: Path) -> None:
@@ -349,9 +349,10 @@ def report(out: Path, results: Path) -> None:
     results.mkdir(parents=True, exist_ok=True)
     current: dict[str, list[dict]] = {}
     for what in dict.fromkeys(FOLDERS.values()):
-        cells = load_cells(out / what)
-        old = [c for c in cells if superseded(c)]
-        cells = current[what] = [c for c in cells if not superseded(c)]
+        cells, old = [], []
+        for c in load_cells(out / what):
+            (old if superseded(c) else cells).append(c)
+        current[what] = cells
         if cells:
             (results / f"{what}_cells.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cells))
             print(f"{what}: {len(cells)} cells")
@@ -405,7 +406,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     plan = SMOKE if args.smoke else Plan()
     if args.sources:
-        unknown = sorted(set(args.sources.split(",")) - {"photos", *SOURCES})
+        unknown = sorted(set(args.sources.split(",")) - set(LITE0_SOURCES))
         if unknown:
             raise SystemExit(f"--sources: unknown {', '.join(unknown)}; expected some of {', '.join(LITE0_SOURCES)}")
         plan = replace(plan, sources=args.sources.split(","))

@@ -28,7 +28,6 @@ Where a source has no classes of its own (noise, fractal, bn-matching) its label
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -42,6 +41,7 @@ from ..config import get_cache_dir, get_data_root
 from ..data import load_cifar10
 from ..data.dataset import balanced_labels
 from ..data.synthetic import SyntheticDataset, latents_for_range
+from ..fileio import sha256_file
 from ..models.contract import InputContract
 from ..models.registry import canonical_name, load_generator, resolve_generator_path
 from ..pixels import resize, to_uint8, uint8_to_unit
@@ -256,11 +256,8 @@ def _synthetic(
 
 @functools.lru_cache(maxsize=32)
 def _file_digest(path: str, mtime_ns: int, size: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:12]
+    """sha256[:12] of a file, cached per (path, mtime, size)."""
+    return sha256_file(path)[:12]
 
 
 def _generator_identity(name: str, dataset=None, generator=None, **_) -> str:
